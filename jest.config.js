@@ -1,0 +1,16 @@
+/** @type {import('jest').Config} */
+const aliases = ['errors', 'config', 'database', 'auth', 'stripe', 'billing'];
+
+module.exports = {
+  rootDir: '.',
+  testEnvironment: 'node',
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  testRegex: '(apps|libs|test)/.*\\.(spec|e2e-spec)\\.ts$',
+  // isolatedModules: transpile only (fast); `npm run typecheck` type-checks the whole tree first.
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  moduleNameMapper: Object.fromEntries(
+    aliases.map((name) => [`^@credits/${name}(|/.*)$`, `<rootDir>/libs/${name}/src$1`]),
+  ),
+  testTimeout: 60000,
+  maxWorkers: 2,
+};
