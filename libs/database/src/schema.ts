@@ -1,0 +1,188 @@
+/**
+ * The system of record. Money invariants live here as constraints, not as `if`s:
+ * a Checkout session grants at most once because `credit_ledger.source_ref` is unique,
+ * and a Stripe event is processed at most once because `stripe_events.id` is the key.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+export const MEMBER_ROLES = ['member', 'admin', 'owner'] as const;
+export type MemberRole = (typeof MEMBER_ROLES)[number];
+
+export const organizations = pgTable('organizations', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  /** Created on the first checkout; unique so two orgs can never share a customer. */
+  stripeCustomerId: text('stripe_customer_id').unique(),
+  createdAt: createdAt(),
+});
+
+export const users = pgTable('users', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  /** Stored lower-cased; JWT `sub` may carry either this email or the id. */
+  email: text('email').notNull().unique(),
+  createdAt: createdAt(),
+});
+
+export const memberships = pgTable(
+  'memberships',
+  {
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role').$type<MemberRole>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.userId] }),
+    index('memberships_user_idx').on(t.userId),
+    check('memberships_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
+  ],
+);
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** The visible, non-secret start of the key; what `apikey revoke` takes. */
+    prefix: text('prefix').notNull().unique(),
+    /** SHA-256 of the whole key, hex. The key itself is shown once and never stored. */
+    keyHash: text('key_hash').notNull().unique(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+  },
+  (t) => [index('api_keys_user_idx').on(t.userId)],
+);
+
+export const CHECKOUT_STATUSES = ['open', 'complete', 'expired', 'failed'] as const;
+export type CheckoutStatus = (typeof CHECKOUT_STATUSES)[number];
+
+/** Our record of each Stripe Checkout session, written only once Stripe has created it. */
+export const checkoutSessions = pgTable(
+  'checkout_sessions',
+  {
+    /** Stripe's id (`cs_…`). */
+    id: text('id').primaryKey(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    bundles: integer('bundles').notNull(),
+    credits: bigint('credits', { mode: 'number' }).notNull(),
+    amountTotal: bigint('amount_total', { mode: 'number' }),
+    currency: text('currency'),
+    status: text('status').$type<CheckoutStatus>().notNull().default('open'),
+    paymentStatus: text('payment_status').notNull().default('unpaid'),
+    /** Set once credits were granted; the unique ledger `source_ref` is what enforces once. */
+    fulfilledAt: timestamp('fulfilled_at', { withTimezone: true }),
+    stripePaymentIntentId: text('stripe_payment_intent_id'),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('checkout_sessions_org_idx').on(t.orgId, t.createdAt),
+    index('checkout_sessions_payment_intent_idx').on(t.stripePaymentIntentId),
+    check('checkout_sessions_status_check', sql`${t.status} in ('open', 'complete', 'expired', 'failed')`),
+    check('checkout_sessions_bundles_check', sql`${t.bundles} > 0`),
+  ],
+);
+
+export const TRANSACTION_TYPES = ['purchase', 'refund', 'usage', 'admin_adjustment'] as const;
+export type TransactionType = (typeof TRANSACTION_TYPES)[number];
+
+/** Append-only. An org's balance is always the sum of its entries. */
+export const creditLedger = pgTable(
+  'credit_ledger',
+  {
+    /** Orders entries and backs the opaque pagination cursor. */
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: uuid('id').notNull().unique().defaultRandom(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    balanceAfter: bigint('balance_after', { mode: 'number' }).notNull(),
+    transactionType: text('transaction_type').$type<TransactionType>().notNull(),
+    description: text('description').notNull(),
+    checkoutSessionId: text('checkout_session_id').references(() => checkoutSessions.id),
+    /**
+     * What caused the entry, unique: `purchase:<cs_id>`, `refund:<re_id>`, `admin:<uuid>`.
+     * A second grant for the same source fails here, inside the transaction.
+     */
+    sourceRef: text('source_ref').notNull().unique(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('credit_ledger_org_seq_idx').on(t.orgId, t.seq),
+    check('credit_ledger_type_check', sql`${t.transactionType} in ('purchase', 'refund', 'usage', 'admin_adjustment')`),
+    check('credit_ledger_balance_check', sql`${t.balanceAfter} >= 0`),
+  ],
+);
+
+export const creditBalances = pgTable(
+  'credit_balances',
+  {
+    orgId: uuid('org_id')
+      .primaryKey()
+      .references(() => organizations.id),
+    balance: bigint('balance', { mode: 'number' }).notNull().default(0),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('credit_balances_nonnegative', sql`${t.balance} >= 0`)],
+);
+
+/** Every Stripe event id seen, and what became of it (an operator's audit trail). */
+export const stripeEvents = pgTable('stripe_events', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  /** `processed`, `ignored`, or `failed_permanently` (kept for an operator, answered 2xx). */
+  outcome: text('outcome').notNull(),
+  detail: text('detail'),
+  receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: uuid('user_id').notNull(),
+    orgId: uuid('org_id').notNull(),
+    key: text('key').notNull(),
+    /** SHA-256 of the canonical request body: same key + other body is a conflict. */
+    requestHash: text('request_hash').notNull(),
+    /** `in_progress` until the first answer is stored, then `completed`. */
+    state: text('state').notNull(),
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body'),
+    createdAt: createdAt(),
+    /** An `in_progress` row older than this belongs to a crashed request and may be taken over. */
+    lockedUntil: timestamp('locked_until', { withTimezone: true }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.orgId, t.key] }), index('idempotency_keys_expires_idx').on(t.expiresAt)],
+);
