@@ -32,6 +32,13 @@ describe('Stripe emulator: API through the stripe SDK', () => {
       expect(all.has_more).toBe(true);
     });
 
+    it('updates a customer, merging metadata like Stripe', async () => {
+      const created = await stripe.customers.create({ name: 'Acme', metadata: { org_id: 'org_1', plan: 'x' } });
+      const updated = await stripe.customers.update(created.id, { email: 'new@acme.test', metadata: { plan: '', tier: 'gold' } });
+      expect(updated).toMatchObject({ name: 'Acme', email: 'new@acme.test', metadata: { org_id: 'org_1', tier: 'gold' } });
+      expect(updated.metadata.plan).toBeUndefined();
+    });
+
     it('answers 404 resource_missing for an unknown customer', async () => {
       const err = await stripe.customers.retrieve('cus_nope').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);

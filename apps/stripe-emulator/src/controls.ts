@@ -15,6 +15,7 @@ export interface ControlDeps {
   faults: Faults;
   requests: RequestLog;
   reset(): void;
+  stats(): Record<string, number>;
 }
 
 class ControlError extends Error {
@@ -80,6 +81,7 @@ async function route(deps: ControlDeps, method: string, path: string, query: URL
   let m: RegExpExecArray | null;
 
   if (sub === '/health' && method === 'GET') return { status: 200, body: { ok: true } };
+  if (sub === '/stats' && method === 'GET') return { status: 200, body: deps.stats() };
   if (sub === '/reset' && method === 'POST') {
     deps.reset();
     return { status: 200, body: { ok: true } };

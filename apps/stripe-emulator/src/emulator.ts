@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { assertBindable } from './bind';
@@ -35,7 +36,7 @@ export interface StripeEmulatorOptions {
   webhookTimeoutMs?: number;
   /** Memory bounds for long runs. */
   limits?: {
-    /** Per object type (customers, sessions, …); oldest forgotten first. Default 50 000. */
+    /** Per object type (customers, sessions, …); oldest forgotten first. Default 20 000. */
     maxObjects?: number;
     /** Stored idempotent responses. Default 50 000. */
     maxIdempotencyKeys?: number;
@@ -117,7 +118,7 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
   const host = opts.host ?? '127.0.0.1';
   assertBindable(host, opts.allowRemote === true);
   const limits = opts.limits ?? {};
-  const store = new Store(limits.maxObjects ?? 50_000);
+  const store = new Store(limits.maxObjects ?? 20_000);
   const idempotency = new IdempotencyStore(limits.maxIdempotencyKeys ?? 50_000);
   const faults = new Faults();
   const requests = new RequestLog(limits.maxRequests ?? 2_000);
@@ -140,6 +141,20 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
     requests.clear();
     webhooks.clear();
   };
+
+  const stats = (): Record<string, number> => ({
+    customers: store.customers.size,
+    prices: store.prices.size,
+    products: store.products.size,
+    sessions: store.sessions.size,
+    payment_intents: store.paymentIntents.size,
+    charges: store.charges.size,
+    refunds: store.refunds.size,
+    idempotency_keys: idempotency.size,
+    events: webhooks.size,
+    requests: requests.size,
+    heap_used_mb: Math.round(process.memoryUsage().heapUsed / 1e6),
+  });
 
   /** Resolves false when the emulator closed meanwhile. */
   const sleep = (ms: number): Promise<boolean> =>
@@ -229,7 +244,8 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
           }),
         );
       }
-      const lookup = idempotency.begin(apiKey, idemKey, `${method} ${path}\n${canonical(params)}`);
+      const fingerprint = createHash('sha1').update(`${method} ${path}\n${canonical(params)}`).digest('base64');
+      const lookup = idempotency.begin(apiKey, idemKey, fingerprint);
       if (lookup.kind === 'replay') {
         return send(res, lookup.response.status, lookup.response.body, { ...headers, 'idempotent-replayed': 'true' }, dropAfter, entry);
       }
@@ -295,7 +311,7 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
     }
 
     if (path === '/_emulator' || path.startsWith('/_emulator/')) {
-      const result = await handleControl({ ctx, faults, requests, reset }, method, path, new URLSearchParams(query), rawBody);
+      const result = await handleControl({ ctx, faults, requests, reset, stats }, method, path, new URLSearchParams(query), rawBody);
       send(res, result.status, JSON.stringify(result.body), { 'content-type': 'application/json', 'cache-control': 'no-store' }, false);
       return;
     }

@@ -51,4 +51,8 @@ export class RequestLog {
   clear(): void {
     this.entries = [];
   }
+
+  get size(): number {
+    return Math.min(this.entries.length, this.max);
+  }
 }

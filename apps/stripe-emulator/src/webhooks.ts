@@ -100,6 +100,10 @@ export class WebhookDispatcher {
     return this.records.get(id);
   }
 
+  get size(): number {
+    return this.records.size;
+  }
+
   list(): EventRecord[] {
     return [...this.records.values()];
   }

@@ -52,6 +52,37 @@ export const customerRoutes: Route[] = [
     },
   },
   {
+    method: 'POST',
+    pattern: /^\/v1\/customers\/([^/]+)$/,
+    handler(ctx, req, match) {
+      const customer = ctx.store.customers.get(match[1]!);
+      if (!customer) throw noSuch('customer', match[1]!);
+      const p = req.params;
+      rejectUnknown(p, CREATE_PARAMS);
+      const name = optionalString(p, 'name', 'name', 256);
+      const email = optionalString(p, 'email', 'email', 512);
+      const description = optionalString(p, 'description');
+      const phone = optionalString(p, 'phone', 'phone', 20);
+      const meta = metadata(p);
+      if (name !== undefined) customer.name = name || null;
+      if (email !== undefined) customer.email = email || null;
+      if (description !== undefined) customer.description = description || null;
+      if (phone !== undefined) customer.phone = phone || null;
+      if (meta !== undefined) {
+        // Stripe merges metadata; an empty value deletes the key, `metadata=` clears it.
+        const raw = p.metadata;
+        if (raw === '') customer.metadata = {};
+        else if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+          for (const [k, v] of Object.entries(raw)) {
+            if (v === '') delete customer.metadata[k];
+            else customer.metadata[k] = v as string;
+          }
+        }
+      }
+      return ok(expandObject(ctx, customer, p));
+    },
+  },
+  {
     method: 'GET',
     pattern: /^\/v1\/customers\/([^/]+)$/,
     handler(ctx, req, match) {
