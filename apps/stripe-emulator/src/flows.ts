@@ -1,0 +1,239 @@
+import { DEFAULT_API_VERSION, type Context } from './context';
+import { newId, nowSeconds, randomBase62 } from './ids';
+import type { Charge, CheckoutSession, Customer, PaymentIntent, Refund } from './objects';
+import type { EventRecord } from './webhooks';
+
+/**
+ * What happens after checkout: payment (sync or delayed), expiry, refunds —
+ * shared by the hosted page, the `/_emulator` controls and `/v1/refunds`.
+ */
+export class FlowError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface PaymentOutcome {
+  session: CheckoutSession;
+  payment_intent: PaymentIntent | null;
+  charge: Charge | null;
+  events: EventRecord[];
+}
+
+function snapshot<T>(value: T): T {
+  return structuredClone(value);
+}
+
+function apiVersionOf(ctx: Context, session: CheckoutSession): string {
+  return ctx.store.sessionExtras.get(session.id)?.apiVersion || DEFAULT_API_VERSION;
+}
+
+export function sessionOrThrow(ctx: Context, id: string): CheckoutSession {
+  const session = ctx.store.sessions.get(id);
+  if (!session) throw new FlowError(404, `No such checkout.session: '${id}'`);
+  return session;
+}
+
+/** Expires an open session whose `expires_at` has passed (Stripe does it shortly after). */
+export function expireIfDue(ctx: Context, session: CheckoutSession): void {
+  if (session.status === 'open' && session.expires_at <= nowSeconds()) {
+    expireSession(ctx, session, true);
+  }
+}
+
+export function expireSession(ctx: Context, session: CheckoutSession, deliver: boolean): EventRecord {
+  if (session.status !== 'open') {
+    throw new FlowError(400, `Only Checkout Sessions with a status of 'open' can be expired; this one is '${session.status}'.`);
+  }
+  session.status = 'expired';
+  session.url = null;
+  return ctx.webhooks.emit('checkout.session.expired', snapshot(session), apiVersionOf(ctx, session), deliver);
+}
+
+function createCharge(ctx: Context, session: CheckoutSession, intent: PaymentIntent, status: Charge['status']): Charge {
+  const id = newId('ch');
+  const charge: Charge = {
+    id,
+    object: 'charge',
+    created: nowSeconds(),
+    livemode: false,
+    amount: intent.amount,
+    amount_captured: status === 'succeeded' ? intent.amount : 0,
+    amount_refunded: 0,
+    captured: status === 'succeeded',
+    currency: intent.currency,
+    customer: intent.customer,
+    description: intent.description,
+    metadata: { ...intent.metadata },
+    paid: status === 'succeeded',
+    payment_intent: intent.id,
+    refunded: false,
+    refunds: { object: 'list', data: [], has_more: false, total_count: 0, url: `/v1/charges/${id}/refunds` },
+    status,
+    balance_transaction: null,
+    receipt_url: null,
+    failure_code: null,
+    failure_message: null,
+  };
+  ctx.store.charges.set(id, charge);
+  intent.latest_charge = id;
+  const extras = ctx.store.sessionExtras.get(session.id);
+  if (extras) extras.charge = id;
+  return charge;
+}
+
+/**
+ * Completes an open session as Checkout does when the customer pays.
+ * `async`: a delayed payment method — `complete` with `payment_status: 'unpaid'`
+ * until `asyncResult` settles it.
+ */
+export function paySession(ctx: Context, id: string, opts: { async?: boolean; deliver?: boolean } = {}): PaymentOutcome {
+  const session = sessionOrThrow(ctx, id);
+  expireIfDue(ctx, session);
+  if (session.status !== 'open') {
+    throw new FlowError(410, `This Checkout Session is no longer open (status: ${session.status}).`);
+  }
+  const extras = ctx.store.sessionExtras.get(session.id);
+  if (!session.customer && session.customer_creation === 'always') {
+    const created: Customer = {
+      id: newId('cus'),
+      object: 'customer',
+      created: nowSeconds(),
+      livemode: false,
+      name: null,
+      email: session.customer_email ?? 'customer@example.com',
+      description: null,
+      phone: null,
+      metadata: {},
+      balance: 0,
+      currency: null,
+      default_source: null,
+      delinquent: false,
+      invoice_prefix: randomBase62(8).toUpperCase(),
+      preferred_locales: [],
+      tax_exempt: 'none',
+    };
+    ctx.store.customers.set(created.id, created);
+    session.customer = created.id;
+  }
+  const customer = session.customer ? ctx.store.customers.get(session.customer) : undefined;
+  const intent: PaymentIntent = {
+    id: newId('pi'),
+    object: 'payment_intent',
+    created: nowSeconds(),
+    livemode: false,
+    amount: session.amount_total,
+    amount_capturable: 0,
+    amount_received: opts.async ? 0 : session.amount_total,
+    currency: session.currency,
+    customer: session.customer,
+    description: extras?.paymentIntentDescription ?? null,
+    latest_charge: null,
+    metadata: { ...(extras?.paymentIntentMetadata ?? {}) },
+    payment_method_types: opts.async ? ['us_bank_account'] : session.payment_method_types,
+    status: opts.async ? 'processing' : 'succeeded',
+    capture_method: 'automatic',
+    confirmation_method: 'automatic',
+    client_secret: '',
+  };
+  intent.client_secret = `${intent.id}_secret_${randomBase62(25)}`;
+  ctx.store.paymentIntents.set(intent.id, intent);
+  ctx.store.sessionByPaymentIntent.set(intent.id, session.id);
+  const charge = createCharge(ctx, session, intent, opts.async ? 'pending' : 'succeeded');
+
+  session.status = 'complete';
+  session.payment_status = opts.async ? 'unpaid' : 'paid';
+  session.payment_intent = intent.id;
+  session.url = null;
+  session.customer_details = {
+    email: customer?.email ?? session.customer_email ?? 'customer@example.com',
+    name: customer?.name ?? null,
+    phone: null,
+    address: null,
+    tax_exempt: 'none',
+    tax_ids: [],
+  };
+  const event = ctx.webhooks.emit('checkout.session.completed', snapshot(session), apiVersionOf(ctx, session), opts.deliver !== false);
+  return { session, payment_intent: intent, charge, events: [event] };
+}
+
+/** Settles a delayed payment: `checkout.session.async_payment_succeeded` or `…_failed`. */
+export function asyncResult(ctx: Context, id: string, succeeded: boolean, deliver = true): PaymentOutcome {
+  const session = sessionOrThrow(ctx, id);
+  const intent = session.payment_intent ? ctx.store.paymentIntents.get(session.payment_intent) : undefined;
+  if (session.status !== 'complete' || session.payment_status !== 'unpaid' || !intent || intent.status !== 'processing') {
+    throw new FlowError(400, 'Only a completed session whose delayed payment is still processing can be settled.');
+  }
+  const charge = intent.latest_charge ? ctx.store.charges.get(intent.latest_charge) ?? null : null;
+  if (succeeded) {
+    intent.status = 'succeeded';
+    intent.amount_received = intent.amount;
+    session.payment_status = 'paid';
+    if (charge) {
+      charge.status = 'succeeded';
+      charge.paid = true;
+      charge.captured = true;
+      charge.amount_captured = charge.amount;
+    }
+  } else {
+    intent.status = 'requires_payment_method';
+    session.payment_status = 'unpaid';
+    if (charge) {
+      charge.status = 'failed';
+      charge.failure_code = 'insufficient_funds';
+      charge.failure_message = 'The account has insufficient funds to cover the payment.';
+    }
+  }
+  const type = succeeded ? 'checkout.session.async_payment_succeeded' : 'checkout.session.async_payment_failed';
+  const event = ctx.webhooks.emit(type, snapshot(session), apiVersionOf(ctx, session), deliver);
+  return { session, payment_intent: intent, charge, events: [event] };
+}
+
+export interface RefundOutcome {
+  refund: Refund;
+  charge: Charge;
+  event: EventRecord;
+}
+
+/** Refunds `amount` (default: what is left) of a succeeded charge; emits `charge.refunded`. */
+export function refundCharge(
+  ctx: Context,
+  chargeId: string,
+  opts: { amount?: number; reason?: string | null; metadata?: Record<string, string>; deliver?: boolean; apiVersion?: string } = {},
+): RefundOutcome {
+  const charge = ctx.store.charges.get(chargeId);
+  if (!charge) throw new FlowError(404, `No such charge: '${chargeId}'`);
+  if (charge.status !== 'succeeded') throw new FlowError(400, `Charge ${chargeId} has not succeeded; it cannot be refunded.`);
+  const remaining = charge.amount - charge.amount_refunded;
+  if (remaining <= 0) throw new FlowError(400, `Charge ${chargeId} has already been refunded.`);
+  const amount = opts.amount ?? remaining;
+  if (!Number.isInteger(amount) || amount <= 0) throw new FlowError(400, 'Refund amount must be a positive integer.');
+  if (amount > remaining) {
+    throw new FlowError(400, `Refund amount (${amount}) is greater than unrefunded amount on charge (${remaining}).`);
+  }
+  const refund: Refund = {
+    id: newId('re'),
+    object: 'refund',
+    created: nowSeconds(),
+    amount,
+    charge: charge.id,
+    currency: charge.currency,
+    payment_intent: charge.payment_intent,
+    reason: opts.reason ?? null,
+    status: 'succeeded',
+    metadata: opts.metadata ?? {},
+    balance_transaction: null,
+  };
+  ctx.store.refunds.set(refund.id, refund);
+  charge.amount_refunded += amount;
+  charge.refunded = charge.amount_refunded >= charge.amount;
+  charge.refunds.data.unshift(refund);
+  charge.refunds.total_count = charge.refunds.data.length;
+  const session = charge.payment_intent ? ctx.store.sessionForPaymentIntent(charge.payment_intent) : undefined;
+  const apiVersion = opts.apiVersion || (session ? apiVersionOf(ctx, session) : DEFAULT_API_VERSION);
+  const event = ctx.webhooks.emit('charge.refunded', snapshot(charge), apiVersion, opts.deliver !== false);
+  return { refund, charge, event };
+}

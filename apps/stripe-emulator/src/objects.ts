@@ -1,0 +1,187 @@
+/** The Stripe objects the emulator keeps, shaped like Stripe's JSON. */
+export type Metadata = Record<string, string>;
+
+export interface Customer {
+  id: string;
+  object: 'customer';
+  created: number;
+  livemode: false;
+  name: string | null;
+  email: string | null;
+  description: string | null;
+  phone: string | null;
+  metadata: Metadata;
+  balance: number;
+  currency: string | null;
+  default_source: null;
+  delinquent: boolean;
+  invoice_prefix: string;
+  preferred_locales: string[];
+  tax_exempt: 'none';
+}
+
+export interface Product {
+  id: string;
+  object: 'product';
+  created: number;
+  livemode: false;
+  active: boolean;
+  name: string;
+  description: string | null;
+  metadata: Metadata;
+}
+
+export interface Price {
+  id: string;
+  object: 'price';
+  created: number;
+  livemode: false;
+  active: boolean;
+  currency: string;
+  unit_amount: number;
+  unit_amount_decimal: string;
+  product: string;
+  type: 'one_time';
+  billing_scheme: 'per_unit';
+  lookup_key: string | null;
+  nickname: string | null;
+  recurring: null;
+  tax_behavior: 'unspecified';
+  metadata: Metadata;
+}
+
+export interface LineItem {
+  id: string;
+  object: 'item';
+  amount_discount: number;
+  amount_subtotal: number;
+  amount_tax: number;
+  amount_total: number;
+  currency: string;
+  description: string;
+  quantity: number;
+  price: Price;
+}
+
+export type SessionStatus = 'open' | 'complete' | 'expired';
+export type PaymentStatus = 'paid' | 'unpaid' | 'no_payment_required';
+
+export interface CheckoutSession {
+  id: string;
+  object: 'checkout.session';
+  created: number;
+  livemode: false;
+  mode: 'payment';
+  status: SessionStatus;
+  payment_status: PaymentStatus;
+  url: string | null;
+  success_url: string;
+  cancel_url: string | null;
+  amount_subtotal: number;
+  amount_total: number;
+  currency: string;
+  customer: string | null;
+  customer_email: string | null;
+  customer_creation: 'always' | 'if_required' | null;
+  customer_details: {
+    email: string | null;
+    name: string | null;
+    phone: null;
+    address: null;
+    tax_exempt: 'none';
+    tax_ids: never[];
+  } | null;
+  client_reference_id: string | null;
+  client_secret: null;
+  metadata: Metadata;
+  expires_at: number;
+  payment_intent: string | null;
+  payment_link: null;
+  payment_method_types: string[];
+  locale: string | null;
+  submit_type: string | null;
+  ui_mode: 'hosted';
+  allow_promotion_codes: boolean | null;
+  invoice: null;
+  subscription: null;
+  setup_intent: null;
+  total_details: { amount_discount: number; amount_shipping: number; amount_tax: number };
+  automatic_tax: { enabled: boolean; liability: null; status: null };
+}
+
+export interface PaymentIntent {
+  id: string;
+  object: 'payment_intent';
+  created: number;
+  livemode: false;
+  amount: number;
+  amount_capturable: number;
+  amount_received: number;
+  currency: string;
+  customer: string | null;
+  description: string | null;
+  latest_charge: string | null;
+  metadata: Metadata;
+  payment_method_types: string[];
+  status: 'processing' | 'succeeded' | 'requires_payment_method' | 'canceled';
+  capture_method: 'automatic';
+  confirmation_method: 'automatic';
+  client_secret: string;
+}
+
+export interface Refund {
+  id: string;
+  object: 'refund';
+  created: number;
+  amount: number;
+  charge: string;
+  currency: string;
+  payment_intent: string | null;
+  reason: string | null;
+  status: 'succeeded';
+  metadata: Metadata;
+  balance_transaction: null;
+}
+
+export interface Charge {
+  id: string;
+  object: 'charge';
+  created: number;
+  livemode: false;
+  amount: number;
+  amount_captured: number;
+  amount_refunded: number;
+  captured: boolean;
+  currency: string;
+  customer: string | null;
+  description: string | null;
+  metadata: Metadata;
+  paid: boolean;
+  payment_intent: string | null;
+  refunded: boolean;
+  refunds: { object: 'list'; data: Refund[]; has_more: false; total_count: number; url: string };
+  status: 'pending' | 'succeeded' | 'failed';
+  balance_transaction: null;
+  receipt_url: null;
+  failure_code: string | null;
+  failure_message: string | null;
+}
+
+export interface StripeEvent {
+  id: string;
+  object: 'event';
+  api_version: string;
+  created: number;
+  type: string;
+  data: { object: unknown; previous_attributes?: Record<string, unknown> };
+  livemode: false;
+  pending_webhooks: number;
+  request: { id: string | null; idempotency_key: string | null };
+}
+
+export interface ListObject<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+  url: string;
+}

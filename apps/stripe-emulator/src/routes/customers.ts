@@ -1,0 +1,94 @@
+import { ok, type Route } from '../context';
+import { noSuch } from '../errors';
+import { newId, nowSeconds, randomBase62 } from '../ids';
+import type { Customer } from '../objects';
+import { metadata, newestFirst, optionalString, paginate, rejectUnknown } from '../validate';
+import { expandObject } from './expand';
+
+const CREATE_PARAMS = new Set([
+  'name', 'email', 'description', 'phone', 'metadata', 'expand', 'address', 'shipping', 'preferred_locales',
+  'invoice_settings', 'payment_method', 'tax', 'tax_exempt', 'tax_id_data', 'balance', 'source', 'test_clock',
+]);
+const LIST_PARAMS = new Set(['limit', 'email', 'starting_after', 'ending_before', 'created', 'expand', 'test_clock']);
+
+export const customerRoutes: Route[] = [
+  {
+    method: 'POST',
+    pattern: /^\/v1\/customers$/,
+    handler(ctx, req) {
+      const p = req.params;
+      rejectUnknown(p, CREATE_PARAMS);
+      const customer: Customer = {
+        id: newId('cus'),
+        object: 'customer',
+        created: nowSeconds(),
+        livemode: false,
+        name: optionalString(p, 'name', 'name', 256) || null,
+        email: optionalString(p, 'email', 'email', 512) || null,
+        description: optionalString(p, 'description') || null,
+        phone: optionalString(p, 'phone', 'phone', 20) || null,
+        metadata: metadata(p) ?? {},
+        balance: 0,
+        currency: null,
+        default_source: null,
+        delinquent: false,
+        invoice_prefix: randomBase62(8).toUpperCase(),
+        preferred_locales: [],
+        tax_exempt: 'none',
+      };
+      ctx.store.customers.set(customer.id, customer);
+      return ok(expandObject(ctx, customer, p));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/customers$/,
+    handler(ctx, req) {
+      rejectUnknown(req.params, LIST_PARAMS);
+      const email = optionalString(req.params, 'email');
+      let all = newestFirst(ctx.store.customers.values());
+      if (email !== undefined) all = all.filter((c) => c.email === email);
+      return ok(paginate(all, req.params, '/v1/customers'));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/customers\/([^/]+)$/,
+    handler(ctx, req, match) {
+      const customer = ctx.store.customers.get(match[1]!);
+      if (!customer) throw noSuch('customer', match[1]!);
+      const p = req.params;
+      rejectUnknown(p, CREATE_PARAMS);
+      const name = optionalString(p, 'name', 'name', 256);
+      const email = optionalString(p, 'email', 'email', 512);
+      const description = optionalString(p, 'description');
+      const phone = optionalString(p, 'phone', 'phone', 20);
+      const meta = metadata(p);
+      if (name !== undefined) customer.name = name || null;
+      if (email !== undefined) customer.email = email || null;
+      if (description !== undefined) customer.description = description || null;
+      if (phone !== undefined) customer.phone = phone || null;
+      if (meta !== undefined) {
+        // Stripe merges metadata; an empty value deletes the key, `metadata=` clears it.
+        const raw = p.metadata;
+        if (raw === '') customer.metadata = {};
+        else if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+          for (const [k, v] of Object.entries(raw)) {
+            if (v === '') delete customer.metadata[k];
+            else customer.metadata[k] = v as string;
+          }
+        }
+      }
+      return ok(expandObject(ctx, customer, p));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/customers\/([^/]+)$/,
+    handler(ctx, req, match) {
+      const customer = ctx.store.customers.get(match[1]!);
+      if (!customer) throw noSuch('customer', match[1]!);
+      return ok(expandObject(ctx, customer, req.params));
+    },
+  },
+];

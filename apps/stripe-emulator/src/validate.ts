@@ -1,0 +1,157 @@
+import { invalidParam, invalidRequest, missingParam } from './errors';
+import type { FormObject, FormValue } from './form';
+import type { Metadata } from './objects';
+
+export function isObject(value: FormValue | undefined): value is FormObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Stripe answers unknown parameters with `Received unknown parameter: x`. */
+export function rejectUnknown(params: FormObject, allowed: ReadonlySet<string>, prefix = ''): void {
+  for (const key of Object.keys(params)) {
+    if (!allowed.has(key)) {
+      const name = prefix ? `${prefix}[${key}]` : key;
+      throw invalidRequest(`Received unknown parameter: ${name}`, name);
+    }
+  }
+}
+
+export function optionalString(params: FormObject, key: string, param = key, maxLength = 5000): string | undefined {
+  const value = params[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw invalidParam(param, `Invalid string: ${param} must be a string.`, 'parameter_invalid_string');
+  if (value.length > maxLength) {
+    throw invalidParam(param, `Invalid string: ${param} must be at most ${maxLength} characters.`, 'parameter_invalid_string');
+  }
+  return value;
+}
+
+export function requiredString(params: FormObject, key: string, param = key, maxLength = 5000): string {
+  const value = optionalString(params, key, param, maxLength);
+  if (value === undefined || value === '') throw missingParam(param);
+  return value;
+}
+
+export function optionalInteger(params: FormObject, key: string, param = key, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const value = params[key];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || !/^-?\d+$/.test(value)) {
+    throw invalidParam(param, `Invalid integer: ${typeof value === 'string' ? value : param}`, 'parameter_invalid_integer');
+  }
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw invalidParam(param, `Invalid integer: ${value}`, 'parameter_invalid_integer');
+  if (n < min) {
+    throw invalidParam(param, `This value must be greater than or equal to ${min}.`, 'parameter_invalid_integer');
+  }
+  if (n > max) {
+    throw invalidParam(param, `This value must be less than or equal to ${max}.`, 'parameter_invalid_integer');
+  }
+  return n;
+}
+
+export function requiredInteger(params: FormObject, key: string, param = key, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const n = optionalInteger(params, key, param, min, max);
+  if (n === undefined) throw missingParam(param);
+  return n;
+}
+
+export function optionalBoolean(params: FormObject, key: string, param = key): boolean | undefined {
+  const value = params[key];
+  if (value === undefined || value === '') return undefined;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw invalidParam(param, `Invalid boolean: ${typeof value === 'string' ? value : param}`, 'parameter_invalid_boolean');
+}
+
+export function absoluteUrl(params: FormObject, key: string, required: boolean): string | undefined {
+  const value = required ? requiredString(params, key, key, 5000) : optionalString(params, key, key, 5000);
+  if (value === undefined || value === '') return undefined;
+  let ok = false;
+  try {
+    const url = new URL(value.replace('{CHECKOUT_SESSION_ID}', 'x'));
+    ok = url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw invalidParam(key, 'Not a valid URL', 'url_invalid');
+  return value;
+}
+
+export function currency(params: FormObject, key: string, param: string): string {
+  const value = requiredString(params, key, param).toLowerCase();
+  if (!/^[a-z]{3}$/.test(value)) {
+    throw invalidParam(param, `Invalid currency: ${value}. Stripe currently supports these currencies: usd, eur, gbp, …`);
+  }
+  return value;
+}
+
+/** Stripe's metadata rules: at most 50 keys, key ≤ 40 characters, value ≤ 500 characters, strings only. */
+export function metadata(params: FormObject, key = 'metadata', param = key): Metadata | undefined {
+  const value = params[key];
+  if (value === undefined || value === '') return value === '' ? {} : undefined;
+  if (!isObject(value)) throw invalidParam(param, `Invalid object: ${param} must be a hash of string keys and values.`, 'parameter_invalid_object');
+  const keys = Object.keys(value);
+  if (keys.length > 50) {
+    throw invalidParam(param, 'Metadata can have a maximum of 50 keys.');
+  }
+  const out: Metadata = {};
+  for (const k of keys) {
+    const v = value[k];
+    if (k.length > 40) {
+      throw invalidParam(`${param}[${k}]`, `Metadata keys can have a maximum length of 40 characters. The key '${k.slice(0, 40)}…' is ${k.length} characters.`);
+    }
+    if (typeof v !== 'string') {
+      throw invalidParam(`${param}[${k}]`, `Invalid value type: metadata values must be strings (key '${k}').`);
+    }
+    if (v.length > 500) {
+      throw invalidParam(
+        `${param}[${k}]`,
+        `Metadata values can have up to 500 characters, but you passed in a value that is ${v.length} characters.`,
+      );
+    }
+    if (v !== '') out[k] = v;
+  }
+  return out;
+}
+
+export function expandList(params: FormObject): string[] {
+  const value = params.expand;
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  const out: string[] = [];
+  for (const item of list) {
+    if (typeof item !== 'string') throw invalidParam('expand', 'Invalid array: expand must be a list of strings.');
+    out.push(item);
+  }
+  return out;
+}
+
+/** `limit` (1–100, default 10) and `starting_after` for list endpoints. */
+export function paginate<T extends { id: string }>(
+  items: T[],
+  params: FormObject,
+  url: string,
+): { object: 'list'; data: T[]; has_more: boolean; url: string } {
+  const limit = optionalInteger(params, 'limit', 'limit', 1, 100) ?? 10;
+  const startingAfter = optionalString(params, 'starting_after');
+  const endingBefore = optionalString(params, 'ending_before');
+  let start = 0;
+  let end = items.length;
+  if (startingAfter) {
+    const index = items.findIndex((i) => i.id === startingAfter);
+    if (index < 0) throw invalidParam('starting_after', `No such object: '${startingAfter}'`, 'resource_missing');
+    start = index + 1;
+  } else if (endingBefore) {
+    const index = items.findIndex((i) => i.id === endingBefore);
+    if (index < 0) throw invalidParam('ending_before', `No such object: '${endingBefore}'`, 'resource_missing');
+    end = index;
+    start = Math.max(0, end - limit);
+  }
+  const data = items.slice(start, Math.min(end, start + limit));
+  return { object: 'list', data, has_more: start + data.length < end, url };
+}
+
+/** Newest first, as Stripe lists. */
+export function newestFirst<T>(values: Iterable<T>): T[] {
+  return [...values].reverse();
+}
