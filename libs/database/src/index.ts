@@ -1,0 +1,11 @@
+export * from './schema';
+export * from './relations';
+export { fullSchema } from './types';
+export type { Db, DbTransaction, DatabaseHandle, DatabaseLogger, DatabaseOptions, FullSchema } from './types';
+export { openDatabase } from './open-database';
+export { DatabaseModule, DB, DATABASE_HANDLE, InjectDb, InjectDatabaseHandle } from './database.module';
+export type { DatabaseModuleAsyncOptions } from './database.module';
+export { parseDatabaseUrl } from './url';
+export { resolveMigrationsFolder } from './migrations-folder';
+export { getPgliteTemplate } from './pglite-template';
+export type { PgliteTemplateOptions } from './pglite-template';

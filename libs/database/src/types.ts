@@ -1,0 +1,59 @@
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import * as relations from './relations';
+import * as tables from './schema';
+
+/** Tables and relations, as handed to `drizzle()`: what `db.query.*` knows about. */
+export const fullSchema = { ...tables, ...relations };
+export type FullSchema = typeof fullSchema;
+
+/**
+ * The database, whichever driver is behind it (PGlite or node-postgres).
+ *
+ * On PGlite there is one connection and transactions run one at a time: concurrent
+ * `db.transaction()` calls queue. Inside a transaction callback always use `tx`, never
+ * `db` — on PGlite a `db` query there waits for the transaction to end, i.e. forever.
+ */
+export type Db = PgDatabase<PgQueryResultHKT, FullSchema>;
+
+/** A transaction handle as passed to `db.transaction(async (tx) => …)`. */
+export type DbTransaction = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** Where log lines go; Nest's `Logger` (the default) fits. */
+export interface DatabaseLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface DatabaseOptions {
+  /**
+   * Empty/undefined: embedded PGlite persisted in `dataDir`. `memory://`: PGlite in memory.
+   * `postgres://…` / `postgresql://…`: a PostgreSQL server through a `pg.Pool`.
+   */
+  url?: string;
+  /** The embedded database's directory (created if missing); used only when `url` is empty. */
+  dataDir: string;
+  /** PostgreSQL pool size. Default 10. */
+  poolMax?: number;
+  /** PostgreSQL connect timeout. Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** PostgreSQL `statement_timeout` per connection. Default 10000 ms. */
+  statementTimeoutMs?: number;
+  /** PostgreSQL idle client lifetime in the pool. Default 30000 ms. */
+  idleTimeoutMs?: number;
+  /** Apply pending migrations at open. Default true. */
+  migrate?: boolean;
+  /** Override where the SQL migrations are read from (default: found from the repository root). */
+  migrationsFolder?: string;
+  /** Default: Nest's `Logger` with context `Database`. */
+  logger?: DatabaseLogger;
+}
+
+export interface DatabaseHandle {
+  db: Db;
+  kind: 'pglite' | 'postgres';
+  /** Runs `select 1`; rejects when the database is unreachable or closed. */
+  ping(): Promise<void>;
+  /** Closes the pool or the embedded database and releases the data directory. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getPgliteTemplate, resolveMigrationsFolder, type Db } from '@credits/database';
+import { sql } from 'drizzle-orm';
+import { Client } from 'pg';
+
+/** Where the migrated PGlite template is kept between Jest workers and runs. */
+export const PGLITE_TEMPLATE_CACHE_DIR = join(tmpdir(), 'credits-api-test-cache');
+
+export interface TestDatabase {
+  /** A `DATABASE_URL` for `openDatabase()` / the app config. */
+  url: string;
+  /** Drops the database (PostgreSQL); a no-op in memory. */
+  drop(): Promise<void>;
+}
+
+/**
+ * A fresh, empty database for one test (suite).
+ *
+ * - `TEST_DATABASE_URL` set (e.g. `postgres://postgres@127.0.0.1:5432/postgres`): a new
+ *   database `credits_test_<random>` on that server; `drop()` disconnects and drops it.
+ * - otherwise `memory://`: every `openDatabase()` on it is a new in-memory PGlite loaded
+ *   from a migrated template (~1.2 s instead of ~4.5 s for initdb); the template is cached
+ *   on disk in `PGLITE_TEMPLATE_CACHE_DIR`, so only the very first run builds it.
+ */
+export async function createTestDatabaseUrl(): Promise<TestDatabase> {
+  const serverUrl = process.env.TEST_DATABASE_URL?.trim();
+  if (!serverUrl) {
+    await primePgliteTemplate();
+    return { url: 'memory://', drop: async () => undefined };
+  }
+
+  const name = `credits_test_${randomBytes(6).toString('hex')}`;
+  await withAdminClient(serverUrl, (admin) => admin.query(`create database ${name}`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  let dropped: Promise<void> | undefined;
+  return {
+    url: url.toString(),
+    drop() {
+      dropped ??= withAdminClient(serverUrl, async (admin) => {
+        await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [
+          name,
+        ]);
+        await admin.query(`drop database if exists ${name}`);
+      });
+      return dropped;
+    },
+  };
+}
+
+/** Loads (or builds once) the migrated PGlite template that `memory://` databases start from. */
+export async function primePgliteTemplate(): Promise<void> {
+  await getPgliteTemplate(resolveMigrationsFolder(), { cacheDir: PGLITE_TEMPLATE_CACHE_DIR });
+}
+
+/** Empties every application table (for suites that share one database between tests). */
+export async function truncateAll(db: Db): Promise<void> {
+  await db.execute(sql`
+    truncate table credit_ledger, credit_balances, checkout_sessions, idempotency_keys, stripe_events,
+      api_keys, memberships, users, organizations
+    restart identity cascade`);
+}
+
+async function withAdminClient<T>(serverUrl: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
