@@ -7,7 +7,12 @@ module.exports = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   testRegex: '(apps|libs|test)/.*\\.(spec|e2e-spec)\\.ts$',
   // isolatedModules: transpile only (fast); `npm run typecheck` type-checks the whole tree first.
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+    // ESM-only dependencies of @fastify/static, compiled to CommonJS for Jest.
+    '^.+\\.js$': ['ts-jest', { isolatedModules: true, diagnostics: false, tsconfig: { allowJs: true } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(content-disposition)/)'],
   moduleNameMapper: Object.fromEntries(
     aliases.map((name) => [`^@credits/${name}(|/.*)$`, `<rootDir>/libs/${name}/src$1`]),
   ),

@@ -1,0 +1,49 @@
+import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AuthModule } from '@credits/auth';
+import { AppConfig, ConfigModule } from '@credits/config';
+import { DatabaseModule } from '@credits/database';
+import { BillingModule, REDIRECT_URL_POLICY, RedirectUrlPolicy } from '@credits/billing';
+import { AllExceptionsFilter, RequestValidationPipe, VALIDATION_CONTEXT } from '@credits/errors';
+import { HealthController } from './health/health.controller';
+import { ShutdownState } from './health/shutdown-state';
+
+@Module({})
+export class AppModule {
+  /** `extra` lets tests mount their own controllers on the fully wired app. */
+  static forRoot(config: AppConfig, extra: ModuleMetadata['imports'] = []): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRootAsync({
+          useFactory: () => ({
+            url: config.database.url,
+            dataDir: config.database.dataDir,
+            poolMax: config.database.poolMax,
+            connectTimeoutMs: config.database.connectTimeoutMs,
+            statementTimeoutMs: config.database.statementTimeoutMs,
+          }),
+        }),
+        AuthModule,
+        BillingModule,
+        ...extra,
+      ],
+      controllers: [HealthController],
+      providers: [
+        ShutdownState,
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        {
+          provide: VALIDATION_CONTEXT,
+          useValue: {
+            [REDIRECT_URL_POLICY]: new RedirectUrlPolicy(
+              config.checkout.allowedRedirectHosts,
+              config.checkout.requireHttpsRedirects,
+            ),
+          },
+        },
+        { provide: APP_PIPE, useClass: RequestValidationPipe },
+      ],
+    };
+  }
+}

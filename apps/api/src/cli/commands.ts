@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { DirectoryAdmin } from '@credits/auth';
+import { InsufficientBalanceError, LedgerService } from '@credits/billing';
+import { MEMBER_ROLES, MemberRole } from '@credits/database';
+import type { Db } from '@credits/database';
+import { parseArgs, parseDuration, UsageError } from './arguments';
+
+/** A command that could not be carried out; the CLI prints the message and exits 1. */
+export class CliFailure extends Error {}
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export const USAGE = `Usage: npm run cli -- <command>
+
+  org create <slug> [--name NAME]          create an organization (slug: a-z, 0-9, "-", 3-63 chars)
+  org list                                 list organizations
+  user create <email>                      create a user
+  member add <slug> <email> --role ROLE    add a user to an org (ROLE: owner, admin, member)
+  apikey create <email> [--name NAME] [--expires-in 30d]
+                                           create an API key; prints the key (only) on stdout
+  apikey revoke <key-prefix>               revoke a key by its prefix (ck_XXXXXXXX)
+  credits grant <slug> <amount> --reason TEXT
+                                           add (or, negative, remove) credits: an admin_adjustment entry
+  credits show <slug>                      the balance and the latest ledger entries
+`;
+
+type Command = (db: Db, argv: string[], io: CliIo) => Promise<void>;
+
+function exactly(args: string[], count: number, what: string): string[] {
+  if (args.length !== count) throw new UsageError(`expected ${what}`);
+  return args;
+}
+
+export const COMMANDS: Record<string, Command> = {
+  'org create': async (db, argv, io) => {
+    const { positional, flags } = parseArgs(argv, ['name']);
+    const [slug] = exactly(positional, 1, 'org create <slug> [--name NAME]');
+    const org = await new DirectoryAdmin(db).createOrg(slug, flags.name);
+    io.err(`created organization ${org.slug} (${org.id})`);
+  },
+  'org list': async (db, argv, io) => {
+    exactly(parseArgs(argv, []).positional, 0, 'org list');
+    const orgs = await new DirectoryAdmin(db).listOrgs();
+    if (orgs.length === 0) io.err('no organizations');
+    for (const org of orgs) io.out(`${org.slug}\t${org.name}\t${org.members} member(s)`);
+  },
+  'user create': async (db, argv, io) => {
+    const [email] = exactly(parseArgs(argv, []).positional, 1, 'user create <email>');
+    const user = await new DirectoryAdmin(db).createUser(email);
+    io.err(`created user ${user.email} (${user.id})`);
+  },
+  'member add': async (db, argv, io) => {
+    const { positional, flags } = parseArgs(argv, ['role']);
+    const [slug, email] = exactly(positional, 2, 'member add <slug> <email> --role ROLE');
+    if (!MEMBER_ROLES.includes(flags.role as MemberRole)) throw new UsageError(`--role must be one of ${MEMBER_ROLES.join(', ')}`);
+    const { user, role } = await new DirectoryAdmin(db).addMember(slug, email, flags.role as MemberRole);
+    io.err(`added ${user.email} to ${slug} as ${role}`);
+  },
+  'apikey create': async (db, argv, io) => {
+    const { positional, flags } = parseArgs(argv, ['name', 'expires-in']);
+    const [email] = exactly(positional, 1, 'apikey create <email> [--name NAME] [--expires-in 30d]');
+    const expiresIn = flags['expires-in'] === undefined ? undefined : parseDuration(flags['expires-in']);
+    const created = await new DirectoryAdmin(db).createApiKey(email, flags.name, expiresIn);
+    io.err(`created API key ${created.prefix} for ${email}${created.expiresAt ? `, expires ${created.expiresAt.toISOString()}` : ''}; it is shown once:`);
+    io.out(created.key);
+  },
+  'apikey revoke': async (db, argv, io) => {
+    const [prefix] = exactly(parseArgs(argv, []).positional, 1, 'apikey revoke <key-prefix>');
+    await new DirectoryAdmin(db).revokeApiKey(prefix);
+    io.err(`revoked API key ${prefix}`);
+  },
+  'credits grant': async (db, argv, io) => {
+    const { positional, flags } = parseArgs(argv, ['reason']);
+    const [slug, amountText] = exactly(positional, 2, 'credits grant <slug> <amount> --reason TEXT');
+    if (!/^-?\d{1,12}$/.test(amountText) || Number(amountText) === 0) throw new UsageError('<amount> must be a non-zero whole number of credits');
+    if (!flags.reason?.trim()) throw new UsageError('--reason is required: it is the ledger entry\'s description');
+    const org = await new DirectoryAdmin(db).orgBySlug(slug);
+    const ledger = new LedgerService(db);
+    try {
+      const result = await db.transaction((tx) =>
+        ledger.apply(tx, {
+          orgId: org.id,
+          amount: Number(amountText),
+          transactionType: 'admin_adjustment',
+          description: flags.reason.trim(),
+          sourceRef: `admin:${randomUUID()}`,
+        }),
+      );
+      io.err(`${slug}: ${Number(amountText) > 0 ? '+' : ''}${amountText} credits; balance ${result.balance}`);
+      io.out(String(result.balance));
+    } catch (error) {
+      if (error instanceof InsufficientBalanceError) {
+        throw new CliFailure(`the balance of ${slug} is ${error.balance}: removing ${-error.amount} would take it below zero`);
+      }
+      throw error;
+    }
+  },
+  'credits show': async (db, argv, io) => {
+    const [slug] = exactly(parseArgs(argv, []).positional, 1, 'credits show <slug>');
+    const org = await new DirectoryAdmin(db).orgBySlug(slug);
+    const ledger = new LedgerService(db);
+    io.out(`balance\t${await ledger.balance(org.id)}`);
+    for (const entry of await ledger.entries(org.id, { limit: 20 })) {
+      io.out(`${entry.createdAt.toISOString()}\t${entry.transactionType}\t${entry.amount > 0 ? '+' : ''}${entry.amount}\t${entry.balanceAfter}\t${entry.description}`);
+    }
+  },
+};
+
+/** The command named by the first two words, and the rest of the arguments. */
+export function resolveCommand(argv: string[]): [Command, string[]] {
+  const name = argv.slice(0, 2).join(' ');
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(argv.length === 0 ? 'no command given' : `unknown command "${name}"`);
+  return [command, argv.slice(2)];
+}

@@ -1,0 +1,91 @@
+import { Logger } from '@nestjs/common';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AsyncResource } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from '@credits/config';
+import secureJsonParse from 'secure-json-parse';
+import { InvalidRequestError, LARGE_BODY, ValidationError } from '@credits/errors';
+import { requestContext, RequestContext } from './request-context';
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Accepts the caller's `X-Request-Id` when it is safe to echo and log; otherwise makes one. */
+export function requestIdFor(header: string | string[] | undefined): string {
+  return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+const scopes = new WeakMap<FastifyRequest, { scope: AsyncResource; context: RequestContext }>();
+
+export function requestContextOf(request: FastifyRequest): RequestContext | undefined {
+  return scopes.get(request)?.context;
+}
+
+/**
+ * Fastify-level wiring that must exist before Nest registers its routes: per-route body
+ * limits, the JSON-only body parser, the request context every log line reads, the
+ * `X-Request-Id` echo and one access log line per request. Errors raised here reach the
+ * global filter through Nest's own Fastify error handler.
+ */
+export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): void {
+  const accessLog = new Logger('Access');
+
+  fastify.addHook('onRoute', (route) => {
+    const config_ = route.config as Record<string, unknown> | undefined;
+    if (!config_?.[LARGE_BODY]) route.bodyLimit = config.http.bodyLimit;
+  });
+
+  registerJsonBodyParser(fastify);
+
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const context: RequestContext = { request_id: request.id };
+    void reply.header('x-request-id', request.id);
+    requestContext.run(context, () => {
+      scopes.set(request, { scope: new AsyncResource('credits-api.request'), context });
+      done();
+    });
+  });
+
+  // Body parsing resumes in the socket's async context; re-enter the request's own.
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const entry = scopes.get(request);
+    if (entry) entry.scope.runInAsyncScope(done, null);
+    else done();
+  });
+
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const context = scopes.get(request)?.context;
+    accessLog.log({
+      msg: 'request completed',
+      request_id: request.id,
+      org: context?.org,
+      user_id: context?.user_id,
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: reply.statusCode,
+      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+    });
+    done();
+  });
+
+}
+
+/**
+ * JSON is the only body this API accepts (any other content type is a 415). The raw bytes
+ * are kept for webhook signature checks; a body that does not parse is a 400 `json_invalid`.
+ */
+function registerJsonBodyParser(fastify: FastifyInstance): void {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const raw = body as Buffer;
+    (request as FastifyRequest & { rawBody?: Buffer }).rawBody = raw;
+    if (raw.length === 0) {
+      done(new ValidationError([{ loc: ['body'], msg: 'Field required', type: 'missing' }]), undefined);
+      return;
+    }
+    try {
+      done(null, secureJsonParse(raw.toString('utf8'), { protoAction: 'error', constructorAction: 'error' }));
+    } catch {
+      done(new InvalidRequestError('Request body is not valid JSON', [{ loc: ['body'], msg: 'Invalid JSON', type: 'json_invalid' }]), undefined);
+    }
+  });
+}

@@ -1,0 +1,109 @@
+import { and, asc, count, eq, isNull } from 'drizzle-orm';
+import { apiKeys, Db, MEMBER_ROLES, MemberRole, memberships, organizations, users } from '@credits/database';
+import { AlreadyExistsError, InvalidRequestError, NotFoundError } from '@credits/errors';
+import { generateApiKey } from '../api-keys/api-key-format';
+import { SLUG_PATTERN } from '../directory/database-org-directory';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export interface CreatedApiKey {
+  key: string;
+  prefix: string;
+  expiresAt: Date | null;
+}
+
+/** Postgres unique_violation, from either driver. */
+export function isUniqueViolation(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}
+
+/**
+ * Operator actions on orgs, users, members and keys (the admin CLI). Plain class over
+ * the database so it runs without the HTTP app.
+ */
+export class DirectoryAdmin {
+  constructor(private readonly db: Db) {}
+
+  async createOrg(slug: string, name?: string) {
+    if (!SLUG_PATTERN.test(slug)) {
+      throw new InvalidRequestError('Slug must be 3–63 characters of a-z, 0-9 and "-", not starting or ending with "-"');
+    }
+    try {
+      const [org] = await this.db.insert(organizations).values({ slug, name: name ?? slug }).returning();
+      return org;
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AlreadyExistsError(`Organization "${slug}" already exists`);
+      throw error;
+    }
+  }
+
+  async createUser(email: string) {
+    const normalized = email.trim().toLowerCase();
+    if (!EMAIL.test(normalized)) throw new InvalidRequestError(`"${email}" is not an email address`);
+    try {
+      const [user] = await this.db.insert(users).values({ email: normalized }).returning();
+      return user;
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AlreadyExistsError(`User ${normalized} already exists`);
+      throw error;
+    }
+  }
+
+  async addMember(slug: string, email: string, role: MemberRole) {
+    if (!MEMBER_ROLES.includes(role)) throw new InvalidRequestError(`Role must be one of ${MEMBER_ROLES.join(', ')}`);
+    const org = await this.orgBySlug(slug);
+    const user = await this.userByEmail(email);
+    try {
+      await this.db.insert(memberships).values({ orgId: org.id, userId: user.id, role });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AlreadyExistsError(`${user.email} is already a member of ${slug}`);
+      throw error;
+    }
+    return { org, user, role };
+  }
+
+  async createApiKey(email: string, name = 'default', expiresInMs?: number): Promise<CreatedApiKey> {
+    const user = await this.userByEmail(email);
+    const { key, prefix, hash } = generateApiKey();
+    const expiresAt = expiresInMs === undefined ? null : new Date(Date.now() + expiresInMs);
+    await this.db.insert(apiKeys).values({ userId: user.id, name, prefix, keyHash: hash, expiresAt });
+    return { key, prefix, expiresAt };
+  }
+
+  async revokeApiKey(prefix: string) {
+    const [key] = await this.db
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(apiKeys.prefix, prefix), isNull(apiKeys.revokedAt)))
+      .returning({ prefix: apiKeys.prefix });
+    if (!key) {
+      const [existing] = await this.db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.prefix, prefix));
+      throw existing ? new AlreadyExistsError(`API key ${prefix} is already revoked`) : new NotFoundError(`No API key ${prefix}`);
+    }
+    return key;
+  }
+
+  async listOrgs() {
+    return this.db
+      .select({ slug: organizations.slug, name: organizations.name, members: count(memberships.userId), createdAt: organizations.createdAt })
+      .from(organizations)
+      .leftJoin(memberships, eq(memberships.orgId, organizations.id))
+      .groupBy(organizations.id)
+      .orderBy(asc(organizations.slug));
+  }
+
+  async orgBySlug(slug: string) {
+    const [org] = await this.db.select().from(organizations).where(eq(organizations.slug, slug));
+    if (!org) throw new NotFoundError(`No organization "${slug}"`);
+    return org;
+  }
+
+  private async userByEmail(email: string) {
+    const [user] = await this.db.select().from(users).where(eq(users.email, email.trim().toLowerCase()));
+    if (!user) throw new NotFoundError(`No user ${email}`);
+    return user;
+  }
+}

@@ -1,0 +1,31 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { AuthenticationError } from '@credits/errors';
+import { looksLikeApiKey } from '../api-keys/api-key-format';
+import { ApiKeyVerifier } from '../api-keys/api-key-verifier';
+import { JwtVerifier } from '../jwt/jwt-verifier';
+import { onAuthenticated } from './auth-events';
+
+const BEARER = /^Bearer ([!-~]{1,4096})$/;
+
+/** Accepts `Authorization: Bearer <API key | JWT>` and sets the request's principal. */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly apiKeys: ApiKeyVerifier,
+    private readonly jwt: JwtVerifier,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    if (request.principal) return true;
+    const header = request.headers.authorization;
+    if (header === undefined || header === '') throw new AuthenticationError('Missing bearer token');
+    const match = BEARER.exec(header);
+    if (!match) throw new AuthenticationError('Malformed Authorization header; expected "Bearer <token>"');
+    const token = match[1];
+    request.principal = looksLikeApiKey(token) ? await this.apiKeys.verify(token) : await this.jwt.verify(token);
+    onAuthenticated(request);
+    return true;
+  }
+}

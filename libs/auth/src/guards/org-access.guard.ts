@@ -1,0 +1,39 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import type { MemberRole } from '@credits/database';
+import { ForbiddenError, InternalError, NotFoundError } from '@credits/errors';
+import { OrgDirectory, ROLE_RANK } from '../directory/org-directory';
+import { onAuthenticated } from './auth-events';
+
+export const MIN_ROLE = Symbol('minRole');
+
+/**
+ * Resolves `{org}` for the authenticated caller. An unknown org and an org the caller
+ * does not belong to are the same 404, so slugs cannot be enumerated.
+ */
+@Injectable()
+export class OrgAccessGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly directory: OrgDirectory,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const minRole = this.reflector.getAllAndOverride<MemberRole | undefined>(MIN_ROLE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!request.principal || !minRole) throw new InternalError(new Error('OrgAccessGuard used without @OrgRole'));
+    const slug = (request.params as Record<string, string | undefined>).org ?? '';
+    const org = await this.directory.findMemberOrg(slug, request.principal.userId);
+    if (!org) throw new NotFoundError('Organization not found');
+    request.org = org;
+    onAuthenticated(request);
+    if (ROLE_RANK[org.role] < ROLE_RANK[minRole]) {
+      throw new ForbiddenError(`This operation requires the ${minRole} role; you are ${org.role === 'admin' ? 'an' : 'a'} ${org.role}`);
+    }
+    return true;
+  }
+}

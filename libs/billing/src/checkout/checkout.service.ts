@@ -1,0 +1,118 @@
+import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import Stripe from 'stripe';
+import type { OrgContext, Principal } from '@credits/auth';
+import { InjectConfig, type AppConfig } from '@credits/config';
+import { checkoutSessions, Db, InjectDb } from '@credits/database';
+import { callStripe, InjectStripe } from '@credits/stripe';
+import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
+import { CheckoutSessionResponse, CreateCheckoutSessionRequest } from './checkout.dto';
+import { StripeCustomers } from './stripe-customers';
+
+@Injectable()
+export class CheckoutService {
+  /** The whole Stripe call, retries included, never takes longer than this. */
+  private readonly stripeDeadlineMs: number;
+
+  constructor(
+    @InjectDb() private readonly db: Db,
+    @InjectStripe() private readonly stripe: Stripe,
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly customers: StripeCustomers,
+    private readonly idempotency: IdempotencyService,
+  ) {
+    this.stripeDeadlineMs = config.stripe.timeoutMs * (config.stripe.maxNetworkRetries + 1);
+  }
+
+  async create(
+    org: OrgContext,
+    principal: Principal,
+    request: CreateCheckoutSessionRequest,
+    idempotencyKey: string | undefined,
+  ): Promise<IdempotentResult<CheckoutSessionResponse>> {
+    if (idempotencyKey === undefined) {
+      return { body: await this.createSession(org, principal, request, undefined), replayed: false };
+    }
+    const scope = { userId: principal.userId, orgId: org.id, key: idempotencyKey };
+    // Held longer than any attempt can run, so only a dead request's claim is taken over.
+    const lockMs = 2 * this.stripeDeadlineMs + 5000;
+    return this.idempotency.run(scope, requestHash(request), lockMs, () =>
+      this.createSession(org, principal, request, stripeIdempotencyKey(org, principal, idempotencyKey)),
+    );
+  }
+
+  private async createSession(
+    org: OrgContext,
+    principal: Principal,
+    request: CreateCheckoutSessionRequest,
+    stripeKey: string | undefined,
+  ): Promise<CheckoutSessionResponse> {
+    const { checkout } = this.config;
+    const bundles = request.quantity;
+    const credits = bundles * checkout.creditsPerBundle;
+    const customer = await this.customers.customerFor(org, this.stripeDeadlineMs);
+    const metadata = {
+      org_id: org.id,
+      org_slug: org.slug,
+      user_id: principal.userId,
+      bundles: String(bundles),
+      credits: String(credits),
+    };
+    const lineItem: Stripe.Checkout.SessionCreateParams.LineItem = checkout.priceId
+      ? { price: checkout.priceId, quantity: bundles }
+      : {
+          quantity: bundles,
+          price_data: {
+            currency: checkout.currency,
+            unit_amount: checkout.unitAmount,
+            product_data: { name: checkout.productName, description: `${checkout.creditsPerBundle} credits` },
+          },
+        };
+
+    const session = await callStripe(this.stripeDeadlineMs, () =>
+      this.stripe.checkout.sessions.create(
+        {
+          mode: 'payment',
+          customer,
+          client_reference_id: org.id,
+          line_items: [lineItem],
+          success_url: request.success_url,
+          cancel_url: request.cancel_url,
+          metadata,
+        },
+        stripeKey ? { idempotencyKey: stripeKey } : undefined,
+      ),
+    );
+
+    const expiresAt = session.expires_at ? new Date(session.expires_at * 1000) : null;
+    // Written only now that Stripe has the session; a replayed Stripe answer finds it there.
+    await this.db
+      .insert(checkoutSessions)
+      .values({
+        id: session.id,
+        orgId: org.id,
+        userId: principal.userId,
+        bundles,
+        credits,
+        amountTotal: session.amount_total,
+        currency: session.currency,
+        status: 'open',
+        expiresAt,
+      })
+      .onConflictDoNothing();
+
+    return {
+      checkout_url: session.url!,
+      session_id: session.id,
+      expires_at: expiresAt?.toISOString() ?? null,
+      credits,
+      amount_total: session.amount_total,
+      currency: session.currency,
+    };
+  }
+}
+
+/** Scoped so two callers' keys never collide at Stripe, and hashed so no caller text leaves us. */
+function stripeIdempotencyKey(org: OrgContext, principal: Principal, key: string): string {
+  return `credits-api:checkout:${createHash('sha256').update(`${org.id}\n${principal.userId}\n${key}`).digest('hex')}`;
+}

@@ -1,0 +1,107 @@
+import { registerDecorator, ValidationArguments, ValidationOptions } from 'class-validator';
+import { validationContextOf } from '@credits/errors';
+
+export const MAX_REDIRECT_URL_LENGTH = 2048;
+export const CHECKOUT_SESSION_ID_PLACEHOLDER = '{CHECKOUT_SESSION_ID}';
+
+/**
+ * Where Checkout may send the buyer back to. Hosts come from
+ * CHECKOUT_ALLOWED_REDIRECT_HOSTS: `app.example.com` matches that host exactly,
+ * `*.example.com` any sub-domain of it (not example.com itself); a pattern with a port
+ * (`localhost:3000`) matches that port only.
+ */
+export class RedirectUrlPolicy {
+  constructor(
+    private readonly allowedHosts: string[],
+    private readonly requireHttps: boolean,
+  ) {}
+
+  /** The URL parsed, with Stripe's session-id placeholder allowed anywhere in it. */
+  parse(value: string): URL | undefined {
+    try {
+      // The placeholder's braces are not valid in every URL part; check a stand-in.
+      return new URL(value.split(CHECKOUT_SESSION_ID_PLACEHOLDER).join('cs_placeholder'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  schemeAllowed(url: URL): boolean {
+    return url.protocol === 'https:' || (!this.requireHttps && url.protocol === 'http:');
+  }
+
+  hostAllowed(url: URL): boolean {
+    const host = url.hostname.toLowerCase();
+    return this.allowedHosts.some((pattern) => {
+      const [patternHost, patternPort] = pattern.split(':');
+      if (patternPort !== undefined && patternPort !== url.port) return false;
+      if (patternHost.startsWith('*.')) return host.endsWith(patternHost.slice(1)) && host.length > patternHost.length - 1;
+      return host === patternHost;
+    });
+  }
+
+  get schemeMessage(): string {
+    return this.requireHttps ? 'URL scheme should be \'https\'' : 'URL scheme should be \'http\' or \'https\'';
+  }
+}
+
+export const REDIRECT_URL_POLICY = 'redirectUrlPolicy';
+
+function policyOf(args: ValidationArguments): RedirectUrlPolicy {
+  const policy = validationContextOf(args.object)[REDIRECT_URL_POLICY];
+  if (!(policy instanceof RedirectUrlPolicy)) throw new Error('RedirectUrlPolicy missing from the validation context');
+  return policy;
+}
+
+/**
+ * A Checkout redirect URL. Registers three constraints named after their pydantic error
+ * types; each judges one aspect and leaves the others to its siblings, so a field gets
+ * the first failing one of `url_parsing`, `url_scheme`, `url_host_not_allowed`.
+ */
+export function IsRedirectUrl(options: { allowSessionIdPlaceholder: boolean }): PropertyDecorator {
+  const parsed = (value: unknown, args: ValidationArguments) =>
+    typeof value === 'string' ? policyOf(args).parse(value) : undefined;
+  const rules: [string, (value: unknown, args: ValidationArguments) => boolean, (args: ValidationArguments) => string][] = [
+    [
+      'url_parsing',
+      (value, args) => {
+        if (typeof value !== 'string') return true;
+        const url = parsed(value, args);
+        if (!url || !/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || url.hostname === '') return false;
+        return options.allowSessionIdPlaceholder || !value.includes(CHECKOUT_SESSION_ID_PLACEHOLDER);
+      },
+      (args) =>
+        typeof args.value === 'string' && args.value.includes(CHECKOUT_SESSION_ID_PLACEHOLDER) && !options.allowSessionIdPlaceholder
+          ? `${CHECKOUT_SESSION_ID_PLACEHOLDER} is only allowed in success_url`
+          : 'Input should be a valid absolute URL',
+    ],
+    [
+      'url_scheme',
+      (value, args) => {
+        const url = parsed(value, args);
+        return !url || policyOf(args).schemeAllowed(url);
+      },
+      (args) => policyOf(args).schemeMessage,
+    ],
+    [
+      'url_host_not_allowed',
+      (value, args) => {
+        const url = parsed(value, args);
+        return !url || policyOf(args).hostAllowed(url);
+      },
+      (args) => `URL host '${parsed(args.value, args)?.hostname ?? ''}' is not on the redirect allow-list`,
+    ],
+  ];
+  return (target: object, propertyName: string | symbol) => {
+    for (const [name, validate, defaultMessage] of rules) {
+      const validationOptions: ValidationOptions = {};
+      registerDecorator({
+        name,
+        target: target.constructor,
+        propertyName: propertyName as string,
+        options: validationOptions,
+        validator: { validate, defaultMessage },
+      });
+    }
+  };
+}

@@ -1,0 +1,62 @@
+import { Injectable } from '@nestjs/common';
+import { and, eq, isNull } from 'drizzle-orm';
+import Stripe from 'stripe';
+import type { OrgContext } from '@credits/auth';
+import { InjectConfig, type AppConfig } from '@credits/config';
+import { Db, InjectDb, organizations } from '@credits/database';
+import { callStripe, InjectStripe } from '@credits/stripe';
+
+/**
+ * One Stripe customer per org, created on its first checkout and stored on the org.
+ * Concurrent first purchases share one creation: in this process through one pending
+ * promise per org, across instances through a Stripe idempotency key derived from the
+ * org id (Stripe answers every identical request with the same customer), and the
+ * stored id is written only where none is stored yet.
+ */
+@Injectable()
+export class StripeCustomers {
+  private readonly pending = new Map<string, Promise<string>>();
+
+  constructor(
+    @InjectDb() private readonly db: Db,
+    @InjectStripe() private readonly stripe: Stripe,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async customerFor(org: OrgContext, deadlineMs: number): Promise<string> {
+    if (org.stripeCustomerId) return org.stripeCustomerId;
+    let pending = this.pending.get(org.id);
+    if (!pending) {
+      pending = this.create(org, deadlineMs).finally(() => this.pending.delete(org.id));
+      this.pending.set(org.id, pending);
+    }
+    return pending;
+  }
+
+  private async create(org: OrgContext, deadlineMs: number): Promise<string> {
+    const [stored] = await this.db
+      .select({ id: organizations.stripeCustomerId })
+      .from(organizations)
+      .where(eq(organizations.id, org.id));
+    if (stored?.id) return stored.id;
+
+    const customer = await callStripe(deadlineMs, () =>
+      this.stripe.customers.create(
+        { name: org.name, metadata: { org_id: org.id, org_slug: org.slug } },
+        { idempotencyKey: `credits-api:customer:${org.id}` },
+      ),
+    );
+    const [updated] = await this.db
+      .update(organizations)
+      .set({ stripeCustomerId: customer.id })
+      .where(and(eq(organizations.id, org.id), isNull(organizations.stripeCustomerId)))
+      .returning({ id: organizations.stripeCustomerId });
+    if (updated?.id) return updated.id;
+    // Another instance stored one first; theirs wins.
+    const [winner] = await this.db
+      .select({ id: organizations.stripeCustomerId })
+      .from(organizations)
+      .where(eq(organizations.id, org.id));
+    return winner!.id!;
+  }
+}

@@ -1,0 +1,81 @@
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { TRANSACTION_TYPES, TransactionType } from '@credits/database';
+
+/** Query strings are text: digits become a number, anything else stays text and fails as int_type. */
+const toInteger = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value);
+const toList = ({ value }: { value: unknown }) => (value === undefined || Array.isArray(value) ? value : [value]);
+
+@ApiSchema({ name: 'CreditBalance', description: 'An organization\'s credit balance.' })
+export class CreditBalanceResponse {
+  @ApiProperty({ description: 'Credits available', type: 'integer', example: 2500 })
+  balance!: number;
+
+  @ApiProperty({ description: 'Whether the balance is below the low-balance threshold', example: false })
+  is_low_balance!: boolean;
+
+  @ApiProperty({ description: 'Whether automatic refill is enabled (not offered yet: always false)', example: false })
+  auto_refill_enabled!: boolean;
+}
+
+export class ListTransactionsQuery {
+  @ApiPropertyOptional({ description: 'Page size', type: 'integer', minimum: 1, maximum: 100, default: 50 })
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit: number = 50;
+
+  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page\'s `next_cursor`' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+
+  @ApiPropertyOptional({
+    description: 'Only these transaction types (repeat the parameter for several)',
+    enum: TRANSACTION_TYPES,
+    isArray: true,
+  })
+  @Transform(toList)
+  @IsOptional()
+  @IsIn(TRANSACTION_TYPES, { each: true })
+  transaction_type?: TransactionType[];
+}
+
+@ApiSchema({ name: 'CreditTransaction', description: 'One ledger entry.' })
+export class CreditTransaction {
+  @ApiProperty({ description: 'Entry id', format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ description: 'Credits added (positive) or removed (negative)', type: 'integer', example: 1000 })
+  amount!: number;
+
+  @ApiProperty({ description: 'Balance right after this entry', type: 'integer', example: 2500 })
+  balance_after!: number;
+
+  @ApiProperty({ description: 'What caused the entry', enum: TRANSACTION_TYPES, example: 'purchase' })
+  transaction_type!: TransactionType;
+
+  @ApiProperty({ description: 'Human-readable description', example: 'Purchase of 1 credit bundle (1000 credits)' })
+  description!: string;
+
+  @ApiProperty({ description: 'When the entry was written (ISO 8601)', format: 'date-time' })
+  created_at!: string;
+
+  @ApiProperty({ description: 'The Checkout session behind a purchase or refund', nullable: true, type: 'string', example: 'cs_test_a1b2c3' })
+  checkout_session_id!: string | null;
+}
+
+@ApiSchema({ name: 'CreditTransactionPage', description: 'A page of the ledger, newest first.' })
+export class CreditTransactionPage {
+  @ApiProperty({ type: [CreditTransaction] })
+  data!: CreditTransaction[];
+
+  @ApiProperty({ description: 'Whether more entries follow', example: false })
+  has_more!: boolean;
+
+  @ApiProperty({ description: 'Pass as `cursor` to get the next page; null on the last page', nullable: true, type: 'string' })
+  next_cursor!: string | null;
+}

@@ -1,0 +1,216 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { eq } from 'drizzle-orm';
+import Stripe from 'stripe';
+import { InjectConfig, type AppConfig } from '@credits/config';
+import { checkoutSessions, Db, InjectDb, organizations, stripeEvents, users } from '@credits/database';
+import { callStripe, InjectStripe } from '@credits/stripe';
+import { LedgerService, Tx } from '../ledger/ledger.service';
+
+export type EventOutcome = 'processed' | 'duplicate' | 'ignored' | 'failed_permanently';
+
+/** A failure that no retry can fix (e.g. an event for an org we do not know). */
+class PermanentFailure extends Error {}
+
+const HANDLED = new Set([
+  'checkout.session.completed',
+  'checkout.session.async_payment_succeeded',
+  'checkout.session.async_payment_failed',
+  'checkout.session.expired',
+  'charge.refunded',
+]);
+
+type CheckoutRow = typeof checkoutSessions.$inferSelect;
+
+/**
+ * Applies verified Stripe events to the ledger, exactly once. Each event is handled in one
+ * transaction that also records its id, so a crash leaves either all of it or none, and
+ * Stripe's retry finds either "already seen" or a clean slate. Grants are keyed on the
+ * Checkout session id (`purchase:<cs_id>`, unique), so duplicates, concurrency and any
+ * order of `completed` / `async_payment_succeeded` grant once. Amounts come from our own
+ * record of the session (or from Stripe), never from the event body.
+ */
+@Injectable()
+export class FulfilmentService {
+  private readonly logger = new Logger(FulfilmentService.name);
+  private readonly stripeDeadlineMs: number;
+
+  constructor(
+    @InjectDb() private readonly db: Db,
+    @InjectStripe() private readonly stripe: Stripe,
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly ledger: LedgerService,
+  ) {
+    this.stripeDeadlineMs = config.stripe.timeoutMs * (config.stripe.maxNetworkRetries + 1);
+  }
+
+  async handle(event: Stripe.Event): Promise<EventOutcome> {
+    if (!HANDLED.has(event.type)) {
+      await this.record(this.db, event, 'ignored').catch(() => undefined);
+      return 'ignored';
+    }
+    // Fetched before the transaction: no transaction stays open across a Stripe call.
+    let missing: CheckoutRow | undefined;
+    try {
+      missing = await this.sessionFromStripeIfUnknown(event);
+    } catch (error) {
+      if (!(error instanceof PermanentFailure)) throw error;
+      return this.permanentFailure(event, error.message);
+    }
+
+    try {
+      return await this.db.transaction(async (tx) => {
+        const fresh = await tx.insert(stripeEvents).values({ id: event.id, type: event.type, outcome: 'processed' })
+          .onConflictDoNothing().returning({ id: stripeEvents.id });
+        if (fresh.length === 0) return 'duplicate';
+        if (missing) await tx.insert(checkoutSessions).values(missing).onConflictDoNothing();
+        await this.apply(tx, event);
+        return 'processed';
+      });
+    } catch (error) {
+      if (error instanceof PermanentFailure) return this.permanentFailure(event, error.message);
+      throw error;
+    }
+  }
+
+  private async apply(tx: Tx, event: Stripe.Event): Promise<void> {
+    switch (event.type) {
+      case 'checkout.session.completed': {
+        const session = event.data.object;
+        if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
+          await this.grant(tx, session);
+        } else {
+          // Paid later by an async method: wait for async_payment_succeeded.
+          await this.transition(tx, session.id, (row) => row.status === 'open' ? { status: 'complete', paymentStatus: session.payment_status } : undefined);
+        }
+        return;
+      }
+      case 'checkout.session.async_payment_succeeded':
+        return this.grant(tx, event.data.object);
+      case 'checkout.session.async_payment_failed':
+        return this.transition(tx, event.data.object.id, (row) =>
+          row.fulfilledAt ? undefined : { status: 'failed', paymentStatus: 'unpaid' },
+        );
+      case 'checkout.session.expired':
+        return this.transition(tx, event.data.object.id, (row) => (row.status === 'open' ? { status: 'expired' } : undefined));
+      case 'charge.refunded':
+        return this.refund(tx, event.data.object);
+    }
+  }
+
+  private async grant(tx: Tx, session: Stripe.Checkout.Session): Promise<void> {
+    const row = await this.lockSession(tx, session.id);
+    const paymentIntent = typeof session.payment_intent === 'string' ? session.payment_intent : session.payment_intent?.id ?? null;
+    const { applied } = await this.ledger.apply(tx, {
+      orgId: row.orgId,
+      amount: row.credits,
+      transactionType: 'purchase',
+      description: `Purchase of ${row.bundles} credit bundle${row.bundles === 1 ? '' : 's'} (${row.credits} credits)`,
+      sourceRef: `purchase:${row.id}`,
+      checkoutSessionId: row.id,
+    });
+    if (applied || !row.fulfilledAt) {
+      await tx
+        .update(checkoutSessions)
+        .set({ status: 'complete', paymentStatus: 'paid', fulfilledAt: row.fulfilledAt ?? new Date(), stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId, updatedAt: new Date() })
+        .where(eq(checkoutSessions.id, row.id));
+    }
+    if (applied) this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
+  }
+
+  /**
+   * A refund debits the refunded share of the session's credits:
+   * floor(credits × amount_refunded / amount_paid), cumulative, so partial refunds add up
+   * and a repeated or late event debits only what is still owed. The total debited never
+   * exceeds what the session granted, and never takes the balance below zero (credits
+   * already spent are logged for an operator, not clawed back into a negative balance).
+   */
+  private async refund(tx: Tx, charge: Stripe.Charge): Promise<void> {
+    const paymentIntent = typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
+    const [row] = paymentIntent
+      ? await tx.select().from(checkoutSessions).where(eq(checkoutSessions.stripePaymentIntentId, paymentIntent)).for('update')
+      : [];
+    if (!row || !row.fulfilledAt) {
+      throw new PermanentFailure(`refund for charge ${charge.id} matches no fulfilled checkout session`);
+    }
+    const paid = charge.amount || row.amountTotal || 0;
+    const owed = paid > 0 ? Math.min(row.credits, Math.floor((row.credits * charge.amount_refunded) / paid)) : 0;
+    const alreadyDebited = -(await this.ledger.refundedFor(tx, row.id));
+    let debit = owed - alreadyDebited;
+    if (debit <= 0) return;
+    const balance = await this.ledger.lockBalance(tx, row.orgId);
+    if (debit > balance) {
+      this.logger.warn({ msg: 'refund exceeds the remaining balance; debiting what is left', checkout_session_id: row.id, owed: debit, balance });
+      debit = balance;
+    }
+    if (debit === 0) return;
+    await this.ledger.apply(tx, {
+      orgId: row.orgId,
+      amount: -debit,
+      transactionType: 'refund',
+      description: `Refund of ${charge.amount_refunded} of ${paid} ${charge.currency.toUpperCase()} (charge ${charge.id})`,
+      sourceRef: `refund:${charge.id}:${charge.amount_refunded}`,
+      checkoutSessionId: row.id,
+    });
+  }
+
+  private async transition(tx: Tx, sessionId: string, change: (row: CheckoutRow) => Partial<CheckoutRow> | undefined): Promise<void> {
+    const row = await this.lockSession(tx, sessionId);
+    const update = change(row);
+    if (update) await tx.update(checkoutSessions).set({ ...update, updatedAt: new Date() }).where(eq(checkoutSessions.id, row.id));
+  }
+
+  private async lockSession(tx: Tx, sessionId: string): Promise<CheckoutRow> {
+    const [row] = await tx.select().from(checkoutSessions).where(eq(checkoutSessions.id, sessionId)).for('update');
+    if (!row) throw new PermanentFailure(`checkout session ${sessionId} is unknown`);
+    return row;
+  }
+
+  /**
+   * A session we have no record of (e.g. the process died between Stripe creating it and
+   * our insert): rebuilt from Stripe itself, line items expanded, never from the event.
+   */
+  private async sessionFromStripeIfUnknown(event: Stripe.Event): Promise<CheckoutRow | undefined> {
+    if (!event.type.startsWith('checkout.session.')) return undefined;
+    const sessionId = (event.data.object as Stripe.Checkout.Session).id;
+    const [known] = await this.db.select({ id: checkoutSessions.id }).from(checkoutSessions).where(eq(checkoutSessions.id, sessionId));
+    if (known) return undefined;
+
+    const session = await callStripe(this.stripeDeadlineMs, () =>
+      this.stripe.checkout.sessions.retrieve(sessionId, { expand: ['line_items'] }),
+    );
+    const orgId = session.metadata?.org_id ?? session.client_reference_id;
+    const userId = session.metadata?.user_id;
+    const bundles = session.line_items?.data.reduce((sum, item) => sum + (item.quantity ?? 0), 0) ?? 0;
+    if (!orgId || !userId || bundles <= 0) throw new PermanentFailure(`checkout session ${sessionId} was not created by this service`);
+    const [org] = await this.db.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgId));
+    if (!org) throw new PermanentFailure(`checkout session ${sessionId} names an unknown organization ${orgId}`);
+    const [user] = await this.db.select({ id: users.id }).from(users).where(eq(users.id, userId));
+    if (!user) throw new PermanentFailure(`checkout session ${sessionId} names an unknown user ${userId}`);
+    return {
+      id: session.id,
+      orgId,
+      userId,
+      bundles,
+      credits: bundles * this.config.checkout.creditsPerBundle,
+      amountTotal: session.amount_total,
+      currency: session.currency,
+      status: 'open',
+      paymentStatus: 'unpaid',
+      fulfilledAt: null,
+      stripePaymentIntentId: null,
+      expiresAt: session.expires_at ? new Date(session.expires_at * 1000) : null,
+      createdAt: new Date(session.created * 1000),
+      updatedAt: new Date(),
+    };
+  }
+
+  private async permanentFailure(event: Stripe.Event, detail: string): Promise<EventOutcome> {
+    this.logger.error({ msg: 'Stripe event cannot be applied; recorded for an operator', event_id: event.id, event_type: event.type, detail });
+    await this.record(this.db, event, 'failed_permanently', detail);
+    return 'failed_permanently';
+  }
+
+  private async record(db: Db | Tx, event: Stripe.Event, outcome: EventOutcome, detail?: string): Promise<void> {
+    await db.insert(stripeEvents).values({ id: event.id, type: event.type, outcome, detail }).onConflictDoNothing();
+  }
+}

@@ -1,0 +1,111 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { and, eq, lt } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { Db, idempotencyKeys, InjectDb } from '@credits/database';
+import { ConflictError } from '@credits/errors';
+
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+export interface IdempotencyScope {
+  userId: string;
+  orgId: string;
+  key: string;
+}
+
+export interface IdempotentResult<T> {
+  body: T;
+  replayed: boolean;
+}
+
+/** A stable digest of a request body: same fields and values, same hash, whatever the key order. */
+export function requestHash(body: unknown): string {
+  const canonical = (value: unknown): unknown =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
+      : value;
+  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
+}
+
+/**
+ * Idempotency-Key semantics, shared by every instance through the database:
+ * the first request with a key claims it; a later one with the same body replays the
+ * stored answer, with another body or while the first still runs it gets 409. Only
+ * successful answers are stored: a failure releases the key, so a retry runs again.
+ * A claim older than `lockMs` belongs to a request that died and may be taken over.
+ */
+@Injectable()
+export class IdempotencyService {
+  private readonly logger = new Logger(IdempotencyService.name);
+
+  constructor(@InjectDb() private readonly db: Db) {}
+
+  async run<T>(scope: IdempotencyScope, hash: string, lockMs: number, work: () => Promise<T>): Promise<IdempotentResult<T>> {
+    const where = and(
+      eq(idempotencyKeys.userId, scope.userId),
+      eq(idempotencyKeys.orgId, scope.orgId),
+      eq(idempotencyKeys.key, scope.key),
+    );
+    const claimed = await this.claim(scope, hash, lockMs, where);
+    if (!claimed.owned) return { body: claimed.body as T, replayed: true };
+
+    let body: T;
+    try {
+      body = await work();
+    } catch (error) {
+      await this.db.delete(idempotencyKeys).where(where).catch((err: unknown) =>
+        this.logger.error({ msg: 'could not release an idempotency key after a failure', err }),
+      );
+      throw error;
+    }
+    await this.db
+      .update(idempotencyKeys)
+      .set({ state: 'completed', responseStatus: 200, responseBody: body as object })
+      .where(where);
+    return { body, replayed: false };
+  }
+
+  private async claim(
+    scope: IdempotencyScope,
+    hash: string,
+    lockMs: number,
+    where: ReturnType<typeof and>,
+  ): Promise<{ owned: true } | { owned: false; body: unknown }> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = Date.now();
+      const inserted = await this.db
+        .insert(idempotencyKeys)
+        .values({
+          ...scope,
+          requestHash: hash,
+          state: 'in_progress',
+          lockedUntil: new Date(now + lockMs),
+          expiresAt: new Date(now + IDEMPOTENCY_TTL_MS),
+        })
+        .onConflictDoNothing()
+        .returning({ key: idempotencyKeys.key });
+      if (inserted.length > 0) return { owned: true };
+
+      const [existing] = await this.db.select().from(idempotencyKeys).where(where);
+      if (!existing) continue; // released meanwhile: claim again
+      if (existing.expiresAt.getTime() <= now) {
+        await this.db.delete(idempotencyKeys).where(and(where, lt(idempotencyKeys.expiresAt, new Date(now))));
+        continue;
+      }
+      if (existing.requestHash !== hash) {
+        throw new ConflictError('This Idempotency-Key was already used with a different request body');
+      }
+      if (existing.state === 'completed') return { owned: false, body: existing.responseBody };
+      if (existing.lockedUntil.getTime() > now) {
+        throw new ConflictError('A request with this Idempotency-Key is still in progress; retry later');
+      }
+      // The first request died without answering: take its claim over, once.
+      const taken = await this.db
+        .update(idempotencyKeys)
+        .set({ lockedUntil: new Date(now + lockMs) })
+        .where(and(where, eq(idempotencyKeys.lockedUntil, existing.lockedUntil)))
+        .returning({ key: idempotencyKeys.key });
+      if (taken.length > 0) return { owned: true };
+    }
+    throw new ConflictError('A request with this Idempotency-Key is still in progress; retry later');
+  }
+}

@@ -1,0 +1,36 @@
+import { Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import type { RawBodyRequest } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { AcceptsLargeBody, ApiErrorResponses } from '@credits/errors';
+import { StripeWebhookService } from './stripe-webhook.service';
+
+class WebhookReceipt {
+  @ApiProperty({ example: true })
+  received!: boolean;
+
+  @ApiProperty({ enum: ['processed', 'duplicate', 'ignored', 'failed_permanently'], example: 'processed' })
+  outcome!: string;
+}
+
+@ApiTags('stripe')
+@Controller('api/v1/stripe')
+export class StripeWebhookController {
+  constructor(private readonly webhooks: StripeWebhookService) {}
+
+  @Post('webhook')
+  @HttpCode(200)
+  @AcceptsLargeBody()
+  @ApiOperation({
+    summary: 'Receive Stripe events',
+    description:
+      'Stripe calls this endpoint; it is authenticated by the `Stripe-Signature` header only. ' +
+      'Answers 2xx once the event is durably handled (or recorded as not applicable), 5xx on a transient failure so Stripe retries.',
+  })
+  @ApiHeader({ name: 'Stripe-Signature', required: true, description: 'Stripe\'s signature of the raw body' })
+  @ApiOkResponse({ description: 'Successful Response', type: WebhookReceipt })
+  @ApiErrorResponses('invalid_request_error', 'invalid_signature_error', 'payload_too_large_error', 'unsupported_media_type_error', 'rate_limit_error', 'internal_error', 'service_unavailable_error')
+  async receive(@Req() request: RawBodyRequest<FastifyRequest>, @Headers('stripe-signature') signature: string | undefined): Promise<WebhookReceipt> {
+    return { received: true, outcome: await this.webhooks.receive(request.rawBody, signature) };
+  }
+}

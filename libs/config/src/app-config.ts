@@ -1,0 +1,163 @@
+import { Env, EnvReader } from './env-reader';
+
+export const NODE_ENVS = ['development', 'test', 'production'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The key used against the local Stripe emulator when no real key is configured. */
+export const EMULATOR_SECRET_KEY = 'sk_test_emulator';
+export const EMULATOR_WEBHOOK_SECRET = 'whsec_emulator';
+
+export interface AppConfig {
+  env: (typeof NODE_ENVS)[number];
+  isProduction: boolean;
+  http: {
+    host: string;
+    port: number;
+    /** Bytes; the webhook route has its own, larger limit. */
+    bodyLimit: number;
+    webhookBodyLimit: number;
+    /** Public base URL of this service (used to wire the emulator's webhook target). */
+    publicUrl: string;
+  };
+  log: { level: (typeof LOG_LEVELS)[number] };
+  database: {
+    /** undefined: embedded PGlite in `dataDir`; `memory://`; or `postgres://…`. */
+    url: string | undefined;
+    dataDir: string;
+    poolMax: number;
+    connectTimeoutMs: number;
+    statementTimeoutMs: number;
+  };
+  jwt: {
+    secret: string | undefined;
+    jwksUrl: URL | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+    /** Allowed clock skew, seconds. */
+    clockToleranceSec: number;
+  };
+  stripe: {
+    secretKey: string;
+    /** True when no key was configured and the local emulator stands in for Stripe. */
+    usesEmulator: boolean;
+    /** Stripe-compatible server to talk to; undefined = api.stripe.com. */
+    apiBase: URL | undefined;
+    timeoutMs: number;
+    maxNetworkRetries: number;
+    webhookSecret: string | undefined;
+    /** Where the emulator delivers events; only used when `usesEmulator`. */
+    emulatorPort: number;
+    /** Start the emulator inside the API process (development convenience). */
+    startEmulator: boolean;
+  };
+  checkout: {
+    creditsPerBundle: number;
+    priceId: string | undefined;
+    unitAmount: number;
+    currency: string;
+    productName: string;
+    /** Lower-cased host patterns; `*.example.com` matches sub-domains only. */
+    allowedRedirectHosts: string[];
+    requireHttpsRedirects: boolean;
+  };
+  credits: { lowBalanceThreshold: number };
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const read = new EnvReader(env);
+  const nodeEnv = read.oneOf('NODE_ENV', NODE_ENVS, 'development');
+  const isProduction = nodeEnv === 'production';
+
+  const port = read.int('PORT', 3000, { min: 0, max: 65535 });
+  const host = read.string('HOST', '0.0.0.0');
+
+  const databaseUrl = read.string('DATABASE_URL');
+  if (databaseUrl && !/^(postgres|postgresql|memory):\/\//.test(databaseUrl)) {
+    read.fail('DATABASE_URL', 'postgres://…, postgresql://… or memory://', databaseUrl.split(':')[0] + '://…', undefined);
+  }
+
+  const jwtSecret = read.string('JWT_SECRET');
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    read.problem('JWT_SECRET', 'must be at least 32 bytes long (HS256 needs a key as long as its hash)');
+  }
+
+  const secretKey = read.string('STRIPE_SECRET_KEY');
+  if (secretKey !== undefined && !/^(sk|rk)_(test|live)_/.test(secretKey)) {
+    read.problem('STRIPE_SECRET_KEY', 'must be a Stripe secret or restricted key (sk_… or rk_…)');
+  }
+  if (isProduction && secretKey === undefined) {
+    read.problem('STRIPE_SECRET_KEY', 'is required in production (the local emulator is for development only)');
+  }
+  const usesEmulator = secretKey === undefined;
+  const emulatorPort = read.int('STRIPE_EMULATOR_PORT', 12111, { min: 0, max: 65535 });
+  const apiBase = read.url('STRIPE_API_BASE') ?? (usesEmulator ? new URL(`http://127.0.0.1:${emulatorPort}`) : undefined);
+  const webhookSecret = read.string('STRIPE_WEBHOOK_SECRET') ?? (usesEmulator ? EMULATOR_WEBHOOK_SECRET : undefined);
+  if (isProduction && webhookSecret === undefined) {
+    read.problem('STRIPE_WEBHOOK_SECRET', 'is required in production (webhooks cannot be verified without it)');
+  }
+
+  const priceId = read.string('STRIPE_PRICE_ID');
+  const currency = read.string('BUNDLE_CURRENCY', 'usd').toLowerCase();
+  if (!/^[a-z]{3}$/.test(currency)) read.fail('BUNDLE_CURRENCY', 'a three-letter ISO currency code', currency, 'usd');
+
+  const defaultHosts = isProduction ? [] : ['localhost', '127.0.0.1'];
+  const allowedRedirectHosts = read.list('CHECKOUT_ALLOWED_REDIRECT_HOSTS', defaultHosts).map((h) => h.toLowerCase());
+  if (allowedRedirectHosts.length === 0) {
+    read.problem('CHECKOUT_ALLOWED_REDIRECT_HOSTS', 'must list at least one host in production (e.g. app.example.com,*.example.com)');
+  }
+  for (const pattern of allowedRedirectHosts) {
+    if (!/^(\*\.)?[a-z0-9.-]+(:\d+)?$/.test(pattern)) {
+      read.fail('CHECKOUT_ALLOWED_REDIRECT_HOSTS', 'hosts like app.example.com or *.example.com', pattern, undefined);
+    }
+  }
+
+  const config: AppConfig = {
+    env: nodeEnv,
+    isProduction,
+    http: {
+      host,
+      port,
+      bodyLimit: read.int('BODY_LIMIT_BYTES', 64 * 1024, { min: 1024, max: 10 * 1024 * 1024 }),
+      webhookBodyLimit: read.int('WEBHOOK_BODY_LIMIT_BYTES', 1024 * 1024, { min: 1024, max: 10 * 1024 * 1024 }),
+      publicUrl: (read.url('PUBLIC_URL')?.toString() ?? `http://127.0.0.1:${port}/`).replace(/\/$/, ''),
+    },
+    log: { level: read.oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info') },
+    database: {
+      url: databaseUrl,
+      dataDir: read.string('DATA_DIR', '.data'),
+      poolMax: read.int('DATABASE_POOL_MAX', 10, { min: 1, max: 1000 }),
+      connectTimeoutMs: read.int('DATABASE_CONNECT_TIMEOUT_MS', 5000, { min: 100, max: 600000 }),
+      statementTimeoutMs: read.int('DATABASE_STATEMENT_TIMEOUT_MS', 10000, { min: 100, max: 600000 }),
+    },
+    jwt: {
+      secret: jwtSecret,
+      jwksUrl: read.url('JWT_JWKS_URL'),
+      issuer: read.string('JWT_ISSUER'),
+      audience: read.string('JWT_AUDIENCE'),
+      clockToleranceSec: read.int('JWT_CLOCK_TOLERANCE_SEC', 5, { min: 0, max: 300 }),
+    },
+    stripe: {
+      secretKey: secretKey ?? EMULATOR_SECRET_KEY,
+      usesEmulator,
+      apiBase,
+      timeoutMs: read.int('STRIPE_TIMEOUT_MS', 10000, { min: 100, max: 120000 }),
+      maxNetworkRetries: read.int('STRIPE_MAX_NETWORK_RETRIES', 2, { min: 0, max: 10 }),
+      webhookSecret,
+      emulatorPort,
+      startEmulator: read.bool('STRIPE_EMULATOR_EMBEDDED', usesEmulator && nodeEnv === 'development'),
+    },
+    checkout: {
+      creditsPerBundle: read.int('CREDITS_PER_BUNDLE', 1000, { min: 1, max: 1_000_000_000 }),
+      priceId,
+      unitAmount: read.int('BUNDLE_UNIT_AMOUNT', 1000, { min: 1, max: 99_999_999 }),
+      currency,
+      productName: read.string('BUNDLE_PRODUCT_NAME', 'Credit bundle'),
+      allowedRedirectHosts,
+      requireHttpsRedirects: isProduction,
+    },
+    credits: { lowBalanceThreshold: read.int('LOW_BALANCE_THRESHOLD', 1000, { min: 0 }) },
+  };
+
+  read.assertValid();
+  return config;
+}

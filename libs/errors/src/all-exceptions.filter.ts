@@ -1,0 +1,34 @@
+import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { renderError } from './envelope';
+
+/**
+ * The one place an error becomes a response: every status 400–504, from any route,
+ * guard, pipe or bug. Server faults are logged with their cause; the caller gets only
+ * the envelope (the request id is in the `X-Request-Id` header to quote to support).
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    sendError(http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>(), exception, this.logger);
+  }
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, exception: unknown, logger: Logger): void {
+  const rendered = renderError(exception);
+  if (rendered.serverFault) {
+    logger.error({ msg: 'request failed', err: exception, status: rendered.status, type: rendered.body.type });
+  } else {
+    logger.debug?.({ msg: 'request rejected', status: rendered.status, type: rendered.body.type, detail: rendered.body.detail });
+  }
+  if (reply.sent) return;
+  void reply
+    .status(rendered.status)
+    .headers(rendered.headers)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(rendered.body);
+  void request;
+}

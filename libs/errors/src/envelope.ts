@@ -1,0 +1,47 @@
+import { HttpException } from '@nestjs/common';
+import { ApiException } from './api-exception';
+import { ERROR_CATALOG, ErrorType, errorTypeForStatus } from './error-catalog';
+import { FieldError } from './field-error';
+
+/** The body of every non-2xx answer, and nothing else. */
+export interface ErrorEnvelope {
+  code: number;
+  detail: string;
+  errors: FieldError[] | null;
+  type: ErrorType;
+}
+
+export interface RenderedError {
+  status: number;
+  body: ErrorEnvelope;
+  headers: Record<string, string>;
+  /** Whether the failure is ours (log it with its cause) or the caller's. */
+  serverFault: boolean;
+}
+
+function envelope(type: ErrorType, detail: string, errors: FieldError[] | null = null): ErrorEnvelope {
+  return { code: ERROR_CATALOG[type].status, detail, errors, type };
+}
+
+function render(type: ErrorType, detail?: string, errors: FieldError[] | null = null, headers = {}): RenderedError {
+  const status = ERROR_CATALOG[type].status;
+  return { status, body: envelope(type, detail ?? ERROR_CATALOG[type].detail, errors), headers, serverFault: status >= 500 };
+}
+
+/**
+ * Turns anything thrown anywhere (our exceptions, Nest's, Fastify's, bugs) into the envelope.
+ * Only `ApiException` details reach the caller verbatim: they are written to be shown.
+ */
+export function renderError(error: unknown): RenderedError {
+  if (error instanceof ApiException) {
+    return { ...render(error.type, error.detail, error.errors), headers: error.headers };
+  }
+  if (error instanceof HttpException) {
+    // Nest's built-in exceptions (router 404, throttler 429, …) and Fastify's request errors
+    // (413 body limit, 415 content type), which Nest wraps: the status is meaningful, the
+    // message is framework wording, so the catalog's detail is used instead.
+    const status = error.getStatus();
+    if (status >= 400 && status < 500) return render(errorTypeForStatus(status));
+  }
+  return render('internal_error');
+}

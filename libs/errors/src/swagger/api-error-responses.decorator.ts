@@ -1,0 +1,65 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { ERROR_CATALOG, ErrorType } from '../error-catalog';
+import { APIErrorPayload, ValidationErrorItem } from './api-error-payload.dto';
+
+/** Response descriptions of the published contract, per status. */
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request',
+  401: 'Authentication failed',
+  403: 'Access forbidden',
+  404: 'Not found',
+  409: 'Already exists',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  422: 'Validation error',
+  426: 'Upgrade required',
+  429: 'Rate limited',
+  500: 'Internal server error',
+  502: 'Bad gateway',
+  503: 'Service unavailable',
+  504: 'Gateway timeout',
+};
+
+const EXAMPLE_ERRORS: Partial<Record<ErrorType, ValidationErrorItem[]>> = {
+  validation_error: [{ loc: ['body', 'quantity'], msg: 'Input should be less than or equal to 10', type: 'less_than_equal' }],
+  invalid_request_error: [{ loc: ['body'], msg: 'Invalid JSON', type: 'json_invalid' }],
+};
+
+/**
+ * Declares the envelope for each listed error type, grouped by status, with one example
+ * per type. Routes list what they can answer; the default set covers every route.
+ */
+export function ApiErrorResponses(...types: ErrorType[]): MethodDecorator & ClassDecorator {
+  const byStatus = new Map<number, ErrorType[]>();
+  for (const type of types) {
+    const status = ERROR_CATALOG[type].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), type]);
+  }
+  const decorators = [...byStatus.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([status, statusTypes]) =>
+      ApiResponse({
+        status,
+        description: DESCRIPTIONS[status] ?? ERROR_CATALOG[statusTypes[0]].detail,
+        content: {
+          'application/json': {
+            schema: { $ref: getSchemaPath(APIErrorPayload) },
+            examples: Object.fromEntries(
+              statusTypes.map((type) => [
+                type,
+                {
+                  summary: ERROR_CATALOG[type].detail,
+                  value: { code: status, detail: ERROR_CATALOG[type].detail, errors: EXAMPLE_ERRORS[type] ?? null, type },
+                },
+              ]),
+            ),
+          },
+        },
+      }),
+    );
+  return applyDecorators(ApiExtraModels(APIErrorPayload, ValidationErrorItem), ...decorators);
+}
+
+/** What any route can answer whatever it does: rate limits, old clients, bugs. */
+export const COMMON_ERROR_TYPES: ErrorType[] = ['upgrade_required_error', 'rate_limit_error', 'internal_error'];

@@ -1,0 +1,3 @@
+export * from './stripe-errors';
+export * from './stripe.module';
+export * from './stripe.provider';

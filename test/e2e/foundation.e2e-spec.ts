@@ -1,0 +1,205 @@
+import { SignJWT } from 'jose';
+import { ProbeModule } from '../support/probe.module';
+import { startTestApp, TestApp } from '../support/test-app';
+
+const JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long';
+
+function jwt(sub: string, expiresIn: string | number = '5m') {
+  return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(JWT_SECRET));
+}
+
+function expectEnvelope(res: { status: number; body: any; headers: Headers }, status: number, type: string) {
+  expect(res.status).toBe(status);
+  expect(Object.keys(res.body).sort()).toEqual(['code', 'detail', 'errors', 'type']);
+  expect(res.body.code).toBe(status);
+  expect(res.body.type).toBe(type);
+  expect(typeof res.body.detail).toBe('string');
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(res.headers.get('x-request-id')).toBeTruthy();
+}
+
+describe('foundation: envelope, auth and org access over real HTTP', () => {
+  let t: TestApp;
+  let adminKey: string;
+  let memberKey: string;
+  let outsiderKey: string;
+
+  beforeAll(async () => {
+    t = await startTestApp({ imports: [ProbeModule] });
+    adminKey = await t.member('acme', 'admin@acme.test', 'admin');
+    memberKey = await t.member('acme', 'member@acme.test', 'member');
+    outsiderKey = await t.member('globex', 'outsider@globex.test', 'owner');
+  });
+  afterAll(() => t?.close());
+
+  const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  it('serves an authorized request and echoes a sane X-Request-Id', async () => {
+    const res = await t.request('POST', '/api/v1/org/acme/probe', {
+      headers: { ...auth(adminKey), 'x-request-id': 'req-123' },
+      body: { name: 'abc' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ org: 'acme', user: 'admin@acme.test', body: { name: 'abc', quantity: 1 } });
+    expect(res.headers.get('x-request-id')).toBe('req-123');
+  });
+
+  it('replaces an unsafe X-Request-Id with a generated one', async () => {
+    const res = await t.request('GET', '/healthz', { headers: { 'x-request-id': 'bad id\twith spaces' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('400 json_invalid for malformed JSON', async () => {
+    const res = await t.request('POST', '/api/v1/org/acme/probe', {
+      headers: { ...auth(adminKey), 'content-type': 'application/json' },
+      raw: '{"name": ',
+    });
+    expectEnvelope(res, 400, 'invalid_request_error');
+    expect(res.body.errors[0].type).toBe('json_invalid');
+  });
+
+  it('415 for a body that is not JSON', async () => {
+    const res = await t.request('POST', '/api/v1/org/acme/probe', {
+      headers: { ...auth(adminKey), 'content-type': 'text/plain' },
+      raw: 'name=abc',
+    });
+    expectEnvelope(res, 415, 'unsupported_media_type_error');
+    const form = await t.request('POST', '/api/v1/org/acme/probe', {
+      headers: { ...auth(adminKey), 'content-type': 'application/x-www-form-urlencoded' },
+      raw: 'name=abc',
+    });
+    expectEnvelope(form, 415, 'unsupported_media_type_error');
+  });
+
+  it('413 for a body over 64 KiB', async () => {
+    const res = await t.request('POST', '/api/v1/org/acme/probe', {
+      headers: auth(adminKey),
+      body: { name: 'x'.repeat(70 * 1024) },
+    });
+    expectEnvelope(res, 413, 'payload_too_large_error');
+  });
+
+  it('422 lists every failing field with loc and pydantic types', async () => {
+    const res = await t.request('POST', '/api/v1/org/acme/probe', {
+      headers: auth(adminKey),
+      body: { quantity: '5', extra: true },
+    });
+    expectEnvelope(res, 422, 'validation_error');
+    expect(res.body.detail).toBe('Request validation failed');
+    expect(res.body.errors).toEqual(
+      expect.arrayContaining([
+        { loc: ['body', 'name'], msg: 'Field required', type: 'missing' },
+        { loc: ['body', 'quantity'], msg: 'Input should be a valid integer', type: 'int_type' },
+        { loc: ['body', 'extra'], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' },
+      ]),
+    );
+    expect(res.body.errors).toHaveLength(3);
+
+    const bounds = await t.request('POST', '/api/v1/org/acme/probe', {
+      headers: auth(adminKey),
+      body: { name: 'toolong', quantity: 11 },
+    });
+    expect(bounds.body.errors).toEqual([
+      { loc: ['body', 'name'], msg: 'String should have at most 5 characters', type: 'string_too_long' },
+      { loc: ['body', 'quantity'], msg: 'Input should be less than or equal to 10', type: 'less_than_equal' },
+    ]);
+
+    const notObject = await t.request('POST', '/api/v1/org/acme/probe', { headers: auth(adminKey), body: [1, 2] });
+    expectEnvelope(notObject, 422, 'validation_error');
+    expect(notObject.body.errors[0].loc).toEqual(['body']);
+  });
+
+  describe('401', () => {
+    it('missing credentials', async () => {
+      const res = await t.request('GET', '/api/v1/org/acme/probe');
+      expectEnvelope(res, 401, 'authentication_error');
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    });
+
+    it('malformed header', async () => {
+      const res = await t.request('GET', '/api/v1/org/acme/probe', { headers: { authorization: `Token ${adminKey}` } });
+      expectEnvelope(res, 401, 'authentication_error');
+    });
+
+    it('unknown API key', async () => {
+      const forged = adminKey.slice(0, -4) + 'AAAA';
+      const res = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(forged) });
+      expectEnvelope(res, 401, 'authentication_error');
+    });
+
+    it('revoked API key', async () => {
+      const key = await t.member('acme', 'revoked@acme.test', 'admin');
+      expect((await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(key) })).status).toBe(200);
+      await t.admin.revokeApiKey(key.split('_').slice(0, 2).join('_'));
+      const res = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(key) });
+      expectEnvelope(res, 401, 'authentication_error');
+    });
+
+    it('expired API key', async () => {
+      const { key } = await t.admin.createApiKey('member@acme.test', 'short', 1);
+      await new Promise((r) => setTimeout(r, 10));
+      const res = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(key) });
+      expectEnvelope(res, 401, 'expired_token_error');
+    });
+
+    it('JWT: valid by email or id, expired, bad signature', async () => {
+      const ok = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(await jwt('member@acme.test')) });
+      expect(ok.body).toEqual({ org: 'acme', role: 'member' });
+      const expired = await t.request('GET', '/api/v1/org/acme/probe', {
+        headers: auth(await jwt('member@acme.test', Math.floor(Date.now() / 1000) - 3600)),
+      });
+      expectEnvelope(expired, 401, 'expired_token_error');
+      const token = await jwt('member@acme.test');
+      const tampered = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(token.slice(0, -3) + 'abc') });
+      expectEnvelope(tampered, 401, 'authentication_error');
+      const unknownUser = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(await jwt('nobody@acme.test')) });
+      expectEnvelope(unknownUser, 401, 'authentication_error');
+    });
+  });
+
+  it('403 for a member on an admin route', async () => {
+    const res = await t.request('POST', '/api/v1/org/acme/probe', { headers: auth(memberKey), body: { name: 'a' } });
+    expectEnvelope(res, 403, 'forbidden_error');
+  });
+
+  it('404: unknown route, unknown org and non-member org answer byte-identical bodies', async () => {
+    const unknownRoute = await t.request('GET', '/api/v1/nope', { headers: auth(adminKey) });
+    expectEnvelope(unknownRoute, 404, 'not_found_error');
+    const unknownOrg = await t.request('GET', '/api/v1/org/does-not-exist/probe', { headers: auth(outsiderKey) });
+    const nonMember = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(outsiderKey) });
+    expectEnvelope(unknownOrg, 404, 'not_found_error');
+    expect(nonMember.text).toBe(unknownOrg.text);
+    const invalidSlug = await t.request('GET', '/api/v1/org/NOT_A_SLUG/probe', { headers: auth(outsiderKey) });
+    expect(invalidSlug.text).toBe(unknownOrg.text);
+  });
+
+  it('500 from a route that throws: generic detail, cause logged with the request id', async () => {
+    const res = await t.request('GET', '/api/v1/org/acme/probe/boom', { headers: { ...auth(memberKey), 'x-request-id': 'boom-1' } });
+    expectEnvelope(res, 500, 'internal_error');
+    expect(res.body.detail).toBe('Internal server error');
+    expect(res.text).not.toMatch(/SELECT|kaboom|at /);
+    const line = t.logs.find((l) => l.includes('kaboom'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!).request_id).toBe('boom-1');
+  });
+
+  it('health and readiness', async () => {
+    expect((await t.request('GET', '/healthz')).body).toEqual({ status: 'ok' });
+    const ready = await t.request('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks.database).toBe('ok');
+  });
+
+  it('never writes an API key or a JWT to the logs', async () => {
+    const token = await jwt('member@acme.test');
+    await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(token) });
+    await t.request('GET', '/api/v1/org/acme/probe/boom', { headers: auth(adminKey) });
+    await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(adminKey + 'x') });
+    const all = t.logs.join('\n');
+    expect(t.logs.length).toBeGreaterThan(5);
+    for (const secret of [adminKey, memberKey, outsiderKey, token, JWT_SECRET]) expect(all).not.toContain(secret);
+    expect(all).toMatch(/"route":"\/api\/v1\/org\/:org\/probe"/);
+  });
+});

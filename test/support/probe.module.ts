@@ -1,0 +1,40 @@
+import { Body, Controller, Get, Module, Post } from '@nestjs/common';
+import { IsDefined, IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
+import { CurrentOrg, CurrentPrincipal, OrgRole, OrgContext, Principal } from '@credits/auth';
+
+class ProbeBody {
+  @IsDefined()
+  @IsString()
+  @MaxLength(5)
+  name!: string;
+
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  quantity: number = 1;
+}
+
+/** Test-only routes exercising the guards, the pipe and the filter on a real org route. */
+@Controller('api/v1/org/:org/probe')
+class ProbeController {
+  @Post()
+  @OrgRole('admin')
+  write(@CurrentOrg() org: OrgContext, @CurrentPrincipal() principal: Principal, @Body() body: ProbeBody) {
+    return { org: org.slug, user: principal.email, body };
+  }
+
+  @Get()
+  @OrgRole('member')
+  read(@CurrentOrg() org: OrgContext) {
+    return { org: org.slug, role: org.role };
+  }
+
+  @Get('boom')
+  @OrgRole('member')
+  boom(): never {
+    throw new Error('SELECT secret FROM internals -- kaboom');
+  }
+}
+
+@Module({ controllers: [ProbeController] })
+export class ProbeModule {}

@@ -1,0 +1,112 @@
+import 'reflect-metadata';
+import { ModuleMetadata } from '@nestjs/common';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Writable } from 'node:stream';
+import { DirectoryAdmin } from '@credits/auth';
+import { AppConfig, loadConfig } from '@credits/config';
+import { Db, DB, MemberRole } from '@credits/database';
+import { createApp } from '../../apps/api/src/app.factory';
+import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
+import { createTestDatabaseUrl } from './database';
+
+export interface HttpResult<T = any> {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: T;
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  /** Sent as JSON unless `raw` is given. */
+  body?: unknown;
+  raw?: string | Buffer;
+}
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  url: string;
+  config: AppConfig;
+  db: Db;
+  admin: DirectoryAdmin;
+  /** Every log line the app wrote, as text. */
+  logs: string[];
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<HttpResult<T>>;
+  /** Creates (or reuses) the org and user, adds the membership, returns a fresh API key. */
+  member(org: string, email: string, role: MemberRole): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function request<T = any>(baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<HttpResult<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  let body: string | Buffer | undefined;
+  if (options.raw !== undefined) body = options.raw;
+  else if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(baseUrl + path, { method, headers, body, redirect: 'manual' });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, body: parsed as T };
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  imports?: ModuleMetadata['imports'];
+}
+
+/** The whole app over real HTTP on a random port, on a fresh database (PGlite or PostgreSQL). */
+export async function startTestApp(options: StartOptions = {}): Promise<TestApp> {
+  const database = await createTestDatabaseUrl();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'debug',
+    DATABASE_URL: database.url,
+    JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long',
+    ...options.env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(...chunk.toString().split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  const logger = new PinoLoggerService(createPino(config, sink));
+  const app = await createApp(config, { logger, imports: options.imports });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.getHttpServer().address() as { port: number };
+  const url = `http://127.0.0.1:${address.port}`;
+  const db = app.get<Db>(DB);
+  const admin = new DirectoryAdmin(db);
+
+  return {
+    app,
+    url,
+    config,
+    db,
+    admin,
+    logs,
+    request: (method, path, opts) => request(url, method, path, opts),
+    async member(org, email, role) {
+      await admin.createOrg(org).catch(ignoreExisting);
+      await admin.createUser(email).catch(ignoreExisting);
+      await admin.addMember(org, email, role).catch(ignoreExisting);
+      return (await admin.createApiKey(email)).key;
+    },
+    async close() {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+function ignoreExisting(error: { type?: string }): void {
+  if (error.type !== 'already_exists_error') throw error;
+}
