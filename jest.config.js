@@ -6,13 +6,13 @@ module.exports = {
   testEnvironment: 'node',
   moduleFileExtensions: ['js', 'json', 'ts'],
   testRegex: '(apps|libs|test)/.*\\.(spec|e2e-spec)\\.ts$',
-  // isolatedModules: transpile only (fast); `npm run typecheck` type-checks the whole tree first.
+  // Transpile only (isolatedModules in tsconfig.json): fast; `npm run typecheck` type-checks the whole tree first.
   transform: {
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
-    // ESM-only dependencies of @fastify/static, compiled to CommonJS for Jest.
-    '^.+\\.js$': ['ts-jest', { isolatedModules: true, diagnostics: false, tsconfig: { allowJs: true } }],
+    '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
+    // ESM-only dependencies (of @fastify/static, swagger-parser), compiled to CommonJS for Jest.
+    '^.+\\.js$': ['ts-jest', { diagnostics: false, tsconfig: { allowJs: true, isolatedModules: true } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(content-disposition)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(content-disposition|@apidevtools/json-schema-ref-parser)/)'],
   moduleNameMapper: Object.fromEntries(
     aliases.map((name) => [`^@credits/${name}(|/.*)$`, `<rootDir>/libs/${name}/src$1`]),
   ),

@@ -19,7 +19,7 @@ export function OrgRole(role: MemberRole): MethodDecorator & ClassDecorator {
     SetMetadata(MIN_ROLE, role),
     UseGuards(AuthGuard, OrgAccessGuard),
     ApiBearerAuth(BEARER_AUTH),
-    ApiParam({ name: 'org', description: 'Organization slug', example: 'acme' }),
+    ApiParam({ name: 'org', type: String, description: 'Organization slug', example: 'acme' }),
     ApiErrorResponses('authentication_error', 'expired_token_error', 'forbidden_error', 'not_found_error'),
   );
 }

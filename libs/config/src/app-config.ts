@@ -88,7 +88,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (isProduction && secretKey === undefined) {
     read.problem('STRIPE_SECRET_KEY', 'is required in production (the local emulator is for development only)');
   }
-  const usesEmulator = secretKey === undefined;
+  // Production never falls back to the emulator: a missing key is an error above.
+  const usesEmulator = secretKey === undefined && !isProduction;
   const emulatorPort = read.int('STRIPE_EMULATOR_PORT', 12111, { min: 0, max: 65535 });
   const apiBase = read.url('STRIPE_API_BASE') ?? (usesEmulator ? new URL(`http://127.0.0.1:${emulatorPort}`) : undefined);
   const webhookSecret = read.string('STRIPE_WEBHOOK_SECRET') ?? (usesEmulator ? EMULATOR_WEBHOOK_SECRET : undefined);

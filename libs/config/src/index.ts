@@ -1,3 +1,4 @@
 export * from './app-config';
 export * from './config.module';
-export { ConfigError, Env } from './env-reader';
+export { ConfigError } from './env-reader';
+export type { Env } from './env-reader';

@@ -1,0 +1,114 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestApp, TestApp } from '../support/test-app';
+
+const ERROR_STATUSES = ['400', '401', '403', '404', '409', '422', '426', '429', '500', '502', '504'];
+/** The published contract's response descriptions. */
+const DESCRIPTIONS: Record<string, string> = {
+  '200': 'Successful Response',
+  '400': 'Invalid request',
+  '401': 'Authentication failed',
+  '403': 'Access forbidden',
+  '404': 'Not found',
+  '409': 'Already exists',
+  '422': 'Validation error',
+  '426': 'Upgrade required',
+  '429': 'Rate limited',
+  '500': 'Internal server error',
+  '502': 'Bad gateway',
+  '504': 'Gateway timeout',
+};
+
+describe('the OpenAPI document', () => {
+  let t: TestApp;
+  let doc: any;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    doc = (await t.request('GET', '/docs-json')).body;
+  });
+  afterAll(() => t?.close());
+
+  it('is valid OpenAPI, and openapi.json in the repo is exactly what the app serves (npm run openapi)', async () => {
+    await expect(SwaggerParser.validate(structuredClone(doc))).resolves.toBeDefined();
+    const committed = JSON.parse(readFileSync(join(__dirname, '../../openapi.json'), 'utf8'));
+    expect(doc).toEqual(committed);
+  });
+
+  it('serves Swagger UI at /docs', async () => {
+    const res = await t.request('GET', '/docs');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('swagger-ui');
+  });
+
+  it('declares the envelope once and uses it for every error response', () => {
+    expect(doc.components.schemas.APIErrorPayload).toMatchObject({
+      description: 'Canonical API error envelope returned by the API.',
+      required: ['code', 'detail', 'errors', 'type'],
+    });
+    for (const [path, item] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(item)) {
+        for (const [status, response] of Object.entries<any>(op.responses)) {
+          if (Number(status) < 400) continue;
+          const content = response.content['application/json'];
+          expect([path, method, status, content.schema.$ref]).toEqual([path, method, status, '#/components/schemas/APIErrorPayload']);
+          const examples = Object.values<any>(content.examples);
+          expect(examples.length).toBeGreaterThan(0);
+          for (const example of examples) expect(example.value.code).toBe(Number(status));
+        }
+      }
+    }
+  });
+
+  it('documents create_checkout_session as published', () => {
+    const op = doc.paths['/api/v1/org/{org}/credits/checkout'].post;
+    expect(op).toMatchObject({
+      operationId: 'create_checkout_session',
+      summary: 'Create checkout session',
+      description: 'Create a Stripe Checkout session to purchase credits',
+      security: [{ bearer: [] }],
+    });
+    for (const status of ['200', ...ERROR_STATUSES]) {
+      expect([status, op.responses[status]?.description]).toEqual([status, DESCRIPTIONS[status]]);
+    }
+    expect(op.parameters).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'org', in: 'path', required: true, description: 'Organization slug' }),
+        expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false, schema: expect.objectContaining({ maxLength: 255 }) }),
+      ]),
+    );
+
+    const request = doc.components.schemas.CreateCheckoutSessionRequest;
+    expect(op.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/CreateCheckoutSessionRequest');
+    expect(request.description).toBe('Request schema for creating a Stripe Checkout session.');
+    expect(request.required.sort()).toEqual(['cancel_url', 'success_url']);
+    expect(request.properties.quantity).toMatchObject({
+      type: 'integer', minimum: 1, maximum: 10, default: 1, description: 'Quantity of credit bundles to purchase (1-10)',
+    });
+    expect(request.properties.success_url.description).toBe('Redirect URL after successful purchase');
+    expect(request.properties.cancel_url.description).toBe('Redirect URL after canceling');
+
+    const response = doc.components.schemas.CheckoutSessionResponse;
+    expect(op.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/CheckoutSessionResponse');
+    expect(response.description).toBe('Response schema for a Stripe Checkout session.');
+    expect(response.required.sort()).toEqual(['checkout_url', 'session_id']);
+    expect(response.properties.checkout_url.description).toBe('Stripe Checkout URL');
+    expect(response.properties.session_id.description).toBe('Stripe Checkout session ID');
+  });
+
+  it('documents the balance, the ledger and the webhook with their schemas and errors', () => {
+    const balance = doc.paths['/api/v1/org/{org}/credits'].get;
+    expect(balance.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/CreditBalance');
+    const ledger = doc.paths['/api/v1/org/{org}/credits/transactions'].get;
+    expect(ledger.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/CreditTransactionPage');
+    expect(ledger.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['limit', 'cursor', 'transaction_type']));
+    for (const op of [balance, ledger]) {
+      expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['401', '403', '404', '429', '500']));
+    }
+    expect(Object.keys(ledger.responses)).toContain('422');
+    const webhook = doc.paths['/api/v1/stripe/webhook'].post;
+    expect(webhook.security).toBeUndefined();
+    expect(Object.keys(webhook.responses)).toEqual(expect.arrayContaining(['200', '400', '500']));
+  });
+});

@@ -1,0 +1,49 @@
+import { ConfigError, loadConfig } from '@credits/config';
+
+describe('loadConfig', () => {
+  it('has working defaults for a laptop: embedded database, the Stripe emulator', () => {
+    const config = loadConfig({});
+    expect(config.http.port).toBe(3000);
+    expect(config.database).toMatchObject({ url: undefined, dataDir: '.data' });
+    expect(config.stripe).toMatchObject({ usesEmulator: true, startEmulator: true, maxNetworkRetries: 2, timeoutMs: 10000 });
+    expect(config.stripe.apiBase?.toString()).toBe('http://127.0.0.1:12111/');
+    expect(config.checkout).toMatchObject({ creditsPerBundle: 1000, unitAmount: 1000, currency: 'usd', allowedRedirectHosts: ['localhost', '127.0.0.1'] });
+    expect(config.credits.lowBalanceThreshold).toBe(1000);
+  });
+
+  it('names every bad variable and what it expected, in one error', () => {
+    expect(() => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://u:secret@h/db', STRIPE_TIMEOUT_MS: '-1' })).toThrow(ConfigError);
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://u:secret@h/db', STRIPE_TIMEOUT_MS: '-1' });
+    } catch (error) {
+      const message = (error as Error).message;
+      expect(message).toContain('PORT must be an integer from 0 to 65535 (got "eighty")');
+      expect(message).toContain('DATABASE_URL must be postgres://…, postgresql://… or memory://');
+      expect(message).toContain('STRIPE_TIMEOUT_MS');
+      expect(message).not.toContain('secret');
+    }
+  });
+
+  it('refuses to run production on the emulator, without a webhook secret or a redirect allow-list', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/STRIPE_SECRET_KEY is required in production.*STRIPE_WEBHOOK_SECRET.*CHECKOUT_ALLOWED_REDIRECT_HOSTS/s);
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      STRIPE_SECRET_KEY: 'sk_live_abc',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abc',
+      CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com, *.example.com',
+    });
+    expect(config.stripe.usesEmulator).toBe(false);
+    expect(config.stripe.apiBase).toBeUndefined();
+    expect(config.checkout.requireHttpsRedirects).toBe(true);
+    expect(config.checkout.allowedRedirectHosts).toEqual(['app.example.com', '*.example.com']);
+  });
+
+  it('never echoes a secret it rejects', () => {
+    expect(() => loadConfig({ STRIPE_SECRET_KEY: 'pk_live_topsecret', JWT_SECRET: 'short' })).toThrow(ConfigError);
+    try {
+      loadConfig({ STRIPE_SECRET_KEY: 'pk_live_topsecret', JWT_SECRET: 'short' });
+    } catch (error) {
+      expect((error as Error).message).not.toMatch(/topsecret|short"/);
+    }
+  });
+});
