@@ -3,8 +3,11 @@ import type { FastifyRequest } from 'fastify';
 import { AuthenticationError } from '@credits/errors';
 import { looksLikeApiKey } from '../api-keys/api-key-format';
 import { ApiKeyVerifier } from '../api-keys/api-key-verifier';
+import { DatabaseOrgDirectory } from '../directory/database-org-directory';
+import { OrgDirectory } from '../directory/org-directory';
 import { JwtVerifier } from '../jwt/jwt-verifier';
 import { onAuthenticated } from './auth-events';
+import { prefetchedOrgs } from './prefetched-org';
 
 const BEARER = /^Bearer ([!-~]{1,4096})$/;
 
@@ -14,7 +17,13 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly apiKeys: ApiKeyVerifier,
     private readonly jwt: JwtVerifier,
-  ) {}
+    directory: OrgDirectory,
+  ) {
+    this.prefetchOrg = directory instanceof DatabaseOrgDirectory;
+  }
+
+  /** With the database directory, an org route's membership is read with the API key. */
+  private readonly prefetchOrg: boolean;
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
@@ -24,7 +33,14 @@ export class AuthGuard implements CanActivate {
     const match = BEARER.exec(header);
     if (!match) throw new AuthenticationError('Malformed Authorization header; expected "Bearer <token>"');
     const token = match[1];
-    request.principal = looksLikeApiKey(token) ? await this.apiKeys.verify(token) : await this.jwt.verify(token);
+    const slug = (request.params as Record<string, unknown> | undefined)?.org;
+    if (looksLikeApiKey(token) && this.prefetchOrg && typeof slug === 'string') {
+      const { principal, org } = await this.apiKeys.verifyWithOrg(token, slug);
+      request.principal = principal;
+      prefetchedOrgs.set(request, { slug, userId: principal.userId, org });
+    } else {
+      request.principal = looksLikeApiKey(token) ? await this.apiKeys.verify(token) : await this.jwt.verify(token);
+    }
     onAuthenticated(request);
     return true;
   }

@@ -5,6 +5,7 @@ import type { MemberRole } from '@credits/database';
 import { ForbiddenError, InternalError, NotFoundError } from '@credits/errors';
 import { OrgDirectory, ROLE_RANK } from '../directory/org-directory';
 import { onAuthenticated } from './auth-events';
+import { prefetchedOrgs } from './prefetched-org';
 
 export const MIN_ROLE = Symbol('minRole');
 
@@ -27,7 +28,11 @@ export class OrgAccessGuard implements CanActivate {
     ]);
     if (!request.principal || !minRole) throw new InternalError(new Error('OrgAccessGuard used without @OrgRole'));
     const slug = (request.params as Record<string, string | undefined>).org ?? '';
-    const org = await this.directory.findMemberOrg(slug, request.principal.userId);
+    const prefetched = prefetchedOrgs.get(request);
+    const org =
+      prefetched && prefetched.slug === slug && prefetched.userId === request.principal.userId
+        ? prefetched.org
+        : await this.directory.findMemberOrg(slug, request.principal.userId);
     if (!org) throw new NotFoundError('Organization not found');
     request.org = org;
     onAuthenticated(request);

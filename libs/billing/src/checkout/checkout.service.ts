@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import { SQL } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
 import type { OrgContext, Principal } from '@credits/auth';
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { checkoutSessions, Db, InjectDb } from '@credits/database';
 import { callStripe, InjectStripe } from '@credits/stripe';
-import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
+import { IdempotencyService, IdempotentResult, IdempotentWork, requestHash } from '../idempotency/idempotency.service';
 import { CheckoutSessionResponse, CreateCheckoutSessionRequest } from './checkout.dto';
 import { StripeCustomers } from './stripe-customers';
 
@@ -31,7 +32,9 @@ export class CheckoutService {
     idempotencyKey: string | undefined,
   ): Promise<IdempotentResult<CheckoutSessionResponse>> {
     if (idempotencyKey === undefined) {
-      return { body: await this.createSession(org, principal, request, undefined), replayed: false };
+      const { body, alongside } = await this.createSession(org, principal, request, undefined);
+      await this.db.execute(alongside);
+      return { body, replayed: false };
     }
     const scope = { userId: principal.userId, orgId: org.id, key: idempotencyKey };
     // Held longer than any attempt can run, so only a dead request's claim is taken over.
@@ -46,7 +49,7 @@ export class CheckoutService {
     principal: Principal,
     request: CreateCheckoutSessionRequest,
     stripeKey: string | undefined,
-  ): Promise<CheckoutSessionResponse> {
+  ): Promise<IdempotentWork<CheckoutSessionResponse> & { alongside: SQL }> {
     const { checkout } = this.config;
     const bundles = request.quantity;
     const credits = bundles * checkout.creditsPerBundle;
@@ -85,8 +88,9 @@ export class CheckoutService {
     );
 
     const expiresAt = session.expires_at ? new Date(session.expires_at * 1000) : null;
-    // Written only now that Stripe has the session; a replayed Stripe answer finds it there.
-    await this.db
+    // Written only now that Stripe has the session (with the idempotency key's answer, in
+    // one statement); a replayed Stripe answer finds it there.
+    const insert = this.db
       .insert(checkoutSessions)
       .values({
         id: session.id,
@@ -99,9 +103,10 @@ export class CheckoutService {
         status: 'open',
         expiresAt,
       })
-      .onConflictDoNothing();
+      .onConflictDoNothing()
+      .getSQL();
 
-    return {
+    const body: CheckoutSessionResponse = {
       checkout_url: session.url!,
       session_id: session.id,
       expires_at: expiresAt?.toISOString() ?? null,
@@ -109,6 +114,7 @@ export class CheckoutService {
       amount_total: session.amount_total,
       currency: session.currency,
     };
+    return { body, alongside: insert };
   }
 }
 

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { and, eq, lt } from 'drizzle-orm';
+import { and, eq, lt, sql, SQLWrapper } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import { Db, idempotencyKeys, InjectDb } from '@credits/database';
 import { ConflictError } from '@credits/errors';
@@ -10,6 +10,13 @@ export interface IdempotencyScope {
   userId: string;
   orgId: string;
   key: string;
+}
+
+/** What the guarded work produced, and optionally a write to commit with its stored answer. */
+export interface IdempotentWork<T> {
+  body: T;
+  /** Written in the same statement (one round trip, one commit) as the completed key. */
+  alongside?: SQLWrapper;
 }
 
 export interface IdempotentResult<T> {
@@ -39,7 +46,12 @@ export class IdempotencyService {
 
   constructor(@InjectDb() private readonly db: Db) {}
 
-  async run<T>(scope: IdempotencyScope, hash: string, lockMs: number, work: () => Promise<T>): Promise<IdempotentResult<T>> {
+  async run<T>(
+    scope: IdempotencyScope,
+    hash: string,
+    lockMs: number,
+    work: () => Promise<IdempotentWork<T>>,
+  ): Promise<IdempotentResult<T>> {
     const where = and(
       eq(idempotencyKeys.userId, scope.userId),
       eq(idempotencyKeys.orgId, scope.orgId),
@@ -48,20 +60,22 @@ export class IdempotencyService {
     const claimed = await this.claim(scope, hash, lockMs, where);
     if (!claimed.owned) return { body: claimed.body as T, replayed: true };
 
-    let body: T;
     try {
-      body = await work();
+      const { body, alongside } = await work();
+      const complete = this.db
+        .update(idempotencyKeys)
+        .set({ state: 'completed', responseStatus: 200, responseBody: body as object })
+        .where(where);
+      // A data-modifying WITH runs exactly once, in the same statement and transaction.
+      if (alongside) await this.db.execute(sql`with alongside as (${alongside}) ${complete.getSQL()}`);
+      else await complete;
+      return { body, replayed: false };
     } catch (error) {
       await this.db.delete(idempotencyKeys).where(where).catch((err: unknown) =>
         this.logger.error({ msg: 'could not release an idempotency key after a failure', err }),
       );
       throw error;
     }
-    await this.db
-      .update(idempotencyKeys)
-      .set({ state: 'completed', responseStatus: 200, responseBody: body as object })
-      .where(where);
-    return { body, replayed: false };
   }
 
   private async claim(

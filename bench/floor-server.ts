@@ -1,0 +1,92 @@
+/**
+ * The floors: the least a server can do for each measured route, on the same machine,
+ * the same Stripe emulator and the same PostgreSQL. No Nest, no auth, no validation.
+ *
+ *   POST /checkout   the same `stripe.checkout.sessions.create` call the API makes
+ *   POST /invalid    the API's 422 answer, verbatim
+ *   GET  /balance    one SELECT of the org's balance
+ */
+import Fastify from 'fastify';
+import { Pool } from 'pg';
+import { loadConfig } from '@credits/config';
+import { createStripeClient } from '@credits/stripe';
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const config = loadConfig(env);
+  const orgId = required('BENCH_ORG_ID');
+  const orgSlug = required('BENCH_ORG_SLUG');
+  const userId = required('BENCH_USER_ID');
+  const customer = required('BENCH_CUSTOMER_ID');
+  const invalidBody = required('BENCH_422_BODY');
+
+  const stripe = createStripeClient(config.stripe);
+  const pool = new Pool({ connectionString: config.database.url, max: config.database.poolMax });
+  const { checkout } = config;
+
+  const app = Fastify({ logger: false });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.post('/checkout', async (request) => {
+    const body = request.body as { success_url: string; cancel_url: string; quantity?: number };
+    const bundles = body.quantity ?? 1;
+    const credits = bundles * checkout.creditsPerBundle;
+    const key = request.headers['idempotency-key'];
+    const session = await stripe.checkout.sessions.create(
+      {
+        mode: 'payment',
+        customer,
+        client_reference_id: orgId,
+        line_items: [
+          {
+            quantity: bundles,
+            price_data: {
+              currency: checkout.currency,
+              unit_amount: checkout.unitAmount,
+              product_data: { name: checkout.productName, description: `${checkout.creditsPerBundle} credits` },
+            },
+          },
+        ],
+        success_url: body.success_url,
+        cancel_url: body.cancel_url,
+        metadata: { org_id: orgId, org_slug: orgSlug, user_id: userId, bundles: String(bundles), credits: String(credits) },
+      },
+      typeof key === 'string' ? { idempotencyKey: key } : undefined,
+    );
+    return {
+      checkout_url: session.url,
+      session_id: session.id,
+      expires_at: session.expires_at ? new Date(session.expires_at * 1000).toISOString() : null,
+      credits,
+      amount_total: session.amount_total,
+      currency: session.currency,
+    };
+  });
+
+  app.post('/invalid', async (_request, reply) => {
+    void reply.code(422).header('content-type', 'application/json; charset=utf-8');
+    return invalidBody;
+  });
+
+  app.get('/balance', async () => {
+    const { rows } = await pool.query<{ balance: number }>('select balance from credit_balances where org_id = $1', [orgId]);
+    const balance = rows[0]?.balance ?? 0;
+    return { balance, is_low_balance: balance < config.credits.lowBalanceThreshold, auto_refill_enabled: false };
+  });
+
+  await app.listen({ port: config.http.port, host: '127.0.0.1' });
+  const stop = () => void app.close().then(() => pool.end()).then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`floor-server: ${name} is required`);
+  return value;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`floor-server: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

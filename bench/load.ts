@@ -1,0 +1,90 @@
+import autocannon, { Request, Result } from 'autocannon';
+
+export const CONNECTIONS = 50;
+
+/** One kind of load: where it goes, what it sends, which statuses are expected. */
+export interface LoadSpec {
+  url: string;
+  requests: Request[];
+  /** Statuses that are the point of the scenario; anything else (and any socket error) is counted. */
+  expect: number[];
+}
+
+export interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  /** Responses whose status was not expected, plus socket errors and timeouts. */
+  unexpected: number;
+  statuses: Record<string, number>;
+  seconds: number;
+}
+
+export async function runLoad(
+  spec: LoadSpec,
+  limit: { seconds: number } | { amount: number },
+  connections = CONNECTIONS,
+): Promise<Sample> {
+  const result: Result = await autocannon({
+    url: spec.url,
+    connections,
+    timeout: 30,
+    requests: spec.requests,
+    ...('seconds' in limit ? { duration: limit.seconds } : { amount: limit.amount }),
+  });
+  const statuses: Record<string, number> = {};
+  let total = 0;
+  let unexpected = result.errors + result.timeouts;
+  for (const [status, { count }] of Object.entries(result.statusCodeStats ?? {})) {
+    statuses[status] = Number(count);
+    total += Number(count);
+    if (!spec.expect.includes(Number(status))) unexpected += Number(count);
+  }
+  const seconds = result.duration;
+  return {
+    rps: seconds > 0 ? total / seconds : 0,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: total,
+    unexpected,
+    statuses,
+    seconds,
+  };
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export interface Comparison {
+  measured: Sample[];
+  floor: Sample[];
+}
+
+/**
+ * Alternates A B A B … after one discarded warm-up of each, so drifting background load
+ * on a shared machine hits both sides alike.
+ */
+export async function alternate(
+  measured: LoadSpec,
+  floor: LoadSpec,
+  options: { rounds: number; seconds: number; warmupSeconds: number },
+  onRound?: (side: 'measured' | 'floor', round: number, sample: Sample) => void,
+): Promise<Comparison> {
+  await runLoad(measured, { seconds: options.warmupSeconds });
+  await runLoad(floor, { seconds: options.warmupSeconds });
+  const result: Comparison = { measured: [], floor: [] };
+  for (let round = 1; round <= options.rounds; round++) {
+    const a = await runLoad(measured, { seconds: options.seconds });
+    result.measured.push(a);
+    onRound?.('measured', round, a);
+    const b = await runLoad(floor, { seconds: options.seconds });
+    result.floor.push(b);
+    onRound?.('floor', round, b);
+  }
+  return result;
+}

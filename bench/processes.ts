@@ -1,0 +1,110 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+
+/** A server process the harness started; its output is kept for the error message if it dies. */
+export interface Service {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  output: string[];
+  /** Resident set size in bytes, from /proc (Linux). */
+  rss(): number | undefined;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface StartOptions {
+  name: string;
+  /** Path of the compiled entry point, relative to the repository root. */
+  script: string;
+  env: Record<string, string | undefined>;
+  nodeArgs?: string[];
+  port: number;
+  /** Path answering 2xx once the server is ready. */
+  readyPath: string;
+  readyTimeoutMs?: number;
+}
+
+export async function startService(options: StartOptions): Promise<Service> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(REPO_ROOT, options.script)], {
+    cwd: REPO_ROOT,
+    env: { ...options.env } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(...chunk.toString().split('\n').filter(Boolean));
+    if (output.length > 200) output.splice(0, output.length - 200);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let exited: { code: number | null; signal: string | null } | undefined;
+  const exit = new Promise<void>((done) =>
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      done();
+    }),
+  );
+
+  const url = `http://127.0.0.1:${options.port}`;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  for (;;) {
+    if (exited) {
+      throw new Error(`${options.name} exited (${exited.code ?? exited.signal}) before it was ready:\n${output.slice(-30).join('\n')}`);
+    }
+    try {
+      const response = await fetch(url + options.readyPath);
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${options.name} not ready after ${options.readyTimeoutMs ?? 60_000} ms:\n${output.slice(-30).join('\n')}`);
+    }
+    await sleep(100);
+  }
+
+  return {
+    name: options.name,
+    url,
+    child,
+    output,
+    rss: () => rssOf(child.pid),
+    async stop() {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export function rssOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
