@@ -11,7 +11,14 @@ import { expectLedgerConsistent, rows } from './helpers';
  * `credits grant` and `credits show` through `runCli`, on a database of their own: PostgreSQL
  * with TEST_DATABASE_URL, otherwise an embedded PGlite in a temporary DATA_DIR (an in-memory
  * one would not outlive a single command).
+ *
+ * Every command opens the database anew: milliseconds on PostgreSQL, about a second (more
+ * on a busy machine) for an embedded PGlite. So the PostgreSQL pass runs every case, and
+ * the PGlite pass one walk through grant, refusal below zero and show.
  */
+const onPostgres = Boolean(process.env.TEST_DATABASE_URL?.trim());
+const pgOnly = onPostgres ? it : it.skip;
+
 describe('CLI: credits grant / credits show', () => {
   let env: NodeJS.ProcessEnv;
   let database: TestDatabase | undefined;
@@ -48,24 +55,24 @@ describe('CLI: credits grant / credits show', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('show: a new org has balance 0 and no entries', async () => {
+  pgOnly('show: a new org has balance 0 and no entries', async () => {
     const res = await cli('credits', 'show', 'acme');
     expect(res).toMatchObject({ code: 0, out: ['balance\t0'] });
   });
 
-  it('grant adds an admin_adjustment entry and prints the new balance', async () => {
+  pgOnly('grant adds an admin_adjustment entry and prints the new balance', async () => {
     const res = await cli('credits', 'grant', 'acme', '500', '--reason', 'Welcome credits');
     expect(res.code).toBe(0);
     expect(res.out).toEqual(['500']);
     expect(res.err).toContain('acme: +500 credits; balance 500');
   });
 
-  it('a negative grant removes credits', async () => {
+  pgOnly('a negative grant removes credits', async () => {
     const res = await cli('credits', 'grant', 'acme', '-200', '--reason=Correction of a duplicate grant');
     expect(res).toMatchObject({ code: 0, out: ['300'] });
   });
 
-  it('a negative grant that would take the balance below zero fails with exit 1 and changes nothing', async () => {
+  pgOnly('a negative grant that would take the balance below zero fails with exit 1 and changes nothing', async () => {
     const res = await cli('credits', 'grant', 'acme', '-301', '--reason', 'Too much');
     expect(res.code).toBe(1);
     expect(res.out).toEqual([]);
@@ -73,16 +80,13 @@ describe('CLI: credits grant / credits show', () => {
     // Unchanged: the next test takes exactly 300 to reach zero.
   });
 
-  it('taking the balance exactly to zero is allowed', async () => {
+  pgOnly('taking the balance exactly to zero is allowed', async () => {
     expect((await cli('credits', 'grant', 'acme', '-300', '--reason', 'Close the account')).out).toEqual(['0']);
     expect((await cli('credits', 'grant', 'acme', '-1', '--reason', 'Below zero')).code).toBe(1);
     expect((await cli('credits', 'grant', 'acme', '250', '--reason', 'Reopen')).out).toEqual(['250']);
   });
 
-  // Argument checks do not depend on the database: they run once, in the PostgreSQL pass,
-  // where a command costs milliseconds (an embedded PGlite costs about a second to open).
-  const onPostgres = Boolean(process.env.TEST_DATABASE_URL?.trim());
-  (onPostgres ? it.each : it.skip.each)([
+  pgOnly.each([
     ['no amount', ['credits', 'grant', 'acme', '--reason', 'x'], 'expected credits grant <slug> <amount> --reason TEXT'],
     ['a zero amount', ['credits', 'grant', 'acme', '0', '--reason', 'x'], 'non-zero whole number'],
     ['a fractional amount', ['credits', 'grant', 'acme', '1.5', '--reason', 'x'], 'non-zero whole number'],
@@ -98,7 +102,7 @@ describe('CLI: credits grant / credits show', () => {
     expect(res.err).toContain('Usage:');
   });
 
-  it('an unknown org -> exit 1 for both commands', async () => {
+  pgOnly('an unknown org -> exit 1 for both commands', async () => {
     const grant = await cli('credits', 'grant', 'no-such-org', '10', '--reason', 'x');
     const show = await cli('credits', 'show', 'no-such-org');
     expect([grant.code, show.code]).toEqual([1, 1]);
@@ -106,7 +110,7 @@ describe('CLI: credits grant / credits show', () => {
     expect(show.err).toMatch(/^error: .*no-such-org/);
   });
 
-  it('show lists the balance, then the entries newest first', async () => {
+  pgOnly('show lists the balance, then the entries newest first', async () => {
     const res = await cli('credits', 'show', 'acme');
     expect(res.code).toBe(0);
     expect(res.out[0]).toBe('balance\t250');
@@ -120,11 +124,26 @@ describe('CLI: credits grant / credits show', () => {
     for (const [at] of entries) expect(new Date(at).toISOString()).toBe(at);
   });
 
-  it('the ledger stays consistent: balance = sum of entries, never negative', async () => {
+  pgOnly('the ledger stays consistent: balance = sum of entries, never negative', async () => {
     await withDb(async (db) => {
       await expectLedgerConsistent(db);
       const [row] = await rows<{ n: number }>(db, sql`select count(*)::int as n from credit_ledger where transaction_type = 'admin_adjustment'`);
       expect(Number(row.n)).toBe(4);
     });
+  });
+
+  (onPostgres ? it.skip : it)('on an embedded PGlite directory: grant, a negative grant, refusal below zero, show', async () => {
+    expect(await cli('credits', 'grant', 'acme', '500', '--reason', 'Welcome credits')).toMatchObject({ code: 0, out: ['500'] });
+    expect(await cli('credits', 'grant', 'acme', '-200', '--reason', 'Correction')).toMatchObject({ code: 0, out: ['300'] });
+    const refused = await cli('credits', 'grant', 'acme', '-301', '--reason', 'Too much');
+    expect(refused).toMatchObject({ code: 1, out: [], err: 'error: the balance of acme is 300: removing 301 would take it below zero' });
+    const show = await cli('credits', 'show', 'acme');
+    expect(show.code).toBe(0);
+    expect(show.out[0]).toBe('balance\t300');
+    expect(show.out.slice(1).map((line) => line.split('\t').slice(1))).toEqual([
+      ['admin_adjustment', '-200', '300', 'Correction'],
+      ['admin_adjustment', '+500', '500', 'Welcome credits'],
+    ]);
+    await withDb((db) => expectLedgerConsistent(db));
   });
 });
