@@ -19,7 +19,7 @@ import { createSession, expectLedgerConsistent, payloadOf, payQuietly, postWebho
 
 const UNIT_AMOUNT = 700; // cents per bundle: refund shares round
 const CREDITS_PER_BUNDLE = 1000;
-const NUM_RUNS = Number(process.env.FULFILMENT_PROPERTY_RUNS ?? 20);
+const NUM_RUNS = Number(process.env.FULFILMENT_PROPERTY_RUNS ?? 15);
 const MIN_DELIVERIES = 24;
 
 type Kind = 'paid' | 'async_paid' | 'async_failed' | 'expired';
