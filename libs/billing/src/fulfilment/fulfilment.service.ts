@@ -21,6 +21,19 @@ const HANDLED = new Set([
 
 type CheckoutRow = typeof checkoutSessions.$inferSelect;
 
+/** The session an event applies to; `missing`: our record of it, rebuilt from Stripe, to insert. */
+interface SessionTarget {
+  sessionId: string;
+  missing?: CheckoutRow;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function paymentIntentOf(object: { payment_intent?: string | { id: string } | null }): string | null {
+  const value = object.payment_intent;
+  return typeof value === 'string' ? value : value?.id ?? null;
+}
+
 /**
  * Applies verified Stripe events to the ledger, exactly once. Each event is handled in one
  * transaction that also records its id, so a crash leaves either all of it or none, and
@@ -48,10 +61,14 @@ export class FulfilmentService {
       await this.record(this.db, event, 'ignored').catch(() => undefined);
       return 'ignored';
     }
+    // A redelivery of an event already handled (or recorded as failed) costs one read, no Stripe call.
+    const [seen] = await this.db.select({ id: stripeEvents.id }).from(stripeEvents).where(eq(stripeEvents.id, event.id));
+    if (seen) return 'duplicate';
+
     // Fetched before the transaction: no transaction stays open across a Stripe call.
-    let missing: CheckoutRow | undefined;
+    let target: SessionTarget | undefined;
     try {
-      missing = await this.sessionFromStripeIfUnknown(event);
+      target = await this.resolveSession(event);
     } catch (error) {
       if (!(error instanceof PermanentFailure)) throw error;
       return this.permanentFailure(event, error.message);
@@ -62,8 +79,8 @@ export class FulfilmentService {
         const fresh = await tx.insert(stripeEvents).values({ id: event.id, type: event.type, outcome: 'processed' })
           .onConflictDoNothing().returning({ id: stripeEvents.id });
         if (fresh.length === 0) return 'duplicate';
-        if (missing) await tx.insert(checkoutSessions).values(missing).onConflictDoNothing();
-        await this.apply(tx, event);
+        if (target?.missing) await tx.insert(checkoutSessions).values(target.missing).onConflictDoNothing();
+        await this.apply(tx, event, target?.sessionId);
         return 'processed';
       });
     } catch (error) {
@@ -72,20 +89,25 @@ export class FulfilmentService {
     }
   }
 
-  private async apply(tx: Tx, event: Stripe.Event): Promise<void> {
+  private async apply(tx: Tx, event: Stripe.Event, sessionId: string | undefined): Promise<void> {
     switch (event.type) {
       case 'checkout.session.completed': {
         const session = event.data.object;
         if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
-          await this.grant(tx, session);
+          await this.grant(tx, await this.lockSession(tx, session.id), paymentIntentOf(session));
         } else {
           // Paid later by an async method: wait for async_payment_succeeded.
-          await this.transition(tx, session.id, (row) => row.status === 'open' ? { status: 'complete', paymentStatus: session.payment_status } : undefined);
+          await this.transition(tx, session.id, (row) =>
+            row.status === 'open'
+              ? { status: 'complete', paymentStatus: session.payment_status, stripePaymentIntentId: paymentIntentOf(session) ?? row.stripePaymentIntentId }
+              : undefined,
+          );
         }
         return;
       }
       case 'checkout.session.async_payment_succeeded':
-        return this.grant(tx, event.data.object);
+        await this.grant(tx, await this.lockSession(tx, event.data.object.id), paymentIntentOf(event.data.object));
+        return;
       case 'checkout.session.async_payment_failed':
         return this.transition(tx, event.data.object.id, (row) =>
           row.fulfilledAt ? undefined : { status: 'failed', paymentStatus: 'unpaid' },
@@ -93,13 +115,12 @@ export class FulfilmentService {
       case 'checkout.session.expired':
         return this.transition(tx, event.data.object.id, (row) => (row.status === 'open' ? { status: 'expired' } : undefined));
       case 'charge.refunded':
-        return this.refund(tx, event.data.object);
+        return this.refund(tx, event.data.object, sessionId);
     }
   }
 
-  private async grant(tx: Tx, session: Stripe.Checkout.Session): Promise<void> {
-    const row = await this.lockSession(tx, session.id);
-    const paymentIntent = typeof session.payment_intent === 'string' ? session.payment_intent : session.payment_intent?.id ?? null;
+  /** Grants a locked session's credits (once: `purchase:<cs_id>` is unique) and marks it fulfilled. */
+  private async grant(tx: Tx, row: CheckoutRow, paymentIntent: string | null): Promise<CheckoutRow> {
     const { applied } = await this.ledger.apply(tx, {
       orgId: row.orgId,
       amount: row.credits,
@@ -108,13 +129,14 @@ export class FulfilmentService {
       sourceRef: `purchase:${row.id}`,
       checkoutSessionId: row.id,
     });
+    let result = row;
     if (applied || !row.fulfilledAt) {
-      await tx
-        .update(checkoutSessions)
-        .set({ status: 'complete', paymentStatus: 'paid', fulfilledAt: row.fulfilledAt ?? new Date(), stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId, updatedAt: new Date() })
-        .where(eq(checkoutSessions.id, row.id));
+      const update = { status: 'complete' as const, paymentStatus: 'paid', fulfilledAt: row.fulfilledAt ?? new Date(), stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId, updatedAt: new Date() };
+      await tx.update(checkoutSessions).set(update).where(eq(checkoutSessions.id, row.id));
+      result = { ...row, ...update };
     }
     if (applied) this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
+    return result;
   }
 
   /**
@@ -124,13 +146,17 @@ export class FulfilmentService {
    * exceeds what the session granted, and never takes the balance below zero (credits
    * already spent are logged for an operator, not clawed back into a negative balance).
    */
-  private async refund(tx: Tx, charge: Stripe.Charge): Promise<void> {
-    const paymentIntent = typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
-    const [row] = paymentIntent
-      ? await tx.select().from(checkoutSessions).where(eq(checkoutSessions.stripePaymentIntentId, paymentIntent)).for('update')
-      : [];
-    if (!row || !row.fulfilledAt) {
-      throw new PermanentFailure(`refund for charge ${charge.id} matches no fulfilled checkout session`);
+  private async refund(tx: Tx, charge: Stripe.Charge, sessionId: string | undefined): Promise<void> {
+    if (!sessionId) throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
+    let row = await this.lockSession(tx, sessionId);
+    if (!row.fulfilledAt) {
+      // The refund overtook the payment event (Stripe does not keep order). A charge that was
+      // refunded was paid: grant now, so the debit below has something to debit and the
+      // payment event, when it comes, finds the grant done.
+      if (!(charge.paid && charge.status === 'succeeded')) {
+        throw new PermanentFailure(`refund for charge ${charge.id}, which was never paid, on unfulfilled checkout session ${row.id}`);
+      }
+      row = await this.grant(tx, row, paymentIntentOf(charge));
     }
     const paid = charge.amount || row.amountTotal || 0;
     const owed = paid > 0 ? Math.min(row.credits, Math.floor((row.credits * charge.amount_refunded) / paid)) : 0;
@@ -147,7 +173,7 @@ export class FulfilmentService {
       orgId: row.orgId,
       amount: -debit,
       transactionType: 'refund',
-      description: `Refund of ${charge.amount_refunded} of ${paid} ${charge.currency.toUpperCase()} (charge ${charge.id})`,
+      description: `Refund of ${charge.amount_refunded} of ${paid} ${(charge.currency ?? row.currency ?? '').toUpperCase()} (charge ${charge.id})`,
       sourceRef: `refund:${charge.id}:${charge.amount_refunded}`,
       checkoutSessionId: row.id,
     });
@@ -166,15 +192,35 @@ export class FulfilmentService {
   }
 
   /**
-   * A session we have no record of (e.g. the process died between Stripe creating it and
-   * our insert): rebuilt from Stripe itself, line items expanded, never from the event.
+   * The Checkout session an event is about, and our record of it when we have none (e.g. the
+   * process died between Stripe creating the session and our insert): rebuilt from Stripe
+   * itself, line items expanded, never from the event. A refund names only its payment
+   * intent: our record has it once a payment event was applied; otherwise Stripe is asked
+   * which session it paid.
    */
-  private async sessionFromStripeIfUnknown(event: Stripe.Event): Promise<CheckoutRow | undefined> {
-    if (!event.type.startsWith('checkout.session.')) return undefined;
-    const sessionId = (event.data.object as Stripe.Checkout.Session).id;
+  private async resolveSession(event: Stripe.Event): Promise<SessionTarget | undefined> {
+    let sessionId: string;
+    if (event.type === 'charge.refunded') {
+      const charge = event.data.object as Stripe.Charge;
+      const paymentIntent = paymentIntentOf(charge);
+      if (!paymentIntent) throw new PermanentFailure(`refund for charge ${charge.id} has no payment intent: it was not a Checkout payment`);
+      const [ours] = await this.db.select({ id: checkoutSessions.id }).from(checkoutSessions).where(eq(checkoutSessions.stripePaymentIntentId, paymentIntent));
+      if (ours) return { sessionId: ours.id };
+      const found = await callStripe(this.stripeDeadlineMs, () => this.stripe.checkout.sessions.list({ payment_intent: paymentIntent, limit: 1 }));
+      if (found.data.length === 0) throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
+      sessionId = found.data[0].id;
+    } else if (event.type.startsWith('checkout.session.')) {
+      sessionId = (event.data.object as Stripe.Checkout.Session).id;
+      if (typeof sessionId !== 'string') throw new PermanentFailure('checkout session event without a session id');
+    } else {
+      return undefined;
+    }
     const [known] = await this.db.select({ id: checkoutSessions.id }).from(checkoutSessions).where(eq(checkoutSessions.id, sessionId));
-    if (known) return undefined;
+    if (known) return { sessionId };
+    return { sessionId, missing: await this.sessionFromStripe(sessionId) };
+  }
 
+  private async sessionFromStripe(sessionId: string): Promise<CheckoutRow> {
     const session = await callStripe(this.stripeDeadlineMs, () =>
       this.stripe.checkout.sessions.retrieve(sessionId, { expand: ['line_items'] }),
     );
@@ -182,6 +228,9 @@ export class FulfilmentService {
     const userId = session.metadata?.user_id;
     const bundles = session.line_items?.data.reduce((sum, item) => sum + (item.quantity ?? 0), 0) ?? 0;
     if (!orgId || !userId || bundles <= 0) throw new PermanentFailure(`checkout session ${sessionId} was not created by this service`);
+    // Not a UUID: no row can match, and PostgreSQL would reject the comparison (a 500 retried for days).
+    if (!UUID.test(orgId)) throw new PermanentFailure(`checkout session ${sessionId} names an unknown organization ${orgId}`);
+    if (!UUID.test(userId)) throw new PermanentFailure(`checkout session ${sessionId} names an unknown user ${userId}`);
     const [org] = await this.db.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgId));
     if (!org) throw new PermanentFailure(`checkout session ${sessionId} names an unknown organization ${orgId}`);
     const [user] = await this.db.select({ id: users.id }).from(users).where(eq(users.id, userId));

@@ -1,0 +1,149 @@
+import { sql } from 'drizzle-orm';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '@credits/database';
+import { runCli } from '../../../apps/api/src/cli/main';
+import { createTestDatabaseUrl, primePgliteTemplate, TestDatabase } from '../../support/database';
+import { expectLedgerConsistent, rows } from './helpers';
+
+/**
+ * `credits grant` and `credits show` through `runCli`, on a database of their own: PostgreSQL
+ * with TEST_DATABASE_URL, otherwise an embedded PGlite in a temporary DATA_DIR (an in-memory
+ * one would not outlive a single command).
+ *
+ * Every command opens the database anew: milliseconds on PostgreSQL, about a second (more
+ * on a busy machine) for an embedded PGlite. So the PostgreSQL pass runs every case, and
+ * the PGlite pass one walk through grant, refusal below zero and show.
+ */
+const onPostgres = Boolean(process.env.TEST_DATABASE_URL?.trim());
+const pgOnly = onPostgres ? it : it.skip;
+
+describe('CLI: credits grant / credits show', () => {
+  let env: NodeJS.ProcessEnv;
+  let database: TestDatabase | undefined;
+  let dataDir: string | undefined;
+
+  const cli = async (...argv: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out, err: err.join('\n') };
+  };
+  const withDb = async <T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> => {
+    const handle = await openDatabase({ url: env.DATABASE_URL ?? '', dataDir: env.DATA_DIR ?? '', migrate: false });
+    try {
+      return await fn(handle.db);
+    } finally {
+      await handle.close();
+    }
+  };
+
+  beforeAll(async () => {
+    if (process.env.TEST_DATABASE_URL?.trim()) {
+      database = await createTestDatabaseUrl();
+      env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: database.url };
+    } else {
+      await primePgliteTemplate();
+      dataDir = mkdtempSync(join(tmpdir(), 'credits-cli-'));
+      env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir };
+    }
+    expect((await cli('org', 'create', 'acme', '--name', 'Acme Inc')).code).toBe(0);
+  });
+  afterAll(async () => {
+    await database?.drop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  pgOnly('show: a new org has balance 0 and no entries', async () => {
+    const res = await cli('credits', 'show', 'acme');
+    expect(res).toMatchObject({ code: 0, out: ['balance\t0'] });
+  });
+
+  pgOnly('grant adds an admin_adjustment entry and prints the new balance', async () => {
+    const res = await cli('credits', 'grant', 'acme', '500', '--reason', 'Welcome credits');
+    expect(res.code).toBe(0);
+    expect(res.out).toEqual(['500']);
+    expect(res.err).toContain('acme: +500 credits; balance 500');
+  });
+
+  pgOnly('a negative grant removes credits', async () => {
+    const res = await cli('credits', 'grant', 'acme', '-200', '--reason=Correction of a duplicate grant');
+    expect(res).toMatchObject({ code: 0, out: ['300'] });
+  });
+
+  pgOnly('a negative grant that would take the balance below zero fails with exit 1 and changes nothing', async () => {
+    const res = await cli('credits', 'grant', 'acme', '-301', '--reason', 'Too much');
+    expect(res.code).toBe(1);
+    expect(res.out).toEqual([]);
+    expect(res.err).toBe('error: the balance of acme is 300: removing 301 would take it below zero');
+    // Unchanged: the next test takes exactly 300 to reach zero.
+  });
+
+  pgOnly('taking the balance exactly to zero is allowed', async () => {
+    expect((await cli('credits', 'grant', 'acme', '-300', '--reason', 'Close the account')).out).toEqual(['0']);
+    expect((await cli('credits', 'grant', 'acme', '-1', '--reason', 'Below zero')).code).toBe(1);
+    expect((await cli('credits', 'grant', 'acme', '250', '--reason', 'Reopen')).out).toEqual(['250']);
+  });
+
+  pgOnly.each([
+    ['no amount', ['credits', 'grant', 'acme', '--reason', 'x'], 'expected credits grant <slug> <amount> --reason TEXT'],
+    ['a zero amount', ['credits', 'grant', 'acme', '0', '--reason', 'x'], 'non-zero whole number'],
+    ['a fractional amount', ['credits', 'grant', 'acme', '1.5', '--reason', 'x'], 'non-zero whole number'],
+    ['a word', ['credits', 'grant', 'acme', 'ten', '--reason', 'x'], 'non-zero whole number'],
+    ['no --reason', ['credits', 'grant', 'acme', '10'], '--reason is required'],
+    ['a blank --reason', ['credits', 'grant', 'acme', '10', '--reason', '  '], '--reason is required'],
+    ['an unknown option', ['credits', 'grant', 'acme', '10', '--reason', 'x', '--force', 'y'], 'unknown option --force'],
+    ['show without a slug', ['credits', 'show'], 'expected credits show <slug>'],
+  ])('%s -> exit 2 with the usage', async (_name, argv, message) => {
+    const res = await cli(...argv);
+    expect(res.code).toBe(2);
+    expect(res.err).toContain(message);
+    expect(res.err).toContain('Usage:');
+  });
+
+  pgOnly('an unknown org -> exit 1 for both commands', async () => {
+    const grant = await cli('credits', 'grant', 'no-such-org', '10', '--reason', 'x');
+    const show = await cli('credits', 'show', 'no-such-org');
+    expect([grant.code, show.code]).toEqual([1, 1]);
+    expect(grant.err).toMatch(/^error: .*no-such-org/);
+    expect(show.err).toMatch(/^error: .*no-such-org/);
+  });
+
+  pgOnly('show lists the balance, then the entries newest first', async () => {
+    const res = await cli('credits', 'show', 'acme');
+    expect(res.code).toBe(0);
+    expect(res.out[0]).toBe('balance\t250');
+    const entries = res.out.slice(1).map((line) => line.split('\t'));
+    expect(entries.map(([, type, amount, after, description]) => [type, amount, after, description])).toEqual([
+      ['admin_adjustment', '+250', '250', 'Reopen'],
+      ['admin_adjustment', '-300', '0', 'Close the account'],
+      ['admin_adjustment', '-200', '300', 'Correction of a duplicate grant'],
+      ['admin_adjustment', '+500', '500', 'Welcome credits'],
+    ]);
+    for (const [at] of entries) expect(new Date(at).toISOString()).toBe(at);
+  });
+
+  pgOnly('the ledger stays consistent: balance = sum of entries, never negative', async () => {
+    await withDb(async (db) => {
+      await expectLedgerConsistent(db);
+      const [row] = await rows<{ n: number }>(db, sql`select count(*)::int as n from credit_ledger where transaction_type = 'admin_adjustment'`);
+      expect(Number(row.n)).toBe(4);
+    });
+  });
+
+  (onPostgres ? it.skip : it)('on an embedded PGlite directory: grant, a negative grant, refusal below zero, show', async () => {
+    expect(await cli('credits', 'grant', 'acme', '500', '--reason', 'Welcome credits')).toMatchObject({ code: 0, out: ['500'] });
+    expect(await cli('credits', 'grant', 'acme', '-200', '--reason', 'Correction')).toMatchObject({ code: 0, out: ['300'] });
+    const refused = await cli('credits', 'grant', 'acme', '-301', '--reason', 'Too much');
+    expect(refused).toMatchObject({ code: 1, out: [], err: 'error: the balance of acme is 300: removing 301 would take it below zero' });
+    const show = await cli('credits', 'show', 'acme');
+    expect(show.code).toBe(0);
+    expect(show.out[0]).toBe('balance\t300');
+    expect(show.out.slice(1).map((line) => line.split('\t').slice(1))).toEqual([
+      ['admin_adjustment', '-200', '300', 'Correction'],
+      ['admin_adjustment', '+500', '500', 'Welcome credits'],
+    ]);
+    await withDb((db) => expectLedgerConsistent(db));
+  });
+});

@@ -1,0 +1,101 @@
+import { sql } from 'drizzle-orm';
+import Stripe from 'stripe';
+import type { Db } from '@credits/database';
+import { HttpResult } from '../../support/test-app';
+import { Stack, WEBHOOK_SECRET } from '../../support/stack';
+
+export const WEBHOOK_PATH = '/api/v1/stripe/webhook';
+export const SUCCESS_URL = 'http://localhost/billing/success?session_id={CHECKOUT_SESSION_ID}';
+export const CANCEL_URL = 'http://localhost/billing/cancel';
+
+/** Only for signing test payloads: no request ever leaves with this key. */
+const stripe = new Stripe('sk_test_signing_only');
+
+/** A `Stripe-Signature` header for `payload`, signed now (or at `timestamp`, unix seconds). */
+export function sign(payload: string, options: { secret?: string; timestamp?: number } = {}): string {
+  return stripe.webhooks.generateTestHeaderString({ payload, secret: options.secret ?? WEBHOOK_SECRET, timestamp: options.timestamp });
+}
+
+/** POSTs `payload` to the webhook as Stripe does, freshly signed unless `signature` is given (`null`: no header). */
+export function postWebhook(s: Stack, payload: string, signature?: string | null): Promise<HttpResult> {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  if (signature !== null) headers['stripe-signature'] = signature ?? sign(payload);
+  return s.request('POST', WEBHOOK_PATH, { headers, raw: payload });
+}
+
+/** A Stripe-shaped event around `object`, as JSON text. */
+export function eventJson(type: string, object: Record<string, unknown>, id = `evt_test_${Math.random().toString(36).slice(2)}`): string {
+  return JSON.stringify({
+    id,
+    object: 'event',
+    api_version: '2025-08-27.basil',
+    created: Math.floor(Date.now() / 1000),
+    type,
+    data: { object },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+  });
+}
+
+/** Creates a checkout session for `org` through the API; returns its id. */
+export async function createSession(s: Stack, key: string, org: string, quantity = 1): Promise<string> {
+  const res = await s.request('POST', `/api/v1/org/${org}/credits/checkout`, {
+    headers: { authorization: `Bearer ${key}` },
+    body: { success_url: SUCCESS_URL, cancel_url: CANCEL_URL, quantity },
+  });
+  if (res.status !== 200) throw new Error(`checkout for ${org}: ${res.status} ${res.text}`);
+  return res.body.session_id;
+}
+
+/** The exact payload of an emulator event (created with `deliver: false`). */
+export async function payloadOf(s: Stack, eventId: string): Promise<string> {
+  return ((await s.control('GET', `/events/${eventId}`)) as { payload: string }).payload;
+}
+
+export interface Paid {
+  eventId: string;
+  chargeId: string;
+  paymentIntentId: string;
+}
+
+/** Pays a session in the emulator without delivering its `checkout.session.completed`. */
+export async function payQuietly(s: Stack, sessionId: string, async = false): Promise<Paid> {
+  const out = await s.control('POST', `/sessions/${sessionId}/pay`, { async, deliver: false });
+  return { eventId: out.events[0].id, chargeId: out.charge.id, paymentIntentId: out.payment_intent.id };
+}
+
+/** Refunds `amount` (default: the rest) of a charge without delivering the event; returns the event id. */
+export async function refundQuietly(s: Stack, chargeId: string, amount?: number): Promise<string> {
+  const out = await s.control('POST', `/charges/${chargeId}/refund`, { amount, deliver: false });
+  return out.events[0].id;
+}
+
+export async function count(db: Db, table: 'stripe_events' | 'credit_ledger' | 'credit_balances' | 'checkout_sessions'): Promise<number> {
+  const result = await db.execute(sql.raw(`select count(*)::int as n from ${table}`));
+  return Number((result as unknown as { rows: { n: number }[] }).rows[0].n);
+}
+
+export async function rows<T = Record<string, unknown>>(db: Db, query: ReturnType<typeof sql>): Promise<T[]> {
+  const result = await db.execute(query);
+  return (result as unknown as { rows: T[] }).rows;
+}
+
+/**
+ * The ledger invariant, for every org: the balance equals the sum of its entries, neither is
+ * negative, and each entry's `balance_after` is the running sum in `seq` order.
+ */
+export async function expectLedgerConsistent(db: Db): Promise<void> {
+  const mismatches = await rows(db, sql`
+    select o.id, b.balance, coalesce(l.total, 0) as total
+    from organizations o
+    left join credit_balances b on b.org_id = o.id
+    left join (select org_id, sum(amount) as total from credit_ledger group by org_id) l on l.org_id = o.id
+    where coalesce(b.balance, 0) <> coalesce(l.total, 0) or coalesce(b.balance, 0) < 0`);
+  expect(mismatches).toEqual([]);
+  const broken = await rows(db, sql`
+    select seq, org_id, balance_after, running from (
+      select seq, org_id, balance_after, sum(amount) over (partition by org_id order by seq) as running from credit_ledger
+    ) t where balance_after <> running or balance_after < 0`);
+  expect(broken).toEqual([]);
+}

@@ -1,0 +1,429 @@
+import { randomUUID } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
+import Stripe from 'stripe';
+import { LedgerService } from '@credits/billing';
+import { checkoutSessions, creditLedger, organizations, stripeEvents } from '@credits/database';
+import { startStack, Stack } from '../../support/stack';
+import {
+  CANCEL_URL,
+  count,
+  createSession,
+  eventJson,
+  expectLedgerConsistent,
+  payloadOf,
+  payQuietly,
+  postWebhook,
+  refundQuietly,
+  rows,
+  sign,
+  SUCCESS_URL,
+} from './helpers';
+
+/**
+ * The webhook over real HTTP: signature checks, each event type, refunds, permanent and
+ * transient failures. Events come from the emulator (`deliver: false`, the exact payload
+ * Stripe-style) or are built here, and are posted directly so order and repetition are ours.
+ * A bundle costs 700 (cents) for 1000 credits, so refund shares round.
+ */
+describe('POST /api/v1/stripe/webhook', () => {
+  let s: Stack;
+  let key: string;
+  let orgId: string;
+  let stripe: Stripe;
+
+  const keys = new Map<string, string>();
+  const balanceOf = async (slug = 'acme') =>
+    (await s.request('GET', `/api/v1/org/${slug}/credits`, { headers: { authorization: `Bearer ${keys.get(slug)}` } })).body.balance as number;
+  const entriesOf = (sessionId: string) =>
+    s.db.select().from(creditLedger).where(eq(creditLedger.checkoutSessionId, sessionId)).orderBy(creditLedger.seq);
+  const eventRow = async (id: string) => (await s.db.select().from(stripeEvents).where(eq(stripeEvents.id, id)))[0];
+  const sessionRow = async (id: string) => (await s.db.select().from(checkoutSessions).where(eq(checkoutSessions.id, id)))[0];
+  const deliver = async (eventId: string) => postWebhook(s, await payloadOf(s, eventId));
+  /** A new org with an admin key, so each test starts from a zero balance. */
+  const freshOrg = async () => {
+    const slug = `org-${randomUUID().slice(0, 8)}`;
+    const adminKey = await s.member(slug, `admin@${slug}.test`, 'admin');
+    keys.set(slug, adminKey);
+    return { slug, adminKey };
+  };
+
+  beforeAll(async () => {
+    s = await startStack({ env: { BUNDLE_UNIT_AMOUNT: '700', CREDITS_PER_BUNDLE: '1000' } });
+    key = await s.member('acme', 'admin@acme.test', 'admin');
+    keys.set('acme', key);
+    orgId = (await s.db.select().from(organizations).where(eq(organizations.slug, 'acme')))[0].id;
+    stripe = new Stripe('sk_test_webhook_spec', {
+      host: '127.0.0.1',
+      port: s.emulator.port,
+      protocol: 'http',
+      maxNetworkRetries: 0,
+    });
+  });
+  afterAll(() => s?.close());
+  afterEach(() => expectLedgerConsistent(s.db));
+
+  describe('signature', () => {
+    let payload: string;
+
+    beforeAll(async () => {
+      const sessionId = await createSession(s, key, 'acme');
+      payload = await payloadOf(s, (await payQuietly(s, sessionId)).eventId);
+    });
+
+    const expectNothingWritten = async (before: [number, number]) => {
+      expect([await count(s.db, 'stripe_events'), await count(s.db, 'credit_ledger')]).toEqual(before);
+    };
+    const snapshot = async (): Promise<[number, number]> => [await count(s.db, 'stripe_events'), await count(s.db, 'credit_ledger')];
+
+    it.each([
+      ['a signature made with another secret', () => sign(payload, { secret: 'whsec_someone_else' })],
+      ['a stale timestamp (> 300 s)', () => sign(payload, { timestamp: Math.floor(Date.now() / 1000) - 301 })],
+      ['a header that is not a signature', () => 'garbage'],
+      ['an empty header', () => ''],
+      ['a header without v1', () => `t=${Math.floor(Date.now() / 1000)}`],
+    ])('%s -> 400 invalid_signature_error, nothing written', async (_name, header) => {
+      const before = await snapshot();
+      const res = await postWebhook(s, payload, header());
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ code: 400, type: 'invalid_signature_error', detail: expect.any(String), errors: null });
+      await expectNothingWritten(before);
+    });
+
+    it('a tampered body -> 400 invalid_signature_error, nothing written', async () => {
+      const before = await snapshot();
+      const signature = sign(payload);
+      const tampered = payload.replace(/"amount_total":\s*\d+/, '"amount_total": 1');
+      expect(tampered).not.toBe(payload);
+      const res = await postWebhook(s, tampered, signature);
+      expect([res.status, res.body.type]).toEqual([400, 'invalid_signature_error']);
+      await expectNothingWritten(before);
+    });
+
+    it('a missing header -> 400 invalid_signature_error, nothing written', async () => {
+      const before = await snapshot();
+      const res = await postWebhook(s, payload, null);
+      expect([res.status, res.body.type]).toEqual([400, 'invalid_signature_error']);
+      await expectNothingWritten(before);
+    });
+
+    it.each([
+      ['not JSON', '{"id": "evt_1", "type": '],
+      ['JSON but not an event', '{"hello": "world"}'],
+      ['an event without data.object', '{"id": "evt_x", "object": "event", "type": "charge.refunded", "data": {}}'],
+      ['JSON null', 'null'],
+    ])('a signed payload that is %s -> 400 invalid_request_error', async (_name, body) => {
+      const before = await snapshot();
+      const res = await postWebhook(s, body);
+      expect([res.status, res.body.type]).toEqual([400, 'invalid_request_error']);
+      await expectNothingWritten(before);
+    });
+
+    it('the same payload, validly signed, is accepted (the checks above are not vacuous)', async () => {
+      const res = await postWebhook(s, payload);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ received: true, outcome: 'processed' });
+    });
+  });
+
+  it('another event type -> 200 ignored, recorded, no credits', async () => {
+    const id = `evt_${randomUUID()}`;
+    const before = await count(s.db, 'credit_ledger');
+    const res = await postWebhook(s, eventJson('customer.created', { id: 'cus_123', object: 'customer' }, id));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ received: true, outcome: 'ignored' });
+    expect(await eventRow(id)).toMatchObject({ type: 'customer.created', outcome: 'ignored' });
+    expect(await count(s.db, 'credit_ledger')).toBe(before);
+  });
+
+  describe('grants', () => {
+    it('completed (paid) grants the session\'s credits once; duplicates answer "duplicate"', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 3);
+      const paid = await payQuietly(s, sessionId);
+      const first = await deliver(paid.eventId);
+      expect(first.body).toEqual({ received: true, outcome: 'processed' });
+      for (let i = 0; i < 3; i++) expect((await deliver(paid.eventId)).body.outcome).toBe('duplicate');
+
+      const entries = await entriesOf(sessionId);
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({ amount: 3000, balanceAfter: 3000, transactionType: 'purchase', sourceRef: `purchase:${sessionId}` });
+      expect(await sessionRow(sessionId)).toMatchObject({
+        status: 'complete',
+        paymentStatus: 'paid',
+        stripePaymentIntentId: paid.paymentIntentId,
+        fulfilledAt: expect.any(Date),
+      });
+      expect(await eventRow(paid.eventId)).toMatchObject({ outcome: 'processed' });
+    });
+
+    it('the credits come from our record, not from the event body', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 1);
+      const paid = await payQuietly(s, sessionId);
+      const event = JSON.parse(await payloadOf(s, paid.eventId));
+      event.data.object.amount_total = 700_000;
+      event.data.object.metadata.credits = '1000000';
+      event.data.object.metadata.bundles = '1000';
+      await postWebhook(s, JSON.stringify(event));
+      expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([1000]);
+    });
+
+    it('async: completed (unpaid) waits, async_payment_succeeded grants, a late completed does not grant again', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 2);
+      const paid = await payQuietly(s, sessionId, true);
+      expect((await deliver(paid.eventId)).body.outcome).toBe('processed');
+      expect(await entriesOf(sessionId)).toHaveLength(0);
+      expect(await sessionRow(sessionId)).toMatchObject({ status: 'complete', paymentStatus: 'unpaid', fulfilledAt: null });
+
+      const succeeded = await s.control('POST', `/sessions/${sessionId}/async_succeeded`, { deliver: false });
+      expect((await deliver(succeeded.events[0].id)).body.outcome).toBe('processed');
+      expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([2000]);
+      expect(await sessionRow(sessionId)).toMatchObject({ status: 'complete', paymentStatus: 'paid' });
+    });
+
+    it('async out of order: async_payment_succeeded before completed (unpaid) grants once and stays paid', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 1);
+      const completed = await payQuietly(s, sessionId, true);
+      const succeeded = (await s.control('POST', `/sessions/${sessionId}/async_succeeded`, { deliver: false })).events[0].id;
+      await deliver(succeeded);
+      await deliver(completed.eventId);
+      await deliver(succeeded);
+      expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([1000]);
+      expect(await sessionRow(sessionId)).toMatchObject({ status: 'complete', paymentStatus: 'paid', fulfilledAt: expect.any(Date) });
+    });
+
+    it('async_payment_failed marks the session failed, no credits', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 1);
+      const completed = await payQuietly(s, sessionId, true);
+      const failed = (await s.control('POST', `/sessions/${sessionId}/async_failed`, { deliver: false })).events[0].id;
+      await deliver(failed);
+      await deliver(completed.eventId);
+      expect(await entriesOf(sessionId)).toHaveLength(0);
+      expect(await sessionRow(sessionId)).toMatchObject({ status: 'failed', fulfilledAt: null });
+      expect(await balanceOf(slug)).toBe(0);
+    });
+
+    it('expired marks the session expired, no credits', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 1);
+      const expired = (await s.control('POST', `/sessions/${sessionId}/expire`, { deliver: false })).events[0].id;
+      expect((await deliver(expired)).body.outcome).toBe('processed');
+      expect(await sessionRow(sessionId)).toMatchObject({ status: 'expired', fulfilledAt: null });
+      expect(await entriesOf(sessionId)).toHaveLength(0);
+    });
+
+    it('a session we have no record of is read back from Stripe (line items) and granted', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 2);
+      // As if the process died after Stripe created the session but before our insert.
+      await s.db.delete(checkoutSessions).where(eq(checkoutSessions.id, sessionId));
+      const paid = await payQuietly(s, sessionId);
+      expect((await deliver(paid.eventId)).body.outcome).toBe('processed');
+      expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([2000]);
+      expect(await sessionRow(sessionId)).toMatchObject({ bundles: 2, credits: 2000, amountTotal: 1400, status: 'complete' });
+    });
+  });
+
+  describe('permanent failures: 2xx, recorded, logged', () => {
+    /** A session created on Stripe by someone else, with our metadata keys filled in by hand. */
+    const foreignSession = async (metadata: Record<string, string>) => {
+      const session = await stripe.checkout.sessions.create({
+        mode: 'payment',
+        success_url: SUCCESS_URL,
+        cancel_url: CANCEL_URL,
+        line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 700, product_data: { name: 'Credit bundle' } } }],
+        metadata,
+      });
+      return session.id;
+    };
+
+    it.each([
+      ['an unknown org in metadata', () => ({ org_id: randomUUID(), user_id: randomUUID() })],
+      ['an org id that is not a UUID', () => ({ org_id: 'acme', user_id: 'alice' })],
+      ['no metadata at all', () => ({})],
+    ])('%s -> 200 failed_permanently, no credits', async (_name, metadata) => {
+      const sessionId = await foreignSession(metadata());
+      const paid = await payQuietly(s, sessionId);
+      const ledger = await count(s.db, 'credit_ledger');
+      const res = await deliver(paid.eventId);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ received: true, outcome: 'failed_permanently' });
+      expect(await eventRow(paid.eventId)).toMatchObject({ outcome: 'failed_permanently', detail: expect.stringContaining(sessionId) });
+      expect(await count(s.db, 'credit_ledger')).toBe(ledger);
+      expect(await sessionRow(sessionId)).toBeUndefined();
+      expect(s.logs.some((line) => line.includes(paid.eventId) && line.includes('cannot be applied'))).toBe(true);
+      // A redelivery stays a no-op.
+      expect((await deliver(paid.eventId)).body.outcome).toBe('duplicate');
+    });
+
+    it('a refund for a charge of no session we know -> 200 failed_permanently', async () => {
+      const id = `evt_${randomUUID()}`;
+      const charge = {
+        id: 'ch_unknown',
+        object: 'charge',
+        amount: 700,
+        amount_refunded: 700,
+        currency: 'usd',
+        payment_intent: 'pi_unknown_to_everyone',
+        refunded: true,
+        status: 'succeeded',
+        paid: true,
+      };
+      const res = await postWebhook(s, eventJson('charge.refunded', charge, id));
+      expect(res.status).toBe(200);
+      expect(res.body.outcome).toBe('failed_permanently');
+      expect(await eventRow(id)).toMatchObject({ type: 'charge.refunded', outcome: 'failed_permanently' });
+    });
+
+    it('a refund for a charge without a payment intent -> 200 failed_permanently', async () => {
+      const id = `evt_${randomUUID()}`;
+      const charge = { id: 'ch_nopi', object: 'charge', amount: 700, amount_refunded: 700, currency: 'usd', payment_intent: null, status: 'succeeded', paid: true };
+      const res = await postWebhook(s, eventJson('charge.refunded', charge, id));
+      expect([res.status, res.body.outcome]).toEqual([200, 'failed_permanently']);
+      expect(await eventRow(id)).toMatchObject({ outcome: 'failed_permanently' });
+    });
+  });
+
+  describe('refunds', () => {
+    /** A paid, granted session of a fresh org: 2 bundles = 2000 credits for 1400. */
+    const grantedSession = async (quantity = 2) => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, quantity);
+      const paid = await payQuietly(s, sessionId);
+      await deliver(paid.eventId);
+      return { slug, sessionId, ...paid };
+    };
+    const refundsOf = async (sessionId: string) =>
+      (await entriesOf(sessionId)).filter((e) => e.transactionType === 'refund').map((e) => e.amount);
+
+    it('a full refund debits everything the session granted, once', async () => {
+      const { slug, sessionId, chargeId } = await grantedSession();
+      const refund = await refundQuietly(s, chargeId);
+      expect((await deliver(refund)).body.outcome).toBe('processed');
+      expect((await deliver(refund)).body.outcome).toBe('duplicate');
+      expect(await refundsOf(sessionId)).toEqual([-2000]);
+      expect(await balanceOf(slug)).toBe(0);
+    });
+
+    it('partial refunds add up, rounded down, and never exceed the grant', async () => {
+      const { slug, sessionId, chargeId } = await grantedSession();
+      // 1400 paid for 2000 credits: 100 -> floor(142.8) = 142; 300 -> 428 (+286); 1400 -> 2000 (+1572).
+      const a = await refundQuietly(s, chargeId, 100);
+      const b = await refundQuietly(s, chargeId, 200);
+      const c = await refundQuietly(s, chargeId);
+      await deliver(a);
+      expect(await refundsOf(sessionId)).toEqual([-142]);
+      await deliver(b);
+      expect(await refundsOf(sessionId)).toEqual([-142, -286]);
+      await deliver(c);
+      await deliver(b);
+      await deliver(a);
+      expect(await refundsOf(sessionId)).toEqual([-142, -286, -1572]);
+      expect(await balanceOf(slug)).toBe(0);
+    });
+
+    it('partial refunds out of order: the later cumulative step covers the earlier one', async () => {
+      const { slug, sessionId, chargeId } = await grantedSession();
+      const a = await refundQuietly(s, chargeId, 350);
+      const b = await refundQuietly(s, chargeId, 350);
+      expect((await deliver(b)).body.outcome).toBe('processed');
+      expect((await deliver(a)).body.outcome).toBe('processed');
+      expect(await refundsOf(sessionId)).toEqual([-1000]);
+      expect(await balanceOf(slug)).toBe(1000);
+    });
+
+    it('a refund delivered before the payment event: the session is granted and the refund debited', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 2);
+      const paid = await payQuietly(s, sessionId);
+      const refund = await refundQuietly(s, paid.chargeId, 700);
+      expect((await deliver(refund)).body.outcome).toBe('processed');
+      expect((await deliver(paid.eventId)).body.outcome).toBe('processed');
+      expect((await entriesOf(sessionId)).map((e) => [e.transactionType, e.amount])).toEqual([
+        ['purchase', 2000],
+        ['refund', -1000],
+      ]);
+      expect(await balanceOf(slug)).toBe(1000);
+    });
+
+    it('an async payment refunded before async_payment_succeeded arrives: granted once, debited once', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 1);
+      const completed = await payQuietly(s, sessionId, true);
+      const succeeded = (await s.control('POST', `/sessions/${sessionId}/async_succeeded`, { deliver: false })).events[0].id;
+      const refund = await refundQuietly(s, completed.chargeId);
+      await deliver(completed.eventId);
+      await deliver(refund);
+      await deliver(succeeded);
+      expect((await entriesOf(sessionId)).map((e) => [e.transactionType, e.amount])).toEqual([
+        ['purchase', 1000],
+        ['refund', -1000],
+      ]);
+      expect(await balanceOf(slug)).toBe(0);
+    });
+
+    it('credits already spent are not turned into a debt: the debit stops at zero and is logged', async () => {
+      const { slug, sessionId, chargeId } = await grantedSession();
+      const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
+      await s.db.transaction((tx) =>
+        new LedgerService(s.db).apply(tx, { orgId: org.id, amount: -1500, transactionType: 'usage', description: 'spent', sourceRef: `usage:${randomUUID()}` }),
+      );
+      const refund = await refundQuietly(s, chargeId);
+      expect((await deliver(refund)).status).toBe(200);
+      expect(await refundsOf(sessionId)).toEqual([-500]);
+      expect(await balanceOf(slug)).toBe(0);
+      expect(s.logs.some((line) => line.includes('refund exceeds the remaining balance') && line.includes(sessionId))).toBe(true);
+    });
+  });
+
+  describe('a failure in the middle of the transaction', () => {
+    beforeAll(async () => {
+      // Raises on the first balance update only: a sequence is not rolled back with the transaction.
+      await s.db.execute(sql.raw('create sequence test_fault_seq'));
+      await s.db.execute(sql.raw(`
+        create function test_fault_once() returns trigger language plpgsql as $$
+        begin
+          if nextval('test_fault_seq') = 1 then raise exception 'injected failure'; end if;
+          return new;
+        end $$`));
+      await s.db.execute(sql.raw('create trigger test_fault after update on credit_balances for each row execute function test_fault_once()'));
+    });
+    afterAll(async () => {
+      for (const statement of ['drop trigger test_fault on credit_balances', 'drop function test_fault_once()', 'drop sequence test_fault_seq']) {
+        await s.db.execute(sql.raw(statement));
+      }
+    });
+
+    it('leaves no partial write, answers 500, and the retry grants once', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 1);
+      const paid = await payQuietly(s, sessionId);
+      const payload = await payloadOf(s, paid.eventId);
+
+      const failed = await postWebhook(s, payload);
+      expect(failed.status).toBe(500);
+      expect(failed.body).toEqual({ code: 500, type: 'internal_error', detail: 'Internal server error', errors: null });
+      expect(failed.text).not.toContain('injected');
+      expect(await eventRow(paid.eventId)).toBeUndefined();
+      expect(await entriesOf(sessionId)).toHaveLength(0);
+      expect(await sessionRow(sessionId)).toMatchObject({ status: 'open', fulfilledAt: null, stripePaymentIntentId: null });
+      expect(await balanceOf(slug)).toBe(0);
+
+      const retried = await postWebhook(s, payload);
+      expect(retried.body).toEqual({ received: true, outcome: 'processed' });
+      expect((await postWebhook(s, payload)).body.outcome).toBe('duplicate');
+      expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([1000]);
+      expect(await balanceOf(slug)).toBe(1000);
+      expect(await rows(s.db, sql`select outcome from stripe_events where id = ${paid.eventId}`)).toEqual([{ outcome: 'processed' }]);
+    });
+  });
+
+  it('acme holds exactly the one purchase accepted in the signature tests', async () => {
+    const entries = await s.db.select().from(creditLedger).where(eq(creditLedger.orgId, orgId));
+    expect(entries.map((e) => e.amount)).toEqual([1000]);
+    expect(await balanceOf('acme')).toBe(1000);
+  });
+});
