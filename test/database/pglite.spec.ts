@@ -137,9 +137,12 @@ describe('PGlite in a data directory', () => {
 });
 
 function holdDataDir(dataDir: string): Promise<ChildProcess> {
+  // The child is a plain Node process, not a Jest worker: it must not inherit the marker.
+  const { JEST_WORKER_ID: _worker, ...env } = process.env;
   const child = fork(join(__dirname, 'fixtures', 'hold-data-dir.ts'), [dataDir, PGLITE_TEMPLATE_CACHE_DIR], {
     execArgv: ['-r', join(__dirname, 'fixtures', 'ts-register.js')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env,
   });
   return new Promise((resolve, reject) => {
     child.once('message', (message: { ready?: boolean; error?: string }) =>
