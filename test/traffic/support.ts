@@ -30,7 +30,7 @@ export async function createPostgresDatabase(): Promise<PostgresDatabase> {
   await withAdmin((admin) => admin.query(`create database ${name}`));
   const url = new URL(POSTGRES_SERVER_URL);
   url.pathname = `/${name}`;
-  const handle = await openDatabase({ url: url.toString() });
+  const handle = await openDatabase({ url: url.toString(), dataDir: '' });
   await handle.close();
   return {
     url: url.toString(),
@@ -109,7 +109,7 @@ export async function seedMember(db: Db, org: string, email: string, role: 'owne
 }
 
 export async function openTestDb(url: string): Promise<DatabaseHandle> {
-  return openDatabase({ url, migrate: false, poolMax: 2 });
+  return openDatabase({ url, dataDir: '', migrate: false, poolMax: 2 });
 }
 
 export type ProxyMode = 'open' | 'refuse' | 'blackhole';
