@@ -165,6 +165,11 @@ describe('client version (MIN_CLIENT_VERSION)', () => {
       const operation = doc.paths[path][method];
       expect(operation.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'X-Client-Version', in: 'header', required: false })]));
       expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['400', '426', '429']));
+      // Declared by @OrgRole and by the route itself: one description, examples merged.
+      expect(operation.responses['400'].description).toBe('Invalid request');
+      expect(operation.responses['426'].description).toBe('Upgrade required');
+      expect(operation.responses['429'].description).toBe('Rate limited');
+      expect(Object.keys(operation.responses['429'].content['application/json'].examples)).toEqual(['rate_limit_error']);
     }
     expect(Object.keys(doc.paths['/api/v1/stripe/webhook'].post.responses)).toContain('429');
   });
