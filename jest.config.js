@@ -1,5 +1,5 @@
 /** @type {import('jest').Config} */
-const aliases = ['errors', 'config', 'database', 'auth', 'stripe', 'billing'];
+const aliases = ['errors', 'config', 'database', 'auth', 'stripe', 'billing', 'traffic'];
 
 module.exports = {
   rootDir: '.',

@@ -69,6 +69,9 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     LOG_LEVEL: 'debug',
     DATABASE_URL: database.url,
     JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long',
+    // Suites make many requests as one caller; the rate-limit suites set their own limits.
+    RATE_LIMIT_CHECKOUT: '10000',
+    RATE_LIMIT_READ: '10000',
     ...options.env,
   });
   const logs: string[] = [];

@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { registerHttpHooks, requestContextOf, requestIdFor } from './http/http-hooks';
 import { PinoLoggerService } from './logging/logger';
 import { setupOpenApi } from './openapi/openapi';
+import { registerSecurity } from './http/security';
 
 export interface CreateAppOptions {
   logger: PinoLoggerService;
@@ -23,7 +24,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions): P
     // The largest limit any route has; the onRoute hook lowers it for all but webhooks.
     bodyLimit: Math.max(config.http.bodyLimit, config.http.webhookBodyLimit),
     genReqId: (req: IncomingMessage) => requestIdFor(req.headers['x-request-id']),
-    return503OnClosing: true,
+    // Behind a load balancer the client's address (per-IP rate limits, logs) is in X-Forwarded-For.
+    trustProxy: config.http.trustProxy,
+    // While closing, a request that still arrives on an open connection is served (with
+    // `Connection: close`) rather than answered Fastify's own non-envelope 503.
+    return503OnClosing: false,
   });
   registerHttpHooks(adapter.getInstance(), config);
 
@@ -43,6 +48,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions): P
     logger: options.logger,
     abortOnError: false,
   });
+  await registerSecurity(app, config);
   setupOpenApi(app);
   await app.init();
   return app;

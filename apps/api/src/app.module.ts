@@ -4,6 +4,7 @@ import { AuthModule } from '@credits/auth';
 import { AppConfig, ConfigModule } from '@credits/config';
 import { DatabaseModule } from '@credits/database';
 import { BillingModule, REDIRECT_URL_POLICY, RedirectUrlPolicy } from '@credits/billing';
+import { TrafficModule } from '@credits/traffic';
 import { AllExceptionsFilter, RequestValidationPipe, VALIDATION_CONTEXT } from '@credits/errors';
 import { HealthController } from './health/health.controller';
 import { ShutdownState } from './health/shutdown-state';
@@ -25,6 +26,7 @@ export class AppModule {
             statementTimeoutMs: config.database.statementTimeoutMs,
           }),
         }),
+        TrafficModule,
         AuthModule,
         BillingModule,
         ...extra,

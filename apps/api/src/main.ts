@@ -40,17 +40,39 @@ async function main(): Promise<void> {
     stripe: config.stripe.usesEmulator ? `emulator ${config.stripe.apiBase}` : 'stripe',
   });
 
+  // SIGTERM (a deploy, a scale-in): readiness fails at once so the load balancer stops
+  // sending; after SHUTDOWN_DELAY_MS the listener closes; requests in flight finish; then the
+  // database pool and Redis close (Nest's shutdown hooks run after the HTTP server has
+  // drained). SHUTDOWN_GRACE_MS bounds the whole: past it the remaining connections are
+  // cut and the exit code says so.
   let stopping = false;
+  const { shutdownDelayMs, shutdownGraceMs } = config.http;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     app.get(ShutdownState).shuttingDown = true;
-    log.log({ msg: `${signal} received: finishing requests in flight, then stopping` });
-    await app.close();
-    await emulator?.close();
+    log.log({ msg: `${signal} received: readiness fails now; finishing requests in flight, then stopping`, delay_ms: shutdownDelayMs, grace_ms: shutdownGraceMs });
+    const forced = setTimeout(() => {
+      log.error({ msg: `requests still in flight after SHUTDOWN_GRACE_MS (${shutdownGraceMs} ms): cutting their connections` });
+      app.getHttpServer().closeAllConnections();
+      void exit(1);
+    }, shutdownGraceMs);
+    let code = 0;
+    try {
+      if (shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, shutdownDelayMs));
+      await app.close();
+      await emulator?.close();
+    } catch (error) {
+      log.error({ msg: 'error while stopping', err: error });
+      code = 1;
+    }
+    clearTimeout(forced);
     log.log({ msg: 'stopped' });
-    logger.pino.flush();
-    process.exit(0);
+    await exit(code);
+  };
+  const exit = async (code: number) => {
+    await new Promise<void>((resolve) => logger.pino.flush(() => resolve()));
+    process.exit(code);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,8 +1,9 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiParam } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiParam } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import type { MemberRole } from '@credits/database';
 import { ApiErrorResponses, InternalError } from '@credits/errors';
+import { ClientVersionGuard, RateLimitGuard } from '@credits/traffic';
 import { AuthGuard } from './guards/auth.guard';
 import { MIN_ROLE, OrgAccessGuard } from './guards/org-access.guard';
 import type { OrgContext, Principal as PrincipalType } from './principal';
@@ -10,17 +11,35 @@ import type { OrgContext, Principal as PrincipalType } from './principal';
 export const BEARER_AUTH = 'bearer';
 
 /**
- * The one access rule for org routes: authenticated, a member of `{org}` with at least
- * `role`. Sets the guards, the Swagger security and the 401/403/404 responses together,
- * so a route cannot be half-protected.
+ * The one access rule for org routes: authenticated, a client version still served, within
+ * the caller's rate limit, a member of `{org}` with at least `role`, checked in that order
+ * (DESIGN.md §2: the throttler counts the authenticated caller, before the org is looked
+ * up). Sets the guards, the Swagger security, the `X-Client-Version` header and the
+ * 400/401/403/404/426/429 responses together, so a route cannot be half-protected.
  */
 export function OrgRole(role: MemberRole): MethodDecorator & ClassDecorator {
   return applyDecorators(
     SetMetadata(MIN_ROLE, role),
-    UseGuards(AuthGuard, OrgAccessGuard),
+    UseGuards(AuthGuard, ClientVersionGuard, RateLimitGuard, OrgAccessGuard),
     ApiBearerAuth(BEARER_AUTH),
     ApiParam({ name: 'org', type: String, description: 'Organization slug', example: 'acme' }),
-    ApiErrorResponses('authentication_error', 'expired_token_error', 'forbidden_error', 'not_found_error'),
+    ApiHeader({
+      name: 'X-Client-Version',
+      required: false,
+      description:
+        'The calling client\'s version (semver, e.g. `1.4.0`). Below the server\'s minimum: 426 `upgrade_required_error` naming it; ' +
+        'not a version: 400. Omit it when the caller is not a versioned client.',
+      schema: { type: 'string', example: '1.4.0' },
+    }),
+    ApiErrorResponses(
+      'invalid_request_error',
+      'authentication_error',
+      'expired_token_error',
+      'forbidden_error',
+      'not_found_error',
+      'upgrade_required_error',
+      'rate_limit_error',
+    ),
   );
 }
 

@@ -1,3 +1,4 @@
+import { valid as validSemver } from 'semver';
 import { Env, EnvReader } from './env-reader';
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
@@ -18,7 +19,34 @@ export interface AppConfig {
     webhookBodyLimit: number;
     /** Public base URL of this service (used to wire the emulator's webhook target). */
     publicUrl: string;
+    /** Fastify `trustProxy`: false, true, a hop count, or the proxies' addresses/CIDRs. */
+    trustProxy: boolean | number | string[];
+    /** Browser origins allowed by CORS; empty = CORS off. */
+    corsOrigins: string[];
+    /** Server-side deadline of every request, ms. */
+    requestTimeoutMs: number;
+    /** SIGTERM: how long readiness reports 503 before the listener closes (lets a load balancer notice). */
+    shutdownDelayMs: number;
+    /** SIGTERM: how long requests in flight may take to finish before the process gives up on them. */
+    shutdownGraceMs: number;
   };
+  /** Per-caller request budgets per window; the webhook has one budget shared by every sender. */
+  rateLimit: {
+    windowMs: number;
+    checkout: number;
+    read: number;
+    webhook: number;
+  };
+  redis: {
+    /** undefined: rate-limit counters are kept per process. */
+    url: string | undefined;
+    /** Prefix of every key this service writes (several deployments may share one Redis). */
+    keyPrefix: string;
+    connectTimeoutMs: number;
+    commandTimeoutMs: number;
+  };
+  /** Lowest `X-Client-Version` served; undefined = no check. */
+  minClientVersion: string | undefined;
   log: { level: (typeof LOG_LEVELS)[number] };
   database: {
     /** undefined: embedded PGlite in `dataDir`; `memory://`; or `postgres://…`. */
@@ -112,6 +140,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     }
   }
 
+  const redisUrl = read.url('REDIS_URL', { protocols: ['redis:', 'rediss:'] })?.toString();
+  const minClientVersion = read.string('MIN_CLIENT_VERSION');
+  if (minClientVersion !== undefined && validSemver(minClientVersion) === null) {
+    read.fail('MIN_CLIENT_VERSION', 'a semantic version such as 1.4.0', minClientVersion, undefined);
+  }
+
   const config: AppConfig = {
     env: nodeEnv,
     isProduction,
@@ -121,7 +155,25 @@ export function loadConfig(env: Env = process.env): AppConfig {
       bodyLimit: read.int('BODY_LIMIT_BYTES', 64 * 1024, { min: 1024, max: 10 * 1024 * 1024 }),
       webhookBodyLimit: read.int('WEBHOOK_BODY_LIMIT_BYTES', 1024 * 1024, { min: 1024, max: 10 * 1024 * 1024 }),
       publicUrl: (read.url('PUBLIC_URL')?.toString() ?? `http://127.0.0.1:${port}/`).replace(/\/$/, ''),
+      trustProxy: readTrustProxy(read),
+      corsOrigins: read.list('CORS_ORIGINS').map((origin) => readOrigin(read, origin)),
+      requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', 20000, { min: 100, max: 600000 }),
+      shutdownDelayMs: read.int('SHUTDOWN_DELAY_MS', 0, { min: 0, max: 600000 }),
+      shutdownGraceMs: read.int('SHUTDOWN_GRACE_MS', 25000, { min: 100, max: 600000 }),
     },
+    rateLimit: {
+      windowMs: read.int('RATE_LIMIT_WINDOW_MS', 60000, { min: 100, max: 86_400_000 }),
+      checkout: read.int('RATE_LIMIT_CHECKOUT', 10, { min: 1, max: 1_000_000 }),
+      read: read.int('RATE_LIMIT_READ', 120, { min: 1, max: 1_000_000 }),
+      webhook: read.int('RATE_LIMIT_WEBHOOK', 3000, { min: 1, max: 10_000_000 }),
+    },
+    redis: {
+      url: redisUrl,
+      keyPrefix: read.string('REDIS_KEY_PREFIX', 'credits-api:'),
+      connectTimeoutMs: read.int('REDIS_CONNECT_TIMEOUT_MS', 2000, { min: 100, max: 60000 }),
+      commandTimeoutMs: read.int('REDIS_COMMAND_TIMEOUT_MS', 500, { min: 10, max: 60000 }),
+    },
+    minClientVersion: minClientVersion === undefined ? undefined : (validSemver(minClientVersion) ?? undefined),
     log: { level: read.oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info') },
     database: {
       url: databaseUrl,
@@ -161,4 +213,30 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   read.assertValid();
   return config;
+}
+
+/** `TRUST_PROXY`: unset/false, true, a hop count, or a comma-separated list of addresses/CIDRs. */
+function readTrustProxy(read: EnvReader): boolean | number | string[] {
+  const value = read.raw('TRUST_PROXY');
+  if (value === undefined || /^(false|0|no)$/i.test(value)) return false;
+  if (/^(true|yes)$/i.test(value)) return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const proxies = read.list('TRUST_PROXY');
+  for (const proxy of proxies) {
+    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(proxy) && !['loopback', 'linklocal', 'uniquelocal'].includes(proxy)) {
+      read.fail('TRUST_PROXY', 'true, false, a hop count, or addresses/CIDRs like 10.0.0.0/8', proxy, false);
+    }
+  }
+  return proxies;
+}
+
+/** A CORS origin is a scheme, host and optional port, nothing else: that is what browsers send. */
+function readOrigin(read: EnvReader, origin: string): string {
+  try {
+    const url = new URL(origin);
+    if (['http:', 'https:'].includes(url.protocol) && url.origin === origin.replace(/\/$/, '')) return url.origin;
+  } catch {
+    // reported below
+  }
+  return read.fail('CORS_ORIGINS', 'origins like https://app.example.com', origin, origin);
 }

@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { ApiException } from './api-exception';
+import { isDependencyUnavailable } from './dependency-errors';
 import { ERROR_CATALOG, ErrorType, errorTypeForStatus } from './error-catalog';
 import { FieldError } from './field-error';
 
@@ -42,6 +43,9 @@ export function renderError(error: unknown): RenderedError {
     // message is framework wording, so the catalog's detail is used instead.
     const status = error.getStatus();
     if (status >= 400 && status < 500) return render(errorTypeForStatus(status));
+  }
+  if (isDependencyUnavailable(error)) {
+    return render('service_unavailable_error', 'The service is temporarily unavailable; retry shortly', null, { 'Retry-After': '1' });
   }
   return render('internal_error');
 }

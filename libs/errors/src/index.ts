@@ -9,3 +9,4 @@ export * from './validation/field-error-rules';
 export * from './validation/request-validation.pipe';
 export * from './validation/validation-context';
 export * from './body-limits';
+export * from './dependency-errors';

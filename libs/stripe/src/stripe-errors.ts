@@ -8,6 +8,7 @@ import {
   InvalidRequestError,
   PaymentProviderError,
 } from '@credits/errors';
+import { currentDeadline } from '@credits/traffic';
 
 const logger = new Logger('Stripe');
 
@@ -69,19 +70,26 @@ export function mapStripeError(error: unknown, deadlineExceeded = false): ApiExc
 
 /**
  * Runs a Stripe call under a hard deadline: the SDK's own timeout applies per attempt,
- * this bounds the whole call including retries and their back-off.
+ * this bounds the whole call including retries and their back-off, and never beyond the
+ * request's own deadline (`REQUEST_TIMEOUT_MS`): the request is answered 504 then, and the
+ * caller's code after this call (e.g. recording the session) never runs for an answer that
+ * comes later. A call whose request has no time left is not made at all.
  */
 export async function callStripe<T>(deadlineMs: number, call: () => Promise<T>): Promise<T> {
+  const request = currentDeadline();
+  const budgetMs = request ? Math.min(deadlineMs, request.remainingMs()) : deadlineMs;
+  if (budgetMs <= 0) throw new GatewayTimeoutError('The request ran out of time before the payment provider could be called');
   let timer: NodeJS.Timeout | undefined;
   let deadlineExceeded = false;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       deadlineExceeded = true;
-      reject(new Error(`Stripe call exceeded its ${deadlineMs} ms deadline`));
-    }, deadlineMs);
+      reject(new Error(`Stripe call exceeded its ${budgetMs} ms deadline`));
+    }, budgetMs);
   });
+  const raced = Promise.race([call(), deadline]);
   try {
-    return await Promise.race([call(), deadline]);
+    return await (request ? request.trackStripe(raced) : raced);
   } catch (error) {
     throw mapStripeError(error, deadlineExceeded);
   } finally {

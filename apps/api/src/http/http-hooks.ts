@@ -1,10 +1,11 @@
 import { Logger } from '@nestjs/common';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@credits/config';
 import secureJsonParse from 'secure-json-parse';
-import { InvalidRequestError, LARGE_BODY, ValidationError } from '@credits/errors';
+import { GatewayTimeoutError, InvalidRequestError, LARGE_BODY, sendError, ServiceUnavailableError, ValidationError } from '@credits/errors';
+import { RequestDeadline, runWithDeadline } from '@credits/traffic';
 import { requestContext, RequestContext } from './request-context';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -23,11 +24,12 @@ export function requestContextOf(request: FastifyRequest): RequestContext | unde
 /**
  * Fastify-level wiring that must exist before Nest registers its routes: per-route body
  * limits, the JSON-only body parser, the request context every log line reads, the
- * `X-Request-Id` echo and one access log line per request. Errors raised here reach the
- * global filter through Nest's own Fastify error handler.
+ * `X-Request-Id` echo, the request deadline and one access log line per request. Errors
+ * raised here reach the global filter through Nest's own Fastify error handler.
  */
 export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): void {
   const accessLog = new Logger('Access');
+  const deadlineLog = new Logger('Deadline');
 
   fastify.addHook('onRoute', (route) => {
     const config_ = route.config as Record<string, unknown> | undefined;
@@ -39,10 +41,14 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
   fastify.addHook('onRequest', (request, reply, done) => {
     const context: RequestContext = { request_id: request.id };
     void reply.header('x-request-id', request.id);
-    requestContext.run(context, () => {
-      scopes.set(request, { scope: new AsyncResource('credits-api.request'), context });
-      done();
-    });
+    const deadline = new RequestDeadline(config.http.requestTimeoutMs);
+    watchDeadline(request, reply, deadline, deadlineLog);
+    requestContext.run(context, () =>
+      runWithDeadline(deadline, () => {
+        scopes.set(request, { scope: new AsyncResource('credits-api.request'), context });
+        done();
+      }),
+    );
   });
 
   // Body parsing resumes in the socket's async context; re-enter the request's own.
@@ -60,6 +66,7 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
       org: context?.org,
       user_id: context?.user_id,
       method: request.method,
+      ip: request.ip,
       route: request.routeOptions.url ?? 'unmatched',
       status: reply.statusCode,
       duration_ms: Math.round(reply.elapsedTime * 100) / 100,
@@ -67,6 +74,37 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
     done();
   });
 
+}
+
+/**
+ * `REQUEST_TIMEOUT_MS`: whatever the request is stuck on (a database that does not answer, a
+ * pool with no free connection, Stripe), the caller gets an answer by its deadline: 504 when
+ * it was waiting on Stripe, 503 otherwise. The work still running is told through the
+ * deadline's signal; Stripe calls are bounded by the same deadline (`callStripe`), so
+ * nothing is recorded after the caller was told it failed.
+ */
+function watchDeadline(request: FastifyRequest, reply: FastifyReply, deadline: RequestDeadline, logger: Logger): void {
+  const timer = setTimeout(() => {
+    deadline.expire();
+    if (reply.sent) return;
+    const waitingOnStripe = deadline.waitingOnStripe;
+    logger.warn({
+      msg: 'request deadline exceeded',
+      request_id: request.id,
+      timeout_ms: Math.round(reply.elapsedTime),
+      waiting_on: waitingOnStripe ? 'stripe' : 'server',
+    });
+    sendError(
+      request,
+      reply,
+      waitingOnStripe
+        ? new GatewayTimeoutError()
+        : new ServiceUnavailableError('The request did not complete within its deadline; retry shortly', { 'Retry-After': '1' }),
+      logger,
+    );
+  }, deadline.remainingMs());
+  // The response is finished or its connection gone: nothing left to answer.
+  reply.raw.once('close', () => clearTimeout(timer));
 }
 
 /**

@@ -3,6 +3,7 @@ import { ApiHeader, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@n
 import type { RawBodyRequest } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AcceptsLargeBody, ApiErrorResponses } from '@credits/errors';
+import { WebhookRateLimit } from '@credits/traffic';
 import { StripeWebhookService } from './stripe-webhook.service';
 
 class WebhookReceipt {
@@ -21,6 +22,7 @@ export class StripeWebhookController {
   @Post('webhook')
   @HttpCode(200)
   @AcceptsLargeBody()
+  @WebhookRateLimit()
   @ApiOperation({
     summary: 'Receive Stripe events',
     description:

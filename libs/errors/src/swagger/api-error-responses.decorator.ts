@@ -21,6 +21,9 @@ const DESCRIPTIONS: Record<number, string> = {
   504: 'Gateway timeout',
 };
 
+/** Where `@ApiResponse` keeps a route's responses (`DECORATORS.API_RESPONSE`, not exported by the package). */
+const API_RESPONSE_METADATA = 'swagger/apiResponse';
+
 const EXAMPLE_ERRORS: Partial<Record<ErrorType, ValidationErrorItem[]>> = {
   validation_error: [{ loc: ['body', 'quantity'], msg: 'Input should be less than or equal to 10', type: 'less_than_equal' }],
   invalid_request_error: [{ loc: ['body'], msg: 'Invalid JSON', type: 'json_invalid' }],
@@ -38,26 +41,41 @@ export function ApiErrorResponses(...types: ErrorType[]): MethodDecorator & Clas
   }
   const decorators = [...byStatus.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([status, statusTypes]) =>
-      ApiResponse({
-        status,
-        description: DESCRIPTIONS[status] ?? ERROR_CATALOG[statusTypes[0]].detail,
-        content: {
-          'application/json': {
-            schema: { $ref: getSchemaPath(APIErrorPayload) },
-            examples: Object.fromEntries(
-              statusTypes.map((type) => [
-                type,
-                {
-                  summary: ERROR_CATALOG[type].detail,
-                  value: { code: status, detail: ERROR_CATALOG[type].detail, errors: EXAMPLE_ERRORS[type] ?? null, type },
-                },
-              ]),
-            ),
+    .map(([status, statusTypes]) => {
+      const description = DESCRIPTIONS[status] ?? ERROR_CATALOG[statusTypes[0]].detail;
+      const response = (descriptionOnce: string) =>
+        ApiResponse({
+          status,
+          description: descriptionOnce,
+          content: {
+            'application/json': {
+              schema: { $ref: getSchemaPath(APIErrorPayload) },
+              examples: Object.fromEntries(
+                statusTypes.map((type) => [
+                  type,
+                  {
+                    summary: ERROR_CATALOG[type].detail,
+                    value: { code: status, detail: ERROR_CATALOG[type].detail, errors: EXAMPLE_ERRORS[type] ?? null, type },
+                  },
+                ]),
+              ),
+            },
           },
-        },
-      }),
-    );
+        });
+      // A route may be declared by two of these (its own list and `@OrgRole`'s): Swagger then
+      // merges the examples but would repeat the description, so it is given only once.
+      return (target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
+        const declared = Reflect.getMetadata(API_RESPONSE_METADATA, descriptor ? descriptor.value : target) as
+          | Record<string, { description?: string }>
+          | undefined;
+        const decorate = response(declared?.[status]?.description === description ? '' : description) as (
+          target: object,
+          key?: string | symbol,
+          descriptor?: PropertyDescriptor,
+        ) => unknown;
+        decorate(target, key, descriptor);
+      };
+    });
   return applyDecorators(ApiExtraModels(APIErrorPayload, ValidationErrorItem), ...decorators);
 }
 

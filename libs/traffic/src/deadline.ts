@@ -1,0 +1,59 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * The server-side deadline of the request being served (`REQUEST_TIMEOUT_MS`). The HTTP
+ * layer answers for the request when it passes; code that calls out (Stripe) bounds its
+ * own wait by what is left, so that no call outlives the answer it was made for.
+ */
+export class RequestDeadline {
+  readonly expiresAt: number;
+  private readonly controller = new AbortController();
+  private stripeCalls = 0;
+
+  constructor(timeoutMs: number, now = Date.now()) {
+    this.expiresAt = now + timeoutMs;
+  }
+
+  /** Aborted when the deadline passes. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get expired(): boolean {
+    return this.controller.signal.aborted || Date.now() >= this.expiresAt;
+  }
+
+  remainingMs(): number {
+    return Math.max(0, this.expiresAt - Date.now());
+  }
+
+  /** True while a Stripe call is awaited: passing the deadline then is a 504, not a 503. */
+  get waitingOnStripe(): boolean {
+    return this.stripeCalls > 0;
+  }
+
+  /** Marks a Stripe call as in progress until `done` settles. */
+  async trackStripe<T>(done: Promise<T>): Promise<T> {
+    this.stripeCalls++;
+    try {
+      return await done;
+    } finally {
+      this.stripeCalls--;
+    }
+  }
+
+  expire(): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new Error('request deadline exceeded'));
+  }
+}
+
+const deadlines = new AsyncLocalStorage<RequestDeadline>();
+
+export function runWithDeadline<T>(deadline: RequestDeadline, fn: () => T): T {
+  return deadlines.run(deadline, fn);
+}
+
+/** The deadline of the request being served; undefined outside a request (CLI, jobs). */
+export function currentDeadline(): RequestDeadline | undefined {
+  return deadlines.getStore();
+}

@@ -1,0 +1,37 @@
+import { Global, Module } from '@nestjs/common';
+import { ThrottlerModule, type ThrottlerModuleOptions } from '@nestjs/throttler';
+import { APP_CONFIG, type AppConfig } from '@credits/config';
+import { ClientVersionGuard } from './client-version.guard';
+import { RedisThrottlerStorage } from './rate-limit/redis-throttler-storage';
+import { RateLimitGuard } from './rate-limit/rate-limit.guard';
+
+function throttlerOptions(config: AppConfig, storage: RedisThrottlerStorage | undefined): ThrottlerModuleOptions {
+  const { windowMs, checkout, read, webhook } = config.rateLimit;
+  return {
+    throttlers: [
+      { name: 'checkout', limit: checkout, ttl: windowMs },
+      { name: 'read', limit: read, ttl: windowMs },
+      { name: 'webhook', limit: webhook, ttl: windowMs },
+    ],
+    // Without REDIS_URL: the library's in-process counters (each instance counts alone).
+    storage,
+  };
+}
+
+/** Rate limits and the client-version check; the guards are applied per route by `@OrgRole` and `@WebhookRateLimit`. */
+@Global()
+@Module({
+  imports: [
+    ThrottlerModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: async (config: AppConfig) => {
+        const storage = config.redis.url ? new RedisThrottlerStorage(config.redis) : undefined;
+        await storage?.connected(config.redis.connectTimeoutMs);
+        return throttlerOptions(config, storage);
+      },
+    }),
+  ],
+  providers: [RateLimitGuard, ClientVersionGuard],
+  exports: [RateLimitGuard, ClientVersionGuard],
+})
+export class TrafficModule {}

@@ -1,0 +1,165 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { checkoutSessions, idempotencyKeys, type DatabaseHandle } from '@credits/database';
+import { startStripeEmulator, StripeEmulator } from '../../apps/stripe-emulator/src';
+import { request } from '../support/test-app';
+import { createPostgresDatabase, openTestDb, parseLogs, PostgresDatabase, REDIS_SERVER, seedMember, uniqueRedisPrefix } from './support';
+
+const ROOT = join(__dirname, '..', '..');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Outcome {
+  id: string;
+  sentAt: number;
+  status?: number;
+  body?: any;
+  error?: string;
+}
+
+/** One request on its own connection (no keep-alive), so a refused connection is told apart from a cut one. */
+function send(base: string, method: string, path: string, id: string, headers: Record<string, string> = {}, body?: unknown): Promise<Outcome> {
+  const sentAt = Date.now();
+  return new Promise((resolve) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = httpRequest(
+      `${base}${path}`,
+      {
+        method,
+        agent: false,
+        headers: { 'x-request-id': id, ...(payload ? { 'content-type': 'application/json' } : {}), ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ id, sentAt, status: res.statusCode, body: text ? JSON.parse(text) : undefined }));
+        res.on('error', (err: NodeJS.ErrnoException) => resolve({ id, sentAt, error: `response cut: ${err.code ?? err.message}` }));
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ id, sentAt, error: err.code ?? err.message }));
+    req.end(payload);
+  });
+}
+
+describe('graceful shutdown: SIGTERM during a burst', () => {
+  let database: PostgresDatabase;
+  let db: DatabaseHandle;
+  let emulator: StripeEmulator;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    database = await createPostgresDatabase();
+    db = await openTestDb(database.url);
+    emulator = await startStripeEmulator({ port: 0, webhookSecret: 'whsec_shutdown' });
+  });
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await db?.close();
+    await emulator?.close();
+    await database?.drop();
+  });
+
+  it('fails readiness at once, answers every request that got in, completes purchases in flight, and exits 0 within the grace period', async () => {
+    const key = await seedMember(db.db, 'acme', 'admin@acme.test', 'admin');
+    let stdout = '';
+    let stderr = '';
+    child = spawn(process.execPath, ['-r', join(__dirname, 'fixtures', 'register.js'), join(ROOT, 'apps/api/src/main.ts')], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        DATABASE_URL: database.url,
+        REDIS_URL: `redis://${REDIS_SERVER.host}:${REDIS_SERVER.port}`,
+        REDIS_KEY_PREFIX: uniqueRedisPrefix(),
+        STRIPE_SECRET_KEY: 'sk_test_shutdown',
+        STRIPE_API_BASE: emulator.url,
+        STRIPE_WEBHOOK_SECRET: 'whsec_shutdown',
+        STRIPE_TIMEOUT_MS: '8000',
+        RATE_LIMIT_READ: '100000',
+        SHUTDOWN_DELAY_MS: '400',
+        SHUTDOWN_GRACE_MS: '10000',
+      },
+    });
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; at: number }>((resolve) => child!.on('exit', (code) => resolve({ code, at: Date.now() })));
+
+    const started = Date.now();
+    let base: string | undefined;
+    while (!base) {
+      if (Date.now() - started > 40000 || child.exitCode !== null) throw new Error(`server did not start:\n${stdout}\n${stderr}`);
+      base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
+      await sleep(50);
+    }
+    const auth = { authorization: `Bearer ${key}` };
+    // Create the org's Stripe customer first, so each purchase below is one slow session call.
+    const warmUp = await send(base, 'POST', '/api/v1/org/acme/credits/checkout', 'warm-up', auth, { success_url: 'http://localhost/ok', cancel_url: 'http://localhost/no' });
+    expect(warmUp.status).toBe(200);
+    await request(emulator.url, 'DELETE', '/_emulator/requests');
+    await request(emulator.url, 'POST', '/_emulator/faults', { body: { path: '/v1/checkout/sessions', method: 'POST', delay_ms: 1500 } });
+
+    // Purchases in flight at SIGTERM, and a stream of reads that goes on through the shutdown.
+    const purchases = Array.from({ length: 4 }, (_, i) =>
+      send(base!, 'POST', '/api/v1/org/acme/credits/checkout', `purchase-${i}`, { ...auth, 'idempotency-key': `shutdown-${i}` }, {
+        success_url: 'http://localhost/ok',
+        cancel_url: 'http://localhost/no',
+        quantity: i + 1,
+      }),
+    );
+    const reads: Promise<Outcome>[] = [];
+    let reading = true;
+    const readLoop = (async () => {
+      for (let n = 0; reading; n++) {
+        reads.push(send(base!, 'GET', '/api/v1/org/acme/credits', `read-${n}`, auth));
+        await sleep(25);
+      }
+    })();
+    const inFlight = async () =>
+      ((await request(emulator.url, 'GET', '/_emulator/requests?path=/v1/checkout/sessions')).body as any[]).filter((r) => r.method === 'POST').length;
+    while ((await inFlight()) < 4) await sleep(25);
+
+    const sigtermAt = Date.now();
+    child.kill('SIGTERM');
+    // Readiness fails at once, while requests are still being served (SHUTDOWN_DELAY_MS).
+    let readiness: Outcome;
+    do readiness = await send(base, 'GET', '/readyz', `readyz-${Date.now()}`);
+    while (readiness.status === 200 && Date.now() - sigtermAt < 2000);
+    expect(readiness.status).toBe(503);
+    expect(readiness.body).toMatchObject({ code: 503, type: 'service_unavailable_error', detail: 'Shutting down' });
+
+    const exit = await exited;
+    reading = false;
+    await readLoop;
+    expect({ code: exit.code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(exit.at - sigtermAt).toBeLessThan(10000);
+
+    // Every purchase in flight completed: answered, recorded, its key completed.
+    const done = await Promise.all(purchases);
+    for (const purchase of done) expect(purchase).toMatchObject({ status: 200, body: { session_id: expect.stringMatching(/^cs_/) } });
+    const rows = await db.db.select().from(checkoutSessions);
+    expect(rows.map((r) => r.id).sort()).toEqual([warmUp.body.session_id, ...done.map((p) => p.body.session_id)].sort());
+    expect((await db.db.select().from(idempotencyKeys)).map((k) => k.state)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(await inFlight()).toBe(4);
+
+    // Every request the server took in was answered, with what the server logged; the others
+    // never got in (connection refused after the listener closed), none was cut off.
+    const logs = parseLogs(stdout.split('\n'));
+    const served = new Map(logs.filter((l) => l.msg === 'request completed').map((l) => [l.request_id, l.status]));
+    const outcomes = await Promise.all(reads);
+    for (const outcome of outcomes) {
+      if (outcome.status !== undefined) expect({ id: outcome.id, status: outcome.status }).toEqual({ id: outcome.id, status: served.get(outcome.id) });
+      else {
+        expect(['ECONNREFUSED', 'ECONNRESET']).toContain(outcome.error);
+        expect(served.has(outcome.id)).toBe(false);
+      }
+    }
+    expect(outcomes.filter((o) => o.error?.startsWith('response cut'))).toEqual([]);
+    // Reads sent after SIGTERM were still served during the delay, and some arrived after the listener closed.
+    expect(outcomes.some((o) => o.sentAt > sigtermAt && o.status === 200)).toBe(true);
+    expect(outcomes.some((o) => o.error === 'ECONNREFUSED')).toBe(true);
+    expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/^SIGTERM received/), 'stopped']));
+  });
+});
