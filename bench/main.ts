@@ -89,13 +89,10 @@ const log = (message: string) => process.stderr.write(`[bench ${new Date().toISO
 
 /** Generous limits for the traffic-protection settings so the bench measures work, not throttling. */
 const UNTHROTTLED: Record<string, string> = {
-  RATE_LIMIT_ENABLED: 'false',
-  RATE_LIMIT_TTL_MS: '1000',
-  RATE_LIMIT_LIMIT: '100000000',
-  RATE_LIMIT_PER_KEY: '100000000',
-  RATE_LIMIT_PER_IP: '100000000',
-  RATE_LIMIT_CHECKOUT: '100000000',
-  RATE_LIMIT_WEBHOOK: '100000000',
+  RATE_LIMIT_WINDOW_MS: '1000',
+  RATE_LIMIT_CHECKOUT: '1000000',
+  RATE_LIMIT_READ: '1000000',
+  RATE_LIMIT_WEBHOOK: '10000000',
 };
 
 const SUCCESS_URL = 'http://localhost:3000/billing/success?session_id={CHECKOUT_SESSION_ID}';

@@ -1,6 +1,6 @@
 /**
- * Against a real PostgreSQL server: runs when TEST_DATABASE_URL is set (CI sets it), e.g.
- * TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+ * Against a real PostgreSQL server, in the PostgreSQL pass of `npm test` (`test:postgres`,
+ * which sets TEST_DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { type DatabaseHandle, type DatabaseLogger, openDatabase, organizations } from '@credits/database';
 import { sql } from 'drizzle-orm';
@@ -9,7 +9,7 @@ import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
 import { concurrentIncrements } from './counter';
 
 const serverUrl = process.env.TEST_DATABASE_URL?.trim();
-const describeWithPostgres = serverUrl ? describe : describe.skip;
+if (!serverUrl) throw new Error('TEST_DATABASE_URL must name a PostgreSQL server (npm run test:postgres sets it)');
 
 function recordingLogger(): DatabaseLogger & { errors: string[] } {
   const errors: string[] = [];
@@ -20,7 +20,7 @@ async function rows<T>(handle: DatabaseHandle, query: ReturnType<typeof sql>): P
   return ((await handle.db.execute(query)) as unknown as { rows: T[] }).rows;
 }
 
-describeWithPostgres('PostgreSQL (TEST_DATABASE_URL)', () => {
+describe('PostgreSQL (TEST_DATABASE_URL)', () => {
   let database: TestDatabase;
   let handle: DatabaseHandle;
   const logger = recordingLogger();
