@@ -72,6 +72,8 @@ export interface AppConfig {
     apiBase: URL | undefined;
     timeoutMs: number;
     maxNetworkRetries: number;
+    /** A whole Stripe call, every attempt included, never takes longer: timeout × attempts. */
+    callDeadlineMs: number;
     webhookSecret: string | undefined;
     /** Where the emulator delivers events; only used when `usesEmulator`. */
     emulatorPort: number;
@@ -125,6 +127,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     read.problem('STRIPE_WEBHOOK_SECRET', 'is required in production (webhooks cannot be verified without it)');
   }
 
+  const stripeTimeoutMs = read.int('STRIPE_TIMEOUT_MS', 10000, { min: 100, max: 120000 });
+  const stripeRetries = read.int('STRIPE_MAX_NETWORK_RETRIES', 2, { min: 0, max: 10 });
   const priceId = read.string('STRIPE_PRICE_ID');
   const currency = read.string('BUNDLE_CURRENCY', 'usd').toLowerCase();
   if (!/^[a-z]{3}$/.test(currency)) read.fail('BUNDLE_CURRENCY', 'a three-letter ISO currency code', currency, 'usd');
@@ -193,8 +197,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       secretKey: secretKey ?? EMULATOR_SECRET_KEY,
       usesEmulator,
       apiBase,
-      timeoutMs: read.int('STRIPE_TIMEOUT_MS', 10000, { min: 100, max: 120000 }),
-      maxNetworkRetries: read.int('STRIPE_MAX_NETWORK_RETRIES', 2, { min: 0, max: 10 }),
+      timeoutMs: stripeTimeoutMs,
+      maxNetworkRetries: stripeRetries,
+      callDeadlineMs: stripeTimeoutMs * (stripeRetries + 1),
       webhookSecret,
       emulatorPort,
       startEmulator: read.bool('STRIPE_EMULATOR_EMBEDDED', usesEmulator && nodeEnv === 'development'),

@@ -12,8 +12,6 @@ import { StripeCustomers } from './stripe-customers';
 
 @Injectable()
 export class CheckoutService {
-  /** The whole Stripe call, retries included, never takes longer than this. */
-  private readonly stripeDeadlineMs: number;
 
   constructor(
     @InjectDb() private readonly db: Db,
@@ -21,9 +19,7 @@ export class CheckoutService {
     @InjectConfig() private readonly config: AppConfig,
     private readonly customers: StripeCustomers,
     private readonly idempotency: IdempotencyService,
-  ) {
-    this.stripeDeadlineMs = config.stripe.timeoutMs * (config.stripe.maxNetworkRetries + 1);
-  }
+  ) {}
 
   async create(
     org: OrgContext,
@@ -38,7 +34,7 @@ export class CheckoutService {
     }
     const scope = { userId: principal.userId, orgId: org.id, key: idempotencyKey };
     // Held longer than any attempt can run, so only a dead request's claim is taken over.
-    const lockMs = 2 * this.stripeDeadlineMs + 5000;
+    const lockMs = 2 * this.config.stripe.callDeadlineMs + 5000;
     return this.idempotency.run(scope, requestHash(request), lockMs, () =>
       this.createSession(org, principal, request, stripeIdempotencyKey(org, principal, idempotencyKey)),
     );
@@ -53,7 +49,7 @@ export class CheckoutService {
     const { checkout } = this.config;
     const bundles = request.quantity;
     const credits = bundles * checkout.creditsPerBundle;
-    const customer = await this.customers.customerFor(org, this.stripeDeadlineMs);
+    const customer = await this.customers.customerFor(org, this.config.stripe.callDeadlineMs);
     const metadata = {
       org_id: org.id,
       org_slug: org.slug,
@@ -72,7 +68,7 @@ export class CheckoutService {
           },
         };
 
-    const session = await callStripe(this.stripeDeadlineMs, () =>
+    const session = await callStripe(this.config.stripe.callDeadlineMs, () =>
       this.stripe.checkout.sessions.create(
         {
           mode: 'payment',

@@ -45,16 +45,13 @@ function paymentIntentOf(object: { payment_intent?: string | { id: string } | nu
 @Injectable()
 export class FulfilmentService {
   private readonly logger = new Logger(FulfilmentService.name);
-  private readonly stripeDeadlineMs: number;
 
   constructor(
     @InjectDb() private readonly db: Db,
     @InjectStripe() private readonly stripe: Stripe,
     @InjectConfig() private readonly config: AppConfig,
     private readonly ledger: LedgerService,
-  ) {
-    this.stripeDeadlineMs = config.stripe.timeoutMs * (config.stripe.maxNetworkRetries + 1);
-  }
+  ) {}
 
   async handle(event: Stripe.Event): Promise<EventOutcome> {
     if (!HANDLED.has(event.type)) {
@@ -206,7 +203,7 @@ export class FulfilmentService {
       if (!paymentIntent) throw new PermanentFailure(`refund for charge ${charge.id} has no payment intent: it was not a Checkout payment`);
       const [ours] = await this.db.select({ id: checkoutSessions.id }).from(checkoutSessions).where(eq(checkoutSessions.stripePaymentIntentId, paymentIntent));
       if (ours) return { sessionId: ours.id };
-      const found = await callStripe(this.stripeDeadlineMs, () => this.stripe.checkout.sessions.list({ payment_intent: paymentIntent, limit: 1 }));
+      const found = await callStripe(this.config.stripe.callDeadlineMs, () => this.stripe.checkout.sessions.list({ payment_intent: paymentIntent, limit: 1 }));
       if (found.data.length === 0) throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
       sessionId = found.data[0].id;
     } else if (event.type.startsWith('checkout.session.')) {
@@ -221,7 +218,7 @@ export class FulfilmentService {
   }
 
   private async sessionFromStripe(sessionId: string): Promise<CheckoutRow> {
-    const session = await callStripe(this.stripeDeadlineMs, () =>
+    const session = await callStripe(this.config.stripe.callDeadlineMs, () =>
       this.stripe.checkout.sessions.retrieve(sessionId, { expand: ['line_items'] }),
     );
     const orgId = session.metadata?.org_id ?? session.client_reference_id;
