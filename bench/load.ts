@@ -26,11 +26,21 @@ export async function runLoad(
   limit: { seconds: number } | { amount: number },
   connections = CONNECTIONS,
 ): Promise<Sample> {
+  const started = performance.now();
+  let lastResponse = started;
+  // autocannon ends a fixed-amount run on its next one-second tick: time the responses instead.
+  const requests = spec.requests.map((request) => ({
+    ...request,
+    onResponse: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string>) => {
+      lastResponse = performance.now();
+      request.onResponse?.(status, body, context, headers);
+    },
+  }));
   const result: Result = await autocannon({
     url: spec.url,
     connections,
     timeout: 30,
-    requests: spec.requests,
+    requests,
     ...('seconds' in limit ? { duration: limit.seconds } : { amount: limit.amount }),
   });
   const statuses: Record<string, number> = {};
@@ -41,7 +51,7 @@ export async function runLoad(
     total += Number(count);
     if (!spec.expect.includes(Number(status))) unexpected += Number(count);
   }
-  const seconds = result.duration;
+  const seconds = 'amount' in limit ? (lastResponse - started) / 1000 : result.duration;
   return {
     rps: seconds > 0 ? total / seconds : 0,
     p50: result.latency.p50,

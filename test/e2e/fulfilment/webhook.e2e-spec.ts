@@ -381,7 +381,7 @@ describe('POST /api/v1/stripe/webhook', () => {
 
   describe('a failure in the middle of the transaction', () => {
     beforeAll(async () => {
-      // Raises on the first balance update only: a sequence is not rolled back with the transaction.
+      // Raises on the first balance write only: a sequence is not rolled back with the transaction.
       await s.db.execute(sql.raw('create sequence test_fault_seq'));
       await s.db.execute(sql.raw(`
         create function test_fault_once() returns trigger language plpgsql as $$
@@ -389,7 +389,7 @@ describe('POST /api/v1/stripe/webhook', () => {
           if nextval('test_fault_seq') = 1 then raise exception 'injected failure'; end if;
           return new;
         end $$`));
-      await s.db.execute(sql.raw('create trigger test_fault after update on credit_balances for each row execute function test_fault_once()'));
+      await s.db.execute(sql.raw('create trigger test_fault after insert or update on credit_balances for each row execute function test_fault_once()'));
     });
     afterAll(async () => {
       for (const statement of ['drop trigger test_fault on credit_balances', 'drop function test_fault_once()', 'drop sequence test_fault_seq']) {

@@ -31,39 +31,56 @@ export class InsufficientBalanceError extends Error {
 
 /**
  * The only writer of credits. Each entry and the balance move together in the caller's
- * transaction; the org's balance row is locked first so concurrent entries for one org
- * apply one after another, and `source_ref` is unique so a cause applies at most once.
- * Invariant: balance = sum(ledger amounts) and never below zero.
+ * transaction; `source_ref` is unique so a cause applies at most once.
+ * Invariant: balance = sum(ledger amounts) and never below zero (also a constraint).
+ *
+ * The org's balance row is the lock that orders concurrent entries for one org, so it is
+ * held as briefly as possible: a credit takes it in the one statement that adds to the
+ * balance and writes the entry, and keeps it only until the caller commits.
  */
 @Injectable()
 export class LedgerService {
   constructor(@InjectDb() private readonly db: Db) {}
 
   async apply(tx: Tx, input: LedgerEntryInput): Promise<AppliedEntry> {
-    const balance = await this.lockBalance(tx, input.orgId);
-    const already = await tx
+    // Checked before any lock: callers that can race on one source already hold a lock
+    // that orders them (the checkout session's row for purchases and refunds), and the
+    // unique constraint on source_ref is the backstop.
+    const [already] = await tx
       .select({ id: creditLedger.id })
       .from(creditLedger)
       .where(eq(creditLedger.sourceRef, input.sourceRef))
       .limit(1);
-    if (already.length > 0) return { applied: false, balance };
+    if (already) return { applied: false, balance: await this.currentBalance(tx, input.orgId) };
 
-    const next = balance + input.amount;
-    if (next < 0) throw new InsufficientBalanceError(balance, input.amount);
-    const [entry] = await tx
-      .insert(creditLedger)
-      .values({
-        orgId: input.orgId,
-        amount: input.amount,
-        balanceAfter: next,
-        transactionType: input.transactionType,
-        description: input.description,
-        sourceRef: input.sourceRef,
-        checkoutSessionId: input.checkoutSessionId ?? null,
-      })
-      .returning({ id: creditLedger.id });
-    await tx.update(creditBalances).set({ balance: next, updatedAt: new Date() }).where(eq(creditBalances.orgId, input.orgId));
-    return { applied: true, balance: next, entryId: entry.id };
+    // A debit checks the balance under its lock first; the row then exists.
+    let addToBalance = sql`
+      insert into ${creditBalances} (org_id, balance, updated_at) values (${input.orgId}::uuid, ${input.amount}::bigint, now())
+      on conflict (org_id) do update
+        set balance = ${creditBalances}.balance + excluded.balance, updated_at = excluded.updated_at
+      returning balance`;
+    if (input.amount < 0) {
+      const balance = await this.lockBalance(tx, input.orgId);
+      if (balance + input.amount < 0) throw new InsufficientBalanceError(balance, input.amount);
+      addToBalance = sql`
+        update ${creditBalances} set balance = balance + ${input.amount}::bigint, updated_at = now()
+        where org_id = ${input.orgId}::uuid
+        returning balance`;
+    }
+    const result = await tx.execute(sql`
+      with balance as (${addToBalance})
+      insert into ${creditLedger} (org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id)
+      select ${input.orgId}::uuid, ${input.amount}::bigint, balance.balance, ${input.transactionType}::text,
+             ${input.description}::text, ${input.sourceRef}::text, ${input.checkoutSessionId ?? null}::text
+      from balance
+      returning id, balance_after`);
+    const [entry] = (result as unknown as { rows: { id: string; balance_after: number | string | bigint }[] }).rows;
+    return { applied: true, balance: Number(entry.balance_after), entryId: entry.id };
+  }
+
+  private async currentBalance(tx: Tx, orgId: string): Promise<number> {
+    const [row] = await tx.select({ balance: creditBalances.balance }).from(creditBalances).where(eq(creditBalances.orgId, orgId));
+    return row?.balance ?? 0;
   }
 
   /** The org's balance, its row locked for the rest of the transaction. */
