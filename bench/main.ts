@@ -14,7 +14,7 @@ import { Client } from 'pg';
 import { DirectoryAdmin } from '@credits/auth';
 import { openDatabase } from '@credits/database';
 import { alternate, Comparison, CONNECTIONS, LoadSpec, median, runLoad, Sample } from './load';
-import { freePort, REPO_ROOT, Service, sleep, startService } from './processes';
+import { freePort, REPO_ROOT, Service, startService } from './processes';
 
 const SCENARIOS = ['checkout', 'invalid', 'balance', 'webhook', 'soak'] as const;
 type Scenario = (typeof SCENARIOS)[number];

@@ -1,6 +1,6 @@
 import { DEFAULT_API_VERSION, type Context } from './context';
 import { newId, nowSeconds, randomBase62 } from './ids';
-import type { Charge, CheckoutSession, Customer, PaymentIntent, Refund } from './objects';
+import { newCustomer, type Charge, type CheckoutSession, type PaymentIntent, type Refund } from './objects';
 import type { EventRecord } from './webhooks';
 
 /**
@@ -98,24 +98,13 @@ export function paySession(ctx: Context, id: string, opts: { async?: boolean; de
   }
   const extras = ctx.store.sessionExtras.get(session.id);
   if (!session.customer && session.customer_creation === 'always') {
-    const created: Customer = {
-      id: newId('cus'),
-      object: 'customer',
-      created: nowSeconds(),
-      livemode: false,
+    const created = newCustomer({
       name: null,
       email: session.customer_email ?? 'customer@example.com',
       description: null,
       phone: null,
       metadata: {},
-      balance: 0,
-      currency: null,
-      default_source: null,
-      delinquent: false,
-      invoice_prefix: randomBase62(8).toUpperCase(),
-      preferred_locales: [],
-      tax_exempt: 'none',
-    };
+    });
     ctx.store.customers.set(created.id, created);
     session.customer = created.id;
   }

@@ -1,4 +1,6 @@
 /** The Stripe objects the emulator keeps, shaped like Stripe's JSON. */
+import { newId, nowSeconds, randomBase62 } from './ids';
+
 export type Metadata = Record<string, string>;
 
 export interface Customer {
@@ -18,6 +20,24 @@ export interface Customer {
   invoice_prefix: string;
   preferred_locales: string[];
   tax_exempt: 'none';
+}
+
+/** A new customer as Stripe creates it: the given fields, every other one at Stripe's default. */
+export function newCustomer(fields: Pick<Customer, 'name' | 'email' | 'description' | 'phone' | 'metadata'>): Customer {
+  return {
+    id: newId('cus'),
+    object: 'customer',
+    created: nowSeconds(),
+    livemode: false,
+    ...fields,
+    balance: 0,
+    currency: null,
+    default_source: null,
+    delinquent: false,
+    invoice_prefix: randomBase62(8).toUpperCase(),
+    preferred_locales: [],
+    tax_exempt: 'none',
+  };
 }
 
 export interface Product {

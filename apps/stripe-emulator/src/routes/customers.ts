@@ -1,7 +1,6 @@
 import { ok, type Route } from '../context';
 import { noSuch } from '../errors';
-import { newId, nowSeconds, randomBase62 } from '../ids';
-import type { Customer } from '../objects';
+import { newCustomer } from '../objects';
 import { metadata, newestFirst, optionalString, paginate, rejectUnknown } from '../validate';
 import { expandObject } from './expand';
 
@@ -18,24 +17,13 @@ export const customerRoutes: Route[] = [
     handler(ctx, req) {
       const p = req.params;
       rejectUnknown(p, CREATE_PARAMS);
-      const customer: Customer = {
-        id: newId('cus'),
-        object: 'customer',
-        created: nowSeconds(),
-        livemode: false,
+      const customer = newCustomer({
         name: optionalString(p, 'name', 'name', 256) || null,
         email: optionalString(p, 'email', 'email', 512) || null,
         description: optionalString(p, 'description') || null,
         phone: optionalString(p, 'phone', 'phone', 20) || null,
         metadata: metadata(p) ?? {},
-        balance: 0,
-        currency: null,
-        default_source: null,
-        delinquent: false,
-        invoice_prefix: randomBase62(8).toUpperCase(),
-        preferred_locales: [],
-        tax_exempt: 'none',
-      };
+      });
       ctx.store.customers.set(customer.id, customer);
       return ok(expandObject(ctx, customer, p));
     },

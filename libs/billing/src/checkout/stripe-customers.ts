@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { and, eq, isNull } from 'drizzle-orm';
 import Stripe from 'stripe';
 import type { OrgContext } from '@credits/auth';
-import { InjectConfig, type AppConfig } from '@credits/config';
 import { Db, InjectDb, organizations } from '@credits/database';
 import { callStripe, InjectStripe } from '@credits/stripe';
 
@@ -20,7 +19,6 @@ export class StripeCustomers {
   constructor(
     @InjectDb() private readonly db: Db,
     @InjectStripe() private readonly stripe: Stripe,
-    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async customerFor(org: OrgContext, deadlineMs: number): Promise<string> {
