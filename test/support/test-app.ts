@@ -72,6 +72,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     // Suites make many requests as one caller; the rate-limit suites set their own limits.
     RATE_LIMIT_CHECKOUT: '10000',
     RATE_LIMIT_READ: '10000',
+    RATE_LIMIT_AUTH_FAILURES: '10000',
     ...options.env,
   });
   const logs: string[] = [];

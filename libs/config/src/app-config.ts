@@ -36,6 +36,8 @@ export interface AppConfig {
     checkout: number;
     read: number;
     webhook: number;
+    /** Failed authentications per client address and window before it gets 429. */
+    authFailures: number;
   };
   redis: {
     /** undefined: rate-limit counters are kept per process. */
@@ -170,6 +172,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       checkout: read.int('RATE_LIMIT_CHECKOUT', 10, { min: 1, max: 1_000_000 }),
       read: read.int('RATE_LIMIT_READ', 120, { min: 1, max: 1_000_000 }),
       webhook: read.int('RATE_LIMIT_WEBHOOK', 3000, { min: 1, max: 10_000_000 }),
+      authFailures: read.int('RATE_LIMIT_AUTH_FAILURES', 30, { min: 1, max: 1_000_000 }),
     },
     redis: {
       url: redisUrl,

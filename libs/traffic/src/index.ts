@@ -1,5 +1,6 @@
 export * from './client-version.guard';
 export * from './deadline';
+export * from './rate-limit/auth-failure-limiter';
 export * from './rate-limit/budgets';
 export * from './rate-limit/decorators';
 export * from './rate-limit/rate-limit.guard';

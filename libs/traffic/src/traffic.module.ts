@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { ThrottlerModule, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import { APP_CONFIG, type AppConfig } from '@credits/config';
 import { ClientVersionGuard } from './client-version.guard';
+import { AuthFailureLimiter } from './rate-limit/auth-failure-limiter';
 import { RedisThrottlerStorage } from './rate-limit/redis-throttler-storage';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 
@@ -31,7 +32,7 @@ function throttlerOptions(config: AppConfig, storage: RedisThrottlerStorage | un
       },
     }),
   ],
-  providers: [RateLimitGuard, ClientVersionGuard],
-  exports: [RateLimitGuard, ClientVersionGuard],
+  providers: [RateLimitGuard, ClientVersionGuard, AuthFailureLimiter],
+  exports: [RateLimitGuard, ClientVersionGuard, AuthFailureLimiter],
 })
 export class TrafficModule {}

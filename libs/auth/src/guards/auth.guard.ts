@@ -1,6 +1,7 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { AuthenticationError } from '@credits/errors';
+import { ApiException, AuthenticationError } from '@credits/errors';
+import { AuthFailureLimiter } from '@credits/traffic';
 import { looksLikeApiKey } from '../api-keys/api-key-format';
 import { ApiKeyVerifier } from '../api-keys/api-key-verifier';
 import { DatabaseOrgDirectory } from '../directory/database-org-directory';
@@ -18,6 +19,7 @@ export class AuthGuard implements CanActivate {
     private readonly apiKeys: ApiKeyVerifier,
     private readonly jwt: JwtVerifier,
     directory: OrgDirectory,
+    @Optional() private readonly failures?: AuthFailureLimiter,
   ) {
     this.prefetchOrg = directory instanceof DatabaseOrgDirectory;
   }
@@ -28,6 +30,18 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     if (request.principal) return true;
+    this.failures?.assertAllowed(request.ip);
+    try {
+      await this.authenticate(request);
+    } catch (error) {
+      const limited = error instanceof ApiException && error.getStatus() === 401 ? await this.failures?.recordFailure(request.ip) : undefined;
+      throw limited ?? error;
+    }
+    onAuthenticated(request);
+    return true;
+  }
+
+  private async authenticate(request: FastifyRequest): Promise<void> {
     const header = request.headers.authorization;
     if (header === undefined || header === '') throw new AuthenticationError('Missing bearer token');
     const match = BEARER.exec(header);
@@ -41,7 +55,5 @@ export class AuthGuard implements CanActivate {
     } else {
       request.principal = looksLikeApiKey(token) ? await this.apiKeys.verify(token) : await this.jwt.verify(token);
     }
-    onAuthenticated(request);
-    return true;
   }
 }
