@@ -202,4 +202,24 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
     for (const secret of [adminKey, memberKey, outsiderKey, token, JWT_SECRET]) expect(all).not.toContain(secret);
     expect(all).toMatch(/"route":"\/api\/v1\/org\/:org\/probe"/);
   });
+
+  it('writes every log line as valid JSON, secrets scrubbed or not', () => {
+    expect(t.logs.filter((line) => {
+      try {
+        JSON.parse(line);
+        return false;
+      } catch {
+        return true;
+      }
+    })).toEqual([]);
+  });
+
+  it('names the org and the user in the access line and in every line logged while serving', async () => {
+    await t.request('GET', '/api/v1/org/acme/probe/boom', { headers: { authorization: `Bearer ${memberKey}`, 'x-request-id': 'who-1' } });
+    const lines = t.logs.map((line) => JSON.parse(line)).filter((line) => line.request_id === 'who-1');
+    const access = lines.find((line) => line.msg === 'request completed');
+    const failure = lines.find((line) => line.msg === 'request failed');
+    for (const line of [access, failure]) expect(line).toMatchObject({ org: 'acme', user_id: expect.any(String) });
+    expect(access).toMatchObject({ method: 'GET', status: 500, route: '/api/v1/org/:org/probe/boom' });
+  });
 });

@@ -3,9 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '@credits/config';
-import { addAuthListener } from '@credits/auth';
 import { AppModule } from './app.module';
-import { registerHttpHooks, requestContextOf, requestIdFor } from './http/http-hooks';
+import { registerHttpHooks, requestIdFor } from './http/http-hooks';
 import { PinoLoggerService } from './logging/logger';
 import { setupOpenApi } from './openapi/openapi';
 import { registerSecurity } from './http/security';
@@ -15,8 +14,6 @@ export interface CreateAppOptions {
   /** Extra modules mounted on the app (tests). */
   imports?: ModuleMetadata['imports'];
 }
-
-let authListenerInstalled = false;
 
 /** Builds the fully wired HTTP app; `main.ts` and the e2e tests share it. */
 export async function createApp(config: AppConfig, options: CreateAppOptions): Promise<NestFastifyApplication> {
@@ -31,16 +28,6 @@ export async function createApp(config: AppConfig, options: CreateAppOptions): P
     return503OnClosing: false,
   });
   registerHttpHooks(adapter.getInstance(), config);
-
-  if (!authListenerInstalled) {
-    authListenerInstalled = true;
-    addAuthListener((request) => {
-      const context = requestContextOf(request);
-      if (!context) return;
-      if (request.principal) context.user_id = request.principal.userId;
-      if (request.org) context.org = request.org.slug;
-    });
-  }
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.imports), adapter, {
     // Our own JSON-only parser keeps the raw body (registerHttpHooks).

@@ -5,7 +5,6 @@ export * from './auth.module';
 export * from './decorators';
 export * from './directory/database-org-directory';
 export * from './directory/org-directory';
-export * from './guards/auth-events';
 export * from './guards/auth.guard';
 export * from './guards/org-access.guard';
 export * from './jwt/jwt-verifier';

@@ -15,11 +15,7 @@ export function requestIdFor(header: string | string[] | undefined): string {
   return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-const scopes = new WeakMap<FastifyRequest, { scope: AsyncResource; context: RequestContext }>();
-
-export function requestContextOf(request: FastifyRequest): RequestContext | undefined {
-  return scopes.get(request)?.context;
-}
+const scopes = new WeakMap<FastifyRequest, AsyncResource>();
 
 /**
  * Fastify-level wiring that must exist before Nest registers its routes: per-route body
@@ -39,13 +35,13 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
   registerJsonBodyParser(fastify);
 
   fastify.addHook('onRequest', (request, reply, done) => {
-    const context: RequestContext = { request_id: request.id };
+    const context: RequestContext = { request_id: request.id, request };
     void reply.header('x-request-id', request.id);
     const deadline = new RequestDeadline(config.http.requestTimeoutMs);
     watchDeadline(request, reply, deadline, deadlineLog);
     requestContext.run(context, () =>
       runWithDeadline(deadline, () => {
-        scopes.set(request, { scope: new AsyncResource('credits-api.request'), context });
+        scopes.set(request, new AsyncResource('credits-api.request'));
         done();
       }),
     );
@@ -53,18 +49,17 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
 
   // Body parsing resumes in the socket's async context; re-enter the request's own.
   fastify.addHook('preValidation', (request, _reply, done) => {
-    const entry = scopes.get(request);
-    if (entry) entry.scope.runInAsyncScope(done, null);
+    const scope = scopes.get(request);
+    if (scope) scope.runInAsyncScope(done, null);
     else done();
   });
 
   fastify.addHook('onResponse', (request, reply, done) => {
-    const context = scopes.get(request)?.context;
     accessLog.log({
       msg: 'request completed',
       request_id: request.id,
-      org: context?.org,
-      user_id: context?.user_id,
+      org: request.org?.slug,
+      user_id: request.principal?.userId,
       method: request.method,
       ip: request.ip,
       route: request.routeOptions.url ?? 'unmatched',
@@ -73,7 +68,6 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
     });
     done();
   });
-
 }
 
 /**

@@ -1,16 +1,20 @@
+import type { FastifyRequest } from 'fastify';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-/** What is known about the request being served; every log line carries it. */
+/**
+ * The request being served, for every log line written while serving it: its id, and the
+ * user and org once the guards have set them on the request.
+ */
 export interface RequestContext {
   request_id: string;
-  org?: string;
-  user_id?: string;
+  request: FastifyRequest;
 }
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();
 
-/** Adds facts learnt while serving (org slug, user id) to the current request's context. */
-export function annotateRequest(facts: Partial<Omit<RequestContext, 'request_id'>>): void {
+/** The fields a log line carries about the current request (none outside a request). */
+export function requestLogFields(): Record<string, string | undefined> {
   const store = requestContext.getStore();
-  if (store) Object.assign(store, facts);
+  if (!store) return {};
+  return { request_id: store.request_id, org: store.request.org?.slug, user_id: store.request.principal?.userId };
 }

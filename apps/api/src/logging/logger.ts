@@ -1,11 +1,12 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { Logger as Pino } from 'pino';
 import type { AppConfig } from '@credits/config';
-import { requestContext } from '../http/request-context';
+import { requestLogFields } from '../http/request-context';
 
 /** Credentials that must never reach a log line, whatever field they hide in. */
 const SECRET_PATTERNS: [RegExp, string][] = [
-  [/Bearer\s+[^\s"',]+/gi, 'Bearer [redacted]'],
+  // Stops at a backslash too: lines are JSON, and `\"` must survive the scrub.
+  [/Bearer\s+[^\s"',\\]+/gi, 'Bearer [redacted]'],
   [/\bck_[A-Za-z0-9]{8}_[A-Za-z0-9_-]+/g, 'ck_[redacted]'],
   [/\beyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[redacted-jwt]'],
   [/\b(sk|rk)_(test|live)_[A-Za-z0-9]+/g, '$1_$2_[redacted]'],
@@ -23,7 +24,7 @@ export function createPino(config: AppConfig, destination?: pino.DestinationStre
       base: { service: 'credits-api' },
       timestamp: pino.stdTimeFunctions.isoTime,
       messageKey: 'msg',
-      mixin: () => ({ ...requestContext.getStore() }),
+      mixin: requestLogFields,
       redact: {
         paths: [
           'authorization',

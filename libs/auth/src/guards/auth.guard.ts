@@ -7,7 +7,6 @@ import { ApiKeyVerifier } from '../api-keys/api-key-verifier';
 import { DatabaseOrgDirectory } from '../directory/database-org-directory';
 import { OrgDirectory } from '../directory/org-directory';
 import { JwtVerifier } from '../jwt/jwt-verifier';
-import { onAuthenticated } from './auth-events';
 import { prefetchedOrgs } from './prefetched-org';
 
 const BEARER = /^Bearer ([!-~]{1,4096})$/;
@@ -37,7 +36,6 @@ export class AuthGuard implements CanActivate {
       const limited = error instanceof ApiException && error.getStatus() === 401 ? await this.failures?.recordFailure(request.ip) : undefined;
       throw limited ?? error;
     }
-    onAuthenticated(request);
     return true;
   }
 

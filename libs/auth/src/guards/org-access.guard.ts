@@ -4,7 +4,6 @@ import type { FastifyRequest } from 'fastify';
 import type { MemberRole } from '@credits/database';
 import { ForbiddenError, InternalError, NotFoundError } from '@credits/errors';
 import { OrgDirectory, ROLE_RANK } from '../directory/org-directory';
-import { onAuthenticated } from './auth-events';
 import { prefetchedOrgs } from './prefetched-org';
 
 export const MIN_ROLE = Symbol('minRole');
@@ -35,7 +34,6 @@ export class OrgAccessGuard implements CanActivate {
         : await this.directory.findMemberOrg(slug, request.principal.userId);
     if (!org) throw new NotFoundError('Organization not found');
     request.org = org;
-    onAuthenticated(request);
     if (ROLE_RANK[org.role] < ROLE_RANK[minRole]) {
       throw new ForbiddenError(`This operation requires the ${minRole} role; you are ${org.role === 'admin' ? 'an' : 'a'} ${org.role}`);
     }
