@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { renderError } from './envelope';
 
 /**
@@ -13,11 +13,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    sendError(http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>(), exception, this.logger);
+    sendError(http.getResponse<FastifyReply>(), exception, this.logger);
   }
 }
 
-export function sendError(request: FastifyRequest, reply: FastifyReply, exception: unknown, logger: Logger): void {
+export function sendError(reply: FastifyReply, exception: unknown, logger: Logger): void {
   const rendered = renderError(exception);
   if (rendered.serverFault) {
     logger.error({ msg: 'request failed', err: exception, status: rendered.status, type: rendered.body.type });
@@ -30,5 +30,4 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, exceptio
     .headers(rendered.headers)
     .header('content-type', 'application/json; charset=utf-8')
     .send(rendered.body);
-  void request;
 }

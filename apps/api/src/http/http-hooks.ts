@@ -89,7 +89,6 @@ function watchDeadline(request: FastifyRequest, reply: FastifyReply, deadline: R
       waiting_on: waitingOnStripe ? 'stripe' : 'server',
     });
     sendError(
-      request,
       reply,
       waitingOnStripe
         ? new GatewayTimeoutError()
