@@ -190,14 +190,15 @@ describe('request deadline (REQUEST_TIMEOUT_MS) while waiting on Stripe', () => 
 
   it('answers 504 by the deadline, records nothing when Stripe answers late, and the retry finds the same session', async () => {
     await s.control('DELETE', '/requests');
-    await s.control('POST', '/faults', { path: '/v1/checkout/sessions', method: 'POST', delay_ms: 1200, times: 1 });
+    await s.control('POST', '/faults', { path: '/v1/checkout/sessions', method: 'POST', delay_ms: 2500, times: 1 });
     const headers = { authorization: `Bearer ${key}`, 'idempotency-key': 'late-answer-1' };
     const started = Date.now();
     const res = await s.request('POST', CHECKOUT, { headers, body: { ...BODY, quantity: 2 } });
     const elapsed = Date.now() - started;
     expectEnvelope(res, 504, 'gateway_timeout_error');
+    // Answered at the 700 ms deadline, long before Stripe's 2500 ms answer (slack for a loaded machine).
     expect(elapsed).toBeGreaterThanOrEqual(650);
-    expect(elapsed).toBeLessThan(1200);
+    expect(elapsed).toBeLessThan(2000);
 
     // Stripe creates the session after the caller was answered: wait for that late answer.
     const deadline = Date.now() + 5000;

@@ -73,7 +73,8 @@ describe('outages: Redis and PostgreSQL going away and coming back', () => {
       expect(res.status).toBe(200);
       // Served uncounted: no budget to report.
       expect(res.headers.get('ratelimit-limit')).toBeNull();
-      expect(Date.now() - started).toBeLessThan(1000);
+      // A refused connection fails at once; the bound is slack for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(1500);
     }
     const off = rateLimitLogs().filter((l) => /rate limits are OFF/.test(l.msg));
     expect(off).toHaveLength(1);

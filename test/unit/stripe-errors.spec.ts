@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { ApiException } from '@credits/errors';
 import { callStripe, mapStripeError } from '@credits/stripe';
+import { RequestDeadline, runWithDeadline } from '@credits/traffic';
 
 const raw = (extra: Record<string, unknown>) => ({ message: 'boom', type: 'api_error', ...extra }) as any;
 
@@ -33,5 +34,21 @@ describe('mapStripeError: one mapping from Stripe failures to the envelope', () 
     expect(error).toBeInstanceOf(ApiException);
     expect((error as ApiException).type).toBe('gateway_timeout_error');
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it("keeps the request blaming Stripe when the call is cut off by the request's deadline", async () => {
+    // The HTTP layer decides between 504 (waiting on Stripe) and 503 after the Stripe call may
+    // already have given up: both timers fall due at the same instant, in either order.
+    const deadline = new RequestDeadline(50);
+    const error = await runWithDeadline(deadline, () => callStripe(10_000, () => new Promise(() => undefined))).catch((e: unknown) => e);
+    expect((error as ApiException).type).toBe('gateway_timeout_error');
+    expect(deadline.waitingOnStripe).toBe(true);
+  });
+
+  it('does not blame Stripe for a later stall when its own, shorter deadline ended the call', async () => {
+    const deadline = new RequestDeadline(10_000);
+    const error = await runWithDeadline(deadline, () => callStripe(30, () => new Promise(() => undefined))).catch((e: unknown) => e);
+    expect((error as ApiException).type).toBe('gateway_timeout_error');
+    expect(deadline.waitingOnStripe).toBe(false);
   });
 });

@@ -79,11 +79,14 @@ export async function callStripe<T>(deadlineMs: number, call: () => Promise<T>):
   const request = currentDeadline();
   const budgetMs = request ? Math.min(deadlineMs, request.remainingMs()) : deadlineMs;
   if (budgetMs <= 0) throw new GatewayTimeoutError('The request ran out of time before the payment provider could be called');
+  // When the request's deadline is the tighter bound, this timer and the HTTP layer's fall due together.
+  const boundByRequest = request !== undefined && budgetMs < deadlineMs;
   let timer: NodeJS.Timeout | undefined;
   let deadlineExceeded = false;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       deadlineExceeded = true;
+      if (boundByRequest) request.stripeCallCutOff();
       reject(new Error(`Stripe call exceeded its ${budgetMs} ms deadline`));
     }, budgetMs);
   });

@@ -9,6 +9,7 @@ export class RequestDeadline {
   readonly expiresAt: number;
   private readonly controller = new AbortController();
   private stripeCalls = 0;
+  private stripeOutranDeadline = false;
 
   constructor(timeoutMs: number, now = Date.now()) {
     this.expiresAt = now + timeoutMs;
@@ -27,9 +28,19 @@ export class RequestDeadline {
     return Math.max(0, this.expiresAt - Date.now());
   }
 
-  /** True while a Stripe call is awaited: passing the deadline then is a 504, not a 503. */
+  /**
+   * True while a Stripe call is awaited, or once one was cut off by this deadline: passing the
+   * deadline then is a 504, not a 503. The second half matters because the Stripe call's own
+   * timer and the HTTP layer's deadline timer fall due together, in either order; when the
+   * Stripe timer wins, the call is no longer in progress by the time the HTTP layer answers.
+   */
   get waitingOnStripe(): boolean {
-    return this.stripeCalls > 0;
+    return this.stripeCalls > 0 || this.stripeOutranDeadline;
+  }
+
+  /** Records that a Stripe call was abandoned because this deadline came. */
+  stripeCallCutOff(): void {
+    this.stripeOutranDeadline = true;
   }
 
   /** Marks a Stripe call as in progress until `done` settles. */
