@@ -118,15 +118,25 @@ interface Row {
   rounds?: { measured: Sample[]; floor: Sample[] };
 }
 
+interface SeededOrg {
+  id: string;
+  slug: string;
+  key: string;
+}
+
 interface Seeded {
   orgId: string;
   orgSlug: string;
   userId: string;
   key: string;
-  webhookOrgId: string;
-  webhookOrgSlug: string;
-  webhookKey: string;
+  /** The webhook scenario's worst case: every grant of the run lands on this one org. */
+  webhookOrg: SeededOrg;
+  /** The webhook scenario spread over orgs, as many customers' payments are. */
+  webhookOrgs: SeededOrg[];
 }
+
+/** How many orgs the spread webhook scenario shares its events between. */
+const WEBHOOK_ORGS = 16;
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -254,11 +264,17 @@ async function main(): Promise<void> {
       rows.push(compareRow('balance', comparison, { ratio: 0.6 }));
     }
 
-    let webhook: WebhookResult | undefined;
+    const webhooks: WebhookResult[] = [];
     if (args.only.has('webhook')) {
-      webhook = await webhookScenario(api, emulator, dbUrl.toString(), seeded, args.webhookEvents);
-      rows.push(...webhook.rows);
-      if (!webhook.exactlyOnce.held) exitCode = 1;
+      for (const [label, orgs] of [
+        ['one org', [seeded.webhookOrg]],
+        [`${WEBHOOK_ORGS} orgs`, seeded.webhookOrgs],
+      ] as const) {
+        const webhook = await webhookScenario(api, emulator, dbUrl.toString(), label, orgs, args.webhookEvents);
+        webhooks.push(webhook);
+        rows.push(...webhook.rows);
+        if (!webhook.exactlyOnce.held) exitCode = 1;
+      }
     }
 
     let soak: SoakResult | undefined;
@@ -271,11 +287,11 @@ async function main(): Promise<void> {
     if (unexpected > 0) exitCode = 1;
 
     process.stdout.write('\n' + renderTable(rows) + '\n');
-    if (webhook) {
+    for (const webhook of webhooks) {
       const e = webhook.exactlyOnce;
       process.stdout.write(
-        `\nwebhook exactly-once: ${e.held ? 'HELD' : 'VIOLATED'} — ${e.sessions} sessions, ${e.grantedOnce} granted exactly once, ` +
-          `${e.notOnce} not; balance ${e.balance} (expected ${e.expectedBalance}); outcomes ${JSON.stringify(webhook.outcomes)}\n`,
+        `\nwebhook exactly-once (${webhook.label}): ${e.held ? 'HELD' : 'VIOLATED'} — ${e.sessions} sessions, ${e.grantedOnce} granted exactly once, ` +
+          `${e.notOnce} not; balances ${e.balance} (expected ${e.expectedBalance}, ${e.orgsOff} orgs off); outcomes ${JSON.stringify(webhook.outcomes)}\n`,
       );
     }
     if (soak) {
@@ -296,7 +312,7 @@ async function main(): Promise<void> {
       machine: machine(),
       settings: { connections: CONNECTIONS, rounds: args.rounds, seconds_per_round: args.seconds, warmup_seconds: args.warmupSeconds },
       rows,
-      webhook: webhook && { exactly_once: webhook.exactlyOnce, outcomes: webhook.outcomes, events: args.webhookEvents },
+      webhooks: webhooks.map((w) => ({ label: w.label, orgs: w.orgs, exactly_once: w.exactlyOnce, outcomes: w.outcomes, events: args.webhookEvents })),
       soak,
       duration_s: Math.round((Date.now() - started) / 1000),
       exit_code: exitCode,
@@ -365,24 +381,45 @@ function compareRow(scenario: string, c: Comparison, target: { ratio: number; ad
 }
 
 interface WebhookResult {
+  label: string;
+  orgs: number;
   rows: Row[];
   outcomes: Record<string, number>;
-  exactlyOnce: { held: boolean; sessions: number; grantedOnce: number; notOnce: number; balance: number; expectedBalance: number };
+  exactlyOnce: {
+    held: boolean;
+    sessions: number;
+    grantedOnce: number;
+    notOnce: number;
+    /** Summed over the scenario's orgs. */
+    balance: number;
+    expectedBalance: number;
+    /** Orgs whose balance is not the sum of their sessions' credits. */
+    orgsOff: number;
+  };
 }
 
 /**
- * Distinct paid sessions of their own org: each `checkout.session.completed` is posted once
- * (first deliveries), then all of them again (duplicates). Every session must end up granted
- * exactly once and the org's balance must be the sum of those grants.
+ * Distinct paid sessions, dealt round-robin to `orgs`: each `checkout.session.completed` is
+ * posted once (first deliveries), then all of them again (duplicates). Every session must end
+ * up granted exactly once and every org's balance must be the sum of its grants. One org is
+ * the worst case (its grants queue on its balance row); many orgs show what the rest costs.
  */
-async function webhookScenario(api: Service, emulator: Service, dbUrl: string, seeded: Seeded, count: number): Promise<WebhookResult> {
-  log(`webhook: creating and paying ${count} sessions`);
-  const sessions = await parallel(count, 16, async () => {
+async function webhookScenario(
+  api: Service,
+  emulator: Service,
+  dbUrl: string,
+  label: string,
+  orgs: readonly SeededOrg[],
+  count: number,
+): Promise<WebhookResult> {
+  log(`webhook (${label}): creating and paying ${count} sessions`);
+  const sessions = await parallel(count, 16, async (i) => {
+    const org = orgs[i % orgs.length]!;
     const res = await post(
       api.url,
-      `/api/v1/org/${seeded.webhookOrgSlug}/credits/checkout`,
+      `/api/v1/org/${org.slug}/credits/checkout`,
       JSON.stringify({ success_url: SUCCESS_URL, cancel_url: CANCEL_URL, quantity: 1 }),
-      { ...authHeaders(seeded.webhookKey), 'idempotency-key': randomUUID() },
+      { ...authHeaders(org.key), 'idempotency-key': randomUUID() },
     );
     if (res.status !== 200) throw new Error(`webhook setup: checkout answered ${res.status}: ${res.text}`);
     return (JSON.parse(res.text) as { session_id: string; credits: number }).session_id;
@@ -425,27 +462,31 @@ async function webhookScenario(api: Service, emulator: Service, dbUrl: string, s
       ],
     };
   };
-  log('webhook: first deliveries');
+  log(`webhook (${label}): first deliveries`);
   const firstRun = await runLoad(spec(), { amount: count });
-  log(`webhook first: ${firstRun.rps.toFixed(0)} events/s, p99 ${firstRun.p99} ms`);
-  log('webhook: the same events again');
+  log(`webhook (${label}) first: ${firstRun.rps.toFixed(0)} events/s, p99 ${firstRun.p99} ms`);
+  log(`webhook (${label}): the same events again`);
   const againRun = await runLoad(spec(), { amount: count });
-  log(`webhook duplicates: ${againRun.rps.toFixed(0)} events/s, p99 ${againRun.p99} ms`);
+  log(`webhook (${label}) duplicates: ${againRun.rps.toFixed(0)} events/s, p99 ${againRun.p99} ms`);
 
-  const [check] = await query<{ sessions: string; once: string; balance: string | null; expected: string | null }>(
+  const perOrg = await query<{ sessions: string; once: string; balance: string | null; expected: string | null }>(
     dbUrl,
     `select count(*) as sessions,
             count(*) filter (where (select count(*) from credit_ledger l where l.source_ref = 'purchase:' || s.id) = 1) as once,
-            (select balance from credit_balances where org_id = $1) as balance,
+            (select balance from credit_balances b where b.org_id = s.org_id) as balance,
             sum(s.credits) as expected
-       from checkout_sessions s where s.org_id = $1`,
-    [seeded.webhookOrgId],
+       from checkout_sessions s where s.org_id = any($1::uuid[])
+      group by s.org_id`,
+    [orgs.map((o) => o.id)],
   );
-  const sessionsCount = Number(check!.sessions);
-  const grantedOnce = Number(check!.once);
-  const balance = Number(check!.balance ?? 0);
-  const expectedBalance = Number(check!.expected ?? 0);
-  const held = sessionsCount === count && grantedOnce === count && balance === expectedBalance && (outcomes.processed ?? 0) === count;
+  const sum = (pick: (row: (typeof perOrg)[number]) => string | null) => perOrg.reduce((n, row) => n + Number(pick(row) ?? 0), 0);
+  const sessionsCount = sum((r) => r.sessions);
+  const grantedOnce = sum((r) => r.once);
+  const balance = sum((r) => r.balance);
+  const expectedBalance = sum((r) => r.expected);
+  const orgsOff = perOrg.filter((r) => Number(r.balance ?? 0) !== Number(r.expected ?? 0)).length;
+  const held =
+    sessionsCount === count && grantedOnce === count && orgsOff === 0 && balance === expectedBalance && (outcomes.processed ?? 0) === count;
   const row = (scenario: string, s: Sample, target: string, met: boolean | null): Row => ({
     scenario,
     rps: s.rps,
@@ -461,12 +502,14 @@ async function webhookScenario(api: Service, emulator: Service, dbUrl: string, s
     met,
   });
   return {
+    label,
+    orgs: orgs.length,
     rows: [
-      row('webhook (first delivery)', firstRun, '≥ 500 events/s, exactly-once', firstRun.rps >= 500 && held),
-      row('webhook (duplicates)', againRun, 'exactly-once', held),
+      row(`webhook (first delivery, ${label})`, firstRun, '≥ 500 events/s, exactly-once', firstRun.rps >= 500 && held),
+      row(`webhook (duplicates, ${label})`, againRun, 'exactly-once', held),
     ],
     outcomes,
-    exactlyOnce: { held, sessions: sessionsCount, grantedOnce, notOnce: sessionsCount - grantedOnce, balance, expectedBalance },
+    exactlyOnce: { held, sessions: sessionsCount, grantedOnce, notOnce: sessionsCount - grantedOnce, balance, expectedBalance, orgsOff },
   };
 }
 
@@ -539,16 +582,20 @@ async function seed(url: string): Promise<Seeded> {
       await directory.addMember(slug, email, 'admin');
       return { org, user, key: (await directory.createApiKey(email, 'bench')).key };
     };
+    const webhookOrg = async (slug: string): Promise<SeededOrg> => {
+      const { org, key } = await member(slug, `${slug}@bench.test`);
+      return { id: org.id, slug: org.slug, key };
+    };
     const main = await member('bench-org', 'bench@bench.test');
-    const hooks = await member('bench-webhooks', 'hooks@bench.test');
+    const webhookOrgs: SeededOrg[] = [];
+    for (let i = 0; i < WEBHOOK_ORGS; i++) webhookOrgs.push(await webhookOrg(`bench-webhooks-${i}`));
     return {
       orgId: main.org.id,
       orgSlug: main.org.slug,
       userId: main.user.id,
       key: main.key,
-      webhookOrgId: hooks.org.id,
-      webhookOrgSlug: hooks.org.slug,
-      webhookKey: hooks.key,
+      webhookOrg: await webhookOrg('bench-webhooks'),
+      webhookOrgs,
     };
   } finally {
     await handle.close();
