@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { LedgerService } from '@credits/billing';
+import { InsufficientBalanceError, LedgerService } from '@credits/billing';
 import { organizations, TransactionType } from '@credits/database';
 import { startTestApp, TestApp } from '../../support/test-app';
 import { expectLedgerConsistent } from './helpers';
@@ -205,4 +205,31 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
       expect(outsider.text).not.toContain(String(total()));
     });
   });
+
+  describe('LedgerService.apply: each source applies once', () => {
+    it('a credit or a debit applied again changes nothing and reports the current balance', async () => {
+      const [org] = await t.db.insert(organizations).values({ slug: `once-${randomUUID().slice(0, 8)}`, name: 'Once' }).returning();
+      const apply = (amount: number, sourceRef: string) =>
+        t.db.transaction((tx) => ledger.apply(tx, { orgId: org.id, amount, transactionType: amount > 0 ? 'purchase' : 'usage', description: sourceRef, sourceRef }));
+      const grant = `test:grant:${randomUUID()}`;
+      const spend = `test:spend:${randomUUID()}`;
+      expect(await apply(1000, grant)).toMatchObject({ applied: true, balance: 1000 });
+      expect(await apply(1000, grant)).toEqual({ applied: false, balance: 1000 });
+      expect(await apply(-700, spend)).toMatchObject({ applied: true, balance: 300 });
+      // Already applied: a no-op, even though the 300 left could not cover it again.
+      expect(await apply(-700, spend)).toEqual({ applied: false, balance: 300 });
+      expect(await ledger.balance(org.id)).toBe(300);
+    });
+
+    it('a debit the balance cannot cover is refused and writes nothing', async () => {
+      const [org] = await t.db.insert(organizations).values({ slug: `short-${randomUUID().slice(0, 8)}`, name: 'Short' }).returning();
+      await t.db.transaction((tx) => ledger.apply(tx, { orgId: org.id, amount: 100, transactionType: 'purchase', description: 'grant', sourceRef: `test:${randomUUID()}` }));
+      const refused = await t.db
+        .transaction((tx) => ledger.apply(tx, { orgId: org.id, amount: -101, transactionType: 'usage', description: 'too much', sourceRef: `test:${randomUUID()}` }))
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(InsufficientBalanceError);
+      expect(await ledger.balance(org.id)).toBe(100);
+    });
+  });
 });
+

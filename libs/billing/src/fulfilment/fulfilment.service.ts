@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import Stripe from 'stripe';
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { checkoutSessions, Db, InjectDb, organizations, stripeEvents, users } from '@credits/database';
@@ -58,14 +58,16 @@ export class FulfilmentService {
       await this.record(this.db, event, 'ignored').catch(() => undefined);
       return 'ignored';
     }
-    // A redelivery of an event already handled (or recorded as failed) costs one read, no Stripe call.
-    const [seen] = await this.db.select({ id: stripeEvents.id }).from(stripeEvents).where(eq(stripeEvents.id, event.id));
+    // A redelivery of an event already handled (or recorded as failed) costs one read, no
+    // Stripe call; the same read tells whether we hold a record of the event's session.
+    const sessionId = event.type.startsWith('checkout.session.') ? (event.data.object as Stripe.Checkout.Session).id : undefined;
+    const { seen, known } = await this.seenAndKnown(event.id, typeof sessionId === 'string' ? sessionId : null);
     if (seen) return 'duplicate';
 
     // Fetched before the transaction: no transaction stays open across a Stripe call.
     let target: SessionTarget | undefined;
     try {
-      target = await this.resolveSession(event);
+      target = await this.resolveSession(event, known);
     } catch (error) {
       if (!(error instanceof PermanentFailure)) throw error;
       return this.permanentFailure(event, error.message);
@@ -195,7 +197,7 @@ export class FulfilmentService {
    * intent: our record has it once a payment event was applied; otherwise Stripe is asked
    * which session it paid.
    */
-  private async resolveSession(event: Stripe.Event): Promise<SessionTarget | undefined> {
+  private async resolveSession(event: Stripe.Event, sessionKnown: boolean): Promise<SessionTarget | undefined> {
     let sessionId: string;
     if (event.type === 'charge.refunded') {
       const charge = event.data.object as Stripe.Charge;
@@ -206,15 +208,25 @@ export class FulfilmentService {
       const found = await callStripe(this.config.stripe.callDeadlineMs, () => this.stripe.checkout.sessions.list({ payment_intent: paymentIntent, limit: 1 }));
       if (found.data.length === 0) throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
       sessionId = found.data[0].id;
+      const [known] = await this.db.select({ id: checkoutSessions.id }).from(checkoutSessions).where(eq(checkoutSessions.id, sessionId));
+      sessionKnown = known !== undefined;
     } else if (event.type.startsWith('checkout.session.')) {
       sessionId = (event.data.object as Stripe.Checkout.Session).id;
       if (typeof sessionId !== 'string') throw new PermanentFailure('checkout session event without a session id');
     } else {
       return undefined;
     }
-    const [known] = await this.db.select({ id: checkoutSessions.id }).from(checkoutSessions).where(eq(checkoutSessions.id, sessionId));
-    if (known) return { sessionId };
+    if (sessionKnown) return { sessionId };
     return { sessionId, missing: await this.sessionFromStripe(sessionId) };
+  }
+
+  /** Whether the event was handled before, and whether we hold a record of its Checkout session: one round trip. */
+  private async seenAndKnown(eventId: string, sessionId: string | null): Promise<{ seen: boolean; known: boolean }> {
+    const result = await this.db.execute(sql`
+      select exists (select 1 from ${stripeEvents} where ${stripeEvents.id} = ${eventId}::text) as seen,
+             exists (select 1 from ${checkoutSessions} where ${checkoutSessions.id} = ${sessionId}::text) as known`);
+    const [row] = (result as unknown as { rows: { seen: boolean; known: boolean }[] }).rows;
+    return { seen: row?.seen === true, known: row?.known === true };
   }
 
   private async sessionFromStripe(sessionId: string): Promise<CheckoutRow> {

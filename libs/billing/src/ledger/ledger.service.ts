@@ -43,28 +43,29 @@ export class LedgerService {
   constructor(@InjectDb() private readonly db: Db) {}
 
   async apply(tx: Tx, input: LedgerEntryInput): Promise<AppliedEntry> {
-    // Checked before any lock: callers that can race on one source already hold a lock
-    // that orders them (the checkout session's row for purchases and refunds), and the
-    // unique constraint on source_ref is the backstop.
-    const [already] = await tx
-      .select({ id: creditLedger.id })
-      .from(creditLedger)
-      .where(eq(creditLedger.sourceRef, input.sourceRef))
-      .limit(1);
-    if (already) return { applied: false, balance: await this.currentBalance(tx, input.orgId) };
-
-    // A debit checks the balance under its lock first; the row then exists.
-    let addToBalance = sql`
-      insert into ${creditBalances} (org_id, balance, updated_at) values (${input.orgId}::uuid, ${input.amount}::bigint, now())
-      on conflict (org_id) do update
-        set balance = ${creditBalances}.balance + excluded.balance, updated_at = excluded.updated_at
-      returning balance`;
-    if (input.amount < 0) {
+    // Callers that can race on one source already hold a lock that orders them (the checkout
+    // session's row for purchases and refunds); the unique constraint on source_ref is the
+    // backstop. A source already applied leaves the balance and the ledger untouched.
+    const notYetApplied = sql`not exists (select 1 from ${creditLedger} where ${creditLedger.sourceRef} = ${input.sourceRef}::text)`;
+    let addToBalance: SQL;
+    if (input.amount >= 0) {
+      // A credit checks its source, adds to the balance and writes its entry in one statement.
+      addToBalance = sql`
+        insert into ${creditBalances} (org_id, balance, updated_at)
+        select ${input.orgId}::uuid, ${input.amount}::bigint, now() where ${notYetApplied}
+        on conflict (org_id) do update
+          set balance = ${creditBalances}.balance + excluded.balance, updated_at = excluded.updated_at
+        returning balance`;
+    } else {
+      // A debit checks its source before the balance: a debit already applied is a no-op even
+      // when what is left could not cover it again. Then it checks the balance under its lock.
+      const [already] = await tx.select({ id: creditLedger.id }).from(creditLedger).where(eq(creditLedger.sourceRef, input.sourceRef)).limit(1);
+      if (already) return { applied: false, balance: await this.currentBalance(tx, input.orgId) };
       const balance = await this.lockBalance(tx, input.orgId);
       if (balance + input.amount < 0) throw new InsufficientBalanceError(balance, input.amount);
       addToBalance = sql`
         update ${creditBalances} set balance = balance + ${input.amount}::bigint, updated_at = now()
-        where org_id = ${input.orgId}::uuid
+        where org_id = ${input.orgId}::uuid and ${notYetApplied}
         returning balance`;
     }
     const result = await tx.execute(sql`
@@ -75,6 +76,7 @@ export class LedgerService {
       from balance
       returning id, balance_after`);
     const [entry] = (result as unknown as { rows: { id: string; balance_after: number | string | bigint }[] }).rows;
+    if (!entry) return { applied: false, balance: await this.currentBalance(tx, input.orgId) };
     return { applied: true, balance: Number(entry.balance_after), entryId: entry.id };
   }
 
