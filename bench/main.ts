@@ -192,11 +192,16 @@ async function main(): Promise<void> {
       ...UNTHROTTLED,
     };
     const apiPort = await freePort();
+    // The soak tells a leak from memory V8 and the allocator keep: the live heap after each
+    // full collection (V8's --trace-gc) beside the RSS.
+    const fullGcs: FullGc[] = [];
+    const traceGc = args.only.has('soak');
     const api = await startService({
       name: 'api',
       script: 'dist/apps/api/src/main.js',
       env: { ...sharedEnv, PORT: String(apiPort), PUBLIC_URL: `http://127.0.0.1:${apiPort}` },
-      nodeArgs: profArgs('api'),
+      nodeArgs: [...profArgs('api'), ...(traceGc ? ['--trace-gc'] : [])],
+      onLine: traceGc ? (line) => recordFullGc(line, fullGcs) : undefined,
       port: apiPort,
       readyPath: '/readyz',
     });
@@ -279,7 +284,7 @@ async function main(): Promise<void> {
 
     let soak: SoakResult | undefined;
     if (args.only.has('soak')) {
-      soak = await soakScenario(api, seeded, args.soakSeconds);
+      soak = await soakScenario(api, seeded, args.soakSeconds, fullGcs);
       rows.push(soak.row);
     }
 
@@ -298,7 +303,9 @@ async function main(): Promise<void> {
       process.stdout.write(
         `\nsoak RSS (MiB, every 10 s): ${soak.samples.map((s) => (s.rss / 2 ** 20).toFixed(0)).join(' ')}\n` +
           `after the first minute ${(soak.rssAfterFirstMinute / 2 ** 20).toFixed(1)} MiB, at the end ${(soak.rssAtEnd / 2 ** 20).toFixed(1)} MiB ` +
-          `(${((soak.rssAtEnd / soak.rssAfterFirstMinute - 1) * 100).toFixed(1)}%)\n`,
+          `(${((soak.rssAtEnd / soak.rssAfterFirstMinute - 1) * 100).toFixed(1)}%)\n` +
+          `live heap after full GCs (MiB, ${soak.fullGcs.length} collections): median of the first minute ${mib(soak.liveHeapFirstMinute)}, ` +
+          `of the last minute ${mib(soak.liveHeapLastMinute)}${soak.liveHeapFirstMinute && soak.liveHeapLastMinute ? ` (${((soak.liveHeapLastMinute / soak.liveHeapFirstMinute - 1) * 100).toFixed(1)}%)` : ''}\n`,
       );
     }
 
@@ -519,10 +526,33 @@ interface SoakResult {
   samples: { t: number; rss: number }[];
   rssAfterFirstMinute: number;
   rssAtEnd: number;
+  /** Full collections during the soak, `t` in seconds from its start. */
+  fullGcs: FullGc[];
+  /** Medians of the live heap after full collections, in bytes (null: none in that minute). */
+  liveHeapFirstMinute: number | null;
+  liveHeapLastMinute: number | null;
 }
 
-/** Checkout and balance, alternately on every connection, sampling the API's RSS every 10 s. */
-async function soakScenario(api: Service, seeded: Seeded, seconds: number): Promise<SoakResult> {
+/** A V8 mark-compact: the heap still in use after it. */
+interface FullGc {
+  t: number;
+  liveBytes: number;
+}
+
+/** `[pid:0x…]  37963 ms: Mark-Compact 73.0 (105.0) -> 36.4 (94.0) MB, …` from --trace-gc. */
+function recordFullGc(line: string, into: FullGc[]): void {
+  const match = /Mark-Compact [\d.]+ \([\d.]+\) -> ([\d.]+) \(/.exec(line);
+  if (match) into.push({ t: Date.now(), liveBytes: Math.round(Number(match[1]) * 2 ** 20) });
+}
+
+const mib = (bytes: number | null) => (bytes === null ? 'n/a' : (bytes / 2 ** 20).toFixed(1));
+
+/**
+ * Checkout and balance, alternately on every connection, sampling the API's RSS every 10 s.
+ * The target compares two RSS samples, which swing by tens of MiB with where V8's heap is in
+ * its collection cycle; the live heap after full collections is what shows a leak.
+ */
+async function soakScenario(api: Service, seeded: Seeded, seconds: number, allFullGcs: FullGc[]): Promise<SoakResult> {
   log(`soak: ${seconds} s of checkout + balance`);
   const orgPath = `/api/v1/org/${seeded.orgSlug}/credits`;
   const checkout = checkoutLoad(api.url, `${orgPath}/checkout`, seeded.key).requests[0]!;
@@ -547,6 +577,11 @@ async function soakScenario(api: Service, seeded: Seeded, seconds: number): Prom
   const afterMinute = samples.find((s) => s.t >= Math.min(60, seconds / 2)) ?? samples[0]!;
   const end = samples[samples.length - 1]!;
   const growth = end.rss / afterMinute.rss - 1;
+  const fullGcs = allFullGcs.filter((gc) => gc.t >= t0).map((gc) => ({ t: Math.round((gc.t - t0) / 1000), liveBytes: gc.liveBytes }));
+  const window = Math.min(60, seconds / 2);
+  const liveMedian = (gcs: FullGc[]) => (gcs.length ? median(gcs.map((gc) => gc.liveBytes)) : null);
+  const liveHeapFirstMinute = liveMedian(fullGcs.filter((gc) => gc.t < window));
+  const liveHeapLastMinute = liveMedian(fullGcs.filter((gc) => gc.t >= seconds - window));
   return {
     row: {
       scenario: `soak ${seconds}s (checkout+balance)`,
@@ -566,6 +601,9 @@ async function soakScenario(api: Service, seeded: Seeded, seconds: number): Prom
     samples,
     rssAfterFirstMinute: afterMinute.rss,
     rssAtEnd: end.rss,
+    fullGcs,
+    liveHeapFirstMinute,
+    liveHeapLastMinute,
   };
 }
 

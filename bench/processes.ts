@@ -37,6 +37,8 @@ export interface StartOptions {
   /** Path answering 2xx once the server is ready. */
   readyPath: string;
   readyTimeoutMs?: number;
+  /** Called with every line the process writes. */
+  onLine?: (line: string) => void;
 }
 
 export async function startService(options: StartOptions): Promise<Service> {
@@ -47,7 +49,9 @@ export async function startService(options: StartOptions): Promise<Service> {
   });
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
-    output.push(...chunk.toString().split('\n').filter(Boolean));
+    const lines = chunk.toString().split('\n').filter(Boolean);
+    if (options.onLine) lines.forEach(options.onLine);
+    output.push(...lines);
     if (output.length > 200) output.splice(0, output.length - 200);
   };
   child.stdout!.on('data', keep);
