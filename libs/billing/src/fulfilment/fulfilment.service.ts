@@ -120,20 +120,25 @@ export class FulfilmentService {
 
   /** Grants a locked session's credits (once: `purchase:<cs_id>` is unique) and marks it fulfilled. */
   private async grant(tx: Tx, row: CheckoutRow, paymentIntent: string | null): Promise<CheckoutRow> {
-    const { applied } = await this.ledger.apply(tx, {
-      orgId: row.orgId,
-      amount: row.credits,
-      transactionType: 'purchase',
-      description: `Purchase of ${row.bundles} credit bundle${row.bundles === 1 ? '' : 's'} (${row.credits} credits)`,
-      sourceRef: `purchase:${row.id}`,
-      checkoutSessionId: row.id,
-    });
-    let result = row;
-    if (applied || !row.fulfilledAt) {
-      const update = { status: 'complete' as const, paymentStatus: 'paid', fulfilledAt: row.fulfilledAt ?? new Date(), stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId, updatedAt: new Date() };
-      await tx.update(checkoutSessions).set(update).where(eq(checkoutSessions.id, row.id));
-      result = { ...row, ...update };
-    }
+    const update = { status: 'complete' as const, paymentStatus: 'paid', fulfilledAt: row.fulfilledAt ?? new Date(), stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId, updatedAt: new Date() };
+    const markFulfilled = tx.update(checkoutSessions).set(update).where(eq(checkoutSessions.id, row.id));
+    // A session not yet marked is marked in the ledger's own statement, granted or not: a
+    // grant already in the ledger means it was paid all the same.
+    const { applied } = await this.ledger.apply(
+      tx,
+      {
+        orgId: row.orgId,
+        amount: row.credits,
+        transactionType: 'purchase',
+        description: `Purchase of ${row.bundles} credit bundle${row.bundles === 1 ? '' : 's'} (${row.credits} credits)`,
+        sourceRef: `purchase:${row.id}`,
+        checkoutSessionId: row.id,
+      },
+      row.fulfilledAt ? undefined : markFulfilled.getSQL(),
+    );
+    // Marked fulfilled without its grant: an inconsistency the grant just repaired; mark it again.
+    if (applied && row.fulfilledAt) await markFulfilled;
+    const result = applied || !row.fulfilledAt ? { ...row, ...update } : row;
     if (applied) this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
     return result;
   }

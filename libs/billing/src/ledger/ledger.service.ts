@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, desc, eq, inArray, lt, sql, SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql, SQL, SQLWrapper } from 'drizzle-orm';
 import { creditBalances, creditLedger, Db, InjectDb, TransactionType } from '@credits/database';
 
 /** A transaction handle or the database itself: ledger writes join the caller's transaction. */
@@ -42,7 +42,11 @@ export class InsufficientBalanceError extends Error {
 export class LedgerService {
   constructor(@InjectDb() private readonly db: Db) {}
 
-  async apply(tx: Tx, input: LedgerEntryInput): Promise<AppliedEntry> {
+  /**
+   * `alongside`: a write of the caller's that runs in the same statement, whether or not the
+   * entry applies (one round trip less while the org's balance row is locked).
+   */
+  async apply(tx: Tx, input: LedgerEntryInput, alongside?: SQLWrapper): Promise<AppliedEntry> {
     // Callers that can race on one source already hold a lock that orders them (the checkout
     // session's row for purchases and refunds); the unique constraint on source_ref is the
     // backstop. A source already applied leaves the balance and the ledger untouched.
@@ -60,7 +64,10 @@ export class LedgerService {
       // A debit checks its source before the balance: a debit already applied is a no-op even
       // when what is left could not cover it again. Then it checks the balance under its lock.
       const [already] = await tx.select({ id: creditLedger.id }).from(creditLedger).where(eq(creditLedger.sourceRef, input.sourceRef)).limit(1);
-      if (already) return { applied: false, balance: await this.currentBalance(tx, input.orgId) };
+      if (already) {
+        if (alongside) await tx.execute(sql`${alongside}`);
+        return { applied: false, balance: await this.currentBalance(tx, input.orgId) };
+      }
       const balance = await this.lockBalance(tx, input.orgId);
       if (balance + input.amount < 0) throw new InsufficientBalanceError(balance, input.amount);
       addToBalance = sql`
@@ -69,7 +76,7 @@ export class LedgerService {
         returning balance`;
     }
     const result = await tx.execute(sql`
-      with balance as (${addToBalance})
+      with balance as (${addToBalance})${alongside ? sql`, alongside as (${alongside})` : sql``}
       insert into ${creditLedger} (org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id)
       select ${input.orgId}::uuid, ${input.amount}::bigint, balance.balance, ${input.transactionType}::text,
              ${input.description}::text, ${input.sourceRef}::text, ${input.checkoutSessionId ?? null}::text
