@@ -45,6 +45,19 @@ describe('mapStripeError: one mapping from Stripe failures to the envelope', () 
     expect(deadline.waitingOnStripe).toBe(true);
   });
 
+  it('does not call Stripe at all when the request has no time left, and answers as the HTTP layer would (503)', async () => {
+    const deadline = new RequestDeadline(0);
+    let called = false;
+    const error = await runWithDeadline(deadline, () =>
+      callStripe(10_000, async () => {
+        called = true;
+      }),
+    ).catch((e: unknown) => e);
+    expect(called).toBe(false);
+    expect((error as ApiException).type).toBe('service_unavailable_error');
+    expect(deadline.waitingOnStripe).toBe(false);
+  });
+
   it('does not blame Stripe for a later stall when its own, shorter deadline ended the call', async () => {
     const deadline = new RequestDeadline(10_000);
     const error = await runWithDeadline(deadline, () => callStripe(30, () => new Promise(() => undefined))).catch((e: unknown) => e);

@@ -7,6 +7,7 @@ import {
   GatewayTimeoutError,
   InvalidRequestError,
   PaymentProviderError,
+  ServiceUnavailableError,
 } from '@credits/errors';
 import { currentDeadline } from '@credits/traffic';
 
@@ -78,7 +79,9 @@ export function mapStripeError(error: unknown, deadlineExceeded = false): ApiExc
 export async function callStripe<T>(deadlineMs: number, call: () => Promise<T>): Promise<T> {
   const request = currentDeadline();
   const budgetMs = request ? Math.min(deadlineMs, request.remainingMs()) : deadlineMs;
-  if (budgetMs <= 0) throw new GatewayTimeoutError('The request ran out of time before the payment provider could be called');
+  // Out of time before Stripe was even called: the same answer the HTTP layer gives for a
+  // deadline passed while not waiting on Stripe, whichever of the two gets to answer.
+  if (budgetMs <= 0) throw new ServiceUnavailableError('The request did not complete within its deadline; retry shortly', { 'Retry-After': '1' });
   // When the request's deadline is the tighter bound, this timer and the HTTP layer's fall due together.
   const boundByRequest = request !== undefined && budgetMs < deadlineMs;
   let timer: NodeJS.Timeout | undefined;
