@@ -111,4 +111,17 @@ describe('the OpenAPI document', () => {
     expect(webhook.security).toBeUndefined();
     expect(Object.keys(webhook.responses)).toEqual(expect.arrayContaining(['200', '400', '500']));
   });
+
+  it('lists 503 on every API operation: any of them can meet an unreachable database or pass its deadline', () => {
+    for (const [path, item] of Object.entries<any>(doc.paths)) {
+      if (!path.startsWith('/api/')) continue;
+      for (const [method, op] of Object.entries<any>(item)) {
+        expect([method, path, op.responses['503']?.content['application/json'].examples]).toEqual([
+          method,
+          path,
+          { service_unavailable_error: expect.objectContaining({ value: expect.objectContaining({ code: 503, type: 'service_unavailable_error' }) }) },
+        ]);
+      }
+    }
+  });
 });

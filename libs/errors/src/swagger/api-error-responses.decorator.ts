@@ -79,5 +79,8 @@ export function ApiErrorResponses(...types: ErrorType[]): MethodDecorator & Clas
   return applyDecorators(ApiExtraModels(APIErrorPayload, ValidationErrorItem), ...decorators);
 }
 
-/** What any route can answer whatever it does: rate limits, old clients, bugs. */
-export const COMMON_ERROR_TYPES: ErrorType[] = ['upgrade_required_error', 'rate_limit_error', 'internal_error'];
+/**
+ * What any route can answer whatever it does: rate limits, old clients, bugs, and 503 when
+ * the database cannot be reached or the request passes its deadline without waiting on Stripe.
+ */
+export const COMMON_ERROR_TYPES: ErrorType[] = ['upgrade_required_error', 'rate_limit_error', 'internal_error', 'service_unavailable_error'];
