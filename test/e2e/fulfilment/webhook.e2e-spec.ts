@@ -227,6 +227,32 @@ describe('POST /api/v1/stripe/webhook', () => {
     });
   });
 
+  describe('Stripe failing while a session we have no record of is read back: 5xx, nothing written, the retry grants once', () => {
+    afterEach(() => s.control('DELETE', '/faults'));
+
+    it.each([
+      ['answers errors', 502, 'payment_provider_error', { status: 500 }],
+      ['does not answer in time', 504, 'gateway_timeout_error', { delay_ms: 5000 }],
+    ])('Stripe %s -> %i %s', async (_name, status, type, fault) => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 1);
+      await s.db.delete(checkoutSessions).where(eq(checkoutSessions.id, sessionId));
+      const paid = await payQuietly(s, sessionId);
+      const payload = await payloadOf(s, paid.eventId);
+      await s.control('POST', '/faults', { path: `/v1/checkout/sessions/${sessionId}`, method: 'GET', ...fault });
+
+      const failed = await postWebhook(s, payload);
+      expect([failed.status, failed.body.type]).toEqual([status, type]);
+      expect(await eventRow(paid.eventId)).toBeUndefined();
+      expect(await sessionRow(sessionId)).toBeUndefined();
+      expect(await balanceOf(slug)).toBe(0);
+
+      await s.control('DELETE', '/faults');
+      expect((await postWebhook(s, payload)).body).toEqual({ received: true, outcome: 'processed' });
+      expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([1000]);
+    });
+  });
+
   describe('permanent failures: 2xx, recorded, logged', () => {
     /** A session created on Stripe by someone else, with our metadata keys filled in by hand. */
     const foreignSession = async (metadata: Record<string, string>) => {

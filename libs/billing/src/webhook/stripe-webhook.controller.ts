@@ -31,7 +31,19 @@ export class StripeWebhookController {
   })
   @ApiHeader({ name: 'Stripe-Signature', required: true, description: 'Stripe\'s signature of the raw body' })
   @ApiOkResponse({ description: 'Successful Response', type: WebhookReceipt })
-  @ApiErrorResponses('invalid_request_error', 'invalid_signature_error', 'payload_too_large_error', 'unsupported_media_type_error', 'rate_limit_error', 'internal_error', 'service_unavailable_error')
+  @ApiErrorResponses(
+    'invalid_request_error',
+    'invalid_signature_error',
+    'payload_too_large_error',
+    'unsupported_media_type_error',
+    'rate_limit_error',
+    'internal_error',
+    // Reading a session back from Stripe (one we have no record of) can fail; Stripe retries.
+    'configuration_error',
+    'payment_provider_error',
+    'service_unavailable_error',
+    'gateway_timeout_error',
+  )
   async receive(@Req() request: RawBodyRequest<FastifyRequest>, @Headers('stripe-signature') signature: string | undefined): Promise<WebhookReceipt> {
     return { received: true, outcome: await this.webhooks.receive(request.rawBody, signature) };
   }
