@@ -81,6 +81,12 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
     expectEnvelope(res, 413, 'payload_too_large_error');
   });
 
+  it('413 for a body over 64 KiB on an unknown route too: only the webhook takes more', async () => {
+    // The not-found handler is no route the per-route limits reach: the server-wide limit is the small one.
+    const res = await t.request('POST', '/no/such/route', { body: { name: 'x'.repeat(500 * 1024) } });
+    expectEnvelope(res, 413, 'payload_too_large_error');
+  });
+
   it('422 lists every failing field with loc and pydantic types', async () => {
     const res = await t.request('POST', '/api/v1/org/acme/probe', {
       headers: auth(adminKey),
@@ -156,6 +162,9 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
       expectEnvelope(tampered, 401, 'authentication_error');
       const unknownUser = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(await jwt('nobody@acme.test')) });
       expectEnvelope(unknownUser, 401, 'authentication_error');
+      // Validly signed but without an expiry: it would never expire, so it is refused.
+      const forever = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('member@acme.test').setIssuedAt().sign(new TextEncoder().encode(JWT_SECRET));
+      expectEnvelope(await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(forever) }), 401, 'authentication_error');
     });
   });
 

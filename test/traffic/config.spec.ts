@@ -19,6 +19,21 @@ describe('traffic configuration', () => {
     expect(loadConfig({ TRUST_PROXY: value }).http.trustProxy).toEqual(expected);
   });
 
+  it.each(['1.2.3.4/99', '::::', '10.0.0.0/8/8', '300.1.1.1', 'fe80::/129'])('refuses TRUST_PROXY=%s at boot, naming it', (value) => {
+    expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY must be/);
+  });
+
+  it('accepts IPv6 proxies and proxy-addr names', () => {
+    expect(loadConfig({ TRUST_PROXY: '::1, fd00::/8, loopback' }).http.trustProxy).toEqual(['::1', 'fd00::/8', 'loopback']);
+  });
+
+  it('refuses TRUST_PROXY=true in production: every client could pick the address the per-IP limits count', () => {
+    const production = { NODE_ENV: 'production', STRIPE_SECRET_KEY: 'sk_live_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc', CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com' };
+    expect(() => loadConfig({ ...production, TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY must be false, a hop count, or addresses\/CIDRs like 10\.0\.0\.0\/8 in production/);
+    expect(loadConfig({ ...production, TRUST_PROXY: '1' }).http.trustProxy).toBe(1);
+    expect(loadConfig({ ...production, TRUST_PROXY: '10.0.0.0/8' }).http.trustProxy).toEqual(['10.0.0.0/8']);
+  });
+
   it('reads CORS origins, REDIS_URL and MIN_CLIENT_VERSION', () => {
     const config = loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173', REDIS_URL: 'redis://:pw@cache:6379/2', MIN_CLIENT_VERSION: 'v1.4.0' });
     expect(config.http.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);

@@ -38,6 +38,13 @@ describe('loadConfig', () => {
     expect(config.checkout.allowedRedirectHosts).toEqual(['app.example.com', '*.example.com']);
   });
 
+  it('fetches JWT signing keys over https only in production', () => {
+    const production = { NODE_ENV: 'production', STRIPE_SECRET_KEY: 'sk_live_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc', CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com' };
+    expect(() => loadConfig({ ...production, JWT_JWKS_URL: 'http://idp.example.com/.well-known/jwks.json' })).toThrow(/JWT_JWKS_URL must be a URL \(https:\)/);
+    expect(loadConfig({ ...production, JWT_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json' }).jwt.jwksUrl?.host).toBe('idp.example.com');
+    expect(loadConfig({ JWT_JWKS_URL: 'http://127.0.0.1:8080/jwks.json' }).jwt.jwksUrl?.port).toBe('8080');
+  });
+
   it('never echoes a secret it rejects', () => {
     expect(() => loadConfig({ STRIPE_SECRET_KEY: 'pk_live_topsecret', JWT_SECRET: 'short' })).toThrow(ConfigError);
     try {

@@ -18,8 +18,9 @@ export interface CreateAppOptions {
 /** Builds the fully wired HTTP app; `main.ts` and the e2e tests share it. */
 export async function createApp(config: AppConfig, options: CreateAppOptions): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
-    // The largest limit any route has; the onRoute hook lowers it for all but webhooks.
-    bodyLimit: Math.max(config.http.bodyLimit, config.http.webhookBodyLimit),
+    // Every route, and the not-found handler, which no onRoute hook reaches; the onRoute hook
+    // raises it for the routes that take Stripe's larger bodies (webhooks) only.
+    bodyLimit: config.http.bodyLimit,
     genReqId: (req: IncomingMessage) => requestIdFor(req.headers['x-request-id']),
     // Behind a load balancer the client's address (per-IP rate limits, logs) is in X-Forwarded-For.
     trustProxy: config.http.trustProxy,

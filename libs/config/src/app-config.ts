@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { valid as validSemver } from 'semver';
 import { Env, EnvReader } from './env-reader';
 
@@ -161,7 +162,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       bodyLimit: read.int('BODY_LIMIT_BYTES', 64 * 1024, { min: 1024, max: 10 * 1024 * 1024 }),
       webhookBodyLimit: read.int('WEBHOOK_BODY_LIMIT_BYTES', 1024 * 1024, { min: 1024, max: 10 * 1024 * 1024 }),
       publicUrl: (read.url('PUBLIC_URL')?.toString() ?? `http://127.0.0.1:${port}/`).replace(/\/$/, ''),
-      trustProxy: readTrustProxy(read),
+      trustProxy: readTrustProxy(read, isProduction),
       corsOrigins: read.list('CORS_ORIGINS').map((origin) => readOrigin(read, origin)),
       requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', 20000, { min: 100, max: 600000 }),
       shutdownDelayMs: read.int('SHUTDOWN_DELAY_MS', 0, { min: 0, max: 600000 }),
@@ -191,7 +192,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     jwt: {
       secret: jwtSecret,
-      jwksUrl: read.url('JWT_JWKS_URL'),
+      // The signing keys themselves: fetched over anything but https, whoever can tamper
+      // with the fetch can mint tokens for any user.
+      jwksUrl: read.url('JWT_JWKS_URL', { protocols: isProduction ? ['https:'] : ['http:', 'https:'] }),
       issuer: read.string('JWT_ISSUER'),
       audience: read.string('JWT_AUDIENCE'),
       clockToleranceSec: read.int('JWT_CLOCK_TOLERANCE_SEC', 5, { min: 0, max: 300 }),
@@ -223,19 +226,36 @@ export function loadConfig(env: Env = process.env): AppConfig {
   return config;
 }
 
-/** `TRUST_PROXY`: unset/false, true, a hop count, or a comma-separated list of addresses/CIDRs. */
-function readTrustProxy(read: EnvReader): boolean | number | string[] {
+/**
+ * `TRUST_PROXY`: unset/false, true, a hop count, or a comma-separated list of addresses/CIDRs.
+ * `true` trusts every hop, so the client address becomes the leftmost `X-Forwarded-For`
+ * entry, which the client writes itself: anyone could then pick the address that per-IP
+ * limits count (dodging them, or locking another address out). Refused in production.
+ */
+function readTrustProxy(read: EnvReader, isProduction: boolean): boolean | number | string[] {
+  const expected = 'false, a hop count, or addresses/CIDRs like 10.0.0.0/8';
   const value = read.raw('TRUST_PROXY');
   if (value === undefined || /^(false|0|no)$/i.test(value)) return false;
-  if (/^(true|yes)$/i.test(value)) return true;
+  if (/^(true|yes)$/i.test(value)) {
+    if (!isProduction) return true;
+    return read.fail('TRUST_PROXY', `${expected} in production (true lets clients choose their own address)`, value, false);
+  }
   if (/^\d+$/.test(value)) return Number(value);
   const proxies = read.list('TRUST_PROXY');
   for (const proxy of proxies) {
-    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(proxy) && !['loopback', 'linklocal', 'uniquelocal'].includes(proxy)) {
-      read.fail('TRUST_PROXY', 'true, false, a hop count, or addresses/CIDRs like 10.0.0.0/8', proxy, false);
-    }
+    if (!isProxyAddress(proxy)) read.fail('TRUST_PROXY', `true, ${expected}`, proxy, false);
   }
   return proxies;
+}
+
+/** An IP address, a CIDR with a prefix its family allows, or one of proxy-addr's names. */
+function isProxyAddress(value: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
+  const [address, prefix, ...rest] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /** A CORS origin is a scheme, host and optional port, nothing else: that is what browsers send. */

@@ -29,7 +29,7 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
 
   fastify.addHook('onRoute', (route) => {
     const config_ = route.config as Record<string, unknown> | undefined;
-    if (!config_?.[LARGE_BODY]) route.bodyLimit = config.http.bodyLimit;
+    route.bodyLimit = config_?.[LARGE_BODY] ? config.http.webhookBodyLimit : config.http.bodyLimit;
   });
 
   registerJsonBodyParser(fastify);

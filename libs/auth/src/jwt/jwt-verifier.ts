@@ -40,6 +40,8 @@ export class JwtVerifier {
       issuer: this.config.jwt.issuer,
       audience: this.config.jwt.audience,
       clockTolerance: this.config.jwt.clockToleranceSec,
+      // A token without an expiry would be valid forever.
+      requiredClaims: ['exp'],
     };
     try {
       // A token is tried against the JWKS (asymmetric) or the shared secret (HS256), never
