@@ -125,6 +125,14 @@ describe('POST /api/v1/stripe/webhook', () => {
     });
   });
 
+  it("takes Stripe's larger bodies (over the API's 64 KiB), up to WEBHOOK_BODY_LIMIT_BYTES", async () => {
+    const object = (size: number) => ({ id: 'cus_big', object: 'customer', description: 'x'.repeat(size) });
+    const large = await postWebhook(s, eventJson('customer.updated', object(300 * 1024)));
+    expect(large.body).toEqual({ received: true, outcome: 'ignored' });
+    const tooLarge = await postWebhook(s, eventJson('customer.updated', object(1100 * 1024)));
+    expect([tooLarge.status, tooLarge.body.type]).toEqual([413, 'payload_too_large_error']);
+  });
+
   it('another event type -> 200 ignored, recorded, no credits', async () => {
     const id = `evt_${randomUUID()}`;
     const before = await count(s.db, 'credit_ledger');
