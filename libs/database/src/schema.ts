@@ -132,7 +132,8 @@ export const creditLedger = pgTable(
     description: text('description').notNull(),
     checkoutSessionId: text('checkout_session_id').references(() => checkoutSessions.id),
     /**
-     * What caused the entry, unique: `purchase:<cs_id>`, `refund:<re_id>`, `admin:<uuid>`.
+     * What caused the entry, unique: `purchase:<cs_id>`, `refund:<ch_id>:<cumulative amount
+     * refunded>`, `admin:<uuid>`.
      * A second grant for the same source fails here, inside the transaction.
      */
     sourceRef: text('source_ref').notNull().unique(),

@@ -233,6 +233,21 @@ describe('POST /api/v1/stripe/webhook', () => {
       expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([2000]);
       expect(await sessionRow(sessionId)).toMatchObject({ bundles: 2, credits: 2000, amountTotal: 1400, status: 'complete' });
     });
+
+    it('a session read back from Stripe is granted the credits promised when it was created, not a changed price', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 2);
+      await s.db.delete(checkoutSessions).where(eq(checkoutSessions.id, sessionId));
+      // CREDITS_PER_BUNDLE changes between the purchase and its payment.
+      (s.config.checkout as { creditsPerBundle: number }).creditsPerBundle = 5000;
+      try {
+        const paid = await payQuietly(s, sessionId);
+        expect((await deliver(paid.eventId)).body.outcome).toBe('processed');
+      } finally {
+        (s.config.checkout as { creditsPerBundle: number }).creditsPerBundle = 1000;
+      }
+      expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([2000]);
+    });
   });
 
   describe('Stripe failing while a session we have no record of is read back: 5xx, nothing written, the retry grants once', () => {
@@ -291,6 +306,16 @@ describe('POST /api/v1/stripe/webhook', () => {
       expect(s.logs.some((line) => line.includes(paid.eventId) && line.includes('cannot be applied'))).toBe(true);
       // A redelivery stays a no-op.
       expect((await deliver(paid.eventId)).body.outcome).toBe('duplicate');
+    });
+
+    it('a session Stripe does not know either (a hand-made event) -> 200 failed_permanently, not retried for days', async () => {
+      const id = `evt_${randomUUID()}`;
+      const sessionId = `cs_test_${randomUUID().replace(/-/g, '')}`;
+      const res = await postWebhook(s, eventJson('checkout.session.completed', { id: sessionId, object: 'checkout.session', payment_status: 'paid' }, id));
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ received: true, outcome: 'failed_permanently' });
+      expect(await eventRow(id)).toMatchObject({ outcome: 'failed_permanently', detail: expect.stringContaining('does not exist at Stripe') });
+      expect(s.logs.some((line) => line.includes('configuration_error') || line.includes('Stripe rejected a request we built'))).toBe(false);
     });
 
     it('a refund for a charge of no session we know -> 200 failed_permanently', async () => {

@@ -39,8 +39,9 @@ function paymentIntentOf(object: { payment_intent?: string | { id: string } | nu
  * transaction that also records its id, so a crash leaves either all of it or none, and
  * Stripe's retry finds either "already seen" or a clean slate. Grants are keyed on the
  * Checkout session id (`purchase:<cs_id>`, unique), so duplicates, concurrency and any
- * order of `completed` / `async_payment_succeeded` grant once. Amounts come from our own
- * record of the session (or from Stripe), never from the event body.
+ * order of `completed` / `async_payment_succeeded` grant once. The credits granted come from
+ * our own record of the session (or from Stripe), never from the event body; a refund's
+ * amounts are the charge's, from the signed event.
  */
 @Injectable()
 export class FulfilmentService {
@@ -236,8 +237,13 @@ export class FulfilmentService {
 
   private async sessionFromStripe(sessionId: string): Promise<CheckoutRow> {
     const session = await callStripe(this.config.stripe.callDeadlineMs, () =>
-      this.stripe.checkout.sessions.retrieve(sessionId, { expand: ['line_items'] }),
+      this.stripe.checkout.sessions.retrieve(sessionId, { expand: ['line_items'] }).catch((error: unknown) => {
+        // No retry will make it exist (e.g. a hand-made test event): not a transient failure.
+        if (error instanceof Stripe.errors.StripeInvalidRequestError && (error.statusCode === 404 || error.code === 'resource_missing')) return null;
+        throw error;
+      }),
     );
+    if (!session) throw new PermanentFailure(`checkout session ${sessionId} does not exist at Stripe`);
     const orgId = session.metadata?.org_id ?? session.client_reference_id;
     const userId = session.metadata?.user_id;
     const bundles = session.line_items?.data.reduce((sum, item) => sum + (item.quantity ?? 0), 0) ?? 0;
@@ -249,12 +255,19 @@ export class FulfilmentService {
     if (!org) throw new PermanentFailure(`checkout session ${sessionId} names an unknown organization ${orgId}`);
     const [user] = await this.db.select({ id: users.id }).from(users).where(eq(users.id, userId));
     if (!user) throw new PermanentFailure(`checkout session ${sessionId} names an unknown user ${userId}`);
+    // The credits promised when the session was created (CREDITS_PER_BUNDLE may have changed
+    // since), as long as they are for the bundles actually bought.
+    const promised = Number(session.metadata?.credits);
+    const credits =
+      Number.isSafeInteger(promised) && promised > 0 && session.metadata?.bundles === String(bundles)
+        ? promised
+        : bundles * this.config.checkout.creditsPerBundle;
     return {
       id: session.id,
       orgId,
       userId,
       bundles,
-      credits: bundles * this.config.checkout.creditsPerBundle,
+      credits,
       amountTotal: session.amount_total,
       currency: session.currency,
       status: 'open',
