@@ -101,6 +101,12 @@ export const checkoutSessions = pgTable(
     /** Set once credits were granted; the unique ledger `source_ref` is what enforces once. */
     fulfilledAt: timestamp('fulfilled_at', { withTimezone: true }),
     stripePaymentIntentId: text('stripe_payment_intent_id'),
+    /**
+     * Credits of this session's refunds already settled: debited, or forgiven because the org
+     * had spent them. A later refund of the same charge owes only what is beyond this, so a
+     * forgiven shortfall is never collected from a later purchase.
+     */
+    refundSettledCredits: bigint('refund_settled_credits', { mode: 'number' }).notNull().default(0),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),

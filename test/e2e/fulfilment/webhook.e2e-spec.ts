@@ -353,7 +353,7 @@ describe('POST /api/v1/stripe/webhook', () => {
       const sessionId = await createSession(s, adminKey, slug, quantity);
       const paid = await payQuietly(s, sessionId);
       await deliver(paid.eventId);
-      return { slug, sessionId, ...paid };
+      return { slug, adminKey, sessionId, ...paid };
     };
     const refundsOf = async (sessionId: string) =>
       (await entriesOf(sessionId)).filter((e) => e.transactionType === 'refund').map((e) => e.amount);
@@ -435,6 +435,28 @@ describe('POST /api/v1/stripe/webhook', () => {
       expect(await refundsOf(sessionId)).toEqual([-500]);
       expect(await balanceOf(slug)).toBe(0);
       expect(s.logs.some((line) => line.includes('refund exceeds the remaining balance') && line.includes(sessionId))).toBe(true);
+    });
+
+    it('a forgiven shortfall is not collected later from another purchase when the same charge is refunded further', async () => {
+      const { slug, adminKey, sessionId, chargeId } = await grantedSession(); // 2000 credits for 1400
+      const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
+      await s.db.transaction((tx) =>
+        new LedgerService(s.db).apply(tx, { orgId: org.id, amount: -1800, transactionType: 'usage', description: 'spent', sourceRef: `usage:${randomUUID()}` }),
+      );
+      // Half refunded: 1000 owed, 200 left to debit, 800 forgiven.
+      expect((await deliver(await refundQuietly(s, chargeId, 700))).status).toBe(200);
+      expect(await refundsOf(sessionId)).toEqual([-200]);
+      expect(await balanceOf(slug)).toBe(0);
+
+      // The org buys again, then the first charge is refunded a further 10%: 1200 owed in all,
+      // 1000 settled, so 200 more, not the 1000 that was forgiven.
+      const second = await createSession(s, adminKey, slug, 1);
+      await deliver((await payQuietly(s, second)).eventId);
+      expect(await balanceOf(slug)).toBe(1000);
+      expect((await deliver(await refundQuietly(s, chargeId, 140))).status).toBe(200);
+      expect(await refundsOf(sessionId)).toEqual([-200, -200]);
+      expect(await balanceOf(slug)).toBe(800);
+      expect(await sessionRow(sessionId)).toMatchObject({ refundSettledCredits: 1200 });
     });
   });
 

@@ -148,8 +148,10 @@ export class FulfilmentService {
    * A refund debits the refunded share of the session's credits:
    * floor(credits × amount_refunded / amount_paid), cumulative, so partial refunds add up
    * and a repeated or late event debits only what is still owed. The total debited never
-   * exceeds what the session granted, and never takes the balance below zero (credits
-   * already spent are logged for an operator, not clawed back into a negative balance).
+   * exceeds what the session granted, and never takes the balance below zero: credits
+   * already spent are forgiven (logged for an operator), not clawed back into a negative
+   * balance, nor from a later purchase when the same charge is refunded further
+   * (`refund_settled_credits` counts them as settled).
    */
   private async refund(tx: Tx, charge: Stripe.Charge, sessionId: string | undefined): Promise<void> {
     if (!sessionId) throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
@@ -165,12 +167,13 @@ export class FulfilmentService {
     }
     const paid = charge.amount || row.amountTotal || 0;
     const owed = paid > 0 ? Math.min(row.credits, Math.floor((row.credits * charge.amount_refunded) / paid)) : 0;
-    const alreadyDebited = -(await this.ledger.refundedFor(tx, row.id));
-    let debit = owed - alreadyDebited;
+    let debit = owed - row.refundSettledCredits;
     if (debit <= 0) return;
+    // Settled from now on, whether debited below or forgiven because it was already spent.
+    await tx.update(checkoutSessions).set({ refundSettledCredits: owed, updatedAt: new Date() }).where(eq(checkoutSessions.id, row.id));
     const balance = await this.ledger.lockBalance(tx, row.orgId);
     if (debit > balance) {
-      this.logger.warn({ msg: 'refund exceeds the remaining balance; debiting what is left', checkout_session_id: row.id, owed: debit, balance });
+      this.logger.warn({ msg: 'refund exceeds the remaining balance; debiting what is left, forgiving the rest', checkout_session_id: row.id, owed: debit, balance, forgiven: debit - balance });
       debit = balance;
     }
     if (debit === 0) return;
@@ -274,6 +277,7 @@ export class FulfilmentService {
       paymentStatus: 'unpaid',
       fulfilledAt: null,
       stripePaymentIntentId: null,
+      refundSettledCredits: 0,
       expiresAt: session.expires_at ? new Date(session.expires_at * 1000) : null,
       createdAt: new Date(session.created * 1000),
       updatedAt: new Date(),

@@ -120,13 +120,4 @@ export class LedgerService {
       .orderBy(desc(creditLedger.seq))
       .limit(options.limit);
   }
-
-  /** Sum of the refund entries already written for a session (negative or zero). */
-  async refundedFor(tx: Tx, checkoutSessionId: string): Promise<number> {
-    const [row] = await tx
-      .select({ total: sql<string>`coalesce(sum(${creditLedger.amount}), 0)` })
-      .from(creditLedger)
-      .where(and(eq(creditLedger.checkoutSessionId, checkoutSessionId), eq(creditLedger.transactionType, 'refund')));
-    return Number(row.total);
-  }
 }
