@@ -59,19 +59,22 @@ export class IdempotencyService {
     );
     const claimed = await this.claim(scope, hash, lockMs, where);
     if (!claimed.owned) return { body: claimed.body as T, replayed: true };
+    // Only while the claim is still ours: a request slower than its lock may have been taken
+    // over, and must then neither complete nor release the new owner's claim.
+    const ours = and(where, eq(idempotencyKeys.state, 'in_progress'), eq(idempotencyKeys.lockedUntil, claimed.lockedUntil));
 
     try {
       const { body, alongside } = await work();
       const complete = this.db
         .update(idempotencyKeys)
         .set({ state: 'completed', responseStatus: 200, responseBody: body as object })
-        .where(where);
+        .where(ours);
       // A data-modifying WITH runs exactly once, in the same statement and transaction.
       if (alongside) await this.db.execute(sql`with alongside as (${alongside}) ${complete.getSQL()}`);
       else await complete;
       return { body, replayed: false };
     } catch (error) {
-      await this.db.delete(idempotencyKeys).where(where).catch((err: unknown) =>
+      await this.db.delete(idempotencyKeys).where(ours).catch((err: unknown) =>
         this.logger.error({ msg: 'could not release an idempotency key after a failure', err }),
       );
       throw error;
@@ -83,21 +86,23 @@ export class IdempotencyService {
     hash: string,
     lockMs: number,
     where: ReturnType<typeof and>,
-  ): Promise<{ owned: true } | { owned: false; body: unknown }> {
+  ): Promise<{ owned: true; lockedUntil: Date } | { owned: false; body: unknown }> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = Date.now();
+      // Also the claim's token: whoever set this lockedUntil owns the key.
+      const lockedUntil = new Date(now + lockMs);
       const inserted = await this.db
         .insert(idempotencyKeys)
         .values({
           ...scope,
           requestHash: hash,
           state: 'in_progress',
-          lockedUntil: new Date(now + lockMs),
+          lockedUntil,
           expiresAt: new Date(now + IDEMPOTENCY_TTL_MS),
         })
         .onConflictDoNothing()
         .returning({ key: idempotencyKeys.key });
-      if (inserted.length > 0) return { owned: true };
+      if (inserted.length > 0) return { owned: true, lockedUntil };
 
       const [existing] = await this.db.select().from(idempotencyKeys).where(where);
       if (!existing) continue; // released meanwhile: claim again
@@ -115,10 +120,10 @@ export class IdempotencyService {
       // The first request died without answering: take its claim over, once.
       const taken = await this.db
         .update(idempotencyKeys)
-        .set({ lockedUntil: new Date(now + lockMs) })
+        .set({ lockedUntil })
         .where(and(where, eq(idempotencyKeys.lockedUntil, existing.lockedUntil)))
         .returning({ key: idempotencyKeys.key });
-      if (taken.length > 0) return { owned: true };
+      if (taken.length > 0) return { owned: true, lockedUntil };
     }
     throw new ConflictError('A request with this Idempotency-Key is still in progress; retry later');
   }
