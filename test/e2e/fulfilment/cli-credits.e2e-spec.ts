@@ -128,11 +128,20 @@ describe('CLI: credits grant / credits show', () => {
     for (const [at] of entries) expect(new Date(at).toISOString()).toBe(at);
   });
 
+  pgOnly('with --ref, running the same grant again applies it once (safe to retry after a lost connection)', async () => {
+    const first = await cli('credits', 'grant', 'acme', '100', '--reason', 'Goodwill for TICKET-42', '--ref', 'TICKET-42');
+    expect(first).toMatchObject({ code: 0, out: ['350'] });
+    const again = await cli('credits', 'grant', 'acme', '100', '--reason', 'Goodwill for TICKET-42', '--ref', 'TICKET-42');
+    expect(again).toMatchObject({ code: 0, out: ['350'] });
+    expect(again.err).toContain('--ref TICKET-42 was already applied; nothing changed');
+    expect((await cli('credits', 'grant', 'acme', '10', '--reason', 'x', '--ref', 'no spaces allowed')).code).toBe(2);
+  });
+
   pgOnly('the ledger stays consistent: balance = sum of entries, never negative', async () => {
     await withDb(async (db) => {
       await expectLedgerConsistent(db);
       const [row] = await rows<{ n: number }>(db, sql`select count(*)::int as n from credit_ledger where transaction_type = 'admin_adjustment'`);
-      expect(Number(row.n)).toBe(4);
+      expect(Number(row.n)).toBe(5);
     });
   });
 

@@ -22,8 +22,10 @@ export const USAGE = `Usage: npm run cli -- <command>
   apikey create <email> [--name NAME] [--expires-in 30d]
                                            create an API key; prints the key (only) on stdout
   apikey revoke <key-prefix>               revoke a key by its prefix (ck_XXXXXXXX)
-  credits grant <slug> <amount> --reason TEXT
-                                           add (or, negative, remove) credits: an admin_adjustment entry
+  credits grant <slug> <amount> --reason TEXT [--ref ID]
+                                           add (or, negative, remove) credits: an admin_adjustment entry;
+                                           with --ref, running it again (e.g. after a lost connection)
+                                           applies it once
   credits show <slug>                      the balance and the latest ledger entries
 `;
 
@@ -73,10 +75,13 @@ export const COMMANDS: Record<string, Command> = {
     io.err(`revoked API key ${prefix}`);
   },
   'credits grant': async (db, argv, io) => {
-    const { positional, flags } = parseArgs(argv, ['reason']);
-    const [slug, amountText] = exactly(positional, 2, 'credits grant <slug> <amount> --reason TEXT');
+    const { positional, flags } = parseArgs(argv, ['reason', 'ref']);
+    const [slug, amountText] = exactly(positional, 2, 'credits grant <slug> <amount> --reason TEXT [--ref ID]');
     if (!/^-?\d{1,12}$/.test(amountText) || Number(amountText) === 0) throw new UsageError('<amount> must be a non-zero whole number of credits');
     if (!flags.reason?.trim()) throw new UsageError('--reason is required: it is the ledger entry\'s description');
+    if (flags.ref !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(flags.ref)) {
+      throw new UsageError('--ref must be 1-100 characters of A-Z, a-z, 0-9, ".", "_", ":", "-" (e.g. a ticket number)');
+    }
     const org = await new DirectoryAdmin(db).orgBySlug(slug);
     const ledger = new LedgerService(db);
     try {
@@ -86,10 +91,12 @@ export const COMMANDS: Record<string, Command> = {
           amount: Number(amountText),
           transactionType: 'admin_adjustment',
           description: flags.reason.trim(),
-          sourceRef: `admin:${randomUUID()}`,
+          // Per org: the same ticket may adjust two orgs once each.
+          sourceRef: flags.ref === undefined ? `admin:${randomUUID()}` : `admin:${org.id}:${flags.ref}`,
         }),
       );
-      io.err(`${slug}: ${Number(amountText) > 0 ? '+' : ''}${amountText} credits; balance ${result.balance}`);
+      if (!result.applied) io.err(`${slug}: --ref ${flags.ref} was already applied; nothing changed; balance ${result.balance}`);
+      else io.err(`${slug}: ${Number(amountText) > 0 ? '+' : ''}${amountText} credits; balance ${result.balance}`);
       io.out(String(result.balance));
     } catch (error) {
       if (error instanceof InsufficientBalanceError) {
