@@ -11,6 +11,15 @@ describe('loadConfig', () => {
     expect(config.credits.lowBalanceThreshold).toBe(1000);
   });
 
+  it('signs the embedded emulator\'s webhooks with a secret of this process, not the well-known default', () => {
+    const [a, b] = [loadConfig({}), loadConfig({})];
+    expect(a.stripe.webhookSecret).toMatch(/^whsec_[0-9a-f]{48}$/);
+    expect(a.stripe.webhookSecret).not.toBe(b.stripe.webhookSecret);
+    // A separate emulator process (not embedded) shares the documented default.
+    expect(loadConfig({ STRIPE_EMULATOR_EMBEDDED: 'false' }).stripe.webhookSecret).toBe('whsec_emulator');
+    expect(loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_mine' }).stripe.webhookSecret).toBe('whsec_mine');
+  });
+
   it('names every bad variable and what it expected, in one error', () => {
     expect(() => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://u:secret@h/db', STRIPE_TIMEOUT_MS: '-1' })).toThrow(ConfigError);
     try {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { valid as validSemver } from 'semver';
 import { Env, EnvReader } from './env-reader';
@@ -125,7 +126,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const usesEmulator = secretKey === undefined && !isProduction;
   const emulatorPort = read.int('STRIPE_EMULATOR_PORT', 12111, { min: 0, max: 65535 });
   const apiBase = read.url('STRIPE_API_BASE') ?? (usesEmulator ? new URL(`http://127.0.0.1:${emulatorPort}`) : undefined);
-  const webhookSecret = read.string('STRIPE_WEBHOOK_SECRET') ?? (usesEmulator ? EMULATOR_WEBHOOK_SECRET : undefined);
+  const startEmulator = read.bool('STRIPE_EMULATOR_EMBEDDED', usesEmulator && nodeEnv === 'development');
+  // An emulator in this process signs with a secret only this process knows: the well-known
+  // default would let anyone who reaches the webhook sign events (think of an instance
+  // started without NODE_ENV). A separate emulator process needs the shared default.
+  const emulatorWebhookSecret = startEmulator ? `whsec_${randomBytes(24).toString('hex')}` : EMULATOR_WEBHOOK_SECRET;
+  const webhookSecret = read.string('STRIPE_WEBHOOK_SECRET') ?? (usesEmulator ? emulatorWebhookSecret : undefined);
   if (isProduction && webhookSecret === undefined) {
     read.problem('STRIPE_WEBHOOK_SECRET', 'is required in production (webhooks cannot be verified without it)');
   }
@@ -208,7 +214,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       callDeadlineMs: stripeTimeoutMs * (stripeRetries + 1),
       webhookSecret,
       emulatorPort,
-      startEmulator: read.bool('STRIPE_EMULATOR_EMBEDDED', usesEmulator && nodeEnv === 'development'),
+      startEmulator,
     },
     checkout: {
       creditsPerBundle: read.int('CREDITS_PER_BUNDLE', 1000, { min: 1, max: 1_000_000_000 }),
