@@ -254,4 +254,21 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
     const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, 'initech'));
     expect(customers.has(org.stripeCustomerId)).toBe(true);
   });
+
+  it("a purchase that joined another's customer creation is not failed by that request's failure: it tries on its own", async () => {
+    const key = await s.member('umbrella', 'admin@umbrella.test', 'admin');
+    // Every attempt of the first request fails (the SDK tries 3 times); the second request
+    // arrives meanwhile, joins that creation, and succeeds with its own attempt.
+    await s.control('POST', '/faults', { path: '/v1/customers', method: 'POST', status: 500, delay_ms: 200, times: 3 });
+    const buy = () => s.request('POST', '/api/v1/org/umbrella/credits/checkout', { headers: auth(key), body: { success_url: SUCCESS, cancel_url: CANCEL } });
+    const first = buy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Whichever started the creation (on a loaded machine it may be the second) gets the 502.
+    const results = await Promise.all([first, buy()]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 502]);
+    expect(results.find((r) => r.status === 502)?.body.type).toBe('payment_provider_error');
+    const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, 'umbrella'));
+    const session = (await s.stripeRequests('/v1/checkout/sessions')).find((r) => r.body.metadata?.org_slug === 'umbrella');
+    expect(session?.body.customer).toBe(org.stripeCustomerId);
+  });
 });

@@ -4,6 +4,7 @@ import Stripe from 'stripe';
 import type { OrgContext } from '@credits/auth';
 import { Db, InjectDb, organizations } from '@credits/database';
 import { callStripe, InjectStripe } from '@credits/stripe';
+import { currentDeadline } from '@credits/traffic';
 
 /**
  * One Stripe customer per org, created on its first checkout and stored on the org.
@@ -23,12 +24,18 @@ export class StripeCustomers {
 
   async customerFor(org: OrgContext, deadlineMs: number): Promise<string> {
     if (org.stripeCustomerId) return org.stripeCustomerId;
-    let pending = this.pending.get(org.id);
-    if (!pending) {
-      pending = this.create(org, deadlineMs).finally(() => this.pending.delete(org.id));
-      this.pending.set(org.id, pending);
+    const shared = this.pending.get(org.id);
+    if (shared) {
+      // Another request's creation runs under that request's deadline: when it fails (for
+      // its own lack of time, say), this request tries with its own. The idempotency key
+      // keeps it to one customer at Stripe.
+      const deadline = currentDeadline();
+      const joined = deadline ? deadline.trackStripe(shared) : shared;
+      return joined.catch(() => this.create(org, deadlineMs));
     }
-    return pending;
+    const own = this.create(org, deadlineMs).finally(() => this.pending.delete(org.id));
+    this.pending.set(org.id, own);
+    return own;
   }
 
   private async create(org: OrgContext, deadlineMs: number): Promise<string> {
