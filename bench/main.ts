@@ -302,7 +302,7 @@ async function main(): Promise<void> {
     if (soak) {
       process.stdout.write(
         `\nsoak RSS (MiB, every 10 s): ${soak.samples.map((s) => (s.rss / 2 ** 20).toFixed(0)).join(' ')}\n` +
-          `after the first minute ${(soak.rssAfterFirstMinute / 2 ** 20).toFixed(1)} MiB, at the end ${(soak.rssAtEnd / 2 ** 20).toFixed(1)} MiB ` +
+          `after the first minute ${mib(soak.rssAfterFirstMinute)} MiB, at the end ${mib(soak.rssAtEnd)} MiB ` +
           `(${((soak.rssAtEnd / soak.rssAfterFirstMinute - 1) * 100).toFixed(1)}%)\n` +
           `live heap after full GCs (MiB, ${soak.fullGcs.length} collections): median of the first minute ${mib(soak.liveHeapFirstMinute)}, ` +
           `of the last minute ${mib(soak.liveHeapLastMinute)}${soak.liveHeapFirstMinute && soak.liveHeapLastMinute ? ` (${((soak.liveHeapLastMinute / soak.liveHeapFirstMinute - 1) * 100).toFixed(1)}%)` : ''}\n`,
@@ -566,7 +566,7 @@ async function soakScenario(api: Service, seeded: Seeded, seconds: number, allFu
   const timer = setInterval(() => {
     sample();
     const last = samples[samples.length - 1];
-    if (last) log(`soak t=${last.t}s rss ${(last.rss / 2 ** 20).toFixed(1)} MiB`);
+    if (last) log(`soak t=${last.t}s rss ${mib(last.rss)} MiB`);
   }, 10_000);
   const result = await runLoad(
     { url: api.url, expect: [200], requests: [checkout, { method: 'GET', path: orgPath, headers: authHeaders(seeded.key) }] },

@@ -29,6 +29,13 @@ interface SessionTarget {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The session a `checkout.session.*` event is about (undefined for other events, or none given). */
+function checkoutSessionIdOf(event: Stripe.Event): string | undefined {
+  if (!event.type.startsWith('checkout.session.')) return undefined;
+  const id: unknown = (event.data.object as { id?: unknown }).id;
+  return typeof id === 'string' ? id : undefined;
+}
+
 function paymentIntentOf(object: { payment_intent?: string | { id: string } | null }): string | null {
   const value = object.payment_intent;
   return typeof value === 'string' ? value : value?.id ?? null;
@@ -61,14 +68,14 @@ export class FulfilmentService {
     }
     // A redelivery of an event already handled (or recorded as failed) costs one read, no
     // Stripe call; the same read tells whether we hold a record of the event's session.
-    const sessionId = event.type.startsWith('checkout.session.') ? (event.data.object as Stripe.Checkout.Session).id : undefined;
-    const { seen, known } = await this.seenAndKnown(event.id, typeof sessionId === 'string' ? sessionId : null);
+    const sessionId = checkoutSessionIdOf(event);
+    const { seen, known } = await this.seenAndKnown(event.id, sessionId ?? null);
     if (seen) return 'duplicate';
 
     // Fetched before the transaction: no transaction stays open across a Stripe call.
     let target: SessionTarget | undefined;
     try {
-      target = await this.resolveSession(event, known);
+      target = await this.resolveSession(event, sessionId, known);
     } catch (error) {
       if (!(error instanceof PermanentFailure)) throw error;
       return this.permanentFailure(event, error.message);
@@ -122,9 +129,8 @@ export class FulfilmentService {
   /** Grants a locked session's credits (once: `purchase:<cs_id>` is unique) and marks it fulfilled. */
   private async grant(tx: Tx, row: CheckoutRow, paymentIntent: string | null): Promise<CheckoutRow> {
     const update = { status: 'complete' as const, paymentStatus: 'paid', fulfilledAt: row.fulfilledAt ?? new Date(), stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId, updatedAt: new Date() };
-    const markFulfilled = tx.update(checkoutSessions).set(update).where(eq(checkoutSessions.id, row.id));
-    // A session not yet marked is marked in the ledger's own statement, granted or not: a
-    // grant already in the ledger means it was paid all the same.
+    // The session is marked in the ledger's own statement, granted or not: a grant already in
+    // the ledger means it was paid all the same.
     const { applied } = await this.ledger.apply(
       tx,
       {
@@ -135,13 +141,10 @@ export class FulfilmentService {
         sourceRef: `purchase:${row.id}`,
         checkoutSessionId: row.id,
       },
-      row.fulfilledAt ? undefined : markFulfilled.getSQL(),
+      tx.update(checkoutSessions).set(update).where(eq(checkoutSessions.id, row.id)).getSQL(),
     );
-    // Marked fulfilled without its grant: an inconsistency the grant just repaired; mark it again.
-    if (applied && row.fulfilledAt) await markFulfilled;
-    const result = applied || !row.fulfilledAt ? { ...row, ...update } : row;
     if (applied) this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
-    return result;
+    return { ...row, ...update };
   }
 
   /**
@@ -206,7 +209,7 @@ export class FulfilmentService {
    * intent: our record has it once a payment event was applied; otherwise Stripe is asked
    * which session it paid.
    */
-  private async resolveSession(event: Stripe.Event, sessionKnown: boolean): Promise<SessionTarget | undefined> {
+  private async resolveSession(event: Stripe.Event, checkoutSessionId: string | undefined, sessionKnown: boolean): Promise<SessionTarget | undefined> {
     let sessionId: string;
     if (event.type === 'charge.refunded') {
       const charge = event.data.object as Stripe.Charge;
@@ -220,8 +223,8 @@ export class FulfilmentService {
       const [known] = await this.db.select({ id: checkoutSessions.id }).from(checkoutSessions).where(eq(checkoutSessions.id, sessionId));
       sessionKnown = known !== undefined;
     } else if (event.type.startsWith('checkout.session.')) {
-      sessionId = (event.data.object as Stripe.Checkout.Session).id;
-      if (typeof sessionId !== 'string') throw new PermanentFailure('checkout session event without a session id');
+      if (checkoutSessionId === undefined) throw new PermanentFailure('checkout session event without a session id');
+      sessionId = checkoutSessionId;
     } else {
       return undefined;
     }

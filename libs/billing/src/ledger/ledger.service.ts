@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, desc, eq, inArray, lt, sql, SQL, SQLWrapper } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql, SQL } from 'drizzle-orm';
 import { creditBalances, creditLedger, Db, InjectDb, TransactionType } from '@credits/database';
 
 /** A transaction handle or the database itself: ledger writes join the caller's transaction. */
@@ -46,7 +46,7 @@ export class LedgerService {
    * `alongside`: a write of the caller's that runs in the same statement, whether or not the
    * entry applies (one round trip less while the org's balance row is locked).
    */
-  async apply(tx: Tx, input: LedgerEntryInput, alongside?: SQLWrapper): Promise<AppliedEntry> {
+  async apply(tx: Tx, input: LedgerEntryInput, alongside?: SQL): Promise<AppliedEntry> {
     // Callers that can race on one source already hold a lock that orders them (the checkout
     // session's row for purchases and refunds); the unique constraint on source_ref is the
     // backstop. A source already applied leaves the balance and the ledger untouched.
@@ -65,7 +65,7 @@ export class LedgerService {
       // when what is left could not cover it again. Then it checks the balance under its lock.
       const [already] = await tx.select({ id: creditLedger.id }).from(creditLedger).where(eq(creditLedger.sourceRef, input.sourceRef)).limit(1);
       if (already) {
-        if (alongside) await tx.execute(sql`${alongside}`);
+        if (alongside) await tx.execute(alongside);
         return { applied: false, balance: await this.currentBalance(tx, input.orgId) };
       }
       const balance = await this.lockBalance(tx, input.orgId);
