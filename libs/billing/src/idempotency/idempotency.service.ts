@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { and, eq, lt, sql, SQLWrapper } from 'drizzle-orm';
+import { and, eq, lt, sql, SQL } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import { Db, idempotencyKeys, InjectDb } from '@credits/database';
 import { ConflictError } from '@credits/errors';
@@ -16,7 +16,7 @@ export interface IdempotencyScope {
 export interface IdempotentWork<T> {
   body: T;
   /** Written in the same statement (one round trip, one commit) as the completed key. */
-  alongside?: SQLWrapper;
+  alongside?: SQL;
 }
 
 export interface IdempotentResult<T> {
