@@ -21,7 +21,12 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     body?: string | Buffer;
     setupRequest?: (request: Request, context: Record<string, unknown>) => Request | undefined;
-    onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string>) => void;
+    onResponse?: (
+      status: number,
+      body: string,
+      context: Record<string, unknown>,
+      headers: Record<string, string>,
+    ) => void;
   }
 
   export interface Options {
@@ -53,6 +58,9 @@ declare module 'autocannon' {
     stop(): void;
   }
 
-  function autocannon(options: Options, callback?: (error: Error | null, result: Result) => void): Instance & Promise<Result>;
+  function autocannon(
+    options: Options,
+    callback?: (error: Error | null, result: Result) => void,
+  ): Instance & Promise<Result>;
   export default autocannon;
 }

@@ -49,7 +49,13 @@ async function main(): Promise<void> {
         ],
         success_url: body.success_url,
         cancel_url: body.cancel_url,
-        metadata: { org_id: orgId, org_slug: orgSlug, user_id: userId, bundles: String(bundles), credits: String(credits) },
+        metadata: {
+          org_id: orgId,
+          org_slug: orgSlug,
+          user_id: userId,
+          bundles: String(bundles),
+          credits: String(credits),
+        },
       },
       typeof key === 'string' ? { idempotencyKey: key } : undefined,
     );
@@ -69,13 +75,19 @@ async function main(): Promise<void> {
   });
 
   app.get('/balance', async () => {
-    const { rows } = await pool.query<{ balance: number }>('select balance from credit_balances where org_id = $1', [orgId]);
+    const { rows } = await pool.query<{ balance: number }>('select balance from credit_balances where org_id = $1', [
+      orgId,
+    ]);
     const balance = rows[0]?.balance ?? 0;
     return { balance, is_low_balance: balance < config.credits.lowBalanceThreshold, auto_refill_enabled: false };
   });
 
   await app.listen({ port: config.http.port, host: '127.0.0.1' });
-  const stop = () => void app.close().then(() => pool.end()).then(() => process.exit(0));
+  const stop = () =>
+    void app
+      .close()
+      .then(() => pool.end())
+      .then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

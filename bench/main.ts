@@ -38,9 +38,9 @@ function parseArgs(argv: string[]): Args {
   const values = new Map<string, string>();
   const flags = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (arg === '--quick' || arg === '--help') flags.add(arg);
-    else if (/^--[a-z-]+$/.test(arg) && argv[i + 1] !== undefined) values.set(arg, argv[++i]!);
+    else if (/^--[a-z-]+$/.test(arg) && argv[i + 1] !== undefined) values.set(arg, argv[++i]);
     else if (/^--[a-z-]+=/.test(arg)) values.set(arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1));
     else fail(`unknown argument "${arg}"\n${USAGE}`);
   }
@@ -61,7 +61,8 @@ function parseArgs(argv: string[]): Args {
   if (values.has('--only')) {
     only = new Set();
     for (const name of values.get('--only')!.split(',')) {
-      if (!(SCENARIOS as readonly string[]).includes(name)) fail(`--only: unknown scenario "${name}" (${SCENARIOS.join(', ')})`);
+      if (!(SCENARIOS as readonly string[]).includes(name))
+        fail(`--only: unknown scenario "${name}" (${SCENARIOS.join(', ')})`);
       only.add(name as Scenario);
     }
   } else {
@@ -147,7 +148,9 @@ async function main(): Promise<void> {
   dbUrl.pathname = `/${dbName}`;
   const profileDir = join(REPO_ROOT, 'bench', 'results', 'profiles');
   const profArgs = (name: string) =>
-    args.cpuProf.has(name) ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`] : [];
+    args.cpuProf.has(name)
+      ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`]
+      : [];
 
   const services: Service[] = [];
   let dropDatabase: (() => Promise<void>) | undefined;
@@ -161,7 +164,10 @@ async function main(): Promise<void> {
   try {
     await admin(serverUrl, `create database ${dbName}`);
     dropDatabase = async () => {
-      await admin(serverUrl, `select pg_terminate_backend(pid) from pg_stat_activity where datname = '${dbName}' and pid <> pg_backend_pid()`);
+      await admin(
+        serverUrl,
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = '${dbName}' and pid <> pg_backend_pid()`,
+      );
       await admin(serverUrl, `drop database if exists ${dbName}`);
     };
     log(`database ${dbName}; scenarios: ${[...args.only].join(', ')}${args.quick ? ' (quick)' : ''}`);
@@ -171,7 +177,12 @@ async function main(): Promise<void> {
     const emulator = await startService({
       name: 'stripe-emulator',
       script: 'dist/apps/stripe-emulator/src/main.js',
-      env: { PATH: process.env.PATH, STRIPE_EMULATOR_PORT: String(emulatorPort), STRIPE_WEBHOOK_URL: '', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
+      env: {
+        PATH: process.env.PATH,
+        STRIPE_EMULATOR_PORT: String(emulatorPort),
+        STRIPE_WEBHOOK_URL: '',
+        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      },
       nodeArgs: profArgs('emulator'),
       port: emulatorPort,
       readyPath: '/_emulator/health',
@@ -208,13 +219,25 @@ async function main(): Promise<void> {
     services.push(api);
 
     // First checkout creates the org's Stripe customer (once, as in production); the floor reuses it.
-    const first = await post(api.url, `/api/v1/org/${seeded.orgSlug}/credits/checkout`, CHECKOUT_BODY, authHeaders(seeded.key));
+    const first = await post(
+      api.url,
+      `/api/v1/org/${seeded.orgSlug}/credits/checkout`,
+      CHECKOUT_BODY,
+      authHeaders(seeded.key),
+    );
     if (first.status !== 200) throw new Error(`checkout answered ${first.status}: ${first.text}`);
-    const invalid = await post(api.url, `/api/v1/org/${seeded.orgSlug}/credits/checkout`, INVALID_BODY, authHeaders(seeded.key));
+    const invalid = await post(
+      api.url,
+      `/api/v1/org/${seeded.orgSlug}/credits/checkout`,
+      INVALID_BODY,
+      authHeaders(seeded.key),
+    );
     if (invalid.status !== 422) throw new Error(`invalid checkout answered ${invalid.status}: ${invalid.text}`);
-    const customerId = await query<{ id: string }>(dbUrl.toString(), 'select stripe_customer_id as id from organizations where id = $1', [
-      seeded.orgId,
-    ]);
+    const customerId = await query<{ id: string }>(
+      dbUrl.toString(),
+      'select stripe_customer_id as id from organizations where id = $1',
+      [seeded.orgId],
+    );
 
     const floorPort = await freePort();
     const floor = await startService({
@@ -226,7 +249,7 @@ async function main(): Promise<void> {
         BENCH_ORG_ID: seeded.orgId,
         BENCH_ORG_SLUG: seeded.orgSlug,
         BENCH_USER_ID: seeded.userId,
-        BENCH_CUSTOMER_ID: customerId[0]!.id,
+        BENCH_CUSTOMER_ID: customerId[0].id,
         BENCH_422_BODY: invalid.text,
       },
       nodeArgs: profArgs('floor'),
@@ -239,7 +262,9 @@ async function main(): Promise<void> {
     const orgPath = `/api/v1/org/${seeded.orgSlug}/credits`;
     const rounds = { rounds: args.rounds, seconds: args.seconds, warmupSeconds: args.warmupSeconds };
     const onRound = (name: string) => (side: string, round: number, s: Sample) =>
-      log(`${name} ${side} #${round}: ${s.rps.toFixed(0)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms${s.unexpected ? `, unexpected ${s.unexpected} ${JSON.stringify(s.statuses)}` : ''}`);
+      log(
+        `${name} ${side} #${round}: ${s.rps.toFixed(0)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms${s.unexpected ? `, unexpected ${s.unexpected} ${JSON.stringify(s.statuses)}` : ''}`,
+      );
 
     if (args.only.has('checkout')) {
       const comparison = await alternate(
@@ -254,9 +279,21 @@ async function main(): Promise<void> {
       const spec = (url: string, path: string): LoadSpec => ({
         url,
         expect: [422],
-        requests: [{ method: 'POST', path, headers: { ...authHeaders(seeded.key), 'content-type': 'application/json' }, body: INVALID_BODY }],
+        requests: [
+          {
+            method: 'POST',
+            path,
+            headers: { ...authHeaders(seeded.key), 'content-type': 'application/json' },
+            body: INVALID_BODY,
+          },
+        ],
       });
-      const comparison = await alternate(spec(api.url, `${orgPath}/checkout`), spec(floor.url, '/invalid'), rounds, onRound('checkout 422'));
+      const comparison = await alternate(
+        spec(api.url, `${orgPath}/checkout`),
+        spec(floor.url, '/invalid'),
+        rounds,
+        onRound('checkout 422'),
+      );
       rows.push(compareRow('checkout 422', comparison, { ratio: 0.6 }));
     }
     if (args.only.has('balance')) {
@@ -265,7 +302,12 @@ async function main(): Promise<void> {
         expect: [200],
         requests: [{ method: 'GET', path, headers: authHeaders(seeded.key) }],
       });
-      const comparison = await alternate(spec(api.url, orgPath), spec(floor.url, '/balance'), rounds, onRound('balance'));
+      const comparison = await alternate(
+        spec(api.url, orgPath),
+        spec(floor.url, '/balance'),
+        rounds,
+        onRound('balance'),
+      );
       rows.push(compareRow('balance', comparison, { ratio: 0.6 }));
     }
 
@@ -317,23 +359,39 @@ async function main(): Promise<void> {
       git_dirty: dirty,
       quick: args.quick,
       machine: machine(),
-      settings: { connections: CONNECTIONS, rounds: args.rounds, seconds_per_round: args.seconds, warmup_seconds: args.warmupSeconds },
+      settings: {
+        connections: CONNECTIONS,
+        rounds: args.rounds,
+        seconds_per_round: args.seconds,
+        warmup_seconds: args.warmupSeconds,
+      },
       rows,
-      webhooks: webhooks.map((w) => ({ label: w.label, orgs: w.orgs, exactly_once: w.exactlyOnce, outcomes: w.outcomes, events: args.webhookEvents })),
+      webhooks: webhooks.map((w) => ({
+        label: w.label,
+        orgs: w.orgs,
+        exactly_once: w.exactlyOnce,
+        outcomes: w.outcomes,
+        events: args.webhookEvents,
+      })),
       soak,
       duration_s: Math.round((Date.now() - started) / 1000),
       exit_code: exitCode,
     };
     const resultsDir = join(REPO_ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
-    const file = join(resultsDir, `${report.date.slice(0, 10)}-${sha}${dirty ? '-dirty' : ''}${args.quick ? '-quick' : ''}.json`);
+    const file = join(
+      resultsDir,
+      `${report.date.slice(0, 10)}-${sha}${dirty ? '-dirty' : ''}${args.quick ? '-quick' : ''}.json`,
+    );
     writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
     process.stdout.write(`\nwritten ${file.slice(REPO_ROOT.length + 1)} (${report.duration_s} s)\n`);
-    if (unexpected > 0) process.stderr.write(`bench: ${unexpected} unexpected responses (see the table): failing the run\n`);
+    if (unexpected > 0)
+      process.stderr.write(`bench: ${unexpected} unexpected responses (see the table): failing the run\n`);
   } catch (error) {
     process.stderr.write(`bench: ${error instanceof Error ? error.stack : String(error)}\n`);
     for (const service of services) {
-      if (service.child.exitCode !== null) process.stderr.write(`--- ${service.name} output:\n${service.output.slice(-20).join('\n')}\n`);
+      if (service.child.exitCode !== null)
+        process.stderr.write(`--- ${service.name} output:\n${service.output.slice(-20).join('\n')}\n`);
     }
     exitCode = 1;
   } finally {
@@ -421,7 +479,7 @@ async function webhookScenario(
 ): Promise<WebhookResult> {
   log(`webhook (${label}): creating and paying ${count} sessions`);
   const sessions = await parallel(count, 16, async (i) => {
-    const org = orgs[i % orgs.length]!;
+    const org = orgs[i % orgs.length];
     const res = await post(
       api.url,
       `/api/v1/org/${org.slug}/credits/checkout`,
@@ -432,7 +490,12 @@ async function webhookScenario(
     return (JSON.parse(res.text) as { session_id: string; credits: number }).session_id;
   });
   const events = await parallel(count, 16, async (i) => {
-    const paid = await post(emulator.url, `/_emulator/sessions/${sessions[i]}/pay`, JSON.stringify({ deliver: false }), {});
+    const paid = await post(
+      emulator.url,
+      `/_emulator/sessions/${sessions[i]}/pay`,
+      JSON.stringify({ deliver: false }),
+      {},
+    );
     if (paid.status !== 200) throw new Error(`webhook setup: pay answered ${paid.status}: ${paid.text}`);
     const eventId = (JSON.parse(paid.text) as { events: { id: string; type: string }[] }).events.find(
       (e) => e.type === 'checkout.session.completed',
@@ -453,8 +516,12 @@ async function webhookScenario(
           method: 'POST',
           path: '/api/v1/stripe/webhook',
           setupRequest: (request) => {
-            const event = events[next++ % events.length]!;
-            return { ...request, body: event.payload, headers: { 'content-type': 'application/json', 'stripe-signature': event.signature } };
+            const event = events[next++ % events.length];
+            return {
+              ...request,
+              body: event.payload,
+              headers: { 'content-type': 'application/json', 'stripe-signature': event.signature },
+            };
           },
           onResponse: (status, body) => {
             let outcome = `status ${status}`;
@@ -486,14 +553,19 @@ async function webhookScenario(
       group by s.org_id`,
     [orgs.map((o) => o.id)],
   );
-  const sum = (pick: (row: (typeof perOrg)[number]) => string | null) => perOrg.reduce((n, row) => n + Number(pick(row) ?? 0), 0);
+  const sum = (pick: (row: (typeof perOrg)[number]) => string | null) =>
+    perOrg.reduce((n, row) => n + Number(pick(row) ?? 0), 0);
   const sessionsCount = sum((r) => r.sessions);
   const grantedOnce = sum((r) => r.once);
   const balance = sum((r) => r.balance);
   const expectedBalance = sum((r) => r.expected);
   const orgsOff = perOrg.filter((r) => Number(r.balance ?? 0) !== Number(r.expected ?? 0)).length;
   const held =
-    sessionsCount === count && grantedOnce === count && orgsOff === 0 && balance === expectedBalance && (outcomes.processed ?? 0) === count;
+    sessionsCount === count &&
+    grantedOnce === count &&
+    orgsOff === 0 &&
+    balance === expectedBalance &&
+    (outcomes.processed ?? 0) === count;
   const row = (scenario: string, s: Sample, target: string, met: boolean | null): Row => ({
     scenario,
     rps: s.rps,
@@ -516,7 +588,15 @@ async function webhookScenario(
       row(`webhook (duplicates, ${label})`, againRun, 'exactly-once', held),
     ],
     outcomes,
-    exactlyOnce: { held, sessions: sessionsCount, grantedOnce, notOnce: sessionsCount - grantedOnce, balance, expectedBalance, orgsOff },
+    exactlyOnce: {
+      held,
+      sessions: sessionsCount,
+      grantedOnce,
+      notOnce: sessionsCount - grantedOnce,
+      balance,
+      expectedBalance,
+      orgsOff,
+    },
   };
 }
 
@@ -555,7 +635,7 @@ const mib = (bytes: number | null) => (bytes === null ? 'n/a' : (bytes / 2 ** 20
 async function soakScenario(api: Service, seeded: Seeded, seconds: number, allFullGcs: FullGc[]): Promise<SoakResult> {
   log(`soak: ${seconds} s of checkout + balance`);
   const orgPath = `/api/v1/org/${seeded.orgSlug}/credits`;
-  const checkout = checkoutLoad(api.url, `${orgPath}/checkout`, seeded.key).requests[0]!;
+  const checkout = checkoutLoad(api.url, `${orgPath}/checkout`, seeded.key).requests[0];
   const samples: { t: number; rss: number }[] = [];
   const t0 = Date.now();
   const sample = () => {
@@ -569,15 +649,21 @@ async function soakScenario(api: Service, seeded: Seeded, seconds: number, allFu
     if (last) log(`soak t=${last.t}s rss ${mib(last.rss)} MiB`);
   }, 10_000);
   const result = await runLoad(
-    { url: api.url, expect: [200], requests: [checkout, { method: 'GET', path: orgPath, headers: authHeaders(seeded.key) }] },
+    {
+      url: api.url,
+      expect: [200],
+      requests: [checkout, { method: 'GET', path: orgPath, headers: authHeaders(seeded.key) }],
+    },
     { seconds },
   );
   clearInterval(timer);
   sample();
-  const afterMinute = samples.find((s) => s.t >= Math.min(60, seconds / 2)) ?? samples[0]!;
-  const end = samples[samples.length - 1]!;
+  const afterMinute = samples.find((s) => s.t >= Math.min(60, seconds / 2)) ?? samples[0];
+  const end = samples[samples.length - 1];
   const growth = end.rss / afterMinute.rss - 1;
-  const fullGcs = allFullGcs.filter((gc) => gc.t >= t0).map((gc) => ({ t: Math.round((gc.t - t0) / 1000), liveBytes: gc.liveBytes }));
+  const fullGcs = allFullGcs
+    .filter((gc) => gc.t >= t0)
+    .map((gc) => ({ t: Math.round((gc.t - t0) / 1000), liveBytes: gc.liveBytes }));
   const window = Math.min(60, seconds / 2);
   const liveMedian = (gcs: FullGc[]) => (gcs.length ? median(gcs.map((gc) => gc.liveBytes)) : null);
   const liveHeapFirstMinute = liveMedian(fullGcs.filter((gc) => gc.t < window));
@@ -611,7 +697,12 @@ async function soakScenario(api: Service, seeded: Seeded, seconds: number, allFu
 // Setup and helpers
 
 async function seed(url: string): Promise<Seeded> {
-  const handle = await openDatabase({ url, dataDir: '', poolMax: 2, logger: { log: () => undefined, warn: log, error: log } });
+  const handle = await openDatabase({
+    url,
+    dataDir: '',
+    poolMax: 2,
+    logger: { log: () => undefined, warn: log, error: log },
+  });
   try {
     const directory = new DirectoryAdmin(handle.db);
     const member = async (slug: string, email: string) => {
@@ -644,8 +735,17 @@ function authHeaders(key: string): Record<string, string> {
   return { authorization: `Bearer ${key}` };
 }
 
-async function post(base: string, path: string, body: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
-  const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+async function post(
+  base: string,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string }> {
+  const res = await fetch(base + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
   return { status: res.status, text: await res.text() };
 }
 
@@ -698,7 +798,20 @@ function machine() {
 
 function renderTable(rows: Row[]): string {
   const fmt = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? '—' : n.toFixed(digits));
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'floor req/s', 'floor p50', 'floor p99', 'ratio', '+p99 ms', 'unexpected', 'target', 'met'];
+  const header = [
+    'scenario',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'floor req/s',
+    'floor p50',
+    'floor p99',
+    'ratio',
+    '+p99 ms',
+    'unexpected',
+    'target',
+    'met',
+  ];
   const body = rows.map((r) => [
     r.scenario,
     fmt(r.rps),

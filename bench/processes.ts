@@ -44,7 +44,7 @@ export interface StartOptions {
 export async function startService(options: StartOptions): Promise<Service> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(REPO_ROOT, options.script)], {
     cwd: REPO_ROOT,
-    env: { ...options.env } as NodeJS.ProcessEnv,
+    env: { ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -54,8 +54,8 @@ export async function startService(options: StartOptions): Promise<Service> {
     output.push(...lines);
     if (output.length > 200) output.splice(0, output.length - 200);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   let exited: { code: number | null; signal: string | null } | undefined;
   const exit = new Promise<void>((done) =>
     child.once('exit', (code, signal) => {
@@ -68,7 +68,9 @@ export async function startService(options: StartOptions): Promise<Service> {
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   for (;;) {
     if (exited) {
-      throw new Error(`${options.name} exited (${exited.code ?? exited.signal}) before it was ready:\n${output.slice(-30).join('\n')}`);
+      throw new Error(
+        `${options.name} exited (${exited.code ?? exited.signal}) before it was ready:\n${output.slice(-30).join('\n')}`,
+      );
     }
     try {
       const response = await fetch(url + options.readyPath);
@@ -78,7 +80,9 @@ export async function startService(options: StartOptions): Promise<Service> {
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${options.name} not ready after ${options.readyTimeoutMs ?? 60_000} ms:\n${output.slice(-30).join('\n')}`);
+      throw new Error(
+        `${options.name} not ready after ${options.readyTimeoutMs ?? 60_000} ms:\n${output.slice(-30).join('\n')}`,
+      );
     }
     await sleep(100);
   }

@@ -23,10 +23,10 @@ export function bucketOf(url: string, functionName: string): string {
   if (functionName === '(program)') return '(program)';
   if (!url) return '(native)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1]!;
+  if (pkg) return pkg[1];
   if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0];
   const ours = /\/(dist\/)?((apps|libs|bench)\/[^/]+)/.exec(url);
-  if (ours) return ours[2]!;
+  if (ours) return ours[2];
   return url;
 }
 
@@ -43,7 +43,9 @@ function main(): void {
   profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
 
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
-  const idle = [...selfUs.entries()].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, v]) => a + v, 0);
+  const idle = [...selfUs.entries()]
+    .filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)')
+    .reduce((a, [, v]) => a + v, 0);
   const busy = total - idle;
   const buckets = new Map<string, number>();
   const functions = new Map<string, number>();
@@ -55,12 +57,20 @@ function main(): void {
     functions.set(name, (functions.get(name) ?? 0) + us);
   }
   const pct = (us: number) => `${((us / busy) * 100).toFixed(1)}%`.padStart(6);
-  process.stdout.write(`total ${(total / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(1)} s (percentages of busy time)\n\nself time by package:\n`);
-  for (const [name, us] of [...buckets].filter(([n]) => n !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  process.stdout.write(
+    `total ${(total / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(1)} s (percentages of busy time)\n\nself time by package:\n`,
+  );
+  for (const [name, us] of [...buckets]
+    .filter(([n]) => n !== '(idle)')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)) {
     process.stdout.write(`${pct(us)}  ${name}\n`);
   }
   process.stdout.write('\nself time by function:\n');
-  for (const [name, us] of [...functions].filter(([n]) => !n.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  for (const [name, us] of [...functions]
+    .filter(([n]) => !n.startsWith('(idle)'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)) {
     process.stdout.write(`${pct(us)}  ${name}\n`);
   }
 }

@@ -18,7 +18,8 @@ import { startStack, Stack } from '../support/stack';
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
-if (!available) throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
+if (!available)
+  throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
 
 /** Re-checks `probe` until it returns a value, at most `timeoutMs`: a wait-for, not a sleep. */
 async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
@@ -49,7 +50,9 @@ function startShop(): Promise<{ server: Server; url: string }> {
     }
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })),
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+    ),
   );
 }
 
@@ -101,7 +104,10 @@ describe('purchase in a browser', () => {
     const text = await page.locator('body').innerText();
     expect(text).toContain('2000'); // credits
     expect(text).toContain('$20.00'); // the total
-    await page.screenshot({ path: join(process.env.SCREENSHOT_DIR ?? tmpdir(), 'credits-api-pay-page.png'), fullPage: true });
+    await page.screenshot({
+      path: join(process.env.SCREENSHOT_DIR ?? tmpdir(), 'credits-api-pay-page.png'),
+      fullPage: true,
+    });
 
     await page.getByRole('button', { name: /^Pay/ }).click();
     await page.waitForURL((url) => url.pathname === '/billing/success');
@@ -118,7 +124,12 @@ describe('purchase in a browser', () => {
     expect(credited).toEqual({ balance: 2000, is_low_balance: false, auto_refill_enabled: false });
     const ledger = await api('GET', '/api/v1/org/acme/credits/transactions');
     expect(ledger.body.data).toEqual([
-      expect.objectContaining({ amount: 2000, balance_after: 2000, transaction_type: 'purchase', checkout_session_id: session.session_id }),
+      expect.objectContaining({
+        amount: 2000,
+        balance_after: 2000,
+        transaction_type: 'purchase',
+        checkout_session_id: session.session_id,
+      }),
     ]);
   });
 

@@ -17,12 +17,12 @@ export async function concurrentIncrements(db: Db, options: { forUpdate: boolean
           rows: Array<{ n: number }>;
         };
         await new Promise((resolve) => setTimeout(resolve, 2));
-        await tx.execute(sql`update test_counter set n = ${Number(rows[0]!.n) + 1} where id = 1`);
+        await tx.execute(sql`update test_counter set n = ${Number(rows[0].n) + 1} where id = 1`);
       }),
     ),
   );
   const { rows } = (await db.execute(sql`select n from test_counter where id = 1`)) as unknown as {
     rows: Array<{ n: number }>;
   };
-  return Number(rows[0]!.n);
+  return Number(rows[0].n);
 }

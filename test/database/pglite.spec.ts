@@ -40,7 +40,7 @@ describe('PGlite in memory (memory://)', () => {
     await handle.ping();
     expect(await tableNames(handle)).toEqual(TABLES);
     const migrations = await handle.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
-    expect((migrations as unknown as { rows: Array<{ n: number }> }).rows[0]!.n).toBeGreaterThanOrEqual(1);
+    expect((migrations as { rows: Array<{ n: number }> }).rows[0].n).toBeGreaterThanOrEqual(1);
   });
 
   it('queues concurrent transactions instead of interleaving them (20 read-modify-writes)', async () => {
@@ -57,8 +57,8 @@ describe('PGlite in memory (memory://)', () => {
     expect(await handle.db.select().from(organizations).where(eq(organizations.slug, 'rolled-back'))).toEqual([]);
 
     const [org] = await handle.db.insert(organizations).values({ slug: 'acme', name: 'Acme' }).returning();
-    await expect(handle.db.insert(creditBalances).values({ orgId: org!.id, balance: -1 })).rejects.toThrow();
-    await handle.db.insert(creditBalances).values({ orgId: org!.id, balance: 5 });
+    await expect(handle.db.insert(creditBalances).values({ orgId: org.id, balance: -1 })).rejects.toThrow();
+    await handle.db.insert(creditBalances).values({ orgId: org.id, balance: 5 });
     const withBalance = await handle.db.query.organizations.findFirst({
       where: eq(organizations.slug, 'acme'),
       with: { balance: true },

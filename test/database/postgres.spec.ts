@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
 import { concurrentIncrements } from './counter';
+import journal from '../../libs/database/migrations/meta/_journal.json';
 
 const serverUrl = process.env.TEST_DATABASE_URL?.trim();
 if (!serverUrl) throw new Error('TEST_DATABASE_URL must name a PostgreSQL server (npm run test:postgres sets it)');
@@ -87,9 +88,11 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
       );
       for (const result of opened) if (result.status === 'fulfilled') handles.push(result.value);
       expect(opened.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
-      const applied = await rows<{ n: number }>(handles[0]!, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
-      const journal = require('../../libs/database/migrations/meta/_journal.json') as { entries: unknown[] };
-      expect(applied[0]!.n).toBe(journal.entries.length);
+      const applied = await rows<{ n: number }>(
+        handles[0],
+        sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
+      );
+      expect(applied[0].n).toBe(journal.entries.length);
     } finally {
       await Promise.all(handles.map((h) => h.close()));
       await fresh.drop();

@@ -15,7 +15,10 @@ describe('DATABASE_URL', () => {
   });
 
   it.each([
-    ['mysql://root:hunter2@db/credits', 'DATABASE_URL must be postgres://…, postgresql://… or memory:// (got "mysql://")'],
+    [
+      'mysql://root:hunter2@db/credits',
+      'DATABASE_URL must be postgres://…, postgresql://… or memory:// (got "mysql://")',
+    ],
     ['file:///var/data', 'DATABASE_URL must be postgres://…, postgresql://… or memory:// (got "file://")'],
     ['postgres:db', 'DATABASE_URL must be postgres://…, postgresql://… or memory:// (got "postgres://")'],
     ['db:5432/credits', 'DATABASE_URL must be postgres://…, postgresql://… or memory:// (got "db://")'],

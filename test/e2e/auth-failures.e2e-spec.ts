@@ -14,7 +14,8 @@ describe('failed authentications per client address', () => {
   });
   afterAll(() => t?.close());
 
-  const balance = (token: string) => t.request('GET', '/api/v1/org/acme/credits', { headers: { authorization: `Bearer ${token}` } });
+  const balance = (token: string) =>
+    t.request('GET', '/api/v1/org/acme/credits', { headers: { authorization: `Bearer ${token}` } });
 
   it('answers 401 up to the limit, then 429 with Retry-After for the rest of the window', async () => {
     expect((await balance(key)).status).toBe(200);
@@ -35,7 +36,13 @@ describe('failed authentications per client address', () => {
     try {
       const memberKey = await other.member('acme', 'member@acme.test', 'member');
       for (let i = 0; i < 5; i++) {
-        expect((await other.request('GET', '/api/v1/org/acme/credits', { headers: { authorization: `Bearer ${memberKey}` } })).status).toBe(200);
+        expect(
+          (
+            await other.request('GET', '/api/v1/org/acme/credits', {
+              headers: { authorization: `Bearer ${memberKey}` },
+            })
+          ).status,
+        ).toBe(200);
         const forbidden = await other.request('POST', '/api/v1/org/acme/credits/checkout', {
           headers: { authorization: `Bearer ${memberKey}` },
           body: { success_url: 'http://localhost/a', cancel_url: 'http://localhost/b' },

@@ -64,36 +64,88 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
 
   describe('422 validation', () => {
     const cases: [string, unknown, { loc: unknown[]; type: string }[]][] = [
-      ['both URLs missing', {}, [
-        { loc: ['body', 'success_url'], type: 'missing' },
-        { loc: ['body', 'cancel_url'], type: 'missing' },
-      ]],
-      ['not a URL', { success_url: 'not a url', cancel_url: '/relative' }, [
-        { loc: ['body', 'success_url'], type: 'url_parsing' },
-        { loc: ['body', 'cancel_url'], type: 'url_parsing' },
-      ]],
-      ['wrong scheme', { success_url: 'ftp://localhost/x', cancel_url: 'javascript://localhost/%0Aalert(1)' }, [
-        { loc: ['body', 'success_url'], type: 'url_scheme' },
-        { loc: ['body', 'cancel_url'], type: 'url_scheme' },
-      ]],
-      ['host not on the allow-list', { success_url: 'https://evil.example/x', cancel_url: 'http://localhost.evil.example/' }, [
-        { loc: ['body', 'success_url'], type: 'url_host_not_allowed' },
-        { loc: ['body', 'cancel_url'], type: 'url_host_not_allowed' },
-      ]],
-      ['placeholder only allowed in success_url', { success_url: SUCCESS, cancel_url: `${CANCEL}?id={CHECKOUT_SESSION_ID}` }, [
-        { loc: ['body', 'cancel_url'], type: 'url_parsing' },
-      ]],
-      ['URL too long', { success_url: `http://localhost/${'a'.repeat(2048)}`, cancel_url: CANCEL }, [
-        { loc: ['body', 'success_url'], type: 'string_too_long' },
-      ]],
-      ['URL not a string', { success_url: 42, cancel_url: CANCEL }, [{ loc: ['body', 'success_url'], type: 'string_type' }]],
-      ['quantity as a JSON string', { success_url: SUCCESS, cancel_url: CANCEL, quantity: '2' }, [{ loc: ['body', 'quantity'], type: 'int_type' }]],
-      ['quantity fractional', { success_url: SUCCESS, cancel_url: CANCEL, quantity: 1.5 }, [{ loc: ['body', 'quantity'], type: 'int_type' }]],
-      ['quantity boolean', { success_url: SUCCESS, cancel_url: CANCEL, quantity: true }, [{ loc: ['body', 'quantity'], type: 'int_type' }]],
-      ['quantity null', { success_url: SUCCESS, cancel_url: CANCEL, quantity: null }, [{ loc: ['body', 'quantity'], type: 'int_type' }]],
-      ['quantity 0', { success_url: SUCCESS, cancel_url: CANCEL, quantity: 0 }, [{ loc: ['body', 'quantity'], type: 'greater_than_equal' }]],
-      ['quantity 11', { success_url: SUCCESS, cancel_url: CANCEL, quantity: 11 }, [{ loc: ['body', 'quantity'], type: 'less_than_equal' }]],
-      ['unknown field', { success_url: SUCCESS, cancel_url: CANCEL, price: 1 }, [{ loc: ['body', 'price'], type: 'extra_forbidden' }]],
+      [
+        'both URLs missing',
+        {},
+        [
+          { loc: ['body', 'success_url'], type: 'missing' },
+          { loc: ['body', 'cancel_url'], type: 'missing' },
+        ],
+      ],
+      [
+        'not a URL',
+        { success_url: 'not a url', cancel_url: '/relative' },
+        [
+          { loc: ['body', 'success_url'], type: 'url_parsing' },
+          { loc: ['body', 'cancel_url'], type: 'url_parsing' },
+        ],
+      ],
+      [
+        'wrong scheme',
+        { success_url: 'ftp://localhost/x', cancel_url: 'javascript://localhost/%0Aalert(1)' },
+        [
+          { loc: ['body', 'success_url'], type: 'url_scheme' },
+          { loc: ['body', 'cancel_url'], type: 'url_scheme' },
+        ],
+      ],
+      [
+        'host not on the allow-list',
+        { success_url: 'https://evil.example/x', cancel_url: 'http://localhost.evil.example/' },
+        [
+          { loc: ['body', 'success_url'], type: 'url_host_not_allowed' },
+          { loc: ['body', 'cancel_url'], type: 'url_host_not_allowed' },
+        ],
+      ],
+      [
+        'placeholder only allowed in success_url',
+        { success_url: SUCCESS, cancel_url: `${CANCEL}?id={CHECKOUT_SESSION_ID}` },
+        [{ loc: ['body', 'cancel_url'], type: 'url_parsing' }],
+      ],
+      [
+        'URL too long',
+        { success_url: `http://localhost/${'a'.repeat(2048)}`, cancel_url: CANCEL },
+        [{ loc: ['body', 'success_url'], type: 'string_too_long' }],
+      ],
+      [
+        'URL not a string',
+        { success_url: 42, cancel_url: CANCEL },
+        [{ loc: ['body', 'success_url'], type: 'string_type' }],
+      ],
+      [
+        'quantity as a JSON string',
+        { success_url: SUCCESS, cancel_url: CANCEL, quantity: '2' },
+        [{ loc: ['body', 'quantity'], type: 'int_type' }],
+      ],
+      [
+        'quantity fractional',
+        { success_url: SUCCESS, cancel_url: CANCEL, quantity: 1.5 },
+        [{ loc: ['body', 'quantity'], type: 'int_type' }],
+      ],
+      [
+        'quantity boolean',
+        { success_url: SUCCESS, cancel_url: CANCEL, quantity: true },
+        [{ loc: ['body', 'quantity'], type: 'int_type' }],
+      ],
+      [
+        'quantity null',
+        { success_url: SUCCESS, cancel_url: CANCEL, quantity: null },
+        [{ loc: ['body', 'quantity'], type: 'int_type' }],
+      ],
+      [
+        'quantity 0',
+        { success_url: SUCCESS, cancel_url: CANCEL, quantity: 0 },
+        [{ loc: ['body', 'quantity'], type: 'greater_than_equal' }],
+      ],
+      [
+        'quantity 11',
+        { success_url: SUCCESS, cancel_url: CANCEL, quantity: 11 },
+        [{ loc: ['body', 'quantity'], type: 'less_than_equal' }],
+      ],
+      [
+        'unknown field',
+        { success_url: SUCCESS, cancel_url: CANCEL, price: 1 },
+        [{ loc: ['body', 'price'], type: 'extra_forbidden' }],
+      ],
     ];
 
     it.each(cases)('%s', async (_name, body, expected) => {
@@ -108,7 +160,9 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
 
     it('reports quantity 11 with the published message', async () => {
       const res = await checkout({ success_url: SUCCESS, cancel_url: CANCEL, quantity: 11 });
-      expect(res.body.errors).toEqual([{ loc: ['body', 'quantity'], msg: 'Input should be less than or equal to 10', type: 'less_than_equal' }]);
+      expect(res.body.errors).toEqual([
+        { loc: ['body', 'quantity'], msg: 'Input should be less than or equal to 10', type: 'less_than_equal' },
+      ]);
     });
 
     it('rejects a bad Idempotency-Key header with its own loc', async () => {
@@ -186,7 +240,10 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
     it('same key + same body replays the first answer without a second Stripe call', async () => {
       await s.control('DELETE', '/requests');
       const first = await checkout(body, { 'idempotency-key': 'replay-1' });
-      const second = await checkout({ quantity: 2, cancel_url: CANCEL, success_url: SUCCESS }, { 'idempotency-key': 'replay-1' });
+      const second = await checkout(
+        { quantity: 2, cancel_url: CANCEL, success_url: SUCCESS },
+        { 'idempotency-key': 'replay-1' },
+      );
       expect(first.status).toBe(200);
       expect(second.status).toBe(200);
       expect(second.body).toEqual(first.body);
@@ -249,11 +306,16 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
     await s.control('DELETE', '/requests');
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
-        s.request('POST', '/api/v1/org/initech/credits/checkout', { headers: auth(key), body: { success_url: SUCCESS, cancel_url: CANCEL } }),
+        s.request('POST', '/api/v1/org/initech/credits/checkout', {
+          headers: auth(key),
+          body: { success_url: SUCCESS, cancel_url: CANCEL },
+        }),
       ),
     );
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
-    const initech = (await s.stripeRequests('/v1/checkout/sessions')).filter((r) => r.body.metadata?.org_slug === 'initech');
+    const initech = (await s.stripeRequests('/v1/checkout/sessions')).filter(
+      (r) => r.body.metadata?.org_slug === 'initech',
+    );
     expect(initech).toHaveLength(20);
     const customers = new Set(initech.map((r) => r.body.customer));
     expect(customers.size).toBe(1);
@@ -266,7 +328,11 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
     // Every attempt of the first request fails (the SDK tries 3 times); the second request
     // arrives meanwhile, joins that creation, and succeeds with its own attempt.
     await s.control('POST', '/faults', { path: '/v1/customers', method: 'POST', status: 500, delay_ms: 200, times: 3 });
-    const buy = () => s.request('POST', '/api/v1/org/umbrella/credits/checkout', { headers: auth(key), body: { success_url: SUCCESS, cancel_url: CANCEL } });
+    const buy = () =>
+      s.request('POST', '/api/v1/org/umbrella/credits/checkout', {
+        headers: auth(key),
+        body: { success_url: SUCCESS, cancel_url: CANCEL },
+      });
     const first = buy();
     await new Promise((resolve) => setTimeout(resolve, 100));
     // Whichever started the creation (on a loaded machine it may be the second) gets the 502.
@@ -274,7 +340,9 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
     expect(results.map((r) => r.status).sort()).toEqual([200, 502]);
     expect(results.find((r) => r.status === 502)?.body.type).toBe('payment_provider_error');
     const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, 'umbrella'));
-    const session = (await s.stripeRequests('/v1/checkout/sessions')).find((r) => r.body.metadata?.org_slug === 'umbrella');
+    const session = (await s.stripeRequests('/v1/checkout/sessions')).find(
+      (r) => r.body.metadata?.org_slug === 'umbrella',
+    );
     expect(session?.body.customer).toBe(org.stripeCustomerId);
   });
 });

@@ -5,7 +5,11 @@ import { startTestApp, TestApp } from '../support/test-app';
 const JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long';
 
 function jwt(sub: string, expiresIn: string | number = '5m') {
-  return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime(expiresIn)
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
     .sign(new TextEncoder().encode(JWT_SECRET));
 }
 
@@ -160,11 +164,21 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
       const token = await jwt('member@acme.test');
       const tampered = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(token.slice(0, -3) + 'abc') });
       expectEnvelope(tampered, 401, 'authentication_error');
-      const unknownUser = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(await jwt('nobody@acme.test')) });
+      const unknownUser = await t.request('GET', '/api/v1/org/acme/probe', {
+        headers: auth(await jwt('nobody@acme.test')),
+      });
       expectEnvelope(unknownUser, 401, 'authentication_error');
       // Validly signed but without an expiry: it would never expire, so it is refused.
-      const forever = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('member@acme.test').setIssuedAt().sign(new TextEncoder().encode(JWT_SECRET));
-      expectEnvelope(await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(forever) }), 401, 'authentication_error');
+      const forever = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('member@acme.test')
+        .setIssuedAt()
+        .sign(new TextEncoder().encode(JWT_SECRET));
+      expectEnvelope(
+        await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(forever) }),
+        401,
+        'authentication_error',
+      );
     });
   });
 
@@ -185,7 +199,9 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
   });
 
   it('500 from a route that throws: generic detail, cause logged with the request id', async () => {
-    const res = await t.request('GET', '/api/v1/org/acme/probe/boom', { headers: { ...auth(memberKey), 'x-request-id': 'boom-1' } });
+    const res = await t.request('GET', '/api/v1/org/acme/probe/boom', {
+      headers: { ...auth(memberKey), 'x-request-id': 'boom-1' },
+    });
     expectEnvelope(res, 500, 'internal_error');
     expect(res.body.detail).toBe('Internal server error');
     expect(res.text).not.toMatch(/SELECT|kaboom|at /);
@@ -213,18 +229,22 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
   });
 
   it('writes every log line as valid JSON, secrets scrubbed or not', () => {
-    expect(t.logs.filter((line) => {
-      try {
-        JSON.parse(line);
-        return false;
-      } catch {
-        return true;
-      }
-    })).toEqual([]);
+    expect(
+      t.logs.filter((line) => {
+        try {
+          JSON.parse(line);
+          return false;
+        } catch {
+          return true;
+        }
+      }),
+    ).toEqual([]);
   });
 
   it('names the org and the user in the access line and in every line logged while serving', async () => {
-    await t.request('GET', '/api/v1/org/acme/probe/boom', { headers: { authorization: `Bearer ${memberKey}`, 'x-request-id': 'who-1' } });
+    await t.request('GET', '/api/v1/org/acme/probe/boom', {
+      headers: { authorization: `Bearer ${memberKey}`, 'x-request-id': 'who-1' },
+    });
     const lines = t.logs.map((line) => JSON.parse(line)).filter((line) => line.request_id === 'who-1');
     const access = lines.find((line) => line.msg === 'request completed');
     const failure = lines.find((line) => line.msg === 'request failed');

@@ -26,7 +26,8 @@ describe('IdempotencyService claims', () => {
 
   const hash = requestHash({ quantity: 1 });
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  const rowOf = async (key: string) => (await t.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, key)))[0];
+  const rowOf = async (key: string) =>
+    (await t.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, key)))[0];
 
   it('a claim past its lock is taken over; the late first owner neither releases nor completes it', async () => {
     const s = scope();
@@ -48,7 +49,9 @@ describe('IdempotencyService claims', () => {
     await expect(first).rejects.toThrow('the first attempt fails late');
     // Still the second request's claim: a third one is told it is in progress, not run.
     expect(await rowOf(s.key)).toMatchObject({ state: 'in_progress' });
-    await expect(service.run(s, hash, 60_000, async () => ({ body: { session_id: 'cs_third' } }))).rejects.toBeInstanceOf(ConflictError);
+    await expect(
+      service.run(s, hash, 60_000, async () => ({ body: { session_id: 'cs_third' } })),
+    ).rejects.toBeInstanceOf(ConflictError);
 
     finishSecond();
     await expect(second).resolves.toEqual({ body: { session_id: 'cs_second' }, replayed: false });
@@ -63,7 +66,9 @@ describe('IdempotencyService claims', () => {
       return { body: { session_id: 'cs_first' } };
     });
     await sleep(200);
-    await expect(service.run(s, hash, 60_000, async () => ({ body: { session_id: 'cs_second' } }))).resolves.toMatchObject({ replayed: false });
+    await expect(
+      service.run(s, hash, 60_000, async () => ({ body: { session_id: 'cs_second' } })),
+    ).resolves.toMatchObject({ replayed: false });
 
     finishFirst();
     await first;

@@ -3,7 +3,15 @@ import { checkoutSessions, creditBalances, creditLedger, stripeEvents } from '@c
 import { startStripeEmulator, StripeEmulator } from '../../apps/stripe-emulator/src';
 import { request } from '../support/test-app';
 import { WEBHOOK_SECRET } from '../support/stack';
-import { createPostgresDatabase, Instance, PostgresDatabase, REDIS_SERVER, seedMember, startInstance, uniqueRedisPrefix } from '../traffic/support';
+import {
+  createPostgresDatabase,
+  Instance,
+  PostgresDatabase,
+  REDIS_SERVER,
+  seedMember,
+  startInstance,
+  uniqueRedisPrefix,
+} from '../traffic/support';
 
 /**
  * Two API instances on different ports, one PostgreSQL database and one Redis: what one
@@ -46,14 +54,20 @@ describe('scale-out: two instances, one PostgreSQL, one Redis', () => {
   it('shares one rate limit: both instances together allow exactly the limit', async () => {
     expect(a.url).not.toBe(b.url);
     const results = await Promise.all(
-      Array.from({ length: 16 }, (_, i) => (i % 2 ? a : b).request('GET', '/api/v1/org/acme/credits', { headers: { authorization: `Bearer ${key}` } })),
+      Array.from({ length: 16 }, (_, i) =>
+        (i % 2 ? a : b).request('GET', '/api/v1/org/acme/credits', { headers: { authorization: `Bearer ${key}` } }),
+      ),
     );
     const allowed = results.filter((r) => r.status === 200);
     const limited = results.filter((r) => r.status === 429);
     expect(allowed).toHaveLength(7);
     expect(limited).toHaveLength(9);
-    expect(limited.every((r) => r.body.type === 'rate_limit_error' && Number(r.headers.get('retry-after')) >= 1)).toBe(true);
-    expect(new Set(allowed.map((r) => r.headers.get('ratelimit-remaining')))).toEqual(new Set(['0', '1', '2', '3', '4', '5', '6']));
+    expect(limited.every((r) => r.body.type === 'rate_limit_error' && Number(r.headers.get('retry-after')) >= 1)).toBe(
+      true,
+    );
+    expect(new Set(allowed.map((r) => r.headers.get('ratelimit-remaining')))).toEqual(
+      new Set(['0', '1', '2', '3', '4', '5', '6']),
+    );
   });
 
   it('creates one Stripe session for an idempotent checkout sent to both at once', async () => {
@@ -68,9 +82,14 @@ describe('scale-out: two instances, one PostgreSQL, one Redis', () => {
     await control('DELETE', '/faults');
     const statuses = [ra.status, rb.status].sort();
     // The second sees the first in progress (409) or, if it came after, replays it (200).
-    expect([[200, 409], [200, 200]]).toContainEqual(statuses);
+    expect([
+      [200, 409],
+      [200, 200],
+    ]).toContainEqual(statuses);
     const winner = ra.status === 200 ? ra : rb;
-    const sessions = ((await control('GET', '/requests?path=/v1/checkout/sessions')) as any[]).filter((r) => r.method === 'POST');
+    const sessions = ((await control('GET', '/requests?path=/v1/checkout/sessions')) as any[]).filter(
+      (r) => r.method === 'POST',
+    );
     expect(sessions).toHaveLength(1);
     expect(await a.db.select().from(checkoutSessions)).toHaveLength(1);
 
@@ -83,7 +102,10 @@ describe('scale-out: two instances, one PostgreSQL, one Redis', () => {
   });
 
   it('grants once when duplicate webhook deliveries are split across both instances', async () => {
-    const session = await a.request('POST', '/api/v1/org/acme/credits/checkout', { headers: { authorization: `Bearer ${key}` }, body: { ...BODY, quantity: 3 } });
+    const session = await a.request('POST', '/api/v1/org/acme/credits/checkout', {
+      headers: { authorization: `Bearer ${key}` },
+      body: { ...BODY, quantity: 3 },
+    });
     expect(session.status).toBe(200);
     const paid = await control('POST', `/sessions/${session.body.session_id}/pay`, { deliver: false });
     const completed = paid.events.find((e: any) => (e.type ?? e.event?.type) === 'checkout.session.completed');
@@ -98,9 +120,17 @@ describe('scale-out: two instances, one PostgreSQL, one Redis', () => {
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     expect(results.filter((r) => r.body.outcome === 'processed')).toHaveLength(1);
 
-    const entries = await a.db.select().from(creditLedger).where(eq(creditLedger.sourceRef, `purchase:${session.body.session_id}`));
+    const entries = await a.db
+      .select()
+      .from(creditLedger)
+      .where(eq(creditLedger.sourceRef, `purchase:${session.body.session_id}`));
     expect(entries.map((e) => e.amount)).toEqual([3000]);
-    expect(await a.db.select().from(stripeEvents).where(eq(stripeEvents.id, event.event?.id ?? event.id))).toHaveLength(1);
+    expect(
+      await a.db
+        .select()
+        .from(stripeEvents)
+        .where(eq(stripeEvents.id, event.event?.id ?? event.id)),
+    ).toHaveLength(1);
     // (The read budget went on the first test, so the balance is read from the database.)
     expect((await a.db.select().from(creditBalances)).map((row) => row.balance)).toEqual([3000]);
   });

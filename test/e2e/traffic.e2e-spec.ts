@@ -18,10 +18,19 @@ function expectEnvelope(res: HttpResult, status: number, type: string): void {
 
 /** A correctly signed event of a type the service records and ignores. */
 function signedEvent(id: string): { raw: string; headers: Record<string, string> } {
-  const raw = JSON.stringify({ id, object: 'event', type: 'customer.created', created: Math.floor(Date.now() / 1000), data: { object: {} } });
+  const raw = JSON.stringify({
+    id,
+    object: 'event',
+    type: 'customer.created',
+    created: Math.floor(Date.now() / 1000),
+    data: { object: {} },
+  });
   return {
     raw,
-    headers: { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: raw, secret: WEBHOOK_SECRET }) },
+    headers: {
+      'content-type': 'application/json',
+      'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: raw, secret: WEBHOOK_SECRET }),
+    },
   };
 }
 
@@ -34,7 +43,13 @@ describe('rate limits (per caller, per budget; the webhook has its own)', () => 
 
   beforeAll(async () => {
     s = await startStack({
-      env: { RATE_LIMIT_CHECKOUT: '3', RATE_LIMIT_READ: '5', RATE_LIMIT_WEBHOOK: '12', RATE_LIMIT_WINDOW_MS: '60000', MIN_CLIENT_VERSION: '2.0.0' },
+      env: {
+        RATE_LIMIT_CHECKOUT: '3',
+        RATE_LIMIT_READ: '5',
+        RATE_LIMIT_WEBHOOK: '12',
+        RATE_LIMIT_WINDOW_MS: '60000',
+        MIN_CLIENT_VERSION: '2.0.0',
+      },
     });
     adminKey = await s.member('acme', 'admin@acme.test', 'admin');
     otherAdminKey = await s.member('acme', 'other@acme.test', 'admin');
@@ -87,9 +102,17 @@ describe('rate limits (per caller, per budget; the webhook has its own)', () => 
     // No credentials: 401, never a 429, and nothing counted.
     expectEnvelope(await s.request('POST', CHECKOUT, { body: BODY }), 401, 'authentication_error');
     // An old client is told to upgrade before it is told to slow down.
-    expectEnvelope(await s.request('POST', CHECKOUT, { headers: auth(adminKey, { 'x-client-version': '1.0.0' }), body: BODY }), 426, 'upgrade_required_error');
+    expectEnvelope(
+      await s.request('POST', CHECKOUT, { headers: auth(adminKey, { 'x-client-version': '1.0.0' }), body: BODY }),
+      426,
+      'upgrade_required_error',
+    );
     // Over its budget, the caller is throttled before the org is even looked up (no 404 to learn from).
-    expectEnvelope(await s.request('POST', '/api/v1/org/globex/credits/checkout', { headers: auth(adminKey), body: BODY }), 429, 'rate_limit_error');
+    expectEnvelope(
+      await s.request('POST', '/api/v1/org/globex/credits/checkout', { headers: auth(adminKey), body: BODY }),
+      429,
+      'rate_limit_error',
+    );
     // An outsider under its budget gets the 404, and its budget was spent on it.
     const notFound = await s.request('GET', BALANCE, { headers: auth(outsiderKey) });
     expectEnvelope(notFound, 404, 'not_found_error');
@@ -123,7 +146,9 @@ describe('client version (MIN_CLIENT_VERSION)', () => {
   let s: Stack;
   let key: string;
   const balance = (version?: string) =>
-    s.request('GET', BALANCE, { headers: { authorization: `Bearer ${key}`, ...(version === undefined ? {} : { 'x-client-version': version }) } });
+    s.request('GET', BALANCE, {
+      headers: { authorization: `Bearer ${key}`, ...(version === undefined ? {} : { 'x-client-version': version }) },
+    });
 
   beforeAll(async () => {
     s = await startStack({ env: { MIN_CLIENT_VERSION: '2.1.0' } });
@@ -138,13 +163,16 @@ describe('client version (MIN_CLIENT_VERSION)', () => {
     expect(res.body.errors).toBeNull();
   });
 
-  it.each(['abc', '2.1', '2.1.0.0', 'v', ' '.repeat(3), '1'.repeat(100)])('400 for a malformed version %p', async (version) => {
-    const res = await balance(version);
-    expectEnvelope(res, 400, 'invalid_request_error');
-    expect(res.body.errors).toEqual([
-      { loc: ['header', 'x-client-version'], msg: expect.stringContaining('semantic version'), type: 'value_error' },
-    ]);
-  });
+  it.each(['abc', '2.1', '2.1.0.0', 'v', ' '.repeat(3), '1'.repeat(100)])(
+    '400 for a malformed version %p',
+    async (version) => {
+      const res = await balance(version);
+      expectEnvelope(res, 400, 'invalid_request_error');
+      expect(res.body.errors).toEqual([
+        { loc: ['header', 'x-client-version'], msg: expect.stringContaining('semantic version'), type: 'value_error' },
+      ]);
+    },
+  );
 
   it.each([undefined, '2.1.0', '2.1.1', '3.0.0', 'v2.1.0'])('serves %s', async (version) => {
     expect((await balance(version)).status).toBe(200);
@@ -152,24 +180,39 @@ describe('client version (MIN_CLIENT_VERSION)', () => {
 
   it('applies to checkout too, and not to probes, docs or the webhook', async () => {
     const old = { 'x-client-version': '1.0.0' };
-    expectEnvelope(await s.request('POST', CHECKOUT, { headers: { authorization: `Bearer ${key}`, ...old }, body: BODY }), 426, 'upgrade_required_error');
+    expectEnvelope(
+      await s.request('POST', CHECKOUT, { headers: { authorization: `Bearer ${key}`, ...old }, body: BODY }),
+      426,
+      'upgrade_required_error',
+    );
     expect((await s.request('GET', '/healthz', { headers: old })).status).toBe(200);
     expect((await s.request('GET', '/docs-json', { headers: old })).status).toBe(200);
     const event = signedEvent('evt_version');
-    expect((await s.request('POST', '/api/v1/stripe/webhook', { headers: { ...event.headers, ...old }, raw: event.raw })).status).toBe(200);
+    expect(
+      (await s.request('POST', '/api/v1/stripe/webhook', { headers: { ...event.headers, ...old }, raw: event.raw }))
+        .status,
+    ).toBe(200);
   });
 
   it('is documented in the OpenAPI document with its 400/426/429 answers', async () => {
     const doc = (await s.request('GET', '/docs-json')).body;
-    for (const [path, method] of [['/api/v1/org/{org}/credits/checkout', 'post'], ['/api/v1/org/{org}/credits', 'get'], ['/api/v1/org/{org}/credits/transactions', 'get']]) {
+    for (const [path, method] of [
+      ['/api/v1/org/{org}/credits/checkout', 'post'],
+      ['/api/v1/org/{org}/credits', 'get'],
+      ['/api/v1/org/{org}/credits/transactions', 'get'],
+    ]) {
       const operation = doc.paths[path][method];
-      expect(operation.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'X-Client-Version', in: 'header', required: false })]));
+      expect(operation.parameters).toEqual(
+        expect.arrayContaining([expect.objectContaining({ name: 'X-Client-Version', in: 'header', required: false })]),
+      );
       expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['400', '426', '429']));
       // Declared by @OrgRole and by the route itself: one description, examples merged.
       expect(operation.responses['400'].description).toBe('Invalid request');
       expect(operation.responses['426'].description).toBe('Upgrade required');
       expect(operation.responses['429'].description).toBe('Rate limited');
-      expect(Object.keys(operation.responses['429'].content['application/json'].examples)).toEqual(['rate_limit_error']);
+      expect(Object.keys(operation.responses['429'].content['application/json'].examples)).toEqual([
+        'rate_limit_error',
+      ]);
     }
     expect(Object.keys(doc.paths['/api/v1/stripe/webhook'].post.responses)).toContain('429');
   });
@@ -180,10 +223,14 @@ describe('request deadline (REQUEST_TIMEOUT_MS) while waiting on Stripe', () => 
   let key: string;
 
   beforeAll(async () => {
-    s = await startStack({ env: { REQUEST_TIMEOUT_MS: '700', STRIPE_TIMEOUT_MS: '5000', STRIPE_MAX_NETWORK_RETRIES: '0' } });
+    s = await startStack({
+      env: { REQUEST_TIMEOUT_MS: '700', STRIPE_TIMEOUT_MS: '5000', STRIPE_MAX_NETWORK_RETRIES: '0' },
+    });
     key = await s.member('acme', 'admin@acme.test', 'admin');
     // The org's Stripe customer exists before the slow session call.
-    expect((await s.request('POST', CHECKOUT, { headers: { authorization: `Bearer ${key}` }, body: BODY })).status).toBe(200);
+    expect(
+      (await s.request('POST', CHECKOUT, { headers: { authorization: `Bearer ${key}` }, body: BODY })).status,
+    ).toBe(200);
   });
   afterAll(() => s?.close());
   afterEach(() => s.control('DELETE', '/faults'));
@@ -202,7 +249,10 @@ describe('request deadline (REQUEST_TIMEOUT_MS) while waiting on Stripe', () => 
 
     // Stripe creates the session after the caller was answered: wait for that late answer.
     const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && (await s.stripeRequests('/v1/checkout/sessions')).every((r) => r.status === undefined || r.status === null)) {
+    while (
+      Date.now() < deadline &&
+      (await s.stripeRequests('/v1/checkout/sessions')).every((r) => r.status === undefined || r.status === null)
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -248,17 +298,25 @@ describe('HTTP hygiene: security headers, CORS', () => {
 
   it('answers CORS for configured origins only', async () => {
     const preflight = await s.request('OPTIONS', CHECKOUT, {
-      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,idempotency-key,x-client-version' },
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type,idempotency-key,x-client-version',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('x-client-version');
 
-    const allowed = await s.request('GET', BALANCE, { headers: { authorization: `Bearer ${key}`, origin: 'http://localhost:5173' } });
+    const allowed = await s.request('GET', BALANCE, {
+      headers: { authorization: `Bearer ${key}`, origin: 'http://localhost:5173' },
+    });
     expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     expect(allowed.headers.get('access-control-expose-headers')?.toLowerCase()).toContain('retry-after');
 
-    const other = await s.request('GET', BALANCE, { headers: { authorization: `Bearer ${key}`, origin: 'https://evil.example' } });
+    const other = await s.request('GET', BALANCE, {
+      headers: { authorization: `Bearer ${key}`, origin: 'https://evil.example' },
+    });
     expect(other.status).toBe(200);
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });

@@ -15,7 +15,9 @@ describe('a client generated from openapi.json', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('type-checks a create_checkout_session call with openapi-fetch', () => {
-    execFileSync(bin('openapi-typescript'), [join(ROOT, 'openapi.json'), '-o', join(dir, 'schema.d.ts')], { stdio: 'pipe' });
+    execFileSync(bin('openapi-typescript'), [join(ROOT, 'openapi.json'), '-o', join(dir, 'schema.d.ts')], {
+      stdio: 'pipe',
+    });
     writeFileSync(
       join(dir, 'consumer.ts'),
       `import createClient from '${join(ROOT, 'node_modules/openapi-fetch')}';
@@ -55,7 +57,20 @@ export async function wrong() {
       try {
         execFileSync(
           bin('tsc'),
-          ['--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--lib', 'es2022,dom', join(dir, 'consumer.ts')],
+          [
+            '--noEmit',
+            '--strict',
+            '--skipLibCheck',
+            '--target',
+            'es2022',
+            '--module',
+            'esnext',
+            '--moduleResolution',
+            'bundler',
+            '--lib',
+            'es2022,dom',
+            join(dir, 'consumer.ts'),
+          ],
           { stdio: 'pipe' },
         );
         return '';

@@ -52,7 +52,12 @@ describe('the OpenAPI document', () => {
         for (const [status, response] of Object.entries<any>(op.responses)) {
           if (Number(status) < 400) continue;
           const content = response.content['application/json'];
-          expect([path, method, status, content.schema.$ref]).toEqual([path, method, status, '#/components/schemas/APIErrorPayload']);
+          expect([path, method, status, content.schema.$ref]).toEqual([
+            path,
+            method,
+            status,
+            '#/components/schemas/APIErrorPayload',
+          ]);
           const examples = Object.values<any>(content.examples);
           expect(examples.length).toBeGreaterThan(0);
           for (const example of examples) expect(example.value.code).toBe(Number(status));
@@ -75,22 +80,35 @@ describe('the OpenAPI document', () => {
     expect(op.parameters).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ name: 'org', in: 'path', required: true, description: 'Organization slug' }),
-        expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false, schema: expect.objectContaining({ maxLength: 255 }) }),
+        expect.objectContaining({
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          schema: expect.objectContaining({ maxLength: 255 }),
+        }),
       ]),
     );
 
     const request = doc.components.schemas.CreateCheckoutSessionRequest;
-    expect(op.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/CreateCheckoutSessionRequest');
+    expect(op.requestBody.content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/CreateCheckoutSessionRequest',
+    );
     expect(request.description).toBe('Request schema for creating a Stripe Checkout session.');
     expect(request.required.sort()).toEqual(['cancel_url', 'success_url']);
     expect(request.properties.quantity).toMatchObject({
-      type: 'integer', minimum: 1, maximum: 10, default: 1, description: 'Quantity of credit bundles to purchase (1-10)',
+      type: 'integer',
+      minimum: 1,
+      maximum: 10,
+      default: 1,
+      description: 'Quantity of credit bundles to purchase (1-10)',
     });
     expect(request.properties.success_url.description).toBe('Redirect URL after successful purchase');
     expect(request.properties.cancel_url.description).toBe('Redirect URL after canceling');
 
     const response = doc.components.schemas.CheckoutSessionResponse;
-    expect(op.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/CheckoutSessionResponse');
+    expect(op.responses['200'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/CheckoutSessionResponse',
+    );
     expect(response.description).toBe('Response schema for a Stripe Checkout session.');
     expect(response.required.sort()).toEqual(['checkout_url', 'session_id']);
     expect(response.properties.checkout_url.description).toBe('Stripe Checkout URL');
@@ -101,8 +119,12 @@ describe('the OpenAPI document', () => {
     const balance = doc.paths['/api/v1/org/{org}/credits'].get;
     expect(balance.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/CreditBalance');
     const ledger = doc.paths['/api/v1/org/{org}/credits/transactions'].get;
-    expect(ledger.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/CreditTransactionPage');
-    expect(ledger.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['limit', 'cursor', 'transaction_type']));
+    expect(ledger.responses['200'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/CreditTransactionPage',
+    );
+    expect(ledger.parameters.map((p: any) => p.name)).toEqual(
+      expect.arrayContaining(['limit', 'cursor', 'transaction_type']),
+    );
     for (const op of [balance, ledger]) {
       expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['401', '403', '404', '429', '500']));
     }
@@ -119,7 +141,11 @@ describe('the OpenAPI document', () => {
         expect([method, path, op.responses['503']?.content['application/json'].examples]).toEqual([
           method,
           path,
-          { service_unavailable_error: expect.objectContaining({ value: expect.objectContaining({ code: 503, type: 'service_unavailable_error' }) }) },
+          {
+            service_unavailable_error: expect.objectContaining({
+              value: expect.objectContaining({ code: 503, type: 'service_unavailable_error' }),
+            }),
+          },
         ]);
       }
     }

@@ -15,8 +15,18 @@ describe('Stripe emulator: API through the stripe SDK', () => {
 
   describe('customers', () => {
     it('creates, retrieves and lists with an email filter', async () => {
-      const created = await stripe.customers.create({ name: 'Acme', email: 'billing@acme.test', metadata: { org_id: 'org_1' } });
-      expect(created).toMatchObject({ object: 'customer', name: 'Acme', email: 'billing@acme.test', metadata: { org_id: 'org_1' }, livemode: false });
+      const created = await stripe.customers.create({
+        name: 'Acme',
+        email: 'billing@acme.test',
+        metadata: { org_id: 'org_1' },
+      });
+      expect(created).toMatchObject({
+        object: 'customer',
+        name: 'Acme',
+        email: 'billing@acme.test',
+        metadata: { org_id: 'org_1' },
+        livemode: false,
+      });
       expect(created.id).toMatch(/^cus_[A-Za-z0-9]{14}$/);
       expect(created.created).toBeGreaterThan(1_600_000_000);
       await stripe.customers.create({ name: 'Other', email: 'other@acme.test' });
@@ -34,8 +44,15 @@ describe('Stripe emulator: API through the stripe SDK', () => {
 
     it('updates a customer, merging metadata like Stripe', async () => {
       const created = await stripe.customers.create({ name: 'Acme', metadata: { org_id: 'org_1', plan: 'x' } });
-      const updated = await stripe.customers.update(created.id, { email: 'new@acme.test', metadata: { plan: '', tier: 'gold' } });
-      expect(updated).toMatchObject({ name: 'Acme', email: 'new@acme.test', metadata: { org_id: 'org_1', tier: 'gold' } });
+      const updated = await stripe.customers.update(created.id, {
+        email: 'new@acme.test',
+        metadata: { plan: '', tier: 'gold' },
+      });
+      expect(updated).toMatchObject({
+        name: 'Acme',
+        email: 'new@acme.test',
+        metadata: { org_id: 'org_1', tier: 'gold' },
+      });
       expect(updated.metadata.plan).toBeUndefined();
     });
 
@@ -87,7 +104,7 @@ describe('Stripe emulator: API through the stripe SDK', () => {
           },
         ],
       });
-      expect(fetched.line_items!.data[0]!.price!.id).toMatch(/^price_/);
+      expect(fetched.line_items!.data[0].price!.id).toMatch(/^price_/);
       const items = await stripe.checkout.sessions.listLineItems(session.id);
       expect(items.data).toEqual(fetched.line_items!.data);
 
@@ -98,7 +115,9 @@ describe('Stripe emulator: API through the stripe SDK', () => {
     it('accepts a configured price and refuses an unknown one', async () => {
       const price = await stripe.prices.create({ currency: 'eur', unit_amount: 500, product_data: { name: 'Bundle' } });
       expect(await stripe.prices.retrieve(price.id)).toMatchObject({ id: price.id, unit_amount: 500, currency: 'eur' });
-      const session = await stripe.checkout.sessions.create(sessionParams({ line_items: [{ price: price.id, quantity: 2 }] }));
+      const session = await stripe.checkout.sessions.create(
+        sessionParams({ line_items: [{ price: price.id, quantity: 2 }] }),
+      );
       expect(session).toMatchObject({ amount_total: 1000, currency: 'eur' });
 
       const err = await stripe.checkout.sessions
@@ -109,9 +128,16 @@ describe('Stripe emulator: API through the stripe SDK', () => {
     });
 
     it('refuses an unknown customer with param customer', async () => {
-      const err = await stripe.checkout.sessions.create(sessionParams({ customer: 'cus_missing' })).catch((e: unknown) => e);
+      const err = await stripe.checkout.sessions
+        .create(sessionParams({ customer: 'cus_missing' }))
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
-      expect(err).toMatchObject({ statusCode: 400, code: 'resource_missing', param: 'customer', message: "No such customer: 'cus_missing'" });
+      expect(err).toMatchObject({
+        statusCode: 400,
+        code: 'resource_missing',
+        param: 'customer',
+        message: "No such customer: 'cus_missing'",
+      });
     });
 
     const invalid: Array<[string, Record<string, unknown>, string]> = [
@@ -121,17 +147,61 @@ describe('Stripe emulator: API through the stripe SDK', () => {
       ['relative success_url', { success_url: '/ok' }, 'success_url'],
       ['invalid cancel_url', { cancel_url: 'nope' }, 'cancel_url'],
       ['missing line_items', { line_items: undefined }, 'line_items'],
-      ['missing quantity', { line_items: [{ price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: 'x' } } }] }, 'line_items[0][quantity]'],
-      ['quantity 0', { line_items: [{ quantity: 0, price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: 'x' } } }] }, 'line_items[0][quantity]'],
-      ['quantity not an integer', { line_items: [{ quantity: 1.5, price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: 'x' } } }] }, 'line_items[0][quantity]'],
-      ['negative unit_amount', { line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: -1, product_data: { name: 'x' } } }] }, 'line_items[0][price_data][unit_amount]'],
-      ['missing currency', { line_items: [{ quantity: 1, price_data: { unit_amount: 1000, product_data: { name: 'x' } } }] }, 'line_items[0][price_data][currency]'],
-      ['empty product name', { line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: '' } } }] }, 'line_items[0][price_data][product_data][name]'],
-      ['missing product_data', { line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 1000 } }] }, 'line_items[0][price_data][product_data]'],
+      [
+        'missing quantity',
+        { line_items: [{ price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: 'x' } } }] },
+        'line_items[0][quantity]',
+      ],
+      [
+        'quantity 0',
+        {
+          line_items: [
+            { quantity: 0, price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: 'x' } } },
+          ],
+        },
+        'line_items[0][quantity]',
+      ],
+      [
+        'quantity not an integer',
+        {
+          line_items: [
+            { quantity: 1.5, price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: 'x' } } },
+          ],
+        },
+        'line_items[0][quantity]',
+      ],
+      [
+        'negative unit_amount',
+        {
+          line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: -1, product_data: { name: 'x' } } }],
+        },
+        'line_items[0][price_data][unit_amount]',
+      ],
+      [
+        'missing currency',
+        { line_items: [{ quantity: 1, price_data: { unit_amount: 1000, product_data: { name: 'x' } } }] },
+        'line_items[0][price_data][currency]',
+      ],
+      [
+        'empty product name',
+        {
+          line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: '' } } }],
+        },
+        'line_items[0][price_data][product_data][name]',
+      ],
+      [
+        'missing product_data',
+        { line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 1000 } }] },
+        'line_items[0][price_data][product_data]',
+      ],
       ['neither price nor price_data', { line_items: [{ quantity: 1 }] }, 'line_items[0][price]'],
       ['metadata key over 40 characters', { metadata: { ['k'.repeat(41)]: 'v' } }, `metadata[${'k'.repeat(41)}]`],
       ['metadata value over 500 characters', { metadata: { org_id: 'v'.repeat(501) } }, 'metadata[org_id]'],
-      ['more than 50 metadata keys', { metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) }, 'metadata'],
+      [
+        'more than 50 metadata keys',
+        { metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) },
+        'metadata',
+      ],
       ['expires_at too soon', { expires_at: Math.floor(Date.now() / 1000) + 60 }, 'expires_at'],
       ['an unknown parameter', { colour: 'blue' }, 'colour'],
     ];
@@ -140,16 +210,25 @@ describe('Stripe emulator: API through the stripe SDK', () => {
       for (const key of Object.keys(params)) if (params[key] === undefined) delete params[key];
       const err = await stripe.checkout.sessions.create(params as never).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
-      expect(err).toMatchObject({ statusCode: 400, type: 'StripeInvalidRequestError', rawType: 'invalid_request_error', param });
+      expect(err).toMatchObject({
+        statusCode: 400,
+        type: 'StripeInvalidRequestError',
+        rawType: 'invalid_request_error',
+        param,
+      });
       expect((err as Error).message.length).toBeGreaterThan(5);
     });
 
     it('creates no object when validation fails', async () => {
       await stripe.checkout.sessions
-        .create(sessionParams({ line_items: [
-          { quantity: 1, price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: 'ok' } } },
-          { quantity: 0, price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: 'bad' } } },
-        ] }))
+        .create(
+          sessionParams({
+            line_items: [
+              { quantity: 1, price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: 'ok' } } },
+              { quantity: 0, price_data: { currency: 'usd', unit_amount: 1000, product_data: { name: 'bad' } } },
+            ],
+          }),
+        )
         .catch(() => undefined);
       expect((await stripe.checkout.sessions.list()).data).toHaveLength(0);
       expect((await stripe.prices.list()).data).toHaveLength(0);
@@ -197,24 +276,38 @@ describe('Stripe emulator: API through the stripe SDK', () => {
     });
 
     it('does not store a validation error, so the key can be used again', async () => {
-      const bad = await stripe.checkout.sessions.create(sessionParams({ customer: 'cus_missing' }), { idempotencyKey: 'idem-3' }).catch((e: unknown) => e);
+      const bad = await stripe.checkout.sessions
+        .create(sessionParams({ customer: 'cus_missing' }), { idempotencyKey: 'idem-3' })
+        .catch((e: unknown) => e);
       expect(bad).toMatchObject({ statusCode: 400 });
       const good = await stripe.checkout.sessions.create(sessionParams(), { idempotencyKey: 'idem-3' });
       expect(good.id).toMatch(/^cs_test_/);
     });
 
     it('answers 409 idempotency_key_in_use while the first request runs; the SDK retries into a replay', async () => {
-      await control(emulator, 'POST', '/faults', { path: '/v1/checkout/sessions', method: 'POST', delay_ms: 700, hold_lock: true, times: 1 });
+      await control(emulator, 'POST', '/faults', {
+        path: '/v1/checkout/sessions',
+        method: 'POST',
+        delay_ms: 700,
+        hold_lock: true,
+        times: 1,
+      });
       const [a, b] = await Promise.all([
         stripe.checkout.sessions.create(sessionParams(), { idempotencyKey: 'idem-4' }),
-        new Promise((r) => setTimeout(r, 100)).then(() => stripe.checkout.sessions.create(sessionParams(), { idempotencyKey: 'idem-4' })),
+        new Promise((r) => setTimeout(r, 100)).then(() =>
+          stripe.checkout.sessions.create(sessionParams(), { idempotencyKey: 'idem-4' }),
+        ),
       ]);
       expect(b.id).toBe(a.id);
       expect((await stripe.checkout.sessions.list()).data).toHaveLength(1);
       const log = await control(emulator, 'GET', '/requests?path=/v1/checkout/sessions');
-      const statuses = log.body.filter((r: { method: string }) => r.method === 'POST').map((r: { status: number }) => r.status);
+      const statuses = log.body
+        .filter((r: { method: string }) => r.method === 'POST')
+        .map((r: { status: number }) => r.status);
       expect(statuses).toContain(409);
-      expect(statuses.filter((s: number) => s === 200)).toHaveLength(statuses.length - statuses.filter((s: number) => s === 409).length);
+      expect(statuses.filter((s: number) => s === 200)).toHaveLength(
+        statuses.length - statuses.filter((s: number) => s === 409).length,
+      );
     });
 
     it('409 wire format', async () => {
@@ -222,7 +315,11 @@ describe('Stripe emulator: API through the stripe SDK', () => {
       const post = (): Promise<Response> =>
         fetch(`${emulator.url}/v1/customers`, {
           method: 'POST',
-          headers: { authorization: 'Bearer sk_test_123', 'idempotency-key': 'k409', 'content-type': 'application/x-www-form-urlencoded' },
+          headers: {
+            authorization: 'Bearer sk_test_123',
+            'idempotency-key': 'k409',
+            'content-type': 'application/x-www-form-urlencoded',
+          },
           body: 'name=A',
         });
       const first = post();
@@ -230,7 +327,9 @@ describe('Stripe emulator: API through the stripe SDK', () => {
       const second = await post();
       expect(second.status).toBe(409);
       expect(second.headers.get('stripe-should-retry')).toBe('true');
-      expect(await second.json()).toMatchObject({ error: { type: 'idempotency_error', code: 'idempotency_key_in_use' } });
+      expect(await second.json()).toMatchObject({
+        error: { type: 'idempotency_error', code: 'idempotency_key_in_use' },
+      });
       expect((await first).status).toBe(200);
     });
   });
@@ -240,23 +339,31 @@ describe('Stripe emulator: API through the stripe SDK', () => {
       const none = await fetch(`${emulator.url}/v1/customers`);
       expect(none.status).toBe(401);
       const key = 'pk_test_abcdefghijklmnopqrstuvwxyz';
-      const bad = await stripeFor(emulator, {}, key).customers.list().catch((e: unknown) => e);
+      const bad = await stripeFor(emulator, {}, key)
+        .customers.list()
+        .catch((e: unknown) => e);
       expect(bad).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
       expect((bad as Error).message).toMatch(/^Invalid API Key provided: /);
       expect((bad as Error).message).not.toContain(key);
       expect((bad as Error).message).not.toContain('abcdefghijklmnop');
-      await expect(stripeFor(emulator, {}, 'rk_test_restricted').customers.list()).resolves.toMatchObject({ object: 'list' });
+      await expect(stripeFor(emulator, {}, 'rk_test_restricted').customers.list()).resolves.toMatchObject({
+        object: 'list',
+      });
     });
 
     it('answers unknown routes with a Stripe-style 404', async () => {
       const res = await fetch(`${emulator.url}/v1/nothing`, { headers: { authorization: 'Bearer sk_test_1' } });
       expect(res.status).toBe(404);
-      expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringContaining('Unrecognized request URL') } });
+      expect(await res.json()).toMatchObject({
+        error: { type: 'invalid_request_error', message: expect.stringContaining('Unrecognized request URL') },
+      });
     });
 
     it('parses GET query strings with expand[]', async () => {
       const session = await stripe.checkout.sessions.create(sessionParams());
-      const res = await fetch(`${emulator.url}/v1/checkout/sessions/${session.id}?expand[]=line_items`, { headers: { authorization: 'Bearer sk_test_1' } });
+      const res = await fetch(`${emulator.url}/v1/checkout/sessions/${session.id}?expand[]=line_items`, {
+        headers: { authorization: 'Bearer sk_test_1' },
+      });
       const body = (await res.json()) as { line_items: { data: unknown[] } };
       expect(body.line_items.data).toHaveLength(1);
     });
@@ -265,7 +372,12 @@ describe('Stripe emulator: API through the stripe SDK', () => {
       await stripe.customers.create({ name: 'Logged', metadata: { a: '1' } });
       const log = await control(emulator, 'GET', '/requests?path=/v1/customers');
       expect(log.body).toHaveLength(1);
-      expect(log.body[0]).toMatchObject({ method: 'POST', path: '/v1/customers', status: 200, body: { name: 'Logged', metadata: { a: '1' } } });
+      expect(log.body[0]).toMatchObject({
+        method: 'POST',
+        path: '/v1/customers',
+        status: 200,
+        body: { name: 'Logged', metadata: { a: '1' } },
+      });
       expect(log.body[0].headers.authorization).toBe('Bearer sk_test_****');
       expect(log.body[0].headers['idempotency-key']).toMatch(/^stripe-node-retry-/);
       await control(emulator, 'DELETE', '/requests');

@@ -8,7 +8,9 @@ describe('Stripe emulator: injected faults seen through the stripe SDK', () => {
 
   const sessionCount = async (): Promise<number> => (await stripe.checkout.sessions.list({ limit: 100 })).data.length;
   const postsTo = async (path: string): Promise<Array<{ status: number | null; headers: Record<string, string> }>> =>
-    (await control(emulator, 'GET', `/requests?path=${path}`)).body.filter((r: { method: string }) => r.method === 'POST');
+    (await control(emulator, 'GET', `/requests?path=${path}`)).body.filter(
+      (r: { method: string }) => r.method === 'POST',
+    );
 
   beforeAll(async () => {
     emulator = await startStripeEmulator({ port: 0 });
@@ -18,14 +20,19 @@ describe('Stripe emulator: injected faults seen through the stripe SDK', () => {
   beforeEach(() => emulator.reset());
 
   it('a 500 once is retried by the SDK with the same idempotency key and creates exactly one session', async () => {
-    const fault = await control(emulator, 'POST', '/faults', { path: '/v1/checkout/sessions', method: 'POST', status: 500, times: 1 });
+    const fault = await control(emulator, 'POST', '/faults', {
+      path: '/v1/checkout/sessions',
+      method: 'POST',
+      status: 500,
+      times: 1,
+    });
     expect(fault.status).toBe(201);
     const session = await stripe.checkout.sessions.create(sessionParams());
     expect(session.status).toBe('open');
     expect(await sessionCount()).toBe(1);
     const posts = await postsTo('/v1/checkout/sessions');
     expect(posts.map((p) => p.status)).toEqual([500, 200]);
-    expect(posts[1]!.headers['idempotency-key']).toBe(posts[0]!.headers['idempotency-key']);
+    expect(posts[1].headers['idempotency-key']).toBe(posts[0].headers['idempotency-key']);
     expect((await control(emulator, 'GET', '/faults')).body).toEqual([]);
   });
 
@@ -48,10 +55,15 @@ describe('Stripe emulator: injected faults seen through the stripe SDK', () => {
   });
 
   it('a response lost after processing is recovered by the retry through idempotency', async () => {
-    await control(emulator, 'POST', '/faults', { path: '/v1/checkout/sessions', method: 'POST', drop_after_processing: true, times: 1 });
+    await control(emulator, 'POST', '/faults', {
+      path: '/v1/checkout/sessions',
+      method: 'POST',
+      drop_after_processing: true,
+      times: 1,
+    });
     const session = await stripe.checkout.sessions.create(sessionParams());
     expect(await sessionCount()).toBe(1);
-    expect((await stripe.checkout.sessions.list()).data[0]!.id).toBe(session.id);
+    expect((await stripe.checkout.sessions.list()).data[0].id).toBe(session.id);
     expect(session.lastResponse.headers['idempotent-replayed']).toBe('true');
   });
 
@@ -100,12 +112,19 @@ describe('Stripe emulator: injected faults seen through the stripe SDK', () => {
       path: '/v1/checkout',
       method: 'POST',
       status: 400,
-      body: { error: { type: 'invalid_request_error', code: 'url_invalid', param: 'success_url', message: 'Not a valid URL' } },
+      body: {
+        error: { type: 'invalid_request_error', code: 'url_invalid', param: 'success_url', message: 'Not a valid URL' },
+      },
     });
     const customer = await stripe.customers.create({ name: 'unaffected' });
     expect(customer.id).toMatch(/^cus_/);
     const err = await stripe.checkout.sessions.create(sessionParams()).catch((e: unknown) => e);
-    expect(err).toMatchObject({ statusCode: 400, code: 'url_invalid', param: 'success_url', message: 'Not a valid URL' });
+    expect(err).toMatchObject({
+      statusCode: 400,
+      code: 'url_invalid',
+      param: 'success_url',
+      message: 'Not a valid URL',
+    });
     const list = await control(emulator, 'GET', '/faults');
     expect(list.body).toHaveLength(1);
     expect(list.body[0]).toMatchObject({ path: '/v1/checkout', method: 'POST', status: 400, times: null, matched: 1 });

@@ -3,12 +3,21 @@ import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import type { StripeEmulator } from '../../apps/stripe-emulator/src';
 
-export function stripeFor(emulator: StripeEmulator, config: Partial<Stripe.StripeConfig> = {}, key = 'sk_test_123'): Stripe {
+export function stripeFor(
+  emulator: StripeEmulator,
+  config: Partial<Stripe.StripeConfig> = {},
+  key = 'sk_test_123',
+): Stripe {
   return new Stripe(key, { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 2, ...config });
 }
 
 /** Calls a `/_emulator` control. */
-export async function control<T = any>(emulator: StripeEmulator, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function control<T = any>(
+  emulator: StripeEmulator,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${emulator.url}/_emulator${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -17,7 +26,9 @@ export async function control<T = any>(emulator: StripeEmulator, method: string,
   return { status: res.status, body: (await res.json()) as T };
 }
 
-export const sessionParams = (overrides: Partial<Stripe.Checkout.SessionCreateParams> = {}): Stripe.Checkout.SessionCreateParams => ({
+export const sessionParams = (
+  overrides: Partial<Stripe.Checkout.SessionCreateParams> = {},
+): Stripe.Checkout.SessionCreateParams => ({
   mode: 'payment',
   success_url: 'http://localhost:5173/billing/success?session_id={CHECKOUT_SESSION_ID}',
   cancel_url: 'http://localhost:5173/billing/cancel',
@@ -66,7 +77,10 @@ export async function startReceiver(fallback = 200): Promise<{
   };
 }
 
-export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -23,7 +23,11 @@ function transpileTree(dir: string): void {
   }
 }
 
-function run(env: Record<string, string>): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; kill(signal: NodeJS.Signals): void; stdout(): string } {
+function run(env: Record<string, string>): {
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  kill(signal: NodeJS.Signals): void;
+  stdout(): string;
+} {
   const child = spawn(process.execPath, [join(outDir, 'main.js')], { env: { PATH: process.env.PATH ?? '', ...env } });
   let stdout = '';
   let stderr = '';
@@ -47,13 +51,16 @@ describe('stripe-emulator main', () => {
     const result = await done;
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/^stripe-emulator: Refusing to bind the Stripe emulator to non-loopback host "0\.0\.0\.0"/);
+    expect(result.stderr).toMatch(
+      /^stripe-emulator: Refusing to bind the Stripe emulator to non-loopback host "0\.0\.0\.0"/,
+    );
   });
 
   it('listens, logs one line, answers, and closes on SIGTERM', async () => {
     const proc = run({ STRIPE_EMULATOR_PORT: '0', STRIPE_WEBHOOK_URL: '' });
     const start = Date.now();
-    while (!/listening on/.test(proc.stdout()) && Date.now() - start < 5000) await new Promise((r) => setTimeout(r, 20));
+    while (!/listening on/.test(proc.stdout()) && Date.now() - start < 5000)
+      await new Promise((r) => setTimeout(r, 20));
     const match = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(proc.stdout());
     expect(match).not.toBeNull();
     const res = await fetch(`${match![1]}/_emulator/health`);

@@ -1,4 +1,10 @@
-import { assertBindable, isLoopbackHost, parseForm, signPayload, startStripeEmulator } from '../../apps/stripe-emulator/src';
+import {
+  assertBindable,
+  isLoopbackHost,
+  parseForm,
+  signPayload,
+  startStripeEmulator,
+} from '../../apps/stripe-emulator/src';
 import { canonical, FormError } from '../../apps/stripe-emulator/src/form';
 import { IdempotencyStore } from '../../apps/stripe-emulator/src/idempotency';
 import { RequestLog, maskAuthorization } from '../../apps/stripe-emulator/src/request-log';
@@ -15,7 +21,12 @@ describe('form encoding', () => {
       '&metadata[org_id]=org_1&metadata[0]=zero&expand[0]=line_items&expand[1]=customer&payment_method_types[]=card';
     expect(parseForm(body)).toEqual({
       mode: 'payment',
-      line_items: [{ price_data: { currency: 'usd', unit_amount: '1000', product_data: { name: 'Credits & more' } }, quantity: '3' }],
+      line_items: [
+        {
+          price_data: { currency: 'usd', unit_amount: '1000', product_data: { name: 'Credits & more' } },
+          quantity: '3',
+        },
+      ],
       metadata: { org_id: 'org_1', 0: 'zero' },
       expand: ['line_items', 'customer'],
       payment_method_types: ['card'],
@@ -24,7 +35,8 @@ describe('form encoding', () => {
   });
 
   it('accepts percent-encoded brackets and RFC 3986 escapes', () => {
-    const encoded = 'line_items%5B0%5D%5Bprice_data%5D%5Bproduct_data%5D%5Bname%5D=a%20b%2Fc%21&metadata%5Bk.x%5D=%C3%A9+%C3%BC&expand%5B0%5D=line_items';
+    const encoded =
+      'line_items%5B0%5D%5Bprice_data%5D%5Bproduct_data%5D%5Bname%5D=a%20b%2Fc%21&metadata%5Bk.x%5D=%C3%A9+%C3%BC&expand%5B0%5D=line_items';
     expect(parseForm(encoded)).toEqual({
       line_items: [{ price_data: { product_data: { name: 'a b/c!' } } }],
       metadata: { 'k.x': 'é ü' },
@@ -74,10 +86,11 @@ describe('bounded memory', () => {
     for (let i = 0; i < 10; i++) map.set(`k${i}`, i);
     expect([...map.keys()]).toEqual(['k7', 'k8', 'k9']);
     const log = new RequestLog(100);
-    for (let i = 0; i < 1000; i++) log.add({ method: 'GET', path: `/v1/${i}`, query: '', headers: {}, body: {}, at: '', status: 200 });
+    for (let i = 0; i < 1000; i++)
+      log.add({ method: 'GET', path: `/v1/${i}`, query: '', headers: {}, body: {}, at: '', status: 200 });
     const entries = log.list();
     expect(entries).toHaveLength(100);
-    expect(entries[0]!.path).toBe('/v1/900');
+    expect(entries[0].path).toBe('/v1/900');
   });
 
   it('caps stored objects per type', async () => {
@@ -85,7 +98,13 @@ describe('bounded memory', () => {
     try {
       const stripe = new Stripe('sk_test_1', { host: '127.0.0.1', port: emulator.port, protocol: 'http' });
       for (let i = 0; i < 8; i++) await stripe.customers.create({ name: `c${i}` });
-      expect((await stripe.customers.list({ limit: 100 })).data.map((c) => c.name)).toEqual(['c7', 'c6', 'c5', 'c4', 'c3']);
+      expect((await stripe.customers.list({ limit: 100 })).data.map((c) => c.name)).toEqual([
+        'c7',
+        'c6',
+        'c5',
+        'c4',
+        'c3',
+      ]);
     } finally {
       await emulator.close();
     }
@@ -115,8 +134,10 @@ describe('helpers', () => {
   });
 
   it('knows loopback hosts', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) expect(isLoopbackHost(host)).toBe(true);
-    for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.2', 'example.com', '128.0.0.1']) expect(isLoopbackHost(host)).toBe(false);
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1'])
+      expect(isLoopbackHost(host)).toBe(true);
+    for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.2', 'example.com', '128.0.0.1'])
+      expect(isLoopbackHost(host)).toBe(false);
     expect(() => assertBindable('0.0.0.0', false)).toThrow(/non-loopback/);
     expect(() => assertBindable('0.0.0.0', true)).not.toThrow();
   });

@@ -13,7 +13,12 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
 
   beforeAll(async () => {
     receiver = await startReceiver();
-    emulator = await startStripeEmulator({ port: 0, webhookUrl: receiver.url, webhookSecret: secret, webhookRetryDelaysMs: [50, 100, 200] });
+    emulator = await startStripeEmulator({
+      port: 0,
+      webhookUrl: receiver.url,
+      webhookSecret: secret,
+      webhookRetryDelaysMs: [50, 100, 200],
+    });
     stripe = stripeFor(emulator);
   });
   afterAll(async () => {
@@ -43,13 +48,19 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect(html).toMatch(/Credits<\/dt><dd>3000</);
       expect(html).toContain('$30.00');
       expect(html).toContain(`<form method="post" action="/pay/${session.id}/pay"><button type="submit" id="pay">`);
-      expect(html).toContain(`<form method="post" action="/pay/${session.id}/cancel"><button type="submit" id="cancel">Cancel</button>`);
+      expect(html).toContain(
+        `<form method="post" action="/pay/${session.id}/cancel"><button type="submit" id="cancel">Cancel</button>`,
+      );
       expect(html).not.toMatch(/<(script|link|img)\b/);
     });
 
     it('escapes what it shows', async () => {
       const session = await stripe.checkout.sessions.create(
-        sessionParams({ line_items: [{ quantity: 1, price_data: { currency: 'eur', unit_amount: 990, product_data: { name: '<b>x</b>' } } }] }),
+        sessionParams({
+          line_items: [
+            { quantity: 1, price_data: { currency: 'eur', unit_amount: 990, product_data: { name: '<b>x</b>' } } },
+          ],
+        }),
       );
       const html = await (await fetch(session.url!)).text();
       expect(html).toContain('&#60;b&#62;x&#60;/b&#62;');
@@ -68,25 +79,53 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect(intent).toMatchObject({ object: 'payment_intent', status: 'succeeded', amount: 3000, currency: 'usd' });
       expect(intent.id).toMatch(/^pi_/);
       expect(intent.latest_charge).toMatch(/^ch_/);
-      expect(await stripe.charges.retrieve(intent.latest_charge as string)).toMatchObject({ amount: 3000, paid: true, payment_intent: intent.id });
+      expect(await stripe.charges.retrieve(intent.latest_charge as string)).toMatchObject({
+        amount: 3000,
+        paid: true,
+        payment_intent: intent.id,
+      });
 
       const delivery = await waitFor(() => receiver.received[0]);
       const event = verify(delivery.body, delivery.headers['stripe-signature']);
-      expect(event).toMatchObject({ object: 'event', type: 'checkout.session.completed', livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null } });
+      expect(event).toMatchObject({
+        object: 'event',
+        type: 'checkout.session.completed',
+        livemode: false,
+        pending_webhooks: 1,
+        request: { id: null, idempotency_key: null },
+      });
       expect(event.id).toMatch(/^evt_/);
       expect(event.api_version).toBe(paid.lastResponse.headers['stripe-version']);
-      expect(event.data.object).toMatchObject({ id: session.id, status: 'complete', payment_status: 'paid', metadata: { org_id: 'org_1', credits: '3000' }, payment_intent: intent.id });
-      expect(() => verifier.webhooks.constructEvent(delivery.body.replace('3000', '3001'), String(delivery.headers['stripe-signature']), secret)).toThrow(
-        Stripe.errors.StripeSignatureVerificationError,
-      );
+      expect(event.data.object).toMatchObject({
+        id: session.id,
+        status: 'complete',
+        payment_status: 'paid',
+        metadata: { org_id: 'org_1', credits: '3000' },
+        payment_intent: intent.id,
+      });
+      expect(() =>
+        verifier.webhooks.constructEvent(
+          delivery.body.replace('3000', '3001'),
+          String(delivery.headers['stripe-signature']),
+          secret,
+        ),
+      ).toThrow(Stripe.errors.StripeSignatureVerificationError);
       expect(() => verify(delivery.body, 't=1,v1=00')).toThrow(Stripe.errors.StripeSignatureVerificationError);
 
       const events = await waitFor(async () => {
         const list = (await control(emulator, 'GET', '/events')).body;
         return list[0]?.delivered ? list : undefined;
       });
-      expect(events[0]).toMatchObject({ id: event.id, delivered: true, state: 'succeeded', attempts: [{ status: 200, kind: 'automatic' }] });
-      expect(await stripe.events.retrieve(event.id)).toMatchObject({ id: event.id, type: 'checkout.session.completed' });
+      expect(events[0]).toMatchObject({
+        id: event.id,
+        delivered: true,
+        state: 'succeeded',
+        attempts: [{ status: 200, kind: 'automatic' }],
+      });
+      expect(await stripe.events.retrieve(event.id)).toMatchObject({
+        id: event.id,
+        type: 'checkout.session.completed',
+      });
 
       const again = await fetch(`${emulator.url}/pay/${session.id}`);
       expect(again.status).toBe(410);
@@ -126,8 +165,8 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect(events[0].attempts.map((a: { status: number }) => a.status)).toEqual([500, 500, 200]);
       expect(events[0].state).toBe('succeeded');
       const [a, b, c] = receiver.received.map((r) => r.at);
-      expect(b! - a!).toBeGreaterThanOrEqual(45);
-      expect(c! - b!).toBeGreaterThanOrEqual(95);
+      expect(b - a).toBeGreaterThanOrEqual(45);
+      expect(c - b).toBeGreaterThanOrEqual(95);
       // Same event on every attempt, each freshly signed.
       const ids = receiver.received.map((r) => verify(r.body, r.headers['stripe-signature']).id);
       expect(new Set(ids).size).toBe(1);
@@ -151,7 +190,12 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       const session = await stripe.checkout.sessions.create(sessionParams());
       const paid = await control(emulator, 'POST', `/sessions/${session.id}/pay`, { deliver: false });
       const completed = paid.body.events[0];
-      expect(completed).toMatchObject({ type: 'checkout.session.completed', delivered: false, state: 'not_scheduled', attempts: [] });
+      expect(completed).toMatchObject({
+        type: 'checkout.session.completed',
+        delivered: false,
+        state: 'not_scheduled',
+        attempts: [],
+      });
       const refund = await control(emulator, 'POST', `/charges/${paid.body.charge.id}/refund`, { deliver: false });
       const refunded = refund.body.events[0];
       await new Promise((r) => setTimeout(r, 100));
@@ -202,7 +246,9 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect(failed.body.session).toMatchObject({ status: 'complete', payment_status: 'unpaid' });
       expect(failed.body.payment_intent).toMatchObject({ status: 'requires_payment_method' });
       const delivery = await waitFor(() => receiver.received[0]);
-      expect(verify(delivery.body, delivery.headers['stripe-signature']).type).toBe('checkout.session.async_payment_failed');
+      expect(verify(delivery.body, delivery.headers['stripe-signature']).type).toBe(
+        'checkout.session.async_payment_failed',
+      );
     });
 
     it('refunds: partial then the rest, cumulative amount_refunded, charge.refunded events', async () => {
@@ -225,7 +271,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       await waitFor(() => receiver.received.length >= 2);
       const events = receiver.received.map((r) => verify(r.body, r.headers['stripe-signature']));
       expect(events.map((e) => e.type)).toEqual(['charge.refunded', 'charge.refunded']);
-      const last = events[1]!.data.object as Stripe.Charge;
+      const last = events[1].data.object as Stripe.Charge;
       expect(last).toMatchObject({
         id: chargeId,
         amount: 3000,
@@ -236,7 +282,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       });
       expect(last.refunds!.data.map((r) => r.amount)).toEqual([2000, 1000]);
       // The event is a snapshot: the first one still shows the partial refund.
-      expect((events[0]!.data.object as Stripe.Charge).amount_refunded).toBe(1000);
+      expect((events[0].data.object as Stripe.Charge).amount_refunded).toBe(1000);
       // The session is findable from the payment intent, as with Stripe.
       const found = await stripe.checkout.sessions.list({ payment_intent: state.body.payment_intent.id });
       expect(found.data.map((s) => s.id)).toEqual([session.id]);
@@ -247,7 +293,9 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       const paid = await control(emulator, 'POST', `/sessions/${session.id}/pay`, { deliver: false });
       const refund = await stripe.refunds.create({ payment_intent: paid.body.payment_intent.id, amount: 500 });
       expect(refund).toMatchObject({ amount: 500, charge: paid.body.charge.id, status: 'succeeded' });
-      const tooMuch = await stripe.refunds.create({ charge: paid.body.charge.id, amount: 5000 }).catch((e: unknown) => e);
+      const tooMuch = await stripe.refunds
+        .create({ charge: paid.body.charge.id, amount: 5000 })
+        .catch((e: unknown) => e);
       expect(tooMuch).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
       expect((await stripe.charges.retrieve(paid.body.charge.id)).amount_refunded).toBe(500);
     });

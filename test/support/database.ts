@@ -40,9 +40,10 @@ export async function createTestDatabaseUrl(): Promise<TestDatabase> {
     url: url.toString(),
     drop() {
       dropped ??= withAdminClient(serverUrl, async (admin) => {
-        await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [
-          name,
-        ]);
+        await admin.query(
+          'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+          [name],
+        );
         await admin.query(`drop database if exists ${name}`);
       });
       return dropped;

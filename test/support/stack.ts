@@ -41,8 +41,8 @@ export async function startStack(options: StartOptions & { emulator?: StripeEmul
     emulator,
     control,
     async stripeRequests(path, method = 'POST') {
-      const log = (await control('GET', `/requests?path=${encodeURIComponent(path)}`)) as any;
-      const entries: any[] = Array.isArray(log) ? log : log.data ?? log.requests;
+      const log = await control('GET', `/requests?path=${encodeURIComponent(path)}`);
+      const entries: any[] = Array.isArray(log) ? log : (log.data ?? log.requests);
       return entries.filter((r) => r.path === path && r.method === method);
     },
     async close() {

@@ -37,7 +37,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function request<T = any>(baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<HttpResult<T>> {
+export async function request<T = any>(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: RequestOptions = {},
+): Promise<HttpResult<T>> {
   const headers: Record<string, string> = { ...options.headers };
   let body: string | Buffer | undefined;
   if (options.raw !== undefined) body = options.raw;
@@ -111,6 +116,6 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
   };
 }
 
-function ignoreExisting(error: { type?: string }): void {
+function ignoreExisting(error: Error & { type?: string }): void {
   if (error.type !== 'already_exists_error') throw error;
 }

@@ -1,4 +1,14 @@
-import { createPostgresDatabase, Instance, parseLogs, PostgresDatabase, REDIS_SERVER, seedMember, startInstance, TcpProxy, uniqueRedisPrefix } from './support';
+import {
+  createPostgresDatabase,
+  Instance,
+  parseLogs,
+  PostgresDatabase,
+  REDIS_SERVER,
+  seedMember,
+  startInstance,
+  TcpProxy,
+  uniqueRedisPrefix,
+} from './support';
 
 const POSTGRES_TARGET = (() => {
   const url = new URL(process.env.TEST_DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres');
@@ -81,7 +91,9 @@ describe('outages: Redis and PostgreSQL going away and coming back', () => {
     expect(off[0]).toMatchObject({ level: 'error', msg: expect.stringContaining('Redis at redis://127.0.0.1:') });
 
     redis.setMode('open');
-    await eventually(async () => (await app.request('GET', BALANCE, { headers: auth() })).headers.get('ratelimit-limit') === '1000');
+    await eventually(
+      async () => (await app.request('GET', BALANCE, { headers: auth() })).headers.get('ratelimit-limit') === '1000',
+    );
     expect(rateLimitLogs().filter((l) => /back on/.test(l.msg))).toHaveLength(1);
   });
 
@@ -97,7 +109,9 @@ describe('outages: Redis and PostgreSQL going away and coming back', () => {
     // Bounded by REDIS_COMMAND_TIMEOUT_MS (300 ms) plus slack for a loaded machine.
     expect(Math.max(...durations)).toBeLessThan(1500);
     redis.setMode('open');
-    await eventually(async () => (await app.request('GET', BALANCE, { headers: auth() })).headers.get('ratelimit-limit') === '1000');
+    await eventually(
+      async () => (await app.request('GET', BALANCE, { headers: auth() })).headers.get('ratelimit-limit') === '1000',
+    );
   });
 
   it('answers 503 envelopes at once while PostgreSQL refuses connections, and recovers when it is back', async () => {
@@ -107,7 +121,12 @@ describe('outages: Redis and PostgreSQL going away and coming back', () => {
       const res = await app.request('GET', path, { headers: auth() });
       expect(Date.now() - started).toBeLessThan(1500);
       expect(res.status).toBe(503);
-      expect(res.body).toEqual({ code: 503, type: 'service_unavailable_error', detail: expect.any(String), errors: null });
+      expect(res.body).toEqual({
+        code: 503,
+        type: 'service_unavailable_error',
+        detail: expect.any(String),
+        errors: null,
+      });
     }
     // Liveness does not depend on the database.
     expect((await app.request('GET', '/healthz')).status).toBe(200);
@@ -128,7 +147,12 @@ describe('outages: Redis and PostgreSQL going away and coming back', () => {
     );
     for (const { res, elapsed } of results) {
       expect(res.status).toBe(503);
-      expect(res.body).toEqual({ code: 503, type: 'service_unavailable_error', detail: expect.any(String), errors: null });
+      expect(res.body).toEqual({
+        code: 503,
+        type: 'service_unavailable_error',
+        detail: expect.any(String),
+        errors: null,
+      });
       // REQUEST_TIMEOUT_MS is 1500: never a hang past it (slack for a loaded machine).
       expect(elapsed).toBeLessThan(4000);
     }

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { checkoutSessions, idempotencyKeys, type DatabaseHandle } from '@credits/database';
 import { startStripeEmulator, StripeEmulator } from '../../apps/stripe-emulator/src';
 import { request } from '../support/test-app';
-import { createPostgresDatabase, openTestDb, parseLogs, PostgresDatabase, REDIS_SERVER, seedMember, uniqueRedisPrefix } from './support';
+import {
+  createPostgresDatabase,
+  openTestDb,
+  parseLogs,
+  PostgresDatabase,
+  REDIS_SERVER,
+  seedMember,
+  uniqueRedisPrefix,
+} from './support';
 
 const ROOT = join(__dirname, '..', '..');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -19,7 +27,14 @@ interface Outcome {
 }
 
 /** One request on its own connection (no keep-alive), so a refused connection is told apart from a cut one. */
-function send(base: string, method: string, path: string, id: string, headers: Record<string, string> = {}, body?: unknown): Promise<Outcome> {
+function send(
+  base: string,
+  method: string,
+  path: string,
+  id: string,
+  headers: Record<string, string> = {},
+  body?: unknown,
+): Promise<Outcome> {
   const sentAt = Date.now();
   return new Promise((resolve) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -33,11 +48,23 @@ function send(base: string, method: string, path: string, id: string, headers: R
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ id, sentAt, doneAt: Date.now(), status: res.statusCode, body: text ? JSON.parse(text) : undefined }));
-        res.on('error', (err: NodeJS.ErrnoException) => resolve({ id, sentAt, error: `response cut: ${err.code ?? err.message}` }));
+        res.on('end', () =>
+          resolve({
+            id,
+            sentAt,
+            doneAt: Date.now(),
+            status: res.statusCode,
+            body: text ? JSON.parse(text) : undefined,
+          }),
+        );
+        res.on('error', (err: NodeJS.ErrnoException) =>
+          resolve({ id, sentAt, error: `response cut: ${err.code ?? err.message}` }),
+        );
       },
     );
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ id, sentAt, doneAt: Date.now(), error: err.code ?? err.message }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ id, sentAt, doneAt: Date.now(), error: err.code ?? err.message }),
+    );
     req.end(payload);
   });
 }
@@ -66,63 +93,84 @@ describe('graceful shutdown: SIGTERM during a burst', () => {
     const key = await seedMember(db.db, 'acme', 'admin@acme.test', 'admin');
     let stdout = '';
     let stderr = '';
-    child = spawn(process.execPath, ['-r', join(__dirname, 'fixtures', 'register.js'), join(ROOT, 'apps/api/src/main.ts')], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        HOST: '127.0.0.1',
-        PORT: '0',
-        DATABASE_URL: database.url,
-        REDIS_URL: `redis://${REDIS_SERVER.host}:${REDIS_SERVER.port}`,
-        REDIS_KEY_PREFIX: uniqueRedisPrefix(),
-        STRIPE_SECRET_KEY: 'sk_test_shutdown',
-        STRIPE_API_BASE: emulator.url,
-        STRIPE_WEBHOOK_SECRET: 'whsec_shutdown',
-        STRIPE_TIMEOUT_MS: '8000',
-        RATE_LIMIT_READ: '100000',
-        // Long enough for the readiness poll below to land inside it on a loaded machine.
-        SHUTDOWN_DELAY_MS: '2500',
-        SHUTDOWN_GRACE_MS: '10000',
+    child = spawn(
+      process.execPath,
+      ['-r', join(__dirname, 'fixtures', 'register.js'), join(ROOT, 'apps/api/src/main.ts')],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE_ENV: 'test',
+          LOG_LEVEL: 'info',
+          HOST: '127.0.0.1',
+          PORT: '0',
+          DATABASE_URL: database.url,
+          REDIS_URL: `redis://${REDIS_SERVER.host}:${REDIS_SERVER.port}`,
+          REDIS_KEY_PREFIX: uniqueRedisPrefix(),
+          STRIPE_SECRET_KEY: 'sk_test_shutdown',
+          STRIPE_API_BASE: emulator.url,
+          STRIPE_WEBHOOK_SECRET: 'whsec_shutdown',
+          STRIPE_TIMEOUT_MS: '8000',
+          RATE_LIMIT_READ: '100000',
+          // Long enough for the readiness poll below to land inside it on a loaded machine.
+          SHUTDOWN_DELAY_MS: '2500',
+          SHUTDOWN_GRACE_MS: '10000',
+        },
       },
-    });
+    );
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<{ code: number | null; at: number }>((resolve) => child!.on('exit', (code) => resolve({ code, at: Date.now() })));
+    const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+      child!.on('exit', (code) => resolve({ code, at: Date.now() })),
+    );
 
     const started = Date.now();
     let base: string | undefined;
     while (!base) {
-      if (Date.now() - started > 40000 || child.exitCode !== null) throw new Error(`server did not start:\n${stdout}\n${stderr}`);
+      if (Date.now() - started > 40000 || child.exitCode !== null)
+        throw new Error(`server did not start:\n${stdout}\n${stderr}`);
       base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
       await sleep(50);
     }
     const auth = { authorization: `Bearer ${key}` };
     // Create the org's Stripe customer first, so each purchase below is one slow session call.
-    const warmUp = await send(base, 'POST', '/api/v1/org/acme/credits/checkout', 'warm-up', auth, { success_url: 'http://localhost/ok', cancel_url: 'http://localhost/no' });
+    const warmUp = await send(base, 'POST', '/api/v1/org/acme/credits/checkout', 'warm-up', auth, {
+      success_url: 'http://localhost/ok',
+      cancel_url: 'http://localhost/no',
+    });
     expect(warmUp.status).toBe(200);
     await request(emulator.url, 'DELETE', '/_emulator/requests');
-    await request(emulator.url, 'POST', '/_emulator/faults', { body: { path: '/v1/checkout/sessions', method: 'POST', delay_ms: 4000 } });
+    await request(emulator.url, 'POST', '/_emulator/faults', {
+      body: { path: '/v1/checkout/sessions', method: 'POST', delay_ms: 4000 },
+    });
 
     // Purchases in flight at SIGTERM, and a stream of reads that goes on through the shutdown.
     const purchases = Array.from({ length: 4 }, (_, i) =>
-      send(base!, 'POST', '/api/v1/org/acme/credits/checkout', `purchase-${i}`, { ...auth, 'idempotency-key': `shutdown-${i}` }, {
-        success_url: 'http://localhost/ok',
-        cancel_url: 'http://localhost/no',
-        quantity: i + 1,
-      }),
+      send(
+        base,
+        'POST',
+        '/api/v1/org/acme/credits/checkout',
+        `purchase-${i}`,
+        { ...auth, 'idempotency-key': `shutdown-${i}` },
+        {
+          success_url: 'http://localhost/ok',
+          cancel_url: 'http://localhost/no',
+          quantity: i + 1,
+        },
+      ),
     );
     const reads: Promise<Outcome>[] = [];
     reading = true;
     const readLoop = (async () => {
       for (let n = 0; reading; n++) {
-        reads.push(send(base!, 'GET', '/api/v1/org/acme/credits', `read-${n}`, auth));
+        reads.push(send(base, 'GET', '/api/v1/org/acme/credits', `read-${n}`, auth));
         await sleep(25);
       }
     })();
     const inFlight = async () =>
-      ((await request(emulator.url, 'GET', '/_emulator/requests?path=/v1/checkout/sessions')).body as any[]).filter((r) => r.method === 'POST').length;
+      ((await request(emulator.url, 'GET', '/_emulator/requests?path=/v1/checkout/sessions')).body as any[]).filter(
+        (r) => r.method === 'POST',
+      ).length;
     while ((await inFlight()) < 4) await sleep(25);
 
     const sigtermAt = Date.now();
@@ -142,10 +190,18 @@ describe('graceful shutdown: SIGTERM during a burst', () => {
 
     // Every purchase in flight completed: answered, recorded, its key completed.
     const done = await Promise.all(purchases);
-    for (const purchase of done) expect(purchase).toMatchObject({ status: 200, body: { session_id: expect.stringMatching(/^cs_/) } });
+    for (const purchase of done)
+      expect(purchase).toMatchObject({ status: 200, body: { session_id: expect.stringMatching(/^cs_/) } });
     const rows = await db.db.select().from(checkoutSessions);
-    expect(rows.map((r) => r.id).sort()).toEqual([warmUp.body.session_id, ...done.map((p) => p.body.session_id)].sort());
-    expect((await db.db.select().from(idempotencyKeys)).map((k) => k.state)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(rows.map((r) => r.id).sort()).toEqual(
+      [warmUp.body.session_id, ...done.map((p) => p.body.session_id)].sort(),
+    );
+    expect((await db.db.select().from(idempotencyKeys)).map((k) => k.state)).toEqual([
+      'completed',
+      'completed',
+      'completed',
+      'completed',
+    ]);
     expect(await inFlight()).toBe(4);
 
     // Every request the server took in was answered, with what the server logged; the others
@@ -154,7 +210,8 @@ describe('graceful shutdown: SIGTERM during a burst', () => {
     const served = new Map(logs.filter((l) => l.msg === 'request completed').map((l) => [l.request_id, l.status]));
     const outcomes = await Promise.all(reads);
     for (const outcome of outcomes) {
-      if (outcome.status !== undefined) expect({ id: outcome.id, status: outcome.status }).toEqual({ id: outcome.id, status: served.get(outcome.id) });
+      if (outcome.status !== undefined)
+        expect({ id: outcome.id, status: outcome.status }).toEqual({ id: outcome.id, status: served.get(outcome.id) });
       else {
         expect(['ECONNREFUSED', 'ECONNRESET']).toContain(outcome.error);
         expect(served.has(outcome.id)).toBe(false);
@@ -167,6 +224,8 @@ describe('graceful shutdown: SIGTERM during a burst', () => {
     expect(refused.length).toBeGreaterThan(0);
     // The listener closed while the purchases were still running: they finished during the drain.
     expect(Math.min(...refused.map((o) => o.doneAt!))).toBeLessThan(Math.min(...done.map((p) => p.doneAt!)));
-    expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/^SIGTERM received/), 'stopped']));
+    expect(logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^SIGTERM received/), 'stopped']),
+    );
   });
 });

@@ -16,7 +16,8 @@ import { request, RequestOptions, HttpResult } from '../support/test-app';
  * (several instances share one database; connections are cut), so they use the CI one even
  * in the PGlite run.
  */
-export const POSTGRES_SERVER_URL = process.env.TEST_DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
+export const POSTGRES_SERVER_URL =
+  process.env.TEST_DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_SERVER = { host: '127.0.0.1', port: 6379 };
 
 export interface PostgresDatabase {
@@ -36,7 +37,10 @@ export async function createPostgresDatabase(): Promise<PostgresDatabase> {
     url: url.toString(),
     drop: () =>
       withAdmin(async (admin) => {
-        await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+        await admin.query(
+          'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+          [name],
+        );
         await admin.query(`drop database if exists ${name}`);
       }),
   };
@@ -97,9 +101,14 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
 }
 
 /** Creates the org, the user and the membership (once) and returns a new API key. */
-export async function seedMember(db: Db, org: string, email: string, role: 'owner' | 'admin' | 'member'): Promise<string> {
+export async function seedMember(
+  db: Db,
+  org: string,
+  email: string,
+  role: 'owner' | 'admin' | 'member',
+): Promise<string> {
   const admin = new DirectoryAdmin(db);
-  const ignore = (error: { type?: string }) => {
+  const ignore = (error: Error & { type?: string }) => {
     if (error.type !== 'already_exists_error') throw error;
   };
   await admin.createOrg(org).catch(ignore);

@@ -5,13 +5,23 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config.http.port).toBe(3000);
     expect(config.database).toMatchObject({ url: undefined, dataDir: '.data' });
-    expect(config.stripe).toMatchObject({ usesEmulator: true, startEmulator: true, maxNetworkRetries: 2, timeoutMs: 10000 });
+    expect(config.stripe).toMatchObject({
+      usesEmulator: true,
+      startEmulator: true,
+      maxNetworkRetries: 2,
+      timeoutMs: 10000,
+    });
     expect(config.stripe.apiBase?.toString()).toBe('http://127.0.0.1:12111/');
-    expect(config.checkout).toMatchObject({ creditsPerBundle: 1000, unitAmount: 1000, currency: 'usd', allowedRedirectHosts: ['localhost', '127.0.0.1'] });
+    expect(config.checkout).toMatchObject({
+      creditsPerBundle: 1000,
+      unitAmount: 1000,
+      currency: 'usd',
+      allowedRedirectHosts: ['localhost', '127.0.0.1'],
+    });
     expect(config.credits.lowBalanceThreshold).toBe(1000);
   });
 
-  it('signs the embedded emulator\'s webhooks with a secret of this process, not the well-known default', () => {
+  it("signs the embedded emulator's webhooks with a secret of this process, not the well-known default", () => {
     const [a, b] = [loadConfig({}), loadConfig({})];
     expect(a.stripe.webhookSecret).toMatch(/^whsec_[0-9a-f]{48}$/);
     expect(a.stripe.webhookSecret).not.toBe(b.stripe.webhookSecret);
@@ -21,7 +31,9 @@ describe('loadConfig', () => {
   });
 
   it('names every bad variable and what it expected, in one error', () => {
-    expect(() => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://u:secret@h/db', STRIPE_TIMEOUT_MS: '-1' })).toThrow(ConfigError);
+    expect(() =>
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://u:secret@h/db', STRIPE_TIMEOUT_MS: '-1' }),
+    ).toThrow(ConfigError);
     try {
       loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://u:secret@h/db', STRIPE_TIMEOUT_MS: '-1' });
     } catch (error) {
@@ -34,7 +46,9 @@ describe('loadConfig', () => {
   });
 
   it('refuses to run production on the emulator, without a webhook secret or a redirect allow-list', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/STRIPE_SECRET_KEY is required in production.*STRIPE_WEBHOOK_SECRET.*CHECKOUT_ALLOWED_REDIRECT_HOSTS/s);
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /STRIPE_SECRET_KEY is required in production.*STRIPE_WEBHOOK_SECRET.*CHECKOUT_ALLOWED_REDIRECT_HOSTS/s,
+    );
     const config = loadConfig({
       NODE_ENV: 'production',
       STRIPE_SECRET_KEY: 'sk_live_abc',
@@ -48,9 +62,18 @@ describe('loadConfig', () => {
   });
 
   it('fetches JWT signing keys over https only in production', () => {
-    const production = { NODE_ENV: 'production', STRIPE_SECRET_KEY: 'sk_live_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc', CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com' };
-    expect(() => loadConfig({ ...production, JWT_JWKS_URL: 'http://idp.example.com/.well-known/jwks.json' })).toThrow(/JWT_JWKS_URL must be a URL \(https:\)/);
-    expect(loadConfig({ ...production, JWT_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json' }).jwt.jwksUrl?.host).toBe('idp.example.com');
+    const production = {
+      NODE_ENV: 'production',
+      STRIPE_SECRET_KEY: 'sk_live_abc',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abc',
+      CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com',
+    };
+    expect(() => loadConfig({ ...production, JWT_JWKS_URL: 'http://idp.example.com/.well-known/jwks.json' })).toThrow(
+      /JWT_JWKS_URL must be a URL \(https:\)/,
+    );
+    expect(
+      loadConfig({ ...production, JWT_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json' }).jwt.jwksUrl?.host,
+    ).toBe('idp.example.com');
     expect(loadConfig({ JWT_JWKS_URL: 'http://127.0.0.1:8080/jwks.json' }).jwt.jwksUrl?.port).toBe('8080');
   });
 

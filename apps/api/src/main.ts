@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     msg: `credits-api listening on ${await app.getUrl()}`,
     docs: `${config.http.publicUrl}/docs`,
     database: config.database.url ? config.database.url.split(':')[0] : `pglite:${config.database.dataDir}`,
-    stripe: config.stripe.usesEmulator ? `emulator ${config.stripe.apiBase}` : 'stripe',
+    stripe: config.stripe.usesEmulator ? `emulator ${String(config.stripe.apiBase)}` : 'stripe',
   });
 
   // SIGTERM (a deploy, a scale-in): readiness fails at once so the load balancer stops
@@ -51,9 +51,15 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.get(ShutdownState).shuttingDown = true;
-    log.log({ msg: `${signal} received: readiness fails now; finishing requests in flight, then stopping`, delay_ms: shutdownDelayMs, grace_ms: shutdownGraceMs });
+    log.log({
+      msg: `${signal} received: readiness fails now; finishing requests in flight, then stopping`,
+      delay_ms: shutdownDelayMs,
+      grace_ms: shutdownGraceMs,
+    });
     const forced = setTimeout(() => {
-      log.error({ msg: `requests still in flight after SHUTDOWN_GRACE_MS (${shutdownGraceMs} ms): cutting their connections` });
+      log.error({
+        msg: `requests still in flight after SHUTDOWN_GRACE_MS (${shutdownGraceMs} ms): cutting their connections`,
+      });
       app.getHttpServer().closeAllConnections();
       void exit(1);
     }, shutdownGraceMs);

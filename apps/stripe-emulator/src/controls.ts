@@ -1,6 +1,14 @@
 import type { Context } from './context';
 import { FaultInputError, type Faults } from './faults';
-import { asyncResult, expireSession, FlowError, paySession, refundCharge, sessionOrThrow, type PaymentOutcome } from './flows';
+import {
+  asyncResult,
+  expireSession,
+  FlowError,
+  paySession,
+  refundCharge,
+  sessionOrThrow,
+  type PaymentOutcome,
+} from './flows';
 import type { RequestLog } from './request-log';
 import { signPayload, type EventRecord } from './webhooks';
 
@@ -64,7 +72,8 @@ export function parseJsonBody(raw: string): Record<string, unknown> {
   } catch {
     throw new ControlError(400, 'The body must be JSON.');
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ControlError(400, 'The body must be a JSON object.');
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new ControlError(400, 'The body must be a JSON object.');
   return value as Record<string, unknown>;
 }
 
@@ -74,7 +83,13 @@ function eventOrThrow(ctx: Context, id: string): EventRecord {
   return record;
 }
 
-async function route(deps: ControlDeps, method: string, path: string, query: URLSearchParams, rawBody: string): Promise<ControlResult> {
+async function route(
+  deps: ControlDeps,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  rawBody: string,
+): Promise<ControlResult> {
   const { ctx } = deps;
   const sub = path.slice('/_emulator'.length) || '/';
   const body = method === 'POST' ? parseJsonBody(rawBody) : {};
@@ -115,7 +130,9 @@ async function route(deps: ControlDeps, method: string, path: string, query: URL
     }
   }
   if ((m = /^\/faults\/(\d+)$/.exec(sub)) && method === 'DELETE') {
-    return deps.faults.remove(Number(m[1])) ? { status: 200, body: { ok: true } } : { status: 404, body: { error: { message: 'No such fault' } } };
+    return deps.faults.remove(Number(m[1]))
+      ? { status: 200, body: { ok: true } }
+      : { status: 404, body: { error: { message: 'No such fault' } } };
   }
 
   if (sub === '/requests') {
@@ -133,7 +150,8 @@ async function route(deps: ControlDeps, method: string, path: string, query: URL
   }
   if (sub === '/events/deliver' && method === 'POST') {
     const ids = body.ids;
-    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw new ControlError(400, 'ids must be a list of event ids');
+    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))
+      throw new ControlError(400, 'ids must be a list of event ids');
     const records = (ids as string[]).map((id) => eventOrThrow(ctx, id));
     const results = [];
     for (const record of records) {
@@ -143,35 +161,39 @@ async function route(deps: ControlDeps, method: string, path: string, query: URL
     return { status: 200, body: results };
   }
   if ((m = /^\/events\/([^/]+)$/.exec(sub)) && method === 'GET') {
-    const record = eventOrThrow(ctx, m[1]!);
+    const record = eventOrThrow(ctx, m[1]);
     return {
       status: 200,
-      body: { ...summary(record), payload: record.payload, signature: signPayload(record.payload, ctx.webhooks.secret) },
+      body: {
+        ...summary(record),
+        payload: record.payload,
+        signature: signPayload(record.payload, ctx.webhooks.secret),
+      },
     };
   }
   if ((m = /^\/events\/([^/]+)\/resend$/.exec(sub)) && method === 'POST') {
-    const record = eventOrThrow(ctx, m[1]!);
+    const record = eventOrThrow(ctx, m[1]);
     const attempt = await ctx.webhooks.deliverOnce(record, 'resend');
     return { status: 200, body: { id: record.event.id, type: record.event.type, attempt } };
   }
 
   if ((m = /^\/sessions\/([^/]+)$/.exec(sub)) && method === 'GET') {
-    const session = sessionOrThrow(ctx, m[1]!);
+    const session = sessionOrThrow(ctx, m[1]);
     const extras = ctx.store.sessionExtras.get(session.id);
-    const intent = session.payment_intent ? ctx.store.paymentIntents.get(session.payment_intent) ?? null : null;
-    const charge = intent?.latest_charge ? ctx.store.charges.get(intent.latest_charge) ?? null : null;
+    const intent = session.payment_intent ? (ctx.store.paymentIntents.get(session.payment_intent) ?? null) : null;
+    const charge = intent?.latest_charge ? (ctx.store.charges.get(intent.latest_charge) ?? null) : null;
     return { status: 200, body: { session, line_items: extras?.lineItems ?? [], payment_intent: intent, charge } };
   }
   if ((m = /^\/sessions\/([^/]+)\/pay$/.exec(sub)) && method === 'POST') {
-    const result = paySession(ctx, m[1]!, { async: bool(body, 'async', false), deliver: bool(body, 'deliver', true) });
+    const result = paySession(ctx, m[1], { async: bool(body, 'async', false), deliver: bool(body, 'deliver', true) });
     return { status: 200, body: outcome(result) };
   }
   if ((m = /^\/sessions\/([^/]+)\/async_(succeeded|failed)$/.exec(sub)) && method === 'POST') {
-    const result = asyncResult(ctx, m[1]!, m[2] === 'succeeded', bool(body, 'deliver', true));
+    const result = asyncResult(ctx, m[1], m[2] === 'succeeded', bool(body, 'deliver', true));
     return { status: 200, body: outcome(result) };
   }
   if ((m = /^\/sessions\/([^/]+)\/expire$/.exec(sub)) && method === 'POST') {
-    const session = sessionOrThrow(ctx, m[1]!);
+    const session = sessionOrThrow(ctx, m[1]);
     const event = expireSession(ctx, session, bool(body, 'deliver', true));
     return { status: 200, body: { session, events: [summary(event)] } };
   }
@@ -180,7 +202,7 @@ async function route(deps: ControlDeps, method: string, path: string, query: URL
     if (amount !== undefined && (typeof amount !== 'number' || !Number.isInteger(amount) || amount <= 0)) {
       throw new ControlError(400, 'amount must be a positive integer');
     }
-    const result = refundCharge(ctx, m[1]!, { amount: amount as number | undefined, deliver: bool(body, 'deliver', true) });
+    const result = refundCharge(ctx, m[1], { amount: amount, deliver: bool(body, 'deliver', true) });
     return { status: 200, body: { refund: result.refund, charge: result.charge, events: [summary(result.event)] } };
   }
   return { status: 404, body: { error: { message: `Unknown emulator control: ${method} ${path}` } } };

@@ -215,7 +215,12 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
       );
     }
     if (!API_KEY.test(apiKey)) {
-      return fail(new StripeHttpError(401, { type: 'invalid_request_error', message: `Invalid API Key provided: ${maskKey(apiKey)}` }));
+      return fail(
+        new StripeHttpError(401, {
+          type: 'invalid_request_error',
+          message: `Invalid API Key provided: ${maskKey(apiKey)}`,
+        }),
+      );
     }
     if (params instanceof FormError) {
       return fail(new StripeHttpError(400, { type: 'invalid_request_error', message: params.message }));
@@ -244,10 +249,19 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
           }),
         );
       }
-      const fingerprint = createHash('sha1').update(`${method} ${path}\n${canonical(params)}`).digest('base64');
+      const fingerprint = createHash('sha1')
+        .update(`${method} ${path}\n${canonical(params)}`)
+        .digest('base64');
       const lookup = idempotency.begin(apiKey, idemKey, fingerprint);
       if (lookup.kind === 'replay') {
-        return send(res, lookup.response.status, lookup.response.body, { ...headers, 'idempotent-replayed': 'true' }, dropAfter, entry);
+        return send(
+          res,
+          lookup.response.status,
+          lookup.response.body,
+          { ...headers, 'idempotent-replayed': 'true' },
+          dropAfter,
+          entry,
+        );
       }
       if (lookup.kind === 'mismatch') {
         return fail(
@@ -283,11 +297,14 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
     } catch (err) {
       if (idemKey) idempotency.release(apiKey, idemKey);
       if (err instanceof StripeHttpError) return fail(err);
-      return fail(new StripeHttpError(500, { type: 'api_error', message: `Internal emulator error: ${(err as Error).message}` }));
+      return fail(
+        new StripeHttpError(500, { type: 'api_error', message: `Internal emulator error: ${(err as Error).message}` }),
+      );
     }
     const body = JSON.stringify(result.body);
     if (idemKey) {
-      if (result.status >= 200 && result.status < 300) idempotency.complete(apiKey, idemKey, { status: result.status, body });
+      if (result.status >= 200 && result.status < 300)
+        idempotency.complete(apiKey, idemKey, { status: result.status, body });
       else idempotency.release(apiKey, idemKey);
     }
     send(res, result.status, body, headers, dropAfter, entry);
@@ -305,14 +322,34 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
         rawBody = await readBody(req);
       } catch (err) {
         const status = err instanceof BodyTooLarge ? 413 : 400;
-        send(res, status, JSON.stringify({ error: { type: 'invalid_request_error', message: 'Request body too large or unreadable.' } }), { 'content-type': 'application/json', connection: 'close' }, false);
+        send(
+          res,
+          status,
+          JSON.stringify({
+            error: { type: 'invalid_request_error', message: 'Request body too large or unreadable.' },
+          }),
+          { 'content-type': 'application/json', connection: 'close' },
+          false,
+        );
         return;
       }
     }
 
     if (path === '/_emulator' || path.startsWith('/_emulator/')) {
-      const result = await handleControl({ ctx, faults, requests, reset, stats }, method, path, new URLSearchParams(query), rawBody);
-      send(res, result.status, JSON.stringify(result.body), { 'content-type': 'application/json', 'cache-control': 'no-store' }, false);
+      const result = await handleControl(
+        { ctx, faults, requests, reset, stats },
+        method,
+        path,
+        new URLSearchParams(query),
+        rawBody,
+      );
+      send(
+        res,
+        result.status,
+        JSON.stringify(result.body),
+        { 'content-type': 'application/json', 'cache-control': 'no-store' },
+        false,
+      );
       return;
     }
 
@@ -343,7 +380,14 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
       }
       if (fault.status !== null) {
         const err = Faults.error(fault);
-        send(res, err.status, JSON.stringify(err.toJSON()), { 'content-type': 'application/json', 'request-id': requestId() }, fault.drop_after_processing, entry);
+        send(
+          res,
+          err.status,
+          JSON.stringify(err.toJSON()),
+          { 'content-type': 'application/json', 'request-id': requestId() },
+          fault.drop_after_processing,
+          entry,
+        );
         return;
       }
     }
@@ -354,7 +398,14 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
     }
     const page = handlePayPage(ctx, method, path);
     if (page) {
-      send(res, page.status, method === 'HEAD' ? '' : page.body, page.headers, fault?.drop_after_processing === true, entry);
+      send(
+        res,
+        page.status,
+        method === 'HEAD' ? '' : page.body,
+        page.headers,
+        fault?.drop_after_processing === true,
+        entry,
+      );
       return;
     }
     const err = unknownRoute(method, path);
@@ -364,7 +415,9 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions = {}): Pro
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent && !res.destroyed) {
-        const body = JSON.stringify({ error: { type: 'api_error', message: `Internal emulator error: ${(err as Error)?.message ?? err}` } });
+        const body = JSON.stringify({
+          error: { type: 'api_error', message: `Internal emulator error: ${(err as Error)?.message ?? err}` },
+        });
         res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       }

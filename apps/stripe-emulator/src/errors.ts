@@ -1,12 +1,8 @@
 /** Stripe's error envelope: `{"error":{"type","code"?,"message","param"?}}`. */
-export type StripeErrorType =
-  | 'api_error'
-  | 'card_error'
-  | 'idempotency_error'
-  | 'invalid_request_error';
+export type StripeErrorType = 'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error';
 
 export interface StripeErrorBody {
-  type: StripeErrorType | string;
+  type: StripeErrorType;
   message: string;
   code?: string;
   param?: string;
@@ -70,7 +66,11 @@ export function maskKey(key: string, visible = 8): string {
 /** The body an injected fault answers with, by status (see README). */
 export function faultError(status: number): StripeHttpError {
   if (status === 400) {
-    return invalidRequest('Invalid request (fault injected by the Stripe emulator).', 'emulator_fault', 'parameter_invalid');
+    return invalidRequest(
+      'Invalid request (fault injected by the Stripe emulator).',
+      'emulator_fault',
+      'parameter_invalid',
+    );
   }
   if (status === 401) {
     return new StripeHttpError(401, {
@@ -111,7 +111,8 @@ export function faultError(status: number): StripeHttpError {
     return new StripeHttpError(429, {
       type: 'invalid_request_error',
       code: 'rate_limit',
-      message: 'Request rate limit exceeded. You can learn more about rate limits at https://stripe.com/docs/rate-limits.',
+      message:
+        'Request rate limit exceeded. You can learn more about rate limits at https://stripe.com/docs/rate-limits.',
     });
   }
   if (status >= 500) {

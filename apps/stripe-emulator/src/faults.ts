@@ -93,7 +93,7 @@ export class Faults {
   take(method: string, path: string): FaultRule | null {
     if (this.rules.length === 0) return null;
     for (let i = 0; i < this.rules.length; i++) {
-      const rule = this.rules[i]!;
+      const rule = this.rules[i];
       if (rule.method && rule.method !== method) continue;
       if (!path.startsWith(rule.path)) continue;
       rule.matched++;

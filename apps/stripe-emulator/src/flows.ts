@@ -46,7 +46,10 @@ export function expireIfDue(ctx: Context, session: CheckoutSession): void {
 
 export function expireSession(ctx: Context, session: CheckoutSession, deliver: boolean): EventRecord {
   if (session.status !== 'open') {
-    throw new FlowError(400, `Only Checkout Sessions with a status of 'open' can be expired; this one is '${session.status}'.`);
+    throw new FlowError(
+      400,
+      `Only Checkout Sessions with a status of 'open' can be expired; this one is '${session.status}'.`,
+    );
   }
   session.status = 'expired';
   session.url = null;
@@ -90,7 +93,11 @@ function createCharge(ctx: Context, session: CheckoutSession, intent: PaymentInt
  * `async`: a delayed payment method — `complete` with `payment_status: 'unpaid'`
  * until `asyncResult` settles it.
  */
-export function paySession(ctx: Context, id: string, opts: { async?: boolean; deliver?: boolean } = {}): PaymentOutcome {
+export function paySession(
+  ctx: Context,
+  id: string,
+  opts: { async?: boolean; deliver?: boolean } = {},
+): PaymentOutcome {
   const session = sessionOrThrow(ctx, id);
   expireIfDue(ctx, session);
   if (session.status !== 'open') {
@@ -145,7 +152,12 @@ export function paySession(ctx: Context, id: string, opts: { async?: boolean; de
     tax_exempt: 'none',
     tax_ids: [],
   };
-  const event = ctx.webhooks.emit('checkout.session.completed', snapshot(session), apiVersionOf(ctx, session), opts.deliver !== false);
+  const event = ctx.webhooks.emit(
+    'checkout.session.completed',
+    snapshot(session),
+    apiVersionOf(ctx, session),
+    opts.deliver !== false,
+  );
   return { session, payment_intent: intent, charge, events: [event] };
 }
 
@@ -153,10 +165,15 @@ export function paySession(ctx: Context, id: string, opts: { async?: boolean; de
 export function asyncResult(ctx: Context, id: string, succeeded: boolean, deliver = true): PaymentOutcome {
   const session = sessionOrThrow(ctx, id);
   const intent = session.payment_intent ? ctx.store.paymentIntents.get(session.payment_intent) : undefined;
-  if (session.status !== 'complete' || session.payment_status !== 'unpaid' || !intent || intent.status !== 'processing') {
+  if (
+    session.status !== 'complete' ||
+    session.payment_status !== 'unpaid' ||
+    !intent ||
+    intent.status !== 'processing'
+  ) {
     throw new FlowError(400, 'Only a completed session whose delayed payment is still processing can be settled.');
   }
-  const charge = intent.latest_charge ? ctx.store.charges.get(intent.latest_charge) ?? null : null;
+  const charge = intent.latest_charge ? (ctx.store.charges.get(intent.latest_charge) ?? null) : null;
   if (succeeded) {
     intent.status = 'succeeded';
     intent.amount_received = intent.amount;
@@ -191,11 +208,18 @@ export interface RefundOutcome {
 export function refundCharge(
   ctx: Context,
   chargeId: string,
-  opts: { amount?: number; reason?: string | null; metadata?: Record<string, string>; deliver?: boolean; apiVersion?: string } = {},
+  opts: {
+    amount?: number;
+    reason?: string | null;
+    metadata?: Record<string, string>;
+    deliver?: boolean;
+    apiVersion?: string;
+  } = {},
 ): RefundOutcome {
   const charge = ctx.store.charges.get(chargeId);
   if (!charge) throw new FlowError(404, `No such charge: '${chargeId}'`);
-  if (charge.status !== 'succeeded') throw new FlowError(400, `Charge ${chargeId} has not succeeded; it cannot be refunded.`);
+  if (charge.status !== 'succeeded')
+    throw new FlowError(400, `Charge ${chargeId} has not succeeded; it cannot be refunded.`);
   const remaining = charge.amount - charge.amount_refunded;
   if (remaining <= 0) throw new FlowError(400, `Charge ${chargeId} has already been refunded.`);
   const amount = opts.amount ?? remaining;

@@ -49,11 +49,11 @@ function assign(root: FormObject, path: string[], value: string, fullKey: string
   if (path.length > MAX_DEPTH) throw new FormError(`Parameter nested too deeply: ${fullKey}`);
   let container: FormObject | FormValue[] = root;
   for (let i = 0; i < path.length; i++) {
-    const segment = path[i]!;
+    const segment = path[i];
     if (FORBIDDEN.has(segment)) throw new FormError(`Invalid parameter name: ${fullKey}`);
     const last = i === path.length - 1;
     // Children of `metadata` are always keys, even when they look like indexes.
-    const nextIsArray = !last && isIndex(path[i + 1]!) && segment !== 'metadata';
+    const nextIsArray = !last && isIndex(path[i + 1]) && segment !== 'metadata';
     if (Array.isArray(container)) {
       if (!isIndex(segment)) throw new FormError(`Invalid array parameter: ${fullKey}`);
       const index: number = segment === '' ? container.length : Number(segment);

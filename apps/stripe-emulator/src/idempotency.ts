@@ -19,10 +19,7 @@ interface Entry {
 }
 
 export type IdempotencyLookup =
-  | { kind: 'new' }
-  | { kind: 'replay'; response: StoredResponse }
-  | { kind: 'mismatch' }
-  | { kind: 'in_progress' };
+  { kind: 'new' } | { kind: 'replay'; response: StoredResponse } | { kind: 'mismatch' } | { kind: 'in_progress' };
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 

@@ -12,7 +12,7 @@ export function randomBase62(length: number): string {
     poolOffset = 0;
   }
   let out = '';
-  for (let i = 0; i < length; i++) out += ALPHABET[pool[poolOffset + i]! % 62];
+  for (let i = 0; i < length; i++) out += ALPHABET[pool[poolOffset + i] % 62];
   poolOffset += length;
   return out;
 }

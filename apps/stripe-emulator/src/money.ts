@@ -1,12 +1,39 @@
 /** Currency helpers: Stripe's zero- and three-decimal currencies, minimum charge amounts. */
 const ZERO_DECIMAL = new Set([
-  'bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf',
+  'bif',
+  'clp',
+  'djf',
+  'gnf',
+  'jpy',
+  'kmf',
+  'krw',
+  'mga',
+  'pyg',
+  'rwf',
+  'ugx',
+  'vnd',
+  'vuv',
+  'xaf',
+  'xof',
+  'xpf',
 ]);
 const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
 
 /** Stripe's minimum charge amounts (smallest unit) for common currencies; others are not checked. */
 const MINIMUMS: Record<string, number> = {
-  usd: 50, eur: 50, gbp: 30, cad: 50, aud: 50, chf: 50, nzd: 50, sgd: 50, hkd: 400, jpy: 50, sek: 300, nok: 300, dkk: 250,
+  usd: 50,
+  eur: 50,
+  gbp: 30,
+  cad: 50,
+  aud: 50,
+  chf: 50,
+  nzd: 50,
+  sgd: 50,
+  hkd: 400,
+  jpy: 50,
+  sek: 300,
+  nok: 300,
+  dkk: 250,
 };
 
 export function minorDigits(currency: string): number {

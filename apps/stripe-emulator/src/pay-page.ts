@@ -82,7 +82,11 @@ function notOpen(session: CheckoutSession): PageResult {
     session.status === 'complete'
       ? 'This Checkout Session is already complete: it has been paid, or the payment is being processed.'
       : 'This Checkout Session has expired. Start a new purchase to pay.';
-  return messagePage(410, session.status === 'complete' ? 'Payment already completed' : 'Checkout session expired', text);
+  return messagePage(
+    410,
+    session.status === 'complete' ? 'Payment already completed' : 'Checkout session expired',
+    text,
+  );
 }
 
 function renderSession(ctx: Context, session: CheckoutSession): PageResult {
@@ -116,10 +120,13 @@ ${rows.join('\n')}
 export function handlePayPage(ctx: Context, method: string, path: string): PageResult | null {
   const match = /^\/pay\/([^/]+)(?:\/(pay|cancel))?\/?$/.exec(path);
   if (!match) return null;
-  const id = decodeURIComponent(match[1]!);
+  const id = decodeURIComponent(match[1]);
   const action = match[2];
   if (action ? method !== 'POST' : method !== 'GET' && method !== 'HEAD') {
-    return { ...messagePage(405, 'Method not allowed', `${method} is not allowed here.`), headers: { allow: action ? 'POST' : 'GET' } };
+    return {
+      ...messagePage(405, 'Method not allowed', `${method} is not allowed here.`),
+      headers: { allow: action ? 'POST' : 'GET' },
+    };
   }
   const session = ctx.store.sessions.get(id);
   if (!session) return notFound(id);

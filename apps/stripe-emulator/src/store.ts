@@ -1,13 +1,4 @@
-import type {
-  Charge,
-  CheckoutSession,
-  Customer,
-  LineItem,
-  PaymentIntent,
-  Price,
-  Product,
-  Refund,
-} from './objects';
+import type { Charge, CheckoutSession, Customer, LineItem, PaymentIntent, Price, Product, Refund } from './objects';
 
 /**
  * A Map that forgets its oldest entries beyond `max` (insertion order), so a

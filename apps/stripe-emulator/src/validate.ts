@@ -19,9 +19,14 @@ export function rejectUnknown(params: FormObject, allowed: ReadonlySet<string>, 
 export function optionalString(params: FormObject, key: string, param = key, maxLength = 5000): string | undefined {
   const value = params[key];
   if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw invalidParam(param, `Invalid string: ${param} must be a string.`, 'parameter_invalid_string');
+  if (typeof value !== 'string')
+    throw invalidParam(param, `Invalid string: ${param} must be a string.`, 'parameter_invalid_string');
   if (value.length > maxLength) {
-    throw invalidParam(param, `Invalid string: ${param} must be at most ${maxLength} characters.`, 'parameter_invalid_string');
+    throw invalidParam(
+      param,
+      `Invalid string: ${param} must be at most ${maxLength} characters.`,
+      'parameter_invalid_string',
+    );
   }
   return value;
 }
@@ -32,11 +37,21 @@ export function requiredString(params: FormObject, key: string, param = key, max
   return value;
 }
 
-export function optionalInteger(params: FormObject, key: string, param = key, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function optionalInteger(
+  params: FormObject,
+  key: string,
+  param = key,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   const value = params[key];
   if (value === undefined || value === '') return undefined;
   if (typeof value !== 'string' || !/^-?\d+$/.test(value)) {
-    throw invalidParam(param, `Invalid integer: ${typeof value === 'string' ? value : param}`, 'parameter_invalid_integer');
+    throw invalidParam(
+      param,
+      `Invalid integer: ${typeof value === 'string' ? value : param}`,
+      'parameter_invalid_integer',
+    );
   }
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw invalidParam(param, `Invalid integer: ${value}`, 'parameter_invalid_integer');
@@ -49,7 +64,13 @@ export function optionalInteger(params: FormObject, key: string, param = key, mi
   return n;
 }
 
-export function requiredInteger(params: FormObject, key: string, param = key, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function requiredInteger(
+  params: FormObject,
+  key: string,
+  param = key,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const n = optionalInteger(params, key, param, min, max);
   if (n === undefined) throw missingParam(param);
   return n;
@@ -60,13 +81,17 @@ export function optionalBoolean(params: FormObject, key: string, param = key): b
   if (value === undefined || value === '') return undefined;
   if (value === 'true') return true;
   if (value === 'false') return false;
-  throw invalidParam(param, `Invalid boolean: ${typeof value === 'string' ? value : param}`, 'parameter_invalid_boolean');
+  throw invalidParam(
+    param,
+    `Invalid boolean: ${typeof value === 'string' ? value : param}`,
+    'parameter_invalid_boolean',
+  );
 }
 
 export function absoluteUrl(params: FormObject, key: string, required: boolean): string | undefined {
   const value = required ? requiredString(params, key, key, 5000) : optionalString(params, key, key, 5000);
   if (value === undefined || value === '') return undefined;
-  let ok = false;
+  let ok: boolean;
   try {
     const url = new URL(value.replace('{CHECKOUT_SESSION_ID}', 'x'));
     ok = url.protocol === 'http:' || url.protocol === 'https:';
@@ -80,7 +105,10 @@ export function absoluteUrl(params: FormObject, key: string, required: boolean):
 export function currency(params: FormObject, key: string, param: string): string {
   const value = requiredString(params, key, param).toLowerCase();
   if (!/^[a-z]{3}$/.test(value)) {
-    throw invalidParam(param, `Invalid currency: ${value}. Stripe currently supports these currencies: usd, eur, gbp, …`);
+    throw invalidParam(
+      param,
+      `Invalid currency: ${value}. Stripe currently supports these currencies: usd, eur, gbp, …`,
+    );
   }
   return value;
 }
@@ -89,7 +117,12 @@ export function currency(params: FormObject, key: string, param: string): string
 export function metadata(params: FormObject, key = 'metadata', param = key): Metadata | undefined {
   const value = params[key];
   if (value === undefined || value === '') return value === '' ? {} : undefined;
-  if (!isObject(value)) throw invalidParam(param, `Invalid object: ${param} must be a hash of string keys and values.`, 'parameter_invalid_object');
+  if (!isObject(value))
+    throw invalidParam(
+      param,
+      `Invalid object: ${param} must be a hash of string keys and values.`,
+      'parameter_invalid_object',
+    );
   const keys = Object.keys(value);
   if (keys.length > 50) {
     throw invalidParam(param, 'Metadata can have a maximum of 50 keys.');
@@ -98,7 +131,10 @@ export function metadata(params: FormObject, key = 'metadata', param = key): Met
   for (const k of keys) {
     const v = value[k];
     if (k.length > 40) {
-      throw invalidParam(`${param}[${k}]`, `Metadata keys can have a maximum length of 40 characters. The key '${k.slice(0, 40)}…' is ${k.length} characters.`);
+      throw invalidParam(
+        `${param}[${k}]`,
+        `Metadata keys can have a maximum length of 40 characters. The key '${k.slice(0, 40)}…' is ${k.length} characters.`,
+      );
     }
     if (typeof v !== 'string') {
       throw invalidParam(`${param}[${k}]`, `Invalid value type: metadata values must be strings (key '${k}').`);

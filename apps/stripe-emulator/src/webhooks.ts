@@ -208,7 +208,12 @@ export class WebhookDispatcher {
         req.on('timeout', () => req.destroy(new Error(`timed out after ${this.options.timeoutMs} ms`)));
         req.on('error', (err: NodeJS.ErrnoException) => {
           this.inflight.delete(req);
-          done({ at, error: err.code ? `${err.code}: ${err.message}` : err.message, duration_ms: Date.now() - started, kind });
+          done({
+            at,
+            error: err.code ? `${err.code}: ${err.message}` : err.message,
+            duration_ms: Date.now() - started,
+            kind,
+          });
         });
         req.end(body);
       } catch (err) {

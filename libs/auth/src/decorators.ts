@@ -27,7 +27,7 @@ export function OrgRole(role: MemberRole): MethodDecorator & ClassDecorator {
       name: 'X-Client-Version',
       required: false,
       description:
-        'The calling client\'s version (semver, e.g. `1.4.0`). Below the server\'s minimum: 426 `upgrade_required_error` naming it; ' +
+        "The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; " +
         'not a version: 400. Omit it when the caller is not a versioned client.',
       schema: { type: 'string', example: '1.4.0' },
     }),

@@ -107,7 +107,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const databaseUrl = read.string('DATABASE_URL');
   if (databaseUrl && !/^(postgres|postgresql|memory):\/\//.test(databaseUrl)) {
-    read.fail('DATABASE_URL', 'postgres://…, postgresql://… or memory://', databaseUrl.split(':')[0] + '://…', undefined);
+    read.fail(
+      'DATABASE_URL',
+      'postgres://…, postgresql://… or memory://',
+      databaseUrl.split(':')[0] + '://…',
+      undefined,
+    );
   }
 
   const jwtSecret = read.string('JWT_SECRET');
@@ -125,7 +130,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   // Production never falls back to the emulator: a missing key is an error above.
   const usesEmulator = secretKey === undefined && !isProduction;
   const emulatorPort = read.int('STRIPE_EMULATOR_PORT', 12111, { min: 0, max: 65535 });
-  const apiBase = read.url('STRIPE_API_BASE') ?? (usesEmulator ? new URL(`http://127.0.0.1:${emulatorPort}`) : undefined);
+  const apiBase =
+    read.url('STRIPE_API_BASE') ?? (usesEmulator ? new URL(`http://127.0.0.1:${emulatorPort}`) : undefined);
   const startEmulator = read.bool('STRIPE_EMULATOR_EMBEDDED', usesEmulator && nodeEnv === 'development');
   // An emulator in this process signs with a secret only this process knows: the well-known
   // default would let anyone who reaches the webhook sign events (think of an instance
@@ -145,7 +151,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const defaultHosts = isProduction ? [] : ['localhost', '127.0.0.1'];
   const allowedRedirectHosts = read.list('CHECKOUT_ALLOWED_REDIRECT_HOSTS', defaultHosts).map((h) => h.toLowerCase());
   if (allowedRedirectHosts.length === 0) {
-    read.problem('CHECKOUT_ALLOWED_REDIRECT_HOSTS', 'must list at least one host in production (e.g. app.example.com,*.example.com)');
+    read.problem(
+      'CHECKOUT_ALLOWED_REDIRECT_HOSTS',
+      'must list at least one host in production (e.g. app.example.com,*.example.com)',
+    );
   }
   for (const pattern of allowedRedirectHosts) {
     if (!/^(\*\.)?[a-z0-9.-]+(:\d+)?$/.test(pattern)) {
@@ -244,7 +253,12 @@ function readTrustProxy(read: EnvReader, isProduction: boolean): boolean | numbe
   if (value === undefined || /^(false|0|no)$/i.test(value)) return false;
   if (/^(true|yes)$/i.test(value)) {
     if (!isProduction) return true;
-    return read.fail('TRUST_PROXY', `${expected} in production (true lets clients choose their own address)`, value, false);
+    return read.fail(
+      'TRUST_PROXY',
+      `${expected} in production (true lets clients choose their own address)`,
+      value,
+      false,
+    );
   }
   if (/^\d+$/.test(value)) return Number(value);
   const proxies = read.list('TRUST_PROXY');

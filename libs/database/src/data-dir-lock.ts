@@ -90,7 +90,7 @@ export function acquireDataDirLock(dir: string): DataDirLock {
     }
     if (pid === undefined) {
       // Created but not yet written by a process starting right now, or garbage left by a crash.
-      let ageMs = Infinity;
+      let ageMs: number;
       try {
         ageMs = Date.now() - statSync(path).mtimeMs;
       } catch {

@@ -17,5 +17,7 @@ export function resolveMigrationsFolder(from: string = __dirname): string {
     }
     if (dirname(dir) === dir) break;
   }
-  throw new Error(`cannot find ${RELATIVE} above ${from}; run from the repository (or its build) with the migrations folder present`);
+  throw new Error(
+    `cannot find ${RELATIVE} above ${from}; run from the repository (or its build) with the migrations folder present`,
+  );
 }

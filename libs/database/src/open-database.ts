@@ -157,4 +157,3 @@ async function migrateLocked(client: PoolClient, migrationsFolder: string): Prom
     client.release(true);
   }
 }
-

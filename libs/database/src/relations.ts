@@ -3,15 +3,7 @@
  * They describe the foreign keys of `schema.ts` and do not change the SQL schema.
  */
 import { relations } from 'drizzle-orm';
-import {
-  apiKeys,
-  checkoutSessions,
-  creditBalances,
-  creditLedger,
-  memberships,
-  organizations,
-  users,
-} from './schema';
+import { apiKeys, checkoutSessions, creditBalances, creditLedger, memberships, organizations, users } from './schema';
 
 export const organizationsRelations = relations(organizations, ({ many, one }) => ({
   memberships: many(memberships),

@@ -1,7 +1,4 @@
-export type DatabaseTarget =
-  | { kind: 'pglite-dir' }
-  | { kind: 'pglite-memory' }
-  | { kind: 'postgres'; url: string };
+export type DatabaseTarget = { kind: 'pglite-dir' } | { kind: 'pglite-memory' } | { kind: 'postgres'; url: string };
 
 /**
  * Classifies `DATABASE_URL`. The error names only the scheme: the URL may carry a password.

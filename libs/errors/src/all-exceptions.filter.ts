@@ -22,7 +22,12 @@ export function sendError(reply: FastifyReply, exception: unknown, logger: Logge
   if (rendered.serverFault) {
     logger.error({ msg: 'request failed', err: exception, status: rendered.status, type: rendered.body.type });
   } else {
-    logger.debug?.({ msg: 'request rejected', status: rendered.status, type: rendered.body.type, detail: rendered.body.detail });
+    logger.debug?.({
+      msg: 'request rejected',
+      status: rendered.status,
+      type: rendered.body.type,
+      detail: rendered.body.detail,
+    });
   }
   if (reply.sent) return;
   void reply

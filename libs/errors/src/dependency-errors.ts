@@ -1,5 +1,14 @@
 /** Network failures: the peer is down, unreachable or went away mid-request. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /**
  * PostgreSQL SQLSTATEs that say "the database cannot serve now", not "this request is
@@ -9,7 +18,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 const UNAVAILABLE_SQLSTATE = /^(08\w{3}|53300|57P0[123]|57014)$/;
 
 /** node-postgres's own words for a connection it lost or could not get. */
-const PG_CLIENT_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused/i;
+const PG_CLIENT_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection refused/i;
 
 /**
  * Whether a failure comes from a dependency being unavailable (the database down,
@@ -21,7 +31,8 @@ export function isDependencyUnavailable(error: unknown): boolean {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
     if (PG_CLIENT_MESSAGES.test(current.message)) return true;
-    if (current instanceof AggregateError && current.errors.some((inner) => isDependencyUnavailable(inner))) return true;
+    if (current instanceof AggregateError && current.errors.some((inner) => isDependencyUnavailable(inner)))
+      return true;
   }
   return false;
 }

@@ -26,7 +26,12 @@ function envelope(type: ErrorType, detail: string, errors: FieldError[] | null =
 
 function render(type: ErrorType, detail?: string, errors: FieldError[] | null = null, headers = {}): RenderedError {
   const status = ERROR_CATALOG[type].status;
-  return { status, body: envelope(type, detail ?? ERROR_CATALOG[type].detail, errors), headers, serverFault: status >= 500 };
+  return {
+    status,
+    body: envelope(type, detail ?? ERROR_CATALOG[type].detail, errors),
+    headers,
+    serverFault: status >= 500,
+  };
 }
 
 /**
@@ -45,7 +50,9 @@ export function renderError(error: unknown): RenderedError {
     if (status >= 400 && status < 500) return render(errorTypeForStatus(status));
   }
   if (isDependencyUnavailable(error)) {
-    return render('service_unavailable_error', 'The service is temporarily unavailable; retry shortly', null, { 'Retry-After': '1' });
+    return render('service_unavailable_error', 'The service is temporarily unavailable; retry shortly', null, {
+      'Retry-After': '1',
+    });
   }
   return render('internal_error');
 }

@@ -28,19 +28,33 @@ export type ErrorType = keyof typeof ERROR_CATALOG;
 /** The type used when only a status is known (framework errors, unexpected statuses). */
 export function errorTypeForStatus(status: number): ErrorType {
   switch (status) {
-    case 400: return 'invalid_request_error';
-    case 401: return 'authentication_error';
-    case 403: return 'forbidden_error';
-    case 404: return 'not_found_error';
-    case 409: return 'conflict_error';
-    case 413: return 'payload_too_large_error';
-    case 415: return 'unsupported_media_type_error';
-    case 422: return 'validation_error';
-    case 426: return 'upgrade_required_error';
-    case 429: return 'rate_limit_error';
-    case 502: return 'payment_provider_error';
-    case 503: return 'service_unavailable_error';
-    case 504: return 'gateway_timeout_error';
-    default: return status >= 400 && status < 500 ? 'invalid_request_error' : 'internal_error';
+    case 400:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 403:
+      return 'forbidden_error';
+    case 404:
+      return 'not_found_error';
+    case 409:
+      return 'conflict_error';
+    case 413:
+      return 'payload_too_large_error';
+    case 415:
+      return 'unsupported_media_type_error';
+    case 422:
+      return 'validation_error';
+    case 426:
+      return 'upgrade_required_error';
+    case 429:
+      return 'rate_limit_error';
+    case 502:
+      return 'payment_provider_error';
+    case 503:
+      return 'service_unavailable_error';
+    case 504:
+      return 'gateway_timeout_error';
+    default:
+      return status >= 400 && status < 500 ? 'invalid_request_error' : 'internal_error';
   }
 }

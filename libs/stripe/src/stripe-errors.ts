@@ -39,18 +39,31 @@ export function mapStripeError(error: unknown, deadlineExceeded = false): ApiExc
   if (deadlineExceeded) return new GatewayTimeoutError(undefined, error);
   if (!(error instanceof Stripe.errors.StripeError)) return new PaymentProviderError(undefined, error);
 
-  const log = { type: error.type, code: error.code, status: error.statusCode, request_id: error.requestId, param: error.param };
+  const log = {
+    type: error.type,
+    code: error.code,
+    status: error.statusCode,
+    request_id: error.requestId,
+    param: error.param,
+  };
   if (error instanceof Stripe.errors.StripeIdempotencyError) {
-    return new ConflictError('A request with this Idempotency-Key was already sent to the payment provider with other parameters');
+    return new ConflictError(
+      'A request with this Idempotency-Key was already sent to the payment provider with other parameters',
+    );
   }
-  if (error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError) {
+  if (
+    error instanceof Stripe.errors.StripeAuthenticationError ||
+    error instanceof Stripe.errors.StripePermissionError
+  ) {
     logger.error({ msg: 'Stripe rejected our credentials: check STRIPE_SECRET_KEY and its permissions', ...log });
     return new ConfigurationError(error);
   }
   if (error instanceof Stripe.errors.StripeConnectionError) {
     const timedOut = /timeout/i.test(error.message);
     logger.warn({ msg: timedOut ? 'Stripe did not answer in time' : 'could not reach Stripe', ...log });
-    return timedOut ? new GatewayTimeoutError(undefined, error) : new PaymentProviderError('Could not reach the payment provider', error);
+    return timedOut
+      ? new GatewayTimeoutError(undefined, error)
+      : new PaymentProviderError('Could not reach the payment provider', error);
   }
   if (error instanceof Stripe.errors.StripeInvalidRequestError || error instanceof Stripe.errors.StripeCardError) {
     const loc = error.param ? USER_PARAMS[error.param] : undefined;
@@ -64,7 +77,8 @@ export function mapStripeError(error: unknown, deadlineExceeded = false): ApiExc
     if (error.statusCode === 404 || error.code === 'resource_missing') return new ConfigurationError(error);
     return new PaymentProviderError(undefined, error);
   }
-  if (error.statusCode === 409) return new ConflictError('The payment provider is still processing an identical request; retry shortly');
+  if (error.statusCode === 409)
+    return new ConflictError('The payment provider is still processing an identical request; retry shortly');
   logger.warn({ msg: 'Stripe answered with an error', ...log });
   return new PaymentProviderError(undefined, error);
 }
@@ -81,7 +95,10 @@ export async function callStripe<T>(deadlineMs: number, call: () => Promise<T>):
   const budgetMs = request ? Math.min(deadlineMs, request.remainingMs()) : deadlineMs;
   // Out of time before Stripe was even called: the same answer the HTTP layer gives for a
   // deadline passed while not waiting on Stripe, whichever of the two gets to answer.
-  if (budgetMs <= 0) throw new ServiceUnavailableError('The request did not complete within its deadline; retry shortly', { 'Retry-After': '1' });
+  if (budgetMs <= 0)
+    throw new ServiceUnavailableError('The request did not complete within its deadline; retry shortly', {
+      'Retry-After': '1',
+    });
   // When the request's deadline is the tighter bound, this timer and the HTTP layer's fall due together.
   const boundByRequest = request !== undefined && budgetMs < deadlineMs;
   let timer: NodeJS.Timeout | undefined;

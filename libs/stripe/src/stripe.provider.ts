@@ -14,7 +14,7 @@ export const InjectStripe = (): ParameterDecorator => Inject(STRIPE_CLIENT);
 export function createStripeClient(config: AppConfig['stripe']): Stripe {
   const base = config.apiBase;
   return new Stripe(config.secretKey, {
-    apiVersion: STRIPE_API_VERSION as Stripe.LatestApiVersion,
+    apiVersion: STRIPE_API_VERSION,
     timeout: config.timeoutMs,
     maxNetworkRetries: config.maxNetworkRetries,
     appInfo: { name: 'credits-api', version: '1.0.0' },

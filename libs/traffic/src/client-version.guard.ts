@@ -28,11 +28,17 @@ export class ClientVersionGuard implements CanActivate {
     const version = typeof header === 'string' && header.length <= 64 ? valid(header.trim()) : null;
     if (version === null) {
       throw new InvalidRequestError('X-Client-Version must be a semantic version such as 1.4.0', [
-        { loc: ['header', CLIENT_VERSION_HEADER], msg: 'Input should be a semantic version (MAJOR.MINOR.PATCH)', type: 'value_error' },
+        {
+          loc: ['header', CLIENT_VERSION_HEADER],
+          msg: 'Input should be a semantic version (MAJOR.MINOR.PATCH)',
+          type: 'value_error',
+        },
       ]);
     }
     if (lt(version, this.minimum)) {
-      throw new UpgradeRequiredError(`This client (version ${version}) is no longer supported; upgrade to version ${this.minimum} or later`);
+      throw new UpgradeRequiredError(
+        `This client (version ${version}) is no longer supported; upgrade to version ${this.minimum} or later`,
+      );
     }
     return true;
   }

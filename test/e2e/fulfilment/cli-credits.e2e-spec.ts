@@ -91,13 +91,21 @@ describe('CLI: credits grant / credits show', () => {
   });
 
   pgOnly.each([
-    ['no amount', ['credits', 'grant', 'acme', '--reason', 'x'], 'expected credits grant <slug> <amount> --reason TEXT'],
+    [
+      'no amount',
+      ['credits', 'grant', 'acme', '--reason', 'x'],
+      'expected credits grant <slug> <amount> --reason TEXT',
+    ],
     ['a zero amount', ['credits', 'grant', 'acme', '0', '--reason', 'x'], 'non-zero whole number'],
     ['a fractional amount', ['credits', 'grant', 'acme', '1.5', '--reason', 'x'], 'non-zero whole number'],
     ['a word', ['credits', 'grant', 'acme', 'ten', '--reason', 'x'], 'non-zero whole number'],
     ['no --reason', ['credits', 'grant', 'acme', '10'], '--reason is required'],
     ['a blank --reason', ['credits', 'grant', 'acme', '10', '--reason', '  '], '--reason is required'],
-    ['an unknown option', ['credits', 'grant', 'acme', '10', '--reason', 'x', '--force', 'y'], 'unknown option --force'],
+    [
+      'an unknown option',
+      ['credits', 'grant', 'acme', '10', '--reason', 'x', '--force', 'y'],
+      'unknown option --force',
+    ],
     ['show without a slug', ['credits', 'show'], 'expected credits show <slug>'],
   ])('%s -> exit 2 with the usage', async (_name, argv, message) => {
     const res = await cli(...argv);
@@ -128,28 +136,62 @@ describe('CLI: credits grant / credits show', () => {
     for (const [at] of entries) expect(new Date(at).toISOString()).toBe(at);
   });
 
-  pgOnly('with --ref, running the same grant again applies it once (safe to retry after a lost connection)', async () => {
-    const first = await cli('credits', 'grant', 'acme', '100', '--reason', 'Goodwill for TICKET-42', '--ref', 'TICKET-42');
-    expect(first).toMatchObject({ code: 0, out: ['350'] });
-    const again = await cli('credits', 'grant', 'acme', '100', '--reason', 'Goodwill for TICKET-42', '--ref', 'TICKET-42');
-    expect(again).toMatchObject({ code: 0, out: ['350'] });
-    expect(again.err).toContain('--ref TICKET-42 was already applied; nothing changed');
-    expect((await cli('credits', 'grant', 'acme', '10', '--reason', 'x', '--ref', 'no spaces allowed')).code).toBe(2);
-  });
+  pgOnly(
+    'with --ref, running the same grant again applies it once (safe to retry after a lost connection)',
+    async () => {
+      const first = await cli(
+        'credits',
+        'grant',
+        'acme',
+        '100',
+        '--reason',
+        'Goodwill for TICKET-42',
+        '--ref',
+        'TICKET-42',
+      );
+      expect(first).toMatchObject({ code: 0, out: ['350'] });
+      const again = await cli(
+        'credits',
+        'grant',
+        'acme',
+        '100',
+        '--reason',
+        'Goodwill for TICKET-42',
+        '--ref',
+        'TICKET-42',
+      );
+      expect(again).toMatchObject({ code: 0, out: ['350'] });
+      expect(again.err).toContain('--ref TICKET-42 was already applied; nothing changed');
+      expect((await cli('credits', 'grant', 'acme', '10', '--reason', 'x', '--ref', 'no spaces allowed')).code).toBe(2);
+    },
+  );
 
   pgOnly('the ledger stays consistent: balance = sum of entries, never negative', async () => {
     await withDb(async (db) => {
       await expectLedgerConsistent(db);
-      const [row] = await rows<{ n: number }>(db, sql`select count(*)::int as n from credit_ledger where transaction_type = 'admin_adjustment'`);
+      const [row] = await rows<{ n: number }>(
+        db,
+        sql`select count(*)::int as n from credit_ledger where transaction_type = 'admin_adjustment'`,
+      );
       expect(Number(row.n)).toBe(5);
     });
   });
 
   pgliteOnly('on an embedded PGlite directory: grant, a negative grant, refusal below zero, show', async () => {
-    expect(await cli('credits', 'grant', 'acme', '500', '--reason', 'Welcome credits')).toMatchObject({ code: 0, out: ['500'] });
-    expect(await cli('credits', 'grant', 'acme', '-200', '--reason', 'Correction')).toMatchObject({ code: 0, out: ['300'] });
+    expect(await cli('credits', 'grant', 'acme', '500', '--reason', 'Welcome credits')).toMatchObject({
+      code: 0,
+      out: ['500'],
+    });
+    expect(await cli('credits', 'grant', 'acme', '-200', '--reason', 'Correction')).toMatchObject({
+      code: 0,
+      out: ['300'],
+    });
     const refused = await cli('credits', 'grant', 'acme', '-301', '--reason', 'Too much');
-    expect(refused).toMatchObject({ code: 1, out: [], err: 'error: the balance of acme is 300: removing 301 would take it below zero' });
+    expect(refused).toMatchObject({
+      code: 1,
+      out: [],
+      err: 'error: the balance of acme is 300: removing 301 would take it below zero',
+    });
     const show = await cli('credits', 'show', 'acme');
     expect(show.code).toBe(0);
     expect(show.out[0]).toBe('balance\t300');

@@ -18,9 +18,12 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
   /** What was written, oldest first. */
   const written: { amount: number; type: TransactionType; description: string }[] = [];
 
-  const get = (path: string, key = memberKey) => t.request('GET', path, { headers: { authorization: `Bearer ${key}` } });
+  const get = (path: string, key = memberKey) =>
+    t.request('GET', path, { headers: { authorization: `Bearer ${key}` } });
   const entry = (orgId: string, amount: number, type: TransactionType, description: string) =>
-    t.db.transaction((tx) => ledger.apply(tx, { orgId, amount, transactionType: type, description, sourceRef: `test:${randomUUID()}` }));
+    t.db.transaction((tx) =>
+      ledger.apply(tx, { orgId, amount, transactionType: type, description, sourceRef: `test:${randomUUID()}` }),
+    );
 
   beforeAll(async () => {
     t = await startTestApp({ env: { LOW_BALANCE_THRESHOLD: String(THRESHOLD) } });
@@ -33,9 +36,18 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
     ledger = new LedgerService(t.db);
 
     const plan: [number, TransactionType][] = [
-      [1000, 'purchase'], [-100, 'usage'], [2000, 'purchase'], [-500, 'refund'], [50, 'admin_adjustment'],
-      [-250, 'usage'], [-1, 'usage'], [300, 'admin_adjustment'], [-999, 'refund'], [1000, 'purchase'],
-      [-7, 'usage'], [-1, 'usage'],
+      [1000, 'purchase'],
+      [-100, 'usage'],
+      [2000, 'purchase'],
+      [-500, 'refund'],
+      [50, 'admin_adjustment'],
+      [-250, 'usage'],
+      [-1, 'usage'],
+      [300, 'admin_adjustment'],
+      [-999, 'refund'],
+      [1000, 'purchase'],
+      [-7, 'usage'],
+      [-1, 'usage'],
     ];
     for (const [i, [amount, type]] of plan.entries()) {
       const description = `entry ${i + 1}`;
@@ -59,7 +71,10 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
     });
 
     it('is_low_balance is true strictly below LOW_BALANCE_THRESHOLD', async () => {
-      const [org] = await t.db.insert(organizations).values({ slug: `low-${randomUUID().slice(0, 8)}`, name: 'Low' }).returning();
+      const [org] = await t.db
+        .insert(organizations)
+        .values({ slug: `low-${randomUUID().slice(0, 8)}`, name: 'Low' })
+        .returning();
       await t.admin.addMember(org.slug, 'member@acme.test', 'member');
       const read = async () => (await get(`/api/v1/org/${org.slug}/credits`)).body;
       expect(await read()).toEqual({ balance: 0, is_low_balance: true, auto_refill_enabled: false });
@@ -70,7 +85,11 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
     });
 
     it('an org without any entry has balance 0', async () => {
-      expect((await get('/api/v1/org/emptyco/credits')).body).toEqual({ balance: 0, is_low_balance: true, auto_refill_enabled: false });
+      expect((await get('/api/v1/org/emptyco/credits')).body).toEqual({
+        balance: 0,
+        is_low_balance: true,
+        auto_refill_enabled: false,
+      });
     });
   });
 
@@ -86,7 +105,15 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
       );
       let running = total();
       for (const item of res.body.data) {
-        expect(Object.keys(item).sort()).toEqual(['amount', 'balance_after', 'checkout_session_id', 'created_at', 'description', 'id', 'transaction_type']);
+        expect(Object.keys(item).sort()).toEqual([
+          'amount',
+          'balance_after',
+          'checkout_session_id',
+          'created_at',
+          'description',
+          'id',
+          'transaction_type',
+        ]);
         expect(item.id).toMatch(/^[0-9a-f-]{36}$/);
         expect(new Date(item.created_at).toISOString()).toBe(item.created_at);
         expect(item.checkout_session_id).toBeNull();
@@ -119,7 +146,10 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
     });
 
     it('defaults to 50 per page', async () => {
-      const [org] = await t.db.insert(organizations).values({ slug: `many-${randomUUID().slice(0, 8)}`, name: 'Many' }).returning();
+      const [org] = await t.db
+        .insert(organizations)
+        .values({ slug: `many-${randomUUID().slice(0, 8)}`, name: 'Many' })
+        .returning();
       await t.admin.addMember(org.slug, 'member@acme.test', 'member');
       for (let i = 0; i < 51; i++) await entry(org.id, 1, 'purchase', `n${i}`);
       const first = await get(`/api/v1/org/${org.slug}/credits/transactions`);
@@ -134,8 +164,13 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
       const one = await get('/api/v1/org/acme/credits/transactions?transaction_type=refund');
       expect(one.body.data.map((d: any) => d.amount)).toEqual([-999, -500]);
 
-      const wanted = written.filter((w) => w.type === 'usage' || w.type === 'admin_adjustment').reverse().map((w) => w.description);
-      const several = await get('/api/v1/org/acme/credits/transactions?transaction_type=usage&transaction_type=admin_adjustment');
+      const wanted = written
+        .filter((w) => w.type === 'usage' || w.type === 'admin_adjustment')
+        .reverse()
+        .map((w) => w.description);
+      const several = await get(
+        '/api/v1/org/acme/credits/transactions?transaction_type=usage&transaction_type=admin_adjustment',
+      );
       expect(several.body.data.map((d: any) => d.description)).toEqual(wanted);
 
       const seen: string[] = [];
@@ -164,19 +199,22 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
       ['transaction_type=gift', ['query', 'transaction_type']],
       ['transaction_type=purchase&transaction_type=gift', ['query', 'transaction_type']],
     ];
-    it.each(badQueries.map(([query, loc]) => ({ name: query.length > 60 ? `${query.slice(0, 20)}… (${query.length} characters)` : query, query, loc })))(
-      '$name -> 422 with loc $loc',
-      async ({ query, loc }) => {
-        const res = await get(`/api/v1/org/acme/credits/transactions?${query}`);
-        expect(res.status).toBe(422);
-        expect(res.body).toMatchObject({ code: 422, type: 'validation_error' });
-        expect(res.body.errors.length).toBeGreaterThanOrEqual(1);
-        for (const error of res.body.errors) {
-          expect(error.loc.slice(0, 2)).toEqual(loc);
-          expect(error.msg).toEqual(expect.any(String));
-        }
-      },
-    );
+    it.each(
+      badQueries.map(([query, loc]) => ({
+        name: query.length > 60 ? `${query.slice(0, 20)}… (${query.length} characters)` : query,
+        query,
+        loc,
+      })),
+    )('$name -> 422 with loc $loc', async ({ query, loc }) => {
+      const res = await get(`/api/v1/org/acme/credits/transactions?${query}`);
+      expect(res.status).toBe(422);
+      expect(res.body).toMatchObject({ code: 422, type: 'validation_error' });
+      expect(res.body.errors.length).toBeGreaterThanOrEqual(1);
+      for (const error of res.body.errors) {
+        expect(error.loc.slice(0, 2)).toEqual(loc);
+        expect(error.msg).toEqual(expect.any(String));
+      }
+    });
 
     it('reports every bad parameter at once', async () => {
       const res = await get('/api/v1/org/acme/credits/transactions?limit=0&transaction_type=gift');
@@ -208,9 +246,20 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
 
   describe('LedgerService.apply: each source applies once', () => {
     it('a credit or a debit applied again changes nothing and reports the current balance', async () => {
-      const [org] = await t.db.insert(organizations).values({ slug: `once-${randomUUID().slice(0, 8)}`, name: 'Once' }).returning();
+      const [org] = await t.db
+        .insert(organizations)
+        .values({ slug: `once-${randomUUID().slice(0, 8)}`, name: 'Once' })
+        .returning();
       const apply = (amount: number, sourceRef: string) =>
-        t.db.transaction((tx) => ledger.apply(tx, { orgId: org.id, amount, transactionType: amount > 0 ? 'purchase' : 'usage', description: sourceRef, sourceRef }));
+        t.db.transaction((tx) =>
+          ledger.apply(tx, {
+            orgId: org.id,
+            amount,
+            transactionType: amount > 0 ? 'purchase' : 'usage',
+            description: sourceRef,
+            sourceRef,
+          }),
+        );
       const grant = `test:grant:${randomUUID()}`;
       const spend = `test:spend:${randomUUID()}`;
       expect(await apply(1000, grant)).toMatchObject({ applied: true, balance: 1000 });
@@ -222,11 +271,21 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
     });
 
     it("runs the caller's write alongside, whether or not the entry applies", async () => {
-      const [org] = await t.db.insert(organizations).values({ slug: `along-${randomUUID().slice(0, 8)}`, name: 'Along' }).returning();
-      const rename = (name: string) => t.db.update(organizations).set({ name }).where(eq(organizations.id, org.id)).getSQL();
+      const [org] = await t.db
+        .insert(organizations)
+        .values({ slug: `along-${randomUUID().slice(0, 8)}`, name: 'Along' })
+        .returning();
+      const rename = (name: string) =>
+        t.db.update(organizations).set({ name }).where(eq(organizations.id, org.id)).getSQL();
       const nameNow = async () => (await t.db.select().from(organizations).where(eq(organizations.id, org.id)))[0].name;
       const apply = (amount: number, sourceRef: string, name: string) =>
-        t.db.transaction((tx) => ledger.apply(tx, { orgId: org.id, amount, transactionType: 'admin_adjustment', description: name, sourceRef }, rename(name)));
+        t.db.transaction((tx) =>
+          ledger.apply(
+            tx,
+            { orgId: org.id, amount, transactionType: 'admin_adjustment', description: name, sourceRef },
+            rename(name),
+          ),
+        );
       const [grant, spend] = [`test:${randomUUID()}`, `test:${randomUUID()}`];
       for (const [amount, sourceRef, name, applied] of [
         [500, grant, 'credit applied', true],
@@ -241,14 +300,32 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
     });
 
     it('a debit the balance cannot cover is refused and writes nothing', async () => {
-      const [org] = await t.db.insert(organizations).values({ slug: `short-${randomUUID().slice(0, 8)}`, name: 'Short' }).returning();
-      await t.db.transaction((tx) => ledger.apply(tx, { orgId: org.id, amount: 100, transactionType: 'purchase', description: 'grant', sourceRef: `test:${randomUUID()}` }));
+      const [org] = await t.db
+        .insert(organizations)
+        .values({ slug: `short-${randomUUID().slice(0, 8)}`, name: 'Short' })
+        .returning();
+      await t.db.transaction((tx) =>
+        ledger.apply(tx, {
+          orgId: org.id,
+          amount: 100,
+          transactionType: 'purchase',
+          description: 'grant',
+          sourceRef: `test:${randomUUID()}`,
+        }),
+      );
       const refused = await t.db
-        .transaction((tx) => ledger.apply(tx, { orgId: org.id, amount: -101, transactionType: 'usage', description: 'too much', sourceRef: `test:${randomUUID()}` }))
+        .transaction((tx) =>
+          ledger.apply(tx, {
+            orgId: org.id,
+            amount: -101,
+            transactionType: 'usage',
+            description: 'too much',
+            sourceRef: `test:${randomUUID()}`,
+          }),
+        )
         .catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(InsufficientBalanceError);
       expect(await ledger.balance(org.id)).toBe(100);
     });
   });
 });
-

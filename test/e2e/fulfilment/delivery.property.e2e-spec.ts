@@ -3,7 +3,15 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { checkoutSessions, creditLedger, stripeEvents } from '@credits/database';
 import { startStack, Stack } from '../../support/stack';
-import { createSession, expectLedgerConsistent, payloadOf, payQuietly, postWebhook, refundQuietly, rows } from './helpers';
+import {
+  createSession,
+  expectLedgerConsistent,
+  payloadOf,
+  payQuietly,
+  postWebhook,
+  refundQuietly,
+  rows,
+} from './helpers';
 
 /**
  * Property: whatever Stripe's delivery does — duplicates, 20+ deliveries in flight at once,
@@ -76,7 +84,11 @@ describe('fulfilment under duplicate, concurrent and reordered deliveries (prope
 
   beforeAll(async () => {
     s = await startStack({
-      env: { BUNDLE_UNIT_AMOUNT: String(UNIT_AMOUNT), CREDITS_PER_BUNDLE: String(CREDITS_PER_BUNDLE), LOG_LEVEL: 'warn' },
+      env: {
+        BUNDLE_UNIT_AMOUNT: String(UNIT_AMOUNT),
+        CREDITS_PER_BUNDLE: String(CREDITS_PER_BUNDLE),
+        LOG_LEVEL: 'warn',
+      },
     });
   });
   afterAll(() => s?.close());
@@ -178,7 +190,10 @@ describe('fulfilment under duplicate, concurrent and reordered deliveries (prope
         expect(recorded.map((r) => r.outcome).sort()).toEqual(eventIds.map(() => 'processed'));
 
         const sessionIds = expected.map((e) => e.sessionId);
-        const ledger = await s.db.select().from(creditLedger).where(inArray(creditLedger.checkoutSessionId, sessionIds));
+        const ledger = await s.db
+          .select()
+          .from(creditLedger)
+          .where(inArray(creditLedger.checkoutSessionId, sessionIds));
         const states = await s.db.select().from(checkoutSessions).where(inArray(checkoutSessions.id, sessionIds));
         const balances = new Map<string, number>();
         for (const e of expected) {
@@ -189,8 +204,14 @@ describe('fulfilment under duplicate, concurrent and reordered deliveries (prope
           const granted = e.kind === 'paid' || e.kind === 'async_paid';
           const context = { session: e.sessionId, kind: e.kind };
 
-          expect({ ...context, purchases: purchases.map((p) => p.amount) }).toEqual({ ...context, purchases: granted ? [e.credits] : [] });
-          expect({ ...context, debited: refunds.reduce((sum, r) => sum - r.amount, 0) }).toEqual({ ...context, debited: e.debited });
+          expect({ ...context, purchases: purchases.map((p) => p.amount) }).toEqual({
+            ...context,
+            purchases: granted ? [e.credits] : [],
+          });
+          expect({ ...context, debited: refunds.reduce((sum, r) => sum - r.amount, 0) }).toEqual({
+            ...context,
+            debited: e.debited,
+          });
           expect(refunds.length).toBeLessThanOrEqual(e.refundSteps);
           expect(refunds.every((r) => r.amount < 0)).toBe(true);
           expect(new Set(refunds.map((r) => r.sourceRef)).size).toBe(refunds.length);

@@ -13,7 +13,11 @@ const stripe = new Stripe('sk_test_signing_only');
 
 /** A `Stripe-Signature` header for `payload`, signed now (or at `timestamp`, unix seconds). */
 export function sign(payload: string, options: { secret?: string; timestamp?: number } = {}): string {
-  return stripe.webhooks.generateTestHeaderString({ payload, secret: options.secret ?? WEBHOOK_SECRET, timestamp: options.timestamp });
+  return stripe.webhooks.generateTestHeaderString({
+    payload,
+    secret: options.secret ?? WEBHOOK_SECRET,
+    timestamp: options.timestamp,
+  });
 }
 
 /** POSTs `payload` to the webhook as Stripe does, freshly signed unless `signature` is given (`null`: no header). */
@@ -24,7 +28,11 @@ export function postWebhook(s: Stack, payload: string, signature?: string | null
 }
 
 /** A Stripe-shaped event around `object`, as JSON text. */
-export function eventJson(type: string, object: Record<string, unknown>, id = `evt_test_${Math.random().toString(36).slice(2)}`): string {
+export function eventJson(
+  type: string,
+  object: Record<string, unknown>,
+  id = `evt_test_${Math.random().toString(36).slice(2)}`,
+): string {
   return JSON.stringify({
     id,
     object: 'event',
@@ -71,14 +79,17 @@ export async function refundQuietly(s: Stack, chargeId: string, amount?: number)
   return out.events[0].id;
 }
 
-export async function count(db: Db, table: 'stripe_events' | 'credit_ledger' | 'credit_balances' | 'checkout_sessions'): Promise<number> {
+export async function count(
+  db: Db,
+  table: 'stripe_events' | 'credit_ledger' | 'credit_balances' | 'checkout_sessions',
+): Promise<number> {
   const result = await db.execute(sql.raw(`select count(*)::int as n from ${table}`));
-  return Number((result as unknown as { rows: { n: number }[] }).rows[0].n);
+  return Number((result as { rows: { n: number }[] }).rows[0].n);
 }
 
 export async function rows<T = Record<string, unknown>>(db: Db, query: ReturnType<typeof sql>): Promise<T[]> {
   const result = await db.execute(query);
-  return (result as unknown as { rows: T[] }).rows;
+  return (result as { rows: T[] }).rows;
 }
 
 /**
@@ -86,16 +97,22 @@ export async function rows<T = Record<string, unknown>>(db: Db, query: ReturnTyp
  * negative, and each entry's `balance_after` is the running sum in `seq` order.
  */
 export async function expectLedgerConsistent(db: Db): Promise<void> {
-  const mismatches = await rows(db, sql`
+  const mismatches = await rows(
+    db,
+    sql`
     select o.id, b.balance, coalesce(l.total, 0) as total
     from organizations o
     left join credit_balances b on b.org_id = o.id
     left join (select org_id, sum(amount) as total from credit_ledger group by org_id) l on l.org_id = o.id
-    where coalesce(b.balance, 0) <> coalesce(l.total, 0) or coalesce(b.balance, 0) < 0`);
+    where coalesce(b.balance, 0) <> coalesce(l.total, 0) or coalesce(b.balance, 0) < 0`,
+  );
   expect(mismatches).toEqual([]);
-  const broken = await rows(db, sql`
+  const broken = await rows(
+    db,
+    sql`
     select seq, org_id, balance_after, running from (
       select seq, org_id, balance_after, sum(amount) over (partition by org_id order by seq) as running from credit_ledger
-    ) t where balance_after <> running or balance_after < 0`);
+    ) t where balance_after <> running or balance_after < 0`,
+  );
   expect(broken).toEqual([]);
 }

@@ -33,11 +33,13 @@ describe('POST /api/v1/stripe/webhook', () => {
 
   const keys = new Map<string, string>();
   const balanceOf = async (slug = 'acme') =>
-    (await s.request('GET', `/api/v1/org/${slug}/credits`, { headers: { authorization: `Bearer ${keys.get(slug)}` } })).body.balance as number;
+    (await s.request('GET', `/api/v1/org/${slug}/credits`, { headers: { authorization: `Bearer ${keys.get(slug)}` } }))
+      .body.balance as number;
   const entriesOf = (sessionId: string) =>
     s.db.select().from(creditLedger).where(eq(creditLedger.checkoutSessionId, sessionId)).orderBy(creditLedger.seq);
   const eventRow = async (id: string) => (await s.db.select().from(stripeEvents).where(eq(stripeEvents.id, id)))[0];
-  const sessionRow = async (id: string) => (await s.db.select().from(checkoutSessions).where(eq(checkoutSessions.id, id)))[0];
+  const sessionRow = async (id: string) =>
+    (await s.db.select().from(checkoutSessions).where(eq(checkoutSessions.id, id)))[0];
   const deliver = async (eventId: string) => postWebhook(s, await payloadOf(s, eventId));
   /** A new org with an admin key, so each test starts from a zero balance. */
   const freshOrg = async () => {
@@ -73,7 +75,10 @@ describe('POST /api/v1/stripe/webhook', () => {
     const expectNothingWritten = async (before: [number, number]) => {
       expect([await count(s.db, 'stripe_events'), await count(s.db, 'credit_ledger')]).toEqual(before);
     };
-    const snapshot = async (): Promise<[number, number]> => [await count(s.db, 'stripe_events'), await count(s.db, 'credit_ledger')];
+    const snapshot = async (): Promise<[number, number]> => [
+      await count(s.db, 'stripe_events'),
+      await count(s.db, 'credit_ledger'),
+    ];
 
     it.each([
       ['a signature made with another secret', () => sign(payload, { secret: 'whsec_someone_else' })],
@@ -85,7 +90,12 @@ describe('POST /api/v1/stripe/webhook', () => {
       const before = await snapshot();
       const res = await postWebhook(s, payload, header());
       expect(res.status).toBe(400);
-      expect(res.body).toEqual({ code: 400, type: 'invalid_signature_error', detail: expect.any(String), errors: null });
+      expect(res.body).toEqual({
+        code: 400,
+        type: 'invalid_signature_error',
+        detail: expect.any(String),
+        errors: null,
+      });
       await expectNothingWritten(before);
     });
 
@@ -154,7 +164,12 @@ describe('POST /api/v1/stripe/webhook', () => {
 
       const entries = await entriesOf(sessionId);
       expect(entries).toHaveLength(1);
-      expect(entries[0]).toMatchObject({ amount: 3000, balanceAfter: 3000, transactionType: 'purchase', sourceRef: `purchase:${sessionId}` });
+      expect(entries[0]).toMatchObject({
+        amount: 3000,
+        balanceAfter: 3000,
+        transactionType: 'purchase',
+        sourceRef: `purchase:${sessionId}`,
+      });
       expect(await sessionRow(sessionId)).toMatchObject({
         status: 'complete',
         paymentStatus: 'paid',
@@ -182,7 +197,11 @@ describe('POST /api/v1/stripe/webhook', () => {
       const paid = await payQuietly(s, sessionId, true);
       expect((await deliver(paid.eventId)).body.outcome).toBe('processed');
       expect(await entriesOf(sessionId)).toHaveLength(0);
-      expect(await sessionRow(sessionId)).toMatchObject({ status: 'complete', paymentStatus: 'unpaid', fulfilledAt: null });
+      expect(await sessionRow(sessionId)).toMatchObject({
+        status: 'complete',
+        paymentStatus: 'unpaid',
+        fulfilledAt: null,
+      });
 
       const succeeded = await s.control('POST', `/sessions/${sessionId}/async_succeeded`, { deliver: false });
       expect((await deliver(succeeded.events[0].id)).body.outcome).toBe('processed');
@@ -194,12 +213,17 @@ describe('POST /api/v1/stripe/webhook', () => {
       const { slug, adminKey } = await freshOrg();
       const sessionId = await createSession(s, adminKey, slug, 1);
       const completed = await payQuietly(s, sessionId, true);
-      const succeeded = (await s.control('POST', `/sessions/${sessionId}/async_succeeded`, { deliver: false })).events[0].id;
+      const succeeded = (await s.control('POST', `/sessions/${sessionId}/async_succeeded`, { deliver: false }))
+        .events[0].id;
       await deliver(succeeded);
       await deliver(completed.eventId);
       await deliver(succeeded);
       expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([1000]);
-      expect(await sessionRow(sessionId)).toMatchObject({ status: 'complete', paymentStatus: 'paid', fulfilledAt: expect.any(Date) });
+      expect(await sessionRow(sessionId)).toMatchObject({
+        status: 'complete',
+        paymentStatus: 'paid',
+        fulfilledAt: expect.any(Date),
+      });
     });
 
     it('async_payment_failed marks the session failed, no credits', async () => {
@@ -231,7 +255,12 @@ describe('POST /api/v1/stripe/webhook', () => {
       const paid = await payQuietly(s, sessionId);
       expect((await deliver(paid.eventId)).body.outcome).toBe('processed');
       expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([2000]);
-      expect(await sessionRow(sessionId)).toMatchObject({ bundles: 2, credits: 2000, amountTotal: 1400, status: 'complete' });
+      expect(await sessionRow(sessionId)).toMatchObject({
+        bundles: 2,
+        credits: 2000,
+        amountTotal: 1400,
+        status: 'complete',
+      });
     });
 
     it('a session read back from Stripe is granted the credits promised when it was created, not a changed price', async () => {
@@ -283,7 +312,9 @@ describe('POST /api/v1/stripe/webhook', () => {
         mode: 'payment',
         success_url: SUCCESS_URL,
         cancel_url: CANCEL_URL,
-        line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 700, product_data: { name: 'Credit bundle' } } }],
+        line_items: [
+          { quantity: 1, price_data: { currency: 'usd', unit_amount: 700, product_data: { name: 'Credit bundle' } } },
+        ],
         metadata,
       });
       return session.id;
@@ -300,7 +331,10 @@ describe('POST /api/v1/stripe/webhook', () => {
       const res = await deliver(paid.eventId);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ received: true, outcome: 'failed_permanently' });
-      expect(await eventRow(paid.eventId)).toMatchObject({ outcome: 'failed_permanently', detail: expect.stringContaining(sessionId) });
+      expect(await eventRow(paid.eventId)).toMatchObject({
+        outcome: 'failed_permanently',
+        detail: expect.stringContaining(sessionId),
+      });
       expect(await count(s.db, 'credit_ledger')).toBe(ledger);
       expect(await sessionRow(sessionId)).toBeUndefined();
       expect(s.logs.some((line) => line.includes(paid.eventId) && line.includes('cannot be applied'))).toBe(true);
@@ -311,11 +345,25 @@ describe('POST /api/v1/stripe/webhook', () => {
     it('a session Stripe does not know either (a hand-made event) -> 200 failed_permanently, not retried for days', async () => {
       const id = `evt_${randomUUID()}`;
       const sessionId = `cs_test_${randomUUID().replace(/-/g, '')}`;
-      const res = await postWebhook(s, eventJson('checkout.session.completed', { id: sessionId, object: 'checkout.session', payment_status: 'paid' }, id));
+      const res = await postWebhook(
+        s,
+        eventJson(
+          'checkout.session.completed',
+          { id: sessionId, object: 'checkout.session', payment_status: 'paid' },
+          id,
+        ),
+      );
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ received: true, outcome: 'failed_permanently' });
-      expect(await eventRow(id)).toMatchObject({ outcome: 'failed_permanently', detail: expect.stringContaining('does not exist at Stripe') });
-      expect(s.logs.some((line) => line.includes('configuration_error') || line.includes('Stripe rejected a request we built'))).toBe(false);
+      expect(await eventRow(id)).toMatchObject({
+        outcome: 'failed_permanently',
+        detail: expect.stringContaining('does not exist at Stripe'),
+      });
+      expect(
+        s.logs.some(
+          (line) => line.includes('configuration_error') || line.includes('Stripe rejected a request we built'),
+        ),
+      ).toBe(false);
     });
 
     it('a refund for a charge of no session we know -> 200 failed_permanently', async () => {
@@ -339,7 +387,16 @@ describe('POST /api/v1/stripe/webhook', () => {
 
     it('a refund for a charge without a payment intent -> 200 failed_permanently', async () => {
       const id = `evt_${randomUUID()}`;
-      const charge = { id: 'ch_nopi', object: 'charge', amount: 700, amount_refunded: 700, currency: 'usd', payment_intent: null, status: 'succeeded', paid: true };
+      const charge = {
+        id: 'ch_nopi',
+        object: 'charge',
+        amount: 700,
+        amount_refunded: 700,
+        currency: 'usd',
+        payment_intent: null,
+        status: 'succeeded',
+        paid: true,
+      };
       const res = await postWebhook(s, eventJson('charge.refunded', charge, id));
       expect([res.status, res.body.outcome]).toEqual([200, 'failed_permanently']);
       expect(await eventRow(id)).toMatchObject({ outcome: 'failed_permanently' });
@@ -412,7 +469,8 @@ describe('POST /api/v1/stripe/webhook', () => {
       const { slug, adminKey } = await freshOrg();
       const sessionId = await createSession(s, adminKey, slug, 1);
       const completed = await payQuietly(s, sessionId, true);
-      const succeeded = (await s.control('POST', `/sessions/${sessionId}/async_succeeded`, { deliver: false })).events[0].id;
+      const succeeded = (await s.control('POST', `/sessions/${sessionId}/async_succeeded`, { deliver: false }))
+        .events[0].id;
       const refund = await refundQuietly(s, completed.chargeId);
       await deliver(completed.eventId);
       await deliver(refund);
@@ -428,20 +486,34 @@ describe('POST /api/v1/stripe/webhook', () => {
       const { slug, sessionId, chargeId } = await grantedSession();
       const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
       await s.db.transaction((tx) =>
-        new LedgerService(s.db).apply(tx, { orgId: org.id, amount: -1500, transactionType: 'usage', description: 'spent', sourceRef: `usage:${randomUUID()}` }),
+        new LedgerService(s.db).apply(tx, {
+          orgId: org.id,
+          amount: -1500,
+          transactionType: 'usage',
+          description: 'spent',
+          sourceRef: `usage:${randomUUID()}`,
+        }),
       );
       const refund = await refundQuietly(s, chargeId);
       expect((await deliver(refund)).status).toBe(200);
       expect(await refundsOf(sessionId)).toEqual([-500]);
       expect(await balanceOf(slug)).toBe(0);
-      expect(s.logs.some((line) => line.includes('refund exceeds the remaining balance') && line.includes(sessionId))).toBe(true);
+      expect(
+        s.logs.some((line) => line.includes('refund exceeds the remaining balance') && line.includes(sessionId)),
+      ).toBe(true);
     });
 
     it('a forgiven shortfall is not collected later from another purchase when the same charge is refunded further', async () => {
       const { slug, adminKey, sessionId, chargeId } = await grantedSession(); // 2000 credits for 1400
       const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
       await s.db.transaction((tx) =>
-        new LedgerService(s.db).apply(tx, { orgId: org.id, amount: -1800, transactionType: 'usage', description: 'spent', sourceRef: `usage:${randomUUID()}` }),
+        new LedgerService(s.db).apply(tx, {
+          orgId: org.id,
+          amount: -1800,
+          transactionType: 'usage',
+          description: 'spent',
+          sourceRef: `usage:${randomUUID()}`,
+        }),
       );
       // Half refunded: 1000 owed, 200 left to debit, 800 forgiven.
       expect((await deliver(await refundQuietly(s, chargeId, 700))).status).toBe(200);
@@ -464,16 +536,26 @@ describe('POST /api/v1/stripe/webhook', () => {
     beforeAll(async () => {
       // Raises on the first balance write only: a sequence is not rolled back with the transaction.
       await s.db.execute(sql.raw('create sequence test_fault_seq'));
-      await s.db.execute(sql.raw(`
+      await s.db.execute(
+        sql.raw(`
         create function test_fault_once() returns trigger language plpgsql as $$
         begin
           if nextval('test_fault_seq') = 1 then raise exception 'injected failure'; end if;
           return new;
-        end $$`));
-      await s.db.execute(sql.raw('create trigger test_fault after insert or update on credit_balances for each row execute function test_fault_once()'));
+        end $$`),
+      );
+      await s.db.execute(
+        sql.raw(
+          'create trigger test_fault after insert or update on credit_balances for each row execute function test_fault_once()',
+        ),
+      );
     });
     afterAll(async () => {
-      for (const statement of ['drop trigger test_fault on credit_balances', 'drop function test_fault_once()', 'drop sequence test_fault_seq']) {
+      for (const statement of [
+        'drop trigger test_fault on credit_balances',
+        'drop function test_fault_once()',
+        'drop sequence test_fault_seq',
+      ]) {
         await s.db.execute(sql.raw(statement));
       }
     });
@@ -490,7 +572,11 @@ describe('POST /api/v1/stripe/webhook', () => {
       expect(failed.text).not.toContain('injected');
       expect(await eventRow(paid.eventId)).toBeUndefined();
       expect(await entriesOf(sessionId)).toHaveLength(0);
-      expect(await sessionRow(sessionId)).toMatchObject({ status: 'open', fulfilledAt: null, stripePaymentIntentId: null });
+      expect(await sessionRow(sessionId)).toMatchObject({
+        status: 'open',
+        fulfilledAt: null,
+        stripePaymentIntentId: null,
+      });
       expect(await balanceOf(slug)).toBe(0);
 
       const retried = await postWebhook(s, payload);
@@ -498,7 +584,9 @@ describe('POST /api/v1/stripe/webhook', () => {
       expect((await postWebhook(s, payload)).body.outcome).toBe('duplicate');
       expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([1000]);
       expect(await balanceOf(slug)).toBe(1000);
-      expect(await rows(s.db, sql`select outcome from stripe_events where id = ${paid.eventId}`)).toEqual([{ outcome: 'processed' }]);
+      expect(await rows(s.db, sql`select outcome from stripe_events where id = ${paid.eventId}`)).toEqual([
+        { outcome: 'processed' },
+      ]);
     });
   });
 

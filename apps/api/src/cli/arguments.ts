@@ -30,6 +30,7 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 /** `30d`, `12h`, `90m`, `3600s` -> milliseconds. */
 export function parseDuration(text: string): number {
   const match = /^(\d+)([smhd])$/.exec(text);
-  if (!match || Number(match[1]) === 0) throw new UsageError(`--expires-in must look like 30d, 12h, 90m or 3600s (got "${text}")`);
+  if (!match || Number(match[1]) === 0)
+    throw new UsageError(`--expires-in must look like 30d, 12h, 90m or 3600s (got "${text}")`);
   return Number(match[1]) * UNIT_MS[match[2]];
 }

@@ -57,7 +57,8 @@ export const COMMANDS: Record<string, Command> = {
   'member add': async (db, argv, io) => {
     const { positional, flags } = parseArgs(argv, ['role']);
     const [slug, email] = exactly(positional, 2, 'member add <slug> <email> --role ROLE');
-    if (!MEMBER_ROLES.includes(flags.role as MemberRole)) throw new UsageError(`--role must be one of ${MEMBER_ROLES.join(', ')}`);
+    if (!MEMBER_ROLES.includes(flags.role as MemberRole))
+      throw new UsageError(`--role must be one of ${MEMBER_ROLES.join(', ')}`);
     const { user, role } = await new DirectoryAdmin(db).addMember(slug, email, flags.role as MemberRole);
     io.err(`added ${user.email} to ${slug} as ${role}`);
   },
@@ -66,7 +67,9 @@ export const COMMANDS: Record<string, Command> = {
     const [email] = exactly(positional, 1, 'apikey create <email> [--name NAME] [--expires-in 30d]');
     const expiresIn = flags['expires-in'] === undefined ? undefined : parseDuration(flags['expires-in']);
     const created = await new DirectoryAdmin(db).createApiKey(email, flags.name, expiresIn);
-    io.err(`created API key ${created.prefix} for ${email}${created.expiresAt ? `, expires ${created.expiresAt.toISOString()}` : ''}; it is shown once:`);
+    io.err(
+      `created API key ${created.prefix} for ${email}${created.expiresAt ? `, expires ${created.expiresAt.toISOString()}` : ''}; it is shown once:`,
+    );
     io.out(created.key);
   },
   'apikey revoke': async (db, argv, io) => {
@@ -77,10 +80,13 @@ export const COMMANDS: Record<string, Command> = {
   'credits grant': async (db, argv, io) => {
     const { positional, flags } = parseArgs(argv, ['reason', 'ref']);
     const [slug, amountText] = exactly(positional, 2, 'credits grant <slug> <amount> --reason TEXT [--ref ID]');
-    if (!/^-?\d{1,12}$/.test(amountText) || Number(amountText) === 0) throw new UsageError('<amount> must be a non-zero whole number of credits');
-    if (!flags.reason?.trim()) throw new UsageError('--reason is required: it is the ledger entry\'s description');
+    if (!/^-?\d{1,12}$/.test(amountText) || Number(amountText) === 0)
+      throw new UsageError('<amount> must be a non-zero whole number of credits');
+    if (!flags.reason?.trim()) throw new UsageError("--reason is required: it is the ledger entry's description");
     if (flags.ref !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(flags.ref)) {
-      throw new UsageError('--ref must be 1-100 characters of A-Z, a-z, 0-9, ".", "_", ":", "-" (e.g. a ticket number)');
+      throw new UsageError(
+        '--ref must be 1-100 characters of A-Z, a-z, 0-9, ".", "_", ":", "-" (e.g. a ticket number)',
+      );
     }
     const org = await new DirectoryAdmin(db).orgBySlug(slug);
     const ledger = new LedgerService(db);
@@ -95,12 +101,15 @@ export const COMMANDS: Record<string, Command> = {
           sourceRef: flags.ref === undefined ? `admin:${randomUUID()}` : `admin:${org.id}:${flags.ref}`,
         }),
       );
-      if (!result.applied) io.err(`${slug}: --ref ${flags.ref} was already applied; nothing changed; balance ${result.balance}`);
+      if (!result.applied)
+        io.err(`${slug}: --ref ${flags.ref} was already applied; nothing changed; balance ${result.balance}`);
       else io.err(`${slug}: ${Number(amountText) > 0 ? '+' : ''}${amountText} credits; balance ${result.balance}`);
       io.out(String(result.balance));
     } catch (error) {
       if (error instanceof InsufficientBalanceError) {
-        throw new CliFailure(`the balance of ${slug} is ${error.balance}: removing ${-error.amount} would take it below zero`);
+        throw new CliFailure(
+          `the balance of ${slug} is ${error.balance}: removing ${-error.amount} would take it below zero`,
+        );
       }
       throw error;
     }
@@ -111,7 +120,9 @@ export const COMMANDS: Record<string, Command> = {
     const ledger = new LedgerService(db);
     io.out(`balance\t${await ledger.balance(org.id)}`);
     for (const entry of await ledger.entries(org.id, { limit: 20 })) {
-      io.out(`${entry.createdAt.toISOString()}\t${entry.transactionType}\t${entry.amount > 0 ? '+' : ''}${entry.amount}\t${entry.balanceAfter}\t${entry.description}`);
+      io.out(
+        `${entry.createdAt.toISOString()}\t${entry.transactionType}\t${entry.amount > 0 ? '+' : ''}${entry.amount}\t${entry.balanceAfter}\t${entry.description}`,
+      );
     }
   },
 };

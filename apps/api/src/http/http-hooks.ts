@@ -4,7 +4,14 @@ import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@credits/config';
 import secureJsonParse from 'secure-json-parse';
-import { GatewayTimeoutError, InvalidRequestError, LARGE_BODY, sendError, ServiceUnavailableError, ValidationError } from '@credits/errors';
+import {
+  GatewayTimeoutError,
+  InvalidRequestError,
+  LARGE_BODY,
+  sendError,
+  ServiceUnavailableError,
+  ValidationError,
+} from '@credits/errors';
 import { RequestDeadline, runWithDeadline } from '@credits/traffic';
 import { requestContext, RequestContext } from './request-context';
 
@@ -92,7 +99,9 @@ function watchDeadline(request: FastifyRequest, reply: FastifyReply, deadline: R
       reply,
       waitingOnStripe
         ? new GatewayTimeoutError()
-        : new ServiceUnavailableError('The request did not complete within its deadline; retry shortly', { 'Retry-After': '1' }),
+        : new ServiceUnavailableError('The request did not complete within its deadline; retry shortly', {
+            'Retry-After': '1',
+          }),
       logger,
     );
   }, deadline.remainingMs());
@@ -116,7 +125,12 @@ function registerJsonBodyParser(fastify: FastifyInstance): void {
     try {
       done(null, secureJsonParse(raw.toString('utf8'), { protoAction: 'error', constructorAction: 'error' }));
     } catch {
-      done(new InvalidRequestError('Request body is not valid JSON', [{ loc: ['body'], msg: 'Invalid JSON', type: 'json_invalid' }]), undefined);
+      done(
+        new InvalidRequestError('Request body is not valid JSON', [
+          { loc: ['body'], msg: 'Invalid JSON', type: 'json_invalid' },
+        ]),
+        undefined,
+      );
     }
   });
 }

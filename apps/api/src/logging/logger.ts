@@ -74,7 +74,8 @@ export class PinoLoggerService implements LoggerService {
   private write(level: pino.Level, message: unknown, params: unknown[]): void {
     if (!this.pino.isLevelEnabled(level)) return;
     // Nest appends the logger's context name last.
-    const context = params.length > 0 && typeof params[params.length - 1] === 'string' ? (params.pop() as string) : undefined;
+    const context =
+      params.length > 0 && typeof params[params.length - 1] === 'string' ? (params.pop() as string) : undefined;
     if (message instanceof Error) {
       this.pino[level]({ context, err: message }, message.message);
     } else if (typeof message === 'object' && message !== null) {

@@ -6,13 +6,17 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('credits-api')
     .setDescription(
-      'Buy prepaid credits through Stripe Checkout and read an organization\'s exact credit ledger.\n\n' +
+      "Buy prepaid credits through Stripe Checkout and read an organization's exact credit ledger.\n\n" +
         'Every error answers with the same envelope (`APIErrorPayload`): `{code, detail, errors, type}`. ' +
         'Each response carries an `X-Request-Id` header; quote it when reporting a problem.',
     )
     .setVersion('1.0.0')
     .addBearerAuth(
-      { type: 'http', scheme: 'bearer', description: 'An API key (`ck_…`, from the admin CLI) or a JWT whose `sub` is a user id or email.' },
+      {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'An API key (`ck_…`, from the admin CLI) or a JWT whose `sub` is a user id or email.',
+      },
       BEARER_AUTH,
     )
     .build();

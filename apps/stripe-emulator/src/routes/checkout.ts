@@ -23,22 +23,88 @@ import { expandObject } from './expand';
 
 /** Every top-level parameter Stripe documents for Checkout Session creation; others are rejected. */
 const SESSION_PARAMS = new Set([
-  'adaptive_pricing', 'after_expiration', 'allow_promotion_codes', 'automatic_tax', 'billing_address_collection',
-  'branding_settings', 'cancel_url', 'client_reference_id', 'consent_collection', 'currency', 'custom_fields',
-  'custom_text', 'customer', 'customer_account', 'customer_creation', 'customer_email', 'customer_update',
-  'discounts', 'excluded_payment_method_types', 'expand', 'expires_at', 'invoice_creation', 'line_items', 'locale',
-  'metadata', 'mode', 'name_collection', 'optional_items', 'origin_context', 'payment_intent_data',
-  'payment_method_collection', 'payment_method_configuration', 'payment_method_data', 'payment_method_options',
-  'payment_method_types', 'permissions', 'phone_number_collection', 'redirect_on_completion', 'return_url',
-  'saved_payment_method_options', 'setup_intent_data', 'shipping_address_collection', 'shipping_options',
-  'submit_type', 'subscription_data', 'success_url', 'tax_id_collection', 'ui_mode', 'wallet_options',
+  'adaptive_pricing',
+  'after_expiration',
+  'allow_promotion_codes',
+  'automatic_tax',
+  'billing_address_collection',
+  'branding_settings',
+  'cancel_url',
+  'client_reference_id',
+  'consent_collection',
+  'currency',
+  'custom_fields',
+  'custom_text',
+  'customer',
+  'customer_account',
+  'customer_creation',
+  'customer_email',
+  'customer_update',
+  'discounts',
+  'excluded_payment_method_types',
+  'expand',
+  'expires_at',
+  'invoice_creation',
+  'line_items',
+  'locale',
+  'metadata',
+  'mode',
+  'name_collection',
+  'optional_items',
+  'origin_context',
+  'payment_intent_data',
+  'payment_method_collection',
+  'payment_method_configuration',
+  'payment_method_data',
+  'payment_method_options',
+  'payment_method_types',
+  'permissions',
+  'phone_number_collection',
+  'redirect_on_completion',
+  'return_url',
+  'saved_payment_method_options',
+  'setup_intent_data',
+  'shipping_address_collection',
+  'shipping_options',
+  'submit_type',
+  'subscription_data',
+  'success_url',
+  'tax_id_collection',
+  'ui_mode',
+  'wallet_options',
 ]);
-const LINE_ITEM_PARAMS = new Set(['price', 'price_data', 'quantity', 'adjustable_quantity', 'dynamic_tax_rates', 'tax_rates', 'metadata']);
-const PRICE_DATA_PARAMS = new Set(['currency', 'unit_amount', 'unit_amount_decimal', 'product', 'product_data', 'tax_behavior', 'recurring']);
+const LINE_ITEM_PARAMS = new Set([
+  'price',
+  'price_data',
+  'quantity',
+  'adjustable_quantity',
+  'dynamic_tax_rates',
+  'tax_rates',
+  'metadata',
+]);
+const PRICE_DATA_PARAMS = new Set([
+  'currency',
+  'unit_amount',
+  'unit_amount_decimal',
+  'product',
+  'product_data',
+  'tax_behavior',
+  'recurring',
+]);
 const PRODUCT_DATA_PARAMS = new Set(['name', 'description', 'images', 'metadata', 'tax_code', 'unit_label']);
 const PI_DATA_PARAMS = new Set([
-  'metadata', 'description', 'capture_method', 'receipt_email', 'setup_future_usage', 'statement_descriptor',
-  'statement_descriptor_suffix', 'shipping', 'application_fee_amount', 'on_behalf_of', 'transfer_data', 'transfer_group',
+  'metadata',
+  'description',
+  'capture_method',
+  'receipt_email',
+  'setup_future_usage',
+  'statement_descriptor',
+  'statement_descriptor_suffix',
+  'shipping',
+  'application_fee_amount',
+  'on_behalf_of',
+  'transfer_data',
+  'transfer_group',
 ]);
 const LOCALES = /^(auto|[a-z]{2}(-[A-Z0-9]{2,3})?)$/;
 const MAX_AMOUNT = 99_999_999;
@@ -75,15 +141,20 @@ function buildLineItems(ctx: Context, p: FormObject): BuiltLineItems {
     if (priceId) {
       const found = ctx.store.prices.get(priceId);
       if (!found) throw noSuch('price', priceId, `${name}[price]`);
-      if (!found.active) throw invalidParam(`${name}[price]`, `The price specified is inactive. This field only accepts active prices.`);
+      if (!found.active)
+        throw invalidParam(`${name}[price]`, `The price specified is inactive. This field only accepts active prices.`);
       price = found;
       description = ctx.store.products.get(found.product)?.name ?? found.nickname ?? '';
     } else if (priceData !== undefined) {
       const pd = `${name}[price_data]`;
-      if (!isObject(priceData)) throw invalidParam(pd, `Invalid object: ${pd} must be a hash.`, 'parameter_invalid_object');
+      if (!isObject(priceData))
+        throw invalidParam(pd, `Invalid object: ${pd} must be a hash.`, 'parameter_invalid_object');
       rejectUnknown(priceData, PRICE_DATA_PARAMS, pd);
       if (priceData.recurring !== undefined) {
-        throw invalidParam(`${pd}[recurring]`, 'You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.');
+        throw invalidParam(
+          `${pd}[recurring]`,
+          'You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.',
+        );
       }
       const cur = currency(priceData, 'currency', `${pd}[currency]`);
       const unitAmount = requiredInteger(priceData, 'unit_amount', `${pd}[unit_amount]`, 0, MAX_AMOUNT);
@@ -100,7 +171,8 @@ function buildLineItems(ctx: Context, p: FormObject): BuiltLineItems {
       } else {
         const pdd = `${pd}[product_data]`;
         if (productData === undefined) throw missingParam(`${pd}[product_data]`);
-        if (!isObject(productData)) throw invalidParam(pdd, `Invalid object: ${pdd} must be a hash.`, 'parameter_invalid_object');
+        if (!isObject(productData))
+          throw invalidParam(pdd, `Invalid object: ${pdd} must be a hash.`, 'parameter_invalid_object');
         rejectUnknown(productData, PRODUCT_DATA_PARAMS, pdd);
         product = {
           id: newId('prod'),
@@ -135,10 +207,14 @@ function buildLineItems(ctx: Context, p: FormObject): BuiltLineItems {
       prices.push(price);
       description = product.name;
     } else {
-      throw invalidRequest(`You must specify either \`price\` or \`price_data\` in ${name}.`, `${name}[price]`, 'parameter_missing');
+      throw invalidRequest(
+        `You must specify either \`price\` or \`price_data\` in ${name}.`,
+        `${name}[price]`,
+        'parameter_missing',
+      );
     }
     const amount = price.unit_amount * quantity;
-    if (items.length > 0 && items[0]!.currency !== price.currency) {
+    if (items.length > 0 && items[0].currency !== price.currency) {
       throw invalidParam(`${name}[price]`, 'All line items must have the same currency.');
     }
     items.push({
@@ -196,7 +272,12 @@ function createSession(ctx: Context, req: ApiRequest): CheckoutSession {
   let piDescription: string | null = null;
   const piData = p.payment_intent_data;
   if (piData !== undefined && piData !== '') {
-    if (!isObject(piData)) throw invalidParam('payment_intent_data', 'Invalid object: payment_intent_data must be a hash.', 'parameter_invalid_object');
+    if (!isObject(piData))
+      throw invalidParam(
+        'payment_intent_data',
+        'Invalid object: payment_intent_data must be a hash.',
+        'parameter_invalid_object',
+      );
     rejectUnknown(piData, PI_DATA_PARAMS, 'payment_intent_data');
     piMetadata = metadata(piData, 'metadata', 'payment_intent_data[metadata]') ?? {};
     piDescription = optionalString(piData, 'description', 'payment_intent_data[description]', 1000) || null;
@@ -207,7 +288,11 @@ function createSession(ctx: Context, req: ApiRequest): CheckoutSession {
   if (rawTypes !== undefined && rawTypes !== '') {
     const list = Array.isArray(rawTypes) ? rawTypes : [rawTypes];
     if (list.length === 0 || list.some((t) => typeof t !== 'string' || !/^[a-z_]+$/.test(t))) {
-      throw invalidParam('payment_method_types', 'Invalid array: payment_method_types must be a list of payment method types.', 'parameter_invalid_array');
+      throw invalidParam(
+        'payment_method_types',
+        'Invalid array: payment_method_types must be a list of payment method types.',
+        'parameter_invalid_array',
+      );
     }
     pmTypes = list as string[];
   }
@@ -223,22 +308,31 @@ function createSession(ctx: Context, req: ApiRequest): CheckoutSession {
   const created = nowSeconds();
   const expiresAt = optionalInteger(p, 'expires_at', 'expires_at', 0) ?? created + 24 * 3600;
   if (expiresAt < created + 30 * 60) {
-    throw invalidParam('expires_at', 'The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.');
+    throw invalidParam(
+      'expires_at',
+      'The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.',
+    );
   }
   if (expiresAt > created + 24 * 3600) {
-    throw invalidParam('expires_at', 'The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.');
+    throw invalidParam(
+      'expires_at',
+      'The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.',
+    );
   }
 
   const built = buildLineItems(ctx, p);
   const lineItems = built.items;
-  const cur = lineItems[0]!.currency;
+  const cur = lineItems[0].currency;
   const requested = optionalString(p, 'currency');
   if (requested && requested.toLowerCase() !== cur) {
     throw invalidParam('currency', `The currency (${requested}) must match the currency of the line items (${cur}).`);
   }
   const total = lineItems.reduce((sum, li) => sum + li.amount_total, 0);
   if (total > MAX_AMOUNT) {
-    throw invalidRequest(`The Checkout Session's total amount due must be no more than ${MAX_AMOUNT} (in the smallest currency unit).`, 'line_items');
+    throw invalidRequest(
+      `The Checkout Session's total amount due must be no more than ${MAX_AMOUNT} (in the smallest currency unit).`,
+      'line_items',
+    );
   }
   const minimum = minimumChargeAmount(cur);
   if (minimum !== undefined && total < minimum) {
@@ -265,7 +359,9 @@ function createSession(ctx: Context, req: ApiRequest): CheckoutSession {
     currency: cur,
     customer: customerId,
     customer_email: customerEmail,
-    customer_creation: customerId ? null : (customerCreation as CheckoutSession['customer_creation']) ?? 'if_required',
+    customer_creation: customerId
+      ? null
+      : ((customerCreation as CheckoutSession['customer_creation']) ?? 'if_required'),
     customer_details: null,
     client_reference_id: clientReferenceId,
     client_secret: null,
@@ -339,7 +435,7 @@ export const checkoutRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/checkout\/sessions\/([^/]+)$/,
     handler(ctx, req, match) {
-      return ok(render(ctx, findSession(ctx, match[1]!), req.params));
+      return ok(render(ctx, findSession(ctx, match[1]), req.params));
     },
   },
   {
@@ -347,14 +443,14 @@ export const checkoutRoutes: Route[] = [
     pattern: /^\/v1\/checkout\/sessions\/([^/]+)\/line_items$/,
     handler(ctx, req, match) {
       const { expand: _expand, ...pageParams } = req.params;
-      return ok(lineItemList(ctx, findSession(ctx, match[1]!), pageParams));
+      return ok(lineItemList(ctx, findSession(ctx, match[1]), pageParams));
     },
   },
   {
     method: 'POST',
     pattern: /^\/v1\/checkout\/sessions\/([^/]+)\/expire$/,
     handler(ctx, req, match) {
-      const session = findSession(ctx, match[1]!);
+      const session = findSession(ctx, match[1]);
       try {
         expireSession(ctx, session, true);
       } catch (err) {

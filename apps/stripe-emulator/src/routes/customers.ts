@@ -5,8 +5,23 @@ import { metadata, newestFirst, optionalString, paginate, rejectUnknown } from '
 import { expandObject } from './expand';
 
 const CREATE_PARAMS = new Set([
-  'name', 'email', 'description', 'phone', 'metadata', 'expand', 'address', 'shipping', 'preferred_locales',
-  'invoice_settings', 'payment_method', 'tax', 'tax_exempt', 'tax_id_data', 'balance', 'source', 'test_clock',
+  'name',
+  'email',
+  'description',
+  'phone',
+  'metadata',
+  'expand',
+  'address',
+  'shipping',
+  'preferred_locales',
+  'invoice_settings',
+  'payment_method',
+  'tax',
+  'tax_exempt',
+  'tax_id_data',
+  'balance',
+  'source',
+  'test_clock',
 ]);
 const LIST_PARAMS = new Set(['limit', 'email', 'starting_after', 'ending_before', 'created', 'expand', 'test_clock']);
 
@@ -43,8 +58,8 @@ export const customerRoutes: Route[] = [
     method: 'POST',
     pattern: /^\/v1\/customers\/([^/]+)$/,
     handler(ctx, req, match) {
-      const customer = ctx.store.customers.get(match[1]!);
-      if (!customer) throw noSuch('customer', match[1]!);
+      const customer = ctx.store.customers.get(match[1]);
+      if (!customer) throw noSuch('customer', match[1]);
       const p = req.params;
       rejectUnknown(p, CREATE_PARAMS);
       const name = optionalString(p, 'name', 'name', 256);
@@ -74,8 +89,8 @@ export const customerRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/customers\/([^/]+)$/,
     handler(ctx, req, match) {
-      const customer = ctx.store.customers.get(match[1]!);
-      if (!customer) throw noSuch('customer', match[1]!);
+      const customer = ctx.store.customers.get(match[1]);
+      if (!customer) throw noSuch('customer', match[1]);
       return ok(expandObject(ctx, customer, req.params));
     },
   },

@@ -22,13 +22,13 @@ export function expandObject<T extends object>(
     const [head, ...rest] = path.split('.');
     if (!head) throw invalidParam('expand', `This property cannot be expanded (${path}).`);
     if (special[head]) {
-      copy[head] = special[head]!();
+      copy[head] = special[head]();
       continue;
     }
     let target: Record<string, unknown> = copy;
     const segments = [head, ...rest];
     for (let i = 0; i < segments.length; i++) {
-      const field = segments[i]!;
+      const field = segments[i];
       const value = target[field];
       if (value === null) break;
       if (typeof value === 'string') {

@@ -5,8 +5,16 @@ import { metadata, newestFirst, optionalInteger, optionalString, paginate, rejec
 import { expandObject } from './expand';
 
 const REFUND_PARAMS = new Set([
-  'charge', 'payment_intent', 'amount', 'reason', 'metadata', 'expand', 'instructions_email', 'origin',
-  'refund_application_fee', 'reverse_transfer',
+  'charge',
+  'payment_intent',
+  'amount',
+  'reason',
+  'metadata',
+  'expand',
+  'instructions_email',
+  'origin',
+  'refund_application_fee',
+  'reverse_transfer',
 ]);
 
 export const paymentRoutes: Route[] = [
@@ -14,8 +22,8 @@ export const paymentRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/payment_intents\/([^/]+)$/,
     handler(ctx, req, match) {
-      const intent = ctx.store.paymentIntents.get(match[1]!);
-      if (!intent) throw noSuch('payment_intent', match[1]!);
+      const intent = ctx.store.paymentIntents.get(match[1]);
+      if (!intent) throw noSuch('payment_intent', match[1]);
       return ok(expandObject(ctx, intent, req.params));
     },
   },
@@ -23,8 +31,8 @@ export const paymentRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/charges\/([^/]+)$/,
     handler(ctx, req, match) {
-      const charge = ctx.store.charges.get(match[1]!);
-      if (!charge) throw noSuch('charge', match[1]!);
+      const charge = ctx.store.charges.get(match[1]);
+      if (!charge) throw noSuch('charge', match[1]);
       return ok(expandObject(ctx, charge, req.params));
     },
   },
@@ -32,8 +40,8 @@ export const paymentRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/refunds\/([^/]+)$/,
     handler(ctx, req, match) {
-      const refund = ctx.store.refunds.get(match[1]!);
-      if (!refund) throw noSuch('refund', match[1]!);
+      const refund = ctx.store.refunds.get(match[1]);
+      if (!refund) throw noSuch('refund', match[1]);
       return ok(expandObject(ctx, refund, req.params));
     },
   },
@@ -63,7 +71,11 @@ export const paymentRoutes: Route[] = [
         const intent = ctx.store.paymentIntents.get(intentId);
         if (!intent) throw noSuch('payment_intent', intentId, 'payment_intent');
         if (!intent.latest_charge) {
-          throw invalidParam('payment_intent', `This PaymentIntent (${intentId}) does not have a successful charge to refund.`, 'charge_not_refundable');
+          throw invalidParam(
+            'payment_intent',
+            `This PaymentIntent (${intentId}) does not have a successful charge to refund.`,
+            'charge_not_refundable',
+          );
         }
         chargeId = intent.latest_charge;
       }
@@ -99,8 +111,8 @@ export const paymentRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/events\/([^/]+)$/,
     handler(ctx, _req, match) {
-      const record = ctx.webhooks.get(match[1]!);
-      if (!record) throw noSuch('event', match[1]!);
+      const record = ctx.webhooks.get(match[1]);
+      if (!record) throw noSuch('event', match[1]);
       return ok(record.event);
     },
   },

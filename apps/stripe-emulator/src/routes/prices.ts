@@ -17,8 +17,18 @@ import {
 import { expandObject } from './expand';
 
 const PRICE_PARAMS = new Set([
-  'currency', 'unit_amount', 'product', 'product_data', 'metadata', 'nickname', 'lookup_key', 'active', 'expand',
-  'tax_behavior', 'billing_scheme', 'transfer_lookup_key',
+  'currency',
+  'unit_amount',
+  'product',
+  'product_data',
+  'metadata',
+  'nickname',
+  'lookup_key',
+  'active',
+  'expand',
+  'tax_behavior',
+  'billing_scheme',
+  'transfer_lookup_key',
 ]);
 const PRODUCT_PARAMS = new Set(['name', 'description', 'metadata', 'active', 'expand', 'id', 'images', 'url']);
 
@@ -47,8 +57,8 @@ export const priceRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/products\/([^/]+)$/,
     handler(ctx, _req, match) {
-      const product = ctx.store.products.get(match[1]!);
-      if (!product) throw noSuch('product', match[1]!);
+      const product = ctx.store.products.get(match[1]);
+      if (!product) throw noSuch('product', match[1]);
       return ok(product);
     },
   },
@@ -120,8 +130,8 @@ export const priceRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/prices\/([^/]+)$/,
     handler(ctx, req, match) {
-      const price = ctx.store.prices.get(match[1]!);
-      if (!price) throw noSuch('price', match[1]!);
+      const price = ctx.store.prices.get(match[1]);
+      if (!price) throw noSuch('price', match[1]);
       return ok(expandObject(ctx, price, req.params));
     },
   },

@@ -29,10 +29,15 @@ export class DirectoryAdmin {
 
   async createOrg(slug: string, name?: string) {
     if (!SLUG_PATTERN.test(slug)) {
-      throw new InvalidRequestError('Slug must be 3–63 characters of a-z, 0-9 and "-", not starting or ending with "-"');
+      throw new InvalidRequestError(
+        'Slug must be 3–63 characters of a-z, 0-9 and "-", not starting or ending with "-"',
+      );
     }
     try {
-      const [org] = await this.db.insert(organizations).values({ slug, name: name ?? slug }).returning();
+      const [org] = await this.db
+        .insert(organizations)
+        .values({ slug, name: name ?? slug })
+        .returning();
       return org;
     } catch (error) {
       if (isUniqueViolation(error)) throw new AlreadyExistsError(`Organization "${slug}" already exists`);
@@ -81,14 +86,21 @@ export class DirectoryAdmin {
       .returning({ prefix: apiKeys.prefix });
     if (!key) {
       const [existing] = await this.db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.prefix, prefix));
-      throw existing ? new AlreadyExistsError(`API key ${prefix} is already revoked`) : new NotFoundError(`No API key ${prefix}`);
+      throw existing
+        ? new AlreadyExistsError(`API key ${prefix} is already revoked`)
+        : new NotFoundError(`No API key ${prefix}`);
     }
     return key;
   }
 
   async listOrgs() {
     return this.db
-      .select({ slug: organizations.slug, name: organizations.name, members: count(memberships.userId), createdAt: organizations.createdAt })
+      .select({
+        slug: organizations.slug,
+        name: organizations.name,
+        members: count(memberships.userId),
+        createdAt: organizations.createdAt,
+      })
       .from(organizations)
       .leftJoin(memberships, eq(memberships.orgId, organizations.id))
       .groupBy(organizations.id)

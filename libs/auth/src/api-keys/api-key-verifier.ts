@@ -80,7 +80,9 @@ export class ApiKeyVerifier {
 
   private check(
     token: string,
-    row: { id: string; keyHash: string; expiresAt: Date | null; revokedAt: Date | null; userId: string; email: string } | undefined,
+    row:
+      | { id: string; keyHash: string; expiresAt: Date | null; revokedAt: Date | null; userId: string; email: string }
+      | undefined,
   ): Principal {
     if (!row || !sameHash(row.keyHash, hashApiKey(token))) throw new AuthenticationError('Invalid API key');
     if (row.revokedAt) throw new AuthenticationError('API key has been revoked');

@@ -16,7 +16,11 @@ export class DatabaseOrgDirectory extends OrgDirectory {
   async findUser(idOrEmail: string): Promise<DirectoryUser | undefined> {
     const column = UUID.test(idOrEmail) ? users.id : users.email;
     const value = UUID.test(idOrEmail) ? idOrEmail.toLowerCase() : idOrEmail.trim().toLowerCase();
-    const [user] = await this.db.select({ id: users.id, email: users.email }).from(users).where(eq(column, value)).limit(1);
+    const [user] = await this.db
+      .select({ id: users.id, email: users.email })
+      .from(users)
+      .where(eq(column, value))
+      .limit(1);
     return user;
   }
 

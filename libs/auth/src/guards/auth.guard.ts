@@ -33,7 +33,10 @@ export class AuthGuard implements CanActivate {
     try {
       await this.authenticate(request);
     } catch (error) {
-      const limited = error instanceof ApiException && error.getStatus() === 401 ? await this.failures?.recordFailure(request.ip) : undefined;
+      const limited =
+        error instanceof ApiException && error.getStatus() === 401
+          ? await this.failures?.recordFailure(request.ip)
+          : undefined;
       throw limited ?? error;
     }
     return true;

@@ -35,7 +35,9 @@ export class OrgAccessGuard implements CanActivate {
     if (!org) throw new NotFoundError('Organization not found');
     request.org = org;
     if (ROLE_RANK[org.role] < ROLE_RANK[minRole]) {
-      throw new ForbiddenError(`This operation requires the ${minRole} role; you are ${org.role === 'admin' ? 'an' : 'a'} ${org.role}`);
+      throw new ForbiddenError(
+        `This operation requires the ${minRole} role; you are ${org.role === 'admin' ? 'an' : 'a'} ${org.role}`,
+      );
     }
     return true;
   }

@@ -5,7 +5,10 @@ import { IsRedirectUrl, MAX_REDIRECT_URL_LENGTH } from './redirect-url';
 export const MIN_BUNDLES = 1;
 export const MAX_BUNDLES = 10;
 
-@ApiSchema({ name: 'CreateCheckoutSessionRequest', description: 'Request schema for creating a Stripe Checkout session.' })
+@ApiSchema({
+  name: 'CreateCheckoutSessionRequest',
+  description: 'Request schema for creating a Stripe Checkout session.',
+})
 export class CreateCheckoutSessionRequest {
   @ApiProperty({
     description: 'Redirect URL after successful purchase',
@@ -47,19 +50,32 @@ export class CreateCheckoutSessionRequest {
 
 @ApiSchema({ name: 'CheckoutSessionResponse', description: 'Response schema for a Stripe Checkout session.' })
 export class CheckoutSessionResponse {
-  @ApiProperty({ description: 'Stripe Checkout URL', format: 'uri', example: 'https://checkout.stripe.com/c/pay/cs_test_a1b2c3' })
+  @ApiProperty({
+    description: 'Stripe Checkout URL',
+    format: 'uri',
+    example: 'https://checkout.stripe.com/c/pay/cs_test_a1b2c3',
+  })
   checkout_url!: string;
 
   @ApiProperty({ description: 'Stripe Checkout session ID', example: 'cs_test_a1b2c3' })
   session_id!: string;
 
-  @ApiPropertyOptional({ description: 'When the Checkout session expires (ISO 8601)', format: 'date-time', nullable: true })
+  @ApiPropertyOptional({
+    description: 'When the Checkout session expires (ISO 8601)',
+    format: 'date-time',
+    nullable: true,
+  })
   expires_at?: string | null;
 
   @ApiPropertyOptional({ description: 'Credits granted once the payment succeeds', type: 'integer', example: 1000 })
   credits?: number;
 
-  @ApiPropertyOptional({ description: 'Total to pay, in the smallest currency unit (e.g. cents)', type: 'integer', nullable: true, example: 1000 })
+  @ApiPropertyOptional({
+    description: 'Total to pay, in the smallest currency unit (e.g. cents)',
+    type: 'integer',
+    nullable: true,
+    example: 1000,
+  })
   amount_total?: number | null;
 
   @ApiPropertyOptional({ description: 'Three-letter ISO currency code, lower case', nullable: true, example: 'usd' })

@@ -12,7 +12,6 @@ import { StripeCustomers } from './stripe-customers';
 
 @Injectable()
 export class CheckoutService {
-
   constructor(
     @InjectDb() private readonly db: Db,
     @InjectStripe() private readonly stripe: Stripe,

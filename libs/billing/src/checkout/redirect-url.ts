@@ -35,13 +35,14 @@ export class RedirectUrlPolicy {
     return this.allowedHosts.some((pattern) => {
       const [patternHost, patternPort] = pattern.split(':');
       if (patternPort !== undefined && patternPort !== url.port) return false;
-      if (patternHost.startsWith('*.')) return host.endsWith(patternHost.slice(1)) && host.length > patternHost.length - 1;
+      if (patternHost.startsWith('*.'))
+        return host.endsWith(patternHost.slice(1)) && host.length > patternHost.length - 1;
       return host === patternHost;
     });
   }
 
   get schemeMessage(): string {
-    return this.requireHttps ? 'URL scheme should be \'https\'' : 'URL scheme should be \'http\' or \'https\'';
+    return this.requireHttps ? "URL scheme should be 'https'" : "URL scheme should be 'http' or 'https'";
   }
 }
 
@@ -61,7 +62,11 @@ function policyOf(args: ValidationArguments): RedirectUrlPolicy {
 export function IsRedirectUrl(options: { allowSessionIdPlaceholder: boolean }): PropertyDecorator {
   const parsed = (value: unknown, args: ValidationArguments) =>
     typeof value === 'string' ? policyOf(args).parse(value) : undefined;
-  const rules: [string, (value: unknown, args: ValidationArguments) => boolean, (args: ValidationArguments) => string][] = [
+  const rules: [
+    string,
+    (value: unknown, args: ValidationArguments) => boolean,
+    (args: ValidationArguments) => string,
+  ][] = [
     [
       'url_parsing',
       (value, args) => {
@@ -71,7 +76,9 @@ export function IsRedirectUrl(options: { allowSessionIdPlaceholder: boolean }): 
         return options.allowSessionIdPlaceholder || !value.includes(CHECKOUT_SESSION_ID_PLACEHOLDER);
       },
       (args) =>
-        typeof args.value === 'string' && args.value.includes(CHECKOUT_SESSION_ID_PLACEHOLDER) && !options.allowSessionIdPlaceholder
+        typeof args.value === 'string' &&
+        args.value.includes(CHECKOUT_SESSION_ID_PLACEHOLDER) &&
+        !options.allowSessionIdPlaceholder
           ? `${CHECKOUT_SESSION_ID_PLACEHOLDER} is only allowed in success_url`
           : 'Input should be a valid absolute URL',
     ],

@@ -62,6 +62,6 @@ export class StripeCustomers {
       .select({ id: organizations.stripeCustomerId })
       .from(organizations)
       .where(eq(organizations.id, org.id));
-    return winner!.id!;
+    return winner.id!;
   }
 }

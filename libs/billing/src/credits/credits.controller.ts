@@ -12,7 +12,10 @@ export class CreditsController {
 
   @Get()
   @OrgRole('member')
-  @ApiOperation({ summary: 'Get credit balance', description: 'The organization\'s credit balance and whether it is low.' })
+  @ApiOperation({
+    summary: 'Get credit balance',
+    description: "The organization's credit balance and whether it is low.",
+  })
   @ApiOkResponse({ description: 'Successful Response', type: CreditBalanceResponse })
   @ApiErrorResponses(...COMMON_ERROR_TYPES)
   getCreditBalance(@CurrentOrg() org: OrgContext): Promise<CreditBalanceResponse> {
@@ -21,10 +24,16 @@ export class CreditsController {
 
   @Get('transactions')
   @OrgRole('member')
-  @ApiOperation({ summary: 'List credit transactions', description: 'The organization\'s credit ledger, newest first, cursor-paginated.' })
+  @ApiOperation({
+    summary: 'List credit transactions',
+    description: "The organization's credit ledger, newest first, cursor-paginated.",
+  })
   @ApiOkResponse({ description: 'Successful Response', type: CreditTransactionPage })
   @ApiErrorResponses('validation_error', ...COMMON_ERROR_TYPES)
-  listCreditTransactions(@CurrentOrg() org: OrgContext, @Query() query: ListTransactionsQuery): Promise<CreditTransactionPage> {
+  listCreditTransactions(
+    @CurrentOrg() org: OrgContext,
+    @Query() query: ListTransactionsQuery,
+  ): Promise<CreditTransactionPage> {
     return this.credits.transactions(org.id, query);
   }
 }

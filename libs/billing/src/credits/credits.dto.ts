@@ -4,10 +4,11 @@ import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-va
 import { TRANSACTION_TYPES, TransactionType } from '@credits/database';
 
 /** Query strings are text: digits become a number, anything else stays text and fails as int_type. */
-const toInteger = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value);
+const toInteger = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value;
 const toList = ({ value }: { value: unknown }) => (value === undefined || Array.isArray(value) ? value : [value]);
 
-@ApiSchema({ name: 'CreditBalance', description: 'An organization\'s credit balance.' })
+@ApiSchema({ name: 'CreditBalance', description: "An organization's credit balance." })
 export class CreditBalanceResponse {
   @ApiProperty({ description: 'Credits available', type: 'integer', example: 2500 })
   balance!: number;
@@ -27,7 +28,7 @@ export class ListTransactionsQuery {
   @Max(100)
   limit: number = 50;
 
-  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page\'s `next_cursor`' })
+  @ApiPropertyOptional({ description: "Opaque cursor from the previous page's `next_cursor`" })
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -64,7 +65,12 @@ export class CreditTransaction {
   @ApiProperty({ description: 'When the entry was written (ISO 8601)', format: 'date-time' })
   created_at!: string;
 
-  @ApiProperty({ description: 'The Checkout session behind a purchase or refund', nullable: true, type: 'string', example: 'cs_test_a1b2c3' })
+  @ApiProperty({
+    description: 'The Checkout session behind a purchase or refund',
+    nullable: true,
+    type: 'string',
+    example: 'cs_test_a1b2c3',
+  })
   checkout_session_id!: string | null;
 }
 
@@ -76,6 +82,10 @@ export class CreditTransactionPage {
   @ApiProperty({ description: 'Whether more entries follow', example: false })
   has_more!: boolean;
 
-  @ApiProperty({ description: 'Pass as `cursor` to get the next page; null on the last page', nullable: true, type: 'string' })
+  @ApiProperty({
+    description: 'Pass as `cursor` to get the next page; null on the last page',
+    nullable: true,
+    type: 'string',
+  })
   next_cursor!: string | null;
 }

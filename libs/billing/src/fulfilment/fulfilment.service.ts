@@ -38,7 +38,7 @@ function checkoutSessionIdOf(event: Stripe.Event): string | undefined {
 
 function paymentIntentOf(object: { payment_intent?: string | { id: string } | null }): string | null {
   const value = object.payment_intent;
-  return typeof value === 'string' ? value : value?.id ?? null;
+  return typeof value === 'string' ? value : (value?.id ?? null);
 }
 
 /**
@@ -83,8 +83,11 @@ export class FulfilmentService {
 
     try {
       return await this.db.transaction(async (tx) => {
-        const fresh = await tx.insert(stripeEvents).values({ id: event.id, type: event.type, outcome: 'processed' })
-          .onConflictDoNothing().returning({ id: stripeEvents.id });
+        const fresh = await tx
+          .insert(stripeEvents)
+          .values({ id: event.id, type: event.type, outcome: 'processed' })
+          .onConflictDoNothing()
+          .returning({ id: stripeEvents.id });
         if (fresh.length === 0) return 'duplicate';
         if (target?.missing) await tx.insert(checkoutSessions).values(target.missing).onConflictDoNothing();
         await this.apply(tx, event, target?.sessionId);
@@ -106,7 +109,11 @@ export class FulfilmentService {
           // Paid later by an async method: wait for async_payment_succeeded.
           await this.transition(tx, session.id, (row) =>
             row.status === 'open'
-              ? { status: 'complete', paymentStatus: session.payment_status, stripePaymentIntentId: paymentIntentOf(session) ?? row.stripePaymentIntentId }
+              ? {
+                  status: 'complete',
+                  paymentStatus: session.payment_status,
+                  stripePaymentIntentId: paymentIntentOf(session) ?? row.stripePaymentIntentId,
+                }
               : undefined,
           );
         }
@@ -120,7 +127,9 @@ export class FulfilmentService {
           row.fulfilledAt ? undefined : { status: 'failed', paymentStatus: 'unpaid' },
         );
       case 'checkout.session.expired':
-        return this.transition(tx, event.data.object.id, (row) => (row.status === 'open' ? { status: 'expired' } : undefined));
+        return this.transition(tx, event.data.object.id, (row) =>
+          row.status === 'open' ? { status: 'expired' } : undefined,
+        );
       case 'charge.refunded':
         return this.refund(tx, event.data.object, sessionId);
     }
@@ -128,7 +137,13 @@ export class FulfilmentService {
 
   /** Grants a locked session's credits (once: `purchase:<cs_id>` is unique) and marks it fulfilled. */
   private async grant(tx: Tx, row: CheckoutRow, paymentIntent: string | null): Promise<CheckoutRow> {
-    const update = { status: 'complete' as const, paymentStatus: 'paid', fulfilledAt: row.fulfilledAt ?? new Date(), stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId, updatedAt: new Date() };
+    const update = {
+      status: 'complete' as const,
+      paymentStatus: 'paid',
+      fulfilledAt: row.fulfilledAt ?? new Date(),
+      stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId,
+      updatedAt: new Date(),
+    };
     // The session is marked in the ledger's own statement, granted or not: a grant already in
     // the ledger means it was paid all the same.
     const { applied } = await this.ledger.apply(
@@ -143,7 +158,8 @@ export class FulfilmentService {
       },
       tx.update(checkoutSessions).set(update).where(eq(checkoutSessions.id, row.id)).getSQL(),
     );
-    if (applied) this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
+    if (applied)
+      this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
     return { ...row, ...update };
   }
 
@@ -164,7 +180,9 @@ export class FulfilmentService {
       // refunded was paid: grant now, so the debit below has something to debit and the
       // payment event, when it comes, finds the grant done.
       if (!(charge.paid && charge.status === 'succeeded')) {
-        throw new PermanentFailure(`refund for charge ${charge.id}, which was never paid, on unfulfilled checkout session ${row.id}`);
+        throw new PermanentFailure(
+          `refund for charge ${charge.id}, which was never paid, on unfulfilled checkout session ${row.id}`,
+        );
       }
       row = await this.grant(tx, row, paymentIntentOf(charge));
     }
@@ -173,10 +191,19 @@ export class FulfilmentService {
     let debit = owed - row.refundSettledCredits;
     if (debit <= 0) return;
     // Settled from now on, whether debited below or forgiven because it was already spent.
-    await tx.update(checkoutSessions).set({ refundSettledCredits: owed, updatedAt: new Date() }).where(eq(checkoutSessions.id, row.id));
+    await tx
+      .update(checkoutSessions)
+      .set({ refundSettledCredits: owed, updatedAt: new Date() })
+      .where(eq(checkoutSessions.id, row.id));
     const balance = await this.ledger.lockBalance(tx, row.orgId);
     if (debit > balance) {
-      this.logger.warn({ msg: 'refund exceeds the remaining balance; debiting what is left, forgiving the rest', checkout_session_id: row.id, owed: debit, balance, forgiven: debit - balance });
+      this.logger.warn({
+        msg: 'refund exceeds the remaining balance; debiting what is left, forgiving the rest',
+        checkout_session_id: row.id,
+        owed: debit,
+        balance,
+        forgiven: debit - balance,
+      });
       debit = balance;
     }
     if (debit === 0) return;
@@ -190,10 +217,18 @@ export class FulfilmentService {
     });
   }
 
-  private async transition(tx: Tx, sessionId: string, change: (row: CheckoutRow) => Partial<CheckoutRow> | undefined): Promise<void> {
+  private async transition(
+    tx: Tx,
+    sessionId: string,
+    change: (row: CheckoutRow) => Partial<CheckoutRow> | undefined,
+  ): Promise<void> {
     const row = await this.lockSession(tx, sessionId);
     const update = change(row);
-    if (update) await tx.update(checkoutSessions).set({ ...update, updatedAt: new Date() }).where(eq(checkoutSessions.id, row.id));
+    if (update)
+      await tx
+        .update(checkoutSessions)
+        .set({ ...update, updatedAt: new Date() })
+        .where(eq(checkoutSessions.id, row.id));
   }
 
   private async lockSession(tx: Tx, sessionId: string): Promise<CheckoutRow> {
@@ -209,18 +244,34 @@ export class FulfilmentService {
    * intent: our record has it once a payment event was applied; otherwise Stripe is asked
    * which session it paid.
    */
-  private async resolveSession(event: Stripe.Event, checkoutSessionId: string | undefined, sessionKnown: boolean): Promise<SessionTarget | undefined> {
+  private async resolveSession(
+    event: Stripe.Event,
+    checkoutSessionId: string | undefined,
+    sessionKnown: boolean,
+  ): Promise<SessionTarget | undefined> {
     let sessionId: string;
     if (event.type === 'charge.refunded') {
-      const charge = event.data.object as Stripe.Charge;
+      const charge = event.data.object;
       const paymentIntent = paymentIntentOf(charge);
-      if (!paymentIntent) throw new PermanentFailure(`refund for charge ${charge.id} has no payment intent: it was not a Checkout payment`);
-      const [ours] = await this.db.select({ id: checkoutSessions.id }).from(checkoutSessions).where(eq(checkoutSessions.stripePaymentIntentId, paymentIntent));
+      if (!paymentIntent)
+        throw new PermanentFailure(
+          `refund for charge ${charge.id} has no payment intent: it was not a Checkout payment`,
+        );
+      const [ours] = await this.db
+        .select({ id: checkoutSessions.id })
+        .from(checkoutSessions)
+        .where(eq(checkoutSessions.stripePaymentIntentId, paymentIntent));
       if (ours) return { sessionId: ours.id };
-      const found = await callStripe(this.config.stripe.callDeadlineMs, () => this.stripe.checkout.sessions.list({ payment_intent: paymentIntent, limit: 1 }));
-      if (found.data.length === 0) throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
+      const found = await callStripe(this.config.stripe.callDeadlineMs, () =>
+        this.stripe.checkout.sessions.list({ payment_intent: paymentIntent, limit: 1 }),
+      );
+      if (found.data.length === 0)
+        throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
       sessionId = found.data[0].id;
-      const [known] = await this.db.select({ id: checkoutSessions.id }).from(checkoutSessions).where(eq(checkoutSessions.id, sessionId));
+      const [known] = await this.db
+        .select({ id: checkoutSessions.id })
+        .from(checkoutSessions)
+        .where(eq(checkoutSessions.id, sessionId));
       sessionKnown = known !== undefined;
     } else if (event.type.startsWith('checkout.session.')) {
       if (checkoutSessionId === undefined) throw new PermanentFailure('checkout session event without a session id');
@@ -237,7 +288,7 @@ export class FulfilmentService {
     const result = await this.db.execute(sql`
       select exists (select 1 from ${stripeEvents} where ${stripeEvents.id} = ${eventId}::text) as seen,
              exists (select 1 from ${checkoutSessions} where ${checkoutSessions.id} = ${sessionId}::text) as known`);
-    const [row] = (result as unknown as { rows: { seen: boolean; known: boolean }[] }).rows;
+    const [row] = (result as { rows: { seen: boolean; known: boolean }[] }).rows;
     return { seen: row?.seen === true, known: row?.known === true };
   }
 
@@ -245,7 +296,11 @@ export class FulfilmentService {
     const session = await callStripe(this.config.stripe.callDeadlineMs, () =>
       this.stripe.checkout.sessions.retrieve(sessionId, { expand: ['line_items'] }).catch((error: unknown) => {
         // No retry will make it exist (e.g. a hand-made test event): not a transient failure.
-        if (error instanceof Stripe.errors.StripeInvalidRequestError && (error.statusCode === 404 || error.code === 'resource_missing')) return null;
+        if (
+          error instanceof Stripe.errors.StripeInvalidRequestError &&
+          (error.statusCode === 404 || error.code === 'resource_missing')
+        )
+          return null;
         throw error;
       }),
     );
@@ -253,9 +308,11 @@ export class FulfilmentService {
     const orgId = session.metadata?.org_id ?? session.client_reference_id;
     const userId = session.metadata?.user_id;
     const bundles = session.line_items?.data.reduce((sum, item) => sum + (item.quantity ?? 0), 0) ?? 0;
-    if (!orgId || !userId || bundles <= 0) throw new PermanentFailure(`checkout session ${sessionId} was not created by this service`);
+    if (!orgId || !userId || bundles <= 0)
+      throw new PermanentFailure(`checkout session ${sessionId} was not created by this service`);
     // Not a UUID: no row can match, and PostgreSQL would reject the comparison (a 500 retried for days).
-    if (!UUID.test(orgId)) throw new PermanentFailure(`checkout session ${sessionId} names an unknown organization ${orgId}`);
+    if (!UUID.test(orgId))
+      throw new PermanentFailure(`checkout session ${sessionId} names an unknown organization ${orgId}`);
     if (!UUID.test(userId)) throw new PermanentFailure(`checkout session ${sessionId} names an unknown user ${userId}`);
     const [org] = await this.db.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgId));
     if (!org) throw new PermanentFailure(`checkout session ${sessionId} names an unknown organization ${orgId}`);
@@ -288,7 +345,12 @@ export class FulfilmentService {
   }
 
   private async permanentFailure(event: Stripe.Event, detail: string): Promise<EventOutcome> {
-    this.logger.error({ msg: 'Stripe event cannot be applied; recorded for an operator', event_id: event.id, event_type: event.type, detail });
+    this.logger.error({
+      msg: 'Stripe event cannot be applied; recorded for an operator',
+      event_id: event.id,
+      event_type: event.type,
+      detail,
+    });
     await this.record(this.db, event, 'failed_permanently', detail);
     return 'failed_permanently';
   }

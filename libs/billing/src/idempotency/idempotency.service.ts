@@ -28,9 +28,15 @@ export interface IdempotentResult<T> {
 export function requestHash(body: unknown): string {
   const canonical = (value: unknown): unknown =>
     value && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
+      ? Object.fromEntries(
+          Object.keys(value)
+            .sort()
+            .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+        )
       : value;
-  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(body)))
+    .digest('hex');
 }
 
 /**
@@ -61,22 +67,29 @@ export class IdempotencyService {
     if (!claimed.owned) return { body: claimed.body as T, replayed: true };
     // Only while the claim is still ours: a request slower than its lock may have been taken
     // over, and must then neither complete nor release the new owner's claim.
-    const ours = and(where, eq(idempotencyKeys.state, 'in_progress'), eq(idempotencyKeys.lockedUntil, claimed.lockedUntil));
+    const ours = and(
+      where,
+      eq(idempotencyKeys.state, 'in_progress'),
+      eq(idempotencyKeys.lockedUntil, claimed.lockedUntil),
+    );
 
     try {
       const { body, alongside } = await work();
       const complete = this.db
         .update(idempotencyKeys)
-        .set({ state: 'completed', responseStatus: 200, responseBody: body as object })
+        .set({ state: 'completed', responseStatus: 200, responseBody: body })
         .where(ours);
       // A data-modifying WITH runs exactly once, in the same statement and transaction.
       if (alongside) await this.db.execute(sql`with alongside as (${alongside}) ${complete.getSQL()}`);
       else await complete;
       return { body, replayed: false };
     } catch (error) {
-      await this.db.delete(idempotencyKeys).where(ours).catch((err: unknown) =>
-        this.logger.error({ msg: 'could not release an idempotency key after a failure', err }),
-      );
+      await this.db
+        .delete(idempotencyKeys)
+        .where(ours)
+        .catch((err: unknown) =>
+          this.logger.error({ msg: 'could not release an idempotency key after a failure', err }),
+        );
       throw error;
     }
   }

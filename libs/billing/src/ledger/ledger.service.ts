@@ -24,7 +24,10 @@ export interface AppliedEntry {
 export type LedgerEntry = typeof creditLedger.$inferSelect;
 
 export class InsufficientBalanceError extends Error {
-  constructor(readonly balance: number, readonly amount: number) {
+  constructor(
+    readonly balance: number,
+    readonly amount: number,
+  ) {
     super(`balance ${balance} cannot cover ${-amount}`);
   }
 }
@@ -63,7 +66,11 @@ export class LedgerService {
     } else {
       // A debit checks its source before the balance: a debit already applied is a no-op even
       // when what is left could not cover it again. Then it checks the balance under its lock.
-      const [already] = await tx.select({ id: creditLedger.id }).from(creditLedger).where(eq(creditLedger.sourceRef, input.sourceRef)).limit(1);
+      const [already] = await tx
+        .select({ id: creditLedger.id })
+        .from(creditLedger)
+        .where(eq(creditLedger.sourceRef, input.sourceRef))
+        .limit(1);
       if (already) {
         if (alongside) await tx.execute(alongside);
         return { applied: false, balance: await this.currentBalance(tx, input.orgId) };
@@ -82,13 +89,16 @@ export class LedgerService {
              ${input.description}::text, ${input.sourceRef}::text, ${input.checkoutSessionId ?? null}::text
       from balance
       returning id, balance_after`);
-    const [entry] = (result as unknown as { rows: { id: string; balance_after: number | string | bigint }[] }).rows;
+    const [entry] = (result as { rows: { id: string; balance_after: number | string | bigint }[] }).rows;
     if (!entry) return { applied: false, balance: await this.currentBalance(tx, input.orgId) };
     return { applied: true, balance: Number(entry.balance_after), entryId: entry.id };
   }
 
   private async currentBalance(tx: Tx, orgId: string): Promise<number> {
-    const [row] = await tx.select({ balance: creditBalances.balance }).from(creditBalances).where(eq(creditBalances.orgId, orgId));
+    const [row] = await tx
+      .select({ balance: creditBalances.balance })
+      .from(creditBalances)
+      .where(eq(creditBalances.orgId, orgId));
     return row?.balance ?? 0;
   }
 
@@ -104,12 +114,18 @@ export class LedgerService {
   }
 
   async balance(orgId: string): Promise<number> {
-    const [row] = await this.db.select({ balance: creditBalances.balance }).from(creditBalances).where(eq(creditBalances.orgId, orgId));
+    const [row] = await this.db
+      .select({ balance: creditBalances.balance })
+      .from(creditBalances)
+      .where(eq(creditBalances.orgId, orgId));
     return row?.balance ?? 0;
   }
 
   /** Newest first; `beforeSeq` continues after the last entry of the previous page. */
-  async entries(orgId: string, options: { limit: number; beforeSeq?: number; types?: TransactionType[] }): Promise<LedgerEntry[]> {
+  async entries(
+    orgId: string,
+    options: { limit: number; beforeSeq?: number; types?: TransactionType[] },
+  ): Promise<LedgerEntry[]> {
     const conditions: SQL[] = [eq(creditLedger.orgId, orgId)];
     if (options.beforeSeq !== undefined) conditions.push(lt(creditLedger.seq, options.beforeSeq));
     if (options.types?.length) conditions.push(inArray(creditLedger.transactionType, options.types));

@@ -29,7 +29,7 @@ export class StripeWebhookController {
       'Stripe calls this endpoint; it is authenticated by the `Stripe-Signature` header only. ' +
       'Answers 2xx once the event is durably handled (or recorded as not applicable), 5xx on a transient failure so Stripe retries.',
   })
-  @ApiHeader({ name: 'Stripe-Signature', required: true, description: 'Stripe\'s signature of the raw body' })
+  @ApiHeader({ name: 'Stripe-Signature', required: true, description: "Stripe's signature of the raw body" })
   @ApiOkResponse({ description: 'Successful Response', type: WebhookReceipt })
   @ApiErrorResponses(
     'invalid_request_error',
@@ -44,7 +44,10 @@ export class StripeWebhookController {
     'service_unavailable_error',
     'gateway_timeout_error',
   )
-  async receive(@Req() request: RawBodyRequest<FastifyRequest>, @Headers('stripe-signature') signature: string | undefined): Promise<WebhookReceipt> {
+  async receive(
+    @Req() request: RawBodyRequest<FastifyRequest>,
+    @Headers('stripe-signature') signature: string | undefined,
+  ): Promise<WebhookReceipt> {
     return { received: true, outcome: await this.webhooks.receive(request.rawBody, signature) };
   }
 }

@@ -26,7 +26,9 @@ export class StripeWebhookService {
       event = this.stripe.webhooks.constructEvent(rawBody, signature, secret, SIGNATURE_TOLERANCE_SEC);
     } catch (error) {
       if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
-        throw new InvalidSignatureError('Invalid Stripe-Signature: the signature does not match the payload, or it is too old');
+        throw new InvalidSignatureError(
+          'Invalid Stripe-Signature: the signature does not match the payload, or it is too old',
+        );
       }
       throw new InvalidRequestError('Webhook payload is not a Stripe event');
     }

@@ -10,7 +10,10 @@ export class ValidationErrorItem {
   })
   loc!: (string | number)[];
 
-  @ApiProperty({ description: 'Human-readable validation message', example: 'Input should be less than or equal to 10' })
+  @ApiProperty({
+    description: 'Human-readable validation message',
+    example: 'Input should be less than or equal to 10',
+  })
   msg!: string;
 
   @ApiProperty({ description: 'Machine-readable validation error type', example: 'less_than_equal' })

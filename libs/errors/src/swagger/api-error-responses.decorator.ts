@@ -25,7 +25,9 @@ const DESCRIPTIONS: Record<number, string> = {
 const API_RESPONSE_METADATA = 'swagger/apiResponse';
 
 const EXAMPLE_ERRORS: Partial<Record<ErrorType, ValidationErrorItem[]>> = {
-  validation_error: [{ loc: ['body', 'quantity'], msg: 'Input should be less than or equal to 10', type: 'less_than_equal' }],
+  validation_error: [
+    { loc: ['body', 'quantity'], msg: 'Input should be less than or equal to 10', type: 'less_than_equal' },
+  ],
   invalid_request_error: [{ loc: ['body'], msg: 'Invalid JSON', type: 'json_invalid' }],
 };
 
@@ -55,7 +57,12 @@ export function ApiErrorResponses(...types: ErrorType[]): MethodDecorator & Clas
                   type,
                   {
                     summary: ERROR_CATALOG[type].detail,
-                    value: { code: status, detail: ERROR_CATALOG[type].detail, errors: EXAMPLE_ERRORS[type] ?? null, type },
+                    value: {
+                      code: status,
+                      detail: ERROR_CATALOG[type].detail,
+                      errors: EXAMPLE_ERRORS[type] ?? null,
+                      type,
+                    },
                   },
                 ]),
               ),
@@ -65,9 +72,10 @@ export function ApiErrorResponses(...types: ErrorType[]): MethodDecorator & Clas
       // A route may be declared by two of these (its own list and `@OrgRole`'s): Swagger then
       // merges the examples but would repeat the description, so it is given only once.
       return (target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
-        const declared = Reflect.getMetadata(API_RESPONSE_METADATA, descriptor ? descriptor.value : target) as
-          | Record<string, { description?: string }>
-          | undefined;
+        const declared = Reflect.getMetadata(
+          API_RESPONSE_METADATA,
+          descriptor ? (descriptor.value as object) : target,
+        ) as Record<string, { description?: string }> | undefined;
         const decorate = response(declared?.[status]?.description === description ? '' : description) as (
           target: object,
           key?: string | symbol,
@@ -83,4 +91,9 @@ export function ApiErrorResponses(...types: ErrorType[]): MethodDecorator & Clas
  * What any route can answer whatever it does: rate limits, old clients, bugs, and 503 when
  * the database cannot be reached or the request passes its deadline without waiting on Stripe.
  */
-export const COMMON_ERROR_TYPES: ErrorType[] = ['upgrade_required_error', 'rate_limit_error', 'internal_error', 'service_unavailable_error'];
+export const COMMON_ERROR_TYPES: ErrorType[] = [
+  'upgrade_required_error',
+  'rate_limit_error',
+  'internal_error',
+  'service_unavailable_error',
+];

@@ -18,10 +18,16 @@ const RULES: [string, Rule][] = [
   ['isString', { type: 'string_type', msg: () => 'Input should be a valid string' }],
   ['isBoolean', { type: 'bool_type', msg: () => 'Input should be a valid boolean' }],
   ['isIn', { type: 'enum', msg: ([values]) => `Input should be ${formatChoices(values as unknown[])}` }],
-  ['minLength', { type: 'string_too_short', msg: ([n]) => `String should have at least ${n} character${n === 1 ? '' : 's'}` }],
-  ['maxLength', { type: 'string_too_long', msg: ([n]) => `String should have at most ${n} characters` }],
-  ['min', { type: 'greater_than_equal', msg: ([n]) => `Input should be greater than or equal to ${n}` }],
-  ['max', { type: 'less_than_equal', msg: ([n]) => `Input should be less than or equal to ${n}` }],
+  [
+    'minLength',
+    {
+      type: 'string_too_short',
+      msg: ([n]) => `String should have at least ${String(n)} character${n === 1 ? '' : 's'}`,
+    },
+  ],
+  ['maxLength', { type: 'string_too_long', msg: ([n]) => `String should have at most ${String(n)} characters` }],
+  ['min', { type: 'greater_than_equal', msg: ([n]) => `Input should be greater than or equal to ${String(n)}` }],
+  ['max', { type: 'less_than_equal', msg: ([n]) => `Input should be less than or equal to ${String(n)}` }],
   ['matches', { type: 'string_pattern_mismatch', msg: () => 'String does not match the expected pattern' }],
 ];
 const RULE_ORDER = new Map(RULES.map(([name], index) => [name, index]));
@@ -50,7 +56,10 @@ function constraintsOf(target: object, property: string, name: string): unknown[
 
 /** Order custom constraints (named after their pydantic type) after the built-in type checks. */
 function rank(name: string): number {
-  return RULE_ORDER.get(name) ?? (name.startsWith('url_') ? 100 + ['url_parsing', 'url_scheme', 'url_host_not_allowed'].indexOf(name) : 50);
+  return (
+    RULE_ORDER.get(name) ??
+    (name.startsWith('url_') ? 100 + ['url_parsing', 'url_scheme', 'url_host_not_allowed'].indexOf(name) : 50)
+  );
 }
 
 /** Flattens class-validator's error tree into field errors with full `loc` paths. */
@@ -62,7 +71,8 @@ export function toFieldErrors(errors: ClassValidatorError[], loc: (string | numb
     if (names.length > 0) {
       const first = names.sort((a, b) => rank(a) - rank(b))[0];
       const rule = RULE_BY_NAME.get(first);
-      const target = error.target?.constructor ?? Object.getPrototypeOf(error.target ?? {})?.constructor;
+      const target = (error.target?.constructor ??
+        (Object.getPrototypeOf(error.target ?? {}) as object | null)?.constructor) as object | undefined;
       result.push({
         loc: path,
         msg: rule ? rule.msg(target ? constraintsOf(target, error.property, first) : []) : error.constraints![first],

@@ -36,11 +36,15 @@ export class RequestValidationPipe implements PipeTransform {
     }
     if (typeof value !== 'object' || Array.isArray(value)) {
       throw new ValidationError([
-        { loc: [where], msg: 'Input should be a valid dictionary or object to extract fields from', type: 'model_attributes_type' },
+        {
+          loc: [where],
+          msg: 'Input should be a valid dictionary or object to extract fields from',
+          type: 'model_attributes_type',
+        },
       ]);
     }
 
-    const instance = plainToInstance(metatype as new () => object, value) as object;
+    const instance = plainToInstance<object, unknown>(metatype as new () => object, value);
     attachValidationContext(instance, this.context);
     const errors = await validate(instance, VALIDATOR_OPTIONS);
     if (errors.length > 0) throw new ValidationError(toFieldErrors(errors, [where]));

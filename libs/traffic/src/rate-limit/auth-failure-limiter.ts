@@ -40,7 +40,13 @@ export class AuthFailureLimiter {
     const { windowMs, authFailures } = this.config.rateLimit;
     let record;
     try {
-      record = await this.storage.increment(`rate-limit:auth-failures:ip:${address}`, windowMs, authFailures, windowMs, 'auth-failures');
+      record = await this.storage.increment(
+        `rate-limit:auth-failures:ip:${address}`,
+        windowMs,
+        authFailures,
+        windowMs,
+        'auth-failures',
+      );
     } catch {
       return undefined; // fail open, like the other limits (the storage logs the outage)
     }

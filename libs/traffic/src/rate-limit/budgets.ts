@@ -14,4 +14,5 @@ export const RATE_LIMIT_BUDGET = Symbol('rateLimitBudget');
  * Chooses a route's budget. Without it a route counts against `read` when it is a GET or
  * HEAD and against `checkout` (the tighter, write budget) otherwise.
  */
-export const RateLimitBudgetOf = (budget: RateLimitBudget): MethodDecorator & ClassDecorator => SetMetadata(RATE_LIMIT_BUDGET, budget);
+export const RateLimitBudgetOf = (budget: RateLimitBudget): MethodDecorator & ClassDecorator =>
+  SetMetadata(RATE_LIMIT_BUDGET, budget);

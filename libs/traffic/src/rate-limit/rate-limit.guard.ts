@@ -38,7 +38,11 @@ export class RateLimitGuard extends ThrottlerGuard {
     };
     if (record.isBlocked) {
       const retryAfter = Math.max(1, record.timeToBlockExpire);
-      throw new RateLimitError(retryAfter, { ...headers, 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(retryAfter) });
+      throw new RateLimitError(retryAfter, {
+        ...headers,
+        'RateLimit-Remaining': '0',
+        'RateLimit-Reset': String(retryAfter),
+      });
     }
     void res.headers(headers);
     return true;

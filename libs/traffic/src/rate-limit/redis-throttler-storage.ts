@@ -62,7 +62,13 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     }
   }
 
-  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     try {
       return await this.counters.increment(this.keyPrefix + key, ttl, limit, blockDuration, throttlerName);
     } catch (error) {
