@@ -1,8 +1,11 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ERROR_CATALOG } from '@credits/errors';
 import { startTestApp, TestApp } from '../support/test-app';
 
+/** PUBLIC_URL of the app under test, as a deployment sets it. */
+const DEPLOYED_URL = 'https://credits.example.com';
 const ERROR_STATUSES = ['400', '401', '403', '404', '409', '422', '426', '429', '500', '502', '504'];
 /** The published contract's response descriptions. */
 const DESCRIPTIONS: Record<string, string> = {
@@ -25,7 +28,7 @@ describe('the OpenAPI document', () => {
   let doc: any;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ env: { PUBLIC_URL: `${DEPLOYED_URL}/` } });
     doc = (await t.request('GET', '/docs-json')).body;
   });
   afterAll(() => t?.close());
@@ -33,7 +36,9 @@ describe('the OpenAPI document', () => {
   it('is valid OpenAPI, and openapi.json in the repo is exactly what the app serves (npm run openapi)', async () => {
     await expect(SwaggerParser.validate(structuredClone(doc))).resolves.toBeDefined();
     const committed = JSON.parse(readFileSync(join(__dirname, '../../openapi.json'), 'utf8'));
-    expect(doc).toEqual(committed);
+    // All but the server, which is this deployment's; the committed one is the default of `npm start`.
+    expect({ ...doc, servers: committed.servers }).toEqual(committed);
+    expect(committed.servers).toEqual([{ url: 'http://127.0.0.1:3000', description: expect.any(String) }]);
   });
 
   it('serves Swagger UI at /docs', async () => {
@@ -103,6 +108,11 @@ describe('the OpenAPI document', () => {
       description: 'Quantity of credit bundles to purchase (1-10)',
     });
     expect(request.properties.success_url.description).toBe('Redirect URL after successful purchase');
+    // Stripe's placeholder has braces, which no `format: uri` admits: a pattern states the rule instead.
+    const successUrl = new RegExp(request.properties.success_url.pattern);
+    expect(request.properties.success_url.format).toBeUndefined();
+    expect(successUrl.test('https://app.example.com/done?session_id={CHECKOUT_SESSION_ID}')).toBe(true);
+    expect(successUrl.test('app.example.com/done')).toBe(false);
     expect(request.properties.cancel_url.description).toBe('Redirect URL after canceling');
 
     const response = doc.components.schemas.CheckoutSessionResponse;
@@ -130,8 +140,38 @@ describe('the OpenAPI document', () => {
     }
     expect(Object.keys(ledger.responses)).toContain('422');
     const webhook = doc.paths['/api/v1/stripe/webhook'].post;
-    expect(webhook.security).toBeUndefined();
+    expect(webhook.operationId).toBe('receive_stripe_event');
     expect(Object.keys(webhook.responses)).toEqual(expect.arrayContaining(['200', '400', '500']));
+  });
+
+  it('says which operations need no credentials (security: []) and which need a bearer token', () => {
+    const security = Object.fromEntries(
+      Object.entries<any>(doc.paths).flatMap(([path, item]) =>
+        Object.entries<any>(item).map(([method, op]) => [`${method} ${path}`, op.security]),
+      ),
+    );
+    expect(security).toMatchObject({
+      'get /healthz': [],
+      'get /readyz': [],
+      'post /api/v1/stripe/webhook': [],
+      'post /api/v1/org/{org}/credits/checkout': [{ bearer: [] }],
+      'get /api/v1/org/{org}/credits': [{ bearer: [] }],
+    });
+    for (const [operation, requirement] of Object.entries(security)) {
+      expect([operation, Array.isArray(requirement)]).toEqual([operation, true]);
+    }
+  });
+
+  it('types the envelope: code an integer, type one of the catalog', () => {
+    const { code, type } = doc.components.schemas.APIErrorPayload.properties;
+    expect(code).toMatchObject({ type: 'integer', minimum: 400, maximum: 599 });
+    expect(type.allOf).toEqual([{ $ref: '#/components/schemas/APIErrorType' }]);
+    expect(doc.components.schemas.APIErrorType).toMatchObject({ type: 'string', enum: Object.keys(ERROR_CATALOG) });
+  });
+
+  it('names a licence, and the server at the configured public URL', () => {
+    expect(doc.info.license).toEqual({ name: 'Proprietary' });
+    expect(doc.servers.map((server: any) => server.url)).toEqual([DEPLOYED_URL]);
   });
 
   it('lists 503 on every API operation: any of them can meet an unreachable database or pass its deadline', () => {

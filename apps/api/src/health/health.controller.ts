@@ -11,7 +11,7 @@ class HealthStatus {
 }
 
 class ReadinessStatus extends HealthStatus {
-  @ApiProperty({ example: { database: 'ok', stripe: 'ok' } })
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, example: { database: 'ok', stripe: 'ok' } })
   checks!: Record<string, string>;
 }
 

@@ -4,15 +4,20 @@ import { IsRedirectUrl, MAX_REDIRECT_URL_LENGTH } from './redirect-url';
 
 export const MIN_BUNDLES = 1;
 export const MAX_BUNDLES = 10;
+/** An absolute http(s) URL, as the document states it; the allow-list and https rule are the server's. */
+const ABSOLUTE_HTTP_URL_PATTERN = '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+([/?#]\\S*)?$';
 
 @ApiSchema({
   name: 'CreateCheckoutSessionRequest',
   description: 'Request schema for creating a Stripe Checkout session.',
 })
 export class CreateCheckoutSessionRequest {
+  // Not `format: uri`: Stripe's `{CHECKOUT_SESSION_ID}` placeholder is not valid in a URI, so a
+  // client that checks formats would refuse the very value this field exists for.
   @ApiProperty({
     description: 'Redirect URL after successful purchase',
-    format: 'uri',
+    type: 'string',
+    pattern: ABSOLUTE_HTTP_URL_PATTERN,
     maxLength: MAX_REDIRECT_URL_LENGTH,
     example: 'http://localhost:3000/billing/success?session_id={CHECKOUT_SESSION_ID}',
   })
@@ -24,6 +29,7 @@ export class CreateCheckoutSessionRequest {
 
   @ApiProperty({
     description: 'Redirect URL after canceling',
+    type: 'string',
     format: 'uri',
     maxLength: MAX_REDIRECT_URL_LENGTH,
     example: 'http://localhost:3000/billing/cancel',
@@ -52,6 +58,7 @@ export class CreateCheckoutSessionRequest {
 export class CheckoutSessionResponse {
   @ApiProperty({
     description: 'Stripe Checkout URL',
+    type: 'string',
     format: 'uri',
     example: 'https://checkout.stripe.com/c/pay/cs_test_a1b2c3',
   })
@@ -62,6 +69,7 @@ export class CheckoutSessionResponse {
 
   @ApiPropertyOptional({
     description: 'When the Checkout session expires (ISO 8601)',
+    type: 'string',
     format: 'date-time',
     nullable: true,
   })
@@ -78,6 +86,11 @@ export class CheckoutSessionResponse {
   })
   amount_total?: number | null;
 
-  @ApiPropertyOptional({ description: 'Three-letter ISO currency code, lower case', nullable: true, example: 'usd' })
+  @ApiPropertyOptional({
+    description: 'Three-letter ISO currency code, lower case',
+    type: 'string',
+    nullable: true,
+    example: 'usd',
+  })
   currency?: string | null;
 }

@@ -1,5 +1,5 @@
 import { Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { RawBodyRequest } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AcceptsLargeBody, ApiErrorResponses } from '@credits/errors';
@@ -30,6 +30,19 @@ export class StripeWebhookController {
       'Answers 2xx once the event is durably handled (or recorded as not applicable), 5xx on a transient failure so Stripe retries.',
   })
   @ApiHeader({ name: 'Stripe-Signature', required: true, description: "Stripe's signature of the raw body" })
+  @ApiBody({
+    description: 'A Stripe event, byte for byte as Stripe sent it (the signature covers the raw body)',
+    schema: {
+      type: 'object',
+      required: ['id', 'type', 'data'],
+      properties: {
+        id: { type: 'string', example: 'evt_1NG8Du2eZvKYlo2CUI79vXWy' },
+        type: { type: 'string', example: 'checkout.session.completed' },
+        data: { type: 'object', description: "Holds the event's `object`", additionalProperties: true },
+      },
+      additionalProperties: true,
+    },
+  })
   @ApiOkResponse({ description: 'Successful Response', type: WebhookReceipt })
   @ApiErrorResponses(
     'invalid_request_error',
@@ -44,7 +57,7 @@ export class StripeWebhookController {
     'service_unavailable_error',
     'gateway_timeout_error',
   )
-  async receive(
+  async receiveStripeEvent(
     @Req() request: RawBodyRequest<FastifyRequest>,
     @Headers('stripe-signature') signature: string | undefined,
   ): Promise<WebhookReceipt> {

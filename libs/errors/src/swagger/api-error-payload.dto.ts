@@ -1,4 +1,5 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+import { ERROR_CATALOG, ErrorType } from '../error-catalog';
 
 @ApiSchema({ name: 'ValidationErrorItem', description: 'One field that failed validation.' })
 export class ValidationErrorItem {
@@ -23,7 +24,13 @@ export class ValidationErrorItem {
 /** The envelope, declared once for the OpenAPI document. */
 @ApiSchema({ name: 'APIErrorPayload', description: 'Canonical API error envelope returned by the API.' })
 export class APIErrorPayload {
-  @ApiProperty({ description: 'HTTP status code', example: 422 })
+  @ApiProperty({
+    description: 'HTTP status code, equal to the status of the response',
+    type: 'integer',
+    minimum: 400,
+    maximum: 599,
+    example: 422,
+  })
   code!: number;
 
   @ApiProperty({ description: 'Human-readable error message', example: 'Request validation failed' })
@@ -36,6 +43,12 @@ export class APIErrorPayload {
   })
   errors!: ValidationErrorItem[] | null;
 
-  @ApiProperty({ description: 'Stable machine-readable error type', example: 'validation_error' })
-  type!: string;
+  // An enum, so a client can switch over the catalog; the status of each type is fixed.
+  @ApiProperty({
+    description: 'Stable machine-readable error type',
+    enum: Object.keys(ERROR_CATALOG),
+    enumName: 'APIErrorType',
+    example: 'validation_error',
+  })
+  type!: ErrorType;
 }
