@@ -49,11 +49,7 @@ export class EmulatorState {
 
   /** Clears objects, idempotency keys, faults, the request log and events. */
   reset(): void {
-    this.store.clear();
-    this.idempotency.clear();
-    this.faults.clear();
-    this.requests.clear();
-    this.webhooks.clear();
+    for (const part of [this.store, this.idempotency, this.faults, this.requests, this.webhooks]) part.clear();
   }
 
   stats(): Record<string, number> {
