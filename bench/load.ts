@@ -70,6 +70,13 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** How an A/B comparison runs: rounds of `seconds` each, after a warm-up of each side. */
+export interface Rounds {
+  rounds: number;
+  seconds: number;
+  warmupSeconds: number;
+}
+
 export interface Comparison {
   measured: Sample[];
   floor: Sample[];
@@ -82,7 +89,7 @@ export interface Comparison {
 export async function alternate(
   measured: LoadSpec,
   floor: LoadSpec,
-  options: { rounds: number; seconds: number; warmupSeconds: number },
+  options: Rounds,
   onRound?: (side: 'measured' | 'floor', round: number, sample: Sample) => void,
 ): Promise<Comparison> {
   await runLoad(measured, { seconds: options.warmupSeconds });

@@ -23,13 +23,10 @@ export interface ApiResult {
   body: unknown;
 }
 
-export type ApiHandler = (ctx: Context, req: ApiRequest, match: RegExpExecArray) => ApiResult;
+/** The `:name` segments of a route's path, as received (`/v1/customers/:id` → `{ id }`). */
+export type PathParams = Record<string, string>;
 
-export interface Route {
-  method: string;
-  pattern: RegExp;
-  handler: ApiHandler;
-}
+export type ApiHandler = (ctx: Context, req: ApiRequest, path: PathParams) => ApiResult;
 
 export function ok(body: unknown): ApiResult {
   return { status: 200, body };

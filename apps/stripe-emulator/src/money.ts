@@ -19,6 +19,9 @@ const ZERO_DECIMAL = new Set([
 ]);
 const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
 
+/** The largest amount Stripe takes for a price or a Checkout Session's total (smallest unit). */
+export const MAX_AMOUNT = 99_999_999;
+
 /** Stripe's minimum charge amounts (smallest unit) for common currencies; others are not checked. */
 const MINIMUMS: Record<string, number> = {
   usd: 50,

@@ -70,6 +70,46 @@ export interface Price {
   metadata: Metadata;
 }
 
+/** A new product: the given fields; a generated id and `active` unless given. */
+export function newProduct(
+  fields: Pick<Product, 'name' | 'description' | 'metadata'> & Partial<Pick<Product, 'id' | 'active'>>,
+): Product {
+  return {
+    id: fields.id ?? newId('prod'),
+    object: 'product',
+    created: nowSeconds(),
+    livemode: false,
+    active: fields.active ?? true,
+    name: fields.name,
+    description: fields.description,
+    metadata: fields.metadata,
+  };
+}
+
+/** A new one-time, per-unit price of `unit_amount` (the emulator keeps no decimal amounts). */
+export function newPrice(
+  fields: Pick<Price, 'active' | 'currency' | 'unit_amount' | 'product' | 'lookup_key' | 'nickname' | 'metadata'>,
+): Price {
+  return {
+    id: newId('price'),
+    object: 'price',
+    created: nowSeconds(),
+    livemode: false,
+    active: fields.active,
+    currency: fields.currency,
+    unit_amount: fields.unit_amount,
+    unit_amount_decimal: String(fields.unit_amount),
+    product: fields.product,
+    type: 'one_time',
+    billing_scheme: 'per_unit',
+    lookup_key: fields.lookup_key,
+    nickname: fields.nickname,
+    recurring: null,
+    tax_behavior: 'unspecified',
+    metadata: fields.metadata,
+  };
+}
+
 export interface LineItem {
   id: string;
   object: 'item';

@@ -1,0 +1,93 @@
+import type { Context } from './context';
+import { Faults } from './faults';
+import { IdempotencyStore } from './idempotency';
+import { RequestLog } from './request-log';
+import { Store } from './store';
+import { WebhookDispatcher } from './webhooks';
+
+export interface StateOptions {
+  webhookUrl: string | undefined;
+  webhookSecret: string;
+  webhookRetryDelaysMs: number[];
+  webhookTimeoutMs: number;
+  maxObjects: number;
+  maxIdempotencyKeys: number;
+  maxRequests: number;
+  maxEvents: number;
+}
+
+/** Everything one emulator keeps between requests; nothing is process-global. */
+export class EmulatorState {
+  readonly store: Store;
+  readonly idempotency: IdempotencyStore;
+  readonly faults = new Faults();
+  readonly requests: RequestLog;
+  readonly webhooks: WebhookDispatcher;
+  /** What route handlers and flows see; `publicUrl` is filled in once the server listens. */
+  readonly ctx: Context;
+  /** Fault delays under way, woken early by `close`. */
+  private readonly sleeping = new Map<NodeJS.Timeout, () => void>();
+  private closedFlag = false;
+
+  constructor(options: StateOptions) {
+    this.store = new Store(options.maxObjects);
+    this.idempotency = new IdempotencyStore(options.maxIdempotencyKeys);
+    this.requests = new RequestLog(options.maxRequests);
+    this.webhooks = new WebhookDispatcher({
+      url: options.webhookUrl,
+      secret: options.webhookSecret,
+      retryDelaysMs: options.webhookRetryDelaysMs,
+      timeoutMs: options.webhookTimeoutMs,
+      maxEvents: options.maxEvents,
+    });
+    this.ctx = { store: this.store, webhooks: this.webhooks, publicUrl: '' };
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Clears objects, idempotency keys, faults, the request log and events. */
+  reset(): void {
+    for (const part of [this.store, this.idempotency, this.faults, this.requests, this.webhooks]) part.clear();
+  }
+
+  stats(): Record<string, number> {
+    const { store } = this;
+    return {
+      customers: store.customers.size,
+      prices: store.prices.size,
+      products: store.products.size,
+      sessions: store.sessions.size,
+      payment_intents: store.paymentIntents.size,
+      charges: store.charges.size,
+      refunds: store.refunds.size,
+      idempotency_keys: this.idempotency.size,
+      events: this.webhooks.size,
+      requests: this.requests.size,
+      heap_used_mb: Math.round(process.memoryUsage().heapUsed / 1e6),
+    };
+  }
+
+  /** Resolves false when the emulator closed meanwhile. */
+  sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.sleeping.delete(timer);
+        resolve(!this.closedFlag);
+      }, ms);
+      this.sleeping.set(timer, () => resolve(false));
+    });
+  }
+
+  /** Stops webhook deliveries and wakes every delayed request, which then answers nothing. */
+  close(): void {
+    this.closedFlag = true;
+    this.webhooks.close();
+    for (const [timer, wake] of this.sleeping) {
+      clearTimeout(timer);
+      wake();
+    }
+    this.sleeping.clear();
+  }
+}

@@ -1,0 +1,66 @@
+import { fail } from './log';
+
+export const SCENARIOS = ['checkout', 'invalid', 'balance', 'webhook', 'soak'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+const USAGE = `usage: npm run bench -- [--quick] [--only checkout,invalid,balance,webhook,soak]
+                 [--soak-seconds N] [--rounds N] [--seconds N] [--webhook-events N]
+                 [--cpu-prof api,floor,emulator]`;
+
+export interface Args {
+  quick: boolean;
+  only: Set<Scenario>;
+  soakSeconds: number;
+  rounds: number;
+  seconds: number;
+  warmupSeconds: number;
+  webhookEvents: number;
+  cpuProf: Set<string>;
+}
+
+export function parseArgs(argv: string[]): Args {
+  const values = new Map<string, string>();
+  const flags = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--quick' || arg === '--help') flags.add(arg);
+    else if (/^--[a-z-]+$/.test(arg) && argv[i + 1] !== undefined) values.set(arg, argv[++i]);
+    else if (/^--[a-z-]+=/.test(arg)) values.set(arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1));
+    else fail(`unknown argument "${arg}"\n${USAGE}`);
+  }
+  if (flags.has('--help')) {
+    process.stdout.write(USAGE + '\n');
+    process.exit(0);
+  }
+  const quick = flags.has('--quick');
+  const int = (name: string, fallback: number, min: number): number => {
+    const raw = values.get(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) fail(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+  const soakSeconds = int('--soak-seconds', 600, 10);
+  let only: Set<Scenario>;
+  if (values.has('--only')) {
+    only = new Set();
+    for (const name of values.get('--only')!.split(',')) {
+      if (!(SCENARIOS as readonly string[]).includes(name))
+        fail(`--only: unknown scenario "${name}" (${SCENARIOS.join(', ')})`);
+      only.add(name as Scenario);
+    }
+  } else {
+    // The soak is long: it runs only when asked for.
+    only = new Set(SCENARIOS.filter((s) => s !== 'soak' || values.has('--soak-seconds')));
+  }
+  return {
+    quick,
+    only,
+    soakSeconds,
+    rounds: int('--rounds', 3, 1),
+    seconds: int('--seconds', quick ? 1 : 5, 1),
+    warmupSeconds: quick ? 1 : 2,
+    webhookEvents: int('--webhook-events', quick ? 200 : 2000, 1),
+    cpuProf: new Set((values.get('--cpu-prof') ?? '').split(',').filter(Boolean)),
+  };
+}

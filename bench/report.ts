@@ -1,0 +1,192 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Args } from './args';
+import { CONNECTIONS, median, type Comparison, type Sample } from './load';
+import { REPO_ROOT } from './processes';
+import type { SoakResult } from './scenarios/soak';
+import type { WebhookResult } from './scenarios/webhook';
+
+/** One line of the table. */
+export interface Row {
+  scenario: string;
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  floor_rps: number | null;
+  floor_p50_ms: number | null;
+  floor_p99_ms: number | null;
+  ratio: number | null;
+  /** Our p99 minus the floor's. */
+  added_p99_ms: number | null;
+  unexpected: number;
+  target: string;
+  met: boolean | null;
+  rounds?: { measured: Sample[]; floor: Sample[] };
+}
+
+/** What a run measured, for the table, the summaries and the JSON. */
+export interface Results {
+  rows: Row[];
+  webhooks: WebhookResult[];
+  soak: SoakResult | undefined;
+}
+
+export const mib = (bytes: number | null) => (bytes === null ? 'n/a' : (bytes / 2 ** 20).toFixed(1));
+
+/** Medians of the rounds against the floor's: met when the ratio (and the added p99, if given) are within target. */
+export function compareRow(scenario: string, c: Comparison, target: { ratio: number; addedP99?: number }): Row {
+  const rps = median(c.measured.map((s) => s.rps));
+  const floorRps = median(c.floor.map((s) => s.rps));
+  const p99 = median(c.measured.map((s) => s.p99));
+  const floorP99 = median(c.floor.map((s) => s.p99));
+  const ratio = rps / floorRps;
+  const added = p99 - floorP99;
+  const met = ratio >= target.ratio && (target.addedP99 === undefined || added <= target.addedP99);
+  return {
+    scenario,
+    rps,
+    p50_ms: median(c.measured.map((s) => s.p50)),
+    p99_ms: p99,
+    floor_rps: floorRps,
+    floor_p50_ms: median(c.floor.map((s) => s.p50)),
+    floor_p99_ms: floorP99,
+    ratio,
+    added_p99_ms: added,
+    unexpected: [...c.measured, ...c.floor].reduce((n, s) => n + s.unexpected, 0),
+    target: `≥ ${target.ratio}×${target.addedP99 === undefined ? '' : `, +p99 ≤ ${target.addedP99} ms`}`,
+    met,
+    rounds: c,
+  };
+}
+
+/** A scenario without a floor: one sample against its target. */
+export function sampleRow(scenario: string, s: Sample, target: string, met: boolean | null): Row {
+  return {
+    scenario,
+    rps: s.rps,
+    p50_ms: s.p50,
+    p99_ms: s.p99,
+    floor_rps: null,
+    floor_p50_ms: null,
+    floor_p99_ms: null,
+    ratio: null,
+    added_p99_ms: null,
+    unexpected: s.unexpected,
+    target,
+    met,
+  };
+}
+
+/** The table, then the webhook exactly-once checks and the soak's memory, on stdout. */
+export function printResults({ rows, webhooks, soak }: Results): void {
+  process.stdout.write('\n' + renderTable(rows) + '\n');
+  for (const webhook of webhooks) {
+    const e = webhook.exactlyOnce;
+    process.stdout.write(
+      `\nwebhook exactly-once (${webhook.label}): ${e.held ? 'HELD' : 'VIOLATED'} — ${e.sessions} sessions, ${e.grantedOnce} granted exactly once, ` +
+        `${e.notOnce} not; balances ${e.balance} (expected ${e.expectedBalance}, ${e.orgsOff} orgs off); outcomes ${JSON.stringify(webhook.outcomes)}\n`,
+    );
+  }
+  if (soak) {
+    process.stdout.write(
+      `\nsoak RSS (MiB, every 10 s): ${soak.samples.map((s) => (s.rss / 2 ** 20).toFixed(0)).join(' ')}\n` +
+        `after the first minute ${mib(soak.rssAfterFirstMinute)} MiB, at the end ${mib(soak.rssAtEnd)} MiB ` +
+        `(${((soak.rssAtEnd / soak.rssAfterFirstMinute - 1) * 100).toFixed(1)}%)\n` +
+        `live heap after full GCs (MiB, ${soak.fullGcs.length} collections): median of the first minute ${mib(soak.liveHeapFirstMinute)}, ` +
+        `of the last minute ${mib(soak.liveHeapLastMinute)}${soak.liveHeapFirstMinute && soak.liveHeapLastMinute ? ` (${((soak.liveHeapLastMinute / soak.liveHeapFirstMinute - 1) * 100).toFixed(1)}%)` : ''}\n`,
+    );
+  }
+}
+
+/** `bench/results/<date>-<sha>[-dirty][-quick].json`: the results with the commit, the machine and the settings. */
+export function writeReport(args: Args, results: Results, started: number, exitCode: number): void {
+  const sha = git(['rev-parse', '--short', 'HEAD']) ?? 'unknown';
+  const dirty = (git(['status', '--porcelain', '--untracked-files=no']) ?? '') !== '';
+  const report = {
+    date: new Date().toISOString(),
+    git_sha: sha,
+    git_dirty: dirty,
+    quick: args.quick,
+    machine: machine(),
+    settings: {
+      connections: CONNECTIONS,
+      rounds: args.rounds,
+      seconds_per_round: args.seconds,
+      warmup_seconds: args.warmupSeconds,
+    },
+    rows: results.rows,
+    webhooks: results.webhooks.map((w) => ({
+      label: w.label,
+      orgs: w.orgs,
+      exactly_once: w.exactlyOnce,
+      outcomes: w.outcomes,
+      events: args.webhookEvents,
+    })),
+    soak: results.soak,
+    duration_s: Math.round((Date.now() - started) / 1000),
+    exit_code: exitCode,
+  };
+  const resultsDir = join(REPO_ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(
+    resultsDir,
+    `${report.date.slice(0, 10)}-${sha}${dirty ? '-dirty' : ''}${args.quick ? '-quick' : ''}.json`,
+  );
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(`\nwritten ${file.slice(REPO_ROOT.length + 1)} (${report.duration_s} s)\n`);
+}
+
+function renderTable(rows: Row[]): string {
+  const fmt = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? '—' : n.toFixed(digits));
+  const header = [
+    'scenario',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'floor req/s',
+    'floor p50',
+    'floor p99',
+    'ratio',
+    '+p99 ms',
+    'unexpected',
+    'target',
+    'met',
+  ];
+  const body = rows.map((r) => [
+    r.scenario,
+    fmt(r.rps),
+    fmt(r.p50_ms, 1),
+    fmt(r.p99_ms, 1),
+    fmt(r.floor_rps),
+    fmt(r.floor_p50_ms, 1),
+    fmt(r.floor_p99_ms, 1),
+    r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
+    fmt(r.added_p99_ms, 1),
+    String(r.unexpected),
+    r.target,
+    r.met === null ? '—' : r.met ? 'yes' : 'NO',
+  ]);
+  const lines = [header, header.map(() => '---'), ...body];
+  return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+function git(args: string[]): string | undefined {
+  try {
+    return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function machine() {
+  const cpu = cpus();
+  return {
+    cpus: cpu.length,
+    cpu_model: cpu[0]?.model,
+    memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    loadavg_at_end: loadavg().map((n) => Math.round(n * 100) / 100),
+  };
+}

@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { query } from '../database';
+import { runLoad, type LoadSpec } from '../load';
+import { log } from '../log';
+import { sampleRow, type Row } from '../report';
+import { authHeaders, CANCEL_URL, creditsPath, post, SUCCESS_URL } from '../requests';
+import { WEBHOOK_ORGS, type SeededOrg } from '../seed';
+import type { Stack } from '../stack';
+
+export interface WebhookResult {
+  label: string;
+  orgs: number;
+  rows: Row[];
+  outcomes: Record<string, number>;
+  exactlyOnce: {
+    held: boolean;
+    sessions: number;
+    grantedOnce: number;
+    notOnce: number;
+    /** Summed over the scenario's orgs. */
+    balance: number;
+    expectedBalance: number;
+    /** Orgs whose balance is not the sum of their sessions' credits. */
+    orgsOff: number;
+  };
+}
+
+interface SignedEvent {
+  payload: string;
+  signature: string;
+}
+
+/** The webhook scenario twice: every event for one org (the worst case), then dealt over many. */
+export async function webhookScenarios(stack: Stack, count: number): Promise<WebhookResult[]> {
+  const { seeded } = stack;
+  const results: WebhookResult[] = [];
+  for (const [label, orgs] of [
+    ['one org', [seeded.webhookOrg]],
+    [`${WEBHOOK_ORGS} orgs`, seeded.webhookOrgs],
+  ] as const) {
+    results.push(await webhookScenario(stack, label, orgs, count));
+  }
+  return results;
+}
+
+/**
+ * Distinct paid sessions, dealt round-robin to `orgs`: each `checkout.session.completed` is
+ * posted once (first deliveries), then all of them again (duplicates). Every session must end
+ * up granted exactly once and every org's balance must be the sum of its grants. One org is
+ * the worst case (its grants queue on its balance row); many orgs show what the rest costs.
+ */
+async function webhookScenario(
+  { api, dbUrl, emulator }: Stack,
+  label: string,
+  orgs: readonly SeededOrg[],
+  count: number,
+): Promise<WebhookResult> {
+  log(`webhook (${label}): creating and paying ${count} sessions`);
+  const sessions = await parallel(count, 16, async (i) => {
+    const org = orgs[i % orgs.length];
+    const res = await post(
+      api.url,
+      `${creditsPath(org.slug)}/checkout`,
+      JSON.stringify({ success_url: SUCCESS_URL, cancel_url: CANCEL_URL, quantity: 1 }),
+      { ...authHeaders(org.key), 'idempotency-key': randomUUID() },
+    );
+    if (res.status !== 200) throw new Error(`webhook setup: checkout answered ${res.status}: ${res.text}`);
+    return (JSON.parse(res.text) as { session_id: string; credits: number }).session_id;
+  });
+  const events = await parallel(count, 16, async (i): Promise<SignedEvent> => {
+    const paid = await post(
+      emulator.url,
+      `/_emulator/sessions/${sessions[i]}/pay`,
+      JSON.stringify({ deliver: false }),
+      {},
+    );
+    if (paid.status !== 200) throw new Error(`webhook setup: pay answered ${paid.status}: ${paid.text}`);
+    const eventId = (JSON.parse(paid.text) as { events: { id: string; type: string }[] }).events.find(
+      (e) => e.type === 'checkout.session.completed',
+    )!.id;
+    const res = await fetch(`${emulator.url}/_emulator/events/${eventId}`);
+    const event = (await res.json()) as { payload: string; signature: string };
+    return { payload: event.payload, signature: event.signature };
+  });
+
+  const outcomes: Record<string, number> = {};
+  log(`webhook (${label}): first deliveries`);
+  const firstRun = await runLoad(deliveries(api.url, events, outcomes), { amount: count });
+  log(`webhook (${label}) first: ${firstRun.rps.toFixed(0)} events/s, p99 ${firstRun.p99} ms`);
+  log(`webhook (${label}): the same events again`);
+  const againRun = await runLoad(deliveries(api.url, events, outcomes), { amount: count });
+  log(`webhook (${label}) duplicates: ${againRun.rps.toFixed(0)} events/s, p99 ${againRun.p99} ms`);
+
+  const exactlyOnce = await checkExactlyOnce(dbUrl, orgs, count, outcomes);
+  const { held } = exactlyOnce;
+  return {
+    label,
+    orgs: orgs.length,
+    rows: [
+      sampleRow(
+        `webhook (first delivery, ${label})`,
+        firstRun,
+        '≥ 500 events/s, exactly-once',
+        firstRun.rps >= 500 && held,
+      ),
+      sampleRow(`webhook (duplicates, ${label})`, againRun, 'exactly-once', held),
+    ],
+    outcomes,
+    exactlyOnce,
+  };
+}
+
+/** Each event once, in order, counting the API's answers by `outcome` (or status). */
+function deliveries(url: string, events: SignedEvent[], outcomes: Record<string, number>): LoadSpec {
+  let next = 0;
+  return {
+    url,
+    expect: [200],
+    requests: [
+      {
+        method: 'POST',
+        path: '/api/v1/stripe/webhook',
+        setupRequest: (request) => {
+          const event = events[next++ % events.length];
+          return {
+            ...request,
+            body: event.payload,
+            headers: { 'content-type': 'application/json', 'stripe-signature': event.signature },
+          };
+        },
+        onResponse: (status, body) => {
+          let outcome = `status ${status}`;
+          try {
+            outcome = (JSON.parse(body) as { outcome?: string }).outcome ?? outcome;
+          } catch {
+            // counted under its status
+          }
+          outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+        },
+      },
+    ],
+  };
+}
+
+/** Every session granted once in the ledger, every org's balance the sum of its sessions' credits. */
+async function checkExactlyOnce(
+  dbUrl: string,
+  orgs: readonly SeededOrg[],
+  count: number,
+  outcomes: Record<string, number>,
+): Promise<WebhookResult['exactlyOnce']> {
+  const perOrg = await query<{ sessions: string; once: string; balance: string | null; expected: string | null }>(
+    dbUrl,
+    `select count(*) as sessions,
+            count(*) filter (where (select count(*) from credit_ledger l where l.source_ref = 'purchase:' || s.id) = 1) as once,
+            (select balance from credit_balances b where b.org_id = s.org_id) as balance,
+            sum(s.credits) as expected
+       from checkout_sessions s where s.org_id = any($1::uuid[])
+      group by s.org_id`,
+    [orgs.map((o) => o.id)],
+  );
+  const sum = (pick: (row: (typeof perOrg)[number]) => string | null) =>
+    perOrg.reduce((n, row) => n + Number(pick(row) ?? 0), 0);
+  const sessions = sum((r) => r.sessions);
+  const grantedOnce = sum((r) => r.once);
+  const balance = sum((r) => r.balance);
+  const expectedBalance = sum((r) => r.expected);
+  const orgsOff = perOrg.filter((r) => Number(r.balance ?? 0) !== Number(r.expected ?? 0)).length;
+  const held =
+    sessions === count &&
+    grantedOnce === count &&
+    orgsOff === 0 &&
+    balance === expectedBalance &&
+    (outcomes.processed ?? 0) === count;
+  return { held, sessions, grantedOnce, notOnce: sessions - grantedOnce, balance, expectedBalance, orgsOff };
+}
+
+async function parallel<T>(count: number, concurrency: number, work: (index: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await work(i);
+      }
+    }),
+  );
+  return results;
+}
