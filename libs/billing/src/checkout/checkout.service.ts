@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { SQL } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type { OrgContext, Principal } from '@credits/auth';
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { checkoutSessions, Db, InjectDb } from '@credits/database';
-import { callStripe, InjectStripe } from '@credits/stripe';
+import { StripeGateway } from '@credits/stripe';
 import { IdempotencyService, IdempotentResult, IdempotentWork, requestHash } from '../idempotency/idempotency.service';
 import { CheckoutSessionResponse, CreateCheckoutSessionRequest } from './checkout.dto';
 import { StripeCustomers } from './stripe-customers';
@@ -14,7 +14,7 @@ import { StripeCustomers } from './stripe-customers';
 export class CheckoutService {
   constructor(
     @InjectDb() private readonly db: Db,
-    @InjectStripe() private readonly stripe: Stripe,
+    private readonly stripe: StripeGateway,
     @InjectConfig() private readonly config: AppConfig,
     private readonly customers: StripeCustomers,
     private readonly idempotency: IdempotencyService,
@@ -32,8 +32,8 @@ export class CheckoutService {
       return { body, replayed: false };
     }
     const scope = { userId: principal.userId, orgId: org.id, key: idempotencyKey };
-    // Held longer than any attempt can run, so only a dead request's claim is taken over.
-    const lockMs = 2 * this.config.stripe.callDeadlineMs + 5000;
+    // Held longer than any attempt can run (two Stripe calls), so only a dead request's claim is taken over.
+    const lockMs = 2 * this.stripe.callDeadlineMs + 5000;
     return this.idempotency.run(scope, requestHash(request), lockMs, () =>
       this.createSession(org, principal, request, stripeIdempotencyKey(org, principal, idempotencyKey)),
     );
@@ -48,7 +48,7 @@ export class CheckoutService {
     const { checkout } = this.config;
     const bundles = request.quantity;
     const credits = bundles * checkout.creditsPerBundle;
-    const customer = await this.customers.customerFor(org, this.config.stripe.callDeadlineMs);
+    const customer = await this.customers.customerFor(org);
     const metadata = {
       org_id: org.id,
       org_slug: org.slug,
@@ -67,19 +67,17 @@ export class CheckoutService {
           },
         };
 
-    const session = await callStripe(this.config.stripe.callDeadlineMs, () =>
-      this.stripe.checkout.sessions.create(
-        {
-          mode: 'payment',
-          customer,
-          client_reference_id: org.id,
-          line_items: [lineItem],
-          success_url: request.success_url,
-          cancel_url: request.cancel_url,
-          metadata,
-        },
-        stripeKey ? { idempotencyKey: stripeKey } : undefined,
-      ),
+    const session = await this.stripe.createCheckoutSession(
+      {
+        mode: 'payment',
+        customer,
+        client_reference_id: org.id,
+        line_items: [lineItem],
+        success_url: request.success_url,
+        cancel_url: request.cancel_url,
+        metadata,
+      },
+      stripeKey,
     );
 
     const expiresAt = session.expires_at ? new Date(session.expires_at * 1000) : null;

@@ -1,9 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { eq, sql } from 'drizzle-orm';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { checkoutSessions, Db, InjectDb, organizations, stripeEvents, users } from '@credits/database';
-import { callStripe, InjectStripe } from '@credits/stripe';
+import { StripeGateway } from '@credits/stripe';
 import { LedgerService, Tx } from '../ledger/ledger.service';
 
 export type EventOutcome = 'processed' | 'duplicate' | 'ignored' | 'failed_permanently';
@@ -56,7 +56,7 @@ export class FulfilmentService {
 
   constructor(
     @InjectDb() private readonly db: Db,
-    @InjectStripe() private readonly stripe: Stripe,
+    private readonly stripe: StripeGateway,
     @InjectConfig() private readonly config: AppConfig,
     private readonly ledger: LedgerService,
   ) {}
@@ -262,9 +262,7 @@ export class FulfilmentService {
         .from(checkoutSessions)
         .where(eq(checkoutSessions.stripePaymentIntentId, paymentIntent));
       if (ours) return { sessionId: ours.id };
-      const found = await callStripe(this.config.stripe.callDeadlineMs, () =>
-        this.stripe.checkout.sessions.list({ payment_intent: paymentIntent, limit: 1 }),
-      );
+      const found = await this.stripe.listCheckoutSessions({ payment_intent: paymentIntent, limit: 1 });
       if (found.data.length === 0)
         throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
       sessionId = found.data[0].id;
@@ -293,17 +291,8 @@ export class FulfilmentService {
   }
 
   private async sessionFromStripe(sessionId: string): Promise<CheckoutRow> {
-    const session = await callStripe(this.config.stripe.callDeadlineMs, () =>
-      this.stripe.checkout.sessions.retrieve(sessionId, { expand: ['line_items'] }).catch((error: unknown) => {
-        // No retry will make it exist (e.g. a hand-made test event): not a transient failure.
-        if (
-          error instanceof Stripe.errors.StripeInvalidRequestError &&
-          (error.statusCode === 404 || error.code === 'resource_missing')
-        )
-          return null;
-        throw error;
-      }),
-    );
+    const session = await this.stripe.retrieveCheckoutSession(sessionId, { expand: ['line_items'] });
+    // No retry will make it exist (e.g. a hand-made test event): not a transient failure.
     if (!session) throw new PermanentFailure(`checkout session ${sessionId} does not exist at Stripe`);
     const orgId = session.metadata?.org_id ?? session.client_reference_id;
     const userId = session.metadata?.user_id;
