@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { and, eq, isNull } from 'drizzle-orm';
 import type { OrgContext } from '@credits/auth';
-import { Db, InjectDb, organizations } from '@credits/database';
 import { StripeGateway } from '@credits/stripe';
+import { OrganizationRepository } from '../organizations/organization.repository';
 
 /**
  * One Stripe customer per org, created on its first checkout and stored on the org.
@@ -16,7 +15,7 @@ export class StripeCustomers {
   private readonly pending = new Map<string, Promise<string>>();
 
   constructor(
-    @InjectDb() private readonly db: Db,
+    private readonly organizations: OrganizationRepository,
     private readonly stripe: StripeGateway,
   ) {}
 
@@ -35,27 +34,15 @@ export class StripeCustomers {
   }
 
   private async create(org: OrgContext): Promise<string> {
-    const [stored] = await this.db
-      .select({ id: organizations.stripeCustomerId })
-      .from(organizations)
-      .where(eq(organizations.id, org.id));
-    if (stored?.id) return stored.id;
+    const stored = await this.organizations.stripeCustomerId(org.id);
+    if (stored) return stored;
 
     const customer = await this.stripe.createCustomer(
       { name: org.name, metadata: { org_id: org.id, org_slug: org.slug } },
       `credits-api:customer:${org.id}`,
     );
-    const [updated] = await this.db
-      .update(organizations)
-      .set({ stripeCustomerId: customer.id })
-      .where(and(eq(organizations.id, org.id), isNull(organizations.stripeCustomerId)))
-      .returning({ id: organizations.stripeCustomerId });
-    if (updated?.id) return updated.id;
+    if (await this.organizations.storeStripeCustomerId(org.id, customer.id)) return customer.id;
     // Another instance stored one first; theirs wins.
-    const [winner] = await this.db
-      .select({ id: organizations.stripeCustomerId })
-      .from(organizations)
-      .where(eq(organizations.id, org.id));
-    return winner.id!;
+    return (await this.organizations.stripeCustomerId(org.id))!;
   }
 }
