@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DatabaseHandle, creditBalances, openDatabase, organizations } from '@credits/database';
+import { type DatabaseHandle, creditBalances, openDatabase, organizations, rows } from '@credits/database';
 import { eq, sql } from 'drizzle-orm';
 import { PGLITE_TEMPLATE_CACHE_DIR, primePgliteTemplate } from '../support/database';
 import { concurrentIncrements } from './counter';
@@ -10,10 +10,11 @@ import { concurrentIncrements } from './counter';
 beforeAll(() => primePgliteTemplate());
 
 async function tableNames(handle: DatabaseHandle): Promise<string[]> {
-  const result = (await handle.db.execute(
+  const tables = await rows<{ table_name: string }>(
+    handle.db,
     sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
-  )) as unknown as { rows: Array<{ table_name: string }> };
-  return result.rows.map((r) => r.table_name);
+  );
+  return tables.map((r) => r.table_name);
 }
 
 const TABLES = [
@@ -39,8 +40,11 @@ describe('PGlite in memory (memory://)', () => {
     expect(handle.kind).toBe('pglite');
     await handle.ping();
     expect(await tableNames(handle)).toEqual(TABLES);
-    const migrations = await handle.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
-    expect((migrations as { rows: Array<{ n: number }> }).rows[0].n).toBeGreaterThanOrEqual(1);
+    const migrations = await rows<{ n: number }>(
+      handle.db,
+      sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
+    );
+    expect(migrations[0].n).toBeGreaterThanOrEqual(1);
   });
 
   it('queues concurrent transactions instead of interleaving them (20 read-modify-writes)', async () => {

@@ -2,7 +2,7 @@
  * Against a real PostgreSQL server, in the PostgreSQL pass of `npm test` (`test:postgres`,
  * which sets TEST_DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/postgres).
  */
-import { type DatabaseHandle, type DatabaseLogger, openDatabase, organizations } from '@credits/database';
+import { type DatabaseHandle, type DatabaseLogger, openDatabase, organizations, rows } from '@credits/database';
 import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
@@ -15,10 +15,6 @@ if (!serverUrl) throw new Error('TEST_DATABASE_URL must name a PostgreSQL server
 function recordingLogger(): DatabaseLogger & { errors: string[] } {
   const errors: string[] = [];
   return { errors, log: () => undefined, warn: () => undefined, error: (message: string) => errors.push(message) };
-}
-
-async function rows<T>(handle: DatabaseHandle, query: ReturnType<typeof sql>): Promise<T[]> {
-  return ((await handle.db.execute(query)) as unknown as { rows: T[] }).rows;
 }
 
 describe('PostgreSQL (TEST_DATABASE_URL)', () => {
@@ -39,7 +35,7 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
     expect(handle.kind).toBe('postgres');
     await handle.ping();
     const tables = await rows<{ table_name: string }>(
-      handle,
+      handle.db,
       sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
     );
     expect(tables.map((t) => t.table_name)).toContain('credit_ledger');
@@ -89,7 +85,7 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
       for (const result of opened) if (result.status === 'fulfilled') handles.push(result.value);
       expect(opened.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
       const applied = await rows<{ n: number }>(
-        handles[0],
+        handles[0].db,
         sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
       );
       expect(applied[0].n).toBe(journal.entries.length);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { IdempotencyService, requestHash } from '@credits/billing';
+import { IdempotencyKeyRepository, IdempotencyService, requestHash } from '@credits/billing';
 import { ConflictError } from '@credits/errors';
 import { idempotencyKeys, organizations, users } from '@credits/database';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -19,7 +19,7 @@ describe('IdempotencyService claims', () => {
     await t.member('acme', 'admin@acme.test', 'admin');
     const [org] = await t.db.select().from(organizations).where(eq(organizations.slug, 'acme'));
     const [user] = await t.db.select().from(users).where(eq(users.email, 'admin@acme.test'));
-    service = new IdempotencyService(t.db);
+    service = new IdempotencyService(new IdempotencyKeyRepository(t.db));
     scope = () => ({ userId: user.id, orgId: org.id, key: `key-${randomUUID()}` });
   });
   afterAll(() => t?.close());

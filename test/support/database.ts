@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getPgliteTemplate, resolveMigrationsFolder, type Db } from '@credits/database';
+import { getPgliteTemplate, openDatabase, resolveMigrationsFolder, type Db } from '@credits/database';
 import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
 
@@ -47,6 +47,19 @@ export async function createTestDatabaseUrl(): Promise<TestDatabase> {
         await admin.query(`drop database if exists ${name}`);
       });
       return dropped;
+    },
+  };
+}
+
+/** A fresh, migrated database, opened: for a suite of repository ("medium") tests. */
+export async function openTestDatabase(): Promise<{ db: Db; close(): Promise<void> }> {
+  const database = await createTestDatabaseUrl();
+  const handle = await openDatabase({ url: database.url, dataDir: 'unused' });
+  return {
+    db: handle.db,
+    async close() {
+      await handle.close();
+      await database.drop();
     },
   };
 }

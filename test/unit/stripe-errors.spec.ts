@@ -1,7 +1,8 @@
 import Stripe from 'stripe';
 import { ApiException } from '@credits/errors';
-import { callStripe, mapStripeError } from '@credits/stripe';
+import { mapStripeError } from '@credits/stripe';
 import { RequestDeadline, runWithDeadline } from '@credits/traffic';
+import { callStripe } from '../../libs/stripe/src/stripe-call';
 
 const raw = (extra: Record<string, unknown>) => ({ message: 'boom', type: 'api_error', ...extra }) as any;
 

@@ -1,13 +1,20 @@
 import { Module } from '@nestjs/common';
 import { StripeModule } from '@credits/stripe';
+import { CheckoutSessionRepository } from './checkout/checkout-session.repository';
 import { CheckoutController } from './checkout/checkout.controller';
 import { CheckoutService } from './checkout/checkout.service';
 import { StripeCustomers } from './checkout/stripe-customers';
 import { CreditsController } from './credits/credits.controller';
 import { CreditsService } from './credits/credits.service';
+import { CheckoutSessionSource } from './fulfilment/checkout-session-source';
 import { FulfilmentService } from './fulfilment/fulfilment.service';
+import { PurchaseEvents } from './fulfilment/purchase-events';
+import { StripeEventRepository } from './fulfilment/stripe-event.repository';
+import { IdempotencyKeyRepository } from './idempotency/idempotency-key.repository';
 import { IdempotencyService } from './idempotency/idempotency.service';
+import { LedgerRepository } from './ledger/ledger.repository';
 import { LedgerService } from './ledger/ledger.service';
+import { OrganizationRepository } from './organizations/organization.repository';
 import { StripeWebhookController } from './webhook/stripe-webhook.controller';
 import { StripeWebhookService } from './webhook/stripe-webhook.service';
 
@@ -16,10 +23,17 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
   imports: [StripeModule],
   controllers: [CheckoutController, CreditsController, StripeWebhookController],
   providers: [
+    CheckoutSessionRepository,
+    IdempotencyKeyRepository,
+    LedgerRepository,
+    OrganizationRepository,
+    StripeEventRepository,
     CheckoutService,
     StripeCustomers,
     IdempotencyService,
     LedgerService,
+    CheckoutSessionSource,
+    PurchaseEvents,
     FulfilmentService,
     StripeWebhookService,
     CreditsService,

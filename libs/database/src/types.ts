@@ -15,7 +15,10 @@ export type FullSchema = typeof fullSchema;
  */
 export type Db = PgDatabase<PgQueryResultHKT, FullSchema>;
 
-/** A transaction handle as passed to `db.transaction(async (tx) => …)`. */
+/**
+ * A transaction handle as passed to `db.transaction(async (tx) => …)`: the one type every
+ * write that joins a caller's transaction takes (`LedgerService.apply`, a repository's `in(tx)`).
+ */
 export type DbTransaction = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /** Where log lines go; Nest's `Logger` (the default) fits. */

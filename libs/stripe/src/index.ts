@@ -1,3 +1,4 @@
-export * from './stripe-errors';
-export * from './stripe.module';
-export * from './stripe.provider';
+export { mapStripeError } from './stripe-errors';
+export { StripeGateway, SIGNATURE_TOLERANCE_SEC } from './stripe.gateway';
+export { StripeModule } from './stripe.module';
+export { createStripeClient, STRIPE_API_VERSION } from './stripe.provider';

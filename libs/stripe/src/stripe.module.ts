@@ -1,6 +1,8 @@
 import { Global, Module } from '@nestjs/common';
-import { stripeClientProvider, STRIPE_CLIENT } from './stripe.provider';
+import { StripeGateway } from './stripe.gateway';
+import { stripeClientProvider } from './stripe.provider';
 
+/** Provides `StripeGateway` only: the SDK client is not injectable elsewhere, so nothing else calls Stripe. */
 @Global()
-@Module({ providers: [stripeClientProvider], exports: [STRIPE_CLIENT] })
+@Module({ providers: [stripeClientProvider, StripeGateway], exports: [StripeGateway] })
 export class StripeModule {}

@@ -1,8 +1,10 @@
 import { sql } from 'drizzle-orm';
 import Stripe from 'stripe';
-import type { Db } from '@credits/database';
+import { rows, type Db } from '@credits/database';
 import { HttpResult } from '../../support/test-app';
 import { Stack, WEBHOOK_SECRET } from '../../support/stack';
+
+export { rows } from '@credits/database';
 
 export const WEBHOOK_PATH = '/api/v1/stripe/webhook';
 export const SUCCESS_URL = 'http://localhost/billing/success?session_id={CHECKOUT_SESSION_ID}';
@@ -83,13 +85,8 @@ export async function count(
   db: Db,
   table: 'stripe_events' | 'credit_ledger' | 'credit_balances' | 'checkout_sessions',
 ): Promise<number> {
-  const result = await db.execute(sql.raw(`select count(*)::int as n from ${table}`));
-  return Number((result as { rows: { n: number }[] }).rows[0].n);
-}
-
-export async function rows<T = Record<string, unknown>>(db: Db, query: ReturnType<typeof sql>): Promise<T[]> {
-  const result = await db.execute(query);
-  return (result as { rows: T[] }).rows;
+  const [{ n }] = await rows<{ n: number }>(db, sql.raw(`select count(*)::int as n from ${table}`));
+  return Number(n);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DirectoryAdmin } from '@credits/auth';
-import { InsufficientBalanceError, LedgerService } from '@credits/billing';
+import { InsufficientBalanceError, LedgerRepository, LedgerService } from '@credits/billing';
 import { MEMBER_ROLES, MemberRole } from '@credits/database';
 import type { Db } from '@credits/database';
 import { parseArgs, parseDuration, UsageError } from './arguments';
@@ -89,7 +89,7 @@ export const COMMANDS: Record<string, Command> = {
       );
     }
     const org = await new DirectoryAdmin(db).orgBySlug(slug);
-    const ledger = new LedgerService(db);
+    const ledger = new LedgerService(new LedgerRepository(db));
     try {
       const result = await db.transaction((tx) =>
         ledger.apply(tx, {
@@ -117,7 +117,7 @@ export const COMMANDS: Record<string, Command> = {
   'credits show': async (db, argv, io) => {
     const [slug] = exactly(parseArgs(argv, []).positional, 1, 'credits show <slug>');
     const org = await new DirectoryAdmin(db).orgBySlug(slug);
-    const ledger = new LedgerService(db);
+    const ledger = new LedgerService(new LedgerRepository(db));
     io.out(`balance\t${await ledger.balance(org.id)}`);
     for (const entry of await ledger.entries(org.id, { limit: 20 })) {
       io.out(

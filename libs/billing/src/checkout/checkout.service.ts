@@ -1,20 +1,19 @@
 import { Injectable } from '@nestjs/common';
-import { SQL } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type { OrgContext, Principal } from '@credits/auth';
 import { InjectConfig, type AppConfig } from '@credits/config';
-import { checkoutSessions, Db, InjectDb } from '@credits/database';
-import { callStripe, InjectStripe } from '@credits/stripe';
-import { IdempotencyService, IdempotentResult, IdempotentWork, requestHash } from '../idempotency/idempotency.service';
+import { StripeGateway } from '@credits/stripe';
+import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
+import { CheckoutSessionRepository, NewCheckoutSession } from './checkout-session.repository';
 import { CheckoutSessionResponse, CreateCheckoutSessionRequest } from './checkout.dto';
 import { StripeCustomers } from './stripe-customers';
 
 @Injectable()
 export class CheckoutService {
   constructor(
-    @InjectDb() private readonly db: Db,
-    @InjectStripe() private readonly stripe: Stripe,
+    private readonly sessions: CheckoutSessionRepository,
+    private readonly stripe: StripeGateway,
     @InjectConfig() private readonly config: AppConfig,
     private readonly customers: StripeCustomers,
     private readonly idempotency: IdempotencyService,
@@ -27,16 +26,20 @@ export class CheckoutService {
     idempotencyKey: string | undefined,
   ): Promise<IdempotentResult<CheckoutSessionResponse>> {
     if (idempotencyKey === undefined) {
-      const { body, alongside } = await this.createSession(org, principal, request, undefined);
-      await this.db.execute(alongside);
+      const { body, session } = await this.createSession(org, principal, request, undefined);
+      await this.sessions.insert(org.id, session);
       return { body, replayed: false };
     }
     const scope = { userId: principal.userId, orgId: org.id, key: idempotencyKey };
-    // Held longer than any attempt can run, so only a dead request's claim is taken over.
-    const lockMs = 2 * this.config.stripe.callDeadlineMs + 5000;
-    return this.idempotency.run(scope, requestHash(request), lockMs, () =>
-      this.createSession(org, principal, request, stripeIdempotencyKey(org, principal, idempotencyKey)),
-    );
+    // Held longer than any attempt can run (two Stripe calls), so only a dead request's claim is taken over.
+    const lockMs = 2 * this.stripe.callDeadlineMs + 5000;
+    return this.idempotency.run(scope, requestHash(request), lockMs, async () => {
+      const stripeKey = stripeIdempotencyKey(org, principal, idempotencyKey);
+      const { body, session } = await this.createSession(org, principal, request, stripeKey);
+      // Written only now that Stripe has the session, with the key's answer, in one statement;
+      // a replayed Stripe answer finds it there.
+      return { body, alongside: this.sessions.insertStatement(org.id, session) };
+    });
   }
 
   private async createSession(
@@ -44,11 +47,11 @@ export class CheckoutService {
     principal: Principal,
     request: CreateCheckoutSessionRequest,
     stripeKey: string | undefined,
-  ): Promise<IdempotentWork<CheckoutSessionResponse> & { alongside: SQL }> {
+  ): Promise<{ body: CheckoutSessionResponse; session: NewCheckoutSession }> {
     const { checkout } = this.config;
     const bundles = request.quantity;
     const credits = bundles * checkout.creditsPerBundle;
-    const customer = await this.customers.customerFor(org, this.config.stripe.callDeadlineMs);
+    const customer = await this.customers.customerFor(org);
     const metadata = {
       org_id: org.id,
       org_slug: org.slug,
@@ -67,39 +70,30 @@ export class CheckoutService {
           },
         };
 
-    const session = await callStripe(this.config.stripe.callDeadlineMs, () =>
-      this.stripe.checkout.sessions.create(
-        {
-          mode: 'payment',
-          customer,
-          client_reference_id: org.id,
-          line_items: [lineItem],
-          success_url: request.success_url,
-          cancel_url: request.cancel_url,
-          metadata,
-        },
-        stripeKey ? { idempotencyKey: stripeKey } : undefined,
-      ),
+    const session = await this.stripe.createCheckoutSession(
+      {
+        mode: 'payment',
+        customer,
+        client_reference_id: org.id,
+        line_items: [lineItem],
+        success_url: request.success_url,
+        cancel_url: request.cancel_url,
+        metadata,
+      },
+      stripeKey,
     );
 
     const expiresAt = session.expires_at ? new Date(session.expires_at * 1000) : null;
-    // Written only now that Stripe has the session (with the idempotency key's answer, in
-    // one statement); a replayed Stripe answer finds it there.
-    const insert = this.db
-      .insert(checkoutSessions)
-      .values({
-        id: session.id,
-        orgId: org.id,
-        userId: principal.userId,
-        bundles,
-        credits,
-        amountTotal: session.amount_total,
-        currency: session.currency,
-        status: 'open',
-        expiresAt,
-      })
-      .onConflictDoNothing()
-      .getSQL();
+    const record: NewCheckoutSession = {
+      id: session.id,
+      userId: principal.userId,
+      bundles,
+      credits,
+      amountTotal: session.amount_total,
+      currency: session.currency,
+      status: 'open',
+      expiresAt,
+    };
 
     const body: CheckoutSessionResponse = {
       checkout_url: session.url!,
@@ -109,7 +103,7 @@ export class CheckoutService {
       amount_total: session.amount_total,
       currency: session.currency,
     };
-    return { body, alongside: insert };
+    return { body, session: record };
   }
 }
 

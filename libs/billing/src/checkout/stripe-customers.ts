@@ -1,10 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { and, eq, isNull } from 'drizzle-orm';
-import Stripe from 'stripe';
 import type { OrgContext } from '@credits/auth';
-import { Db, InjectDb, organizations } from '@credits/database';
-import { callStripe, InjectStripe } from '@credits/stripe';
-import { currentDeadline } from '@credits/traffic';
+import { StripeGateway } from '@credits/stripe';
+import { OrganizationRepository } from '../organizations/organization.repository';
 
 /**
  * One Stripe customer per org, created on its first checkout and stored on the org.
@@ -18,50 +15,34 @@ export class StripeCustomers {
   private readonly pending = new Map<string, Promise<string>>();
 
   constructor(
-    @InjectDb() private readonly db: Db,
-    @InjectStripe() private readonly stripe: Stripe,
+    private readonly organizations: OrganizationRepository,
+    private readonly stripe: StripeGateway,
   ) {}
 
-  async customerFor(org: OrgContext, deadlineMs: number): Promise<string> {
+  async customerFor(org: OrgContext): Promise<string> {
     if (org.stripeCustomerId) return org.stripeCustomerId;
     const shared = this.pending.get(org.id);
     if (shared) {
       // Another request's creation runs under that request's deadline: when it fails (for
       // its own lack of time, say), this request tries with its own. The idempotency key
       // keeps it to one customer at Stripe.
-      const deadline = currentDeadline();
-      const joined = deadline ? deadline.trackStripe(shared) : shared;
-      return joined.catch(() => this.create(org, deadlineMs));
+      return this.stripe.join(shared).catch(() => this.create(org));
     }
-    const own = this.create(org, deadlineMs).finally(() => this.pending.delete(org.id));
+    const own = this.create(org).finally(() => this.pending.delete(org.id));
     this.pending.set(org.id, own);
     return own;
   }
 
-  private async create(org: OrgContext, deadlineMs: number): Promise<string> {
-    const [stored] = await this.db
-      .select({ id: organizations.stripeCustomerId })
-      .from(organizations)
-      .where(eq(organizations.id, org.id));
-    if (stored?.id) return stored.id;
+  private async create(org: OrgContext): Promise<string> {
+    const stored = await this.organizations.stripeCustomerId(org.id);
+    if (stored) return stored;
 
-    const customer = await callStripe(deadlineMs, () =>
-      this.stripe.customers.create(
-        { name: org.name, metadata: { org_id: org.id, org_slug: org.slug } },
-        { idempotencyKey: `credits-api:customer:${org.id}` },
-      ),
+    const customer = await this.stripe.createCustomer(
+      { name: org.name, metadata: { org_id: org.id, org_slug: org.slug } },
+      `credits-api:customer:${org.id}`,
     );
-    const [updated] = await this.db
-      .update(organizations)
-      .set({ stripeCustomerId: customer.id })
-      .where(and(eq(organizations.id, org.id), isNull(organizations.stripeCustomerId)))
-      .returning({ id: organizations.stripeCustomerId });
-    if (updated?.id) return updated.id;
+    if (await this.organizations.storeStripeCustomerId(org.id, customer.id)) return customer.id;
     // Another instance stored one first; theirs wins.
-    const [winner] = await this.db
-      .select({ id: organizations.stripeCustomerId })
-      .from(organizations)
-      .where(eq(organizations.id, org.id));
-    return winner.id!;
+    return (await this.organizations.stripeCustomerId(org.id))!;
   }
 }

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { and, eq, lt, sql, SQL } from 'drizzle-orm';
+import { SQL } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
-import { Db, idempotencyKeys, InjectDb } from '@credits/database';
 import { ConflictError } from '@credits/errors';
+import { IdempotencyKeyRef, IdempotencyKeyRepository } from './idempotency-key.repository';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -50,7 +50,7 @@ export function requestHash(body: unknown): string {
 export class IdempotencyService {
   private readonly logger = new Logger(IdempotencyService.name);
 
-  constructor(@InjectDb() private readonly db: Db) {}
+  constructor(private readonly keys: IdempotencyKeyRepository) {}
 
   async run<T>(
     scope: IdempotencyScope,
@@ -58,35 +58,19 @@ export class IdempotencyService {
     lockMs: number,
     work: () => Promise<IdempotentWork<T>>,
   ): Promise<IdempotentResult<T>> {
-    const where = and(
-      eq(idempotencyKeys.userId, scope.userId),
-      eq(idempotencyKeys.orgId, scope.orgId),
-      eq(idempotencyKeys.key, scope.key),
-    );
-    const claimed = await this.claim(scope, hash, lockMs, where);
+    const { orgId } = scope;
+    const ref: IdempotencyKeyRef = { userId: scope.userId, key: scope.key };
+    const claimed = await this.claim(orgId, ref, hash, lockMs);
     if (!claimed.owned) return { body: claimed.body as T, replayed: true };
     // Only while the claim is still ours: a request slower than its lock may have been taken
     // over, and must then neither complete nor release the new owner's claim.
-    const ours = and(
-      where,
-      eq(idempotencyKeys.state, 'in_progress'),
-      eq(idempotencyKeys.lockedUntil, claimed.lockedUntil),
-    );
-
     try {
       const { body, alongside } = await work();
-      const complete = this.db
-        .update(idempotencyKeys)
-        .set({ state: 'completed', responseStatus: 200, responseBody: body })
-        .where(ours);
-      // A data-modifying WITH runs exactly once, in the same statement and transaction.
-      if (alongside) await this.db.execute(sql`with alongside as (${alongside}) ${complete.getSQL()}`);
-      else await complete;
+      await this.keys.complete(orgId, ref, claimed.lockedUntil, { status: 200, body }, alongside);
       return { body, replayed: false };
     } catch (error) {
-      await this.db
-        .delete(idempotencyKeys)
-        .where(ours)
+      await this.keys
+        .release(orgId, ref, claimed.lockedUntil)
         .catch((err: unknown) =>
           this.logger.error({ msg: 'could not release an idempotency key after a failure', err }),
         );
@@ -95,32 +79,23 @@ export class IdempotencyService {
   }
 
   private async claim(
-    scope: IdempotencyScope,
+    orgId: string,
+    ref: IdempotencyKeyRef,
     hash: string,
     lockMs: number,
-    where: ReturnType<typeof and>,
   ): Promise<{ owned: true; lockedUntil: Date } | { owned: false; body: unknown }> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = Date.now();
       // Also the claim's token: whoever set this lockedUntil owns the key.
       const lockedUntil = new Date(now + lockMs);
-      const inserted = await this.db
-        .insert(idempotencyKeys)
-        .values({
-          ...scope,
-          requestHash: hash,
-          state: 'in_progress',
-          lockedUntil,
-          expiresAt: new Date(now + IDEMPOTENCY_TTL_MS),
-        })
-        .onConflictDoNothing()
-        .returning({ key: idempotencyKeys.key });
-      if (inserted.length > 0) return { owned: true, lockedUntil };
+      const expiresAt = new Date(now + IDEMPOTENCY_TTL_MS);
+      if (await this.keys.insertClaim(orgId, ref, { requestHash: hash, lockedUntil, expiresAt }))
+        return { owned: true, lockedUntil };
 
-      const [existing] = await this.db.select().from(idempotencyKeys).where(where);
+      const existing = await this.keys.find(orgId, ref);
       if (!existing) continue; // released meanwhile: claim again
       if (existing.expiresAt.getTime() <= now) {
-        await this.db.delete(idempotencyKeys).where(and(where, lt(idempotencyKeys.expiresAt, new Date(now))));
+        await this.keys.deleteExpired(orgId, ref, new Date(now));
         continue;
       }
       if (existing.requestHash !== hash) {
@@ -131,12 +106,7 @@ export class IdempotencyService {
         throw new ConflictError('A request with this Idempotency-Key is still in progress; retry later');
       }
       // The first request died without answering: take its claim over, once.
-      const taken = await this.db
-        .update(idempotencyKeys)
-        .set({ lockedUntil })
-        .where(and(where, eq(idempotencyKeys.lockedUntil, existing.lockedUntil)))
-        .returning({ key: idempotencyKeys.key });
-      if (taken.length > 0) return { owned: true, lockedUntil };
+      if (await this.keys.takeOver(orgId, ref, existing.lockedUntil, lockedUntil)) return { owned: true, lockedUntil };
     }
     throw new ConflictError('A request with this Idempotency-Key is still in progress; retry later');
   }

@@ -1,0 +1,93 @@
+import { Injectable } from '@nestjs/common';
+import { and, eq, SQL } from 'drizzle-orm';
+import { checkoutSessions, Db, DbTransaction, InjectDb } from '@credits/database';
+
+export type CheckoutSessionRow = typeof checkoutSessions.$inferSelect;
+
+/** A session to record; its org is the method's first argument. */
+export type NewCheckoutSession = Omit<typeof checkoutSessions.$inferInsert, 'orgId'>;
+
+/** What events change on a recorded session (`updated_at` is set by every change). */
+export type CheckoutSessionChanges = Partial<
+  Omit<CheckoutSessionRow, 'id' | 'orgId' | 'userId' | 'createdAt' | 'updatedAt'>
+>;
+
+/** A session already recorded (a replayed Stripe answer, a concurrent rebuild) is left as it is. */
+function insertSession(db: Db | DbTransaction, orgId: string, session: NewCheckoutSession) {
+  return db
+    .insert(checkoutSessions)
+    .values({ ...session, orgId })
+    .onConflictDoNothing();
+}
+
+/**
+ * Our record of each Checkout session. Sessions are also looked up by Stripe's ids alone
+ * (`lock`, `exists`, `idByPaymentIntent`): those ids are unique across orgs, and they are
+ * how a Stripe event names a session, before anything tells us its org; the row does.
+ */
+@Injectable()
+export class CheckoutSessionRepository {
+  constructor(@InjectDb() private readonly db: Db) {}
+
+  /** The session's records and changes, inside the caller's transaction. */
+  in(tx: DbTransaction): CheckoutSessionWriter {
+    return new CheckoutSessionWriter(tx);
+  }
+
+  async insert(orgId: string, session: NewCheckoutSession): Promise<void> {
+    await insertSession(this.db, orgId, session);
+  }
+
+  /** The same insert, as a statement for the caller to run with another write. */
+  insertStatement(orgId: string, session: NewCheckoutSession): SQL {
+    return insertSession(this.db, orgId, session).getSQL();
+  }
+
+  async exists(sessionId: string): Promise<boolean> {
+    const [row] = await this.db
+      .select({ id: checkoutSessions.id })
+      .from(checkoutSessions)
+      .where(eq(checkoutSessions.id, sessionId));
+    return row !== undefined;
+  }
+
+  /** The session whose payment is this PaymentIntent, once a payment event told us. */
+  async idByPaymentIntent(paymentIntentId: string): Promise<string | undefined> {
+    const [row] = await this.db
+      .select({ id: checkoutSessions.id })
+      .from(checkoutSessions)
+      .where(eq(checkoutSessions.stripePaymentIntentId, paymentIntentId));
+    return row?.id;
+  }
+}
+
+/** Checkout sessions inside one transaction: a locked session stays locked until the commit. */
+export class CheckoutSessionWriter {
+  constructor(private readonly tx: DbTransaction) {}
+
+  async insert(orgId: string, session: NewCheckoutSession): Promise<void> {
+    await insertSession(this.tx, orgId, session);
+  }
+
+  /** The session, its row locked for the rest of the transaction; undefined when unknown. */
+  async lock(sessionId: string): Promise<CheckoutSessionRow | undefined> {
+    const [row] = await this.tx.select().from(checkoutSessions).where(eq(checkoutSessions.id, sessionId)).for('update');
+    return row;
+  }
+
+  async update(orgId: string, sessionId: string, changes: CheckoutSessionChanges): Promise<void> {
+    await this.updateQuery(orgId, sessionId, changes);
+  }
+
+  /** The same update, as a statement for the caller to run inside another (e.g. the ledger's). */
+  updateStatement(orgId: string, sessionId: string, changes: CheckoutSessionChanges): SQL {
+    return this.updateQuery(orgId, sessionId, changes).getSQL();
+  }
+
+  private updateQuery(orgId: string, sessionId: string, changes: CheckoutSessionChanges) {
+    return this.tx
+      .update(checkoutSessions)
+      .set({ ...changes, updatedAt: new Date() })
+      .where(and(eq(checkoutSessions.id, sessionId), eq(checkoutSessions.orgId, orgId)));
+  }
+}

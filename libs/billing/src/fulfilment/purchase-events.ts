@@ -1,0 +1,160 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type Stripe from 'stripe';
+import type { DbTransaction } from '@credits/database';
+import {
+  CheckoutSessionChanges,
+  CheckoutSessionRepository,
+  CheckoutSessionRow,
+} from '../checkout/checkout-session.repository';
+import { LedgerService } from '../ledger/ledger.service';
+import { paymentIntentOf } from './checkout-session-source';
+import { PermanentFailure } from './permanent-failure';
+import { debitWithinBalance, refundShare } from './refund-arithmetic';
+
+/**
+ * What each Stripe event does to a purchase (our record of a Checkout session) and to the
+ * ledger, inside the event's transaction. Grants are keyed on the Checkout session id
+ * (`purchase:<cs_id>`, unique), so duplicates, concurrency and any order of `completed` /
+ * `async_payment_succeeded` grant once. The credits granted come from our own record of the
+ * session, never from the event body; a refund's amounts are the charge's, from the signed event.
+ */
+@Injectable()
+export class PurchaseEvents {
+  private readonly logger = new Logger(PurchaseEvents.name);
+
+  constructor(
+    private readonly sessions: CheckoutSessionRepository,
+    private readonly ledger: LedgerService,
+  ) {}
+
+  async completed(tx: DbTransaction, session: Stripe.Checkout.Session): Promise<void> {
+    if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
+      await this.grant(tx, await this.lock(tx, session.id), paymentIntentOf(session));
+      return;
+    }
+    // Paid later by an async method: wait for async_payment_succeeded.
+    await this.transition(tx, session.id, (row) =>
+      row.status === 'open'
+        ? {
+            status: 'complete',
+            paymentStatus: session.payment_status,
+            stripePaymentIntentId: paymentIntentOf(session) ?? row.stripePaymentIntentId,
+          }
+        : undefined,
+    );
+  }
+
+  async paid(tx: DbTransaction, session: Stripe.Checkout.Session): Promise<void> {
+    await this.grant(tx, await this.lock(tx, session.id), paymentIntentOf(session));
+  }
+
+  failed(tx: DbTransaction, sessionId: string): Promise<void> {
+    return this.transition(tx, sessionId, (row) =>
+      row.fulfilledAt ? undefined : { status: 'failed', paymentStatus: 'unpaid' },
+    );
+  }
+
+  expired(tx: DbTransaction, sessionId: string): Promise<void> {
+    return this.transition(tx, sessionId, (row) => (row.status === 'open' ? { status: 'expired' } : undefined));
+  }
+
+  /**
+   * A refund debits the refunded share of the session's credits (`refundShare`), never more
+   * than the session granted, and never below a zero balance: credits already spent are
+   * forgiven (logged for an operator), not clawed back into a negative balance, nor from a
+   * later purchase when the same charge is refunded further (`refund_settled_credits` counts
+   * them as settled).
+   */
+  async refunded(tx: DbTransaction, charge: Stripe.Charge, sessionId: string | undefined): Promise<void> {
+    if (!sessionId) throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
+    let row = await this.lock(tx, sessionId);
+    if (!row.fulfilledAt) {
+      // The refund overtook the payment event (Stripe does not keep order). A charge that was
+      // refunded was paid: grant now, so the debit below has something to debit and the
+      // payment event, when it comes, finds the grant done.
+      if (!(charge.paid && charge.status === 'succeeded')) {
+        throw new PermanentFailure(
+          `refund for charge ${charge.id}, which was never paid, on unfulfilled checkout session ${row.id}`,
+        );
+      }
+      row = await this.grant(tx, row, paymentIntentOf(charge));
+    }
+    const { paid, owed, due } = refundShare({
+      credits: row.credits,
+      settled: row.refundSettledCredits,
+      chargeAmount: charge.amount,
+      sessionAmount: row.amountTotal,
+      refunded: charge.amount_refunded,
+    });
+    if (due === 0) return;
+    // Settled from now on, whether debited below or forgiven because it was already spent.
+    await this.sessions.in(tx).update(row.orgId, row.id, { refundSettledCredits: owed });
+    const balance = await this.ledger.lockBalance(tx, row.orgId);
+    const { debit, forgiven } = debitWithinBalance(due, balance);
+    if (forgiven > 0) {
+      this.logger.warn({
+        msg: 'refund exceeds the remaining balance; debiting what is left, forgiving the rest',
+        checkout_session_id: row.id,
+        owed: due,
+        balance,
+        forgiven,
+      });
+    }
+    if (debit === 0) return;
+    await this.ledger.apply(tx, {
+      orgId: row.orgId,
+      amount: -debit,
+      transactionType: 'refund',
+      description: `Refund of ${charge.amount_refunded} of ${paid} ${(charge.currency ?? row.currency ?? '').toUpperCase()} (charge ${charge.id})`,
+      sourceRef: `refund:${charge.id}:${charge.amount_refunded}`,
+      checkoutSessionId: row.id,
+    });
+  }
+
+  /** Grants a locked session's credits (once: `purchase:<cs_id>` is unique) and marks it fulfilled. */
+  private async grant(
+    tx: DbTransaction,
+    row: CheckoutSessionRow,
+    paymentIntent: string | null,
+  ): Promise<CheckoutSessionRow> {
+    const changes = {
+      status: 'complete' as const,
+      paymentStatus: 'paid',
+      fulfilledAt: row.fulfilledAt ?? new Date(),
+      stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId,
+    } satisfies CheckoutSessionChanges;
+    // The session is marked in the ledger's own statement, granted or not: a grant already in
+    // the ledger means it was paid all the same.
+    const { applied } = await this.ledger.apply(
+      tx,
+      {
+        orgId: row.orgId,
+        amount: row.credits,
+        transactionType: 'purchase',
+        description: `Purchase of ${row.bundles} credit bundle${row.bundles === 1 ? '' : 's'} (${row.credits} credits)`,
+        sourceRef: `purchase:${row.id}`,
+        checkoutSessionId: row.id,
+      },
+      this.sessions.in(tx).updateStatement(row.orgId, row.id, changes),
+    );
+    if (applied)
+      this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
+    return { ...row, ...changes };
+  }
+
+  private async transition(
+    tx: DbTransaction,
+    sessionId: string,
+    change: (row: CheckoutSessionRow) => CheckoutSessionChanges | undefined,
+  ): Promise<void> {
+    const row = await this.lock(tx, sessionId);
+    const changes = change(row);
+    if (changes) await this.sessions.in(tx).update(row.orgId, row.id, changes);
+  }
+
+  private async lock(tx: DbTransaction, sessionId: string): Promise<CheckoutSessionRow> {
+    const row = await this.sessions.in(tx).lock(sessionId);
+    if (!row) throw new PermanentFailure(`checkout session ${sessionId} is unknown`);
+    return row;
+  }
+}

@@ -1,0 +1,52 @@
+import { Injectable } from '@nestjs/common';
+import { sql } from 'drizzle-orm';
+import { checkoutSessions, Db, DbTransaction, InjectDb, rows, stripeEvents } from '@credits/database';
+
+export type EventOutcome = 'processed' | 'duplicate' | 'ignored' | 'failed_permanently';
+
+/** The Stripe events seen, each once (its id is the key), with what became of it. */
+@Injectable()
+export class StripeEventRepository {
+  constructor(@InjectDb() private readonly db: Db) {}
+
+  /** The event's record, inside the caller's transaction. */
+  in(tx: DbTransaction): StripeEventWriter {
+    return new StripeEventWriter(tx);
+  }
+
+  /**
+   * Whether the event was recorded before, and whether we hold a record of its Checkout
+   * session (`null`: none named): one round trip, the first of every delivery.
+   */
+  async lookup(eventId: string, checkoutSessionId: string | null): Promise<{ seen: boolean; known: boolean }> {
+    const [row] = await rows<{ seen: boolean; known: boolean }>(
+      this.db,
+      sql`
+      select exists (select 1 from ${stripeEvents} where ${stripeEvents.id} = ${eventId}::text) as seen,
+             exists (select 1 from ${checkoutSessions} where ${checkoutSessions.id} = ${checkoutSessionId}::text) as known`,
+    );
+    return { seen: row?.seen === true, known: row?.known === true };
+  }
+
+  /** Records an outcome decided outside a transaction; an event recorded already keeps its first. */
+  async record(event: { id: string; type: string }, outcome: EventOutcome, detail?: string): Promise<void> {
+    await this.db
+      .insert(stripeEvents)
+      .values({ id: event.id, type: event.type, outcome, detail })
+      .onConflictDoNothing();
+  }
+}
+
+export class StripeEventWriter {
+  constructor(private readonly tx: DbTransaction) {}
+
+  /** Records the event as processed by this transaction; false when it was recorded already. */
+  async recordProcessed(event: { id: string; type: string }): Promise<boolean> {
+    const fresh = await this.tx
+      .insert(stripeEvents)
+      .values({ id: event.id, type: event.type, outcome: 'processed' })
+      .onConflictDoNothing()
+      .returning({ id: stripeEvents.id });
+    return fresh.length > 0;
+  }
+}

@@ -1,0 +1,40 @@
+import { ServiceUnavailableError } from '@credits/errors';
+import { currentDeadline } from '@credits/traffic';
+import { mapStripeError } from './stripe-errors';
+
+/**
+ * Runs a Stripe call under a hard deadline: the SDK's own timeout applies per attempt,
+ * this bounds the whole call including retries and their back-off, and never beyond the
+ * request's own deadline (`REQUEST_TIMEOUT_MS`): the request is answered 504 then, and the
+ * caller's code after this call (e.g. recording the session) never runs for an answer that
+ * comes later. A call whose request has no time left is not made at all.
+ */
+export async function callStripe<T>(deadlineMs: number, call: () => Promise<T>): Promise<T> {
+  const request = currentDeadline();
+  const budgetMs = request ? Math.min(deadlineMs, request.remainingMs()) : deadlineMs;
+  // Out of time before Stripe was even called: the same answer the HTTP layer gives for a
+  // deadline passed while not waiting on Stripe, whichever of the two gets to answer.
+  if (budgetMs <= 0)
+    throw new ServiceUnavailableError('The request did not complete within its deadline; retry shortly', {
+      'Retry-After': '1',
+    });
+  // When the request's deadline is the tighter bound, this timer and the HTTP layer's fall due together.
+  const boundByRequest = request !== undefined && budgetMs < deadlineMs;
+  let timer: NodeJS.Timeout | undefined;
+  let deadlineExceeded = false;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      deadlineExceeded = true;
+      if (boundByRequest) request.stripeCallCutOff();
+      reject(new Error(`Stripe call exceeded its ${budgetMs} ms deadline`));
+    }, budgetMs);
+  });
+  const raced = Promise.race([call(), deadline]);
+  try {
+    return await (request ? request.trackStripe(raced) : raced);
+  } catch (error) {
+    throw mapStripeError(error, deadlineExceeded);
+  } finally {
+    clearTimeout(timer);
+  }
+}
