@@ -10,4 +10,4 @@ export type {
 export { JobsModule } from './jobs.module';
 export { JobsService } from './jobs.service';
 export type { JobContext, JobHandler, JobsModuleOptions, SendOptions } from './jobs.service';
-export { queueDatabase, transactionDatabase } from './queue-database';
+export { queueDatabase } from './queue-database';
