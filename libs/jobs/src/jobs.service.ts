@@ -102,9 +102,10 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    if (!this.started) return;
     this.stopping = true;
-    const boss = await this.started;
+    // A queue that failed to start failed the application's start: nothing to stop.
+    const boss = await this.started?.catch(() => undefined);
+    if (!boss) return;
     await boss.stop({ graceful: true, wait: true, close: false, timeout: this.options.shutdownTimeoutMs ?? 10_000 });
     for (const attempt of this.running) attempt.abort(new Error('the job queue stopped'));
     // pg-boss marks a finished job completed without waiting for the write; on PGlite's one
