@@ -3,6 +3,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AuthModule } from '@credits/auth';
 import { AppConfig, ConfigModule } from '@credits/config';
 import { DatabaseModule } from '@credits/database';
+import { JobsModule } from '@credits/jobs';
 import { BillingModule, REDIRECT_URL_POLICY, RedirectUrlPolicy } from '@credits/billing';
 import { TrafficModule } from '@credits/traffic';
 import { AllExceptionsFilter, RequestValidationPipe, VALIDATION_CONTEXT } from '@credits/errors';
@@ -26,6 +27,8 @@ export class AppModule {
             statementTimeoutMs: config.database.statementTimeoutMs,
           }),
         }),
+        // Background jobs: idle (no schema, no query, no timer) until a module declares a job.
+        JobsModule.forRoot(),
         TrafficModule,
         AuthModule,
         BillingModule,

@@ -1,0 +1,212 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { type DatabaseHandle, type DbTransaction, InjectDatabaseHandle } from '@credits/database';
+import PgBoss from 'pg-boss';
+import type { AnyJobDefinition, JobDefinition } from './job-definition';
+import { queueDatabase, transactionDatabase } from './queue-database';
+
+export const JOBS_OPTIONS = Symbol('JOBS_OPTIONS');
+
+export interface JobsModuleOptions {
+  /** How often an idle worker asks for a job. Default 2 s; at least 0.5 s. */
+  pollingIntervalSeconds?: number;
+  /** How often schedules are checked, and due ones turned into jobs (pg-boss: 30 s and 5 s). */
+  scheduleCheckSeconds?: number;
+  /** false: this process sends jobs but runs none (no workers, schedules or maintenance). */
+  work?: boolean;
+  /** How long stopping waits for running jobs before failing them (they are retried). Default 10 s. */
+  shutdownTimeoutMs?: number;
+  /** Jobs this process sends without handling them. */
+  jobs?: readonly AnyJobDefinition[];
+}
+
+export interface JobContext {
+  /** The same on every attempt: a key for making the job's effect idempotent. */
+  jobId: string;
+  /** 1 on the first run. */
+  attempt: number;
+  /** Aborted once the attempt has run `expireInSeconds` (it is then retried) or when stopping. */
+  signal: AbortSignal;
+}
+
+export type JobHandler<TData> = (data: TData, context: JobContext) => Promise<void>;
+
+export interface SendOptions {
+  /** Write the job in this transaction: it exists if, and only if, the transaction commits. */
+  tx?: DbTransaction;
+  /** Run no sooner than this many seconds from now. */
+  startAfterSeconds?: number;
+}
+
+/**
+ * The job queue (pg-boss 10) on the application's own database, PGlite or PostgreSQL. Declare
+ * handlers before the application bootstraps (`onModuleInit`); the queue starts once every
+ * module is initialised, and stops before the database closes. With nothing declared it does
+ * nothing at all, not even create its schema.
+ */
+@Injectable()
+export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Jobs');
+  private readonly declared = new Map<string, AnyJobDefinition>();
+  private readonly handlers = new Map<string, JobHandler<object>>();
+  private readonly workers = new Map<string, string[]>();
+  private readonly running = new Set<AbortController>();
+  private started?: Promise<PgBoss>;
+  private stopping = false;
+
+  constructor(
+    @InjectDatabaseHandle() private readonly database: DatabaseHandle,
+    @Inject(JOBS_OPTIONS) private readonly options: JobsModuleOptions,
+  ) {
+    for (const job of options.jobs ?? []) this.declare(job);
+  }
+
+  /** Runs `handler` for every job of this kind, on this instance and every other one. */
+  handle<TData extends object>(job: JobDefinition<TData>, handler: JobHandler<TData>): void {
+    if (this.started) throw new Error(`job '${job.name}': declare handlers before the application bootstraps`);
+    if (this.handlers.has(job.name)) throw new Error(`job '${job.name}' already has a handler`);
+    this.declare(job);
+    this.handlers.set(job.name, handler as JobHandler<object>);
+  }
+
+  /**
+   * Queues a job; answers its id, or null when its singleton policy dropped it (one is already
+   * queued for the key). Outside a transaction a worker of this instance is woken at once;
+   * a job written in a transaction waits for the next poll after the commit.
+   */
+  async send<TData extends object>(
+    job: JobDefinition<TData>,
+    data: TData,
+    options: SendOptions = {},
+  ): Promise<string | null> {
+    if (this.declared.get(job.name) !== job) {
+      throw new Error(
+        `job '${job.name}' is not declared here: give it a handler (JobsService.handle) or list it in JobsModule.forRoot({ jobs })`,
+      );
+    }
+    if (!this.started) throw new Error(`job '${job.name}': the queue starts when the application bootstraps`);
+    if (Array.isArray(data)) throw new Error(`job '${job.name}': the payload is an object, not an array`);
+    const boss = await this.started;
+    const id = await boss.send(job.name, data, {
+      ...jobOptions(job, data),
+      startAfter: options.startAfterSeconds,
+      db: options.tx ? transactionDatabase(options.tx) : undefined,
+    });
+    if (id && !options.tx) for (const worker of this.workers.get(job.name) ?? []) boss.notifyWorker(worker);
+    return id;
+  }
+
+  onApplicationBootstrap(): Promise<unknown> | undefined {
+    if (this.declared.size === 0) return undefined;
+    this.started = this.start();
+    return this.started;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    // A queue that failed to start failed the application's start: nothing to stop.
+    const boss = await this.started?.catch(() => undefined);
+    if (!boss) return;
+    await boss.stop({ graceful: true, wait: true, close: false, timeout: this.options.shutdownTimeoutMs ?? 10_000 });
+    for (const attempt of this.running) attempt.abort(new Error('the job queue stopped'));
+    // pg-boss marks a finished job completed without waiting for the write; on PGlite's one
+    // connection a later query runs after it, so the database does not close under it.
+    await this.database.ping().catch(() => undefined);
+  }
+
+  private declare(job: AnyJobDefinition): void {
+    const known = this.declared.get(job.name);
+    if (known && known !== job) throw new Error(`two different jobs are named '${job.name}'`);
+    this.declared.set(job.name, job);
+  }
+
+  private async start(): Promise<PgBoss> {
+    const work = this.options.work ?? true;
+    const polling = this.options.pollingIntervalSeconds ?? 2;
+    const scheduleCheck = this.options.scheduleCheckSeconds;
+    const boss = new PgBoss({
+      db: queueDatabase(this.database),
+      pollingIntervalSeconds: polling,
+      schedule: work && [...this.declared.values()].some((job) => job.schedule),
+      supervise: work,
+      ...(scheduleCheck && { cronMonitorIntervalSeconds: scheduleCheck, cronWorkerIntervalSeconds: scheduleCheck }),
+    });
+    boss.on('error', (err) => this.logger.error({ msg: `job queue: ${err.message}`, err }));
+    await boss.start();
+    for (const job of this.declared.values()) {
+      // A queue's settings are fixed when it is created; carry changed definitions over.
+      await boss.createQueue(job.name, queueOptions(job));
+      await boss.updateQueue(job.name, queueOptions(job));
+    }
+    if (!work) return boss;
+    for (const job of this.declared.values()) {
+      if (job.schedule) await schedule(boss, job);
+      else if (this.handlers.has(job.name)) await boss.unschedule(job.name);
+    }
+    for (const [name, handler] of this.handlers) {
+      const job = this.declared.get(name)!;
+      const ids: string[] = [];
+      for (let i = 0; i < job.concurrency; i++) {
+        ids.push(
+          await boss.work<object>(
+            name,
+            { pollingIntervalSeconds: polling, batchSize: 1, includeMetadata: true },
+            ([next]) => this.run(job, handler, next),
+          ),
+        );
+      }
+      this.workers.set(name, ids);
+    }
+    return boss;
+  }
+
+  private async run(
+    job: AnyJobDefinition,
+    handler: JobHandler<object>,
+    next: PgBoss.JobWithMetadata<object>,
+  ): Promise<void> {
+    // A fetch that was under way when stopping began still hands its job over: failing it
+    // now has it retried by another instance without waiting for it to expire.
+    if (this.stopping) throw new Error('the job queue is stopping');
+    const attempt = new AbortController();
+    const expiry = setTimeout(() => attempt.abort(new Error('the attempt expired')), job.expireInSeconds * 1000);
+    this.running.add(attempt);
+    const context = { jobId: next.id, attempt: next.retryCount + 1, signal: attempt.signal };
+    try {
+      await handler(next.data, context);
+    } catch (err) {
+      this.logger.warn({ msg: `job ${job.name} failed`, job_id: next.id, attempt: context.attempt, err });
+      throw err;
+    } finally {
+      clearTimeout(expiry);
+      this.running.delete(attempt);
+    }
+  }
+}
+
+function schedule<TData extends object>(boss: PgBoss, job: JobDefinition<TData>): Promise<void> {
+  const { cron, data } = job.schedule!;
+  return boss.schedule(job.name, cron, data, jobOptions(job, data));
+}
+
+function queueOptions(job: AnyJobDefinition): PgBoss.Queue {
+  return {
+    name: job.name,
+    policy: job.singleton?.policy ?? 'standard',
+    retryLimit: job.retry.limit,
+    retryDelay: job.retry.delaySeconds,
+    retryBackoff: job.retry.backoff,
+    expireInSeconds: job.expireInSeconds,
+    retentionMinutes: job.retentionDays * 24 * 60,
+  };
+}
+
+function jobOptions<TData extends object>(job: JobDefinition<TData>, data: TData): PgBoss.SendOptions {
+  return {
+    retryLimit: job.retry.limit,
+    retryDelay: job.retry.delaySeconds,
+    retryBackoff: job.retry.backoff,
+    expireInSeconds: job.expireInSeconds,
+    retentionDays: job.retentionDays,
+    singletonKey: job.singleton?.key(data),
+  };
+}
