@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { DirectoryAdmin } from '@credits/auth';
-import { InsufficientBalanceError, LedgerRepository, LedgerService } from '@credits/billing';
+import {
+  InsufficientBalanceError,
+  LedgerRepository,
+  LedgerService,
+  notificationDispatchJob,
+  NotificationOutbox,
+  NotificationRepository,
+} from '@credits/billing';
+import type { AppConfig } from '@credits/config';
 import { MEMBER_ROLES, MemberRole } from '@credits/database';
-import type { Db } from '@credits/database';
+import type { DatabaseHandle, Db } from '@credits/database';
+import { JobsService } from '@credits/jobs';
 import { parseArgs, parseDuration, UsageError } from './arguments';
 
 /** A command that could not be carried out; the CLI prints the message and exits 1. */
@@ -29,7 +38,28 @@ export const USAGE = `Usage: npm run cli -- <command>
   credits show <slug>                      the balance and the latest ledger entries
 `;
 
-type Command = (db: Db, argv: string[], io: CliIo) => Promise<void>;
+/** The server's configuration and database, for commands that write the ledger. */
+export interface CliContext {
+  config: AppConfig;
+  handle: DatabaseHandle;
+}
+
+type Command = (db: Db, argv: string[], io: CliIo, context: CliContext) => Promise<void>;
+
+/**
+ * The ledger as the server has it: an entry writes its notification events and queues their
+ * delivery (which the server's workers run) in its transaction.
+ */
+async function withLedger<T>({ config, handle }: CliContext, use: (ledger: LedgerService) => Promise<T>): Promise<T> {
+  const jobs = new JobsService(handle, { work: false, jobs: [notificationDispatchJob] });
+  await jobs.onApplicationBootstrap();
+  try {
+    const outbox = new NotificationOutbox(new NotificationRepository(handle.db), jobs, config);
+    return await use(new LedgerService(new LedgerRepository(handle.db), outbox));
+  } finally {
+    await jobs.onModuleDestroy();
+  }
+}
 
 function exactly(args: string[], count: number, what: string): string[] {
   if (args.length !== count) throw new UsageError(`expected ${what}`);
@@ -77,7 +107,7 @@ export const COMMANDS: Record<string, Command> = {
     await new DirectoryAdmin(db).revokeApiKey(prefix);
     io.err(`revoked API key ${prefix}`);
   },
-  'credits grant': async (db, argv, io) => {
+  'credits grant': async (db, argv, io, context) => {
     const { positional, flags } = parseArgs(argv, ['reason', 'ref']);
     const [slug, amountText] = exactly(positional, 2, 'credits grant <slug> <amount> --reason TEXT [--ref ID]');
     if (!/^-?\d{1,12}$/.test(amountText) || Number(amountText) === 0)
@@ -89,17 +119,18 @@ export const COMMANDS: Record<string, Command> = {
       );
     }
     const org = await new DirectoryAdmin(db).orgBySlug(slug);
-    const ledger = new LedgerService(new LedgerRepository(db));
     try {
-      const result = await db.transaction((tx) =>
-        ledger.apply(tx, {
-          orgId: org.id,
-          amount: Number(amountText),
-          transactionType: 'admin_adjustment',
-          description: flags.reason.trim(),
-          // Per org: the same ticket may adjust two orgs once each.
-          sourceRef: flags.ref === undefined ? `admin:${randomUUID()}` : `admin:${org.id}:${flags.ref}`,
-        }),
+      const result = await withLedger(context, (ledger) =>
+        db.transaction((tx) =>
+          ledger.apply(tx, {
+            orgId: org.id,
+            amount: Number(amountText),
+            transactionType: 'admin_adjustment',
+            description: flags.reason.trim(),
+            // Per org: the same ticket may adjust two orgs once each.
+            sourceRef: flags.ref === undefined ? `admin:${randomUUID()}` : `admin:${org.id}:${flags.ref}`,
+          }),
+        ),
       );
       if (!result.applied)
         io.err(`${slug}: --ref ${flags.ref} was already applied; nothing changed; balance ${result.balance}`);
@@ -117,7 +148,7 @@ export const COMMANDS: Record<string, Command> = {
   'credits show': async (db, argv, io) => {
     const [slug] = exactly(parseArgs(argv, []).positional, 1, 'credits show <slug>');
     const org = await new DirectoryAdmin(db).orgBySlug(slug);
-    const ledger = new LedgerService(new LedgerRepository(db));
+    const ledger = new LedgerRepository(db);
     io.out(`balance\t${await ledger.balance(org.id)}`);
     for (const entry of await ledger.entries(org.id, { limit: 20 })) {
       io.out(
