@@ -174,12 +174,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     }
   }
 
-  const notificationKey = read.string('NOTIFICATION_ENCRYPTION_KEY');
+  const notificationKey = read.string('NOTIFY_ENCRYPTION_KEY');
   if (notificationKey !== undefined && Buffer.byteLength(notificationKey) < 32) {
-    read.problem('NOTIFICATION_ENCRYPTION_KEY', 'must be at least 32 bytes long');
+    read.problem('NOTIFY_ENCRYPTION_KEY', 'must be at least 32 bytes long');
   }
   if (isProduction && notificationKey === undefined) {
-    read.problem('NOTIFICATION_ENCRYPTION_KEY', 'is required in production (it encrypts notification signing secrets)');
+    read.problem('NOTIFY_ENCRYPTION_KEY', 'is required in production (it encrypts notification signing secrets)');
   }
 
   const redisUrl = read.url('REDIS_URL', { protocols: ['redis:', 'rediss:'] })?.toString();
@@ -261,9 +261,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
         .update(notificationKey ?? 'credits-api development notification key')
         .digest(),
       publicTargetsOnly: isProduction,
-      timeoutMs: read.int('NOTIFICATION_TIMEOUT_MS', 10000, { min: 100, max: 60000 }),
-      retryDelaySeconds: read.int('NOTIFICATION_RETRY_DELAY_SECONDS', 15, { min: 1, max: 3600 }),
-      retryWindowSeconds: read.int('NOTIFICATION_RETRY_WINDOW_SECONDS', 3 * 86400, { min: 60, max: 30 * 86400 }),
+      timeoutMs: read.int('NOTIFY_TIMEOUT_MS', 10000, { min: 100, max: 60000 }),
+      retryDelaySeconds: read.int('NOTIFY_RETRY_DELAY_SECONDS', 15, { min: 1, max: 3600 }),
+      retryWindowSeconds: read.int('NOTIFY_RETRY_WINDOW_SECONDS', 3 * 86400, { min: 60, max: 30 * 86400 }),
     },
   };
 

@@ -212,7 +212,7 @@ export const notificationEndpoints = pgTable('notification_endpoints', {
   /** The event types it receives; null: every type. */
   events: text('events').array().$type<NotificationEventType[]>(),
   /**
-   * The signing secret, encrypted (AES-256-GCM under NOTIFICATION_ENCRYPTION_KEY): we must
+   * The signing secret, encrypted (AES-256-GCM under NOTIFY_ENCRYPTION_KEY): we must
    * sign with it, so unlike an API key it cannot be kept as a hash.
    */
   secretCiphertext: text('secret_ciphertext').notNull(),

@@ -44,7 +44,7 @@ describe('Notifications to the host backend', () => {
 
   beforeAll(async () => {
     t = await startTestApp({
-      env: { LOW_BALANCE_THRESHOLD: String(THRESHOLD), NOTIFICATION_RETRY_DELAY_SECONDS: '1' },
+      env: { LOW_BALANCE_THRESHOLD: String(THRESHOLD), NOTIFY_RETRY_DELAY_SECONDS: '1' },
     });
     ledger = t.app.get(LedgerService);
     endpoints = t.app.get(NotificationEndpoints);

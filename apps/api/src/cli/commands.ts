@@ -4,7 +4,10 @@ import {
   InsufficientBalanceError,
   LedgerRepository,
   LedgerService,
+  NotificationDelivery,
+  notificationDeliveryJob,
   notificationDispatchJob,
+  NotificationEndpoints,
   NotificationOutbox,
   NotificationRepository,
 } from '@credits/billing';
@@ -36,6 +39,12 @@ export const USAGE = `Usage: npm run cli -- <command>
                                            with --ref, running it again (e.g. after a lost connection)
                                            applies it once
   credits show <slug>                      the balance and the latest ledger entries
+  notify add <url> [--events a,b]          register an endpoint for notifications (all events, or those
+                                           listed); prints its signing secret (only) on stdout, once
+  notify list                              the endpoints: id, url, events, created
+  notify remove <id>                       stop notifying an endpoint
+  notify deliveries [--failed]             the latest delivery attempts (--failed: failed or given up)
+  notify resend <event id>                 send an event (evt_…) again to every endpoint that takes it
 `;
 
 /** The server's configuration and database, for commands that write the ledger. */
@@ -46,16 +55,31 @@ export interface CliContext {
 
 type Command = (db: Db, argv: string[], io: CliIo, context: CliContext) => Promise<void>;
 
+interface CliServices {
+  ledger: LedgerService;
+  notifications: NotificationEndpoints;
+}
+
 /**
- * The ledger as the server has it: an entry writes its notification events and queues their
- * delivery (which the server's workers run) in its transaction.
+ * The ledger and notifications as the server has them, on a queue that sends jobs and runs
+ * none: a ledger entry writes its notification events and queues their delivery in its
+ * transaction, and the server's workers deliver them.
  */
-async function withLedger<T>({ config, handle }: CliContext, use: (ledger: LedgerService) => Promise<T>): Promise<T> {
-  const jobs = new JobsService(handle, { work: false, jobs: [notificationDispatchJob] });
+async function withServices<T>({ config, handle }: CliContext, use: (services: CliServices) => Promise<T>): Promise<T> {
+  const { retryDelaySeconds, retryWindowSeconds } = config.notifications;
+  const jobs = new JobsService(handle, {
+    work: false,
+    jobs: [notificationDispatchJob, notificationDeliveryJob(retryDelaySeconds, retryWindowSeconds)],
+  });
   await jobs.onApplicationBootstrap();
   try {
-    const outbox = new NotificationOutbox(new NotificationRepository(handle.db), jobs, config);
-    return await use(new LedgerService(new LedgerRepository(handle.db), outbox));
+    const repository = new NotificationRepository(handle.db);
+    const outbox = new NotificationOutbox(repository, jobs, config);
+    const delivery = new NotificationDelivery(handle.db, repository, jobs, config);
+    return await use({
+      ledger: new LedgerService(new LedgerRepository(handle.db), outbox),
+      notifications: new NotificationEndpoints(repository, delivery, config),
+    });
   } finally {
     await jobs.onModuleDestroy();
   }
@@ -120,7 +144,7 @@ export const COMMANDS: Record<string, Command> = {
     }
     const org = await new DirectoryAdmin(db).orgBySlug(slug);
     try {
-      const result = await withLedger(context, (ledger) =>
+      const result = await withServices(context, ({ ledger }) =>
         db.transaction((tx) =>
           ledger.apply(tx, {
             orgId: org.id,
@@ -156,6 +180,61 @@ export const COMMANDS: Record<string, Command> = {
       );
     }
   },
+};
+
+COMMANDS['notify add'] = async (_db, argv, io, context) => {
+  const { positional, flags } = parseArgs(argv, ['events']);
+  const [url] = exactly(positional, 1, 'notify add <url> [--events a,b]');
+  const events = flags.events?.split(',').map((type) => type.trim());
+  const { endpoint, secret } = await withServices(context, ({ notifications }) => notifications.add(url, events));
+  io.err(
+    `added endpoint ${endpoint.id} for ${endpoint.events?.join(',') ?? 'every event'}; its signing secret is shown once:`,
+  );
+  io.out(secret);
+};
+COMMANDS['notify list'] = async (_db, argv, io, context) => {
+  exactly(parseArgs(argv, []).positional, 0, 'notify list');
+  const endpoints = await withServices(context, ({ notifications }) => notifications.list());
+  if (endpoints.length === 0) io.err('no endpoints');
+  for (const e of endpoints) io.out(`${e.id}\t${e.url}\t${e.events?.join(',') ?? '*'}\t${e.createdAt.toISOString()}`);
+};
+COMMANDS['notify remove'] = async (_db, argv, io, context) => {
+  const [id] = exactly(parseArgs(argv, []).positional, 1, 'notify remove <id>');
+  await withServices(context, ({ notifications }) => notifications.remove(id));
+  io.err(`removed endpoint ${id}`);
+};
+COMMANDS['notify deliveries'] = async (_db, argv, io, context) => {
+  // A switch, not an option with a value.
+  const failedOnly = argv.includes('--failed');
+  exactly(
+    parseArgs(
+      argv.filter((arg) => arg !== '--failed'),
+      [],
+    ).positional,
+    0,
+    'notify deliveries [--failed]',
+  );
+  const rows = await withServices(context, ({ notifications }) => notifications.deliveries({ failedOnly }));
+  if (rows.length === 0) io.err(failedOnly ? 'no failed deliveries' : 'no deliveries');
+  for (const d of rows) {
+    io.out(
+      [
+        d.createdAt.toISOString(),
+        d.eventId,
+        d.endpointId,
+        d.attempt,
+        d.status,
+        d.responseCode ?? '-',
+        d.error ?? '-',
+      ].join('\t'),
+    );
+  }
+};
+COMMANDS['notify resend'] = async (_db, argv, io, context) => {
+  const [eventId] = exactly(parseArgs(argv, []).positional, 1, 'notify resend <event id>');
+  const scheduled = await withServices(context, ({ notifications }) => notifications.resend(eventId));
+  io.err(`${eventId}: ${scheduled} delivery attempt(s) scheduled`);
+  io.out(String(scheduled));
 };
 
 /** The command named by the first two words, and the rest of the arguments. */

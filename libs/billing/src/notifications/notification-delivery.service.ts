@@ -14,7 +14,7 @@ import { postEvent } from './webhook-sender';
  * Delivers the outbox, at least once, off the request path: a dispatch job fans an event out
  * to its endpoints, a delivery job sends it to one endpoint, one attempt per run. A failed
  * attempt (non-2xx, timeout, refused target) is recorded and retried by the queue with
- * exponential backoff until the event is NOTIFICATION_RETRY_WINDOW_SECONDS old; the last
+ * exponential backoff until the event is NOTIFY_RETRY_WINDOW_SECONDS old; the last
  * failure is recorded as `given_up`.
  */
 @Injectable()

@@ -25,7 +25,14 @@ export interface DeliveryJobData {
  * first retry between `retryDelaySeconds` and twice that). The limit is what fits the retry
  * window; the handler also gives up (recorded) once the next retry would fall past it.
  */
-export function notificationDeliveryJob(retryDelaySeconds: number, retryWindowSeconds: number) {
+export function notificationDeliveryJob(
+  retryDelaySeconds: number,
+  retryWindowSeconds: number,
+): JobDefinition<DeliveryJobData> {
+  // One definition per setting: the queue knows a job by its definition object.
+  const key = `${retryDelaySeconds}:${retryWindowSeconds}`;
+  const known = deliveryJobs.get(key);
+  if (known) return known;
   const limit = Math.max(0, Math.floor(Math.log2(retryWindowSeconds / retryDelaySeconds + 1)));
   const job: JobDefinition<DeliveryJobData> = defineJob<DeliveryJobData>({
     name: 'notification-delivery',
@@ -35,5 +42,8 @@ export function notificationDeliveryJob(retryDelaySeconds: number, retryWindowSe
     retentionDays: Math.ceil(retryWindowSeconds / 86400) + 1,
     concurrency: 4,
   });
+  deliveryJobs.set(key, job);
   return job;
 }
+
+const deliveryJobs = new Map<string, JobDefinition<DeliveryJobData>>();

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 /**
- * Endpoints' signing secrets at rest: AES-256-GCM under NOTIFICATION_ENCRYPTION_KEY, so a
+ * Endpoints' signing secrets at rest: AES-256-GCM under NOTIFY_ENCRYPTION_KEY, so a
  * copy of the database alone (a backup, a replica) does not let anyone sign events.
  * Stored as `v1.<iv>.<tag>.<ciphertext>`, base64url.
  */
