@@ -3,19 +3,20 @@ import { ApiBearerAuth, ApiHeader, ApiParam } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import type { MemberRole } from '@credits/database';
 import { ApiErrorResponses, InternalError } from '@credits/errors';
+import type { OrgContext, Principal as PrincipalType } from '@credits/identity';
 import { ClientVersionGuard, RateLimitGuard } from '@credits/traffic';
 import { AuthGuard } from './guards/auth.guard';
 import { MIN_ROLE, OrgAccessGuard } from './guards/org-access.guard';
-import type { OrgContext, Principal as PrincipalType } from './principal';
 
 export const BEARER_AUTH = 'bearer';
 
 /**
- * The one access rule for org routes: authenticated, a client version still served, within
- * the caller's rate limit, a member of `{org}` with at least `role`, checked in that order
- * (DESIGN.md §2: the throttler counts the authenticated caller, before the org is looked
- * up). Sets the guards, the Swagger security, the `X-Client-Version` header and the
- * 400/401/403/404/426/429 responses together, so a route cannot be half-protected.
+ * The access rule of org routes: authenticated, a client version still served, within the
+ * caller's rate limit, a member of `{org}` with at least `role`, checked in that order. The
+ * rate limit counts the authenticated caller and runs before the org is looked up, so a caller
+ * over its budget learns nothing about which orgs exist. Sets the guards, the Swagger
+ * security, the `X-Client-Version` header and the 400/401/403/404/426/429 responses together,
+ * so a route cannot be half-protected.
  */
 export function OrgRole(role: MemberRole): MethodDecorator & ClassDecorator {
   return applyDecorators(
@@ -46,7 +47,7 @@ export function OrgRole(role: MemberRole): MethodDecorator & ClassDecorator {
 /** The verified caller; fails loudly when AuthGuard did not run. */
 export const CurrentPrincipal = createParamDecorator((_: unknown, context: ExecutionContext): PrincipalType => {
   const principal = context.switchToHttp().getRequest<FastifyRequest>().principal;
-  if (!principal) throw new InternalError(new Error('@Principal() on a route without AuthGuard'));
+  if (!principal) throw new InternalError(new Error('@CurrentPrincipal() on a route without AuthGuard'));
   return principal;
 });
 

@@ -1,3 +1,4 @@
+export type { OrgContext, PrefetchedMembership, Principal } from '@credits/identity';
 export * from './admin/directory-admin';
 export * from './api-keys/api-key-format';
 export * from './api-keys/api-key-verifier';
@@ -8,4 +9,3 @@ export * from './directory/org-directory';
 export * from './guards/auth.guard';
 export * from './guards/org-access.guard';
 export * from './jwt/jwt-verifier';
-export * from './principal';

@@ -4,7 +4,6 @@ import type { FastifyRequest } from 'fastify';
 import type { MemberRole } from '@credits/database';
 import { ForbiddenError, InternalError, NotFoundError } from '@credits/errors';
 import { OrgDirectory, ROLE_RANK } from '../directory/org-directory';
-import { prefetchedOrgs } from './prefetched-org';
 
 export const MIN_ROLE = Symbol('minRole');
 
@@ -27,7 +26,8 @@ export class OrgAccessGuard implements CanActivate {
     ]);
     if (!request.principal || !minRole) throw new InternalError(new Error('OrgAccessGuard used without @OrgRole'));
     const slug = (request.params as Record<string, string | undefined>).org ?? '';
-    const prefetched = prefetchedOrgs.get(request);
+    // Trusted only for this very slug and caller: it was read with the credentials.
+    const prefetched = request.prefetchedMembership;
     const org =
       prefetched && prefetched.slug === slug && prefetched.userId === request.principal.userId
         ? prefetched.org

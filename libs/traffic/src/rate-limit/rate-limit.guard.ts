@@ -2,6 +2,7 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerRequest } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimitError } from '@credits/errors';
+import type { Principal } from '@credits/identity';
 import { RATE_LIMIT_BUDGET, RateLimitBudget } from './budgets';
 
 /**
@@ -49,7 +50,7 @@ export class RateLimitGuard extends ThrottlerGuard {
   }
 
   protected override async getTracker(request: FastifyRequest): Promise<string> {
-    const principal = request.principal;
+    const principal: Principal | undefined = request.principal;
     if (principal?.apiKeyId) return `key:${principal.apiKeyId}`;
     if (principal) return `user:${principal.userId}`;
     return `ip:${request.ip}`;
