@@ -130,7 +130,9 @@ describe('the OpenAPI document', () => {
     }
     expect(Object.keys(ledger.responses)).toContain('422');
     const webhook = doc.paths['/api/v1/stripe/webhook'].post;
-    expect(webhook.security).toBeUndefined();
+    // Authenticated by its Stripe-Signature header, not by bearer credentials.
+    expect(webhook.security).toEqual([]);
+    expect(webhook.parameters).toEqual([expect.objectContaining({ name: 'Stripe-Signature', required: true })]);
     expect(Object.keys(webhook.responses)).toEqual(expect.arrayContaining(['200', '400', '500']));
   });
 

@@ -14,7 +14,7 @@ export class CheckoutController {
 
   @Post('checkout')
   @HttpCode(200)
-  @OrgRole('admin')
+  @OrgRole('admin', { budget: 'checkout' })
   @ApiOperation({
     summary: 'Create checkout session',
     description: 'Create a Stripe Checkout session to purchase credits',
