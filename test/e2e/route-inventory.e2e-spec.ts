@@ -87,7 +87,7 @@ describe('route inventory: every route of the app declares its access rule', () 
     expect(routes.map((r) => r.route)).toEqual(
       expect.arrayContaining([
         'POST /api/v1/org/:org/credits/checkout',
-        'GET /api/v1/org/:org/credits',
+        'GET /api/v1/org/:org',
         'POST /api/v1/stripe/webhook',
         'GET /healthz',
       ]),

@@ -136,6 +136,33 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(webhook.responses)).toEqual(expect.arrayContaining(['200', '400', '500']));
   });
 
+  it('documents the organization and its members with typed schemas', () => {
+    const org = doc.paths['/api/v1/org/{org}'].get;
+    const members = doc.paths['/api/v1/org/{org}/members'].get;
+    expect(org).toMatchObject({ operationId: 'get_organization', security: [{ bearer: [] }] });
+    expect(members).toMatchObject({ operationId: 'list_organization_members', security: [{ bearer: [] }] });
+    expect(org.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/Organization');
+    expect(members.responses['200'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/OrganizationMemberPage',
+    );
+    expect(members.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['limit', 'cursor']));
+    expect(Object.keys(members.responses)).toEqual(expect.arrayContaining(['401', '403', '404', '422', '429', '500']));
+
+    const { Organization, OrganizationMember, OrganizationMemberPage } = doc.components.schemas;
+    expect(Organization.required.sort()).toEqual(['created_at', 'id', 'name', 'role', 'slug']);
+    expect(OrganizationMember.required.sort()).toEqual(['created_at', 'email', 'role', 'user_id']);
+    for (const schema of [Organization, OrganizationMember]) {
+      expect(schema.properties.created_at).toMatchObject({ type: 'string', format: 'date-time' });
+      expect(schema.properties.role).toMatchObject({ type: 'string', enum: ['member', 'admin', 'owner'] });
+      for (const property of Object.values<any>(schema.properties)) {
+        expect(property).toEqual(
+          expect.objectContaining({ description: expect.any(String), example: expect.anything() }),
+        );
+      }
+    }
+    expect(OrganizationMemberPage.properties.next_cursor).toMatchObject({ type: 'string', nullable: true });
+  });
+
   it('lists 503 on every API operation: any of them can meet an unreachable database or pass its deadline', () => {
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       if (!path.startsWith('/api/')) continue;
