@@ -133,6 +133,11 @@ describe('the OpenAPI document', () => {
     // Authenticated by its Stripe-Signature header, not by bearer credentials.
     expect(webhook.security).toEqual([]);
     expect(webhook.parameters).toEqual([expect.objectContaining({ name: 'Stripe-Signature', required: true })]);
+    // Declared by the route and by its access rule: both examples kept.
+    expect(Object.keys(webhook.responses['400'].content['application/json'].examples).sort()).toEqual([
+      'invalid_request_error',
+      'invalid_signature_error',
+    ]);
     expect(Object.keys(webhook.responses)).toEqual(expect.arrayContaining(['200', '400', '500']));
   });
 
