@@ -77,11 +77,23 @@ function refusalOf(req: IncomingMessage, url: string): ApiException | undefined 
     return new InvalidRequestError('The request URI has malformed percent-encoding');
   }
   // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (Node keeps the first of several).
-  const hosts = req.headersDistinct?.host?.length ?? (req.headers.host === undefined ? 0 : 1);
+  const hosts = timesSent(req, 'host');
   if (hosts > 1 || (hosts === 0 && req.httpVersion === '1.1')) {
     return new InvalidRequestError('An HTTP/1.1 request must carry exactly one Host header');
   }
   return undefined;
+}
+
+/**
+ * How many times a header was sent (`name` in lower case). Node keeps only the first of a
+ * repeated Host or Content-Type, so `headers` cannot tell.
+ */
+export function timesSent(req: IncomingMessage, name: string): number {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i].length === name.length && req.rawHeaders[i].toLowerCase() === name) count++;
+  }
+  return count;
 }
 
 function decodes(url: string): boolean {

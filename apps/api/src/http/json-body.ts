@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import secureJsonParse from 'secure-json-parse';
 import { FieldError, InvalidRequestError, UnsupportedMediaTypeError, ValidationError } from '@credits/errors';
+import { timesSent } from './http-edges';
 
 /**
  * The deepest nesting of arrays and objects a body may have: far more than any request or
@@ -10,11 +11,11 @@ import { FieldError, InvalidRequestError, UnsupportedMediaTypeError, ValidationE
 export const MAX_JSON_DEPTH = 32;
 
 /**
- * `application/json`, with at most `charset=utf-8`: JSON exchanged between systems is
- * UTF-8 (RFC 8259 §8.1), so another charset, or parameters that do not parse, say the
- * body is something else.
+ * `application/json`, with no parameter but `charset=utf-8` (or `utf8`): JSON exchanged
+ * between systems is UTF-8 (RFC 8259 §8.1), so another charset, or parameters that do not
+ * parse, say the body is something else.
  */
-const JSON_MEDIA_TYPE = /^application\/json(?:[\t ]*;[\t ]*(?:charset=(?:utf-8|"utf-8"))?)*[\t ]*$/i;
+const JSON_MEDIA_TYPE = /^application\/json(?:[\t ]*;[\t ]*(?:charset=(?:utf-?8|"utf-?8"))?)*[\t ]*$/i;
 
 /** `identity` (or an empty list) is the only content coding read: the body as sent. */
 const IDENTITY_ENCODING = /^[\t ]*(?:identity)?[\t ]*$/i;
@@ -42,8 +43,8 @@ export function registerJsonBodyParser(fastify: FastifyInstance): void {
 }
 
 function parseJsonBody(request: FastifyRequest, raw: Buffer): unknown {
-  const contentTypes = request.raw.headersDistinct?.['content-type'] ?? [request.headers['content-type'] ?? ''];
-  if (contentTypes.length !== 1 || !JSON_MEDIA_TYPE.test(contentTypes[0])) {
+  const contentType = request.headers['content-type'] ?? '';
+  if (timesSent(request.raw, 'content-type') !== 1 || !JSON_MEDIA_TYPE.test(contentType)) {
     throw new UnsupportedMediaTypeError(
       'Request body must be JSON: send one Content-Type: application/json (charset utf-8, if any)',
     );
