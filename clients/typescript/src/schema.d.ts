@@ -197,7 +197,7 @@ export interface components {
          * @description Stable machine-readable error type
          * @enum {string}
          */
-        APIErrorType: "invalid_request_error" | "invalid_signature_error" | "authentication_error" | "expired_token_error" | "forbidden_error" | "not_found_error" | "conflict_error" | "already_exists_error" | "payload_too_large_error" | "unsupported_media_type_error" | "validation_error" | "upgrade_required_error" | "rate_limit_error" | "internal_error" | "configuration_error" | "payment_provider_error" | "service_unavailable_error" | "gateway_timeout_error";
+        APIErrorType: "invalid_request_error" | "invalid_signature_error" | "authentication_error" | "expired_token_error" | "forbidden_error" | "not_found_error" | "request_timeout_error" | "conflict_error" | "already_exists_error" | "payload_too_large_error" | "uri_too_long_error" | "unsupported_media_type_error" | "validation_error" | "upgrade_required_error" | "rate_limit_error" | "headers_too_large_error" | "internal_error" | "configuration_error" | "payment_provider_error" | "service_unavailable_error" | "gateway_timeout_error";
         /** @description Canonical API error envelope returned by the API. */
         APIErrorPayload: {
             /**
@@ -556,6 +556,15 @@ export interface operations {
                     "application/json": components["schemas"]["APIErrorPayload"];
                 };
             };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
             /** @description Already exists */
             409: {
                 headers: {
@@ -567,6 +576,15 @@ export interface operations {
             };
             /** @description Payload too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -603,6 +621,15 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -708,6 +735,24 @@ export interface operations {
                     "application/json": components["schemas"]["APIErrorPayload"];
                 };
             };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
             /** @description Upgrade required */
             426: {
                 headers: {
@@ -719,6 +764,15 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -813,6 +867,24 @@ export interface operations {
                     "application/json": components["schemas"]["APIErrorPayload"];
                 };
             };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
             /** @description Validation error */
             422: {
                 headers: {
@@ -833,6 +905,15 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1031,6 +1112,24 @@ export interface operations {
                     "application/json": components["schemas"]["APIErrorPayload"];
                 };
             };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
             /** @description Upgrade required */
             426: {
                 headers: {
@@ -1042,6 +1141,15 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1134,6 +1242,24 @@ export interface operations {
                     "application/json": components["schemas"]["APIErrorPayload"];
                 };
             };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
             /** @description Validation error */
             422: {
                 headers: {
@@ -1154,6 +1280,15 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -100,6 +100,10 @@ export function ApiErrorResponses(...types: ErrorType[]): MethodDecorator & Clas
  * the database cannot be reached or the request passes its deadline without waiting on Stripe.
  */
 export const COMMON_ERROR_TYPES: ErrorType[] = [
+  // Answered before routing (Node's parser, the request-target check), so any operation can meet them.
+  'request_timeout_error',
+  'uri_too_long_error',
+  'headers_too_large_error',
   'upgrade_required_error',
   'rate_limit_error',
   'internal_error',
