@@ -29,7 +29,8 @@ const errorLog = new Logger('Errors');
 export const HTTP_EDGE_OPTIONS = {
   // The router's own limit would answer first, in its own words: no parameter can be
   // longer than the head Node accepts, so the URL limit is the one that answers.
-  maxParamLength: maxHeaderSize,
+  // (Under routerOptions: the top-level option is deprecated and warns on stderr, FSTDEP022.)
+  routerOptions: { maxParamLength: maxHeaderSize },
   // Node answers a missing Host with an empty 400; refusalOf answers it instead.
   http: { requireHostHeader: false },
   rewriteUrl(this: unknown, req: IncomingMessage): string {
