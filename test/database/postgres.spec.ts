@@ -2,8 +2,10 @@
  * Against a real PostgreSQL server, in the PostgreSQL pass of `npm test` (`test:postgres`,
  * which sets TEST_DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/postgres).
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { type DatabaseHandle, type DatabaseLogger, openDatabase, organizations, rows } from '@credits/database';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { Client } from 'pg';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
 import { concurrentIncrements } from './counter';
@@ -12,9 +14,51 @@ import journal from '../../libs/database/migrations/meta/_journal.json';
 const serverUrl = process.env.TEST_DATABASE_URL?.trim();
 if (!serverUrl) throw new Error('TEST_DATABASE_URL must name a PostgreSQL server (npm run test:postgres sets it)');
 
-function recordingLogger(): DatabaseLogger & { errors: string[] } {
+function recordingLogger(): DatabaseLogger & { errors: string[]; warnings: string[]; nextError(): Promise<string> } {
   const errors: string[] = [];
-  return { errors, log: () => undefined, warn: () => undefined, error: (message: string) => errors.push(message) };
+  const warnings: string[] = [];
+  const waiting: ((message: string) => void)[] = [];
+  return {
+    errors,
+    warnings,
+    log: () => undefined,
+    warn: (message: string) => warnings.push(message),
+    error(message: string) {
+      errors.push(message);
+      waiting.splice(0).forEach((resolve) => resolve(message));
+    },
+    nextError: () => new Promise((resolve) => waiting.push(resolve)),
+  };
+}
+
+/**
+ * Ends these server processes (backends) and waits until they are gone, from another process
+ * and synchronously: this one reads none of its sockets meanwhile, so its pool learns of the
+ * loss only when it next uses those connections, as a busy process does after a restart.
+ */
+function terminateFromOutside(url: string, pids: number[]): void {
+  const script = `
+    const { Client } = require('pg');
+    const admin = new Client({ connectionString: process.argv[1] });
+    admin.connect()
+      .then(() => admin.query('select count(*)::int as n from unnest($1::int[]) pid where pg_terminate_backend(pid, 5000)', [JSON.parse(process.argv[2])]))
+      .then((r) => { if (r.rows[0].n !== JSON.parse(process.argv[2]).length) throw new Error('terminated ' + r.rows[0].n); return admin.end(); })
+      .catch((e) => { console.error(e.message); process.exit(1); });`;
+  const result = spawnSync(process.execPath, ['-e', script, url, JSON.stringify(pids)], {
+    cwd: join(__dirname, '..', '..'),
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`could not terminate ${pids.join(', ')}: ${result.stderr}`);
+}
+
+/** The server process behind each of `count` connections the pool opens, then keeps idle. */
+async function poolBackends(handle: DatabaseHandle, count: number): Promise<number[]> {
+  const held = await Promise.all(
+    Array.from({ length: count }, () =>
+      rows<{ pid: number }>(handle.db, sql`select pg_backend_pid() as pid from pg_sleep(0.2)`),
+    ),
+  );
+  return held.map(([{ pid }]) => pid);
 }
 
 describe('PostgreSQL (TEST_DATABASE_URL)', () => {
@@ -59,20 +103,87 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
   });
 
   it('logs an idle client whose connection dies, and keeps serving', async () => {
-    await handle.ping(); // leaves an idle client in the pool
-    const admin = new Client({ connectionString: database.url });
-    await admin.connect();
+    const own = recordingLogger();
+    const pooled = await openDatabase({ url: database.url, dataDir: 'unused', migrate: false, logger: own });
     try {
-      await admin.query(
-        `select pg_terminate_backend(pid) from pg_stat_activity
-          where datname = current_database() and application_name = 'credits-api' and pid <> pg_backend_pid()`,
-      );
+      // Its one connection, idle in the pool afterwards.
+      const [pid] = await poolBackends(pooled, 1);
+      const logged = own.nextError();
+      const admin = new Client({ connectionString: database.url });
+      await admin.connect();
+      try {
+        await admin.query('select pg_terminate_backend($1)', [pid]);
+      } finally {
+        await admin.end();
+      }
+      expect(await logged).toMatch(/^PostgreSQL idle client error/);
+      await pooled.ping();
     } finally {
-      await admin.end();
+      await pooled.close();
     }
-    for (let i = 0; i < 50 && logger.errors.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(logger.errors[0]).toMatch(/^PostgreSQL idle client error/);
-    await handle.ping();
+  });
+
+  describe('when the server ends the connections (a restart, a failover)', () => {
+    let pooled: DatabaseHandle;
+    let own: ReturnType<typeof recordingLogger>;
+
+    beforeEach(async () => {
+      own = recordingLogger();
+      pooled = await openDatabase({ url: database.url, dataDir: 'unused', migrate: false, logger: own });
+    });
+    afterEach(() => pooled.close());
+
+    it('runs the next statement, transaction and readiness check again on new connections', async () => {
+      terminateFromOutside(database.url, await poolBackends(pooled, 4));
+
+      // Each of these is handed one of the dead connections first.
+      const [read, write, transaction] = await Promise.all([
+        rows<{ one: number }>(pooled.db, sql`select 1 as one`),
+        pooled.db.insert(organizations).values({ slug: 'restarted', name: 'Restarted' }).returning(),
+        pooled.db.transaction(async (tx) => {
+          await tx.insert(organizations).values({ slug: 'restarted-tx', name: 'Restarted' });
+          return tx.select().from(organizations).where(eq(organizations.slug, 'restarted-tx'));
+        }),
+        pooled.ping(),
+      ]);
+
+      expect(read).toEqual([{ one: 1 }]);
+      expect(write).toHaveLength(1);
+      expect(transaction).toHaveLength(1);
+      const written = await pooled.db.select().from(organizations);
+      expect(
+        written
+          .map((o) => o.slug)
+          .filter((slug) => slug.startsWith('restarted'))
+          .sort(),
+      ).toEqual(['restarted', 'restarted-tx']);
+      expect(own.warnings).toHaveLength(4);
+      for (const warning of own.warnings)
+        expect(warning).toMatch(/^PostgreSQL connection lost .*terminating connection due to administrator command/);
+    });
+
+    it('fails a transaction that loses its connection past its first statement, once, and serves the next one', async () => {
+      let runs = 0;
+      const failure = await pooled.db
+        .transaction(async (tx) => {
+          runs++;
+          await tx.insert(organizations).values({ slug: 'lost-tx', name: 'Lost' });
+          const [{ pid }] = (
+            (await tx.execute(sql`select pg_backend_pid() as pid`)) as unknown as { rows: { pid: number }[] }
+          ).rows;
+          terminateFromOutside(database.url, [pid]);
+          await tx.insert(organizations).values({ slug: 'lost-tx-2', name: 'Lost' });
+        })
+        .catch((error: Error) => error);
+
+      // The server's own word for it, which the API answers 503 (not the ROLLBACK's failure).
+      expect(failure).toMatchObject({ cause: { code: '57P01' } });
+      expect(runs).toBe(1);
+      expect(own.warnings).toEqual([]);
+      expect(await pooled.db.select().from(organizations).where(eq(organizations.slug, 'lost-tx'))).toEqual([]);
+      await pooled.db.transaction((tx) => tx.insert(organizations).values({ slug: 'after-lost-tx', name: 'After' }));
+      await pooled.ping();
+    });
   });
 
   it('migrates once when several processes start on a fresh database at the same time', async () => {

@@ -141,7 +141,42 @@ describe('the OpenAPI document', () => {
     expect(Object.keys(ledger.responses)).toContain('422');
     const webhook = doc.paths['/api/v1/stripe/webhook'].post;
     expect(webhook.operationId).toBe('receive_stripe_event');
+    // Authenticated by its Stripe-Signature header, not by bearer credentials.
+    expect(webhook.security).toEqual([]);
+    expect(webhook.parameters).toEqual([expect.objectContaining({ name: 'Stripe-Signature', required: true })]);
+    // Declared by the route and by its access rule: both examples kept.
+    expect(Object.keys(webhook.responses['400'].content['application/json'].examples).sort()).toEqual([
+      'invalid_request_error',
+      'invalid_signature_error',
+    ]);
     expect(Object.keys(webhook.responses)).toEqual(expect.arrayContaining(['200', '400', '500']));
+  });
+
+  it('documents the organization and its members with typed schemas', () => {
+    const org = doc.paths['/api/v1/org/{org}'].get;
+    const members = doc.paths['/api/v1/org/{org}/members'].get;
+    expect(org).toMatchObject({ operationId: 'get_organization', security: [{ bearer: [] }] });
+    expect(members).toMatchObject({ operationId: 'list_organization_members', security: [{ bearer: [] }] });
+    expect(org.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/Organization');
+    expect(members.responses['200'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/OrganizationMemberPage',
+    );
+    expect(members.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['limit', 'cursor']));
+    expect(Object.keys(members.responses)).toEqual(expect.arrayContaining(['401', '403', '404', '422', '429', '500']));
+
+    const { Organization, OrganizationMember, OrganizationMemberPage } = doc.components.schemas;
+    expect(Organization.required.sort()).toEqual(['created_at', 'id', 'name', 'role', 'slug']);
+    expect(OrganizationMember.required.sort()).toEqual(['created_at', 'email', 'role', 'user_id']);
+    for (const schema of [Organization, OrganizationMember]) {
+      expect(schema.properties.created_at).toMatchObject({ type: 'string', format: 'date-time' });
+      expect(schema.properties.role).toMatchObject({ type: 'string', enum: ['member', 'admin', 'owner'] });
+      for (const property of Object.values<any>(schema.properties)) {
+        expect(property).toEqual(
+          expect.objectContaining({ description: expect.any(String), example: expect.anything() }),
+        );
+      }
+    }
+    expect(OrganizationMemberPage.properties.next_cursor).toMatchObject({ type: 'string', nullable: true });
   });
 
   it('says which operations need no credentials (security: []) and which need a bearer token', () => {

@@ -18,7 +18,7 @@ class ProbeBody {
 @Controller('api/v1/org/:org/probe')
 class ProbeController {
   @Post()
-  @OrgRole('admin')
+  @OrgRole('admin', { budget: 'checkout' })
   write(@CurrentOrg() org: OrgContext, @CurrentPrincipal() principal: Principal, @Body() body: ProbeBody) {
     return { org: org.slug, user: principal.email, body };
   }

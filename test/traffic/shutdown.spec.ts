@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { checkoutSessions, idempotencyKeys, type DatabaseHandle } from '@credits/database';
 import { startStripeEmulator, StripeEmulator } from '../../apps/stripe-emulator/src';
@@ -22,11 +23,15 @@ interface Outcome {
   sentAt: number;
   doneAt?: number;
   status?: number;
+  headers?: IncomingHttpHeaders;
   body?: any;
   error?: string;
 }
 
-/** One request on its own connection (no keep-alive), so a refused connection is told apart from a cut one. */
+/**
+ * One request; by default on its own connection (no keep-alive), so a refused connection is
+ * told apart from a cut one. Through a keep-alive `agent`, on a connection it keeps open.
+ */
 function send(
   base: string,
   method: string,
@@ -34,6 +39,7 @@ function send(
   id: string,
   headers: Record<string, string> = {},
   body?: unknown,
+  agent: Agent | false = false,
 ): Promise<Outcome> {
   const sentAt = Date.now();
   return new Promise((resolve) => {
@@ -42,7 +48,7 @@ function send(
       `${base}${path}`,
       {
         method,
-        agent: false,
+        agent,
         headers: { 'x-request-id': id, ...(payload ? { 'content-type': 'application/json' } : {}), ...headers },
       },
       (res) => {
@@ -54,6 +60,7 @@ function send(
             sentAt,
             doneAt: Date.now(),
             status: res.statusCode,
+            headers: res.headers,
             body: text ? JSON.parse(text) : undefined,
           }),
         );
@@ -69,7 +76,55 @@ function send(
   });
 }
 
-describe('graceful shutdown: SIGTERM during a burst', () => {
+interface Server {
+  child: ChildProcess;
+  base: string;
+  output(): { stdout: string; stderr: string };
+  exited: Promise<{ code: number | null; at: number }>;
+}
+
+/** The API as production runs it: its own process, started from `main.ts`, on a random port. */
+async function startServer(env: Record<string, string>): Promise<Server> {
+  let stdout = '';
+  let stderr = '';
+  const child = spawn(
+    process.execPath,
+    ['-r', join(__dirname, 'fixtures', 'register.js'), join(ROOT, 'apps/api/src/main.ts')],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        REDIS_URL: `redis://${REDIS_SERVER.host}:${REDIS_SERVER.port}`,
+        REDIS_KEY_PREFIX: uniqueRedisPrefix(),
+        STRIPE_SECRET_KEY: 'sk_test_shutdown',
+        STRIPE_WEBHOOK_SECRET: 'whsec_shutdown',
+        STRIPE_TIMEOUT_MS: '8000',
+        RATE_LIMIT_READ: '100000',
+        ...env,
+      },
+    },
+  );
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, at: Date.now() })),
+  );
+  const started = Date.now();
+  let base: string | undefined;
+  while (!base) {
+    if (Date.now() - started > 40000 || child.exitCode !== null)
+      throw new Error(`server did not start:\n${stdout}\n${stderr}`);
+    base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
+    await sleep(50);
+  }
+  return { child, base, output: () => ({ stdout, stderr }), exited };
+}
+
+describe('graceful shutdown', () => {
   let database: PostgresDatabase;
   let db: DatabaseHandle;
   let emulator: StripeEmulator;
@@ -89,49 +144,23 @@ describe('graceful shutdown: SIGTERM during a burst', () => {
     await database?.drop();
   });
 
+  /** Checkout sessions the emulator has been asked to create since its request log was cleared. */
+  const inFlight = async () =>
+    ((await request(emulator.url, 'GET', '/_emulator/requests?path=/v1/checkout/sessions')).body as any[]).filter(
+      (r) => r.method === 'POST',
+    ).length;
+
   it('fails readiness at once, answers every request that got in, completes purchases in flight, and exits 0 within the grace period', async () => {
     const key = await seedMember(db.db, 'acme', 'admin@acme.test', 'admin');
-    let stdout = '';
-    let stderr = '';
-    child = spawn(
-      process.execPath,
-      ['-r', join(__dirname, 'fixtures', 'register.js'), join(ROOT, 'apps/api/src/main.ts')],
-      {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          NODE_ENV: 'test',
-          LOG_LEVEL: 'info',
-          HOST: '127.0.0.1',
-          PORT: '0',
-          DATABASE_URL: database.url,
-          REDIS_URL: `redis://${REDIS_SERVER.host}:${REDIS_SERVER.port}`,
-          REDIS_KEY_PREFIX: uniqueRedisPrefix(),
-          STRIPE_SECRET_KEY: 'sk_test_shutdown',
-          STRIPE_API_BASE: emulator.url,
-          STRIPE_WEBHOOK_SECRET: 'whsec_shutdown',
-          STRIPE_TIMEOUT_MS: '8000',
-          RATE_LIMIT_READ: '100000',
-          // Long enough for the readiness poll below to land inside it on a loaded machine.
-          SHUTDOWN_DELAY_MS: '2500',
-          SHUTDOWN_GRACE_MS: '10000',
-        },
-      },
-    );
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
-      child!.on('exit', (code) => resolve({ code, at: Date.now() })),
-    );
-
-    const started = Date.now();
-    let base: string | undefined;
-    while (!base) {
-      if (Date.now() - started > 40000 || child.exitCode !== null)
-        throw new Error(`server did not start:\n${stdout}\n${stderr}`);
-      base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
-      await sleep(50);
-    }
+    const server = await startServer({
+      DATABASE_URL: database.url,
+      STRIPE_API_BASE: emulator.url,
+      // Long enough for the readiness poll below to land inside it on a loaded machine.
+      SHUTDOWN_DELAY_MS: '2500',
+      SHUTDOWN_GRACE_MS: '10000',
+    });
+    ({ child } = server);
+    const { base, exited } = server;
     const auth = { authorization: `Bearer ${key}` };
     // Create the org's Stripe customer first, so each purchase below is one slow session call.
     const warmUp = await send(base, 'POST', '/api/v1/org/acme/credits/checkout', 'warm-up', auth, {
@@ -167,10 +196,6 @@ describe('graceful shutdown: SIGTERM during a burst', () => {
         await sleep(25);
       }
     })();
-    const inFlight = async () =>
-      ((await request(emulator.url, 'GET', '/_emulator/requests?path=/v1/checkout/sessions')).body as any[]).filter(
-        (r) => r.method === 'POST',
-      ).length;
     while ((await inFlight()) < 4) await sleep(25);
 
     const sigtermAt = Date.now();
@@ -185,6 +210,7 @@ describe('graceful shutdown: SIGTERM during a burst', () => {
     const exit = await exited;
     reading = false;
     await readLoop;
+    const { stdout, stderr } = server.output();
     expect({ code: exit.code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(exit.at - sigtermAt).toBeLessThan(10000);
 
@@ -227,5 +253,72 @@ describe('graceful shutdown: SIGTERM during a burst', () => {
     expect(logs.map((l) => l.msg)).toEqual(
       expect.arrayContaining([expect.stringMatching(/^SIGTERM received/), 'stopped']),
     );
+  });
+
+  it('behind a load balancer: answers requests in flight with Connection: close, closes idle keep-alive connections, and exits 0 once they are answered', async () => {
+    const key = await seedMember(db.db, 'globex', 'admin@globex.test', 'admin');
+    await request(emulator.url, 'DELETE', '/_emulator/faults');
+    const delayMs = 1000;
+    const holdMs = 3000;
+    const server = await startServer({
+      DATABASE_URL: database.url,
+      STRIPE_API_BASE: emulator.url,
+      SHUTDOWN_DELAY_MS: String(delayMs),
+      SHUTDOWN_GRACE_MS: '10000',
+    });
+    ({ child } = server);
+    const { base, exited } = server;
+    // A load balancer keeps its connections open between requests.
+    const busy = new Agent({ keepAlive: true });
+    const idle = new Agent({ keepAlive: true });
+    let silent: Socket | undefined;
+    try {
+      const auth = { authorization: `Bearer ${key}` };
+      const checkout = (id: string, quantity?: number) =>
+        send(
+          base,
+          'POST',
+          '/api/v1/org/globex/credits/checkout',
+          id,
+          { ...auth, 'idempotency-key': id },
+          { success_url: 'http://localhost/ok', cancel_url: 'http://localhost/no', quantity },
+          busy,
+        );
+      // The org's Stripe customer first, so each purchase below is one held session call.
+      expect(await checkout('keep-alive-warm-up')).toMatchObject({
+        status: 200,
+        headers: { connection: 'keep-alive' },
+      });
+      await request(emulator.url, 'DELETE', '/_emulator/requests');
+      await request(emulator.url, 'POST', '/_emulator/faults', {
+        body: { path: '/v1/checkout/sessions', method: 'POST', delay_ms: holdMs },
+      });
+      const purchases = [1, 2, 3].map((quantity) => checkout(`keep-alive-purchase-${quantity}`, quantity));
+      while ((await inFlight()) < purchases.length) await sleep(25);
+      // Connections that carry nothing at SIGTERM: one kept open after an answer, one never used.
+      expect(await send(base, 'GET', '/healthz', 'keep-alive-idle', {}, undefined, idle)).toMatchObject({
+        status: 200,
+        headers: { connection: 'keep-alive' },
+      });
+      const unused = connect(Number(new URL(base).port), '127.0.0.1');
+      silent = unused.on('error', () => undefined);
+      await new Promise((resolve) => unused.once('connect', resolve));
+
+      const sigtermAt = Date.now();
+      child.kill('SIGTERM');
+      const answered = await Promise.all(purchases);
+      const exit = await exited;
+      expect({
+        answers: answered.map((purchase) => [purchase.status, purchase.headers?.connection]),
+        code: exit.code,
+        stderr: server.output().stderr,
+      }).toEqual({ answers: purchases.map(() => [200, 'close']), code: 0, stderr: '' });
+      for (const purchase of answered) expect(purchase.body.session_id).toMatch(/^cs_/);
+      expect(exit.at - sigtermAt).toBeLessThan(delayMs + holdMs + 1000);
+    } finally {
+      busy.destroy();
+      idle.destroy();
+      silent?.destroy();
+    }
   });
 });

@@ -31,6 +31,25 @@ describe('RedirectUrlPolicy', () => {
     expect(policy.parse('https://app.example.com/done/{CHECKOUT_SESSION_ID}?s={CHECKOUT_SESSION_ID}')).toBeDefined();
   });
 
+  it('refuses whitespace, control characters and backslashes the URL parser would drop or reinterpret', () => {
+    for (const url of [
+      'https://app.exa\tmple.com/x',
+      'https://app.example.com/a\nb',
+      'https://app.example.com/a\rb',
+      ' https://app.example.com/x',
+      'https://app.example.com/x\u0000',
+      'https://app.example.com/\u001fx',
+      'https://app.example.com/\u007fx',
+      'https://app.example.com/\u0085x',
+      'https://app.example.com/a b',
+      'https://app.example.com/\u2028x',
+      'https://app.example.com\\@evil.net/',
+    ]) {
+      expect(policy.parse(url)).toBeUndefined();
+    }
+    expect(policy.parse('https://app.example.com/a%20b?q=%0A')).toBeDefined();
+  });
+
   it('requires https when told to', () => {
     const strict = new RedirectUrlPolicy(['app.example.com'], true);
     expect(strict.schemeAllowed(strict.parse('http://app.example.com')!)).toBe(false);

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '@credits/config';
 import { AppModule } from './app.module';
+import { HTTP_EDGE_OPTIONS, registerHttpEdges } from './http/http-edges';
 import { registerHttpHooks, requestIdFor } from './http/http-hooks';
 import { PinoLoggerService } from './logging/logger';
 import { setupOpenApi } from './openapi/openapi';
@@ -27,7 +28,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions): P
     // While closing, a request that still arrives on an open connection is served (with
     // `Connection: close`) rather than answered Fastify's own non-envelope 503.
     return503OnClosing: false,
+    ...HTTP_EDGE_OPTIONS,
   });
+  registerHttpEdges(adapter.getInstance());
   registerHttpHooks(adapter.getInstance(), config);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.imports), adapter, {

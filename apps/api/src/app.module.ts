@@ -9,6 +9,7 @@ import { TrafficModule } from '@credits/traffic';
 import { AllExceptionsFilter, RequestValidationPipe, VALIDATION_CONTEXT } from '@credits/errors';
 import { HealthController } from './health/health.controller';
 import { ShutdownState } from './health/shutdown-state';
+import { OrgsModule } from './orgs/orgs.module';
 
 @Module({})
 export class AppModule {
@@ -32,6 +33,7 @@ export class AppModule {
         TrafficModule,
         AuthModule,
         BillingModule,
+        OrgsModule,
         ...extra,
       ],
       controllers: [HealthController],

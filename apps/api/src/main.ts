@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from '@credits/config';
 import { createApp } from './app.factory';
+import { drainOnShutdown } from './health/http-drain';
 import { ShutdownState } from './health/shutdown-state';
 import { createPino, PinoLoggerService } from './logging/logger';
 import { startDevelopmentEmulator } from './stripe-emulator.dev';
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     logger.pino.flush();
     process.exit(1);
   }
+  const http = drainOnShutdown(app);
   await app.listen({ port: config.http.port, host: config.http.host });
   log.log({
     msg: `credits-api listening on ${await app.getUrl()}`,
@@ -41,11 +43,13 @@ async function main(): Promise<void> {
   });
 
   // SIGTERM (a deploy, a scale-in): readiness fails at once so the load balancer stops
-  // sending; after SHUTDOWN_DELAY_MS the listener closes; requests in flight finish; then the
-  // database pool and Redis close (Nest's shutdown hooks run after the HTTP server has
-  // drained). SHUTDOWN_GRACE_MS bounds the whole: past it the remaining connections are
-  // cut and the exit code says so.
+  // sending, and every answer from now on closes its connection; after SHUTDOWN_DELAY_MS the
+  // listener closes with the idle connections, and the process waits for the requests in
+  // flight only; then Nest's shutdown hooks close the database pool and Redis.
+  // SHUTDOWN_GRACE_MS bounds the whole: past it the remaining connections are cut and the
+  // exit code says so.
   let stopping = false;
+  let exiting = false;
   const { shutdownDelayMs, shutdownGraceMs } = config.http;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -66,6 +70,7 @@ async function main(): Promise<void> {
     let code = 0;
     try {
       if (shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, shutdownDelayMs));
+      await http.close();
       await app.close();
       await emulator?.close();
     } catch (error) {
@@ -76,7 +81,11 @@ async function main(): Promise<void> {
     log.log({ msg: 'stopped' });
     await exit(code);
   };
+  // The first exit wins: past the grace period the cut connections let the drain above finish
+  // too, and its exit 0 must not overwrite the 1.
   const exit = async (code: number) => {
+    if (exiting) return;
+    exiting = true;
     await new Promise<void>((resolve) => logger.pino.flush(() => resolve()));
     process.exit(code);
   };

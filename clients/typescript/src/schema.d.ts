@@ -124,6 +124,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/org/{org}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get organization
+         * @description The organization and the role the caller holds in it.
+         */
+        get: operations["get_organization"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/org/{org}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List organization members
+         * @description The organization's members and their roles, by email address, cursor-paginated. Admins and owners only.
+         */
+        get: operations["list_organization_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -157,7 +197,7 @@ export interface components {
          * @description Stable machine-readable error type
          * @enum {string}
          */
-        APIErrorType: "invalid_request_error" | "invalid_signature_error" | "authentication_error" | "expired_token_error" | "forbidden_error" | "not_found_error" | "conflict_error" | "already_exists_error" | "payload_too_large_error" | "unsupported_media_type_error" | "validation_error" | "upgrade_required_error" | "rate_limit_error" | "internal_error" | "configuration_error" | "payment_provider_error" | "service_unavailable_error" | "gateway_timeout_error";
+        APIErrorType: "invalid_request_error" | "invalid_signature_error" | "authentication_error" | "expired_token_error" | "forbidden_error" | "not_found_error" | "request_timeout_error" | "conflict_error" | "already_exists_error" | "payload_too_large_error" | "uri_too_long_error" | "unsupported_media_type_error" | "validation_error" | "upgrade_required_error" | "rate_limit_error" | "headers_too_large_error" | "internal_error" | "configuration_error" | "payment_provider_error" | "service_unavailable_error" | "gateway_timeout_error";
         /** @description Canonical API error envelope returned by the API. */
         APIErrorPayload: {
             /**
@@ -322,6 +362,78 @@ export interface components {
              */
             outcome: "processed" | "duplicate" | "ignored" | "failed_permanently";
         };
+        /** @description An organization, as seen by one of its members. */
+        Organization: {
+            /**
+             * Format: uuid
+             * @description Organization id
+             * @example 0b6f3c5e-2d7a-4f1e-9c3b-8a1d2e4f6a7b
+             */
+            id: string;
+            /**
+             * @description Organization slug, the `{org}` of its routes
+             * @example acme
+             */
+            slug: string;
+            /**
+             * @description Display name
+             * @example Acme Inc
+             */
+            name: string;
+            /**
+             * @description The caller's role in the organization
+             * @example admin
+             * @enum {string}
+             */
+            role: "member" | "admin" | "owner";
+            /**
+             * Format: date-time
+             * @description When the organization was created (ISO 8601)
+             * @example 2025-01-31T09:30:00.000Z
+             */
+            created_at: string;
+        };
+        /** @description One member of an organization. */
+        OrganizationMember: {
+            /**
+             * Format: uuid
+             * @description The member's user id
+             * @example 5d2e8f1a-7b3c-4e6d-a9f0-1c2b3d4e5f60
+             */
+            user_id: string;
+            /**
+             * @description The member's email address
+             * @example alice@acme.test
+             */
+            email: string;
+            /**
+             * @description Role in the organization
+             * @example member
+             * @enum {string}
+             */
+            role: "member" | "admin" | "owner";
+            /**
+             * Format: date-time
+             * @description When the user joined the organization (ISO 8601)
+             * @example 2025-02-03T14:05:00.000Z
+             */
+            created_at: string;
+        };
+        /** @description A page of an organization's members, by email address. */
+        OrganizationMemberPage: {
+            /** @description Members on this page */
+            data: components["schemas"]["OrganizationMember"][];
+            /**
+             * @description Whether more members follow
+             * @example false
+             */
+            has_more: boolean;
+            /**
+             * @description Pass as `cursor` to get the next page; null on the last page
+             * @example null
+             */
+            next_cursor: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -382,7 +494,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes retries safe: the same key with the same body (per caller and org, for 24 h) replays the first successful answer without creating another session; the same key with another body, or while the first request is still running, answers 409. 1–255 printable characters, e.g. a UUID. */
+                /** @description Makes retries safe: the same key with the same body (per caller and org, for 24 h) replays the first successful answer (with `Idempotent-Replayed: true`) without doing the work again; the same key with another body, or while the first request is still running, answers 409. 1–255 printable characters, e.g. a UUID. */
                 "Idempotency-Key"?: string;
                 /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
                 "X-Client-Version"?: string;
@@ -444,6 +556,15 @@ export interface operations {
                     "application/json": components["schemas"]["APIErrorPayload"];
                 };
             };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
             /** @description Already exists */
             409: {
                 headers: {
@@ -455,6 +576,15 @@ export interface operations {
             };
             /** @description Payload too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -491,6 +621,15 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -596,6 +735,24 @@ export interface operations {
                     "application/json": components["schemas"]["APIErrorPayload"];
                 };
             };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
             /** @description Upgrade required */
             426: {
                 headers: {
@@ -607,6 +764,15 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -701,6 +867,24 @@ export interface operations {
                     "application/json": components["schemas"]["APIErrorPayload"];
                 };
             };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
             /** @description Validation error */
             422: {
                 headers: {
@@ -721,6 +905,15 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -850,6 +1043,270 @@ export interface operations {
             };
             /** @description Gateway timeout */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+        };
+    };
+    get_organization: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
+                "X-Client-Version"?: string;
+            };
+            path: {
+                /** @description Organization slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organization"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Access forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Upgrade required */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+        };
+    };
+    list_organization_members: {
+        parameters: {
+            query?: {
+                /** @description Page size */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor` */
+                cursor?: string;
+            };
+            header?: {
+                /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
+                "X-Client-Version"?: string;
+            };
+            path: {
+                /** @description Organization slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationMemberPage"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Access forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Upgrade required */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,3 +1,8 @@
+export type { OrgContext, PrefetchedMembership, Principal } from '@credits/identity';
+export * from './access/access-rule';
+export * from './access/org-role';
+export * from './access/public';
+export * from './access/stripe-signature';
 export * from './admin/directory-admin';
 export * from './api-keys/api-key-format';
 export * from './api-keys/api-key-verifier';
@@ -8,4 +13,3 @@ export * from './directory/org-directory';
 export * from './guards/auth.guard';
 export * from './guards/org-access.guard';
 export * from './jwt/jwt-verifier';
-export * from './principal';

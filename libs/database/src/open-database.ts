@@ -6,9 +6,10 @@ import { drizzle as drizzleNodePg } from 'drizzle-orm/node-postgres';
 import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { Pool, type PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock';
 import { resolveMigrationsFolder } from './migrations-folder';
+import { ReconnectingPool } from './reconnecting-pool';
 import { assertPgliteCanRun, getPgliteTemplate } from './pglite-template';
 import { type DatabaseHandle, type DatabaseLogger, type DatabaseOptions, type Db, fullSchema } from './types';
 import { describePostgresUrl, parseDatabaseUrl } from './url';
@@ -95,14 +96,20 @@ async function openPostgres(
   migrationsFolder: string | undefined,
 ): Promise<DatabaseHandle> {
   const where = describePostgresUrl(url);
-  const pool = new Pool({
-    connectionString: url,
-    max: options.poolMax ?? DEFAULT_POOL_MAX,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    idleTimeoutMillis: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-    statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
-    application_name: 'credits-api',
-  });
+  const pool = new ReconnectingPool(
+    {
+      connectionString: url,
+      max: options.poolMax ?? DEFAULT_POOL_MAX,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      idleTimeoutMillis: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+      application_name: 'credits-api',
+    },
+    {
+      // A restart or failover: the statement runs again on a new connection (ReconnectingPool).
+      onRetry: (err) => logger.warn(`PostgreSQL connection lost (${where}): ${err.message}; retrying on a new one`),
+    },
+  );
   // An idle client whose connection dies (server restart, network) emits here; without a
   // listener Node would crash the process. The pool drops that client and makes a new one.
   pool.on('error', (err) => {

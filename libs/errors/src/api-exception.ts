@@ -84,6 +84,12 @@ export class PayloadTooLargeError extends ApiException {
   }
 }
 
+export class UriTooLongError extends ApiException {
+  constructor(detail?: string) {
+    super('uri_too_long_error', detail);
+  }
+}
+
 export class UnsupportedMediaTypeError extends ApiException {
   constructor(detail?: string) {
     super('unsupported_media_type_error', detail);

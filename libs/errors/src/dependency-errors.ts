@@ -27,12 +27,20 @@ const PG_CLIENT_MESSAGES =
  * retry, where a bug is a 500. Looks through `cause` chains (Drizzle wraps driver errors).
  */
 export function isDependencyUnavailable(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
-    const code = (current as { code?: unknown }).code;
+  // Read by shape, not `instanceof Error`: Node's socket errors can come from another realm
+  // (a VM context such as Jest's), where they are errors that fail `instanceof`.
+  let current: unknown = error;
+  for (let depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
+    const { code, message, errors, cause } = current as {
+      code?: unknown;
+      message?: unknown;
+      errors?: unknown;
+      cause?: unknown;
+    };
     if (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
-    if (PG_CLIENT_MESSAGES.test(current.message)) return true;
-    if (current instanceof AggregateError && current.errors.some((inner) => isDependencyUnavailable(inner)))
-      return true;
+    if (typeof message === 'string' && PG_CLIENT_MESSAGES.test(message)) return true;
+    if (Array.isArray(errors) && errors.some((inner) => isDependencyUnavailable(inner))) return true;
+    current = cause;
   }
   return false;
 }

@@ -42,17 +42,25 @@ export function renderError(error: unknown): RenderedError {
   if (error instanceof ApiException) {
     return { ...render(error.type, error.detail, error.errors), headers: error.headers };
   }
-  if (error instanceof HttpException) {
-    // Nest's built-in exceptions (router 404, throttler 429, …) and Fastify's request errors
-    // (413 body limit, 415 content type), which Nest wraps: the status is meaningful, the
-    // message is framework wording, so the catalog's detail is used instead.
-    const status = error.getStatus();
-    if (status >= 400 && status < 500) return render(errorTypeForStatus(status));
-  }
+  // Nest's built-in exceptions (router 404, throttler 429, …) and Fastify's request errors
+  // (413 body limit, 415 content type; Nest wraps those that reach its error handler, the
+  // router's own arrive bare): the status is meaningful, the message is framework wording,
+  // so the catalog's detail is used instead.
+  const status = frameworkStatusOf(error);
+  if (status !== undefined && status >= 400 && status < 500) return render(errorTypeForStatus(status));
   if (isDependencyUnavailable(error)) {
     return render('service_unavailable_error', 'The service is temporarily unavailable; retry shortly', null, {
       'Retry-After': '1',
     });
   }
   return render('internal_error');
+}
+
+function frameworkStatusOf(error: unknown): number | undefined {
+  if (error instanceof HttpException) return error.getStatus();
+  if (error instanceof Error && error.name === 'FastifyError') {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number') return status;
+  }
+  return undefined;
 }

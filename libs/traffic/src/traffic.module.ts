@@ -19,7 +19,7 @@ function throttlerOptions(config: AppConfig, storage: RedisThrottlerStorage | un
   };
 }
 
-/** Rate limits and the client-version check; the guards are applied per route by `@OrgRole` and `@WebhookRateLimit`. */
+/** Rate limits and the client-version check; the guards are applied per route by the access decorators (`@OrgRole`, `@StripeSignature`). */
 @Global()
 @Module({
   imports: [

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpCode, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { Public } from '@credits/auth';
 import { DATABASE_HANDLE, DatabaseHandle } from '@credits/database';
 import { ServiceUnavailableError, ApiErrorResponses } from '@credits/errors';
 import { InjectConfig, type AppConfig } from '@credits/config';
@@ -25,6 +26,7 @@ export class HealthController {
   ) {}
 
   @Get('healthz')
+  @Public('a liveness probe: orchestrators call it without credentials')
   @ApiOperation({ summary: 'Liveness', description: 'The process is up and serving HTTP.' })
   @ApiOkResponse({ type: HealthStatus })
   liveness(): HealthStatus {
@@ -32,6 +34,7 @@ export class HealthController {
   }
 
   @Get('readyz')
+  @Public('a readiness probe: load balancers call it without credentials')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Readiness',

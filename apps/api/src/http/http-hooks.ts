@@ -3,16 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@credits/config';
-import secureJsonParse from 'secure-json-parse';
-import {
-  GatewayTimeoutError,
-  InvalidRequestError,
-  LARGE_BODY,
-  sendError,
-  ServiceUnavailableError,
-  ValidationError,
-} from '@credits/errors';
+import { GatewayTimeoutError, LARGE_BODY, sendError, ServiceUnavailableError } from '@credits/errors';
 import { RequestDeadline, runWithDeadline } from '@credits/traffic';
+import { registerJsonBodyParser } from './json-body';
 import { requestContext, RequestContext } from './request-context';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -107,30 +100,4 @@ function watchDeadline(request: FastifyRequest, reply: FastifyReply, deadline: R
   }, deadline.remainingMs());
   // The response is finished or its connection gone: nothing left to answer.
   reply.raw.once('close', () => clearTimeout(timer));
-}
-
-/**
- * JSON is the only body this API accepts (any other content type is a 415). The raw bytes
- * are kept for webhook signature checks; a body that does not parse is a 400 `json_invalid`.
- */
-function registerJsonBodyParser(fastify: FastifyInstance): void {
-  fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const raw = body as Buffer;
-    (request as FastifyRequest & { rawBody?: Buffer }).rawBody = raw;
-    if (raw.length === 0) {
-      done(new ValidationError([{ loc: ['body'], msg: 'Field required', type: 'missing' }]), undefined);
-      return;
-    }
-    try {
-      done(null, secureJsonParse(raw.toString('utf8'), { protoAction: 'error', constructorAction: 'error' }));
-    } catch {
-      done(
-        new InvalidRequestError('Request body is not valid JSON', [
-          { loc: ['body'], msg: 'Invalid JSON', type: 'json_invalid' },
-        ]),
-        undefined,
-      );
-    }
-  });
 }

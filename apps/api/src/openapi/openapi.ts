@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '@credits/config';
 
 /** What each tag groups, shown above its operations in Swagger UI. */
 const TAGS: Record<string, string> = {
+  organizations: 'The organization the caller acts on, and its members.',
   credits: "Buy credits through Stripe Checkout; read an organization's balance and ledger.",
   stripe: 'Events Stripe sends to this service.',
   health: 'Probes for load balancers and orchestrators.',

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { and, eq, sql } from 'drizzle-orm';
 import { apiKeys, Db, InjectDb, memberships, organizations, users } from '@credits/database';
 import { AuthenticationError, ExpiredTokenError } from '@credits/errors';
-import type { OrgContext, Principal } from '../principal';
+import type { OrgContext, Principal } from '@credits/identity';
 import { SLUG_PATTERN } from '../directory/database-org-directory';
 import { apiKeyPrefix, hashApiKey, sameHash } from './api-key-format';
 

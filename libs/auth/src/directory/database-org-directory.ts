@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { and, eq } from 'drizzle-orm';
 import { Db, InjectDb, memberships, organizations, users } from '@credits/database';
-import type { OrgContext } from '../principal';
+import type { OrgContext } from '@credits/identity';
 import { DirectoryUser, OrgDirectory } from './org-directory';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

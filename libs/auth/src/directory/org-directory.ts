@@ -1,5 +1,5 @@
 import type { MemberRole } from '@credits/database';
-import type { OrgContext } from '../principal';
+import type { OrgContext } from '@credits/identity';
 
 export interface DirectoryUser {
   id: string;

@@ -7,7 +7,6 @@ import { ApiKeyVerifier } from '../api-keys/api-key-verifier';
 import { DatabaseOrgDirectory } from '../directory/database-org-directory';
 import { OrgDirectory } from '../directory/org-directory';
 import { JwtVerifier } from '../jwt/jwt-verifier';
-import { prefetchedOrgs } from './prefetched-org';
 
 const BEARER = /^Bearer ([!-~]{1,4096})$/;
 
@@ -52,7 +51,7 @@ export class AuthGuard implements CanActivate {
     if (looksLikeApiKey(token) && this.prefetchOrg && typeof slug === 'string') {
       const { principal, org } = await this.apiKeys.verifyWithOrg(token, slug);
       request.principal = principal;
-      prefetchedOrgs.set(request, { slug, userId: principal.userId, org });
+      request.prefetchedMembership = { slug, userId: principal.userId, org };
     } else {
       request.principal = looksLikeApiKey(token) ? await this.apiKeys.verify(token) : await this.jwt.verify(token);
     }

@@ -1,12 +1,9 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import type { MemberRole } from '@credits/database';
 import { ForbiddenError, InternalError, NotFoundError } from '@credits/errors';
+import { ACCESS_RULE, AccessRule } from '../access/access-rule';
 import { OrgDirectory, ROLE_RANK } from '../directory/org-directory';
-import { prefetchedOrgs } from './prefetched-org';
-
-export const MIN_ROLE = Symbol('minRole');
 
 /**
  * Resolves `{org}` for the authenticated caller. An unknown org and an org the caller
@@ -21,13 +18,17 @@ export class OrgAccessGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const minRole = this.reflector.getAllAndOverride<MemberRole | undefined>(MIN_ROLE, [
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [
       context.getHandler(),
       context.getClass(),
     ]);
-    if (!request.principal || !minRole) throw new InternalError(new Error('OrgAccessGuard used without @OrgRole'));
+    if (!request.principal || rule?.kind !== 'org-role') {
+      throw new InternalError(new Error('OrgAccessGuard used without @OrgRole'));
+    }
+    const minRole = rule.role;
     const slug = (request.params as Record<string, string | undefined>).org ?? '';
-    const prefetched = prefetchedOrgs.get(request);
+    // Trusted only for this very slug and caller: it was read with the credentials.
+    const prefetched = request.prefetchedMembership;
     const org =
       prefetched && prefetched.slug === slug && prefetched.userId === request.principal.userId
         ? prefetched.org

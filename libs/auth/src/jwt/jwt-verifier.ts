@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createRemoteJWKSet, errors as joseErrors, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { AuthenticationError, ExpiredTokenError } from '@credits/errors';
-import type { Principal } from '../principal';
+import type { Principal } from '@credits/identity';
 import { OrgDirectory } from '../directory/org-directory';
 
 /**

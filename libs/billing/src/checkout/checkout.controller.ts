@@ -1,9 +1,9 @@
-import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
 import { CurrentOrg, CurrentPrincipal, OrgContext, OrgRole, Principal } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
-import { ApiIdempotencyKeyHeader, IdempotencyKey } from '../idempotency/idempotency-key.decorator';
+import { Idempotent } from '../idempotency/idempotency-key.decorator';
+import type { IdempotentResult } from '../idempotency/idempotency.service';
 import { CheckoutSessionResponse, CreateCheckoutSessionRequest } from './checkout.dto';
 import { CheckoutService } from './checkout.service';
 
@@ -14,12 +14,11 @@ export class CheckoutController {
 
   @Post('checkout')
   @HttpCode(200)
-  @OrgRole('admin')
+  @OrgRole('admin', { budget: 'checkout' })
   @ApiOperation({
     summary: 'Create checkout session',
     description: 'Create a Stripe Checkout session to purchase credits',
   })
-  @ApiIdempotencyKeyHeader()
   @ApiBody({ type: CreateCheckoutSessionRequest, required: true })
   @ApiOkResponse({ description: 'Successful Response', type: CheckoutSessionResponse })
   @ApiErrorResponses(
@@ -33,15 +32,12 @@ export class CheckoutController {
     'gateway_timeout_error',
     ...COMMON_ERROR_TYPES,
   )
-  async createCheckoutSession(
+  createCheckoutSession(
     @CurrentOrg() org: OrgContext,
     @CurrentPrincipal() principal: Principal,
     @Body() request: CreateCheckoutSessionRequest,
-    @IdempotencyKey() idempotencyKey: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<CheckoutSessionResponse> {
-    const result = await this.checkout.create(org, principal, request, idempotencyKey);
-    if (result.replayed) void reply.header('idempotent-replayed', 'true');
-    return result.body;
+    @Idempotent() idempotencyKey: string | undefined,
+  ): Promise<IdempotentResult<CheckoutSessionResponse>> {
+    return this.checkout.create(org, principal, request, idempotencyKey);
   }
 }

@@ -5,6 +5,16 @@ export const MAX_REDIRECT_URL_LENGTH = 2048;
 export const CHECKOUT_SESSION_ID_PLACEHOLDER = '{CHECKOUT_SESSION_ID}';
 
 /**
+ * Characters the WHATWG URL parser drops or reinterprets without a word: leading and
+ * trailing C0 controls and spaces are trimmed, tabs and newlines removed anywhere, and a
+ * backslash read as a slash. The URL checked would not be the string Stripe redirects to
+ * (a parser that reads it otherwise may find another host), so none of them is accepted;
+ * nor is any other whitespace or control character, which a valid URL never holds.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const SILENTLY_ALTERED = /[\s\u0000-\u001f\u007f-\u009f\\]/u;
+
+/**
  * Where Checkout may send the buyer back to. Hosts come from
  * CHECKOUT_ALLOWED_REDIRECT_HOSTS: `app.example.com` matches that host exactly,
  * `*.example.com` any sub-domain of it (not example.com itself); a pattern with a port
@@ -18,6 +28,7 @@ export class RedirectUrlPolicy {
 
   /** The URL parsed, with Stripe's session-id placeholder allowed anywhere in it. */
   parse(value: string): URL | undefined {
+    if (SILENTLY_ALTERED.test(value)) return undefined;
     try {
       // The placeholder's braces are not valid in every URL part; check a stand-in.
       return new URL(value.split(CHECKOUT_SESSION_ID_PLACEHOLDER).join('cs_placeholder'));

@@ -1,9 +1,9 @@
 import { Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { RawBodyRequest } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { StripeSignature } from '@credits/auth';
 import { AcceptsLargeBody, ApiErrorResponses } from '@credits/errors';
-import { WebhookRateLimit } from '@credits/traffic';
 import { StripeWebhookService } from './stripe-webhook.service';
 
 class WebhookReceipt {
@@ -22,14 +22,13 @@ export class StripeWebhookController {
   @Post('webhook')
   @HttpCode(200)
   @AcceptsLargeBody()
-  @WebhookRateLimit()
+  @StripeSignature()
   @ApiOperation({
     summary: 'Receive Stripe events',
     description:
       'Stripe calls this endpoint; it is authenticated by the `Stripe-Signature` header only. ' +
       'Answers 2xx once the event is durably handled (or recorded as not applicable), 5xx on a transient failure so Stripe retries.',
   })
-  @ApiHeader({ name: 'Stripe-Signature', required: true, description: "Stripe's signature of the raw body" })
   @ApiBody({
     description: 'A Stripe event, byte for byte as Stripe sent it (the signature covers the raw body)',
     schema: {

@@ -21,6 +21,11 @@ const DESCRIPTIONS: Record<number, string> = {
   504: 'Gateway timeout',
 };
 
+interface DeclaredResponse {
+  description?: string;
+  content?: Record<string, { examples?: object }>;
+}
+
 /** Where `@ApiResponse` keeps a route's responses (`DECORATORS.API_RESPONSE`, not exported by the package). */
 const API_RESPONSE_METADATA = 'swagger/apiResponse';
 
@@ -45,42 +50,45 @@ export function ApiErrorResponses(...types: ErrorType[]): MethodDecorator & Clas
     .sort(([a], [b]) => a - b)
     .map(([status, statusTypes]) => {
       const description = DESCRIPTIONS[status] ?? ERROR_CATALOG[statusTypes[0]].detail;
-      const response = (descriptionOnce: string) =>
+      const response = (descriptionOnce: string, earlierExamples: object | undefined) =>
         ApiResponse({
           status,
           description: descriptionOnce,
           content: {
             'application/json': {
               schema: { $ref: getSchemaPath(APIErrorPayload) },
-              examples: Object.fromEntries(
-                statusTypes.map((type) => [
-                  type,
-                  {
-                    summary: ERROR_CATALOG[type].detail,
-                    value: {
-                      code: status,
-                      detail: ERROR_CATALOG[type].detail,
-                      errors: EXAMPLE_ERRORS[type] ?? null,
-                      type,
+              examples: {
+                ...earlierExamples,
+                ...Object.fromEntries(
+                  statusTypes.map((type) => [
+                    type,
+                    {
+                      summary: ERROR_CATALOG[type].detail,
+                      value: {
+                        code: status,
+                        detail: ERROR_CATALOG[type].detail,
+                        errors: EXAMPLE_ERRORS[type] ?? null,
+                        type,
+                      },
                     },
-                  },
-                ]),
-              ),
+                  ]),
+                ),
+              },
             },
           },
         });
-      // A route may be declared by two of these (its own list and `@OrgRole`'s): Swagger then
-      // merges the examples but would repeat the description, so it is given only once.
+      // A route may be declared by several of these (its own list, its access rule's): Swagger
+      // would repeat the description and replace the content, dropping the examples declared
+      // first, so the description is given once and the earlier examples are kept.
       return (target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
-        const declared = Reflect.getMetadata(
-          API_RESPONSE_METADATA,
-          descriptor ? (descriptor.value as object) : target,
-        ) as Record<string, { description?: string }> | undefined;
-        const decorate = response(declared?.[status]?.description === description ? '' : description) as (
-          target: object,
-          key?: string | symbol,
-          descriptor?: PropertyDescriptor,
-        ) => unknown;
+        const declared = (
+          Reflect.getMetadata(API_RESPONSE_METADATA, descriptor ? (descriptor.value as object) : target) as
+            Record<string, DeclaredResponse> | undefined
+        )?.[status];
+        const decorate = response(
+          declared?.description === description ? '' : description,
+          declared?.content?.['application/json']?.examples,
+        ) as (target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => unknown;
         decorate(target, key, descriptor);
       };
     });
@@ -92,6 +100,10 @@ export function ApiErrorResponses(...types: ErrorType[]): MethodDecorator & Clas
  * the database cannot be reached or the request passes its deadline without waiting on Stripe.
  */
 export const COMMON_ERROR_TYPES: ErrorType[] = [
+  // Answered before routing (Node's parser, the request-target check), so any operation can meet them.
+  'request_timeout_error',
+  'uri_too_long_error',
+  'headers_too_large_error',
   'upgrade_required_error',
   'rate_limit_error',
   'internal_error',

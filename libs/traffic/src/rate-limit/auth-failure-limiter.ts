@@ -7,11 +7,11 @@ import { RateLimitError } from '@credits/errors';
 const MAX_BLOCKED_ADDRESSES = 10_000;
 
 /**
- * Rate limits run after authentication (DESIGN.md §2), so a caller that never authenticates
- * is counted here instead: failed authentications per client address, shared through the
- * same counters as the other limits (Redis when configured). Past `RATE_LIMIT_AUTH_FAILURES`
- * in a window the address gets 429 for the rest of the window, answered before any
- * credential lookup, so a flood of forged keys does not reach the database.
+ * Rate limits count the authenticated caller, so they run after authentication; a caller that
+ * never authenticates is counted here instead: failed authentications per client address,
+ * shared through the same counters as the other limits (Redis when configured). Past
+ * `RATE_LIMIT_AUTH_FAILURES` in a window the address gets 429 for the rest of the window,
+ * answered before any credential lookup, so a flood of forged keys does not reach the database.
  */
 @Injectable()
 export class AuthFailureLimiter {

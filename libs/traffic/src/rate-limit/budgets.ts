@@ -11,8 +11,10 @@ export type RateLimitBudget = (typeof RATE_LIMIT_BUDGETS)[number];
 export const RATE_LIMIT_BUDGET = Symbol('rateLimitBudget');
 
 /**
- * Chooses a route's budget. Without it a route counts against `read` when it is a GET or
- * HEAD and against `checkout` (the tighter, write budget) otherwise.
+ * Declares the budget a route counts against. Every route RateLimitGuard protects declares
+ * one (the access decorators do it: `@OrgRole(role, { budget })`, `@StripeSignature()`); the
+ * guard never infers it from the HTTP method, so a new write route cannot slip into the
+ * looser read budget unnoticed.
  */
-export const RateLimitBudgetOf = (budget: RateLimitBudget): MethodDecorator & ClassDecorator =>
+export const RateBudget = (budget: RateLimitBudget): MethodDecorator & ClassDecorator =>
   SetMetadata(RATE_LIMIT_BUDGET, budget);

@@ -1,6 +1,6 @@
 import { applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiErrorResponses } from '@credits/errors';
-import { RateLimitBudgetOf } from './budgets';
+import { RateBudget } from './budgets';
 import { RateLimitGuard } from './rate-limit.guard';
 
 /**
@@ -9,4 +9,4 @@ import { RateLimitGuard } from './rate-limit.guard';
  * the database from a flood. Stripe retries a 429 later, so nothing is lost.
  */
 export const WebhookRateLimit = (): MethodDecorator =>
-  applyDecorators(RateLimitBudgetOf('webhook'), UseGuards(RateLimitGuard), ApiErrorResponses('rate_limit_error'));
+  applyDecorators(RateBudget('webhook'), UseGuards(RateLimitGuard), ApiErrorResponses('rate_limit_error'));

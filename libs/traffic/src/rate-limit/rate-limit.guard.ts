@@ -1,13 +1,15 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerRequest } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RateLimitError } from '@credits/errors';
+import { InternalError, RateLimitError } from '@credits/errors';
+import type { Principal } from '@credits/identity';
 import { RATE_LIMIT_BUDGET, RateLimitBudget } from './budgets';
 
 /**
  * `@nestjs/throttler`'s guard, counting each request against the one budget its route
- * uses (see `budgets.ts`), per caller: the API key, else the user (a JWT), else the client
- * address (`TRUST_PROXY` decides whether that is the load balancer's or the client's).
+ * declares (`@RateBudget`, see `budgets.ts`), per caller: the API key, else the user (a JWT),
+ * else the client address (`TRUST_PROXY` decides whether that is the load balancer's or the
+ * client's).
  *
  * Its answers are this API's: the 429 is the envelope, and the headers are the unsuffixed
  * `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and `Retry-After`
@@ -49,7 +51,7 @@ export class RateLimitGuard extends ThrottlerGuard {
   }
 
   protected override async getTracker(request: FastifyRequest): Promise<string> {
-    const principal = request.principal;
+    const principal: Principal | undefined = request.principal;
     if (principal?.apiKeyId) return `key:${principal.apiKeyId}`;
     if (principal) return `user:${principal.userId}`;
     return `ip:${request.ip}`;
@@ -66,8 +68,7 @@ export class RateLimitGuard extends ThrottlerGuard {
       context.getHandler(),
       context.getClass(),
     ]);
-    if (declared) return declared;
-    const method = context.switchToHttp().getRequest<FastifyRequest>().method;
-    return method === 'GET' || method === 'HEAD' ? 'read' : 'checkout';
+    if (!declared) throw new InternalError(new Error('RateLimitGuard on a route that declares no @RateBudget'));
+    return declared;
   }
 }

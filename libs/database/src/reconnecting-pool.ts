@@ -1,0 +1,219 @@
+import { performance } from 'node:perf_hooks';
+import {
+  Client,
+  Pool,
+  type PoolClient,
+  type PoolConfig,
+  type QueryArrayConfig,
+  type QueryConfig,
+  type QueryResult,
+  type Submittable,
+} from 'pg';
+
+/**
+ * SQLSTATEs with which the server ends a session (`admin_shutdown`: a restart, a failover,
+ * `pg_terminate_backend`; `crash_shutdown`; `cannot_connect_now`). The server aborts the
+ * statement that receives one, with its transaction: nothing of it was committed.
+ */
+const SESSION_ENDED = new Set(['57P01', '57P02', '57P03']);
+/** The connection broke without the server saying why: the statement may have run to its end. */
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+const LOST_MESSAGE = 'Connection terminated unexpectedly';
+/** node-postgres refuses a statement on a connection it already knows is dead: nothing was sent. */
+const NOT_SENT_MESSAGE = 'Client has encountered a connection error and is not queryable';
+
+const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
+const ENDS_TRANSACTION = /^\s*(commit|end|prepare\s+transaction|commit\s+prepared|rollback|abort)\b/i;
+const ROLLBACK = /^\s*(rollback|abort)\b/i;
+const READ_ONLY = /^\s*select\b/i;
+
+type Statement = string | QueryConfig | QueryArrayConfig;
+type ConnectCallback = (
+  err: Error | undefined,
+  client: PoolClient | undefined,
+  done: (release?: unknown) => void,
+) => void;
+
+function textOf(statement: Statement): string {
+  return typeof statement === 'string' ? statement : statement.text;
+}
+
+function codeOf(error: Error): unknown {
+  return (error as { code?: unknown }).code;
+}
+
+/** The connection under the statement is gone, whether the server ended it or it broke. */
+function isConnectionLoss(error: unknown): error is Error {
+  // Duck-typed, not `instanceof Error`: Node's own socket errors come from another realm under Jest.
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (SESSION_ENDED.has(code) || CONNECTION_LOST.has(code))) return true;
+  return message === LOST_MESSAGE || message === NOT_SENT_MESSAGE;
+}
+
+/**
+ * Whether a statement that met a lost connection may run again on a new one, given what the
+ * same checkout ran before it. Only at the start: on its own (outside a transaction), as the
+ * transaction's BEGIN, or as the first statement after BEGIN. Never COMMIT, whose outcome is
+ * unknown, nor anything later in a transaction, whose earlier work is lost with the session.
+ */
+function safeToRetry(statement: string, before: string[], error: Error): boolean {
+  const inTransaction = before.length === 1 && BEGIN.test(before[0]);
+  if (before.length > (inTransaction ? 1 : 0) || ENDS_TRANSACTION.test(statement)) return false;
+  // Nothing commits before a COMMIT.
+  if (inTransaction || BEGIN.test(statement)) return true;
+  // A statement on its own commits as it ends: retried only when it cannot have got there (the
+  // server aborted it, or it was never sent), or when it writes nothing.
+  const code = codeOf(error);
+  return (
+    (typeof code === 'string' && SESSION_ENDED.has(code)) ||
+    error.message === NOT_SENT_MESSAGE ||
+    READ_ONLY.test(statement)
+  );
+}
+
+/** A connection that knows when it was opened, so a retry can insist on one opened after the loss. */
+class StampedClient extends Client {
+  readonly openedAt = performance.now();
+}
+
+export interface ReconnectingPoolOptions {
+  /** Told of each statement run again on a new connection after its own was lost. */
+  onRetry?: (error: Error) => void;
+}
+
+/**
+ * A `pg.Pool` that survives the server ending its connections (a PostgreSQL restart or
+ * failover, `pg_terminate_backend`): a statement that meets a dead connection runs once more
+ * on a new one where that is safe (`safeToRetry`). The connections the pool kept idle died in
+ * the same event, but the pool learns of it only as it reads each one, possibly after handing
+ * it out; so the retry takes a connection opened after the loss, closing the older ones it is
+ * handed on the way.
+ *
+ * Each checkout (`connect()`, and every `query()`) also listens for its connection's death
+ * between two statements: node-postgres emits that as an `error` event, which pg-pool listens
+ * to only while the connection is idle in the pool, and which would otherwise crash the process
+ * (a restart during any open transaction did). A ROLLBACK on a lost connection succeeds: the
+ * server rolled the transaction back when the session ended, and the error that ended it is
+ * the one the caller should see.
+ */
+export class ReconnectingPool extends Pool {
+  // Not `options`: pg-pool keeps its own configuration under that name.
+  private readonly onRetry: ((error: Error) => void) | undefined;
+
+  constructor(config: PoolConfig, options: ReconnectingPoolOptions = {}) {
+    super({ ...config, Client: StampedClient });
+    this.onRetry = options.onRetry;
+  }
+
+  /** A checkout, as drizzle's transactions take one: it offers `query()` and `release()` only. */
+  override connect(): Promise<PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<PoolClient> | void {
+    if (callback) return super.connect(callback);
+    return super.connect().then((client) => new Checkout(this, client, this.onRetry) as unknown as PoolClient);
+  }
+
+  override query<T extends Submittable>(stream: T): T;
+  override query(statement: Statement, values?: unknown[]): Promise<QueryResult>;
+  override query(statement: Statement | Submittable, values?: unknown[], ...callback: unknown[]): unknown {
+    // A callback or a stream (pg-cursor) goes to pg-pool as it is; drizzle uses neither.
+    const stream = typeof statement === 'object' && 'submit' in statement && typeof statement.submit === 'function';
+    if (stream || callback.length > 0 || typeof values === 'function')
+      return (super.query.bind(this) as (...args: unknown[]) => unknown)(statement, values, ...callback);
+    return this.queryOnce(statement as Statement, values);
+  }
+
+  /** A connection opened after `since`: older ones are dropped (they died with the one lost). */
+  async connectedSince(since: number): Promise<PoolClient> {
+    for (;;) {
+      const client = await super.connect();
+      if (client instanceof StampedClient && client.openedAt > since) return client;
+      client.release(true);
+    }
+  }
+
+  private async queryOnce(statement: Statement, values?: unknown[]): Promise<QueryResult> {
+    const checkout = new Checkout(this, await super.connect(), this.onRetry);
+    let failed = false;
+    try {
+      return await checkout.query(statement, values);
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      // As pg-pool's own query(): a connection whose statement failed is not reused.
+      checkout.release(failed);
+    }
+  }
+}
+
+/** One checkout of the pool, whose connection may be replaced once, at its start (`safeToRetry`). */
+class Checkout {
+  private client: PoolClient | undefined;
+  private lost: Error | undefined;
+  private lostAt = 0;
+  private retried = false;
+  /** The statements that succeeded so far, while they are few enough to matter (`safeToRetry`). */
+  private readonly ran: Statement[] = [];
+  private readonly onConnectionError = (error: Error) => this.drop(error);
+
+  constructor(
+    private readonly pool: ReconnectingPool,
+    client: PoolClient,
+    private readonly onRetry: ((error: Error) => void) | undefined,
+  ) {
+    this.hold(client);
+  }
+
+  async query(statement: Statement, values?: unknown[]): Promise<QueryResult> {
+    try {
+      return await this.send(statement, values);
+    } catch (error) {
+      if (this.retried || !this.lost || !isConnectionLoss(error)) throw error;
+      if (!safeToRetry(textOf(statement), this.ran.map(textOf), error)) throw error;
+      this.retried = true;
+      this.onRetry?.(error);
+      this.hold(await this.pool.connectedSince(this.lostAt));
+      for (const earlier of this.ran.splice(0)) await this.send(earlier);
+      return this.send(statement, values);
+    }
+  }
+
+  release(error?: Error | boolean): void {
+    const client = this.client;
+    if (!client) return;
+    this.client = undefined;
+    client.removeListener('error', this.onConnectionError);
+    client.release(error);
+  }
+
+  private async send(statement: Statement, values?: unknown[]): Promise<QueryResult> {
+    if (!this.client) {
+      if (this.lost && ROLLBACK.test(textOf(statement)))
+        return { command: 'ROLLBACK', rowCount: 0, oid: 0, rows: [], fields: [] };
+      throw this.lost ?? new Error('query on a released connection');
+    }
+    try {
+      const result = await this.client.query(statement, values);
+      if (this.ran.length < 2) this.ran.push(statement);
+      return result;
+    } catch (error) {
+      if (isConnectionLoss(error)) this.drop(error);
+      throw error;
+    }
+  }
+
+  private hold(client: PoolClient): void {
+    this.client = client;
+    this.lost = undefined;
+    client.on('error', this.onConnectionError);
+  }
+
+  /** The connection is dead: back to the pool, which closes it. */
+  private drop(error: Error): void {
+    if (!this.client) return;
+    this.lost = error;
+    this.lostAt = performance.now();
+    this.release(error);
+  }
+}

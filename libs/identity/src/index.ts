@@ -1,0 +1,1 @@
+export type { OrgContext, PrefetchedMembership, Principal } from './request-identity';
