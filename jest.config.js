@@ -1,5 +1,5 @@
 /** @type {import('jest').Config} */
-const aliases = ['errors', 'config', 'database', 'identity', 'auth', 'stripe', 'billing', 'traffic', 'jobs'];
+const aliases = ['errors', 'config', 'database', 'identity', 'auth', 'stripe', 'billing', 'traffic', 'jobs', 'pagination'];
 
 module.exports = {
   rootDir: '.',

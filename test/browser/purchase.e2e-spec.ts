@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { startStack, Stack } from '../support/stack';
+import { bearer } from '../support/auth';
 
 /**
  * The whole purchase in a real browser (Debian's chromium, driven by playwright-core; no
@@ -63,8 +64,7 @@ describe('purchase in a browser', () => {
   let browser: Browser;
   let page: Page;
 
-  const api = (method: string, path: string, body?: unknown) =>
-    s.request(method, path, { headers: { authorization: `Bearer ${key}` }, body });
+  const api = (method: string, path: string, body?: unknown) => s.request(method, path, { headers: bearer(key), body });
   const balance = async () => (await api('GET', '/api/v1/org/acme/credits')).body;
   const checkout = async (quantity: number) => {
     const res = await api('POST', '/api/v1/org/acme/credits/checkout', {

@@ -1,4 +1,5 @@
 import { startTestApp, TestApp } from '../support/test-app';
+import { bearer } from '../support/auth';
 
 /**
  * Rate limits count callers after authentication; a caller that never authenticates is
@@ -14,8 +15,7 @@ describe('failed authentications per client address', () => {
   });
   afterAll(() => t?.close());
 
-  const balance = (token: string) =>
-    t.request('GET', '/api/v1/org/acme/credits', { headers: { authorization: `Bearer ${token}` } });
+  const balance = (token: string) => t.request('GET', '/api/v1/org/acme/credits', { headers: bearer(token) });
 
   it('answers 401 up to the limit, then 429 with Retry-After for the rest of the window', async () => {
     expect((await balance(key)).status).toBe(200);
@@ -39,12 +39,12 @@ describe('failed authentications per client address', () => {
         expect(
           (
             await other.request('GET', '/api/v1/org/acme/credits', {
-              headers: { authorization: `Bearer ${memberKey}` },
+              headers: bearer(memberKey),
             })
           ).status,
         ).toBe(200);
         const forbidden = await other.request('POST', '/api/v1/org/acme/credits/checkout', {
-          headers: { authorization: `Bearer ${memberKey}` },
+          headers: bearer(memberKey),
           body: { success_url: 'http://localhost/a', cancel_url: 'http://localhost/b' },
         });
         expect(forbidden.status).toBe(403);

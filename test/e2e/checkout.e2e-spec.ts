@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { checkoutSessions, organizations } from '@credits/database';
 import { startStack, Stack } from '../support/stack';
+import { bearer } from '../support/auth';
 
 const SUCCESS = 'http://localhost:3000/billing/success?session_id={CHECKOUT_SESSION_ID}';
 const CANCEL = 'http://localhost:3000/billing/cancel';
@@ -11,9 +12,8 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
   let adminKey: string;
   let memberKey: string;
   let outsiderKey: string;
-  const auth = (key: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, ...extra });
   const checkout = (body: unknown, headers: Record<string, string> = {}, key = adminKey) =>
-    s.request('POST', PATH, { headers: auth(key, headers), body });
+    s.request('POST', PATH, { headers: bearer(key, headers), body });
 
   beforeAll(async () => {
     s = await startStack();
@@ -307,7 +307,7 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
         s.request('POST', '/api/v1/org/initech/credits/checkout', {
-          headers: auth(key),
+          headers: bearer(key),
           body: { success_url: SUCCESS, cancel_url: CANCEL },
         }),
       ),
@@ -332,7 +332,7 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
     await s.control('POST', '/faults', { path: '/v1/customers', method: 'POST', status: 500, delay_ms: 200, times: 3 });
     const buy = () =>
       s.request('POST', '/api/v1/org/umbrella/credits/checkout', {
-        headers: auth(key),
+        headers: bearer(key),
         body: { success_url: SUCCESS, cancel_url: CANCEL },
       });
     const first = buy();

@@ -1,8 +1,7 @@
 import { SignJWT } from 'jose';
 import { ProbeModule } from '../support/probe.module';
 import { startTestApp, TestApp } from '../support/test-app';
-
-const JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long';
+import { bearer, TEST_JWT_SECRET } from '../support/auth';
 
 function jwt(sub: string, expiresIn: string | number = '5m') {
   return new SignJWT({})
@@ -10,7 +9,7 @@ function jwt(sub: string, expiresIn: string | number = '5m') {
     .setSubject(sub)
     .setIssuedAt()
     .setExpirationTime(expiresIn)
-    .sign(new TextEncoder().encode(JWT_SECRET));
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
 }
 
 function expectEnvelope(res: { status: number; body: any; headers: Headers }, status: number, type: string) {
@@ -37,11 +36,9 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
   });
   afterAll(() => t?.close());
 
-  const auth = (key: string) => ({ authorization: `Bearer ${key}` });
-
   it('serves an authorized request and echoes a sane X-Request-Id', async () => {
     const res = await t.request('POST', '/api/v1/org/acme/probe', {
-      headers: { ...auth(adminKey), 'x-request-id': 'req-123' },
+      headers: { ...bearer(adminKey), 'x-request-id': 'req-123' },
       body: { name: 'abc' },
     });
     expect(res.status).toBe(201);
@@ -57,7 +54,7 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
 
   it('400 json_invalid for malformed JSON', async () => {
     const res = await t.request('POST', '/api/v1/org/acme/probe', {
-      headers: { ...auth(adminKey), 'content-type': 'application/json' },
+      headers: { ...bearer(adminKey), 'content-type': 'application/json' },
       raw: '{"name": ',
     });
     expectEnvelope(res, 400, 'invalid_request_error');
@@ -66,12 +63,12 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
 
   it('415 for a body that is not JSON', async () => {
     const res = await t.request('POST', '/api/v1/org/acme/probe', {
-      headers: { ...auth(adminKey), 'content-type': 'text/plain' },
+      headers: { ...bearer(adminKey), 'content-type': 'text/plain' },
       raw: 'name=abc',
     });
     expectEnvelope(res, 415, 'unsupported_media_type_error');
     const form = await t.request('POST', '/api/v1/org/acme/probe', {
-      headers: { ...auth(adminKey), 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { ...bearer(adminKey), 'content-type': 'application/x-www-form-urlencoded' },
       raw: 'name=abc',
     });
     expectEnvelope(form, 415, 'unsupported_media_type_error');
@@ -79,7 +76,7 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
 
   it('413 for a body over 64 KiB', async () => {
     const res = await t.request('POST', '/api/v1/org/acme/probe', {
-      headers: auth(adminKey),
+      headers: bearer(adminKey),
       body: { name: 'x'.repeat(70 * 1024) },
     });
     expectEnvelope(res, 413, 'payload_too_large_error');
@@ -93,7 +90,7 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
 
   it('422 lists every failing field with loc and pydantic types', async () => {
     const res = await t.request('POST', '/api/v1/org/acme/probe', {
-      headers: auth(adminKey),
+      headers: bearer(adminKey),
       body: { quantity: '5', extra: true },
     });
     expectEnvelope(res, 422, 'validation_error');
@@ -108,7 +105,7 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
     expect(res.body.errors).toHaveLength(3);
 
     const bounds = await t.request('POST', '/api/v1/org/acme/probe', {
-      headers: auth(adminKey),
+      headers: bearer(adminKey),
       body: { name: 'toolong', quantity: 11 },
     });
     expect(bounds.body.errors).toEqual([
@@ -116,7 +113,7 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
       { loc: ['body', 'quantity'], msg: 'Input should be less than or equal to 10', type: 'less_than_equal' },
     ]);
 
-    const notObject = await t.request('POST', '/api/v1/org/acme/probe', { headers: auth(adminKey), body: [1, 2] });
+    const notObject = await t.request('POST', '/api/v1/org/acme/probe', { headers: bearer(adminKey), body: [1, 2] });
     expectEnvelope(notObject, 422, 'validation_error');
     expect(notObject.body.errors[0].loc).toEqual(['body']);
   });
@@ -135,37 +132,39 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
 
     it('unknown API key', async () => {
       const forged = adminKey.slice(0, -4) + 'AAAA';
-      const res = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(forged) });
+      const res = await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(forged) });
       expectEnvelope(res, 401, 'authentication_error');
     });
 
     it('revoked API key', async () => {
       const key = await t.member('acme', 'revoked@acme.test', 'admin');
-      expect((await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(key) })).status).toBe(200);
+      expect((await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(key) })).status).toBe(200);
       await t.admin.revokeApiKey(key.split('_').slice(0, 2).join('_'));
-      const res = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(key) });
+      const res = await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(key) });
       expectEnvelope(res, 401, 'authentication_error');
     });
 
     it('expired API key', async () => {
       const { key } = await t.admin.createApiKey('member@acme.test', 'short', 1);
       await new Promise((r) => setTimeout(r, 10));
-      const res = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(key) });
+      const res = await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(key) });
       expectEnvelope(res, 401, 'expired_token_error');
     });
 
     it('JWT: valid by email or id, expired, bad signature', async () => {
-      const ok = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(await jwt('member@acme.test')) });
+      const ok = await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(await jwt('member@acme.test')) });
       expect(ok.body).toEqual({ org: 'acme', role: 'member' });
       const expired = await t.request('GET', '/api/v1/org/acme/probe', {
-        headers: auth(await jwt('member@acme.test', Math.floor(Date.now() / 1000) - 3600)),
+        headers: bearer(await jwt('member@acme.test', Math.floor(Date.now() / 1000) - 3600)),
       });
       expectEnvelope(expired, 401, 'expired_token_error');
       const token = await jwt('member@acme.test');
-      const tampered = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(token.slice(0, -3) + 'abc') });
+      const tampered = await t.request('GET', '/api/v1/org/acme/probe', {
+        headers: bearer(token.slice(0, -3) + 'abc'),
+      });
       expectEnvelope(tampered, 401, 'authentication_error');
       const unknownUser = await t.request('GET', '/api/v1/org/acme/probe', {
-        headers: auth(await jwt('nobody@acme.test')),
+        headers: bearer(await jwt('nobody@acme.test')),
       });
       expectEnvelope(unknownUser, 401, 'authentication_error');
       // Validly signed but without an expiry: it would never expire, so it is refused.
@@ -173,9 +172,9 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
         .setProtectedHeader({ alg: 'HS256' })
         .setSubject('member@acme.test')
         .setIssuedAt()
-        .sign(new TextEncoder().encode(JWT_SECRET));
+        .sign(new TextEncoder().encode(TEST_JWT_SECRET));
       expectEnvelope(
-        await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(forever) }),
+        await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(forever) }),
         401,
         'authentication_error',
       );
@@ -183,24 +182,24 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
   });
 
   it('403 for a member on an admin route', async () => {
-    const res = await t.request('POST', '/api/v1/org/acme/probe', { headers: auth(memberKey), body: { name: 'a' } });
+    const res = await t.request('POST', '/api/v1/org/acme/probe', { headers: bearer(memberKey), body: { name: 'a' } });
     expectEnvelope(res, 403, 'forbidden_error');
   });
 
   it('404: unknown route, unknown org and non-member org answer byte-identical bodies', async () => {
-    const unknownRoute = await t.request('GET', '/api/v1/nope', { headers: auth(adminKey) });
+    const unknownRoute = await t.request('GET', '/api/v1/nope', { headers: bearer(adminKey) });
     expectEnvelope(unknownRoute, 404, 'not_found_error');
-    const unknownOrg = await t.request('GET', '/api/v1/org/does-not-exist/probe', { headers: auth(outsiderKey) });
-    const nonMember = await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(outsiderKey) });
+    const unknownOrg = await t.request('GET', '/api/v1/org/does-not-exist/probe', { headers: bearer(outsiderKey) });
+    const nonMember = await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(outsiderKey) });
     expectEnvelope(unknownOrg, 404, 'not_found_error');
     expect(nonMember.text).toBe(unknownOrg.text);
-    const invalidSlug = await t.request('GET', '/api/v1/org/NOT_A_SLUG/probe', { headers: auth(outsiderKey) });
+    const invalidSlug = await t.request('GET', '/api/v1/org/NOT_A_SLUG/probe', { headers: bearer(outsiderKey) });
     expect(invalidSlug.text).toBe(unknownOrg.text);
   });
 
   it('500 from a route that throws: generic detail, cause logged with the request id', async () => {
     const res = await t.request('GET', '/api/v1/org/acme/probe/boom', {
-      headers: { ...auth(memberKey), 'x-request-id': 'boom-1' },
+      headers: { ...bearer(memberKey), 'x-request-id': 'boom-1' },
     });
     expectEnvelope(res, 500, 'internal_error');
     expect(res.body.detail).toBe('Internal server error');
@@ -219,12 +218,12 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
 
   it('never writes an API key or a JWT to the logs', async () => {
     const token = await jwt('member@acme.test');
-    await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(token) });
-    await t.request('GET', '/api/v1/org/acme/probe/boom', { headers: auth(adminKey) });
-    await t.request('GET', '/api/v1/org/acme/probe', { headers: auth(adminKey + 'x') });
+    await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(token) });
+    await t.request('GET', '/api/v1/org/acme/probe/boom', { headers: bearer(adminKey) });
+    await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(adminKey + 'x') });
     const all = t.logs.join('\n');
     expect(t.logs.length).toBeGreaterThan(5);
-    for (const secret of [adminKey, memberKey, outsiderKey, token, JWT_SECRET]) expect(all).not.toContain(secret);
+    for (const secret of [adminKey, memberKey, outsiderKey, token, TEST_JWT_SECRET]) expect(all).not.toContain(secret);
     expect(all).toMatch(/"route":"\/api\/v1\/org\/:org\/probe"/);
   });
 
@@ -243,7 +242,7 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
 
   it('names the org and the user in the access line and in every line logged while serving', async () => {
     await t.request('GET', '/api/v1/org/acme/probe/boom', {
-      headers: { authorization: `Bearer ${memberKey}`, 'x-request-id': 'who-1' },
+      headers: bearer(memberKey, { 'x-request-id': 'who-1' }),
     });
     const lines = t.logs.map((line) => JSON.parse(line)).filter((line) => line.request_id === 'who-1');
     const access = lines.find((line) => line.msg === 'request completed');

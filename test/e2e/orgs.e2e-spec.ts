@@ -1,4 +1,5 @@
 import { startTestApp, TestApp, HttpResult } from '../support/test-app';
+import { bearer } from '../support/auth';
 
 function expectEnvelope(res: HttpResult, status: number, type: string): void {
   expect(res.status).toBe(status);
@@ -18,7 +19,7 @@ describe('organization routes', () => {
   /** Every acme member's email, in the order the listing promises. */
   let acmeEmails: string[];
 
-  const get = (path: string, key: string) => t.request('GET', path, { headers: { authorization: `Bearer ${key}` } });
+  const get = (path: string, key: string) => t.request('GET', path, { headers: bearer(key) });
 
   beforeAll(async () => {
     t = await startTestApp();

@@ -3,15 +3,9 @@ import { checkoutSessions, creditBalances, creditLedger, stripeEvents } from '@c
 import { startStripeEmulator, StripeEmulator } from '../../apps/stripe-emulator/src';
 import { request } from '../support/test-app';
 import { WEBHOOK_SECRET } from '../support/stack';
-import {
-  createPostgresDatabase,
-  Instance,
-  PostgresDatabase,
-  REDIS_SERVER,
-  seedMember,
-  startInstance,
-  uniqueRedisPrefix,
-} from '../traffic/support';
+import { bearer } from '../support/auth';
+import { Instance, seedMember, startInstance } from '../support/instance';
+import { createPostgresDatabase, PostgresDatabase, REDIS_SERVER, uniqueRedisPrefix } from '../support/services';
 
 /**
  * Two API instances on different ports, one PostgreSQL database and one Redis: what one
@@ -55,7 +49,7 @@ describe('scale-out: two instances, one PostgreSQL, one Redis', () => {
     expect(a.url).not.toBe(b.url);
     const results = await Promise.all(
       Array.from({ length: 16 }, (_, i) =>
-        (i % 2 ? a : b).request('GET', '/api/v1/org/acme/credits', { headers: { authorization: `Bearer ${key}` } }),
+        (i % 2 ? a : b).request('GET', '/api/v1/org/acme/credits', { headers: bearer(key) }),
       ),
     );
     const allowed = results.filter((r) => r.status === 200);
@@ -74,7 +68,7 @@ describe('scale-out: two instances, one PostgreSQL, one Redis', () => {
     await control('DELETE', '/requests');
     // A slow Stripe keeps the first request in flight while the second arrives.
     await control('POST', '/faults', { path: '/v1/checkout/sessions', method: 'POST', delay_ms: 400 });
-    const headers = { authorization: `Bearer ${key}`, 'idempotency-key': 'both-at-once' };
+    const headers = bearer(key, { 'idempotency-key': 'both-at-once' });
     const [ra, rb] = await Promise.all([
       a.request('POST', '/api/v1/org/acme/credits/checkout', { headers, body: BODY }),
       b.request('POST', '/api/v1/org/acme/credits/checkout', { headers, body: BODY }),
@@ -103,7 +97,7 @@ describe('scale-out: two instances, one PostgreSQL, one Redis', () => {
 
   it('grants once when duplicate webhook deliveries are split across both instances', async () => {
     const session = await a.request('POST', '/api/v1/org/acme/credits/checkout', {
-      headers: { authorization: `Bearer ${key}` },
+      headers: bearer(key),
       body: { ...BODY, quantity: 3 },
     });
     expect(session.status).toBe(200);

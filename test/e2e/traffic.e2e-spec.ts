@@ -3,6 +3,7 @@ import Stripe from 'stripe';
 import { checkoutSessions, idempotencyKeys } from '@credits/database';
 import { startStack, Stack, WEBHOOK_SECRET } from '../support/stack';
 import { HttpResult } from '../support/test-app';
+import { bearer } from '../support/auth';
 
 const CHECKOUT = '/api/v1/org/acme/credits/checkout';
 const BALANCE = '/api/v1/org/acme/credits';
@@ -39,7 +40,6 @@ describe('rate limits (per caller, per budget; the webhook has its own)', () => 
   let adminKey: string;
   let otherAdminKey: string;
   let outsiderKey: string;
-  const auth = (key: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, ...extra });
 
   beforeAll(async () => {
     s = await startStack({
@@ -59,13 +59,13 @@ describe('rate limits (per caller, per budget; the webhook has its own)', () => 
 
   it('allows the configured number of checkouts, then 429 with Retry-After and RateLimit-* headers', async () => {
     for (let i = 1; i <= 3; i++) {
-      const res = await s.request('POST', CHECKOUT, { headers: auth(adminKey), body: BODY });
+      const res = await s.request('POST', CHECKOUT, { headers: bearer(adminKey), body: BODY });
       expect(res.status).toBe(200);
       expect(res.headers.get('ratelimit-limit')).toBe('3');
       expect(res.headers.get('ratelimit-remaining')).toBe(String(3 - i));
       expect(Number(res.headers.get('ratelimit-reset'))).toBeGreaterThan(0);
     }
-    const limited = await s.request('POST', CHECKOUT, { headers: auth(adminKey), body: BODY });
+    const limited = await s.request('POST', CHECKOUT, { headers: bearer(adminKey), body: BODY });
     expectEnvelope(limited, 429, 'rate_limit_error');
     const retryAfter = Number(limited.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
@@ -79,7 +79,7 @@ describe('rate limits (per caller, per budget; the webhook has its own)', () => 
   });
 
   it('counts per caller: another key of the same org has its own budget', async () => {
-    const res = await s.request('POST', CHECKOUT, { headers: auth(otherAdminKey), body: BODY });
+    const res = await s.request('POST', CHECKOUT, { headers: bearer(otherAdminKey), body: BODY });
     expect(res.status).toBe(200);
     expect(res.headers.get('ratelimit-remaining')).toBe('2');
   });
@@ -88,12 +88,12 @@ describe('rate limits (per caller, per budget; the webhook has its own)', () => 
     // The caller whose checkouts are exhausted still reads.
     const statuses: number[] = [];
     for (const path of [BALANCE, TRANSACTIONS, BALANCE, TRANSACTIONS, BALANCE]) {
-      const res = await s.request('GET', path, { headers: auth(adminKey) });
+      const res = await s.request('GET', path, { headers: bearer(adminKey) });
       statuses.push(res.status);
       expect(res.headers.get('ratelimit-limit')).toBe('5');
     }
     expect(statuses).toEqual([200, 200, 200, 200, 200]);
-    const limited = await s.request('GET', TRANSACTIONS, { headers: auth(adminKey) });
+    const limited = await s.request('GET', TRANSACTIONS, { headers: bearer(adminKey) });
     expectEnvelope(limited, 429, 'rate_limit_error');
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
@@ -103,18 +103,18 @@ describe('rate limits (per caller, per budget; the webhook has its own)', () => 
     expectEnvelope(await s.request('POST', CHECKOUT, { body: BODY }), 401, 'authentication_error');
     // An old client is told to upgrade before it is told to slow down.
     expectEnvelope(
-      await s.request('POST', CHECKOUT, { headers: auth(adminKey, { 'x-client-version': '1.0.0' }), body: BODY }),
+      await s.request('POST', CHECKOUT, { headers: bearer(adminKey, { 'x-client-version': '1.0.0' }), body: BODY }),
       426,
       'upgrade_required_error',
     );
     // Over its budget, the caller is throttled before the org is even looked up (no 404 to learn from).
     expectEnvelope(
-      await s.request('POST', '/api/v1/org/globex/credits/checkout', { headers: auth(adminKey), body: BODY }),
+      await s.request('POST', '/api/v1/org/globex/credits/checkout', { headers: bearer(adminKey), body: BODY }),
       429,
       'rate_limit_error',
     );
     // An outsider under its budget gets the 404, and its budget was spent on it.
-    const notFound = await s.request('GET', BALANCE, { headers: auth(outsiderKey) });
+    const notFound = await s.request('GET', BALANCE, { headers: bearer(outsiderKey) });
     expectEnvelope(notFound, 404, 'not_found_error');
   });
 
@@ -147,7 +147,7 @@ describe('client version (MIN_CLIENT_VERSION)', () => {
   let key: string;
   const balance = (version?: string) =>
     s.request('GET', BALANCE, {
-      headers: { authorization: `Bearer ${key}`, ...(version === undefined ? {} : { 'x-client-version': version }) },
+      headers: bearer(key, version === undefined ? {} : { 'x-client-version': version }),
     });
 
   beforeAll(async () => {
@@ -181,7 +181,7 @@ describe('client version (MIN_CLIENT_VERSION)', () => {
   it('applies to checkout too, and not to probes, docs or the webhook', async () => {
     const old = { 'x-client-version': '1.0.0' };
     expectEnvelope(
-      await s.request('POST', CHECKOUT, { headers: { authorization: `Bearer ${key}`, ...old }, body: BODY }),
+      await s.request('POST', CHECKOUT, { headers: bearer(key, old), body: BODY }),
       426,
       'upgrade_required_error',
     );
@@ -228,9 +228,7 @@ describe('request deadline (REQUEST_TIMEOUT_MS) while waiting on Stripe', () => 
     });
     key = await s.member('acme', 'admin@acme.test', 'admin');
     // The org's Stripe customer exists before the slow session call.
-    expect(
-      (await s.request('POST', CHECKOUT, { headers: { authorization: `Bearer ${key}` }, body: BODY })).status,
-    ).toBe(200);
+    expect((await s.request('POST', CHECKOUT, { headers: bearer(key), body: BODY })).status).toBe(200);
   });
   afterAll(() => s?.close());
   afterEach(() => s.control('DELETE', '/faults'));
@@ -238,7 +236,7 @@ describe('request deadline (REQUEST_TIMEOUT_MS) while waiting on Stripe', () => 
   it('answers 504 by the deadline, records nothing when Stripe answers late, and the retry finds the same session', async () => {
     await s.control('DELETE', '/requests');
     await s.control('POST', '/faults', { path: '/v1/checkout/sessions', method: 'POST', delay_ms: 2500, times: 1 });
-    const headers = { authorization: `Bearer ${key}`, 'idempotency-key': 'late-answer-1' };
+    const headers = bearer(key, { 'idempotency-key': 'late-answer-1' });
     const started = Date.now();
     const res = await s.request('POST', CHECKOUT, { headers, body: { ...BODY, quantity: 2 } });
     const elapsed = Date.now() - started;
@@ -285,7 +283,7 @@ describe('HTTP hygiene: security headers, CORS', () => {
 
   it('sends security headers on API answers, errors and the docs', async () => {
     for (const res of [
-      await s.request('GET', BALANCE, { headers: { authorization: `Bearer ${key}` } }),
+      await s.request('GET', BALANCE, { headers: bearer(key) }),
       await s.request('GET', '/nope'),
       await s.request('GET', '/docs'),
     ]) {
@@ -309,13 +307,13 @@ describe('HTTP hygiene: security headers, CORS', () => {
     expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('x-client-version');
 
     const allowed = await s.request('GET', BALANCE, {
-      headers: { authorization: `Bearer ${key}`, origin: 'http://localhost:5173' },
+      headers: bearer(key, { origin: 'http://localhost:5173' }),
     });
     expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     expect(allowed.headers.get('access-control-expose-headers')?.toLowerCase()).toContain('retry-after');
 
     const other = await s.request('GET', BALANCE, {
-      headers: { authorization: `Bearer ${key}`, origin: 'https://evil.example' },
+      headers: bearer(key, { origin: 'https://evil.example' }),
     });
     expect(other.status).toBe(200);
     expect(other.headers.get('access-control-allow-origin')).toBeNull();

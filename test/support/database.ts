@@ -30,7 +30,11 @@ export async function createTestDatabaseUrl(): Promise<TestDatabase> {
     await primePgliteTemplate();
     return { url: 'memory://', drop: async () => undefined };
   }
+  return createServerDatabase(serverUrl);
+}
 
+/** A new database `credits_test_<random>` on the PostgreSQL server at `serverUrl`; `drop()` disconnects and drops it. */
+export async function createServerDatabase(serverUrl: string): Promise<TestDatabase> {
   const name = `credits_test_${randomBytes(6).toString('hex')}`;
   await withAdminClient(serverUrl, (admin) => admin.query(`create database ${name}`));
   const url = new URL(serverUrl);

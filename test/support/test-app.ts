@@ -7,6 +7,7 @@ import { AppConfig, loadConfig } from '@credits/config';
 import { Db, DB, MemberRole } from '@credits/database';
 import { createApp } from '../../apps/api/src/app.factory';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
+import { TEST_JWT_SECRET } from './auth';
 import { createTestDatabaseUrl } from './database';
 
 export interface HttpResult<T = any> {
@@ -73,7 +74,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     NODE_ENV: 'test',
     LOG_LEVEL: 'debug',
     DATABASE_URL: database.url,
-    JWT_SECRET: 'test-secret-that-is-at-least-32-bytes-long',
+    JWT_SECRET: TEST_JWT_SECRET,
     // Suites make many requests as one caller; the rate-limit suites set their own limits.
     RATE_LIMIT_CHECKOUT: '10000',
     RATE_LIMIT_READ: '10000',
@@ -81,13 +82,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     ...options.env,
   });
   const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, callback) {
-      logs.push(...chunk.toString().split('\n').filter(Boolean));
-      callback();
-    },
-  });
-  const logger = new PinoLoggerService(createPino(config, sink));
+  const logger = new PinoLoggerService(createPino(config, logSink(logs)));
   const app = await createApp(config, { logger, imports: options.imports });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
@@ -103,17 +98,30 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     admin,
     logs,
     request: (method, path, opts) => request(url, method, path, opts),
-    async member(org, email, role) {
-      await admin.createOrg(org).catch(ignoreExisting);
-      await admin.createUser(email).catch(ignoreExisting);
-      await admin.addMember(org, email, role).catch(ignoreExisting);
-      return (await admin.createApiKey(email)).key;
-    },
+    member: (org, email, role) => addMember(admin, org, email, role),
     async close() {
       await app.close();
       await database.drop();
     },
   };
+}
+
+/** A stream that collects every log line written to it, as text, into `logs`. */
+export function logSink(logs: string[]): Writable {
+  return new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(...chunk.toString().split('\n').filter(Boolean));
+      callback();
+    },
+  });
+}
+
+/** Creates the org, the user and the membership (each unless it exists) and returns a new API key. */
+export async function addMember(admin: DirectoryAdmin, org: string, email: string, role: MemberRole): Promise<string> {
+  await admin.createOrg(org).catch(ignoreExisting);
+  await admin.createUser(email).catch(ignoreExisting);
+  await admin.addMember(org, email, role).catch(ignoreExisting);
+  return (await admin.createApiKey(email)).key;
 }
 
 function ignoreExisting(error: Error & { type?: string }): void {

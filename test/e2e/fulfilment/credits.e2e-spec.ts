@@ -4,6 +4,7 @@ import { InsufficientBalanceError, LedgerService } from '@credits/billing';
 import { organizations, TransactionType } from '@credits/database';
 import { startTestApp, TestApp } from '../../support/test-app';
 import { expectLedgerConsistent } from './helpers';
+import { bearer } from '../../support/auth';
 
 const THRESHOLD = 1500;
 
@@ -18,8 +19,7 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
   /** What was written, oldest first. */
   const written: { amount: number; type: TransactionType; description: string }[] = [];
 
-  const get = (path: string, key = memberKey) =>
-    t.request('GET', path, { headers: { authorization: `Bearer ${key}` } });
+  const get = (path: string, key = memberKey) => t.request('GET', path, { headers: bearer(key) });
   const entry = (orgId: string, amount: number, type: TransactionType, description: string) =>
     t.db.transaction((tx) =>
       ledger.apply(tx, { orgId, amount, transactionType: type, description, sourceRef: `test:${randomUUID()}` }),

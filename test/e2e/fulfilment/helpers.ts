@@ -3,6 +3,7 @@ import Stripe from 'stripe';
 import { rows, type Db } from '@credits/database';
 import { HttpResult } from '../../support/test-app';
 import { Stack, WEBHOOK_SECRET } from '../../support/stack';
+import { bearer } from '../../support/auth';
 
 export { rows } from '@credits/database';
 
@@ -51,7 +52,7 @@ export function eventJson(
 /** Creates a checkout session for `org` through the API; returns its id. */
 export async function createSession(s: Stack, key: string, org: string, quantity = 1): Promise<string> {
   const res = await s.request('POST', `/api/v1/org/${org}/credits/checkout`, {
-    headers: { authorization: `Bearer ${key}` },
+    headers: bearer(key),
     body: { success_url: SUCCESS_URL, cancel_url: CANCEL_URL, quantity },
   });
   if (res.status !== 200) throw new Error(`checkout for ${org}: ${res.status} ${res.text}`);

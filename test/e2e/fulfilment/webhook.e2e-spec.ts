@@ -18,6 +18,7 @@ import {
   sign,
   SUCCESS_URL,
 } from './helpers';
+import { bearer } from '../../support/auth';
 
 /**
  * The webhook over real HTTP: signature checks, each event type, refunds, permanent and
@@ -33,8 +34,8 @@ describe('POST /api/v1/stripe/webhook', () => {
 
   const keys = new Map<string, string>();
   const balanceOf = async (slug = 'acme') =>
-    (await s.request('GET', `/api/v1/org/${slug}/credits`, { headers: { authorization: `Bearer ${keys.get(slug)}` } }))
-      .body.balance as number;
+    (await s.request('GET', `/api/v1/org/${slug}/credits`, { headers: bearer(keys.get(slug)!) })).body
+      .balance as number;
   const entriesOf = (sessionId: string) =>
     s.db.select().from(creditLedger).where(eq(creditLedger.checkoutSessionId, sessionId)).orderBy(creditLedger.seq);
   const eventRow = async (id: string) => (await s.db.select().from(stripeEvents).where(eq(stripeEvents.id, id)))[0];

@@ -1,6 +1,6 @@
-import { ApiProperty, ApiPropertyOptional, ApiSchema, PickType } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
-import { ListTransactionsQuery } from '@credits/billing';
+import { PageSizeQuery } from '@credits/pagination';
 import { MEMBER_ROLES, type MemberRole } from '@credits/database';
 
 @ApiSchema({ name: 'Organization', description: 'An organization, as seen by one of its members.' })
@@ -31,8 +31,8 @@ export class OrganizationResponse {
   created_at!: string;
 }
 
-/** Page size as for the ledger (1–100, default 50); the cursor is this listing's own. */
-export class ListMembersQuery extends PickType(ListTransactionsQuery, ['limit']) {
+/** Page size as for every listing (1–100, default 50); the cursor is this listing's own. */
+export class ListMembersQuery extends PageSizeQuery {
   @ApiPropertyOptional({ description: "Opaque cursor from the previous page's `next_cursor`", type: 'string' })
   @IsOptional()
   @IsString()

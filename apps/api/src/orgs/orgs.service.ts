@@ -1,24 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import type { OrgContext } from '@credits/auth';
-import { NotFoundError, ValidationError } from '@credits/errors';
+import { NotFoundError } from '@credits/errors';
+import { CursorCodec } from '@credits/pagination';
 import { ListMembersQuery, OrganizationMemberPage, OrganizationResponse } from './orgs.dto';
 import { OrgsRepository } from './orgs.repository';
 
-/** A page resumes after this member; opaque to callers so the order can change without breaking them. */
-function encodeCursor(email: string): string {
-  return Buffer.from(JSON.stringify({ e: email })).toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  let email: unknown;
-  try {
-    email = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { e?: unknown }).e;
-  } catch {
-    email = undefined;
-  }
-  if (typeof email === 'string' && email !== '') return email;
-  throw new ValidationError([{ loc: ['query', 'cursor'], msg: 'Invalid cursor', type: 'value_error' }]);
-}
+/** A page resumes after this member's email (unique, stored lower-cased). */
+const memberCursor = new CursorCodec<string>(
+  'e',
+  (value): value is string => typeof value === 'string' && value !== '',
+);
 
 @Injectable()
 export class OrgsService {
@@ -32,20 +23,13 @@ export class OrgsService {
   }
 
   async members(orgId: string, query: ListMembersQuery): Promise<OrganizationMemberPage> {
-    const afterEmail = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    // One extra row tells whether another page follows.
+    const afterEmail = query.cursor === undefined ? undefined : memberCursor.decode(query.cursor);
     const rows = await this.orgs.members(orgId, { limit: query.limit + 1, afterEmail });
-    const page = rows.slice(0, query.limit);
-    const hasMore = rows.length > query.limit;
-    return {
-      data: page.map((row) => ({
-        user_id: row.userId,
-        email: row.email,
-        role: row.role,
-        created_at: row.createdAt.toISOString(),
-      })),
-      has_more: hasMore,
-      next_cursor: hasMore ? encodeCursor(page[page.length - 1].email) : null,
-    };
+    return memberCursor.page(
+      rows,
+      query.limit,
+      (row) => ({ user_id: row.userId, email: row.email, role: row.role, created_at: row.createdAt.toISOString() }),
+      (row) => row.email,
+    );
   }
 }

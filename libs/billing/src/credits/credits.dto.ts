@@ -1,11 +1,9 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { TRANSACTION_TYPES, TransactionType } from '@credits/database';
+import { PageSizeQuery } from '@credits/pagination';
 
-/** Query strings are text: digits become a number, anything else stays text and fails as int_type. */
-const toInteger = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value;
 const toList = ({ value }: { value: unknown }) => (value === undefined || Array.isArray(value) ? value : [value]);
 
 @ApiSchema({ name: 'CreditBalance', description: "An organization's credit balance." })
@@ -20,14 +18,7 @@ export class CreditBalanceResponse {
   auto_refill_enabled!: boolean;
 }
 
-export class ListTransactionsQuery {
-  @ApiPropertyOptional({ description: 'Page size', type: 'integer', minimum: 1, maximum: 100, default: 50 })
-  @Transform(toInteger)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit: number = 50;
-
+export class ListTransactionsQuery extends PageSizeQuery {
   @ApiPropertyOptional({ description: "Opaque cursor from the previous page's `next_cursor`" })
   @IsOptional()
   @IsString()

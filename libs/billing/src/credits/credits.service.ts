@@ -1,23 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '@credits/config';
-import { ValidationError } from '@credits/errors';
+import { CursorCodec } from '@credits/pagination';
 import { LedgerService } from '../ledger/ledger.service';
 import { CreditBalanceResponse, CreditTransactionPage, ListTransactionsQuery } from './credits.dto';
 
-/** Cursors are opaque to callers: the position after which the next page starts. */
-function encodeCursor(seq: number): string {
-  return Buffer.from(JSON.stringify({ s: seq })).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  try {
-    const { s } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { s?: unknown };
-    if (typeof s === 'number' && Number.isSafeInteger(s) && s > 0) return s;
-  } catch {
-    // reported below
-  }
-  throw new ValidationError([{ loc: ['query', 'cursor'], msg: 'Invalid cursor', type: 'value_error' }]);
-}
+/** The ledger resumes before this entry's sequence number. */
+const ledgerCursor = new CursorCodec<number>(
+  's',
+  (value): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0,
+);
 
 @Injectable()
 export class CreditsService {
@@ -32,13 +23,12 @@ export class CreditsService {
   }
 
   async transactions(orgId: string, query: ListTransactionsQuery): Promise<CreditTransactionPage> {
-    const beforeSeq = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    // One extra row tells whether another page follows.
+    const beforeSeq = query.cursor === undefined ? undefined : ledgerCursor.decode(query.cursor);
     const rows = await this.ledger.entries(orgId, { limit: query.limit + 1, beforeSeq, types: query.transaction_type });
-    const page = rows.slice(0, query.limit);
-    const hasMore = rows.length > query.limit;
-    return {
-      data: page.map((row) => ({
+    return ledgerCursor.page(
+      rows,
+      query.limit,
+      (row) => ({
         id: row.id,
         amount: row.amount,
         balance_after: row.balanceAfter,
@@ -46,9 +36,8 @@ export class CreditsService {
         description: row.description,
         created_at: row.createdAt.toISOString(),
         checkout_session_id: row.checkoutSessionId,
-      })),
-      has_more: hasMore,
-      next_cursor: hasMore ? encodeCursor(page[page.length - 1].seq) : null,
-    };
+      }),
+      (row) => row.seq,
+    );
   }
 }

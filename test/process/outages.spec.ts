@@ -1,19 +1,13 @@
+import { bearer } from '../support/auth';
+import { Instance, parseLogs, seedMember, startInstance } from '../support/instance';
 import {
   createPostgresDatabase,
-  Instance,
-  parseLogs,
+  POSTGRES_SERVER,
   PostgresDatabase,
   REDIS_SERVER,
-  seedMember,
-  startInstance,
-  TcpProxy,
   uniqueRedisPrefix,
-} from './support';
-
-const POSTGRES_TARGET = (() => {
-  const url = new URL(process.env.TEST_DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres');
-  return { host: url.hostname, port: Number(url.port || 5432) };
-})();
+} from '../support/services';
+import { TcpProxy } from '../support/tcp-proxy';
 const BALANCE = '/api/v1/org/acme/credits';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -36,12 +30,12 @@ describe('outages: Redis and PostgreSQL going away and coming back', () => {
   let redis: TcpProxy;
   let app: Instance;
   let key: string;
-  const auth = () => ({ authorization: `Bearer ${key}` });
+  const auth = () => bearer(key);
   const rateLimitLogs = () => parseLogs(app.logs).filter((l) => l.context === 'RateLimit');
 
   beforeAll(async () => {
     database = await createPostgresDatabase();
-    pg = await new TcpProxy(POSTGRES_TARGET).start();
+    pg = await new TcpProxy(POSTGRES_SERVER).start();
     redis = await new TcpProxy(REDIS_SERVER).start();
     const url = new URL(database.url);
     url.port = String(pg.port);

@@ -4,16 +4,16 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { checkoutSessions, idempotencyKeys, type DatabaseHandle } from '@credits/database';
 import { startStripeEmulator, StripeEmulator } from '../../apps/stripe-emulator/src';
-import { request } from '../support/test-app';
+import { bearer } from '../support/auth';
+import { parseLogs, seedMember } from '../support/instance';
 import {
   createPostgresDatabase,
   openTestDb,
-  parseLogs,
   PostgresDatabase,
   REDIS_SERVER,
-  seedMember,
   uniqueRedisPrefix,
-} from './support';
+} from '../support/services';
+import { request } from '../support/test-app';
 
 const ROOT = join(__dirname, '..', '..');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -161,7 +161,7 @@ describe('graceful shutdown', () => {
     });
     ({ child } = server);
     const { base, exited } = server;
-    const auth = { authorization: `Bearer ${key}` };
+    const auth = bearer(key);
     // Create the org's Stripe customer first, so each purchase below is one slow session call.
     const warmUp = await send(base, 'POST', '/api/v1/org/acme/credits/checkout', 'warm-up', auth, {
       success_url: 'http://localhost/ok',
@@ -273,7 +273,7 @@ describe('graceful shutdown', () => {
     const idle = new Agent({ keepAlive: true });
     let silent: Socket | undefined;
     try {
-      const auth = { authorization: `Bearer ${key}` };
+      const auth = bearer(key);
       const checkout = (id: string, quantity?: number) =>
         send(
           base,

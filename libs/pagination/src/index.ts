@@ -1,0 +1,1 @@
+export { CursorCodec, PageSizeQuery, toInteger, type CursorPage } from './cursor-page';

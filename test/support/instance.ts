@@ -1,0 +1,59 @@
+import 'reflect-metadata';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DirectoryAdmin } from '@credits/auth';
+import { AppConfig, loadConfig } from '@credits/config';
+import { Db, DB, MemberRole } from '@credits/database';
+import { createApp } from '../../apps/api/src/app.factory';
+import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
+import { TEST_JWT_SECRET } from './auth';
+import { addMember, HttpResult, logSink, request, RequestOptions } from './test-app';
+
+/** One API instance of several: it brings no database of its own (the env names a shared one). */
+export interface Instance {
+  app: NestFastifyApplication;
+  url: string;
+  config: AppConfig;
+  db: Db;
+  logs: string[];
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<HttpResult<T>>;
+  close(): Promise<void>;
+}
+
+/** One API instance over real HTTP on a random port, on the database its env names. */
+export async function startInstance(env: Record<string, string>): Promise<Instance> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    JWT_SECRET: TEST_JWT_SECRET,
+    ...env,
+  });
+  const logs: string[] = [];
+  const app = await createApp(config, { logger: new PinoLoggerService(createPino(config, logSink(logs))) });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  return {
+    app,
+    url,
+    config,
+    db: app.get<Db>(DB),
+    logs,
+    request: (method, path, options) => request(url, method, path, options),
+    close: () => app.close(),
+  };
+}
+
+/** Creates the org, the user and the membership (once) and returns a new API key. */
+export function seedMember(db: Db, org: string, email: string, role: MemberRole): Promise<string> {
+  return addMember(new DirectoryAdmin(db), org, email, role);
+}
+
+/** Log lines as objects. */
+export function parseLogs(lines: string[]): Record<string, any>[] {
+  return lines.flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, any>];
+    } catch {
+      return [];
+    }
+  });
+}
