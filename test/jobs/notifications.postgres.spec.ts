@@ -14,7 +14,7 @@ import { eq } from 'drizzle-orm';
 import { createApp } from '../../apps/api/src/app.factory';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
-import { Receiver } from '../e2e/notifications/receiver';
+import { Receiver } from '../support/notification-receiver';
 import { sleep, until } from './support';
 
 if (!process.env.TEST_DATABASE_URL?.trim()) {

@@ -4,7 +4,7 @@ import { notificationEvents, organizations, rows, type TransactionType } from '@
 import { eq, sql } from 'drizzle-orm';
 import { startTestApp, type TestApp } from '../../support/test-app';
 import { until } from '../../jobs/support';
-import { Receiver } from './receiver';
+import { Receiver } from '../../support/notification-receiver';
 
 /** The README's recipe, as a host would copy it. */
 function verify(rawBody: string, header: string, secret: string, toleranceSeconds = 300): boolean {
