@@ -43,6 +43,7 @@ describe('traffic configuration', () => {
   it('refuses TRUST_PROXY=true in production: every client could pick the address the per-IP limits count', () => {
     const production = {
       NODE_ENV: 'production',
+      NOTIFY_ENCRYPTION_KEY: 'a-production-key-of-at-least-32-bytes',
       STRIPE_SECRET_KEY: 'sk_live_abc',
       STRIPE_WEBHOOK_SECRET: 'whsec_abc',
       CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com',

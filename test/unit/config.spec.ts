@@ -47,10 +47,11 @@ describe('loadConfig', () => {
 
   it('refuses to run production on the emulator, without a webhook secret or a redirect allow-list', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
-      /STRIPE_SECRET_KEY is required in production.*STRIPE_WEBHOOK_SECRET.*CHECKOUT_ALLOWED_REDIRECT_HOSTS/s,
+      /STRIPE_SECRET_KEY is required in production.*STRIPE_WEBHOOK_SECRET.*CHECKOUT_ALLOWED_REDIRECT_HOSTS.*NOTIFY_ENCRYPTION_KEY is required/s,
     );
     const config = loadConfig({
       NODE_ENV: 'production',
+      NOTIFY_ENCRYPTION_KEY: 'a-production-key-of-at-least-32-bytes',
       STRIPE_SECRET_KEY: 'sk_live_abc',
       STRIPE_WEBHOOK_SECRET: 'whsec_abc',
       CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com, *.example.com',
@@ -59,11 +60,13 @@ describe('loadConfig', () => {
     expect(config.stripe.apiBase).toBeUndefined();
     expect(config.checkout.requireHttpsRedirects).toBe(true);
     expect(config.checkout.allowedRedirectHosts).toEqual(['app.example.com', '*.example.com']);
+    expect(config.notifications.publicTargetsOnly).toBe(true);
   });
 
   it('fetches JWT signing keys over https only in production', () => {
     const production = {
       NODE_ENV: 'production',
+      NOTIFY_ENCRYPTION_KEY: 'a-production-key-of-at-least-32-bytes',
       STRIPE_SECRET_KEY: 'sk_live_abc',
       STRIPE_WEBHOOK_SECRET: 'whsec_abc',
       CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com',

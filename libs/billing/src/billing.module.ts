@@ -14,11 +14,15 @@ import { IdempotencyKeyRepository } from './idempotency/idempotency-key.reposito
 import { IdempotencyService } from './idempotency/idempotency.service';
 import { LedgerRepository } from './ledger/ledger.repository';
 import { LedgerService } from './ledger/ledger.service';
+import { NotificationDelivery } from './notifications/notification-delivery.service';
+import { NotificationEndpoints } from './notifications/notification-endpoints.service';
+import { NotificationOutbox } from './notifications/notification-outbox';
+import { NotificationRepository } from './notifications/notification.repository';
 import { OrganizationRepository } from './organizations/organization.repository';
 import { StripeWebhookController } from './webhook/stripe-webhook.controller';
 import { StripeWebhookService } from './webhook/stripe-webhook.service';
 
-/** Checkout, webhook fulfilment, the ledger and balance, and idempotency. */
+/** Checkout, webhook fulfilment, the ledger and balance, idempotency, and notifications to the host. */
 @Module({
   imports: [StripeModule],
   controllers: [CheckoutController, CreditsController, StripeWebhookController],
@@ -37,7 +41,11 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     FulfilmentService,
     StripeWebhookService,
     CreditsService,
+    NotificationRepository,
+    NotificationOutbox,
+    NotificationDelivery,
+    NotificationEndpoints,
   ],
-  exports: [LedgerService],
+  exports: [LedgerService, NotificationEndpoints],
 })
 export class BillingModule {}

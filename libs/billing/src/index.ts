@@ -8,3 +8,4 @@ export * from './fulfilment/fulfilment.service';
 export * from './fulfilment/refund-arithmetic';
 export * from './ledger/ledger.service';
 export * from './ledger/ledger.repository';
+export * from './notifications';

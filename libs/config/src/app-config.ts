@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { valid as validSemver } from 'semver';
 import { Env, EnvReader } from './env-reader';
@@ -95,6 +95,18 @@ export interface AppConfig {
     requireHttpsRedirects: boolean;
   };
   credits: { lowBalanceThreshold: number };
+  notifications: {
+    /** AES-256 key that encrypts endpoints' signing secrets at rest. */
+    encryptionKey: Buffer;
+    /** Production: https only, and never to a loopback, link-local or private address. */
+    publicTargetsOnly: boolean;
+    /** One delivery attempt's deadline, ms. */
+    timeoutMs: number;
+    /** Delay before the first retry, seconds; each later one doubles (capped at 6 h). */
+    retryDelaySeconds: number;
+    /** Retries stop once an event is this old, seconds (3 days). */
+    retryWindowSeconds: number;
+  };
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -160,6 +172,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
     if (!/^(\*\.)?[a-z0-9.-]+(:\d+)?$/.test(pattern)) {
       read.fail('CHECKOUT_ALLOWED_REDIRECT_HOSTS', 'hosts like app.example.com or *.example.com', pattern, undefined);
     }
+  }
+
+  const notificationKey = read.string('NOTIFY_ENCRYPTION_KEY');
+  if (notificationKey !== undefined && Buffer.byteLength(notificationKey) < 32) {
+    read.problem('NOTIFY_ENCRYPTION_KEY', 'must be at least 32 bytes long');
+  }
+  if (isProduction && notificationKey === undefined) {
+    read.problem('NOTIFY_ENCRYPTION_KEY', 'is required in production (it encrypts notification signing secrets)');
   }
 
   const redisUrl = read.url('REDIS_URL', { protocols: ['redis:', 'rediss:'] })?.toString();
@@ -235,6 +255,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
       requireHttpsRedirects: isProduction,
     },
     credits: { lowBalanceThreshold: read.int('LOW_BALANCE_THRESHOLD', 1000, { min: 0 }) },
+    notifications: {
+      // Outside production a fixed key: development databases hold only test endpoints.
+      encryptionKey: createHash('sha256')
+        .update(notificationKey ?? 'credits-api development notification key')
+        .digest(),
+      publicTargetsOnly: isProduction,
+      timeoutMs: read.int('NOTIFY_TIMEOUT_MS', 10000, { min: 100, max: 60000 }),
+      retryDelaySeconds: read.int('NOTIFY_RETRY_DELAY_SECONDS', 15, { min: 1, max: 3600 }),
+      retryWindowSeconds: read.int('NOTIFY_RETRY_WINDOW_SECONDS', 3 * 86400, { min: 60, max: 30 * 86400 }),
+    },
   };
 
   read.assertValid();

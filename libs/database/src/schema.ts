@@ -4,7 +4,19 @@
  * and a Stripe event is processed at most once because `stripe_events.id` is the key.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -181,4 +193,85 @@ export const idempotencyKeys = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.orgId, t.key] }), index('idempotency_keys_expires_idx').on(t.expiresAt)],
+);
+
+export const NOTIFICATION_EVENT_TYPES = [
+  'credits.purchased',
+  'credits.refunded',
+  'credits.low_balance',
+  'credits.depleted',
+  'auto_refill.succeeded',
+  'auto_refill.failed',
+] as const;
+export type NotificationEventType = (typeof NOTIFICATION_EVENT_TYPES)[number];
+
+/** Where the host backend receives events (`npm run cli -- notify add`). */
+export const notificationEndpoints = pgTable('notification_endpoints', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  url: text('url').notNull(),
+  /** The event types it receives; null: every type. */
+  events: text('events').array().$type<NotificationEventType[]>(),
+  /**
+   * The signing secret, encrypted (AES-256-GCM under NOTIFY_ENCRYPTION_KEY): we must
+   * sign with it, so unlike an API key it cannot be kept as a hash.
+   */
+  secretCiphertext: text('secret_ciphertext').notNull(),
+  createdAt: createdAt(),
+  /** Removed endpoints are kept for the deliveries that name them; nothing more is sent. */
+  removedAt: timestamp('removed_at', { withTimezone: true }),
+});
+
+/** The outbox: each event written in the transaction of the change it reports. */
+export const notificationEvents = pgTable(
+  'notification_events',
+  {
+    /** `evt_…` */
+    id: text('id').primaryKey(),
+    type: text('type').$type<NotificationEventType>().notNull(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    /** The event's `data`. */
+    data: jsonb('data').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('notification_events_org_idx').on(t.orgId, t.createdAt)],
+);
+
+export const DELIVERY_STATUSES = ['scheduled', 'sending', 'succeeded', 'failed', 'given_up', 'cancelled'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** One row per attempt to deliver one event to one endpoint: what `notify deliveries` shows. */
+export const notificationDeliveries = pgTable(
+  'notification_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => notificationEndpoints.id),
+    eventId: text('event_id')
+      .notNull()
+      .references(() => notificationEvents.id),
+    attempt: integer('attempt').notNull(),
+    /**
+     * `scheduled` → `sending` → `succeeded`, or `failed` (another attempt follows) or
+     * `given_up` (none follows); `cancelled` when its endpoint was removed first.
+     */
+    status: text('status').$type<DeliveryStatus>().notNull().default('scheduled'),
+    responseCode: integer('response_code'),
+    error: text('error'),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    /** While `sending`: past this, the sender is presumed dead and the attempt may be taken again. */
+    claimedUntil: timestamp('claimed_until', { withTimezone: true }),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('notification_deliveries_attempt_key').on(t.eventId, t.endpointId, t.attempt),
+    index('notification_deliveries_created_idx').on(t.createdAt),
+    check(
+      'notification_deliveries_status_check',
+      sql`${t.status} in ('scheduled', 'sending', 'succeeded', 'failed', 'given_up', 'cancelled')`,
+    ),
+  ],
 );

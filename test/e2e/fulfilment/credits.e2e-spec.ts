@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { InsufficientBalanceError, LedgerRepository, LedgerService } from '@credits/billing';
+import { InsufficientBalanceError, LedgerService } from '@credits/billing';
 import { organizations, TransactionType } from '@credits/database';
 import { startTestApp, TestApp } from '../../support/test-app';
 import { expectLedgerConsistent } from './helpers';
@@ -33,7 +33,7 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
     await t.member('emptyco', 'member@acme.test', 'member');
     acmeId = (await t.db.select().from(organizations).where(eq(organizations.slug, 'acme')))[0].id;
     const globexId = (await t.db.select().from(organizations).where(eq(organizations.slug, 'globex')))[0].id;
-    ledger = new LedgerService(new LedgerRepository(t.db));
+    ledger = t.app.get(LedgerService);
 
     const plan: [number, TransactionType][] = [
       [1000, 'purchase'],

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import Stripe from 'stripe';
-import { LedgerRepository, LedgerService } from '@credits/billing';
+import { LedgerService } from '@credits/billing';
 import { checkoutSessions, creditLedger, organizations, stripeEvents } from '@credits/database';
 import { startStack, Stack } from '../../support/stack';
 import {
@@ -487,7 +487,7 @@ describe('POST /api/v1/stripe/webhook', () => {
       const { slug, sessionId, chargeId } = await grantedSession();
       const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
       await s.db.transaction((tx) =>
-        new LedgerService(new LedgerRepository(s.db)).apply(tx, {
+        s.app.get(LedgerService).apply(tx, {
           orgId: org.id,
           amount: -1500,
           transactionType: 'usage',
@@ -508,7 +508,7 @@ describe('POST /api/v1/stripe/webhook', () => {
       const { slug, adminKey, sessionId, chargeId } = await grantedSession(); // 2000 credits for 1400
       const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
       await s.db.transaction((tx) =>
-        new LedgerService(new LedgerRepository(s.db)).apply(tx, {
+        s.app.get(LedgerService).apply(tx, {
           orgId: org.id,
           amount: -1800,
           transactionType: 'usage',

@@ -1,8 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { DirectoryAdmin } from '@credits/auth';
-import { InsufficientBalanceError, LedgerRepository, LedgerService } from '@credits/billing';
+import {
+  InsufficientBalanceError,
+  LedgerRepository,
+  LedgerService,
+  NotificationDelivery,
+  notificationDeliveryJob,
+  notificationDispatchJob,
+  NotificationEndpoints,
+  NotificationOutbox,
+  NotificationRepository,
+} from '@credits/billing';
+import type { AppConfig } from '@credits/config';
 import { MEMBER_ROLES, MemberRole } from '@credits/database';
-import type { Db } from '@credits/database';
+import type { DatabaseHandle, Db } from '@credits/database';
+import { JobsService } from '@credits/jobs';
 import { parseArgs, parseDuration, UsageError } from './arguments';
 
 /** A command that could not be carried out; the CLI prints the message and exits 1. */
@@ -27,9 +39,51 @@ export const USAGE = `Usage: npm run cli -- <command>
                                            with --ref, running it again (e.g. after a lost connection)
                                            applies it once
   credits show <slug>                      the balance and the latest ledger entries
+  notify add <url> [--events a,b]          register an endpoint for notifications (all events, or those
+                                           listed); prints its signing secret (only) on stdout, once
+  notify list                              the endpoints: id, url, events, created
+  notify remove <id>                       stop notifying an endpoint
+  notify deliveries [--failed]             the latest delivery attempts (--failed: failed or given up)
+  notify resend <event id>                 send an event (evt_…) again to every endpoint that takes it
 `;
 
-type Command = (db: Db, argv: string[], io: CliIo) => Promise<void>;
+/** The server's configuration and database, for commands that write the ledger. */
+export interface CliContext {
+  config: AppConfig;
+  handle: DatabaseHandle;
+}
+
+type Command = (db: Db, argv: string[], io: CliIo, context: CliContext) => Promise<void>;
+
+interface CliServices {
+  ledger: LedgerService;
+  notifications: NotificationEndpoints;
+}
+
+/**
+ * The ledger and notifications as the server has them, on a queue that sends jobs and runs
+ * none: a ledger entry writes its notification events and queues their delivery in its
+ * transaction, and the server's workers deliver them.
+ */
+async function withServices<T>({ config, handle }: CliContext, use: (services: CliServices) => Promise<T>): Promise<T> {
+  const { retryDelaySeconds, retryWindowSeconds } = config.notifications;
+  const jobs = new JobsService(handle, {
+    work: false,
+    jobs: [notificationDispatchJob, notificationDeliveryJob(retryDelaySeconds, retryWindowSeconds)],
+  });
+  await jobs.onApplicationBootstrap();
+  try {
+    const repository = new NotificationRepository(handle.db);
+    const outbox = new NotificationOutbox(repository, jobs, config);
+    const delivery = new NotificationDelivery(handle.db, repository, jobs, config);
+    return await use({
+      ledger: new LedgerService(new LedgerRepository(handle.db), outbox),
+      notifications: new NotificationEndpoints(repository, delivery, config),
+    });
+  } finally {
+    await jobs.onModuleDestroy();
+  }
+}
 
 function exactly(args: string[], count: number, what: string): string[] {
   if (args.length !== count) throw new UsageError(`expected ${what}`);
@@ -77,7 +131,7 @@ export const COMMANDS: Record<string, Command> = {
     await new DirectoryAdmin(db).revokeApiKey(prefix);
     io.err(`revoked API key ${prefix}`);
   },
-  'credits grant': async (db, argv, io) => {
+  'credits grant': async (db, argv, io, context) => {
     const { positional, flags } = parseArgs(argv, ['reason', 'ref']);
     const [slug, amountText] = exactly(positional, 2, 'credits grant <slug> <amount> --reason TEXT [--ref ID]');
     if (!/^-?\d{1,12}$/.test(amountText) || Number(amountText) === 0)
@@ -89,17 +143,18 @@ export const COMMANDS: Record<string, Command> = {
       );
     }
     const org = await new DirectoryAdmin(db).orgBySlug(slug);
-    const ledger = new LedgerService(new LedgerRepository(db));
     try {
-      const result = await db.transaction((tx) =>
-        ledger.apply(tx, {
-          orgId: org.id,
-          amount: Number(amountText),
-          transactionType: 'admin_adjustment',
-          description: flags.reason.trim(),
-          // Per org: the same ticket may adjust two orgs once each.
-          sourceRef: flags.ref === undefined ? `admin:${randomUUID()}` : `admin:${org.id}:${flags.ref}`,
-        }),
+      const result = await withServices(context, ({ ledger }) =>
+        db.transaction((tx) =>
+          ledger.apply(tx, {
+            orgId: org.id,
+            amount: Number(amountText),
+            transactionType: 'admin_adjustment',
+            description: flags.reason.trim(),
+            // Per org: the same ticket may adjust two orgs once each.
+            sourceRef: flags.ref === undefined ? `admin:${randomUUID()}` : `admin:${org.id}:${flags.ref}`,
+          }),
+        ),
       );
       if (!result.applied)
         io.err(`${slug}: --ref ${flags.ref} was already applied; nothing changed; balance ${result.balance}`);
@@ -117,7 +172,7 @@ export const COMMANDS: Record<string, Command> = {
   'credits show': async (db, argv, io) => {
     const [slug] = exactly(parseArgs(argv, []).positional, 1, 'credits show <slug>');
     const org = await new DirectoryAdmin(db).orgBySlug(slug);
-    const ledger = new LedgerService(new LedgerRepository(db));
+    const ledger = new LedgerRepository(db);
     io.out(`balance\t${await ledger.balance(org.id)}`);
     for (const entry of await ledger.entries(org.id, { limit: 20 })) {
       io.out(
@@ -125,6 +180,61 @@ export const COMMANDS: Record<string, Command> = {
       );
     }
   },
+};
+
+COMMANDS['notify add'] = async (_db, argv, io, context) => {
+  const { positional, flags } = parseArgs(argv, ['events']);
+  const [url] = exactly(positional, 1, 'notify add <url> [--events a,b]');
+  const events = flags.events?.split(',').map((type) => type.trim());
+  const { endpoint, secret } = await withServices(context, ({ notifications }) => notifications.add(url, events));
+  io.err(
+    `added endpoint ${endpoint.id} for ${endpoint.events?.join(',') ?? 'every event'}; its signing secret is shown once:`,
+  );
+  io.out(secret);
+};
+COMMANDS['notify list'] = async (_db, argv, io, context) => {
+  exactly(parseArgs(argv, []).positional, 0, 'notify list');
+  const endpoints = await withServices(context, ({ notifications }) => notifications.list());
+  if (endpoints.length === 0) io.err('no endpoints');
+  for (const e of endpoints) io.out(`${e.id}\t${e.url}\t${e.events?.join(',') ?? '*'}\t${e.createdAt.toISOString()}`);
+};
+COMMANDS['notify remove'] = async (_db, argv, io, context) => {
+  const [id] = exactly(parseArgs(argv, []).positional, 1, 'notify remove <id>');
+  await withServices(context, ({ notifications }) => notifications.remove(id));
+  io.err(`removed endpoint ${id}`);
+};
+COMMANDS['notify deliveries'] = async (_db, argv, io, context) => {
+  // A switch, not an option with a value.
+  const failedOnly = argv.includes('--failed');
+  exactly(
+    parseArgs(
+      argv.filter((arg) => arg !== '--failed'),
+      [],
+    ).positional,
+    0,
+    'notify deliveries [--failed]',
+  );
+  const rows = await withServices(context, ({ notifications }) => notifications.deliveries({ failedOnly }));
+  if (rows.length === 0) io.err(failedOnly ? 'no failed deliveries' : 'no deliveries');
+  for (const d of rows) {
+    io.out(
+      [
+        d.createdAt.toISOString(),
+        d.eventId,
+        d.endpointId,
+        d.attempt,
+        d.status,
+        d.responseCode ?? '-',
+        d.error ?? '-',
+      ].join('\t'),
+    );
+  }
+};
+COMMANDS['notify resend'] = async (_db, argv, io, context) => {
+  const [eventId] = exactly(parseArgs(argv, []).positional, 1, 'notify resend <event id>');
+  const scheduled = await withServices(context, ({ notifications }) => notifications.resend(eventId));
+  io.err(`${eventId}: ${scheduled} delivery attempt(s) scheduled`);
+  io.out(String(scheduled));
 };
 
 /** The command named by the first two words, and the rest of the arguments. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SQL } from 'drizzle-orm';
 import type { DbTransaction, TransactionType } from '@credits/database';
+import { NotificationOutbox } from '../notifications/notification-outbox';
 import { LedgerEntry, LedgerRepository, WrittenEntry } from './ledger.repository';
 
 export interface LedgerEntryInput {
@@ -39,7 +40,10 @@ export class InsufficientBalanceError extends Error {
  */
 @Injectable()
 export class LedgerService {
-  constructor(private readonly ledger: LedgerRepository) {}
+  constructor(
+    private readonly ledger: LedgerRepository,
+    private readonly outbox: NotificationOutbox,
+  ) {}
 
   /**
    * `alongside`: a write of the caller's that runs in the same statement, whether or not the
@@ -68,6 +72,8 @@ export class LedgerService {
       written = await ledger.debit(orgId, entry, alongside);
     }
     if (!written) return { applied: false, balance: await ledger.balance(orgId) };
+    // The events this entry causes, in its transaction: none for an entry rolled back.
+    await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
     return { applied: true, balance: written.balanceAfter, entryId: written.id };
   }
 
