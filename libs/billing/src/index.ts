@@ -8,3 +8,7 @@ export * from './fulfilment/fulfilment.service';
 export * from './fulfilment/refund-arithmetic';
 export * from './ledger/ledger.service';
 export * from './ledger/ledger.repository';
+export * from './checkout/checkout-status.dto';
+export * from './reconciliation/reconciliation.service';
+export * from './reconciliation/reconciliation.job';
+export * from './reconciliation/ledger-audit.repository';

@@ -95,6 +95,16 @@ export interface AppConfig {
     requireHttpsRedirects: boolean;
   };
   credits: { lowBalanceThreshold: number };
+  /** The scheduled sweep that grants paid Checkout sessions whose webhook never came. */
+  reconcile: {
+    enabled: boolean;
+    /** A 5-field cron schedule (UTC). */
+    cron: string;
+    /** Sessions created this far back are checked. */
+    windowMs: number;
+    /** Sessions younger than this are left to the webhook. */
+    settleMs: number;
+  };
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -162,6 +172,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     }
   }
 
+  const reconcileCron = read.string('RECONCILE_CRON', '*/10 * * * *').trim();
+  if (!/^\S+( \S+){4}$/.test(reconcileCron))
+    read.fail('RECONCILE_CRON', 'a 5-field cron schedule such as */10 * * * *', reconcileCron, '*/10 * * * *');
   const redisUrl = read.url('REDIS_URL', { protocols: ['redis:', 'rediss:'] })?.toString();
   const minClientVersion = read.string('MIN_CLIENT_VERSION');
   if (minClientVersion !== undefined && validSemver(minClientVersion) === null) {
@@ -235,6 +248,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
       requireHttpsRedirects: isProduction,
     },
     credits: { lowBalanceThreshold: read.int('LOW_BALANCE_THRESHOLD', 1000, { min: 0 }) },
+    reconcile: {
+      // Off in tests unless asked for: each app with a job pays for the queue's schema.
+      enabled: read.bool('RECONCILE_ENABLED', nodeEnv !== 'test'),
+      cron: reconcileCron,
+      windowMs: read.int('RECONCILE_WINDOW_HOURS', 72, { min: 1, max: 24 * 90 }) * 3_600_000,
+      settleMs: read.int('RECONCILE_SETTLE_SECONDS', 300, { min: 0, max: 86_400 }) * 1000,
+    },
   };
 
   read.assertValid();
