@@ -12,3 +12,5 @@ export * from './checkout/checkout-status.dto';
 export * from './reconciliation/reconciliation.service';
 export * from './reconciliation/reconciliation.job';
 export * from './reconciliation/ledger-audit.repository';
+export * from './reconciliation/ledger-audit.service';
+export * from './fulfilment/fulfilment.module';

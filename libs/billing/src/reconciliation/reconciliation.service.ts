@@ -13,6 +13,8 @@ export interface ReconcileWindow {
   until?: Date;
   /** Report what would be granted or expired; write nothing. */
   dryRun?: boolean;
+  /** Sessions per Stripe list call: 100 (Stripe's most) unless a test walks smaller pages. */
+  pageSize?: number;
 }
 
 export interface ReconciledSession {
@@ -31,8 +33,6 @@ export interface ReconcileReport {
   /** Paid sessions that cannot be granted (e.g. an org that does not exist), for an operator. */
   failed: { sessionId: string; reason: string }[];
 }
-
-const PAGE_SIZE = 100;
 
 /**
  * Catches up with Stripe: every paid Checkout session in a window that we have not granted
@@ -76,7 +76,7 @@ export class ReconciliationService {
     for (;;) {
       const page = await this.stripe.listCheckoutSessions({
         created,
-        limit: PAGE_SIZE,
+        limit: window.pageSize ?? 100,
         ...(startingAfter && { starting_after: startingAfter }),
       });
       report.listed += page.data.length;
