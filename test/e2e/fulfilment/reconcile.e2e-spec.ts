@@ -1,7 +1,9 @@
 import { eq } from 'drizzle-orm';
-import { ReconciliationSchedule, ReconciliationService } from '@credits/billing';
+import { reconcileJob, ReconciliationSchedule, ReconciliationService } from '@credits/billing';
 import { checkoutSessions, creditLedger } from '@credits/database';
+import { createTestDatabaseUrl, type TestDatabase } from '../../support/database';
 import { startStack, Stack } from '../../support/stack';
+import { type Deferred, deferred, type QueueApp, sleep, startQueueApp, until } from '../../jobs/support';
 import { count, createSession, expectLedgerConsistent, payQuietly } from './helpers';
 
 /**
@@ -88,5 +90,58 @@ describe('Reconciliation of missed Checkout sessions', () => {
     // Five minutes later (RECONCILE_SETTLE_SECONDS, 300 by default) it is the sweep's.
     const later = await schedule.run(Date.now() + 301_000);
     expect(later.granted.map((g) => g.sessionId)).toEqual([recent]);
+  });
+});
+
+/** Registered in the PostgreSQL pass only (two instances need a server); nothing is skipped. */
+const onPostgres = Boolean(process.env.TEST_DATABASE_URL?.trim());
+const postgresOnly = onPostgres ? describe : () => undefined;
+
+postgresOnly('The reconciliation job across two instances (PostgreSQL)', () => {
+  let database: TestDatabase;
+  const instances: QueueApp[] = [];
+  const job = reconcileJob('0 0 1 1 *');
+  const runs: Array<{ instance: number; gate: Deferred }> = [];
+  let running = 0;
+  let mostAtOnce = 0;
+
+  beforeAll(async () => {
+    database = await createTestDatabaseUrl();
+    for (const instance of [1, 2]) {
+      instances.push(
+        await startQueueApp({ url: database.url }, (jobs) =>
+          jobs.handle(job, async () => {
+            const gate = deferred();
+            runs.push({ instance, gate });
+            mostAtOnce = Math.max(mostAtOnce, ++running);
+            await gate.promise;
+            running--;
+          }),
+        ),
+      );
+    }
+  });
+  afterAll(async () => {
+    for (const run of runs) run.gate.resolve();
+    for (const instance of instances) await instance.close();
+    await database?.drop();
+  });
+
+  it('runs one sweep at a time, queues one more at most, whichever instance sends it', async () => {
+    expect(await instances[0].jobs.send(job, {})).not.toBeNull();
+    await until('the first sweep started', () => runs.length === 1);
+    // While it runs, one more is queued; further ones, from either instance, are dropped.
+    expect(await instances[1].jobs.send(job, {})).not.toBeNull();
+    expect(await instances[0].jobs.send(job, {})).toBeNull();
+    expect(await instances[1].jobs.send(job, {})).toBeNull();
+    await sleep(1500); // both instances poll three times meanwhile
+    expect(runs).toHaveLength(1);
+
+    runs[0].gate.resolve();
+    await until('the queued sweep started', () => runs.length === 2);
+    runs[1].gate.resolve();
+    await sleep(1000);
+    expect(runs).toHaveLength(2);
+    expect(mostAtOnce).toBe(1);
   });
 });
