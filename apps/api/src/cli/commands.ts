@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { DirectoryAdmin } from '@credits/auth';
 import { InsufficientBalanceError, LedgerRepository, LedgerService } from '@credits/billing';
 import { MEMBER_ROLES, MemberRole } from '@credits/database';
+import type { AppConfig } from '@credits/config';
 import type { Db } from '@credits/database';
 import { parseArgs, parseDuration, UsageError } from './arguments';
+import { auditOutput, parseSince, reconcileOutput, ReportOutput, withFulfilment } from './reconcile-commands';
 
 /** A command that could not be carried out; the CLI prints the message and exits 1. */
 export class CliFailure extends Error {}
@@ -27,9 +29,26 @@ export const USAGE = `Usage: npm run cli -- <command>
                                            with --ref, running it again (e.g. after a lost connection)
                                            applies it once
   credits show <slug>                      the balance and the latest ledger entries
+  credits audit [--json]                   every org: balance = sum of its ledger, every purchase entry
+                                           matches a paid session; prints any drift, exits 1 on drift
+  stripe reconcile [--since 72h] [--dry-run] [--json]
+                                           grant every paid Checkout session of the window not granted yet
+                                           (and mark expired ones); prints what it granted or would grant
 `;
 
-type Command = (db: Db, argv: string[], io: CliIo) => Promise<void>;
+type Command = (db: Db, argv: string[], io: CliIo, config: AppConfig) => Promise<void>;
+
+/** Takes the switches (`--json`, `--dry-run`: no value) out of the arguments. */
+function switches(argv: string[], names: string[]): [Record<string, boolean>, string[]] {
+  const on = Object.fromEntries(names.map((name) => [name, argv.includes(`--${name}`)]));
+  return [on, argv.filter((arg) => !names.some((name) => arg === `--${name}`))];
+}
+
+function emit(output: ReportOutput, json: boolean, io: CliIo): void {
+  if (json) return io.out(JSON.stringify(output.json, null, 2));
+  for (const line of output.lines) io.out(line);
+  io.err(output.note);
+}
 
 function exactly(args: string[], count: number, what: string): string[] {
   if (args.length !== count) throw new UsageError(`expected ${what}`);
@@ -124,6 +143,21 @@ export const COMMANDS: Record<string, Command> = {
         `${entry.createdAt.toISOString()}\t${entry.transactionType}\t${entry.amount > 0 ? '+' : ''}${entry.amount}\t${entry.balanceAfter}\t${entry.description}`,
       );
     }
+  },
+  'credits audit': async (db, argv, io, config) => {
+    const [{ json }, rest] = switches(argv, ['json']);
+    exactly(parseArgs(rest, []).positional, 0, 'credits audit [--json]');
+    const audit = await withFulfilment(config, db, (services) => services.audit.audit());
+    emit(auditOutput(audit), json, io);
+    if (!audit.clean) throw new CliFailure('the ledger has drifted (see above)');
+  },
+  'stripe reconcile': async (db, argv, io, config) => {
+    const [{ json, 'dry-run': dryRun }, rest] = switches(argv, ['json', 'dry-run']);
+    const { positional, flags } = parseArgs(rest, ['since']);
+    exactly(positional, 0, 'stripe reconcile [--since 72h] [--dry-run] [--json]');
+    const since = parseSince(flags.since);
+    const report = await withFulfilment(config, db, (services) => services.reconciliation.reconcile({ since, dryRun }));
+    emit(reconcileOutput(report, since, dryRun), json, io);
   },
 };
 

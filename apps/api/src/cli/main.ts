@@ -25,7 +25,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo):
   try {
     const config = loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? 'warn' });
     database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolMax: 2 });
-    await command(database.db, rest, io);
+    await command(database.db, rest, io, config);
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
