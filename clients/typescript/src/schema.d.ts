@@ -791,6 +791,24 @@ export interface operations {
                     "application/json": components["schemas"]["APIErrorPayload"];
                 };
             };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
             /** @description Upgrade required */
             426: {
                 headers: {
@@ -802,6 +820,15 @@ export interface operations {
             };
             /** @description Rate limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
