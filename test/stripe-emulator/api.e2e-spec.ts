@@ -234,6 +234,27 @@ describe('Stripe emulator: API through the stripe SDK', () => {
       expect((await stripe.prices.list()).data).toHaveLength(0);
     });
 
+    it('lists sessions newest first by created range, status and page, as Stripe does', async () => {
+      const first = await stripe.checkout.sessions.create(sessionParams());
+      const second = await stripe.checkout.sessions.create(sessionParams());
+      await stripe.checkout.sessions.expire(first.id);
+      const now = first.created;
+
+      const ids = async (params: Stripe.Checkout.SessionListParams) =>
+        (await stripe.checkout.sessions.list(params)).data.map((s) => s.id);
+      expect(await ids({ created: { gte: now - 60, lte: now + 60 } })).toEqual([second.id, first.id]);
+      expect(await ids({ created: { gt: now + 60 } })).toEqual([]);
+      expect(await ids({ created: { lt: now - 60 } })).toEqual([]);
+      expect(await ids({ created: now })).toEqual(second.created === now ? [second.id, first.id] : [first.id]);
+      expect(await ids({ status: 'expired' })).toEqual([first.id]);
+      const page = await stripe.checkout.sessions.list({ limit: 1 });
+      expect(page).toMatchObject({ has_more: true, data: [{ id: second.id }] });
+      expect(await ids({ limit: 1, starting_after: second.id })).toEqual([first.id]);
+
+      const bad = await stripe.checkout.sessions.list({ created: { after: 1 } } as never).catch((e: unknown) => e);
+      expect(bad).toMatchObject({ statusCode: 400, param: 'created[after]' });
+    });
+
     it('returns 404 for an unknown session and expires only open sessions', async () => {
       const err = await stripe.checkout.sessions.retrieve('cs_test_missing').catch((e: unknown) => e);
       expect(err).toMatchObject({ statusCode: 404, code: 'resource_missing' });

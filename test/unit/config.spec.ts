@@ -30,6 +30,20 @@ describe('loadConfig', () => {
     expect(loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_mine' }).stripe.webhookSecret).toBe('whsec_mine');
   });
 
+  it('schedules reconciliation every 10 minutes over 72 h, off under NODE_ENV=test unless asked', () => {
+    expect(loadConfig({}).reconcile).toEqual({
+      enabled: true,
+      cron: '*/10 * * * *',
+      windowMs: 72 * 3_600_000,
+      settleMs: 300_000,
+    });
+    expect(loadConfig({ NODE_ENV: 'test' }).reconcile.enabled).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', RECONCILE_ENABLED: 'true' }).reconcile.enabled).toBe(true);
+    expect(loadConfig({ RECONCILE_ENABLED: 'false' }).reconcile.enabled).toBe(false);
+    expect(() => loadConfig({ RECONCILE_CRON: 'hourly' })).toThrow(/RECONCILE_CRON/);
+    expect(() => loadConfig({ RECONCILE_WINDOW_HOURS: '0' })).toThrow(/RECONCILE_WINDOW_HOURS/);
+  });
+
   it('names every bad variable and what it expected, in one error', () => {
     expect(() =>
       loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://u:secret@h/db', STRIPE_TIMEOUT_MS: '-1' }),

@@ -187,6 +187,29 @@ export function paginate<T extends { id: string }>(
   return { object: 'list', data, has_more: start + data.length < end, url };
 }
 
+const RANGE_BOUNDS = new Set(['gt', 'gte', 'lt', 'lte']);
+
+/**
+ * Stripe's `created` list filter: a unix timestamp (equal to it), or a range
+ * `created[gt|gte|lt|lte]`. Answers the test for one object's `created`.
+ */
+export function createdFilter(value: FormValue | undefined): (created: number) => boolean {
+  if (value === undefined || value === '') return () => true;
+  if (typeof value === 'string') {
+    const exact = optionalInteger({ created: value }, 'created');
+    return (created) => created === exact;
+  }
+  if (!isObject(value)) throw invalidParam('created', 'Invalid timestamp: created must be an integer or a range.');
+  rejectUnknown(value, RANGE_BOUNDS, 'created');
+  const bound = (key: string) => optionalInteger(value, key, `created[${key}]`);
+  const [gt, gte, lt, lte] = [bound('gt'), bound('gte'), bound('lt'), bound('lte')];
+  return (created) =>
+    (gt === undefined || created > gt) &&
+    (gte === undefined || created >= gte) &&
+    (lt === undefined || created < lt) &&
+    (lte === undefined || created <= lte);
+}
+
 /** Newest first, as Stripe lists. */
 export function newestFirst<T>(values: Iterable<T>): T[] {
   return [...values].reverse();

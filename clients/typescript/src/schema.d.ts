@@ -64,6 +64,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/org/{org}/credits/checkout/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get checkout session
+         * @description One purchase's state, for the page Stripe Checkout redirects to on success. When the credits are not granted yet, Stripe is asked, and a paid session is granted now (once, whatever the webhook does). Another organization's session is 404, like an unknown one.
+         */
+        get: operations["get_checkout_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/org/{org}/credits": {
         parameters: {
             query?: never;
@@ -284,6 +304,40 @@ export interface components {
              * @example usd
              */
             currency?: string | null;
+        };
+        /** @description One purchase's state, as the success page shows it. */
+        CheckoutSessionStatusResponse: {
+            /**
+             * @description Stripe Checkout session ID
+             * @example cs_test_a1b2c3
+             */
+            session_id: string;
+            /**
+             * @description open: not paid yet; complete: paid or awaiting an async payment; expired; failed: the payment failed
+             * @example complete
+             * @enum {string}
+             */
+            status: "open" | "complete" | "expired" | "failed";
+            /**
+             * @description Stripe's payment status: paid, unpaid or no_payment_required
+             * @example paid
+             */
+            payment_status: string;
+            /**
+             * @description Credits this purchase grants once paid
+             * @example 1000
+             */
+            credits: number;
+            /**
+             * @description Whether the credits were granted
+             * @example true
+             */
+            fulfilled: boolean;
+            /**
+             * Format: date-time
+             * @description When the Checkout session expires (ISO 8601)
+             */
+            expires_at: string | null;
         };
         /** @description An organization's credit balance. */
         CreditBalance: {
@@ -603,6 +657,151 @@ export interface operations {
             };
             /** @description Validation error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Upgrade required */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Bad gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Gateway timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+        };
+    };
+    get_checkout_session: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
+                "X-Client-Version"?: string;
+            };
+            path: {
+                /** @description Stripe Checkout session ID */
+                session_id: string;
+                /** @description Organization slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckoutSessionStatusResponse"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Access forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -107,6 +107,16 @@ export interface AppConfig {
     /** Retries stop once an event is this old, seconds (3 days). */
     retryWindowSeconds: number;
   };
+  /** The scheduled sweep that grants paid Checkout sessions whose webhook never came. */
+  reconcile: {
+    enabled: boolean;
+    /** A 5-field cron schedule (UTC). */
+    cron: string;
+    /** Sessions created this far back are checked. */
+    windowMs: number;
+    /** Sessions younger than this are left to the webhook. */
+    settleMs: number;
+  };
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -182,6 +192,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     read.problem('NOTIFY_ENCRYPTION_KEY', 'is required in production (it encrypts notification signing secrets)');
   }
 
+  const reconcileCron = read.string('RECONCILE_CRON', '*/10 * * * *').trim();
+  if (!/^\S+( \S+){4}$/.test(reconcileCron))
+    read.fail('RECONCILE_CRON', 'a 5-field cron schedule such as */10 * * * *', reconcileCron, '*/10 * * * *');
   const redisUrl = read.url('REDIS_URL', { protocols: ['redis:', 'rediss:'] })?.toString();
   const minClientVersion = read.string('MIN_CLIENT_VERSION');
   if (minClientVersion !== undefined && validSemver(minClientVersion) === null) {
@@ -264,6 +277,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
       timeoutMs: read.int('NOTIFY_TIMEOUT_MS', 10000, { min: 100, max: 60000 }),
       retryDelaySeconds: read.int('NOTIFY_RETRY_DELAY_SECONDS', 15, { min: 1, max: 3600 }),
       retryWindowSeconds: read.int('NOTIFY_RETRY_WINDOW_SECONDS', 3 * 86400, { min: 60, max: 30 * 86400 }),
+    },
+    reconcile: {
+      // Off in tests unless asked for: each app with a job pays for the queue's schema.
+      enabled: read.bool('RECONCILE_ENABLED', nodeEnv !== 'test'),
+      cron: reconcileCron,
+      windowMs: read.int('RECONCILE_WINDOW_HOURS', 72, { min: 1, max: 24 * 90 }) * 3_600_000,
+      settleMs: read.int('RECONCILE_SETTLE_SECONDS', 300, { min: 0, max: 86_400 }) * 1000,
     },
   };
 

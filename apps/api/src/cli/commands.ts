@@ -16,6 +16,7 @@ import { MEMBER_ROLES, MemberRole } from '@credits/database';
 import type { DatabaseHandle, Db } from '@credits/database';
 import { JobsService } from '@credits/jobs';
 import { parseArgs, parseDuration, UsageError } from './arguments';
+import { auditOutput, parseSince, reconcileOutput, ReportOutput, withFulfilment } from './reconcile-commands';
 
 /** A command that could not be carried out; the CLI prints the message and exits 1. */
 export class CliFailure extends Error {}
@@ -45,6 +46,11 @@ export const USAGE = `Usage: npm run cli -- <command>
   notify remove <id>                       stop notifying an endpoint
   notify deliveries [--failed]             the latest delivery attempts (--failed: failed or given up)
   notify resend <event id>                 send an event (evt_…) again to every endpoint that takes it
+  credits audit [--json]                   every org: balance = sum of its ledger, every purchase entry
+                                           matches a paid session; prints any drift, exits 1 on drift
+  stripe reconcile [--since 72h] [--dry-run] [--json]
+                                           grant every paid Checkout session of the window not granted yet
+                                           (and mark expired ones); prints what it granted or would grant
 `;
 
 /** The server's configuration and database, for commands that write the ledger. */
@@ -83,6 +89,18 @@ async function withServices<T>({ config, handle }: CliContext, use: (services: C
   } finally {
     await jobs.onModuleDestroy();
   }
+}
+
+/** Takes the switches (`--json`, `--dry-run`: no value) out of the arguments. */
+function switches(argv: string[], names: string[]): [Record<string, boolean>, string[]] {
+  const on = Object.fromEntries(names.map((name) => [name, argv.includes(`--${name}`)]));
+  return [on, argv.filter((arg) => !names.some((name) => arg === `--${name}`))];
+}
+
+function emit(output: ReportOutput, json: boolean, io: CliIo): void {
+  if (json) return io.out(JSON.stringify(output.json, null, 2));
+  for (const line of output.lines) io.out(line);
+  io.err(output.note);
 }
 
 function exactly(args: string[], count: number, what: string): string[] {
@@ -179,6 +197,23 @@ export const COMMANDS: Record<string, Command> = {
         `${entry.createdAt.toISOString()}\t${entry.transactionType}\t${entry.amount > 0 ? '+' : ''}${entry.amount}\t${entry.balanceAfter}\t${entry.description}`,
       );
     }
+  },
+  'credits audit': async (_db, argv, io, { config, handle }) => {
+    const [{ json }, rest] = switches(argv, ['json']);
+    exactly(parseArgs(rest, []).positional, 0, 'credits audit [--json]');
+    const audit = await withFulfilment(config, handle, (services) => services.audit.audit());
+    emit(auditOutput(audit), json, io);
+    if (!audit.clean) throw new CliFailure('the ledger has drifted (see above)');
+  },
+  'stripe reconcile': async (_db, argv, io, { config, handle }) => {
+    const [{ json, 'dry-run': dryRun }, rest] = switches(argv, ['json', 'dry-run']);
+    const { positional, flags } = parseArgs(rest, ['since']);
+    exactly(positional, 0, 'stripe reconcile [--since 72h] [--dry-run] [--json]');
+    const since = parseSince(flags.since);
+    const report = await withFulfilment(config, handle, (services) =>
+      services.reconciliation.reconcile({ since, dryRun }),
+    );
+    emit(reconcileOutput(report, since, dryRun), json, io);
   },
 };
 

@@ -5,7 +5,7 @@ import type { FormObject } from '../form';
 import { newId } from '../ids';
 import { MAX_AMOUNT, minimumChargeAmount } from '../money';
 import type { CheckoutSession, LineItem } from '../objects';
-import { newestFirst, optionalString, paginate } from '../validate';
+import { createdFilter, newestFirst, optionalString, paginate, rejectUnknown } from '../validate';
 import { readSessionParams, type SessionSettings } from './checkout-params';
 import { expandObject } from './expand';
 import { buildLineItems } from './line-items';
@@ -112,13 +112,34 @@ function findSession(ctx: Context, id: string): CheckoutSession {
 
 export const createCheckoutSession: ApiHandler = (ctx, req) => ok(render(ctx, createSession(ctx, req), req.params));
 
+const LIST_PARAMS = new Set([
+  'created',
+  'customer',
+  'customer_details',
+  'ending_before',
+  'expand',
+  'limit',
+  'payment_intent',
+  'payment_link',
+  'starting_after',
+  'status',
+  'subscription',
+]);
+const LIST_STATUSES = new Set(['open', 'complete', 'expired']);
+
+/** Newest first, filtered as Stripe's `GET /v1/checkout/sessions`; open sessions past `expires_at` expire first. */
 export const listCheckoutSessions: ApiHandler = (ctx, req) => {
-  const { payment_intent: pi, customer, status, ...rest } = req.params;
-  let all = newestFirst(ctx.store.sessions.values());
+  rejectUnknown(req.params, LIST_PARAMS);
+  const { payment_intent: pi, customer, status, created, expand: _expand, ...pageParams } = req.params;
+  if (status !== undefined && (typeof status !== 'string' || !LIST_STATUSES.has(status))) {
+    throw invalidParam('status', `Invalid status: must be one of open, complete, or expired`);
+  }
+  const inWindow = createdFilter(created);
+  for (const session of ctx.store.sessions.values()) expireIfDue(ctx, session);
+  let all = newestFirst(ctx.store.sessions.values()).filter((s) => inWindow(s.created));
   if (typeof pi === 'string') all = all.filter((s) => s.payment_intent === pi);
   if (typeof customer === 'string') all = all.filter((s) => s.customer === customer);
   if (typeof status === 'string') all = all.filter((s) => s.status === status);
-  const { expand: _expand, ...pageParams } = rest;
   return ok(paginate(all, pageParams, '/v1/checkout/sessions'));
 };
 

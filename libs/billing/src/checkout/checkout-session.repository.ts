@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, eq, SQL } from 'drizzle-orm';
+import { and, eq, inArray, SQL } from 'drizzle-orm';
 import { checkoutSessions, Db, DbTransaction, InjectDb } from '@credits/database';
 
 export type CheckoutSessionRow = typeof checkoutSessions.$inferSelect;
@@ -41,6 +41,21 @@ export class CheckoutSessionRepository {
   /** The same insert, as a statement for the caller to run with another write. */
   insertStatement(orgId: string, session: NewCheckoutSession): SQL {
     return insertSession(this.db, orgId, session).getSQL();
+  }
+
+  /** The org's session; undefined when it is unknown or another org's. */
+  async find(orgId: string, sessionId: string): Promise<CheckoutSessionRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(checkoutSessions)
+      .where(and(eq(checkoutSessions.orgId, orgId), eq(checkoutSessions.id, sessionId)));
+    return row;
+  }
+
+  /** Of these Stripe ids, the sessions we hold a record of (any org: reconciliation's question). */
+  async byIds(sessionIds: string[]): Promise<CheckoutSessionRow[]> {
+    if (sessionIds.length === 0) return [];
+    return this.db.select().from(checkoutSessions).where(inArray(checkoutSessions.id, sessionIds));
   }
 
   async exists(sessionId: string): Promise<boolean> {

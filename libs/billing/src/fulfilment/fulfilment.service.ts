@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
 import { Db, DbTransaction, InjectDb } from '@credits/database';
-import { CheckoutSessionRepository } from '../checkout/checkout-session.repository';
+import { CheckoutSessionRepository, CheckoutSessionRow } from '../checkout/checkout-session.repository';
 import { CheckoutSessionSource, SessionTarget } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
 import { PurchaseEvents } from './purchase-events';
@@ -14,7 +14,7 @@ type Handler<T extends Stripe.Event.Type> = (
   tx: DbTransaction,
   event: EventOf<T>,
   sessionId: string | undefined,
-) => Promise<void>;
+) => Promise<unknown>;
 
 /** The session a `checkout.session.*` event is about (undefined for other events, or none given). */
 function checkoutSessionIdOf(event: Stripe.Event): string | undefined {
@@ -49,6 +49,25 @@ export class FulfilmentService {
     private readonly source: CheckoutSessionSource,
     private readonly purchases: PurchaseEvents,
   ) {}
+
+  /**
+   * Applies what Stripe itself reports of a session, outside any event (the landing page,
+   * reconciliation): the same handlers, lock and unique grant as the session's
+   * `checkout.session.completed` / `expired`, so whichever comes first grants and the others
+   * find it done. `session` must come from Stripe's API, never from a caller. `missing`: our
+   * record, rebuilt from Stripe, when we hold none. True when this call granted the credits.
+   */
+  async settle(session: Stripe.Checkout.Session, missing?: CheckoutSessionRow): Promise<boolean> {
+    if (session.status === 'open') return false;
+    return this.db.transaction(async (tx) => {
+      if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
+      if (session.status === 'expired') {
+        await this.purchases.expired(tx, session.id);
+        return false;
+      }
+      return this.purchases.completed(tx, session);
+    });
+  }
 
   async handle(event: Stripe.Event): Promise<EventOutcome> {
     // One signature for every handler: the map above pairs each type with its own event.

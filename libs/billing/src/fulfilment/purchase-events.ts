@@ -27,10 +27,10 @@ export class PurchaseEvents {
     private readonly ledger: LedgerService,
   ) {}
 
-  async completed(tx: DbTransaction, session: Stripe.Checkout.Session): Promise<void> {
+  /** True when this call granted the session's credits (false: already granted, or not paid yet). */
+  async completed(tx: DbTransaction, session: Stripe.Checkout.Session): Promise<boolean> {
     if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
-      await this.grant(tx, await this.lock(tx, session.id), paymentIntentOf(session));
-      return;
+      return (await this.grant(tx, await this.lock(tx, session.id), paymentIntentOf(session))).applied;
     }
     // Paid later by an async method: wait for async_payment_succeeded.
     await this.transition(tx, session.id, (row) =>
@@ -42,10 +42,11 @@ export class PurchaseEvents {
           }
         : undefined,
     );
+    return false;
   }
 
-  async paid(tx: DbTransaction, session: Stripe.Checkout.Session): Promise<void> {
-    await this.grant(tx, await this.lock(tx, session.id), paymentIntentOf(session));
+  async paid(tx: DbTransaction, session: Stripe.Checkout.Session): Promise<boolean> {
+    return (await this.grant(tx, await this.lock(tx, session.id), paymentIntentOf(session))).applied;
   }
 
   failed(tx: DbTransaction, sessionId: string): Promise<void> {
@@ -77,7 +78,7 @@ export class PurchaseEvents {
           `refund for charge ${charge.id}, which was never paid, on unfulfilled checkout session ${row.id}`,
         );
       }
-      row = await this.grant(tx, row, paymentIntentOf(charge));
+      ({ row } = await this.grant(tx, row, paymentIntentOf(charge)));
     }
     const { paid, owed, due } = refundShare({
       credits: row.credits,
@@ -111,12 +112,15 @@ export class PurchaseEvents {
     });
   }
 
-  /** Grants a locked session's credits (once: `purchase:<cs_id>` is unique) and marks it fulfilled. */
+  /**
+   * Grants a locked session's credits (once: `purchase:<cs_id>` is unique) and marks it
+   * fulfilled; `applied`: whether this call granted them.
+   */
   private async grant(
     tx: DbTransaction,
     row: CheckoutSessionRow,
     paymentIntent: string | null,
-  ): Promise<CheckoutSessionRow> {
+  ): Promise<{ row: CheckoutSessionRow; applied: boolean }> {
     const changes = {
       status: 'complete' as const,
       paymentStatus: 'paid',
@@ -139,7 +143,7 @@ export class PurchaseEvents {
     );
     if (applied)
       this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
-    return { ...row, ...changes };
+    return { row: { ...row, ...changes }, applied };
   }
 
   private async transition(

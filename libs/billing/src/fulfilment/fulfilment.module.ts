@@ -1,0 +1,44 @@
+import { Module } from '@nestjs/common';
+import { StripeModule } from '@credits/stripe';
+import { CheckoutSessionRepository } from '../checkout/checkout-session.repository';
+import { LedgerRepository } from '../ledger/ledger.repository';
+import { LedgerService } from '../ledger/ledger.service';
+import { NotificationDelivery } from '../notifications/notification-delivery.service';
+import { NotificationEndpoints } from '../notifications/notification-endpoints.service';
+import { NotificationOutbox } from '../notifications/notification-outbox';
+import { NotificationRepository } from '../notifications/notification.repository';
+import { OrganizationRepository } from '../organizations/organization.repository';
+import { LedgerAuditRepository } from '../reconciliation/ledger-audit.repository';
+import { LedgerAuditService } from '../reconciliation/ledger-audit.service';
+import { ReconciliationService } from '../reconciliation/reconciliation.service';
+import { CheckoutSessionSource } from './checkout-session-source';
+import { FulfilmentService } from './fulfilment.service';
+import { PurchaseEvents } from './purchase-events';
+import { StripeEventRepository } from './stripe-event.repository';
+
+const EXPORTED = [
+  CheckoutSessionRepository,
+  LedgerRepository,
+  LedgerService,
+  OrganizationRepository,
+  FulfilmentService,
+  ReconciliationService,
+  LedgerAuditService,
+  // The ledger writes its events to the outbox in its own transactions; the CLI manages endpoints.
+  NotificationRepository,
+  NotificationOutbox,
+  NotificationDelivery,
+  NotificationEndpoints,
+];
+
+/**
+ * Granting purchases exactly once, whoever learns of the payment (the webhook, the success
+ * page, reconciliation), the notifications each ledger entry causes, and auditing the ledger. No controllers and no guards: the admin
+ * CLI runs it without the HTTP stack.
+ */
+@Module({
+  imports: [StripeModule],
+  providers: [...EXPORTED, StripeEventRepository, CheckoutSessionSource, PurchaseEvents, LedgerAuditRepository],
+  exports: EXPORTED,
+})
+export class FulfilmentModule {}
