@@ -1,136 +1,296 @@
 import { randomUUID } from 'node:crypto';
-import { DirectoryAdmin } from '@credits/auth';
-import { InsufficientBalanceError, LedgerRepository, LedgerService } from '@credits/billing';
+import type { DirectoryAdmin } from '@credits/auth/admin/directory-admin';
+import { InsufficientBalanceError, type LedgerService } from '@credits/billing/ledger/ledger.service';
 import { MEMBER_ROLES, MemberRole } from '@credits/database';
 import type { Db } from '@credits/database';
-import { parseArgs, parseDuration, UsageError } from './arguments';
+import { parseArgs, ParsedArgs, parseDuration, UsageError } from './arguments';
 
 /** A command that could not be carried out; the CLI prints the message and exits 1. */
 export class CliFailure extends Error {}
 
-export interface CliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
+/** What the commands work with, from the CLI's Nest application context. */
+export interface CliServices {
+  db: Db;
+  directory: DirectoryAdmin;
+  ledger: LedgerService;
 }
 
-export const USAGE = `Usage: npm run cli -- <command>
-
-  org create <slug> [--name NAME]          create an organization (slug: a-z, 0-9, "-", 3-63 chars)
-  org list                                 list organizations
-  user create <email>                      create a user
-  member add <slug> <email> --role ROLE    add a user to an org (ROLE: owner, admin, member)
-  apikey create <email> [--name NAME] [--expires-in 30d]
-                                           create an API key; prints the key (only) on stdout
-  apikey revoke <key-prefix>               revoke a key by its prefix (ck_XXXXXXXX)
-  credits grant <slug> <amount> --reason TEXT [--ref ID]
-                                           add (or, negative, remove) credits: an admin_adjustment entry;
-                                           with --ref, running it again (e.g. after a lost connection)
-                                           applies it once
-  credits show <slug>                      the balance and the latest ledger entries
-`;
-
-type Command = (db: Db, argv: string[], io: CliIo) => Promise<void>;
-
-function exactly(args: string[], count: number, what: string): string[] {
-  if (args.length !== count) throw new UsageError(`expected ${what}`);
-  return args;
+/** What a command produced, for people (text) and for scripts (`--json`). */
+export interface CommandOutput {
+  /** Text mode, stdout: what a script would capture (a key, a balance, rows of a list). */
+  lines?: string[];
+  /** Text mode, stderr: a sentence for the person at the terminal. */
+  note?: string;
+  /** `--json`: the one document printed on stdout instead of `lines` and `note`. */
+  json: unknown;
 }
 
-export const COMMANDS: Record<string, Command> = {
-  'org create': async (db, argv, io) => {
-    const { positional, flags } = parseArgs(argv, ['name']);
-    const [slug] = exactly(positional, 1, 'org create <slug> [--name NAME]');
-    const org = await new DirectoryAdmin(db).createOrg(slug, flags.name);
-    io.err(`created organization ${org.slug} (${org.id})`);
+interface Command {
+  /** The arguments as the usage shows them, after the command's name. */
+  args: string;
+  /** The usage's description; more lines are indented under it. */
+  help: string[];
+  positional: number;
+  flags?: string[];
+  /** Checks the arguments before anything opens: a mistake costs no database connection. */
+  check?: (args: ParsedArgs) => void;
+  run: (services: CliServices, args: ParsedArgs) => Promise<CommandOutput>;
+}
+
+/** Text columns: a missing value (never used, no expiry) reads `-`. */
+const cell = (value: Date | string | number | null | undefined): string =>
+  value === null || value === undefined ? '-' : value instanceof Date ? value.toISOString() : String(value);
+
+const COMMANDS: Record<string, Command> = {
+  'org create': {
+    args: '<slug> [--name NAME]',
+    help: ['create an organization (slug: a-z, 0-9, "-", 3-63 chars)'],
+    positional: 1,
+    flags: ['name'],
+    async run({ directory }, { positional: [slug], flags }) {
+      const org = await directory.createOrg(slug, flags.name);
+      return {
+        note: `created organization ${org.slug} (${org.id})`,
+        json: { id: org.id, slug: org.slug, name: org.name, created_at: org.createdAt },
+      };
+    },
   },
-  'org list': async (db, argv, io) => {
-    exactly(parseArgs(argv, []).positional, 0, 'org list');
-    const orgs = await new DirectoryAdmin(db).listOrgs();
-    if (orgs.length === 0) io.err('no organizations');
-    for (const org of orgs) io.out(`${org.slug}\t${org.name}\t${org.members} member(s)`);
+  'org list': {
+    args: '',
+    help: ['list organizations: slug, name, members'],
+    positional: 0,
+    async run({ directory }) {
+      const orgs = await directory.listOrgs();
+      return {
+        lines: orgs.map((org) => `${org.slug}\t${org.name}\t${org.members} member(s)`),
+        note: orgs.length === 0 ? 'no organizations' : undefined,
+        json: orgs.map((org) => ({
+          id: org.id,
+          slug: org.slug,
+          name: org.name,
+          members: org.members,
+          created_at: org.createdAt,
+        })),
+      };
+    },
   },
-  'user create': async (db, argv, io) => {
-    const [email] = exactly(parseArgs(argv, []).positional, 1, 'user create <email>');
-    const user = await new DirectoryAdmin(db).createUser(email);
-    io.err(`created user ${user.email} (${user.id})`);
+  'org show': {
+    args: '<slug>',
+    help: ['an organization: id, slug, name, created, Stripe customer, balance, members'],
+    positional: 1,
+    async run({ directory, ledger }, { positional: [slug] }) {
+      const org = await directory.orgBySlug(slug);
+      const [balance, members] = await Promise.all([ledger.balance(org.id), directory.memberCount(org.id)]);
+      const shown = {
+        id: org.id,
+        slug: org.slug,
+        name: org.name,
+        created_at: org.createdAt,
+        stripe_customer_id: org.stripeCustomerId,
+        balance,
+        members,
+      };
+      return { lines: Object.entries(shown).map(([field, value]) => `${field}\t${cell(value)}`), json: shown };
+    },
   },
-  'member add': async (db, argv, io) => {
-    const { positional, flags } = parseArgs(argv, ['role']);
-    const [slug, email] = exactly(positional, 2, 'member add <slug> <email> --role ROLE');
-    if (!MEMBER_ROLES.includes(flags.role as MemberRole))
-      throw new UsageError(`--role must be one of ${MEMBER_ROLES.join(', ')}`);
-    const { user, role } = await new DirectoryAdmin(db).addMember(slug, email, flags.role as MemberRole);
-    io.err(`added ${user.email} to ${slug} as ${role}`);
+  'user create': {
+    args: '<email>',
+    help: ['create a user'],
+    positional: 1,
+    async run({ directory }, { positional: [email] }) {
+      const user = await directory.createUser(email);
+      return {
+        note: `created user ${user.email} (${user.id})`,
+        json: { id: user.id, email: user.email, created_at: user.createdAt },
+      };
+    },
   },
-  'apikey create': async (db, argv, io) => {
-    const { positional, flags } = parseArgs(argv, ['name', 'expires-in']);
-    const [email] = exactly(positional, 1, 'apikey create <email> [--name NAME] [--expires-in 30d]');
-    const expiresIn = flags['expires-in'] === undefined ? undefined : parseDuration(flags['expires-in']);
-    const created = await new DirectoryAdmin(db).createApiKey(email, flags.name, expiresIn);
-    io.err(
-      `created API key ${created.prefix} for ${email}${created.expiresAt ? `, expires ${created.expiresAt.toISOString()}` : ''}; it is shown once:`,
-    );
-    io.out(created.key);
+  'member add': {
+    args: '<slug> <email> --role ROLE',
+    help: ['add a user to an org (ROLE: owner, admin, member)'],
+    positional: 2,
+    flags: ['role'],
+    check({ flags }) {
+      if (!MEMBER_ROLES.includes(flags.role as MemberRole))
+        throw new UsageError(`--role must be one of ${MEMBER_ROLES.join(', ')}`);
+    },
+    async run({ directory }, { positional: [slug, email], flags }) {
+      const { user, role } = await directory.addMember(slug, email, flags.role as MemberRole);
+      return { note: `added ${user.email} to ${slug} as ${role}`, json: { org: slug, email: user.email, role } };
+    },
   },
-  'apikey revoke': async (db, argv, io) => {
-    const [prefix] = exactly(parseArgs(argv, []).positional, 1, 'apikey revoke <key-prefix>');
-    await new DirectoryAdmin(db).revokeApiKey(prefix);
-    io.err(`revoked API key ${prefix}`);
+  'member remove': {
+    args: '<slug> <email>',
+    help: ['remove a user from an org (their API keys stay, for their other orgs)'],
+    positional: 2,
+    async run({ directory }, { positional: [slug, email] }) {
+      const { user, role } = await directory.removeMember(slug, email);
+      return { note: `removed ${user.email} (${role}) from ${slug}`, json: { org: slug, email: user.email, role } };
+    },
   },
-  'credits grant': async (db, argv, io) => {
-    const { positional, flags } = parseArgs(argv, ['reason', 'ref']);
-    const [slug, amountText] = exactly(positional, 2, 'credits grant <slug> <amount> --reason TEXT [--ref ID]');
-    if (!/^-?\d{1,12}$/.test(amountText) || Number(amountText) === 0)
-      throw new UsageError('<amount> must be a non-zero whole number of credits');
-    if (!flags.reason?.trim()) throw new UsageError("--reason is required: it is the ledger entry's description");
-    if (flags.ref !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(flags.ref)) {
-      throw new UsageError(
-        '--ref must be 1-100 characters of A-Z, a-z, 0-9, ".", "_", ":", "-" (e.g. a ticket number)',
-      );
-    }
-    const org = await new DirectoryAdmin(db).orgBySlug(slug);
-    const ledger = new LedgerService(new LedgerRepository(db));
-    try {
-      const result = await db.transaction((tx) =>
-        ledger.apply(tx, {
-          orgId: org.id,
-          amount: Number(amountText),
-          transactionType: 'admin_adjustment',
-          description: flags.reason.trim(),
-          // Per org: the same ticket may adjust two orgs once each.
-          sourceRef: flags.ref === undefined ? `admin:${randomUUID()}` : `admin:${org.id}:${flags.ref}`,
-        }),
-      );
-      if (!result.applied)
-        io.err(`${slug}: --ref ${flags.ref} was already applied; nothing changed; balance ${result.balance}`);
-      else io.err(`${slug}: ${Number(amountText) > 0 ? '+' : ''}${amountText} credits; balance ${result.balance}`);
-      io.out(String(result.balance));
-    } catch (error) {
-      if (error instanceof InsufficientBalanceError) {
-        throw new CliFailure(
-          `the balance of ${slug} is ${error.balance}: removing ${-error.amount} would take it below zero`,
+  'apikey create': {
+    args: '<email> [--name NAME] [--expires-in 30d]',
+    help: ['create an API key; prints the key (only) on stdout'],
+    positional: 1,
+    flags: ['name', 'expires-in'],
+    check({ flags }) {
+      if (flags['expires-in'] !== undefined) parseDuration(flags['expires-in']);
+    },
+    async run({ directory }, { positional: [email], flags }) {
+      const expiresIn = flags['expires-in'] === undefined ? undefined : parseDuration(flags['expires-in']);
+      const created = await directory.createApiKey(email, flags.name, expiresIn);
+      const expires = created.expiresAt ? `, expires ${created.expiresAt.toISOString()}` : '';
+      return {
+        lines: [created.key],
+        note: `created API key ${created.prefix} for ${email}${expires}; it is shown once:`,
+        json: { key: created.key, prefix: created.prefix, email, expires_at: created.expiresAt },
+      };
+    },
+  },
+  'apikey list': {
+    args: '<email>',
+    help: ["a user's keys: prefix, name, created, last used, expires, revoked (never the key)"],
+    positional: 1,
+    async run({ directory }, { positional: [email] }) {
+      const keys = await directory.listApiKeys(email);
+      return {
+        lines: keys.map((key) =>
+          [key.prefix, key.name, key.createdAt, key.lastUsedAt, key.expiresAt, key.revokedAt].map(cell).join('\t'),
+        ),
+        note: keys.length === 0 ? `no API keys for ${email}` : undefined,
+        json: keys.map((key) => ({
+          prefix: key.prefix,
+          name: key.name,
+          created_at: key.createdAt,
+          last_used_at: key.lastUsedAt,
+          expires_at: key.expiresAt,
+          revoked_at: key.revokedAt,
+        })),
+      };
+    },
+  },
+  'apikey revoke': {
+    args: '<key-prefix | key>',
+    help: ['revoke a key, named by its prefix (ck_XXXXXXXX) or given whole'],
+    positional: 1,
+    async run({ directory }, { positional: [prefixOrKey] }) {
+      const key = await directory.revokeApiKey(prefixOrKey);
+      return { note: `revoked API key ${key.prefix}`, json: { prefix: key.prefix, revoked_at: key.revokedAt } };
+    },
+  },
+  'credits grant': {
+    args: '<slug> <amount> --reason TEXT [--ref ID]',
+    help: [
+      'add (or, negative, remove) credits: an admin_adjustment entry;',
+      'with --ref, running it again (e.g. after a lost connection)',
+      'applies it once',
+    ],
+    positional: 2,
+    flags: ['reason', 'ref'],
+    check({ positional: [, amount], flags }) {
+      if (!/^-?\d{1,12}$/.test(amount) || Number(amount) === 0)
+        throw new UsageError('<amount> must be a non-zero whole number of credits');
+      if (!flags.reason?.trim()) throw new UsageError("--reason is required: it is the ledger entry's description");
+      if (flags.ref !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(flags.ref)) {
+        throw new UsageError(
+          '--ref must be 1-100 characters of A-Z, a-z, 0-9, ".", "_", ":", "-" (e.g. a ticket number)',
         );
       }
-      throw error;
-    }
+    },
+    async run({ db, directory, ledger }, { positional: [slug, amountText], flags }) {
+      const amount = Number(amountText);
+      const org = await directory.orgBySlug(slug);
+      let result;
+      try {
+        result = await db.transaction((tx) =>
+          ledger.apply(tx, {
+            orgId: org.id,
+            amount,
+            transactionType: 'admin_adjustment',
+            description: flags.reason.trim(),
+            // Per org: the same ticket may adjust two orgs once each.
+            sourceRef: flags.ref === undefined ? `admin:${randomUUID()}` : `admin:${org.id}:${flags.ref}`,
+          }),
+        );
+      } catch (error) {
+        if (error instanceof InsufficientBalanceError) {
+          throw new CliFailure(
+            `the balance of ${slug} is ${error.balance}: removing ${-error.amount} would take it below zero`,
+          );
+        }
+        throw error;
+      }
+      return {
+        lines: [String(result.balance)],
+        note: result.applied
+          ? `${slug}: ${amount > 0 ? '+' : ''}${amount} credits; balance ${result.balance}`
+          : `${slug}: --ref ${flags.ref} was already applied; nothing changed; balance ${result.balance}`,
+        json: { org: slug, amount, applied: result.applied, balance: result.balance, ref: flags.ref ?? null },
+      };
+    },
   },
-  'credits show': async (db, argv, io) => {
-    const [slug] = exactly(parseArgs(argv, []).positional, 1, 'credits show <slug>');
-    const org = await new DirectoryAdmin(db).orgBySlug(slug);
-    const ledger = new LedgerService(new LedgerRepository(db));
-    io.out(`balance\t${await ledger.balance(org.id)}`);
-    for (const entry of await ledger.entries(org.id, { limit: 20 })) {
-      io.out(
-        `${entry.createdAt.toISOString()}\t${entry.transactionType}\t${entry.amount > 0 ? '+' : ''}${entry.amount}\t${entry.balanceAfter}\t${entry.description}`,
-      );
-    }
+  'credits show': {
+    args: '<slug>',
+    help: ['the balance and the latest ledger entries'],
+    positional: 1,
+    async run({ directory, ledger }, { positional: [slug] }) {
+      const org = await directory.orgBySlug(slug);
+      const [balance, entries] = await Promise.all([ledger.balance(org.id), ledger.entries(org.id, { limit: 20 })]);
+      return {
+        lines: [
+          `balance\t${balance}`,
+          ...entries.map(
+            (entry) =>
+              `${entry.createdAt.toISOString()}\t${entry.transactionType}\t${entry.amount > 0 ? '+' : ''}${entry.amount}\t${entry.balanceAfter}\t${entry.description}`,
+          ),
+        ],
+        json: {
+          org: slug,
+          balance,
+          entries: entries.map((entry) => ({
+            id: entry.id,
+            created_at: entry.createdAt,
+            transaction_type: entry.transactionType,
+            amount: entry.amount,
+            balance_after: entry.balanceAfter,
+            description: entry.description,
+          })),
+        },
+      };
+    },
   },
 };
 
-/** The command named by the first two words, and the rest of the arguments. */
-export function resolveCommand(argv: string[]): [Command, string[]] {
+const COLUMN = 41;
+
+export const USAGE = `Usage: npm run cli -- <command> [--json]
+
+${Object.entries(COMMANDS)
+  .map(([name, { args, help }]) => {
+    const synopsis = `  ${name}${args ? ` ${args}` : ''}`;
+    const [first, ...more] = help;
+    const head =
+      synopsis.length < COLUMN ? [synopsis.padEnd(COLUMN) + first] : [synopsis, `${' '.repeat(COLUMN)}${first}`];
+    return [...head, ...more.map((line) => ' '.repeat(COLUMN) + line)].join('\n');
+  })
+  .join('\n')}
+
+  --json                                   any command: one JSON document on stdout instead of text
+`;
+
+export interface ResolvedCommand {
+  args: ParsedArgs;
+  run: (services: CliServices) => Promise<CommandOutput>;
+}
+
+/** The command named by the first two words, its arguments parsed and checked. */
+export function resolveCommand(argv: string[]): ResolvedCommand {
   const name = argv.slice(0, 2).join(' ');
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw new UsageError(argv.length === 0 ? 'no command given' : `unknown command "${name}"`);
-  return [command, argv.slice(2)];
+  const args = parseArgs(argv.slice(2), command.flags ?? []);
+  if (args.positional.length !== command.positional)
+    throw new UsageError(`expected ${name}${command.args ? ` ${command.args}` : ''}`);
+  command.check?.(args);
+  return { args, run: (services) => command.run(services, args) };
 }
