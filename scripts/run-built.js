@@ -96,6 +96,9 @@ if (require.main === module) {
     process.stderr.write(`${error.message}\n`);
     process.exit(error.exitCode ?? 1);
   }
+  // Node 22.1+ keeps V8's compiled code of every module between runs (keyed by content, so
+  // a rebuild is safe): about a quarter less start-up. Node 20 has no such cache.
+  require('node:module').enableCompileCache?.(join(ROOT, 'dist', '.compile-cache'));
   // Runs in this process: signals (Ctrl-C, SIGTERM) reach the service directly, and no second
   // Node starts. The entry reads its arguments from process.argv as if started on its own.
   const main = resolve(ROOT, entry);
