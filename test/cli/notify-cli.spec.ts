@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { notificationEvents, openDatabase } from '@credits/database';
-import { runCli } from '../../apps/api/src/cli/main';
+import { runCli } from '../../apps/api/src/cli/run-cli';
 import { createTestDatabaseUrl, primePgliteTemplate, type TestDatabase } from '../support/database';
 
 /**

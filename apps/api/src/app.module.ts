@@ -1,12 +1,12 @@
 import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AuthModule } from '@credits/auth';
-import { AppConfig, ConfigModule } from '@credits/config';
-import { DatabaseModule } from '@credits/database';
+import { AppConfig } from '@credits/config';
 import { JobsModule } from '@credits/jobs';
 import { BillingModule, REDIRECT_URL_POLICY, RedirectUrlPolicy } from '@credits/billing';
 import { TrafficModule } from '@credits/traffic';
 import { AllExceptionsFilter, RequestValidationPipe, VALIDATION_CONTEXT } from '@credits/errors';
+import { configAndDatabase } from './database.imports';
 import { HealthController } from './health/health.controller';
 import { ShutdownState } from './health/shutdown-state';
 import { OrgsModule } from './orgs/orgs.module';
@@ -18,16 +18,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
-        DatabaseModule.forRootAsync({
-          useFactory: () => ({
-            url: config.database.url,
-            dataDir: config.database.dataDir,
-            poolMax: config.database.poolMax,
-            connectTimeoutMs: config.database.connectTimeoutMs,
-            statementTimeoutMs: config.database.statementTimeoutMs,
-          }),
-        }),
+        ...configAndDatabase(config),
         // Background jobs: idle (no schema, no query, no timer) until a module declares a job.
         JobsModule.forRoot(),
         TrafficModule,

@@ -1,10 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase } from '@credits/database';
-import { runCli } from '../../../apps/api/src/cli/main';
-import { createTestDatabaseUrl, primePgliteTemplate, TestDatabase } from '../../support/database';
+import { runCli } from '../../../apps/api/src/cli/run-cli';
+import { CliDatabase, cliDatabase } from '../../cli/cli-database';
 import { expectLedgerConsistent, rows } from './helpers';
 
 /**
@@ -25,8 +21,7 @@ const pgliteOnly = onPostgres ? notInThisPass : it;
 
 describe('CLI: credits grant / credits show', () => {
   let env: NodeJS.ProcessEnv;
-  let database: TestDatabase | undefined;
-  let dataDir: string | undefined;
+  let database: CliDatabase;
 
   const cli = async (...argv: string[]) => {
     const out: string[] = [];
@@ -34,30 +29,12 @@ describe('CLI: credits grant / credits show', () => {
     const code = await runCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
     return { code, out, err: err.join('\n') };
   };
-  const withDb = async <T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> => {
-    const handle = await openDatabase({ url: env.DATABASE_URL ?? '', dataDir: env.DATA_DIR ?? '', migrate: false });
-    try {
-      return await fn(handle.db);
-    } finally {
-      await handle.close();
-    }
-  };
-
   beforeAll(async () => {
-    if (process.env.TEST_DATABASE_URL?.trim()) {
-      database = await createTestDatabaseUrl();
-      env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: database.url };
-    } else {
-      await primePgliteTemplate();
-      dataDir = mkdtempSync(join(tmpdir(), 'credits-cli-'));
-      env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir };
-    }
+    database = await cliDatabase();
+    env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', ...database.env };
     expect((await cli('org', 'create', 'acme', '--name', 'Acme Inc')).code).toBe(0);
   });
-  afterAll(async () => {
-    await database?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => database?.drop());
 
   pgOnly('show: a new org has balance 0 and no entries', async () => {
     const res = await cli('credits', 'show', 'acme');
@@ -166,14 +143,46 @@ describe('CLI: credits grant / credits show', () => {
     },
   );
 
+  pgOnly('--json: grant and show each print one JSON document; a refusal keeps stdout empty', async () => {
+    const grant = await cli('credits', 'grant', 'acme', '50', '--reason', 'Scripted', '--ref', 'SCRIPT-1', '--json');
+    expect(grant.code).toBe(0);
+    expect(JSON.parse(grant.out.join('\n'))).toEqual({
+      org: 'acme',
+      amount: 50,
+      applied: true,
+      balance: 400,
+      ref: 'SCRIPT-1',
+    });
+    const replay = await cli('credits', 'grant', 'acme', '50', '--reason', 'Scripted', '--ref', 'SCRIPT-1', '--json');
+    expect(JSON.parse(replay.out.join('\n'))).toMatchObject({ applied: false, balance: 400 });
+    expect(replay.err).toBe('');
+
+    const show = await cli('credits', 'show', 'acme', '--json');
+    const shown = JSON.parse(show.out.join('\n'));
+    expect(shown).toMatchObject({ org: 'acme', balance: 400 });
+    expect(shown.entries[0]).toEqual({
+      id: expect.any(String),
+      created_at: expect.any(String),
+      transaction_type: 'admin_adjustment',
+      amount: 50,
+      balance_after: 400,
+      description: 'Scripted',
+    });
+    expect(shown.entries).toHaveLength(6);
+
+    const refused = await cli('credits', 'grant', 'acme', '-401', '--reason', 'Too much', '--json');
+    expect(refused).toMatchObject({ code: 1, out: [] });
+    expect(refused.err).toBe('error: the balance of acme is 400: removing 401 would take it below zero');
+  });
+
   pgOnly('the ledger stays consistent: balance = sum of entries, never negative', async () => {
-    await withDb(async (db) => {
+    await database.withDb(async (db) => {
       await expectLedgerConsistent(db);
       const [row] = await rows<{ n: number }>(
         db,
         sql`select count(*)::int as n from credit_ledger where transaction_type = 'admin_adjustment'`,
       );
-      expect(Number(row.n)).toBe(5);
+      expect(Number(row.n)).toBe(6);
     });
   });
 
@@ -195,10 +204,16 @@ describe('CLI: credits grant / credits show', () => {
     const show = await cli('credits', 'show', 'acme');
     expect(show.code).toBe(0);
     expect(show.out[0]).toBe('balance\t300');
+    const shown = await cli('credits', 'show', 'acme', '--json');
+    expect(JSON.parse(shown.out.join('\n'))).toMatchObject({
+      org: 'acme',
+      balance: 300,
+      entries: [{ amount: -200 }, { amount: 500 }],
+    });
     expect(show.out.slice(1).map((line) => line.split('\t').slice(1))).toEqual([
       ['admin_adjustment', '-200', '300', 'Correction'],
       ['admin_adjustment', '+500', '500', 'Welcome credits'],
     ]);
-    await withDb((db) => expectLedgerConsistent(db));
+    await database.withDb((db) => expectLedgerConsistent(db));
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from '../../../apps/stripe-emulator/src';
-import { runCli } from '../../../apps/api/src/cli/main';
+import { runCli } from '../../../apps/api/src/cli/run-cli';
 import { checkoutSessions, creditBalances, creditLedger, openDatabase, organizations, users } from '@credits/database';
 import { createTestDatabaseUrl, primePgliteTemplate, TestDatabase } from '../../support/database';
 import { expectLedgerConsistent } from './helpers';

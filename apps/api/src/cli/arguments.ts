@@ -4,16 +4,23 @@ export class UsageError extends Error {}
 export interface ParsedArgs {
   positional: string[];
   flags: Record<string, string>;
+  /** Options that take no value (`--dry-run`), present or not. */
+  switches: Set<string>;
 }
 
-/** `a b --name X --role=admin` -> positional [a, b], flags {name: X, role: admin}. */
-export function parseArgs(argv: string[], allowedFlags: string[]): ParsedArgs {
+/** `a b --name X --role=admin --dry-run` -> positional [a, b], flags {name: X, role: admin}, switches {dry-run}. */
+export function parseArgs(argv: string[], allowedFlags: string[], allowedSwitches: string[] = []): ParsedArgs {
   const positional: string[] = [];
   const flags: Record<string, string> = {};
+  const switches = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) {
       positional.push(arg);
+      continue;
+    }
+    if (allowedSwitches.includes(arg.slice(2))) {
+      switches.add(arg.slice(2));
       continue;
     }
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
@@ -22,7 +29,7 @@ export function parseArgs(argv: string[], allowedFlags: string[]): ParsedArgs {
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     flags[name] = value;
   }
-  return { positional, flags };
+  return { positional, flags, switches };
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

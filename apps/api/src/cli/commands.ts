@@ -1,281 +1,442 @@
 import { randomUUID } from 'node:crypto';
-import { DirectoryAdmin } from '@credits/auth';
-import {
-  InsufficientBalanceError,
-  LedgerRepository,
-  LedgerService,
-  NotificationDelivery,
-  notificationDeliveryJob,
-  notificationDispatchJob,
-  NotificationEndpoints,
-  NotificationOutbox,
-  NotificationRepository,
-} from '@credits/billing';
-import type { AppConfig } from '@credits/config';
+import type { DirectoryAdmin } from '@credits/auth/admin/directory-admin';
+import type { LedgerRepository } from '@credits/billing/ledger/ledger.repository';
+import { InsufficientBalanceError, type LedgerService } from '@credits/billing/ledger/ledger.service';
+import type { NotificationEndpoints } from '@credits/billing/notifications/notification-endpoints.service';
+import type { LedgerAuditService } from '@credits/billing/reconciliation/ledger-audit.service';
+import type { ReconciliationService } from '@credits/billing/reconciliation/reconciliation.service';
 import { MEMBER_ROLES, MemberRole } from '@credits/database';
-import type { DatabaseHandle, Db } from '@credits/database';
-import { JobsService } from '@credits/jobs';
-import { parseArgs, parseDuration, UsageError } from './arguments';
-import { auditOutput, parseSince, reconcileOutput, ReportOutput, withFulfilment } from './reconcile-commands';
+import type { Db } from '@credits/database';
+import { parseArgs, ParsedArgs, parseDuration, UsageError } from './arguments';
+import { auditOutput, parseSince, reconcileOutput } from './reconcile-output';
 
 /** A command that could not be carried out; the CLI prints the message and exits 1. */
 export class CliFailure extends Error {}
 
-export interface CliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
+/** What the commands work with, from the CLI's Nest application context. */
+export interface CliServices {
+  db: Db;
+  directory: DirectoryAdmin;
+  /** Balances and ledger entries, read. */
+  entries: LedgerRepository;
+  /** Needs `billing: true` on the command (it brings the job queue and the Stripe client). */
+  billing: () => BillingServices;
 }
 
-export const USAGE = `Usage: npm run cli -- <command>
-
-  org create <slug> [--name NAME]          create an organization (slug: a-z, 0-9, "-", 3-63 chars)
-  org list                                 list organizations
-  user create <email>                      create a user
-  member add <slug> <email> --role ROLE    add a user to an org (ROLE: owner, admin, member)
-  apikey create <email> [--name NAME] [--expires-in 30d]
-                                           create an API key; prints the key (only) on stdout
-  apikey revoke <key-prefix>               revoke a key by its prefix (ck_XXXXXXXX)
-  credits grant <slug> <amount> --reason TEXT [--ref ID]
-                                           add (or, negative, remove) credits: an admin_adjustment entry;
-                                           with --ref, running it again (e.g. after a lost connection)
-                                           applies it once
-  credits show <slug>                      the balance and the latest ledger entries
-  notify add <url> [--events a,b]          register an endpoint for notifications (all events, or those
-                                           listed); prints its signing secret (only) on stdout, once
-  notify list                              the endpoints: id, url, events, created
-  notify remove <id>                       stop notifying an endpoint
-  notify deliveries [--failed]             the latest delivery attempts (--failed: failed or given up)
-  notify resend <event id>                 send an event (evt_…) again to every endpoint that takes it
-  credits audit [--json]                   every org: balance = sum of its ledger, every purchase entry
-                                           matches a paid session; prints any drift, exits 1 on drift
-  stripe reconcile [--since 72h] [--dry-run] [--json]
-                                           grant every paid Checkout session of the window not granted yet
-                                           (and mark expired ones); prints what it granted or would grant
-`;
-
-/** The server's configuration and database, for commands that write the ledger. */
-export interface CliContext {
-  config: AppConfig;
-  handle: DatabaseHandle;
-}
-
-type Command = (db: Db, argv: string[], io: CliIo, context: CliContext) => Promise<void>;
-
-interface CliServices {
+export interface BillingServices {
   ledger: LedgerService;
   notifications: NotificationEndpoints;
+  reconciliation: ReconciliationService;
+  audit: LedgerAuditService;
 }
 
-/**
- * The ledger and notifications as the server has them, on a queue that sends jobs and runs
- * none: a ledger entry writes its notification events and queues their delivery in its
- * transaction, and the server's workers deliver them.
- */
-async function withServices<T>({ config, handle }: CliContext, use: (services: CliServices) => Promise<T>): Promise<T> {
-  const { retryDelaySeconds, retryWindowSeconds } = config.notifications;
-  const jobs = new JobsService(handle, {
-    work: false,
-    jobs: [notificationDispatchJob, notificationDeliveryJob(retryDelaySeconds, retryWindowSeconds)],
-  });
-  await jobs.onApplicationBootstrap();
-  try {
-    const repository = new NotificationRepository(handle.db);
-    const outbox = new NotificationOutbox(repository, jobs, config);
-    const delivery = new NotificationDelivery(handle.db, repository, jobs, config);
-    return await use({
-      ledger: new LedgerService(new LedgerRepository(handle.db), outbox),
-      notifications: new NotificationEndpoints(repository, delivery, config),
-    });
-  } finally {
-    await jobs.onModuleDestroy();
-  }
+/** What a command produced, for people (text) and for scripts (`--json`). */
+export interface CommandOutput {
+  /** Text mode, stdout: what a script would capture (a key, a balance, rows of a list). */
+  lines?: string[];
+  /** Text mode, stderr: a sentence for the person at the terminal. */
+  note?: string;
+  /** `--json`: the one document printed on stdout instead of `lines` and `note`. */
+  json: unknown;
+  /** Printed, and yet a failure (exit 1, this on stderr): e.g. the audit found drift. */
+  failure?: string;
 }
 
-/** Takes the switches (`--json`, `--dry-run`: no value) out of the arguments. */
-function switches(argv: string[], names: string[]): [Record<string, boolean>, string[]] {
-  const on = Object.fromEntries(names.map((name) => [name, argv.includes(`--${name}`)]));
-  return [on, argv.filter((arg) => !names.some((name) => arg === `--${name}`))];
+interface Command {
+  /** The arguments as the usage shows them, after the command's name. */
+  args: string;
+  /** The usage's description; more lines are indented under it. */
+  help: string[];
+  positional: number;
+  flags?: string[];
+  /** Options without a value (`--dry-run`). */
+  switches?: string[];
+  /** It uses the ledger, notifications or Stripe: the context loads billing (slower to start). */
+  billing?: true;
+  /** Checks the arguments before anything opens: a mistake costs no database connection. */
+  check?: (args: ParsedArgs) => void;
+  run: (services: CliServices, args: ParsedArgs) => Promise<CommandOutput>;
 }
 
-function emit(output: ReportOutput, json: boolean, io: CliIo): void {
-  if (json) return io.out(JSON.stringify(output.json, null, 2));
-  for (const line of output.lines) io.out(line);
-  io.err(output.note);
-}
+/** Text columns: a missing value (never used, no expiry) reads `-`. */
+const cell = (value: Date | string | number | null | undefined): string =>
+  value === null || value === undefined ? '-' : value instanceof Date ? value.toISOString() : String(value);
 
-function exactly(args: string[], count: number, what: string): string[] {
-  if (args.length !== count) throw new UsageError(`expected ${what}`);
-  return args;
-}
-
-export const COMMANDS: Record<string, Command> = {
-  'org create': async (db, argv, io) => {
-    const { positional, flags } = parseArgs(argv, ['name']);
-    const [slug] = exactly(positional, 1, 'org create <slug> [--name NAME]');
-    const org = await new DirectoryAdmin(db).createOrg(slug, flags.name);
-    io.err(`created organization ${org.slug} (${org.id})`);
+const COMMANDS: Record<string, Command> = {
+  'org create': {
+    args: '<slug> [--name NAME]',
+    help: ['create an organization (slug: a-z, 0-9, "-", 3-63 chars)'],
+    positional: 1,
+    flags: ['name'],
+    async run({ directory }, { positional: [slug], flags }) {
+      const org = await directory.createOrg(slug, flags.name);
+      return {
+        note: `created organization ${org.slug} (${org.id})`,
+        json: { id: org.id, slug: org.slug, name: org.name, created_at: org.createdAt },
+      };
+    },
   },
-  'org list': async (db, argv, io) => {
-    exactly(parseArgs(argv, []).positional, 0, 'org list');
-    const orgs = await new DirectoryAdmin(db).listOrgs();
-    if (orgs.length === 0) io.err('no organizations');
-    for (const org of orgs) io.out(`${org.slug}\t${org.name}\t${org.members} member(s)`);
+  'org list': {
+    args: '',
+    help: ['list organizations: slug, name, members'],
+    positional: 0,
+    async run({ directory }) {
+      const orgs = await directory.listOrgs();
+      return {
+        lines: orgs.map((org) => `${org.slug}\t${org.name}\t${org.members} member(s)`),
+        note: orgs.length === 0 ? 'no organizations' : undefined,
+        json: orgs.map((org) => ({
+          id: org.id,
+          slug: org.slug,
+          name: org.name,
+          members: org.members,
+          created_at: org.createdAt,
+        })),
+      };
+    },
   },
-  'user create': async (db, argv, io) => {
-    const [email] = exactly(parseArgs(argv, []).positional, 1, 'user create <email>');
-    const user = await new DirectoryAdmin(db).createUser(email);
-    io.err(`created user ${user.email} (${user.id})`);
+  'org show': {
+    args: '<slug>',
+    help: ['an organization: id, slug, name, created, Stripe customer, balance, members'],
+    positional: 1,
+    async run({ directory, entries }, { positional: [slug] }) {
+      const org = await directory.orgBySlug(slug);
+      const [balance, members] = await Promise.all([entries.balance(org.id), directory.memberCount(org.id)]);
+      const shown = {
+        id: org.id,
+        slug: org.slug,
+        name: org.name,
+        created_at: org.createdAt,
+        stripe_customer_id: org.stripeCustomerId,
+        balance,
+        members,
+      };
+      return { lines: Object.entries(shown).map(([field, value]) => `${field}\t${cell(value)}`), json: shown };
+    },
   },
-  'member add': async (db, argv, io) => {
-    const { positional, flags } = parseArgs(argv, ['role']);
-    const [slug, email] = exactly(positional, 2, 'member add <slug> <email> --role ROLE');
-    if (!MEMBER_ROLES.includes(flags.role as MemberRole))
-      throw new UsageError(`--role must be one of ${MEMBER_ROLES.join(', ')}`);
-    const { user, role } = await new DirectoryAdmin(db).addMember(slug, email, flags.role as MemberRole);
-    io.err(`added ${user.email} to ${slug} as ${role}`);
+  'user create': {
+    args: '<email>',
+    help: ['create a user'],
+    positional: 1,
+    async run({ directory }, { positional: [email] }) {
+      const user = await directory.createUser(email);
+      return {
+        note: `created user ${user.email} (${user.id})`,
+        json: { id: user.id, email: user.email, created_at: user.createdAt },
+      };
+    },
   },
-  'apikey create': async (db, argv, io) => {
-    const { positional, flags } = parseArgs(argv, ['name', 'expires-in']);
-    const [email] = exactly(positional, 1, 'apikey create <email> [--name NAME] [--expires-in 30d]');
-    const expiresIn = flags['expires-in'] === undefined ? undefined : parseDuration(flags['expires-in']);
-    const created = await new DirectoryAdmin(db).createApiKey(email, flags.name, expiresIn);
-    io.err(
-      `created API key ${created.prefix} for ${email}${created.expiresAt ? `, expires ${created.expiresAt.toISOString()}` : ''}; it is shown once:`,
-    );
-    io.out(created.key);
+  'member add': {
+    args: '<slug> <email> --role ROLE',
+    help: ['add a user to an org (ROLE: owner, admin, member)'],
+    positional: 2,
+    flags: ['role'],
+    check({ flags }) {
+      if (!MEMBER_ROLES.includes(flags.role as MemberRole))
+        throw new UsageError(`--role must be one of ${MEMBER_ROLES.join(', ')}`);
+    },
+    async run({ directory }, { positional: [slug, email], flags }) {
+      const { user, role } = await directory.addMember(slug, email, flags.role as MemberRole);
+      return { note: `added ${user.email} to ${slug} as ${role}`, json: { org: slug, email: user.email, role } };
+    },
   },
-  'apikey revoke': async (db, argv, io) => {
-    const [prefix] = exactly(parseArgs(argv, []).positional, 1, 'apikey revoke <key-prefix>');
-    await new DirectoryAdmin(db).revokeApiKey(prefix);
-    io.err(`revoked API key ${prefix}`);
+  'member remove': {
+    args: '<slug> <email>',
+    help: ['remove a user from an org (their API keys stay, for their other orgs)'],
+    positional: 2,
+    async run({ directory }, { positional: [slug, email] }) {
+      const { user, role } = await directory.removeMember(slug, email);
+      return { note: `removed ${user.email} (${role}) from ${slug}`, json: { org: slug, email: user.email, role } };
+    },
   },
-  'credits grant': async (db, argv, io, context) => {
-    const { positional, flags } = parseArgs(argv, ['reason', 'ref']);
-    const [slug, amountText] = exactly(positional, 2, 'credits grant <slug> <amount> --reason TEXT [--ref ID]');
-    if (!/^-?\d{1,12}$/.test(amountText) || Number(amountText) === 0)
-      throw new UsageError('<amount> must be a non-zero whole number of credits');
-    if (!flags.reason?.trim()) throw new UsageError("--reason is required: it is the ledger entry's description");
-    if (flags.ref !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(flags.ref)) {
-      throw new UsageError(
-        '--ref must be 1-100 characters of A-Z, a-z, 0-9, ".", "_", ":", "-" (e.g. a ticket number)',
-      );
-    }
-    const org = await new DirectoryAdmin(db).orgBySlug(slug);
-    try {
-      const result = await withServices(context, ({ ledger }) =>
-        db.transaction((tx) =>
+  'apikey create': {
+    args: '<email> [--name NAME] [--expires-in 30d]',
+    help: ['create an API key; prints the key (only) on stdout'],
+    positional: 1,
+    flags: ['name', 'expires-in'],
+    check({ flags }) {
+      if (flags['expires-in'] !== undefined) parseDuration(flags['expires-in']);
+    },
+    async run({ directory }, { positional: [email], flags }) {
+      const expiresIn = flags['expires-in'] === undefined ? undefined : parseDuration(flags['expires-in']);
+      const created = await directory.createApiKey(email, flags.name, expiresIn);
+      const expires = created.expiresAt ? `, expires ${created.expiresAt.toISOString()}` : '';
+      return {
+        lines: [created.key],
+        note: `created API key ${created.prefix} for ${email}${expires}; it is shown once:`,
+        json: { key: created.key, prefix: created.prefix, email, expires_at: created.expiresAt },
+      };
+    },
+  },
+  'apikey list': {
+    args: '<email>',
+    help: ["a user's keys: prefix, name, created, last used, expires, revoked (never the key)"],
+    positional: 1,
+    async run({ directory }, { positional: [email] }) {
+      const keys = await directory.listApiKeys(email);
+      return {
+        lines: keys.map((key) =>
+          [key.prefix, key.name, key.createdAt, key.lastUsedAt, key.expiresAt, key.revokedAt].map(cell).join('\t'),
+        ),
+        note: keys.length === 0 ? `no API keys for ${email}` : undefined,
+        json: keys.map((key) => ({
+          prefix: key.prefix,
+          name: key.name,
+          created_at: key.createdAt,
+          last_used_at: key.lastUsedAt,
+          expires_at: key.expiresAt,
+          revoked_at: key.revokedAt,
+        })),
+      };
+    },
+  },
+  'apikey revoke': {
+    args: '<key-prefix | key>',
+    help: ['revoke a key, named by its prefix (ck_XXXXXXXX) or given whole'],
+    positional: 1,
+    async run({ directory }, { positional: [prefixOrKey] }) {
+      const key = await directory.revokeApiKey(prefixOrKey);
+      return { note: `revoked API key ${key.prefix}`, json: { prefix: key.prefix, revoked_at: key.revokedAt } };
+    },
+  },
+  'credits grant': {
+    args: '<slug> <amount> --reason TEXT [--ref ID]',
+    help: [
+      'add (or, negative, remove) credits: an admin_adjustment entry;',
+      'with --ref, running it again (e.g. after a lost connection)',
+      'applies it once',
+    ],
+    billing: true,
+    positional: 2,
+    flags: ['reason', 'ref'],
+    check({ positional: [, amount], flags }) {
+      if (!/^-?\d{1,12}$/.test(amount) || Number(amount) === 0)
+        throw new UsageError('<amount> must be a non-zero whole number of credits');
+      if (!flags.reason?.trim()) throw new UsageError("--reason is required: it is the ledger entry's description");
+      if (flags.ref !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(flags.ref)) {
+        throw new UsageError(
+          '--ref must be 1-100 characters of A-Z, a-z, 0-9, ".", "_", ":", "-" (e.g. a ticket number)',
+        );
+      }
+    },
+    async run({ db, directory, billing }, { positional: [slug, amountText], flags }) {
+      const { ledger } = billing();
+      const amount = Number(amountText);
+      const org = await directory.orgBySlug(slug);
+      let result;
+      try {
+        result = await db.transaction((tx) =>
           ledger.apply(tx, {
             orgId: org.id,
-            amount: Number(amountText),
+            amount,
             transactionType: 'admin_adjustment',
             description: flags.reason.trim(),
             // Per org: the same ticket may adjust two orgs once each.
             sourceRef: flags.ref === undefined ? `admin:${randomUUID()}` : `admin:${org.id}:${flags.ref}`,
           }),
-        ),
-      );
-      if (!result.applied)
-        io.err(`${slug}: --ref ${flags.ref} was already applied; nothing changed; balance ${result.balance}`);
-      else io.err(`${slug}: ${Number(amountText) > 0 ? '+' : ''}${amountText} credits; balance ${result.balance}`);
-      io.out(String(result.balance));
-    } catch (error) {
-      if (error instanceof InsufficientBalanceError) {
-        throw new CliFailure(
-          `the balance of ${slug} is ${error.balance}: removing ${-error.amount} would take it below zero`,
         );
+      } catch (error) {
+        if (error instanceof InsufficientBalanceError) {
+          throw new CliFailure(
+            `the balance of ${slug} is ${error.balance}: removing ${-error.amount} would take it below zero`,
+          );
+        }
+        throw error;
       }
-      throw error;
-    }
+      return {
+        lines: [String(result.balance)],
+        note: result.applied
+          ? `${slug}: ${amount > 0 ? '+' : ''}${amount} credits; balance ${result.balance}`
+          : `${slug}: --ref ${flags.ref} was already applied; nothing changed; balance ${result.balance}`,
+        json: { org: slug, amount, applied: result.applied, balance: result.balance, ref: flags.ref ?? null },
+      };
+    },
   },
-  'credits show': async (db, argv, io) => {
-    const [slug] = exactly(parseArgs(argv, []).positional, 1, 'credits show <slug>');
-    const org = await new DirectoryAdmin(db).orgBySlug(slug);
-    const ledger = new LedgerRepository(db);
-    io.out(`balance\t${await ledger.balance(org.id)}`);
-    for (const entry of await ledger.entries(org.id, { limit: 20 })) {
-      io.out(
-        `${entry.createdAt.toISOString()}\t${entry.transactionType}\t${entry.amount > 0 ? '+' : ''}${entry.amount}\t${entry.balanceAfter}\t${entry.description}`,
-      );
-    }
+  'credits show': {
+    args: '<slug>',
+    help: ['the balance and the latest ledger entries'],
+    positional: 1,
+    async run({ directory, entries: ledger }, { positional: [slug] }) {
+      const org = await directory.orgBySlug(slug);
+      const [balance, entries] = await Promise.all([ledger.balance(org.id), ledger.entries(org.id, { limit: 20 })]);
+      return {
+        lines: [
+          `balance\t${balance}`,
+          ...entries.map(
+            (entry) =>
+              `${entry.createdAt.toISOString()}\t${entry.transactionType}\t${entry.amount > 0 ? '+' : ''}${entry.amount}\t${entry.balanceAfter}\t${entry.description}`,
+          ),
+        ],
+        json: {
+          org: slug,
+          balance,
+          entries: entries.map((entry) => ({
+            id: entry.id,
+            created_at: entry.createdAt,
+            transaction_type: entry.transactionType,
+            amount: entry.amount,
+            balance_after: entry.balanceAfter,
+            description: entry.description,
+          })),
+        },
+      };
+    },
   },
-  'credits audit': async (_db, argv, io, { config, handle }) => {
-    const [{ json }, rest] = switches(argv, ['json']);
-    exactly(parseArgs(rest, []).positional, 0, 'credits audit [--json]');
-    const audit = await withFulfilment(config, handle, (services) => services.audit.audit());
-    emit(auditOutput(audit), json, io);
-    if (!audit.clean) throw new CliFailure('the ledger has drifted (see above)');
+  'credits audit': {
+    args: '',
+    help: [
+      'every org: balance = sum of its ledger, every purchase entry',
+      'matches a paid session; prints any drift, exits 1 on drift',
+    ],
+    positional: 0,
+    billing: true,
+    async run({ billing }) {
+      const { audit } = billing();
+      const report = await audit.audit();
+      return { ...auditOutput(report), failure: report.clean ? undefined : 'the ledger has drifted (see above)' };
+    },
   },
-  'stripe reconcile': async (_db, argv, io, { config, handle }) => {
-    const [{ json, 'dry-run': dryRun }, rest] = switches(argv, ['json', 'dry-run']);
-    const { positional, flags } = parseArgs(rest, ['since']);
-    exactly(positional, 0, 'stripe reconcile [--since 72h] [--dry-run] [--json]');
-    const since = parseSince(flags.since);
-    const report = await withFulfilment(config, handle, (services) =>
-      services.reconciliation.reconcile({ since, dryRun }),
-    );
-    emit(reconcileOutput(report, since, dryRun), json, io);
+  'stripe reconcile': {
+    args: '[--since 72h] [--dry-run]',
+    help: [
+      'grant every paid Checkout session of the window not granted yet',
+      '(and mark expired ones); prints what it granted or would grant',
+    ],
+    positional: 0,
+    flags: ['since'],
+    switches: ['dry-run'],
+    billing: true,
+    check({ flags }) {
+      parseSince(flags.since);
+    },
+    async run({ billing }, { flags, switches }) {
+      const { reconciliation } = billing();
+      const since = parseSince(flags.since);
+      const dryRun = switches.has('dry-run');
+      return reconcileOutput(await reconciliation.reconcile({ since, dryRun }), since, dryRun);
+    },
+  },
+  'notify add': {
+    args: '<url> [--events a,b]',
+    help: [
+      'register an endpoint for notifications (all events, or those',
+      'listed); prints its signing secret (only) on stdout, once',
+    ],
+    positional: 1,
+    flags: ['events'],
+    billing: true,
+    async run({ billing }, { positional: [url], flags }) {
+      const { notifications } = billing();
+      const events = flags.events?.split(',').map((type) => type.trim());
+      const { endpoint, secret } = await notifications.add(url, events);
+      return {
+        lines: [secret],
+        note: `added endpoint ${endpoint.id} for ${endpoint.events?.join(',') ?? 'every event'}; its signing secret is shown once:`,
+        json: { id: endpoint.id, url: endpoint.url, events: endpoint.events, secret, created_at: endpoint.createdAt },
+      };
+    },
+  },
+  'notify list': {
+    args: '',
+    help: ['the endpoints: id, url, events, created'],
+    positional: 0,
+    billing: true,
+    async run({ billing }) {
+      const { notifications } = billing();
+      const endpoints = await notifications.list();
+      return {
+        lines: endpoints.map((e) => [e.id, e.url, e.events?.join(',') ?? '*', e.createdAt].map(cell).join('\t')),
+        note: endpoints.length === 0 ? 'no endpoints' : undefined,
+        json: endpoints.map((e) => ({ id: e.id, url: e.url, events: e.events, created_at: e.createdAt })),
+      };
+    },
+  },
+  'notify remove': {
+    args: '<id>',
+    help: ['stop notifying an endpoint'],
+    positional: 1,
+    billing: true,
+    async run({ billing }, { positional: [id] }) {
+      const { notifications } = billing();
+      await notifications.remove(id);
+      return { note: `removed endpoint ${id}`, json: { id, removed: true } };
+    },
+  },
+  'notify deliveries': {
+    args: '[--failed]',
+    help: ['the latest delivery attempts (--failed: failed or given up)'],
+    positional: 0,
+    switches: ['failed'],
+    billing: true,
+    async run({ billing }, { switches }) {
+      const { notifications } = billing();
+      const failedOnly = switches.has('failed');
+      const rows = await notifications.deliveries({ failedOnly });
+      return {
+        lines: rows.map((d) =>
+          [d.createdAt, d.eventId, d.endpointId, d.attempt, d.status, d.responseCode, d.error].map(cell).join('\t'),
+        ),
+        note: rows.length === 0 ? (failedOnly ? 'no failed deliveries' : 'no deliveries') : undefined,
+        json: rows.map((d) => ({
+          created_at: d.createdAt,
+          event_id: d.eventId,
+          endpoint_id: d.endpointId,
+          attempt: d.attempt,
+          status: d.status,
+          response_code: d.responseCode,
+          error: d.error,
+        })),
+      };
+    },
+  },
+  'notify resend': {
+    args: '<event id>',
+    help: ['send an event (evt_…) again to every endpoint that takes it'],
+    positional: 1,
+    billing: true,
+    async run({ billing }, { positional: [eventId] }) {
+      const { notifications } = billing();
+      const scheduled = await notifications.resend(eventId);
+      return {
+        lines: [String(scheduled)],
+        note: `${eventId}: ${scheduled} delivery attempt(s) scheduled`,
+        json: { event_id: eventId, scheduled },
+      };
+    },
   },
 };
 
-COMMANDS['notify add'] = async (_db, argv, io, context) => {
-  const { positional, flags } = parseArgs(argv, ['events']);
-  const [url] = exactly(positional, 1, 'notify add <url> [--events a,b]');
-  const events = flags.events?.split(',').map((type) => type.trim());
-  const { endpoint, secret } = await withServices(context, ({ notifications }) => notifications.add(url, events));
-  io.err(
-    `added endpoint ${endpoint.id} for ${endpoint.events?.join(',') ?? 'every event'}; its signing secret is shown once:`,
-  );
-  io.out(secret);
-};
-COMMANDS['notify list'] = async (_db, argv, io, context) => {
-  exactly(parseArgs(argv, []).positional, 0, 'notify list');
-  const endpoints = await withServices(context, ({ notifications }) => notifications.list());
-  if (endpoints.length === 0) io.err('no endpoints');
-  for (const e of endpoints) io.out(`${e.id}\t${e.url}\t${e.events?.join(',') ?? '*'}\t${e.createdAt.toISOString()}`);
-};
-COMMANDS['notify remove'] = async (_db, argv, io, context) => {
-  const [id] = exactly(parseArgs(argv, []).positional, 1, 'notify remove <id>');
-  await withServices(context, ({ notifications }) => notifications.remove(id));
-  io.err(`removed endpoint ${id}`);
-};
-COMMANDS['notify deliveries'] = async (_db, argv, io, context) => {
-  // A switch, not an option with a value.
-  const failedOnly = argv.includes('--failed');
-  exactly(
-    parseArgs(
-      argv.filter((arg) => arg !== '--failed'),
-      [],
-    ).positional,
-    0,
-    'notify deliveries [--failed]',
-  );
-  const rows = await withServices(context, ({ notifications }) => notifications.deliveries({ failedOnly }));
-  if (rows.length === 0) io.err(failedOnly ? 'no failed deliveries' : 'no deliveries');
-  for (const d of rows) {
-    io.out(
-      [
-        d.createdAt.toISOString(),
-        d.eventId,
-        d.endpointId,
-        d.attempt,
-        d.status,
-        d.responseCode ?? '-',
-        d.error ?? '-',
-      ].join('\t'),
-    );
-  }
-};
-COMMANDS['notify resend'] = async (_db, argv, io, context) => {
-  const [eventId] = exactly(parseArgs(argv, []).positional, 1, 'notify resend <event id>');
-  const scheduled = await withServices(context, ({ notifications }) => notifications.resend(eventId));
-  io.err(`${eventId}: ${scheduled} delivery attempt(s) scheduled`);
-  io.out(String(scheduled));
-};
+const COLUMN = 41;
 
-/** The command named by the first two words, and the rest of the arguments. */
-export function resolveCommand(argv: string[]): [Command, string[]] {
+export const USAGE = `Usage: npm run cli -- <command> [--json]
+
+${Object.entries(COMMANDS)
+  .map(([name, { args, help }]) => {
+    const synopsis = `  ${name}${args ? ` ${args}` : ''}`;
+    const [first, ...more] = help;
+    const head =
+      synopsis.length < COLUMN ? [synopsis.padEnd(COLUMN) + first] : [synopsis, `${' '.repeat(COLUMN)}${first}`];
+    return [...head, ...more.map((line) => ' '.repeat(COLUMN) + line)].join('\n');
+  })
+  .join('\n')}
+
+  --json                                   any command: one JSON document on stdout instead of text
+`;
+
+export interface ResolvedCommand {
+  args: ParsedArgs;
+  billing: boolean;
+  run: (services: CliServices) => Promise<CommandOutput>;
+}
+
+/** The command named by the first two words, its arguments parsed and checked. */
+export function resolveCommand(argv: string[]): ResolvedCommand {
   const name = argv.slice(0, 2).join(' ');
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw new UsageError(argv.length === 0 ? 'no command given' : `unknown command "${name}"`);
-  return [command, argv.slice(2)];
+  const args = parseArgs(argv.slice(2), command.flags ?? [], command.switches ?? []);
+  if (args.positional.length !== command.positional)
+    throw new UsageError(`expected ${name}${command.args ? ` ${command.args}` : ''}`);
+  command.check?.(args);
+  return { args, billing: command.billing === true, run: (services) => command.run(services, args) };
 }

@@ -1,5 +1,7 @@
 import { LoggerService } from '@nestjs/common';
+import { isatty } from 'node:tty';
 import pino, { Logger as Pino } from 'pino';
+import type { PrettyOptions } from 'pino-pretty';
 import type { AppConfig } from '@credits/config';
 import { requestLogFields } from '../http/request-context';
 
@@ -15,6 +17,58 @@ const SECRET_PATTERNS: [RegExp, string][] = [
 
 export function scrubSecrets(text: string): string {
   return SECRET_PATTERNS.reduce((acc, [pattern, replacement]) => acc.replace(pattern, replacement), text);
+}
+
+/**
+ * Pretty, coloured lines for a developer at a terminal (`npm start`, the CLI's warnings); JSON
+ * lines everywhere else, for machines: production, CI, tests, and any output that is not a
+ * terminal (a file, a pipe, a log collector).
+ */
+export function wantsPrettyLogs(env: AppConfig['env'], isTerminal: boolean, ci: string | undefined): boolean {
+  const inCi = Boolean(ci) && !['false', '0'].includes(ci!.toLowerCase());
+  return env === 'development' && isTerminal && !inCi;
+}
+
+const PRETTY: PrettyOptions = {
+  colorize: true,
+  translateTime: 'SYS:HH:MM:ss.l',
+  // One line per entry (an error's stack still gets its own lines), its context up front.
+  singleLine: true,
+  messageFormat: '{if context}[{context}] {end}{msg}',
+  ignore: 'pid,hostname,service,context',
+};
+
+/**
+ * A destination that prettifies each line, or undefined when pino-pretty is not installed (a
+ * development dependency: a production install has no use for it). The secret scrubbing of
+ * `createPino` runs before any destination, this one included.
+ */
+export function prettyDestination(out: { write(text: string): unknown }): pino.DestinationStream | undefined {
+  let prettyFactory: typeof import('pino-pretty').prettyFactory;
+  try {
+    // Loaded only when wanted: it costs a terminal-less process (tests, the bench) nothing.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ({ prettyFactory } = require('pino-pretty') as typeof import('pino-pretty'));
+  } catch {
+    return undefined;
+  }
+  const pretty = prettyFactory(PRETTY);
+  return { write: (line: string) => out.write(pretty(line)) };
+}
+
+export interface LogDestinationOptions {
+  /** 1 (stdout, the service's) or 2 (stderr: the CLI's stdout is its output). Default 1. */
+  fd?: 1 | 2;
+  /** Write each line before returning: for a short-lived process that exits right after. */
+  sync?: boolean;
+}
+
+/** Where the service's (or the CLI's) log lines go: see `wantsPrettyLogs`. */
+export function logDestination(config: AppConfig, { fd = 1, sync = false }: LogDestinationOptions = {}) {
+  const pretty = wantsPrettyLogs(config.env, isatty(fd), process.env.CI)
+    ? prettyDestination(fd === 1 ? process.stdout : process.stderr)
+    : undefined;
+  return pretty ?? pino.destination({ fd, sync });
 }
 
 export function createPino(config: AppConfig, destination?: pino.DestinationStream): Pino {
@@ -44,7 +98,7 @@ export function createPino(config: AppConfig, destination?: pino.DestinationStre
         streamWrite: (line) => scrubSecrets(line),
       },
     },
-    destination ?? pino.destination({ sync: false }),
+    destination ?? logDestination(config),
   );
 }
 

@@ -1,7 +1,8 @@
 import { and, asc, count, eq, isNull } from 'drizzle-orm';
 import { apiKeys, Db, MEMBER_ROLES, MemberRole, memberships, organizations, users } from '@credits/database';
-import { AlreadyExistsError, InvalidRequestError, NotFoundError } from '@credits/errors';
-import { generateApiKey } from '../api-keys/api-key-format';
+// Not the library's index: the admin CLI loads this file, and should not load Swagger and validation with it.
+import { AlreadyExistsError, InvalidRequestError, NotFoundError } from '@credits/errors/api-exception';
+import { apiKeyPrefix, generateApiKey, hashApiKey } from '../api-keys/api-key-format';
 import { SLUG_PATTERN } from '../directory/database-org-directory';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -78,24 +79,64 @@ export class DirectoryAdmin {
     return { key, prefix, expiresAt };
   }
 
-  async revokeApiKey(prefix: string) {
+  /** `prefixOrKey`: the key's `ck_XXXXXXXX` prefix, or the whole key (then it must match exactly). */
+  async revokeApiKey(prefixOrKey: string) {
+    const keyPrefix = apiKeyPrefix(prefixOrKey);
+    const match = keyPrefix ? eq(apiKeys.keyHash, hashApiKey(prefixOrKey)) : eq(apiKeys.prefix, prefixOrKey);
+    // Messages name a key by its prefix: the whole key is a secret.
+    const name = keyPrefix ?? prefixOrKey;
     const [key] = await this.db
       .update(apiKeys)
       .set({ revokedAt: new Date() })
-      .where(and(eq(apiKeys.prefix, prefix), isNull(apiKeys.revokedAt)))
-      .returning({ prefix: apiKeys.prefix });
+      .where(and(match, isNull(apiKeys.revokedAt)))
+      .returning({ prefix: apiKeys.prefix, revokedAt: apiKeys.revokedAt });
     if (!key) {
-      const [existing] = await this.db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.prefix, prefix));
+      const [existing] = await this.db.select({ id: apiKeys.id }).from(apiKeys).where(match);
       throw existing
-        ? new AlreadyExistsError(`API key ${prefix} is already revoked`)
-        : new NotFoundError(`No API key ${prefix}`);
+        ? new AlreadyExistsError(`API key ${name} is already revoked`)
+        : new NotFoundError(keyPrefix ? `No API key matches ${name}_…` : `No API key ${name}`);
     }
     return key;
+  }
+
+  /** A user's keys, oldest first: what identifies them, never the key or its hash. */
+  async listApiKeys(email: string) {
+    const user = await this.userByEmail(email);
+    return this.db
+      .select({
+        prefix: apiKeys.prefix,
+        name: apiKeys.name,
+        createdAt: apiKeys.createdAt,
+        lastUsedAt: apiKeys.lastUsedAt,
+        expiresAt: apiKeys.expiresAt,
+        revokedAt: apiKeys.revokedAt,
+      })
+      .from(apiKeys)
+      .where(eq(apiKeys.userId, user.id))
+      .orderBy(asc(apiKeys.createdAt), asc(apiKeys.prefix));
+  }
+
+  /** The user loses access to the org at once; their keys stay (they may serve other orgs). */
+  async removeMember(slug: string, email: string) {
+    const org = await this.orgBySlug(slug);
+    const user = await this.userByEmail(email);
+    const [removed] = await this.db
+      .delete(memberships)
+      .where(and(eq(memberships.orgId, org.id), eq(memberships.userId, user.id)))
+      .returning({ role: memberships.role });
+    if (!removed) throw new NotFoundError(`${user.email} is not a member of ${slug}`);
+    return { org, user, role: removed.role };
+  }
+
+  async memberCount(orgId: string): Promise<number> {
+    const [row] = await this.db.select({ members: count() }).from(memberships).where(eq(memberships.orgId, orgId));
+    return row.members;
   }
 
   async listOrgs() {
     return this.db
       .select({
+        id: organizations.id,
         slug: organizations.slug,
         name: organizations.name,
         members: count(memberships.userId),

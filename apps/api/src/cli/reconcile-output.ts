@@ -1,57 +1,7 @@
-import { Global, Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import {
-  FulfilmentModule,
-  LedgerAuditService,
-  type LedgerAudit,
-  type ReconcileReport,
-  ReconciliationService,
-} from '@credits/billing';
-import { type AppConfig, ConfigModule } from '@credits/config';
-import { DATABASE_HANDLE, DB, type DatabaseHandle } from '@credits/database';
-import { JobsModule } from '@credits/jobs';
+// Types only: erased at run time, so the CLI does not load billing unless a command needs it.
+import type { LedgerAudit, ReconcileReport } from '@credits/billing';
 import { UsageError } from './arguments';
-
-/** The CLI's own database handle, for the fulfilment services (one PGlite data dir, one opener). */
-@Global()
-@Module({})
-class CliDatabaseModule {
-  static forRoot(handle: DatabaseHandle): DynamicModule {
-    return {
-      module: CliDatabaseModule,
-      providers: [
-        { provide: DATABASE_HANDLE, useValue: handle },
-        { provide: DB, useValue: handle.db },
-      ],
-      exports: [DB, DATABASE_HANDLE],
-    };
-  }
-}
-
-/** Runs `fn` with the fulfilment services (and the Stripe gateway), on the CLI's database. */
-export async function withFulfilment<T>(
-  config: AppConfig,
-  handle: DatabaseHandle,
-  fn: (services: { reconciliation: ReconciliationService; audit: LedgerAuditService }) => Promise<T>,
-): Promise<T> {
-  // The queue sends (a grant's notifications) and runs nothing: the server's workers deliver.
-  @Module({
-    imports: [
-      ConfigModule.forRoot(config),
-      CliDatabaseModule.forRoot(handle),
-      JobsModule.forRoot({ work: false }),
-      FulfilmentModule,
-    ],
-  })
-  class ReconcileCliModule {}
-  let app: INestApplicationContext | undefined;
-  try {
-    app = await NestFactory.createApplicationContext(ReconcileCliModule, { logger: ['error'], abortOnError: false });
-    return await fn({ reconciliation: app.get(ReconciliationService), audit: app.get(LedgerAuditService) });
-  } finally {
-    await app?.close();
-  }
-}
+import type { CommandOutput } from './commands';
 
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -63,14 +13,7 @@ export function parseSince(text: string | undefined, now = Date.now()): Date {
   return new Date(now - Number(match[1]) * UNIT_MS[match[2]]);
 }
 
-/** What a command printed: `lines` on stdout, `note` on stderr, `json` instead of both with `--json`. */
-export interface ReportOutput {
-  lines: string[];
-  note: string;
-  json: unknown;
-}
-
-export function reconcileOutput(report: ReconcileReport, since: Date, dryRun: boolean): ReportOutput {
+export function reconcileOutput(report: ReconcileReport, since: Date, dryRun: boolean): CommandOutput {
   const verb = dryRun ? 'would grant' : 'granted';
   return {
     lines: [
@@ -94,7 +37,7 @@ export function reconcileOutput(report: ReconcileReport, since: Date, dryRun: bo
   };
 }
 
-export function auditOutput(audit: LedgerAudit): ReportOutput {
+export function auditOutput(audit: LedgerAudit): CommandOutput {
   return {
     lines: [
       ...audit.balances.map((b) => `balance\t${b.slug}\tbalance ${b.balance}\tledger sum ${b.ledgerSum}`),

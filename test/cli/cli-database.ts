@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, type Db } from '@credits/database';
+import { createTestDatabaseUrl, primePgliteTemplate } from '../support/database';
+
+export interface CliDatabase {
+  /** What the CLI reads: `DATABASE_URL` or `DATA_DIR`. */
+  env: NodeJS.ProcessEnv;
+  /** The same database opened here, for a look or a change behind the CLI's back. */
+  withDb<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  drop(): Promise<void>;
+}
+
+/**
+ * A database of its own for CLI runs: a new PostgreSQL database with TEST_DATABASE_URL,
+ * otherwise an embedded PGlite in a temporary data directory (an in-memory one would not
+ * outlive a command), migrated here from the cached template so no command pays initdb.
+ */
+export async function cliDatabase(): Promise<CliDatabase> {
+  let env: NodeJS.ProcessEnv;
+  let drop: () => Promise<void>;
+  if (process.env.TEST_DATABASE_URL?.trim()) {
+    const database = await createTestDatabaseUrl();
+    env = { DATABASE_URL: database.url };
+    drop = () => database.drop();
+  } else {
+    await primePgliteTemplate();
+    const dataDir = mkdtempSync(join(tmpdir(), 'credits-cli-'));
+    await (await openDatabase({ dataDir })).close();
+    env = { DATA_DIR: dataDir };
+    drop = async () => rmSync(dataDir, { recursive: true, force: true });
+  }
+  const withDb = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
+    const handle = await openDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR ?? '', migrate: false });
+    try {
+      return await fn(handle.db);
+    } finally {
+      await handle.close();
+    }
+  };
+  return { env, withDb, drop };
+}

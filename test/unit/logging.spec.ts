@@ -1,0 +1,35 @@
+import { loadConfig } from '@credits/config';
+import { createPino, prettyDestination, wantsPrettyLogs } from '../../apps/api/src/logging/logger';
+
+describe('log format', () => {
+  it.each([
+    ['development', true, undefined, true],
+    ['development', true, '', true],
+    ['development', true, 'false', true],
+    ['development', false, undefined, false],
+    ['development', true, 'true', false],
+    ['development', true, '1', false],
+    ['development', true, 'yes', false],
+    ['test', true, undefined, false],
+    ['production', true, undefined, false],
+  ] as const)('NODE_ENV=%s, a terminal: %s, CI=%j -> pretty: %s', (env, isTerminal, ci, pretty) => {
+    expect(wantsPrettyLogs(env, isTerminal, ci)).toBe(pretty);
+  });
+
+  it('pretty lines read as text and still never carry a secret', () => {
+    let written = '';
+    const destination = prettyDestination({ write: (text: string) => (written += text) });
+    expect(destination).toBeDefined();
+    const log = createPino(loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'info' }), destination);
+
+    log.info({ context: 'HTTP', status: 200, authorization: 'Bearer abc.def' }, 'request completed');
+    log.warn({ context: 'Stripe' }, 'Stripe said no to sk_live_51Hx9secret with whsec_abc123');
+    log.error({ err: new Error('key ck_AbCdEfGh_0123456789012345678901234567890123456789abc rejected') }, 'failed');
+
+    expect(written).toMatch(/INFO.*\[HTTP\] request completed/);
+    expect(written).toMatch(/WARN.*\[Stripe\] Stripe said no to sk_live_\[redacted\] with whsec_\[redacted\]/);
+    expect(written).toContain('ck_[redacted]');
+    expect(written).not.toMatch(/abc\.def|51Hx9secret|whsec_abc123|0123456789012345/);
+    expect(() => JSON.parse(written.split('\n')[0])).toThrow();
+  });
+});
