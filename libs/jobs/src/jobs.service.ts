@@ -122,21 +122,7 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
   private async start(): Promise<PgBoss> {
     const work = this.options.work ?? true;
     const polling = this.options.pollingIntervalSeconds ?? 2;
-    const scheduleCheck = this.options.scheduleCheckSeconds;
-    const boss = new PgBoss({
-      db: queueDatabase(this.database),
-      pollingIntervalSeconds: polling,
-      schedule: work && [...this.declared.values()].some((job) => job.schedule),
-      supervise: work,
-      ...(scheduleCheck && { cronMonitorIntervalSeconds: scheduleCheck, cronWorkerIntervalSeconds: scheduleCheck }),
-    });
-    boss.on('error', (err) => this.logger.error({ msg: `job queue: ${err.message}`, err }));
-    await boss.start();
-    for (const job of this.declared.values()) {
-      // A queue's settings are fixed when it is created; carry changed definitions over.
-      await boss.createQueue(job.name, queueOptions(job));
-      await boss.updateQueue(job.name, queueOptions(job));
-    }
+    const boss = await this.install(work, polling);
     if (!work) return boss;
     for (const job of this.declared.values()) {
       if (job.schedule) await schedule(boss, job);
@@ -157,6 +143,40 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
       this.workers.set(name, ids);
     }
     return boss;
+  }
+
+  /**
+   * A queue with its schema and every declared queue in place. Instances starting together on
+   * one PostgreSQL create pg-boss's schema and queues at once, and PostgreSQL may answer one of
+   * them "deadlock detected" (40P01), having rolled its statement back: that instance tries
+   * again on a new queue object (creating is idempotent), a few times, after a short random pause.
+   */
+  private async install(work: boolean, polling: number): Promise<PgBoss> {
+    const scheduleCheck = this.options.scheduleCheckSeconds;
+    for (let attempt = 1; ; attempt++) {
+      const boss = new PgBoss({
+        db: queueDatabase(this.database),
+        pollingIntervalSeconds: polling,
+        schedule: work && [...this.declared.values()].some((job) => job.schedule),
+        supervise: work,
+        ...(scheduleCheck && { cronMonitorIntervalSeconds: scheduleCheck, cronWorkerIntervalSeconds: scheduleCheck }),
+      });
+      boss.on('error', (err) => this.logger.error({ msg: `job queue: ${err.message}`, err }));
+      try {
+        await boss.start();
+        for (const job of this.declared.values()) {
+          // A queue's settings are fixed when it is created; carry changed definitions over.
+          await boss.createQueue(job.name, queueOptions(job));
+          await boss.updateQueue(job.name, queueOptions(job));
+        }
+        return boss;
+      } catch (error) {
+        await boss.stop({ graceful: false, close: false, wait: true }).catch(() => undefined);
+        if ((error as { code?: unknown }).code !== '40P01' || attempt === 5) throw error;
+        this.logger.warn({ msg: `job queue: deadlock while creating its tables (attempt ${attempt}); trying again` });
+        await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200 * attempt));
+      }
+    }
   }
 
   private async run(
