@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Db } from '@credits/database';
+import { runCli } from '../../apps/api/src/cli/run-cli';
 import { createTestDatabaseUrl, primePgliteTemplate } from '../support/database';
 
 export interface CliDatabase {
@@ -40,4 +41,24 @@ export async function cliDatabase(): Promise<CliDatabase> {
     }
   };
   return { env, withDb, drop };
+}
+
+/** What one in-process CLI run printed: stdout as lines, stderr as one text. */
+export interface CliRun {
+  code: number;
+  out: string[];
+  err: string;
+}
+
+/**
+ * `cli(...argv)` for a spec: runs the CLI in process with the env `env()` returns at the
+ * call, since a spec sets its env in `beforeAll`, after this is made.
+ */
+export function cliRunner(env: () => NodeJS.ProcessEnv): (...argv: string[]) => Promise<CliRun> {
+  return async (...argv) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(argv, env(), { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out, err: err.join('\n') };
+  };
 }

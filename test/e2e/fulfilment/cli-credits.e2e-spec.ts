@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { runCli } from '../../../apps/api/src/cli/run-cli';
-import { CliDatabase, cliDatabase } from '../../cli/cli-database';
+import { CliDatabase, cliDatabase, cliRunner } from '../../cli/cli-database';
 import { expectLedgerConsistent, rows } from './helpers';
 
 /**
@@ -23,12 +22,7 @@ describe('CLI: credits grant / credits show', () => {
   let env: NodeJS.ProcessEnv;
   let database: CliDatabase;
 
-  const cli = async (...argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-    return { code, out, err: err.join('\n') };
-  };
+  const cli = cliRunner(() => env);
   beforeAll(async () => {
     database = await cliDatabase();
     env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', ...database.env };
@@ -116,27 +110,10 @@ describe('CLI: credits grant / credits show', () => {
   pgOnly(
     'with --ref, running the same grant again applies it once (safe to retry after a lost connection)',
     async () => {
-      const first = await cli(
-        'credits',
-        'grant',
-        'acme',
-        '100',
-        '--reason',
-        'Goodwill for TICKET-42',
-        '--ref',
-        'TICKET-42',
-      );
+      const grant = ['credits', 'grant', 'acme', '100', '--reason', 'Goodwill for TICKET-42', '--ref', 'TICKET-42'];
+      const first = await cli(...grant);
       expect(first).toMatchObject({ code: 0, out: ['350'] });
-      const again = await cli(
-        'credits',
-        'grant',
-        'acme',
-        '100',
-        '--reason',
-        'Goodwill for TICKET-42',
-        '--ref',
-        'TICKET-42',
-      );
+      const again = await cli(...grant);
       expect(again).toMatchObject({ code: 0, out: ['350'] });
       expect(again.err).toContain('--ref TICKET-42 was already applied; nothing changed');
       expect((await cli('credits', 'grant', 'acme', '10', '--reason', 'x', '--ref', 'no spaces allowed')).code).toBe(2);
