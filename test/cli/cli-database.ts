@@ -62,3 +62,24 @@ export function cliRunner(env: () => NodeJS.ProcessEnv): (...argv: string[]) => 
     return { code, out, err: err.join('\n') };
   };
 }
+
+/**
+ * A describe block's own CLI database, made in `beforeAll` and dropped in `afterAll` (call
+ * this before the block's own hooks), with `cli` running quiet test commands on it, the
+ * block's `extraEnv()` added.
+ */
+export function cliSpecDatabase(extraEnv: () => NodeJS.ProcessEnv = () => ({})) {
+  let database: CliDatabase | undefined;
+  beforeAll(async () => {
+    database = await cliDatabase();
+  });
+  afterAll(() => database?.drop());
+  const opened = (): CliDatabase => {
+    if (!database) throw new Error('the CLI database is made in beforeAll');
+    return database;
+  };
+  return {
+    cli: cliRunner(() => ({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...opened().env, ...extraEnv() })),
+    withDb: <T>(fn: (db: Db) => Promise<T>): Promise<T> => opened().withDb(fn),
+  };
+}

@@ -1,5 +1,5 @@
 import { notificationEvents } from '@credits/database';
-import { CliDatabase, cliDatabase, cliRunner } from './cli-database';
+import { cliSpecDatabase } from './cli-database';
 
 /**
  * `notify …` through `runCli`, on a database of its own (PostgreSQL with TEST_DATABASE_URL,
@@ -7,16 +7,7 @@ import { CliDatabase, cliDatabase, cliRunner } from './cli-database';
  * (test/e2e/notifications); here: what an operator types and reads.
  */
 describe('CLI: notify', () => {
-  let env: NodeJS.ProcessEnv;
-  let database: CliDatabase;
-
-  const cli = cliRunner(() => env);
-
-  beforeAll(async () => {
-    database = await cliDatabase();
-    env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', ...database.env, LOW_BALANCE_THRESHOLD: '100' };
-  });
-  afterAll(() => database?.drop());
+  const { cli, withDb } = cliSpecDatabase(() => ({ LOW_BALANCE_THRESHOLD: '100' }));
 
   it('adds, lists and removes an endpoint; a ledger entry from the CLI writes its event', async () => {
     const added = await cli('notify', 'add', 'http://127.0.0.1:9/hook', '--events', 'credits.low_balance');
@@ -35,7 +26,7 @@ describe('CLI: notify', () => {
     expect((await cli('org', 'create', 'acme')).code).toBe(0);
     expect((await cli('credits', 'grant', 'acme', '150', '--reason', 'welcome')).code).toBe(0);
     expect((await cli('credits', 'grant', 'acme', '-100', '--reason', 'spent')).code).toBe(0);
-    const events = await database.withDb((db) => db.select().from(notificationEvents));
+    const events = await withDb((db) => db.select().from(notificationEvents));
     expect(events.map((event) => event.type)).toEqual(['credits.low_balance']);
 
     expect(await cli('notify', 'remove', id!)).toMatchObject({ code: 0 });

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { CliDatabase, cliDatabase, cliRunner } from '../../cli/cli-database';
+import { cliSpecDatabase } from '../../cli/cli-database';
 import { expectLedgerConsistent, rows } from './helpers';
 
 /**
@@ -19,16 +19,10 @@ const pgOnly = onPostgres ? it : notInThisPass;
 const pgliteOnly = onPostgres ? notInThisPass : it;
 
 describe('CLI: credits grant / credits show', () => {
-  let env: NodeJS.ProcessEnv;
-  let database: CliDatabase;
-
-  const cli = cliRunner(() => env);
+  const { cli, withDb } = cliSpecDatabase();
   beforeAll(async () => {
-    database = await cliDatabase();
-    env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', ...database.env };
     expect((await cli('org', 'create', 'acme', '--name', 'Acme Inc')).code).toBe(0);
   });
-  afterAll(() => database?.drop());
 
   pgOnly('show: a new org has balance 0 and no entries', async () => {
     const res = await cli('credits', 'show', 'acme');
@@ -153,7 +147,7 @@ describe('CLI: credits grant / credits show', () => {
   });
 
   pgOnly('the ledger stays consistent: balance = sum of entries, never negative', async () => {
-    await database.withDb(async (db) => {
+    await withDb(async (db) => {
       await expectLedgerConsistent(db);
       const [row] = await rows<{ n: number }>(
         db,
@@ -191,6 +185,6 @@ describe('CLI: credits grant / credits show', () => {
       ['admin_adjustment', '-200', '300', 'Correction'],
       ['admin_adjustment', '+500', '500', 'Welcome credits'],
     ]);
-    await database.withDb((db) => expectLedgerConsistent(db));
+    await withDb((db) => expectLedgerConsistent(db));
   });
 });

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from '../../../apps/stripe-emulator/src';
 import { checkoutSessions, creditBalances, creditLedger, organizations, users } from '@credits/database';
-import { CliDatabase, cliDatabase, cliRunner } from '../../cli/cli-database';
+import { cliSpecDatabase } from '../../cli/cli-database';
 import { expectLedgerConsistent } from './helpers';
 
 /**
@@ -11,15 +11,16 @@ import { expectLedgerConsistent } from './helpers';
  * temporary DATA_DIR). Purchases are paid at the emulator with no webhook delivered.
  */
 describe('CLI: stripe reconcile / credits audit', () => {
-  let env: NodeJS.ProcessEnv;
-  let database: CliDatabase;
   let emulator: StripeEmulator;
   let stripe: Stripe;
   let orgId: string;
   let userId: string;
 
-  const cli = cliRunner(() => env);
-  const withDb: CliDatabase['withDb'] = (fn) => database.withDb(fn);
+  const { cli, withDb } = cliSpecDatabase(() => ({
+    STRIPE_SECRET_KEY: 'sk_test_cli',
+    STRIPE_API_BASE: emulator.url,
+    STRIPE_TIMEOUT_MS: '2000',
+  }));
   /** A session as the API creates it (its metadata), paid at Stripe, its webhook never delivered. */
   const paidSession = async (bundles: number) => {
     const session = await stripe.checkout.sessions.create({
@@ -47,9 +48,6 @@ describe('CLI: stripe reconcile / credits audit', () => {
   beforeAll(async () => {
     emulator = await startStripeEmulator({ port: 0 });
     stripe = new Stripe('sk_test_cli', { host: '127.0.0.1', port: emulator.port, protocol: 'http' });
-    const stripeEnv = { STRIPE_SECRET_KEY: 'sk_test_cli', STRIPE_API_BASE: emulator.url, STRIPE_TIMEOUT_MS: '2000' };
-    database = await cliDatabase();
-    env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', ...database.env, ...stripeEnv };
     expect((await cli('org', 'create', 'acme')).code).toBe(0);
     expect((await cli('user', 'create', 'admin@acme.test')).code).toBe(0);
     [orgId, userId] = await withDb(async (db) => [
@@ -59,7 +57,6 @@ describe('CLI: stripe reconcile / credits audit', () => {
   });
   afterAll(async () => {
     await emulator?.close();
-    await database?.drop();
   });
 
   it('grants a missed purchase once; --dry-run writes nothing; a second run grants nothing', async () => {
