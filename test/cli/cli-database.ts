@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Db } from '@credits/database';
+import { runCli } from '../../apps/api/src/cli/run-cli';
 import { createTestDatabaseUrl, primePgliteTemplate } from '../support/database';
 
 export interface CliDatabase {
@@ -40,4 +41,45 @@ export async function cliDatabase(): Promise<CliDatabase> {
     }
   };
   return { env, withDb, drop };
+}
+
+/** What one in-process CLI run printed: stdout as lines, stderr as one text. */
+export interface CliRun {
+  code: number;
+  out: string[];
+  err: string;
+}
+
+/**
+ * `cli(...argv)` for a spec: runs the CLI in process with the env `env()` returns at the
+ * call, since a spec sets its env in `beforeAll`, after this is made.
+ */
+export function cliRunner(env: () => NodeJS.ProcessEnv): (...argv: string[]) => Promise<CliRun> {
+  return async (...argv) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(argv, env(), { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out, err: err.join('\n') };
+  };
+}
+
+/**
+ * A describe block's own CLI database, made in `beforeAll` and dropped in `afterAll` (call
+ * this before the block's own hooks), with `cli` running quiet test commands on it, the
+ * block's `extraEnv()` added.
+ */
+export function cliSpecDatabase(extraEnv: () => NodeJS.ProcessEnv = () => ({})) {
+  let database: CliDatabase | undefined;
+  beforeAll(async () => {
+    database = await cliDatabase();
+  });
+  afterAll(() => database?.drop());
+  const opened = (): CliDatabase => {
+    if (!database) throw new Error('the CLI database is made in beforeAll');
+    return database;
+  };
+  return {
+    cli: cliRunner(() => ({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...opened().env, ...extraEnv() })),
+    withDb: <T>(fn: (db: Db) => Promise<T>): Promise<T> => opened().withDb(fn),
+  };
 }

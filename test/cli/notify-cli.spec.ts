@@ -1,9 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { notificationEvents, openDatabase } from '@credits/database';
-import { runCli } from '../../apps/api/src/cli/run-cli';
-import { createTestDatabaseUrl, primePgliteTemplate, type TestDatabase } from '../support/database';
+import { notificationEvents } from '@credits/database';
+import { cliSpecDatabase } from './cli-database';
 
 /**
  * `notify …` through `runCli`, on a database of its own (PostgreSQL with TEST_DATABASE_URL,
@@ -11,31 +7,7 @@ import { createTestDatabaseUrl, primePgliteTemplate, type TestDatabase } from '.
  * (test/e2e/notifications); here: what an operator types and reads.
  */
 describe('CLI: notify', () => {
-  let env: NodeJS.ProcessEnv;
-  let database: TestDatabase | undefined;
-  let dataDir: string | undefined;
-
-  const cli = async (...argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-    return { code, out, err: err.join('\n') };
-  };
-
-  beforeAll(async () => {
-    if (process.env.TEST_DATABASE_URL?.trim()) {
-      database = await createTestDatabaseUrl();
-      env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: database.url, LOW_BALANCE_THRESHOLD: '100' };
-    } else {
-      await primePgliteTemplate();
-      dataDir = mkdtempSync(join(tmpdir(), 'credits-cli-'));
-      env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir, LOW_BALANCE_THRESHOLD: '100' };
-    }
-  });
-  afterAll(async () => {
-    await database?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  const { cli, withDb } = cliSpecDatabase(() => ({ LOW_BALANCE_THRESHOLD: '100' }));
 
   it('adds, lists and removes an endpoint; a ledger entry from the CLI writes its event', async () => {
     const added = await cli('notify', 'add', 'http://127.0.0.1:9/hook', '--events', 'credits.low_balance');
@@ -54,14 +26,8 @@ describe('CLI: notify', () => {
     expect((await cli('org', 'create', 'acme')).code).toBe(0);
     expect((await cli('credits', 'grant', 'acme', '150', '--reason', 'welcome')).code).toBe(0);
     expect((await cli('credits', 'grant', 'acme', '-100', '--reason', 'spent')).code).toBe(0);
-    const handle = await openDatabase({ url: env.DATABASE_URL ?? '', dataDir: env.DATA_DIR ?? '', migrate: false });
-    let types: string[];
-    try {
-      types = (await handle.db.select().from(notificationEvents)).map((event) => event.type);
-    } finally {
-      await handle.close();
-    }
-    expect(types).toEqual(['credits.low_balance']);
+    const events = await withDb((db) => db.select().from(notificationEvents));
+    expect(events.map((event) => event.type)).toEqual(['credits.low_balance']);
 
     expect(await cli('notify', 'remove', id!)).toMatchObject({ code: 0 });
     expect(await cli('notify', 'list')).toMatchObject({ code: 0, out: [], err: 'no endpoints' });

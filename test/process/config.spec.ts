@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '@credits/config';
 import { isDependencyUnavailable } from '@credits/errors';
+import { productionEnv } from '../support/production-env';
 
 describe('traffic configuration', () => {
   it('has safe defaults: rate limits on, per process, no version check, CORS off, no proxy trusted', () => {
@@ -41,18 +42,11 @@ describe('traffic configuration', () => {
   });
 
   it('refuses TRUST_PROXY=true in production: every client could pick the address the per-IP limits count', () => {
-    const production = {
-      NODE_ENV: 'production',
-      NOTIFY_ENCRYPTION_KEY: 'a-production-key-of-at-least-32-bytes',
-      STRIPE_SECRET_KEY: 'sk_live_abc',
-      STRIPE_WEBHOOK_SECRET: 'whsec_abc',
-      CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com',
-    };
-    expect(() => loadConfig({ ...production, TRUST_PROXY: 'true' })).toThrow(
+    expect(() => loadConfig({ ...productionEnv, TRUST_PROXY: 'true' })).toThrow(
       /TRUST_PROXY must be false, a hop count, or addresses\/CIDRs like 10\.0\.0\.0\/8 in production/,
     );
-    expect(loadConfig({ ...production, TRUST_PROXY: '1' }).http.trustProxy).toBe(1);
-    expect(loadConfig({ ...production, TRUST_PROXY: '10.0.0.0/8' }).http.trustProxy).toEqual(['10.0.0.0/8']);
+    expect(loadConfig({ ...productionEnv, TRUST_PROXY: '1' }).http.trustProxy).toBe(1);
+    expect(loadConfig({ ...productionEnv, TRUST_PROXY: '10.0.0.0/8' }).http.trustProxy).toEqual(['10.0.0.0/8']);
   });
 
   it('reads CORS origins, REDIS_URL and MIN_CLIENT_VERSION', () => {

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '@credits/config';
+import { productionEnv } from '../support/production-env';
 
 describe('loadConfig', () => {
   it('has working defaults for a laptop: embedded database, the Stripe emulator', () => {
@@ -63,13 +64,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
       /STRIPE_SECRET_KEY is required in production.*STRIPE_WEBHOOK_SECRET.*CHECKOUT_ALLOWED_REDIRECT_HOSTS.*NOTIFY_ENCRYPTION_KEY is required/s,
     );
-    const config = loadConfig({
-      NODE_ENV: 'production',
-      NOTIFY_ENCRYPTION_KEY: 'a-production-key-of-at-least-32-bytes',
-      STRIPE_SECRET_KEY: 'sk_live_abc',
-      STRIPE_WEBHOOK_SECRET: 'whsec_abc',
-      CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com, *.example.com',
-    });
+    const config = loadConfig({ ...productionEnv, CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com, *.example.com' });
     expect(config.stripe.usesEmulator).toBe(false);
     expect(config.stripe.apiBase).toBeUndefined();
     expect(config.checkout.requireHttpsRedirects).toBe(true);
@@ -78,18 +73,11 @@ describe('loadConfig', () => {
   });
 
   it('fetches JWT signing keys over https only in production', () => {
-    const production = {
-      NODE_ENV: 'production',
-      NOTIFY_ENCRYPTION_KEY: 'a-production-key-of-at-least-32-bytes',
-      STRIPE_SECRET_KEY: 'sk_live_abc',
-      STRIPE_WEBHOOK_SECRET: 'whsec_abc',
-      CHECKOUT_ALLOWED_REDIRECT_HOSTS: 'app.example.com',
-    };
-    expect(() => loadConfig({ ...production, JWT_JWKS_URL: 'http://idp.example.com/.well-known/jwks.json' })).toThrow(
-      /JWT_JWKS_URL must be a URL \(https:\)/,
-    );
+    expect(() =>
+      loadConfig({ ...productionEnv, JWT_JWKS_URL: 'http://idp.example.com/.well-known/jwks.json' }),
+    ).toThrow(/JWT_JWKS_URL must be a URL \(https:\)/);
     expect(
-      loadConfig({ ...production, JWT_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json' }).jwt.jwksUrl?.host,
+      loadConfig({ ...productionEnv, JWT_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json' }).jwt.jwksUrl?.host,
     ).toBe('idp.example.com');
     expect(loadConfig({ JWT_JWKS_URL: 'http://127.0.0.1:8080/jwks.json' }).jwt.jwksUrl?.port).toBe('8080');
   });

@@ -83,13 +83,15 @@ function eventOrThrow(ctx: Context, id: string): EventRecord {
   return record;
 }
 
-async function route(
+type ControlHandler = (
   deps: ControlDeps,
   method: string,
   path: string,
   query: URLSearchParams,
   rawBody: string,
-): Promise<ControlResult> {
+) => Promise<ControlResult>;
+
+const route: ControlHandler = async (deps, method, path, query, rawBody) => {
   const { ctx } = deps;
   const sub = path.slice('/_emulator'.length) || '/';
   const body = method === 'POST' ? parseJsonBody(rawBody) : {};
@@ -206,21 +208,16 @@ async function route(
     return { status: 200, body: { refund: result.refund, charge: result.charge, events: [summary(result.event)] } };
   }
   return { status: 404, body: { error: { message: `Unknown emulator control: ${method} ${path}` } } };
-}
+};
 
-export async function handleControl(
-  deps: ControlDeps,
-  method: string,
-  path: string,
-  query: URLSearchParams,
-  rawBody: string,
-): Promise<ControlResult> {
+/** `route`, with a refused control answered as its status and message. */
+export const handleControl: ControlHandler = async (...request) => {
   try {
-    return await route(deps, method, path, query, rawBody);
+    return await route(...request);
   } catch (err) {
     if (err instanceof ControlError || err instanceof FlowError) {
       return { status: err.status, body: { error: { message: err.message } } };
     }
     throw err;
   }
-}
+};

@@ -31,11 +31,18 @@ export function optionalString(params: FormObject, key: string, param = key, max
   return value;
 }
 
-export function requiredString(params: FormObject, key: string, param = key, maxLength = 5000): string {
-  const value = optionalString(params, key, param, maxLength);
-  if (value === undefined || value === '') throw missingParam(param);
-  return value;
+/** The required form of an optional reader: absent or empty is Stripe's missing-parameter error. */
+function required<T, Rest extends unknown[]>(
+  read: (params: FormObject, key: string, param?: string, ...rest: Rest) => T | undefined,
+): (params: FormObject, key: string, param?: string, ...rest: Rest) => T {
+  return (params, key, param = key, ...rest) => {
+    const value = read(params, key, param, ...rest);
+    if (value === undefined || value === '') throw missingParam(param);
+    return value;
+  };
 }
+
+export const requiredString = required(optionalString);
 
 export function optionalInteger(
   params: FormObject,
@@ -64,17 +71,7 @@ export function optionalInteger(
   return n;
 }
 
-export function requiredInteger(
-  params: FormObject,
-  key: string,
-  param = key,
-  min = 0,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  const n = optionalInteger(params, key, param, min, max);
-  if (n === undefined) throw missingParam(param);
-  return n;
-}
+export const requiredInteger = required(optionalInteger);
 
 export function optionalBoolean(params: FormObject, key: string, param = key): boolean | undefined {
   const value = params[key];

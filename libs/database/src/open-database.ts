@@ -64,24 +64,13 @@ async function openPglite(dataDir: string | undefined, migrationsFolder: string 
     if (migrationsFolder) await migratePglite(db, { migrationsFolder });
 
     const client = pglite;
-    let closing: Promise<void> | undefined;
-    return {
-      db: db satisfies Db,
-      kind: 'pglite',
-      async ping() {
-        await client.query('select 1');
-      },
-      close() {
-        closing ??= (async () => {
-          try {
-            if (!client.closed) await client.close();
-          } finally {
-            lock?.release();
-          }
-        })();
-        return closing;
-      },
-    };
+    return handleOf(db satisfies Db, 'pglite', client, async () => {
+      try {
+        if (!client.closed) await client.close();
+      } finally {
+        lock?.release();
+      }
+    });
   } catch (err) {
     if (pglite && !pglite.closed) await pglite.close().catch(() => undefined);
     lock?.release();
@@ -131,15 +120,25 @@ async function openPostgres(
   }
 
   const db = drizzleNodePg(pool, { schema: fullSchema });
+  return handleOf(db satisfies Db, 'postgres', pool, () => pool.end());
+}
+
+/** The handle over an open client: `ping` asks it `select 1`; `close` runs `end` once, however often called. */
+function handleOf(
+  db: Db,
+  kind: DatabaseHandle['kind'],
+  client: { query(sql: string): Promise<unknown> },
+  end: () => Promise<void>,
+): DatabaseHandle {
   let closing: Promise<void> | undefined;
   return {
-    db: db satisfies Db,
-    kind: 'postgres',
+    db,
+    kind,
     async ping() {
-      await pool.query('select 1');
+      await client.query('select 1');
     },
     close() {
-      closing ??= pool.end();
+      closing ??= end();
       return closing;
     },
   };

@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { runCli } from '../../../apps/api/src/cli/run-cli';
-import { CliDatabase, cliDatabase } from '../../cli/cli-database';
+import { cliSpecDatabase } from '../../cli/cli-database';
 import { expectLedgerConsistent, rows } from './helpers';
 
 /**
@@ -20,21 +19,10 @@ const pgOnly = onPostgres ? it : notInThisPass;
 const pgliteOnly = onPostgres ? notInThisPass : it;
 
 describe('CLI: credits grant / credits show', () => {
-  let env: NodeJS.ProcessEnv;
-  let database: CliDatabase;
-
-  const cli = async (...argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-    return { code, out, err: err.join('\n') };
-  };
+  const { cli, withDb } = cliSpecDatabase();
   beforeAll(async () => {
-    database = await cliDatabase();
-    env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', ...database.env };
     expect((await cli('org', 'create', 'acme', '--name', 'Acme Inc')).code).toBe(0);
   });
-  afterAll(() => database?.drop());
 
   pgOnly('show: a new org has balance 0 and no entries', async () => {
     const res = await cli('credits', 'show', 'acme');
@@ -116,27 +104,10 @@ describe('CLI: credits grant / credits show', () => {
   pgOnly(
     'with --ref, running the same grant again applies it once (safe to retry after a lost connection)',
     async () => {
-      const first = await cli(
-        'credits',
-        'grant',
-        'acme',
-        '100',
-        '--reason',
-        'Goodwill for TICKET-42',
-        '--ref',
-        'TICKET-42',
-      );
+      const grant = ['credits', 'grant', 'acme', '100', '--reason', 'Goodwill for TICKET-42', '--ref', 'TICKET-42'];
+      const first = await cli(...grant);
       expect(first).toMatchObject({ code: 0, out: ['350'] });
-      const again = await cli(
-        'credits',
-        'grant',
-        'acme',
-        '100',
-        '--reason',
-        'Goodwill for TICKET-42',
-        '--ref',
-        'TICKET-42',
-      );
+      const again = await cli(...grant);
       expect(again).toMatchObject({ code: 0, out: ['350'] });
       expect(again.err).toContain('--ref TICKET-42 was already applied; nothing changed');
       expect((await cli('credits', 'grant', 'acme', '10', '--reason', 'x', '--ref', 'no spaces allowed')).code).toBe(2);
@@ -176,7 +147,7 @@ describe('CLI: credits grant / credits show', () => {
   });
 
   pgOnly('the ledger stays consistent: balance = sum of entries, never negative', async () => {
-    await database.withDb(async (db) => {
+    await withDb(async (db) => {
       await expectLedgerConsistent(db);
       const [row] = await rows<{ n: number }>(
         db,
@@ -214,6 +185,6 @@ describe('CLI: credits grant / credits show', () => {
       ['admin_adjustment', '-200', '300', 'Correction'],
       ['admin_adjustment', '+500', '500', 'Welcome credits'],
     ]);
-    await database.withDb((db) => expectLedgerConsistent(db));
+    await withDb((db) => expectLedgerConsistent(db));
   });
 });

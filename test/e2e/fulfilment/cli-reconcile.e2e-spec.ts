@@ -1,12 +1,8 @@
 import { eq, sql } from 'drizzle-orm';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from '../../../apps/stripe-emulator/src';
-import { runCli } from '../../../apps/api/src/cli/run-cli';
-import { checkoutSessions, creditBalances, creditLedger, openDatabase, organizations, users } from '@credits/database';
-import { createTestDatabaseUrl, primePgliteTemplate, TestDatabase } from '../../support/database';
+import { checkoutSessions, creditBalances, creditLedger, organizations, users } from '@credits/database';
+import { cliSpecDatabase } from '../../cli/cli-database';
 import { expectLedgerConsistent } from './helpers';
 
 /**
@@ -15,28 +11,16 @@ import { expectLedgerConsistent } from './helpers';
  * temporary DATA_DIR). Purchases are paid at the emulator with no webhook delivered.
  */
 describe('CLI: stripe reconcile / credits audit', () => {
-  let env: NodeJS.ProcessEnv;
-  let database: TestDatabase | undefined;
-  let dataDir: string | undefined;
   let emulator: StripeEmulator;
   let stripe: Stripe;
   let orgId: string;
   let userId: string;
 
-  const cli = async (...argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-    return { code, out, err: err.join('\n') };
-  };
-  const withDb = async <T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> => {
-    const handle = await openDatabase({ url: env.DATABASE_URL ?? '', dataDir: env.DATA_DIR ?? '', migrate: false });
-    try {
-      return await fn(handle.db);
-    } finally {
-      await handle.close();
-    }
-  };
+  const { cli, withDb } = cliSpecDatabase(() => ({
+    STRIPE_SECRET_KEY: 'sk_test_cli',
+    STRIPE_API_BASE: emulator.url,
+    STRIPE_TIMEOUT_MS: '2000',
+  }));
   /** A session as the API creates it (its metadata), paid at Stripe, its webhook never delivered. */
   const paidSession = async (bundles: number) => {
     const session = await stripe.checkout.sessions.create({
@@ -64,15 +48,6 @@ describe('CLI: stripe reconcile / credits audit', () => {
   beforeAll(async () => {
     emulator = await startStripeEmulator({ port: 0 });
     stripe = new Stripe('sk_test_cli', { host: '127.0.0.1', port: emulator.port, protocol: 'http' });
-    const stripeEnv = { STRIPE_SECRET_KEY: 'sk_test_cli', STRIPE_API_BASE: emulator.url, STRIPE_TIMEOUT_MS: '2000' };
-    if (process.env.TEST_DATABASE_URL?.trim()) {
-      database = await createTestDatabaseUrl();
-      env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: database.url, ...stripeEnv };
-    } else {
-      await primePgliteTemplate();
-      dataDir = mkdtempSync(join(tmpdir(), 'credits-cli-'));
-      env = { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir, ...stripeEnv };
-    }
     expect((await cli('org', 'create', 'acme')).code).toBe(0);
     expect((await cli('user', 'create', 'admin@acme.test')).code).toBe(0);
     [orgId, userId] = await withDb(async (db) => [
@@ -82,8 +57,6 @@ describe('CLI: stripe reconcile / credits audit', () => {
   });
   afterAll(async () => {
     await emulator?.close();
-    await database?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('grants a missed purchase once; --dry-run writes nothing; a second run grants nothing', async () => {
