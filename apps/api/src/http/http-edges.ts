@@ -77,6 +77,10 @@ function refusalOf(req: IncomingMessage, url: string): ApiException | undefined 
   if (url.includes('%') && !decodes(url)) {
     return new InvalidRequestError('The request URI has malformed percent-encoding');
   }
+  // PostgreSQL text cannot hold U+0000: a parameter carrying one failed in the database (500).
+  if (url.includes('%00')) {
+    return new InvalidRequestError('The request URI may not contain a NUL character (%00)');
+  }
   // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request (Node keeps the first of several).
   const hosts = timesSent(req, 'host');
   if (hosts > 1 || (hosts === 0 && req.httpVersion === '1.1')) {

@@ -68,11 +68,40 @@ function parseJsonBody(request: FastifyRequest, raw: Buffer): unknown {
       type: 'json_too_deep',
     });
   }
+  let parsed: unknown;
   try {
-    return secureJsonParse(text, { protoAction: 'error', constructorAction: 'error' });
+    parsed = secureJsonParse(text, { protoAction: 'error', constructorAction: 'error' });
   } catch {
     throw invalidBody('Request body is not valid JSON', { loc: ['body'], msg: 'Invalid JSON', type: 'json_invalid' });
   }
+  // PostgreSQL text cannot hold U+0000, so no field may: refused here, once, rather than
+  // failing in whichever statement stores it. JSON can only write it as an escape, so the
+  // walk runs only when the escape appears.
+  const nulAt = /\\u0000/i.test(text) ? pathToNul(parsed, ['body']) : undefined;
+  if (nulAt) {
+    throw new ValidationError([{ loc: nulAt, msg: 'String should not contain U+0000', type: 'string_nul' }]);
+  }
+  return parsed;
+}
+
+/** Where the first string (value or key) holding U+0000 sits, or undefined. */
+function pathToNul(value: unknown, path: (string | number)[]): (string | number)[] | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = pathToNul(value[i], [...path, i]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [key, inner] of Object.entries(value)) {
+      if (key.includes('\0')) return [...path, key];
+      const found = pathToNul(inner, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 function invalidBody(detail: string, error: FieldError): InvalidRequestError {
