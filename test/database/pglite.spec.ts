@@ -18,9 +18,13 @@ async function tableNames(handle: DatabaseHandle): Promise<string[]> {
 }
 
 const TABLES = [
+  'api_key_orgs',
   'api_keys',
+  'auto_refill_settings',
+  'auto_refills',
   'checkout_sessions',
   'credit_balances',
+  'credit_holds',
   'credit_ledger',
   'idempotency_keys',
   'memberships',
@@ -29,6 +33,7 @@ const TABLES = [
   'notification_events',
   'organizations',
   'stripe_events',
+  'usage_records',
   'users',
 ];
 

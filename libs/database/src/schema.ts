@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
   check,
   index,
   integer,
@@ -15,6 +16,7 @@ import {
   text,
   timestamp,
   unique,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -58,24 +60,51 @@ export const memberships = pgTable(
   ],
 );
 
+export const API_KEY_SCOPES = ['org:read', 'credits:read', 'credits:purchase', 'credits:spend'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
 export const apiKeys = pgTable(
   'api_keys',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The user a user key acts as; null for a service key, which belongs to no user. */
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    /** A service key's name (the host backend that holds it); null for a user key. */
+    serviceName: text('service_name'),
     name: text('name').notNull(),
     /** The visible, non-secret start of the key; what `apikey revoke` takes. */
     prefix: text('prefix').notNull().unique(),
     /** SHA-256 of the whole key, hex. The key itself is shown once and never stored. */
     keyHash: text('key_hash').notNull().unique(),
+    /**
+     * What the key may do. Null on a user key: what its role allows. A service key always
+     * lists its scopes; `credits:spend` is never implied.
+     */
+    scopes: text('scopes').array().$type<ApiKeyScope[]>(),
     createdAt: createdAt(),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
   },
-  (t) => [index('api_keys_user_idx').on(t.userId)],
+  (t) => [
+    index('api_keys_user_idx').on(t.userId),
+    check('api_keys_owner_check', sql`(${t.userId} is null) <> (${t.serviceName} is null)`),
+    check('api_keys_service_scopes_check', sql`${t.serviceName} is null or ${t.scopes} is not null`),
+  ],
+);
+
+/** The orgs a service key is limited to; a service key with no row here serves every org. */
+export const apiKeyOrgs = pgTable(
+  'api_key_orgs',
+  {
+    apiKeyId: uuid('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.orgId] })],
 );
 
 export const CHECKOUT_STATUSES = ['open', 'complete', 'expired', 'failed'] as const;
@@ -102,6 +131,8 @@ export const checkoutSessions = pgTable(
     /** Set once credits were granted; the unique ledger `source_ref` is what enforces once. */
     fulfilledAt: timestamp('fulfilled_at', { withTimezone: true }),
     stripePaymentIntentId: text('stripe_payment_intent_id'),
+    /** The buyer asked to keep the card for auto-refill (`setup_future_usage = off_session`). */
+    savePaymentMethod: boolean('save_payment_method').notNull().default(false),
     /**
      * Credits of this session's refunds already settled: debited, or forgiven because the org
      * had spent them. A later refund of the same charge owes only what is beyond this, so a
@@ -120,7 +151,7 @@ export const checkoutSessions = pgTable(
   ],
 );
 
-export const TRANSACTION_TYPES = ['purchase', 'refund', 'usage', 'admin_adjustment'] as const;
+export const TRANSACTION_TYPES = ['purchase', 'refund', 'usage', 'admin_adjustment', 'auto_refill'] as const;
 export type TransactionType = (typeof TRANSACTION_TYPES)[number];
 
 /** Append-only. An org's balance is always the sum of its entries. */
@@ -138,9 +169,14 @@ export const creditLedger = pgTable(
     transactionType: text('transaction_type').$type<TransactionType>().notNull(),
     description: text('description').notNull(),
     checkoutSessionId: text('checkout_session_id').references(() => checkoutSessions.id),
+    /** The host's metadata of a usage entry (string keys and values). */
+    metadata: jsonb('metadata').$type<Record<string, string>>(),
+    /** The Stripe charge's receipt, on purchase and auto-refill entries. */
+    receiptUrl: text('receipt_url'),
     /**
      * What caused the entry, unique: `purchase:<cs_id>`, `refund:<ch_id>:<cumulative amount
-     * refunded>`, `admin:<uuid>`.
+     * refunded>`, `admin:<uuid>`, `usage:<usage record id>`, `hold:<hold id>`,
+     * `auto_refill:<payment intent id>`.
      * A second grant for the same source fails here, inside the transaction.
      */
     sourceRef: text('source_ref').notNull().unique(),
@@ -148,7 +184,10 @@ export const creditLedger = pgTable(
   },
   (t) => [
     index('credit_ledger_org_seq_idx').on(t.orgId, t.seq),
-    check('credit_ledger_type_check', sql`${t.transactionType} in ('purchase', 'refund', 'usage', 'admin_adjustment')`),
+    check(
+      'credit_ledger_type_check',
+      sql`${t.transactionType} in ('purchase', 'refund', 'usage', 'admin_adjustment', 'auto_refill')`,
+    ),
     check('credit_ledger_balance_check', sql`${t.balanceAfter} >= 0`),
   ],
 );
@@ -193,6 +232,138 @@ export const idempotencyKeys = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.orgId, t.key] }), index('idempotency_keys_expires_idx').on(t.expiresAt)],
+);
+
+/**
+ * One row per usage idempotency key of an org (whoever sent it), kept 30 days: the primary
+ * key is what stops a second debit for one key, and the first answer is replayed from it.
+ */
+export const usageRecords = pgTable(
+  'usage_records',
+  {
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    idempotencyKey: text('idempotency_key').notNull(),
+    /** Names the ledger entry (`usage:<id>`), so a key reused after 30 days is a new source. */
+    id: uuid('id').notNull().unique().defaultRandom(),
+    /** SHA-256 of the canonical request: the same key with another body is a conflict. */
+    requestHash: text('request_hash').notNull(),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    debited: bigint('debited', { mode: 'number' }).notNull(),
+    /** The ledger entry; null when `allow_partial` found nothing to debit. */
+    ledgerEntryId: uuid('ledger_entry_id'),
+    balanceAfter: bigint('balance_after', { mode: 'number' }).notNull(),
+    /** The first answer, replayed as it was. */
+    response: jsonb('response').notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.idempotencyKey] }),
+    index('usage_records_expires_idx').on(t.expiresAt),
+    check('usage_records_debited_check', sql`${t.debited} >= 0 and ${t.debited} <= ${t.amount}`),
+  ],
+);
+
+export const HOLD_STATUSES = ['active', 'captured', 'released', 'expired'] as const;
+export type HoldStatus = (typeof HOLD_STATUSES)[number];
+
+/**
+ * Credits reserved before work runs. An active hold counts against `available_balance`
+ * until its `expires_at`, whether or not a sweeper has marked it `expired`.
+ */
+export const creditHolds = pgTable(
+  'credit_holds',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    status: text('status').$type<HoldStatus>().notNull().default('active'),
+    capturedAmount: bigint('captured_amount', { mode: 'number' }),
+    description: text('description'),
+    metadata: jsonb('metadata').$type<Record<string, string>>(),
+    /** The capture's `usage` entry. */
+    ledgerEntryId: uuid('ledger_entry_id'),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    capturedAt: timestamp('captured_at', { withTimezone: true }),
+    releasedAt: timestamp('released_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('credit_holds_org_idx').on(t.orgId, t.createdAt),
+    index('credit_holds_active_idx')
+      .on(t.orgId, t.expiresAt)
+      .where(sql`${t.status} = 'active'`),
+    check('credit_holds_amount_check', sql`${t.amount} > 0`),
+    check('credit_holds_status_check', sql`${t.status} in ('active', 'captured', 'released', 'expired')`),
+    check(
+      'credit_holds_captured_check',
+      sql`${t.capturedAmount} is null or (${t.capturedAmount} > 0 and ${t.capturedAmount} <= ${t.amount})`,
+    ),
+  ],
+);
+
+/** An org's auto-refill settings and its saved card's display fields. */
+export const autoRefillSettings = pgTable(
+  'auto_refill_settings',
+  {
+    orgId: uuid('org_id')
+      .primaryKey()
+      .references(() => organizations.id),
+    enabled: boolean('enabled').notNull().default(false),
+    threshold: bigint('threshold', { mode: 'number' }).notNull().default(0),
+    quantity: integer('quantity').notNull().default(1),
+    monthlyLimit: integer('monthly_limit').notNull().default(5),
+    /** The saved card (`pm_…`), the customer's default payment method at Stripe. */
+    paymentMethodId: text('payment_method_id'),
+    cardBrand: text('card_brand'),
+    cardLast4: text('card_last4'),
+    cardExpMonth: integer('card_exp_month'),
+    cardExpYear: integer('card_exp_year'),
+    lastFailureAt: timestamp('last_failure_at', { withTimezone: true }),
+    lastFailureCode: text('last_failure_code'),
+    lastFailureMessage: text('last_failure_message'),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('auto_refill_settings_threshold_check', sql`${t.threshold} >= 0`),
+    check('auto_refill_settings_quantity_check', sql`${t.quantity} between 1 and 10`),
+    check('auto_refill_settings_limit_check', sql`${t.monthlyLimit} between 1 and 100`),
+  ],
+);
+
+export const AUTO_REFILL_STATUSES = ['pending', 'processing', 'succeeded', 'failed'] as const;
+export type AutoRefillStatus = (typeof AUTO_REFILL_STATUSES)[number];
+
+/** One row per auto-refill attempt. At most one is in flight per org: a unique index. */
+export const autoRefills = pgTable(
+  'auto_refills',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    status: text('status').$type<AutoRefillStatus>().notNull().default('pending'),
+    bundles: integer('bundles').notNull(),
+    credits: bigint('credits', { mode: 'number' }).notNull(),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    currency: text('currency').notNull(),
+    stripePaymentIntentId: text('stripe_payment_intent_id').unique(),
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('auto_refills_org_idx').on(t.orgId, t.createdAt),
+    uniqueIndex('auto_refills_one_in_flight_idx')
+      .on(t.orgId)
+      .where(sql`${t.status} in ('pending', 'processing')`),
+    check('auto_refills_status_check', sql`${t.status} in ('pending', 'processing', 'succeeded', 'failed')`),
+  ],
 );
 
 export const NOTIFICATION_EVENT_TYPES = [

@@ -105,6 +105,7 @@ export class CheckoutSessionSource {
       paymentStatus: 'unpaid',
       fulfilledAt: null,
       stripePaymentIntentId: null,
+      savePaymentMethod: session.metadata?.save_payment_method === 'true',
       refundSettledCredits: 0,
       expiresAt: session.expires_at ? new Date(session.expires_at * 1000) : null,
       createdAt: new Date(session.created * 1000),
