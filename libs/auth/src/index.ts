@@ -2,6 +2,7 @@ export type { OrgContext, PrefetchedMembership, Principal } from '@credits/ident
 export * from './access/access-rule';
 export * from './access/org-role';
 export * from './access/public';
+export * from './access/scopes';
 export * from './access/stripe-signature';
 export * from './admin/directory-admin';
 export * from './api-keys/api-key-format';
