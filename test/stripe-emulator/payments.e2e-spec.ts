@@ -81,6 +81,12 @@ describe('Stripe emulator: saved cards and off-session payments', () => {
     expect(charge).toMatchObject({ object: 'charge', status: 'succeeded', payment_method: paymentMethod });
     expect(charge.payment_method_details?.card).toMatchObject({ brand: 'visa', last4: '4242' });
 
+    const expanded = await stripe.checkout.sessions.retrieve(session.id, {
+      expand: ['payment_intent.payment_method'],
+    });
+    const card = (expanded.payment_intent as Stripe.PaymentIntent).payment_method as Stripe.PaymentMethod;
+    expect(card).toMatchObject({ id: paymentMethod, card: { brand: 'visa', last4: '4242' } });
+
     expect((await stripe.customers.listPaymentMethods(customer)).data.map((p) => p.id)).toEqual([paymentMethod]);
     expect((await stripe.paymentMethods.list({ customer })).data.map((p) => p.id)).toEqual([paymentMethod]);
   });
