@@ -19,6 +19,8 @@ export interface CredentialCacheOptions {
   /** 0: nothing is cached. */
   maxAgeMs: number;
   maxEntries: number;
+  /** Milliseconds since the epoch; for tests. Default `Date.now` (and a monotonic clock for ages). */
+  clock?: () => number;
 }
 
 /** Taken before a read, handed to `set` after it: see `ticket()`. */
@@ -43,10 +45,18 @@ export class CredentialCache {
   /** Bumped by every change and outage: a read that began before one must not be stored after it. */
   private generation = 0;
   private listening = false;
+  private readonly now: () => number;
 
   constructor(options: CredentialCacheOptions) {
+    this.now = options.clock ?? Date.now;
     if (options.maxAgeMs > 0) {
-      this.entries = new LRUCache({ max: options.maxEntries, ttl: options.maxAgeMs, updateAgeOnGet: false });
+      this.entries = new LRUCache({
+        max: options.maxEntries,
+        ttl: options.maxAgeMs,
+        updateAgeOnGet: false,
+        // A given clock is read at each get (the default caches its reading for a millisecond).
+        ...(options.clock && { perf: { now: options.clock }, ttlResolution: 0 }),
+      });
     }
   }
 
@@ -65,7 +75,7 @@ export class CredentialCache {
     const entry = this.entries!.get(id);
     if (!entry) return undefined;
     const expiresAt = entry.tags.expiresAt;
-    if (expiresAt && expiresAt.getTime() <= Date.now()) {
+    if (expiresAt && expiresAt.getTime() <= this.now()) {
       this.entries!.delete(id);
       return undefined;
     }
