@@ -1,6 +1,7 @@
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { SignJWT } from 'jose';
 import { CredentialCache, DirectoryAdmin } from '@credits/auth';
+import { apiKeys, type Db } from '@credits/database';
 import { bearer, TEST_JWT_SECRET } from '../support/auth';
 import { Instance, seedMember, startInstance } from '../support/instance';
 import { createPostgresDatabase, PostgresDatabase } from '../support/services';
@@ -18,6 +19,14 @@ function jwt(sub: string) {
 }
 
 const prefixOf = (key: string) => key.split('_').slice(0, 2).join('_');
+
+async function lastUsedAt(db: Db, key: string): Promise<Date | null> {
+  const [row] = await db
+    .select({ lastUsedAt: apiKeys.lastUsedAt })
+    .from(apiKeys)
+    .where(eq(apiKeys.prefix, prefixOf(key)));
+  return row.lastUsedAt;
+}
 
 /**
  * Two API instances on one PostgreSQL database, each with its credential cache: a change made
@@ -70,10 +79,12 @@ describe('credential cache: two instances, one PostgreSQL, changes by the CLI', 
     }
   }
 
+  let env: Record<string, string>;
   beforeAll(async () => {
     database = await createPostgresDatabase();
-    const env = {
+    env = {
       DATABASE_URL: database.url,
+      API_KEY_LAST_USED_FLUSH_MS: '200',
       // Polling makes many requests, refused ones among them.
       RATE_LIMIT_READ: '100000',
       RATE_LIMIT_AUTH_FAILURES: '100000',
@@ -165,5 +176,22 @@ describe('credential cache: two instances, one PostgreSQL, changes by the CLI', 
     expect(await answers(key)).toEqual(['401 authentication_error', '401 authentication_error']);
     const fresh = await seedMember(a.db, 'acme', 'erin@acme.test', 'member');
     await warm(fresh);
+  });
+
+  it("records keys' last use in batches, and at shutdown", async () => {
+    const key = await seedMember(a.db, 'acme', 'frank@acme.test', 'member');
+    const before = new Date();
+    expect(await answers(key)).toEqual([200, 200]);
+    const deadline = Date.now() + 2000;
+    while ((await lastUsedAt(a.db, key)) === null && Date.now() < deadline) await sleep(20);
+    expect((await lastUsedAt(a.db, key))!.getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000);
+
+    // An instance that would flush only in ten minutes writes what it holds as it stops.
+    const c = await startInstance({ ...env, API_KEY_LAST_USED_FLUSH_MS: '600000' });
+    const other = await seedMember(a.db, 'acme', 'frank@acme.test', 'member');
+    expect((await c.request('GET', '/api/v1/org/acme', { headers: bearer(other) })).status).toBe(200);
+    expect(await lastUsedAt(a.db, other)).toBeNull();
+    await c.close();
+    expect(await lastUsedAt(a.db, other)).not.toBeNull();
   });
 });
