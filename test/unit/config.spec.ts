@@ -45,6 +45,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RECONCILE_WINDOW_HOURS: '0' })).toThrow(/RECONCILE_WINDOW_HOURS/);
   });
 
+  it('caches credentials for 30 s by default, never longer than a minute, and can turn the cache off', () => {
+    expect(loadConfig({}).credentialCache).toEqual({ maxAgeMs: 30_000, maxEntries: 10_000, lastUsedFlushMs: 15_000 });
+    expect(loadConfig({ AUTH_CACHE_MAX_AGE_MS: '0' }).credentialCache.maxAgeMs).toBe(0);
+    expect(() => loadConfig({ AUTH_CACHE_MAX_AGE_MS: '60001' })).toThrow(/AUTH_CACHE_MAX_AGE_MS/);
+    expect(() => loadConfig({ AUTH_CACHE_MAX_ENTRIES: '0' })).toThrow(/AUTH_CACHE_MAX_ENTRIES/);
+  });
+
   it('names every bad variable and what it expected, in one error', () => {
     expect(() =>
       loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://u:secret@h/db', STRIPE_TIMEOUT_MS: '-1' }),
