@@ -31,7 +31,7 @@ async function lastUsedAt(db: Db, key: string): Promise<Date | null> {
 /**
  * Two API instances on one PostgreSQL database, each with its credential cache: a change made
  * with the admin CLI (another process, as far as the instances know) reaches both through
- * NOTIFY. Runs on the PostgreSQL server in both the PGlite and the PostgreSQL runs.
+ * NOTIFY. Runs in the PostgreSQL run only (`npm run test:pglite` leaves it out).
  */
 describe('credential cache: two instances, one PostgreSQL, changes by the CLI', () => {
   let database: PostgresDatabase;
