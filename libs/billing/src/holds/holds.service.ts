@@ -1,0 +1,199 @@
+import { Injectable } from '@nestjs/common';
+import type { OrgContext, Principal } from '@credits/auth';
+import { Db, DbTransaction, InjectDb } from '@credits/database';
+import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from '@credits/errors';
+import { CursorCodec } from '@credits/pagination';
+import { CreditTransaction } from '../credits/credits.dto';
+import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
+import { InsufficientBalanceError, LedgerService } from '../ledger/ledger.service';
+import {
+  CaptureCreditHoldRequest,
+  CapturedCreditHold,
+  CreateCreditHoldRequest,
+  CreditHold,
+  CreditHoldPage,
+  ListHoldsQuery,
+  ReleasedCreditHold,
+} from './holds.dto';
+import { HoldPosition, HoldRow, HoldsRepository, LedgerEntryRow } from './holds.repository';
+
+/** Far longer than creating a hold takes: only a dead request's claim on its key is taken over. */
+const IDEMPOTENCY_LOCK_MS = 30_000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The listing resumes after this hold (its creation time in µs, and its id for ties). */
+const holdCursor = new CursorCodec<HoldPosition>(
+  'h',
+  (value): value is HoldPosition =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as HoldPosition).micros === 'string' &&
+    /^\d{1,18}$/.test((value as HoldPosition).micros) &&
+    typeof (value as HoldPosition).id === 'string' &&
+    UUID.test((value as HoldPosition).id),
+);
+
+export function toCreditHold(row: HoldRow): CreditHold {
+  return {
+    id: row.id,
+    amount: row.amount,
+    status: row.status,
+    captured_amount: row.capturedAmount,
+    description: row.description,
+    metadata: row.metadata,
+    created_at: row.createdAt.toISOString(),
+    expires_at: row.expiresAt.toISOString(),
+    captured_at: row.capturedAt?.toISOString() ?? null,
+    released_at: row.releasedAt?.toISOString() ?? null,
+  };
+}
+
+function toTransaction(entry: LedgerEntryRow): CreditTransaction {
+  return {
+    id: entry.id,
+    amount: entry.amount,
+    balance_after: entry.balanceAfter,
+    transaction_type: entry.transactionType,
+    description: entry.description,
+    created_at: entry.createdAt.toISOString(),
+    checkout_session_id: entry.checkoutSessionId,
+  };
+}
+
+/**
+ * Holds: credits reserved now and spent (captured) or given back (released) later.
+ *
+ * The available balance is `balance − Σ holds that count` (active and before `expires_at`).
+ * Whatever lowers it (a hold, a usage debit) first locks the org's balance row, so two of them
+ * cannot both see the same credits available. Capturing or releasing one hold locks that
+ * hold's row, so of two captures exactly one finds it active.
+ */
+@Injectable()
+export class HoldsService {
+  constructor(
+    @InjectDb() private readonly db: Db,
+    private readonly holds: HoldsRepository,
+    private readonly ledger: LedgerService,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  create(
+    org: OrgContext,
+    principal: Principal,
+    request: CreateCreditHoldRequest,
+    idempotencyKey: string,
+  ): Promise<IdempotentResult<CreditHold>> {
+    const scope = { userId: principal.userId, orgId: org.id, key: idempotencyKey };
+    return this.idempotency.run(scope, requestHash(request), IDEMPOTENCY_LOCK_MS, async () => ({
+      body: toCreditHold(await this.reserve(org.id, request)),
+    }));
+  }
+
+  private reserve(orgId: string, request: CreateCreditHoldRequest): Promise<HoldRow> {
+    return this.db.transaction(async (tx) => {
+      const balance = await this.ledger.lockBalance(tx, orgId);
+      const available = balance - (await this.holds.held(orgId, tx));
+      if (request.amount > available) {
+        throw new InsufficientCreditsError(
+          `Cannot hold ${request.amount} credits: ${Math.max(available, 0)} available`,
+        );
+      }
+      return this.holds.insert(orgId, tx, {
+        amount: request.amount,
+        expiresInSeconds: request.expires_in,
+        description: request.description,
+        metadata: request.metadata,
+      });
+    });
+  }
+
+  async get(orgId: string, id: string): Promise<CreditHold> {
+    const row = UUID.test(id) ? await this.holds.find(orgId, id) : undefined;
+    if (!row) throw holdNotFound();
+    return toCreditHold(row);
+  }
+
+  async list(orgId: string, query: ListHoldsQuery): Promise<CreditHoldPage> {
+    const after = query.cursor === undefined ? undefined : holdCursor.decode(query.cursor);
+    const found = await this.holds.list(orgId, { limit: query.limit + 1, after, status: query.status });
+    return holdCursor.page(found, query.limit, toCreditHold, (row) => row.position);
+  }
+
+  /** One `usage` entry for what is spent (source `hold:<id>`); the rest stops counting with it. */
+  async capture(orgId: string, id: string, request: CaptureCreditHoldRequest): Promise<CapturedCreditHold> {
+    return this.db.transaction(async (tx) => {
+      const hold = await this.lockActive(orgId, tx, id, 'capture');
+      const amount = request.amount ?? hold.amount;
+      if (amount > hold.amount) {
+        throw new ValidationError([
+          {
+            loc: ['body', 'amount'],
+            msg: `Input should be less than or equal to ${hold.amount}, the amount held`,
+            type: 'less_than_equal',
+          },
+        ]);
+      }
+      const applied = await this.ledger
+        .apply(tx, {
+          orgId,
+          amount: -amount,
+          transactionType: 'usage',
+          description: hold.description ?? `Capture of hold ${hold.id}`,
+          sourceRef: `hold:${hold.id}`,
+        })
+        .catch((error: unknown) => {
+          // Only when something outside holds (a refund) took the balance below what was held.
+          if (error instanceof InsufficientBalanceError) {
+            throw new InsufficientCreditsError(`Cannot capture ${amount} credits: the balance is ${error.balance}`);
+          }
+          throw error;
+        });
+      // The hold's row lock orders captures, so its source cannot be in the ledger already;
+      // the unique source_ref is the backstop.
+      if (!applied.applied || !applied.entryId) throw new ConflictError('This hold was already captured');
+      const captured = await this.holds.markCaptured(orgId, tx, hold.id, { amount, ledgerEntryId: applied.entryId });
+      const entry = await this.holds.ledgerEntry(orgId, tx, applied.entryId);
+      return { hold: toCreditHold(captured), transaction: toTransaction(entry) };
+    });
+  }
+
+  /** Releasing a released hold answers it again: a retried release is not an error. */
+  async release(orgId: string, id: string): Promise<ReleasedCreditHold> {
+    return this.db.transaction(async (tx) => {
+      const current = UUID.test(id) ? await this.holds.lock(orgId, tx, id) : undefined;
+      if (!current) throw holdNotFound();
+      if (current.status === 'released') return { hold: toCreditHold(current) };
+      const hold = await this.lockActive(orgId, tx, id, 'release', current);
+      return { hold: toCreditHold(await this.holds.markReleased(orgId, tx, hold.id)) };
+    });
+  }
+
+  /** The hold, locked, if it is still active (not captured, released or past `expires_at`); else 404 or 409. */
+  private async lockActive(
+    orgId: string,
+    tx: DbTransaction,
+    id: string,
+    action: 'capture' | 'release',
+    locked?: HoldRow,
+  ): Promise<HoldRow> {
+    const hold = locked ?? (UUID.test(id) ? await this.holds.lock(orgId, tx, id) : undefined);
+    if (!hold) throw holdNotFound();
+    if (hold.status !== 'active') throw new ConflictError(`Cannot ${action} a hold that is ${hold.status}`);
+    return hold;
+  }
+
+  /** Marks every org's holds past their `expires_at` as `expired`; answers how many. Idempotent. */
+  async expireDue(batch = 1000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const marked = await this.holds.expireDue(batch);
+      total += marked;
+      if (marked < batch) return total;
+    }
+  }
+}
+
+function holdNotFound(): NotFoundError {
+  return new NotFoundError('No such hold');
+}
