@@ -14,6 +14,7 @@ import {
   ReleasedCreditHold,
 } from './holds.dto';
 import { HoldsService } from './holds.service';
+import { OptionalBody } from './optional-body';
 
 /** Writes count against the write budget, not the read one (which reads share). */
 const WRITES = { budget: 'checkout' } as const;
@@ -87,7 +88,7 @@ export class HoldsController {
       'Spend `amount` of the held credits (default: all) as one `usage` entry; the rest is released. More than held ' +
       'is 422; a hold already captured, released or expired is 409 `conflict_error`.',
   })
-  @ApiBody({ type: CaptureCreditHoldRequest, required: false })
+  @OptionalBody(CaptureCreditHoldRequest)
   @ApiOkResponse({ description: 'Successful Response', type: CapturedCreditHold })
   @ApiErrorResponses(
     'conflict_error',

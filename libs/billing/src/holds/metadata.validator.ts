@@ -58,7 +58,7 @@ export function IsMetadata(): PropertyDecorator {
       const long = Object.keys(metadata).find((k) => k.length > MAX_METADATA_KEY_LENGTH);
       if (long !== undefined) return `Keys should have at most ${MAX_METADATA_KEY_LENGTH} characters`;
       const key = Object.keys(metadata).find(
-        (k) => typeof metadata[k] === 'string' && (metadata[k]).length > MAX_METADATA_VALUE_LENGTH,
+        (k) => typeof metadata[k] === 'string' && metadata[k].length > MAX_METADATA_VALUE_LENGTH,
       );
       return key === undefined
         ? undefined
