@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { HoldExpirySchedule, LedgerService } from '@credits/billing';
-import { creditHolds, creditLedger, organizations, rows } from '@credits/database';
+import { creditHolds, creditLedger, idempotencyKeys, organizations, rows } from '@credits/database';
 import { eq, sql } from 'drizzle-orm';
 import { bearer } from '../../support/auth';
 import { envelope } from '../../support/envelope';
@@ -184,6 +184,25 @@ describe('credit holds', () => {
     expect(otherBody.status).toBe(409);
     expect(otherBody.body).toEqual(envelope(409, 'conflict_error'));
     expect(await holdCount()).toBe(1);
+  });
+
+  it('one key makes one hold even when its stored answer is lost (a crash before it was stored)', async () => {
+    const first = await create({ amount: 100, metadata: { run: 'r1' } }, 'hold-2');
+    const forget = () => t.db.delete(idempotencyKeys).where(eq(idempotencyKeys.key, 'hold-2'));
+    await forget();
+    const again = await create({ amount: 100, metadata: { run: 'r1' } }, 'hold-2');
+    expect(again.status).toBe(201);
+    expect(again.body).toEqual(first.body);
+    expect(await holdCount()).toBe(1);
+    expect(await available()).toBe(900);
+
+    await forget();
+    const otherBody = await create({ amount: 100, metadata: { run: 'r2' } }, 'hold-2');
+    expect(otherBody.body).toEqual(envelope(409, 'conflict_error'));
+    // Another caller's key of the same text is another hold.
+    const otherCaller = await t.member(slug, `second@${slug}.test`, 'member');
+    expect((await create({ amount: 100 }, 'hold-2', otherCaller)).body.id).not.toBe(first.body.id);
+    expect(await holdCount()).toBe(2);
   });
 
   it('captures all of a hold by default: one usage entry, the balance lowered', async () => {

@@ -66,11 +66,18 @@ export class HoldsRepository {
   async insert(
     orgId: string,
     tx: DbTransaction,
-    hold: { amount: number; expiresInSeconds: number; description?: string; metadata?: Record<string, string> },
+    hold: {
+      id: string;
+      amount: number;
+      expiresInSeconds: number;
+      description?: string;
+      metadata?: Record<string, string>;
+    },
   ): Promise<HoldRow> {
     const [row] = await tx
       .insert(creditHolds)
       .values({
+        id: hold.id,
         orgId,
         amount: hold.amount,
         description: hold.description ?? null,
@@ -82,8 +89,8 @@ export class HoldsRepository {
     return row;
   }
 
-  async find(orgId: string, id: string): Promise<HoldRow | undefined> {
-    const [row] = await this.db
+  async find(orgId: string, id: string, tx: Db | DbTransaction = this.db): Promise<HoldRow | undefined> {
+    const [row] = await tx
       .select(holdColumns)
       .from(creditHolds)
       .where(and(eq(creditHolds.orgId, orgId), eq(creditHolds.id, id)));

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import type { OrgContext, Principal } from '@credits/auth';
 import { Db, DbTransaction, InjectDb } from '@credits/database';
 import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from '@credits/errors';
@@ -85,14 +86,27 @@ export class HoldsService {
     idempotencyKey: string,
   ): Promise<IdempotentResult<CreditHold>> {
     const scope = { userId: principal.userId, orgId: org.id, key: idempotencyKey };
+    const id = holdIdOf(org.id, principal.userId, idempotencyKey);
     return this.idempotency.run(scope, requestHash(request), IDEMPOTENCY_LOCK_MS, async () => ({
-      body: toCreditHold(await this.reserve(org.id, request)),
+      body: toCreditHold(await this.reserve(org.id, id, request)),
     }));
   }
 
-  private reserve(orgId: string, request: CreateCreditHoldRequest): Promise<HoldRow> {
+  /**
+   * The hold's id comes from its Idempotency-Key, so the primary key stops a second hold for one
+   * key even when the key's stored answer was lost (a crash between the hold's commit and the
+   * answer's, or a key reused after its 24 h): a request that finds its hold answers it.
+   */
+  private reserve(orgId: string, id: string, request: CreateCreditHoldRequest): Promise<HoldRow> {
     return this.db.transaction(async (tx) => {
       const balance = await this.ledger.lockBalance(tx, orgId);
+      const made = await this.holds.find(orgId, id, tx);
+      if (made) {
+        if (!sameHold(made, request)) {
+          throw new ConflictError('This Idempotency-Key was already used for another hold');
+        }
+        return made;
+      }
       const available = balance - (await this.holds.held(orgId, tx));
       if (request.amount > available) {
         throw new InsufficientCreditsError(
@@ -100,6 +114,7 @@ export class HoldsService {
         );
       }
       return this.holds.insert(orgId, tx, {
+        id,
         amount: request.amount,
         expiresInSeconds: request.expires_in,
         description: request.description,
@@ -192,6 +207,22 @@ export class HoldsService {
       if (marked < batch) return total;
     }
   }
+}
+
+/** A UUID (version 8: custom) derived from whose key it is: the same key, the same hold. */
+export function holdIdOf(orgId: string, userId: string, idempotencyKey: string): string {
+  const hex = createHash('sha256').update(`hold\n${orgId}\n${userId}\n${idempotencyKey}`).digest('hex');
+  const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Whether a hold found under a key is the one this request asks for (its lifetime aside, which moved on). */
+function sameHold(hold: HoldRow, request: CreateCreditHoldRequest): boolean {
+  return (
+    hold.amount === request.amount &&
+    hold.description === (request.description ?? null) &&
+    requestHash(hold.metadata ?? null) === requestHash(request.metadata ?? null)
+  );
 }
 
 function holdNotFound(): NotFoundError {
