@@ -100,6 +100,7 @@ export class HoldsService {
   private reserve(orgId: string, id: string, request: CreateCreditHoldRequest): Promise<HoldRow> {
     return this.db.transaction(async (tx) => {
       const balance = await this.ledger.lockBalance(tx, orgId);
+      // Looked for under the lock: a request that took over a dead one's key sees its hold.
       const made = await this.holds.find(orgId, id, tx);
       if (made) {
         if (!sameHold(made, request)) {
@@ -138,7 +139,7 @@ export class HoldsService {
   /** One `usage` entry for what is spent (source `hold:<id>`); the rest stops counting with it. */
   async capture(orgId: string, id: string, request: CaptureCreditHoldRequest): Promise<CapturedCreditHold> {
     return this.db.transaction(async (tx) => {
-      const hold = await this.lockActive(orgId, tx, id, 'capture');
+      const hold = activeFor('capture', await this.lockHold(orgId, tx, id));
       const amount = request.amount ?? hold.amount;
       if (amount > hold.amount) {
         throw new ValidationError([
@@ -176,25 +177,17 @@ export class HoldsService {
   /** Releasing a released hold answers it again: a retried release is not an error. */
   async release(orgId: string, id: string): Promise<ReleasedCreditHold> {
     return this.db.transaction(async (tx) => {
-      const current = UUID.test(id) ? await this.holds.lock(orgId, tx, id) : undefined;
-      if (!current) throw holdNotFound();
-      if (current.status === 'released') return { hold: toCreditHold(current) };
-      const hold = await this.lockActive(orgId, tx, id, 'release', current);
+      const hold = await this.lockHold(orgId, tx, id);
+      if (hold.status === 'released') return { hold: toCreditHold(hold) };
+      activeFor('release', hold);
       return { hold: toCreditHold(await this.holds.markReleased(orgId, tx, hold.id)) };
     });
   }
 
-  /** The hold, locked, if it is still active (not captured, released or past `expires_at`); else 404 or 409. */
-  private async lockActive(
-    orgId: string,
-    tx: DbTransaction,
-    id: string,
-    action: 'capture' | 'release',
-    locked?: HoldRow,
-  ): Promise<HoldRow> {
-    const hold = locked ?? (UUID.test(id) ? await this.holds.lock(orgId, tx, id) : undefined);
+  /** The hold, its row locked until the transaction ends; 404 when the org has no such hold. */
+  private async lockHold(orgId: string, tx: DbTransaction, id: string): Promise<HoldRow> {
+    const hold = UUID.test(id) ? await this.holds.lock(orgId, tx, id) : undefined;
     if (!hold) throw holdNotFound();
-    if (hold.status !== 'active') throw new ConflictError(`Cannot ${action} a hold that is ${hold.status}`);
     return hold;
   }
 
@@ -223,6 +216,12 @@ function sameHold(hold: HoldRow, request: CreateCreditHoldRequest): boolean {
     hold.description === (request.description ?? null) &&
     requestHash(hold.metadata ?? null) === requestHash(request.metadata ?? null)
   );
+}
+
+/** The hold if it is still active (not captured, released, or past its `expires_at`); else 409. */
+function activeFor(action: 'capture' | 'release', hold: HoldRow): HoldRow {
+  if (hold.status !== 'active') throw new ConflictError(`Cannot ${action} a hold that is ${hold.status}`);
+  return hold;
 }
 
 function holdNotFound(): NotFoundError {
