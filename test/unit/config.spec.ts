@@ -41,6 +41,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).reconcile.enabled).toBe(false);
     expect(loadConfig({ NODE_ENV: 'test', RECONCILE_ENABLED: 'true' }).reconcile.enabled).toBe(true);
     expect(loadConfig({ RECONCILE_ENABLED: 'false' }).reconcile.enabled).toBe(false);
+    expect(loadConfig({}).holds.sweepEnabled).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).holds.sweepEnabled).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', HOLD_SWEEP_ENABLED: 'true' }).holds.sweepEnabled).toBe(true);
     expect(() => loadConfig({ RECONCILE_CRON: 'hourly' })).toThrow(/RECONCILE_CRON/);
     expect(() => loadConfig({ RECONCILE_WINDOW_HOURS: '0' })).toThrow(/RECONCILE_WINDOW_HOURS/);
   });

@@ -15,3 +15,7 @@ export * from './reconciliation/reconciliation.job';
 export * from './reconciliation/ledger-audit.repository';
 export * from './reconciliation/ledger-audit.service';
 export * from './fulfilment/fulfilment.module';
+export * from './holds/holds.dto';
+export * from './holds/holds.service';
+export * from './holds/holds.repository';
+export * from './holds/hold-expiry.job';

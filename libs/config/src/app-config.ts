@@ -126,6 +126,10 @@ export interface AppConfig {
     /** Sessions younger than this are left to the webhook. */
     settleMs: number;
   };
+  /** The scheduled sweep that marks holds past their `expires_at` as `expired`. */
+  holds: {
+    sweepEnabled: boolean;
+  };
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -299,6 +303,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       cron: reconcileCron,
       windowMs: read.int('RECONCILE_WINDOW_HOURS', 72, { min: 1, max: 24 * 90 }) * 3_600_000,
       settleMs: read.int('RECONCILE_SETTLE_SECONDS', 300, { min: 0, max: 86_400 }) * 1000,
+    },
+    holds: {
+      // Off in tests unless asked for, like reconciliation: an expired hold stops counting at its
+      // expires_at whether or not the sweep ran, so nothing depends on it.
+      sweepEnabled: read.bool('HOLD_SWEEP_ENABLED', nodeEnv !== 'test'),
     },
   };
 
