@@ -379,7 +379,7 @@ export interface components {
              * @example purchase
              * @enum {string}
              */
-            transaction_type: "purchase" | "refund" | "usage" | "admin_adjustment";
+            transaction_type: "purchase" | "refund" | "usage" | "admin_adjustment" | "auto_refill";
             /**
              * @description Human-readable description
              * @example Purchase of 1 credit bundle (1000 credits)
@@ -435,11 +435,11 @@ export interface components {
              */
             name: string;
             /**
-             * @description The caller's role in the organization
+             * @description The caller's role in the organization; null for a service key, which holds no role
              * @example admin
-             * @enum {string}
+             * @enum {string|null}
              */
-            role: "member" | "admin" | "owner";
+            role: "member" | "admin" | "owner" | null;
             /**
              * Format: date-time
              * @description When the organization was created (ISO 8601)
@@ -1007,7 +1007,7 @@ export interface operations {
                 /** @description Opaque cursor from the previous page's `next_cursor` */
                 cursor?: string;
                 /** @description Only these transaction types (repeat the parameter for several) */
-                transaction_type?: ("purchase" | "refund" | "usage" | "admin_adjustment")[];
+                transaction_type?: ("purchase" | "refund" | "usage" | "admin_adjustment" | "auto_refill")[];
             };
             header?: {
                 /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
