@@ -2,6 +2,8 @@ import { Controller, HttpCode, Module, Post } from '@nestjs/common';
 import { eq } from 'drizzle-orm';
 import { SignJWT } from 'jose';
 import { CurrentOrg, CurrentPrincipal, OrgContext, OrgRole, Principal, Scopes } from '@credits/auth';
+import { IdempotencyKeyRepository, IdempotencyService, IdempotentResult } from '@credits/billing';
+import { Idempotent } from '@credits/billing/idempotency/idempotency-key.decorator';
 import { apiKeys } from '@credits/database';
 import { bearer, TEST_JWT_SECRET } from '../support/auth';
 import { envelope } from '../support/envelope';
@@ -10,15 +12,27 @@ import { startStack, Stack } from '../support/stack';
 /**
  * Routes that need `credits:spend`, as the metering routes will: one any member may call,
  * one for admins only, so "role AND scope" (people) and "scope only" (service keys) both show.
+ * The first keeps its answers in the per-caller Idempotency-Key store, as checkout does.
  */
 @Controller('api/v1/org/:org/scope-probe')
 class SpendProbeController {
+  private calls = 0;
+  constructor(private readonly idempotency: IdempotencyService) {}
+
   @Post('spend')
   @HttpCode(200)
   @OrgRole('member', { budget: 'checkout' })
   @Scopes('credits:spend')
-  spend(@CurrentOrg() org: OrgContext, @CurrentPrincipal() principal: Principal) {
-    return { org: org.slug, role: org.role, kind: principal.kind, caller: principal.callerId };
+  spend(
+    @CurrentOrg() org: OrgContext,
+    @CurrentPrincipal() principal: Principal,
+    @Idempotent() key: string | undefined,
+  ): Promise<IdempotentResult<object>> {
+    const work = async () => ({
+      body: { org: org.slug, role: org.role, kind: principal.kind, caller: principal.callerId, call: ++this.calls },
+    });
+    if (key === undefined) return work().then(({ body }) => ({ body, replayed: false }));
+    return this.idempotency.run({ userId: principal.callerId, orgId: org.id, key }, 'same body', 5000, work);
   }
 
   @Post('admin-spend')
@@ -30,7 +44,7 @@ class SpendProbeController {
   }
 }
 
-@Module({ controllers: [SpendProbeController] })
+@Module({ controllers: [SpendProbeController], providers: [IdempotencyService, IdempotencyKeyRepository] })
 class SpendProbeModule {}
 
 const jwt = (sub: string) =>
@@ -92,9 +106,35 @@ describe('service keys and scopes', () => {
         .select({ id: apiKeys.id })
         .from(apiKeys)
         .where(eq(apiKeys.prefix, key.slice(0, 11)));
-      expect(res.body).toEqual({ org: 'globex', role: null, kind: 'service', caller: row.id });
+      expect(res.body).toEqual({
+        org: 'globex',
+        role: null,
+        kind: 'service',
+        caller: row.id,
+        call: expect.any(Number),
+      });
       // No role to fall short of: an admin-only spend route is the scope's to decide.
       expect((await post('/api/v1/org/globex/scope-probe/admin-spend', key)).status).toBe(200);
+    });
+
+    it("keeps its Idempotency-Key answers apart from other callers' (the store is per caller)", async () => {
+      const send = (k: string) =>
+        s.request('POST', '/api/v1/org/acme/scope-probe/spend', {
+          headers: bearer(k, { 'idempotency-key': 'meter-1' }),
+          body: {},
+        });
+      const first = await send(key);
+      const again = await send(key);
+      expect([first.status, again.status]).toEqual([200, 200]);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.body).toEqual(first.body);
+      // Another service key, and a person, sending the same key are other callers.
+      const other = await send(await s.serviceKey('other-runner', ['credits:spend']));
+      expect(other.headers.get('idempotent-replayed')).toBeNull();
+      expect(other.body.call).not.toBe(first.body.call);
+      const person = await send(await s.member('acme', 'meter@acme.test', 'member', ['credits:spend']));
+      expect(person.headers.get('idempotent-replayed')).toBeNull();
+      expect(person.body).toMatchObject({ kind: 'user' });
     });
 
     it('an unknown org is still 404', async () => {
