@@ -72,8 +72,12 @@ export class ApiKeyVerifier {
           stripeCustomerId: organizations.stripeCustomerId,
           role: memberships.role,
         },
-        orgLimited: sql<boolean>`exists (select 1 from ${apiKeyOrgs} where ${apiKeyOrgs.apiKeyId} = ${apiKeys.id})`,
-        orgListed: sql<boolean>`exists (select 1 from ${apiKeyOrgs} where ${apiKeyOrgs.apiKeyId} = ${apiKeys.id} and ${apiKeyOrgs.orgId} = ${organizations.id})`,
+        // Probed for service keys only (CASE guarantees it): a user key pays nothing for them.
+        orgLimited: sql<boolean>`case when ${apiKeys.serviceName} is null then false else exists (
+          select 1 from ${apiKeyOrgs} where ${apiKeyOrgs.apiKeyId} = ${apiKeys.id}) end`,
+        orgListed: sql<boolean>`case when ${apiKeys.serviceName} is null then false else exists (
+          select 1 from ${apiKeyOrgs}
+          where ${apiKeyOrgs.apiKeyId} = ${apiKeys.id} and ${apiKeyOrgs.orgId} = ${organizations.id}) end`,
       })
       .from(apiKeys)
       .leftJoin(users, eq(users.id, apiKeys.userId))
