@@ -180,16 +180,16 @@ describe('the error envelope on every edge (real sockets)', () => {
   });
 
   describe('a NUL in a JSON string cannot be stored: it is refused before any route sees it', () => {
-    it('422 string_nul naming the field, nothing reaches Stripe; an escaped backslash is no NUL', async () => {
+    it('422 string_unstorable naming the field, nothing reaches Stripe; an escaped backslash is no NUL', async () => {
       const before = await sessionsCreated();
       const nul = JSON.stringify({ success_url: SUCCESS, cancel_url: CANCEL, note: ['x', 'a\u0000b'] });
       const res = await checkout([['Content-Type', 'application/json']], nul);
       expectEnvelope(res, 422, 'validation_error');
-      expect(res.body.errors).toEqual([expect.objectContaining({ loc: ['body', 'note', 1], type: 'string_nul' })]);
+      expect(res.body.errors).toEqual([expect.objectContaining({ loc: ['body', 'note', 1], type: 'string_unstorable' })]);
       const url = JSON.stringify({ success_url: `${SUCCESS}\u0000`, cancel_url: CANCEL });
       const inUrl = await checkout([['Content-Type', 'application/json']], url);
       expect(inUrl.body.errors).toEqual([
-        expect.objectContaining({ loc: ['body', 'success_url'], type: 'string_nul' }),
+        expect.objectContaining({ loc: ['body', 'success_url'], type: 'string_unstorable' }),
       ]);
       const lookalike = JSON.stringify({ success_url: SUCCESS, cancel_url: CANCEL, note: '\\u0000' });
       expect(lookalike).toContain('\\\\u0000');

@@ -154,6 +154,30 @@ describe('credit holds', () => {
     },
   );
 
+  it('refuses text PostgreSQL cannot store (a lone surrogate, U+0000): 422 naming the field, nothing written', async () => {
+    // Sent as JSON escapes, the only way JSON carries them; a lone surrogate made jsonb fail (500).
+    for (const [raw, loc] of [
+      ['{"amount": 1, "metadata": {"job": "\\ud800"}}', ['body', 'metadata', 'job']],
+      ['{"amount": 1, "description": "a\\udc00b"}', ['body', 'description']],
+      ['{"amount": 1, "metadata": {"j\\u0000b": "x"}}', ['body', 'metadata', 'j\u0000b']],
+    ] as const) {
+      const res = await t.request('POST', base(), {
+        headers: bearer(key, { 'idempotency-key': randomUUID(), 'content-type': 'application/json' }),
+        raw,
+      });
+      expect(res.status).toBe(422);
+      expect(res.body.errors).toEqual([expect.objectContaining({ loc, type: 'string_unstorable' })]);
+    }
+    // A well-formed pair (an emoji written as escapes) is text like any other.
+    const emoji = await t.request('POST', base(), {
+      headers: bearer(key, { 'idempotency-key': randomUUID(), 'content-type': 'application/json' }),
+      raw: '{"amount": 1, "metadata": {"job": "\\ud83d\\ude80"}}',
+    });
+    expect(emoji.status).toBe(201);
+    expect(emoji.body.metadata).toEqual({ job: '🚀' });
+    expect(await holdCount()).toBe(1);
+  });
+
   it('accepts the bounds: 1 and 1,000,000,000 credits (if available), 1 and 86,400 s, 20 metadata keys', async () => {
     await grant(orgId, 999_999_000);
     const metadata = Object.fromEntries(

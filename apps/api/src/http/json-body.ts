@@ -74,30 +74,43 @@ function parseJsonBody(request: FastifyRequest, raw: Buffer): unknown {
   } catch {
     throw invalidBody('Request body is not valid JSON', { loc: ['body'], msg: 'Invalid JSON', type: 'json_invalid' });
   }
-  // PostgreSQL text cannot hold U+0000, so no field may: refused here, once, rather than
-  // failing in whichever statement stores it. JSON can only write it as an escape, so the
-  // walk runs only when the escape appears.
-  const nulAt = /\\u0000/i.test(text) ? pathToNul(parsed, ['body']) : undefined;
-  if (nulAt) {
-    throw new ValidationError([{ loc: nulAt, msg: 'String should not contain U+0000', type: 'string_nul' }]);
+  // PostgreSQL cannot store U+0000 in text, nor a lone UTF-16 surrogate in jsonb (text turns it
+  // into U+FFFD in silence), so no field may hold either: refused here, once, rather than
+  // failing in whichever statement stores it. JSON can only write them as escapes, so the walk
+  // runs only when such an escape appears.
+  const unstorableAt = UNSTORABLE_ESCAPE.test(text) ? pathToUnstorable(parsed, ['body']) : undefined;
+  if (unstorableAt) {
+    throw new ValidationError([
+      {
+        loc: unstorableAt,
+        msg: 'String should be Unicode text without U+0000 or a lone surrogate',
+        type: 'string_unstorable',
+      },
+    ]);
   }
   return parsed;
 }
 
-/** Where the first string (value or key) holding U+0000 sits, or undefined. */
-function pathToNul(value: unknown, path: (string | number)[]): (string | number)[] | undefined {
-  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+/** `\u0000`, or a `\uD800`–`\uDFFF` escape (half of a surrogate pair, or a lone one). */
+const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f])/i;
+
+/** U+0000, or a surrogate that is not half of a pair. */
+const UNSTORABLE_CHAR = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Where the first string (value or key) holding an unstorable character sits, or undefined. */
+function pathToUnstorable(value: unknown, path: (string | number)[]): (string | number)[] | undefined {
+  if (typeof value === 'string') return UNSTORABLE_CHAR.test(value) ? path : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = pathToNul(value[i], [...path, i]);
+      const found = pathToUnstorable(value[i], [...path, i]);
       if (found) return found;
     }
     return undefined;
   }
   if (typeof value === 'object' && value !== null) {
     for (const [key, inner] of Object.entries(value)) {
-      if (key.includes('\0')) return [...path, key];
-      const found = pathToNul(inner, [...path, key]);
+      if (UNSTORABLE_CHAR.test(key)) return [...path, key];
+      const found = pathToUnstorable(inner, [...path, key]);
       if (found) return found;
     }
   }
