@@ -60,6 +60,13 @@ export class ForbiddenError extends ApiException {
   }
 }
 
+/** A debit or hold larger than the available balance (balance minus active holds); nothing was written. */
+export class InsufficientCreditsError extends ApiException {
+  constructor(detail?: string) {
+    super('insufficient_credits_error', detail);
+  }
+}
+
 export class NotFoundError extends ApiException {
   constructor(detail?: string) {
     super('not_found_error', detail);
