@@ -11,13 +11,24 @@ import { FulfilmentModule } from './fulfilment/fulfilment.module';
 import { IdempotencyKeyRepository } from './idempotency/idempotency-key.repository';
 import { IdempotencyService } from './idempotency/idempotency.service';
 import { ReconciliationSchedule } from './reconciliation/reconciliation.job';
+import { BalanceWatch } from './ledger/balance-watch';
+import { DebitGroupCommit } from './usage/debit-group-commit';
+import { UsageController } from './usage/usage.controller';
+import { UsageRepository } from './usage/usage.repository';
+import { UsageService } from './usage/usage.service';
 import { StripeWebhookController } from './webhook/stripe-webhook.controller';
 import { StripeWebhookService } from './webhook/stripe-webhook.service';
 
-/** Checkout, webhook fulfilment, reconciliation, the ledger and balance, idempotency, and notifications to the host. */
+/** Checkout, webhook fulfilment, usage debits, reconciliation, the ledger and balance, idempotency, and notifications to the host. */
 @Module({
   imports: [StripeModule, FulfilmentModule],
-  controllers: [CheckoutController, CheckoutStatusController, CreditsController, StripeWebhookController],
+  controllers: [
+    CheckoutController,
+    CheckoutStatusController,
+    CreditsController,
+    UsageController,
+    StripeWebhookController,
+  ],
   providers: [
     IdempotencyKeyRepository,
     CheckoutService,
@@ -27,6 +38,10 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     CreditsService,
     CheckoutStatusService,
     ReconciliationSchedule,
+    UsageRepository,
+    UsageService,
+    DebitGroupCommit,
+    BalanceWatch,
   ],
   exports: [FulfilmentModule],
 })

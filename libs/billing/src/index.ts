@@ -15,3 +15,5 @@ export * from './reconciliation/reconciliation.job';
 export * from './reconciliation/ledger-audit.repository';
 export * from './reconciliation/ledger-audit.service';
 export * from './fulfilment/fulfilment.module';
+export * from './usage/usage.dto';
+export * from './ledger/balance-watch';
