@@ -63,6 +63,7 @@ export async function usageScenarios(stack: Stack, rounds: Rounds): Promise<Usag
       rounds,
       logRound(`usage (${label})`),
     );
+    await settle(stack.dbUrl, [...apiOrgs, ...floorOrgs]);
     const checks = [
       await check(stack.dbUrl, 'api', apiOrgs, apiTally),
       await check(stack.dbUrl, 'floor', floorOrgs, floorTally),
@@ -135,6 +136,24 @@ async function fund(dbUrl: string, orgs: SeededOrg[]): Promise<void> {
      insert into credit_balances (org_id, balance) select org_id, $2::bigint from entries`,
     [ids, INITIAL],
   );
+}
+
+/**
+ * Waits until the debits cut off in flight at the end of the last round have all landed (the
+ * server keeps working on a request whose client went away), so the checks read a still ledger.
+ */
+async function settle(dbUrl: string, orgs: SeededOrg[]): Promise<void> {
+  let last = -1;
+  for (let i = 0; i < 120; i++) {
+    const [{ n }] = await query<{ n: string }>(
+      dbUrl,
+      `select count(*) as n from credit_ledger where org_id = any($1::uuid[])`,
+      [orgs.map((o) => o.id)],
+    );
+    if (Number(n) === last) return;
+    last = Number(n);
+    await new Promise((done) => setTimeout(done, 500));
+  }
 }
 
 /**

@@ -258,6 +258,30 @@ describe('POST /api/v1/org/{org}/credits/usage', () => {
     expect((await credits(t, org.key, org.slug)).body.balance).toBe(10);
   });
 
+  it('concurrent debits of several orgs (grouped together) keep each org exact and apart', async () => {
+    const orgs = await Promise.all([newOrg(100), newOrg(55), newOrg(0), newOrg(1000), newOrg(7)]);
+    const sent = orgs.flatMap((org) =>
+      Array.from({ length: 12 }, (_, i) => ({ org, amount: 1 + ((i * 7) % 10), key: randomUUID() })),
+    );
+    const results = await Promise.all(sent.map((d) => debit(t, d.org.key, d.org.slug, { amount: d.amount }, d.key)));
+    expect(results.every((r) => r.status === 200 || r.status === 402)).toBe(true);
+    for (const org of orgs) {
+      const mine = sent.map((d, i) => ({ ...d, res: results[i] })).filter((d) => d.org === org);
+      const debited = mine.filter((d) => d.res.status === 200).reduce((sum, d) => sum + d.amount, 0);
+      const initial = (await ledgerOf(org.id)).filter((e) => e.transactionType !== 'usage')[0]?.amount ?? 0;
+      expect((await credits(t, org.key, org.slug)).body.balance).toBe(initial - debited);
+      expect((await recordsOf(org.id)).map((r) => r.idempotencyKey).sort()).toEqual(
+        mine
+          .filter((d) => d.res.status === 200)
+          .map((d) => d.key)
+          .sort(),
+      );
+      // A 402 only when what was left at that point could not cover it.
+      const smallestRefused = Math.min(...mine.filter((d) => d.res.status === 402).map((d) => d.amount));
+      if (Number.isFinite(smallestRefused)) expect(initial - debited).toBeLessThan(smallestRefused);
+    }
+  });
+
   describe('POST /credits/usage/batch', () => {
     it('applies items in order, each on its own: applied, duplicate, insufficient_credits, conflict', async () => {
       const org = await newOrg(100);
