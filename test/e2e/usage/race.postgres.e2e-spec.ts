@@ -11,7 +11,7 @@ import { creditBalances, creditLedger, rows, usageRecords } from '@credits/datab
 import { createTestDatabaseUrl, type TestDatabase } from '../../support/database';
 import { type Instance, startInstance } from '../../support/instance';
 import type { HttpResult } from '../../support/test-app';
-import { debit, grant, orgId, spender } from './kit';
+import { debit, debitBatch, grant, orgId, spender } from './kit';
 
 if (!process.env.TEST_DATABASE_URL?.trim()) {
   throw new Error('TEST_DATABASE_URL must name a PostgreSQL server (npm run test:postgres sets it)');
@@ -128,5 +128,37 @@ describe('usage debits racing from two instances (PostgreSQL)', () => {
       }),
       { numRuns: 6 },
     );
+  });
+
+  it('keys recorded at once by both instances, with no balance row to lock, are recorded once and read back', async () => {
+    // An org that never had credits has no balance row: nothing orders the two instances but
+    // the usage key's primary key. allow_partial debits of 0 are still recorded.
+    const [a, b] = instances;
+    const slug = `race-unlocked-${++run}`;
+    const apiKey = await spender(a.db, slug);
+    const id = await orgId(a.db, slug);
+    const keys = Array.from({ length: 30 }, () => randomUUID());
+    const body = { amount: 5, allow_partial: true };
+    const [batch, ...singles] = await Promise.all([
+      debitBatch(
+        a,
+        apiKey,
+        slug,
+        keys.map((key) => ({ idempotency_key: key, amount: 5 })),
+      ),
+      ...keys.flatMap((key) => [debit(a, apiKey, slug, body, key), debit(b, apiKey, slug, body, key)]),
+    ]);
+    expect(singles.filter((r) => r.status !== 200).map((r) => r.text)).toEqual([]);
+    expect(batch.status).toBe(200);
+    // Per key: both singles answer the first result; the batch item (another body: no
+    // allow_partial) is a conflict, or, if it came first, refused for want of credits (and
+    // then not recorded, so it takes nothing from the singles).
+    for (const [i, key] of keys.entries()) {
+      const [one, two] = [singles[2 * i], singles[2 * i + 1]];
+      expect(two.body).toEqual(one.body);
+      expect(batch.body.results[i].idempotency_key).toBe(key);
+      expect(['conflict', 'insufficient_credits']).toContain(batch.body.results[i].status);
+    }
+    expect(await a.db.select().from(usageRecords).where(eq(usageRecords.orgId, id))).toHaveLength(keys.length);
   });
 });
