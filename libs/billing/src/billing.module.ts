@@ -8,6 +8,10 @@ import { StripeCustomers } from './checkout/stripe-customers';
 import { CreditsController } from './credits/credits.controller';
 import { CreditsService } from './credits/credits.service';
 import { FulfilmentModule } from './fulfilment/fulfilment.module';
+import { HoldExpirySchedule } from './holds/hold-expiry.job';
+import { HoldsController } from './holds/holds.controller';
+import { HoldsRepository } from './holds/holds.repository';
+import { HoldsService } from './holds/holds.service';
 import { IdempotencyKeyRepository } from './idempotency/idempotency-key.repository';
 import { IdempotencyService } from './idempotency/idempotency.service';
 import { ReconciliationSchedule } from './reconciliation/reconciliation.job';
@@ -19,7 +23,7 @@ import { UsageService } from './usage/usage.service';
 import { StripeWebhookController } from './webhook/stripe-webhook.controller';
 import { StripeWebhookService } from './webhook/stripe-webhook.service';
 
-/** Checkout, webhook fulfilment, usage debits, reconciliation, the ledger and balance, idempotency, and notifications to the host. */
+/** Checkout, webhook fulfilment, usage debits, reconciliation, the ledger and balance, holds, idempotency, and notifications to the host. */
 @Module({
   imports: [StripeModule, FulfilmentModule],
   controllers: [
@@ -27,6 +31,7 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     CheckoutStatusController,
     CreditsController,
     UsageController,
+    HoldsController,
     StripeWebhookController,
   ],
   providers: [
@@ -42,6 +47,9 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     UsageService,
     DebitGroupCommit,
     BalanceWatch,
+    HoldsRepository,
+    HoldsService,
+    HoldExpirySchedule,
   ],
   exports: [FulfilmentModule],
 })

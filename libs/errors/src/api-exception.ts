@@ -54,16 +54,15 @@ export class ExpiredTokenError extends ApiException {
   }
 }
 
-export class ForbiddenError extends ApiException {
-  constructor(detail?: string) {
-    super('forbidden_error', detail);
-  }
-}
-
-/** A debit or hold larger than the available balance (balance minus active holds); nothing was written. */
 export class InsufficientCreditsError extends ApiException {
   constructor(detail?: string) {
     super('insufficient_credits_error', detail);
+  }
+}
+
+export class ForbiddenError extends ApiException {
+  constructor(detail?: string) {
+    super('forbidden_error', detail);
   }
 }
 
