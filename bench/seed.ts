@@ -53,9 +53,15 @@ export async function seed(url: string): Promise<Seeded> {
     for (let i = 0; i < WEBHOOK_ORGS; i++) webhookOrgs.push(await webhookOrg(`bench-webhooks-${i}`));
     const usageOrgs: SeededOrg[] = [];
     const usageFloorOrgs: SeededOrg[] = [];
+    // The host backend's service key, limited to its org and allowed to spend, as §1.1 makes them.
+    const usageOrg = async (slug: string): Promise<SeededOrg> => {
+      const org = await directory.createOrg(slug, `Bench ${slug}`);
+      const { key } = await directory.createServiceKey(`host-${slug}`, { scopes: ['credits:spend'], orgs: [slug] });
+      return { id: org.id, slug: org.slug, key };
+    };
     for (let i = 0; i <= USAGE_ORGS; i++) {
-      usageOrgs.push(await webhookOrg(`bench-usage-${i}`));
-      usageFloorOrgs.push(await webhookOrg(`bench-usage-floor-${i}`));
+      usageOrgs.push(await usageOrg(`bench-usage-${i}`));
+      usageFloorOrgs.push(await usageOrg(`bench-usage-floor-${i}`));
     }
     return {
       orgId: main.org.id,

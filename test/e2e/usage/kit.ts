@@ -3,9 +3,9 @@ import { eq } from 'drizzle-orm';
 import { LedgerService } from '@credits/billing';
 import { Db, organizations } from '@credits/database';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { bearer } from '../../support/auth';
-import { seedMember } from '../../support/instance';
-import type { HttpResult, RequestOptions } from '../../support/test-app';
+import { DirectoryAdmin } from '@credits/auth';
+import { bearer, SPEND } from '../../support/auth';
+import { addMember, type HttpResult, type RequestOptions } from '../../support/test-app';
 
 export const usagePath = (org: string) => `/api/v1/org/${org}/credits/usage`;
 
@@ -14,12 +14,18 @@ export interface Requester {
   request<T = any>(method: string, path: string, options?: RequestOptions): Promise<HttpResult<T>>;
 }
 
-/**
- * A key able to spend the org's credits. Today a member's own key (scopes are declared, not yet
- * enforced); once `credits:spend` is enforced, this is the one place to switch to a service key.
- */
+/** A member's key that may spend the org's credits (`credits:spend`, which no role implies). */
 export function spender(db: Db, org: string): Promise<string> {
-  return seedMember(db, org, `spender@${org}.test`, 'member');
+  return addMember(new DirectoryAdmin(db), org, `spender@${org}.test`, 'member', SPEND);
+}
+
+/** A host backend's service key, limited to `org`, as DESIGN §1.1 makes them. */
+export async function serviceSpender(db: Db, org: string): Promise<string> {
+  const created = await new DirectoryAdmin(db).createServiceKey('host-backend', {
+    scopes: ['credits:spend', 'credits:read'],
+    orgs: [org],
+  });
+  return created.key;
 }
 
 export async function orgId(db: Db, slug: string): Promise<string> {

@@ -4,7 +4,7 @@ import { creditHolds, creditLedger, notificationEvents, usageRecords } from '@cr
 import { bearer } from '../../support/auth';
 import { startTestApp, TestApp } from '../../support/test-app';
 import { expectLedgerConsistent } from '../fulfilment/helpers';
-import { credits, debit, debitBatch, grant, orgId, spender, usagePath } from './kit';
+import { credits, debit, debitBatch, grant, orgId, serviceSpender, spender, usagePath } from './kit';
 
 const THRESHOLD = 100;
 
@@ -90,8 +90,8 @@ describe('POST /api/v1/org/{org}/credits/usage', () => {
     const key = randomUUID();
     const body = { amount: 40, metadata: { b: '2', a: '1' } };
     const first = await debit(t, org.key, org.slug, body, key);
-    // Another member of the org, same key: keys are per org, whoever sends them.
-    const other = await t.member(org.slug, `other@${org.slug}.test`, 'member');
+    // The host's service key, same key: keys are per org, whoever sends them.
+    const other = await serviceSpender(t.db, org.slug);
     const again = await debit(t, other, org.slug, { metadata: { a: '1', b: '2' }, amount: 40 }, key);
     expect(first.status).toBe(200);
     expect(again.status).toBe(200);
@@ -362,9 +362,15 @@ describe('POST /api/v1/org/{org}/credits/usage', () => {
     });
   });
 
-  it('declares its access rule: credits:spend, the usage budget', async () => {
+  it('takes credentials with credits:spend: 401 without, 403 for a member whose key lacks the scope', async () => {
     const org = await newOrg(10);
-    const res = await t.request('POST', usagePath(org.slug), { body: { amount: 1 } });
-    expect(res.status).toBe(401);
+    const anonymous = await t.request('POST', usagePath(org.slug), { body: { amount: 1 } });
+    expect(anonymous.status).toBe(401);
+    const reader = await t.member(org.slug, `reader@${org.slug}.test`, 'owner');
+    const refused = await debit(t, reader, org.slug, { amount: 1 });
+    expect(refused.status).toBe(403);
+    expect(refused.body.type).toBe('forbidden_error');
+    expect((await debitBatch(t, reader, org.slug, [{ idempotency_key: 'k', amount: 1 }])).status).toBe(403);
+    expect((await credits(t, org.key, org.slug)).body.balance).toBe(10);
   });
 });
