@@ -101,6 +101,24 @@ describe('POST /api/v1/org/{org}/credits/usage', () => {
     expect(await recordsOf(org.id)).toHaveLength(1);
   });
 
+  it('keeps a key for 30 days: after that the same key is a new debit', async () => {
+    const org = await newOrg(100);
+    const key = randomUUID();
+    const first = await debit(t, org.key, org.slug, { amount: 10 }, key);
+    const [record] = await recordsOf(org.id);
+    expect(record.expiresAt.getTime() - record.createdAt.getTime()).toBe(30 * 24 * 3600 * 1000);
+    await t.db
+      .update(usageRecords)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(usageRecords.orgId, org.id));
+    const again = await debit(t, org.key, org.slug, { amount: 10 }, key);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.body.transaction.id).not.toBe(first.body.transaction.id);
+    expect(again.body.balance).toBe(80);
+    expect(await recordsOf(org.id)).toHaveLength(1);
+  });
+
   it('409 conflict_error for the same key with another body', async () => {
     const org = await newOrg(500);
     const key = randomUUID();
