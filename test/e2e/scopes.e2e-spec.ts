@@ -85,7 +85,7 @@ describe('service keys and scopes', () => {
       key = await s.serviceKey('sandbox-runner', ['org:read', 'credits:read', 'credits:spend']);
     });
 
-    it('reads any org, its balance, ledger and members, with no role of its own', async () => {
+    it('reads any org, its balance and ledger; not the admin-only member list', async () => {
       for (const slug of ['acme', 'globex', 'initech']) {
         const org = await get(`/api/v1/org/${slug}`, key);
         expect(org.status).toBe(200);
@@ -93,10 +93,10 @@ describe('service keys and scopes', () => {
         expect((await get(`/api/v1/org/${slug}/credits`, key)).status).toBe(200);
         expect((await get(`/api/v1/org/${slug}/credits/transactions`, key)).status).toBe(200);
       }
-      // An admin-only route: the service key has no role; its org:read is its authority.
+      // An admin-only route: a service key ranks as a member, so people's emails stay private.
       const members = await get('/api/v1/org/acme/members', key);
-      expect(members.status).toBe(200);
-      expect(members.body.data.map((m: { email: string }) => m.email)).toEqual(['owner@acme.test']);
+      expect(members.status).toBe(403);
+      expect(members.body).toMatchObject({ type: 'forbidden_error', detail: expect.stringMatching(/admin role/) });
     });
 
     it('calls a credits:spend route as itself: a service caller, its key id as caller id', async () => {
@@ -113,8 +113,12 @@ describe('service keys and scopes', () => {
         caller: row.id,
         call: expect.any(Number),
       });
-      // No role to fall short of: an admin-only spend route is the scope's to decide.
-      expect((await post('/api/v1/org/globex/scope-probe/admin-spend', key)).status).toBe(200);
+      // It ranks as a member: an admin-only route is refused whatever scope it carries.
+      const adminOnly = await post('/api/v1/org/globex/scope-probe/admin-spend', key);
+      expect(adminOnly.body).toEqual({
+        ...envelope(403, 'forbidden_error'),
+        detail: expect.stringMatching(/admin role/),
+      });
     });
 
     it("keeps its Idempotency-Key answers apart from other callers' (the store is per caller)", async () => {
@@ -189,7 +193,7 @@ describe('service keys and scopes', () => {
     it('a service key cannot buy: no credits:purchase, and one forced into the database is still refused', async () => {
       const key = await s.serviceKey('buyer', ['credits:read']);
       const res = await post('/api/v1/org/acme/credits/checkout', key, CHECKOUT_BODY);
-      expect(res.body).toEqual(forbidden('credits:purchase'));
+      expect(res.body).toEqual({ ...envelope(403, 'forbidden_error'), detail: expect.stringMatching(/service key/) });
       await s.db
         .update(apiKeys)
         .set({ scopes: ['credits:purchase'] })

@@ -328,6 +328,24 @@ describe('credit holds', () => {
     expect((await capture(id)).status).toBe(409);
   });
 
+  it('a capture that waits for the balance lock past the hold’s expiry is 409, never a spend a new hold no longer counts', async () => {
+    const { id, expires_at } = await hold(1000, { expires_in: 1 });
+    let captured: ReturnType<typeof capture> | undefined;
+    // Another writer (a new hold, a debit) holds the org's balance row while the hold expires;
+    // a new hold taking it at that moment counts this one as expired and may reserve its credits.
+    await t.db.transaction(async (tx) => {
+      await tx.execute(sql`select balance from credit_balances where org_id = ${orgId}::uuid for update`);
+      captured = capture(id);
+      while (Date.now() <= Date.parse(expires_at) + 50) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(10, Date.parse(expires_at) + 60 - Date.now())));
+      }
+    });
+    const res = await captured!;
+    expect(res.status).toBe(409);
+    expect(res.body).toEqual(envelope(409, 'conflict_error'));
+    expect(await balance()).toBe(1000);
+  });
+
   it('the sweeper marks holds past their expires_at expired, once, and leaves the others', async () => {
     const due = await hold(100);
     const live = await hold(100);

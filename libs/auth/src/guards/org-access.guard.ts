@@ -40,6 +40,12 @@ export class OrgAccessGuard implements CanActivate {
         `This operation requires the ${rule.role} role; you are ${org.role === 'admin' ? 'an' : 'a'} ${org.role}`,
       );
     }
+    // A service key holds no role, and its scopes are member-level ones (it cannot buy), so
+    // it ranks as a member: an admin-only route (the member list, with people's emails) is
+    // not a machine's to read, whatever scope it carries.
+    if (principal.kind === 'service' && ROLE_RANK.member < ROLE_RANK[rule.role]) {
+      throw new ForbiddenError(`This operation requires the ${rule.role} role; a service key acts as a member`);
+    }
     const granted = grantedScopes(principal, org.role);
     const missing = required.find((scope) => !granted.includes(scope));
     if (missing) throw new ForbiddenError(`This operation requires the ${missing} scope; ${lacking(principal)}`);

@@ -22,8 +22,8 @@ const HOLD_ID = ApiParam({ name: 'id', description: 'Hold id', format: 'uuid' })
 const BODY_ERRORS = ['validation_error', 'payload_too_large_error', 'unsupported_media_type_error'] as const;
 
 /**
- * Holds, for the host backend: reads take `credits:read` or `credits:spend` (a key that may
- * spend may see what it holds), writes `credits:spend`.
+ * Holds, for the host backend: reads take `credits:read`, writes `credits:spend` (a host's
+ * service key carries both, as DESIGN's example makes it).
  */
 @ApiTags('credits')
 @Controller('api/v1/org/:org/credits/holds')

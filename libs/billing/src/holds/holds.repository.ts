@@ -23,6 +23,13 @@ export const countsAsHeld = sql`${creditHolds.status} = 'active' and ${creditHol
 /** The status a reader sees: an active hold past its `expires_at` is expired, swept or not. */
 const effectiveStatus = sql<HoldStatus>`case when ${creditHolds.status} = 'active' and ${creditHolds.expiresAt} <= now() then 'expired' else ${creditHolds.status} end`;
 
+/**
+ * `effectiveStatus` at the moment the row is read rather than at the transaction's start
+ * (`now()`): a capture that waited for the org's balance lock sees an expiry that passed
+ * while it waited, so it cannot spend a hold that a new hold has already stopped counting.
+ */
+const statusWhenRead = sql<HoldStatus>`case when ${creditHolds.status} = 'active' and ${creditHolds.expiresAt} <= clock_timestamp() then 'expired' else ${creditHolds.status} end`;
+
 const holdColumns = {
   id: creditHolds.id,
   orgId: creditHolds.orgId,
@@ -100,7 +107,7 @@ export class HoldsRepository {
   /** The hold, its row locked for the rest of the transaction: one capture or release at a time. */
   async lock(orgId: string, tx: DbTransaction, id: string): Promise<HoldRow | undefined> {
     const [row] = await tx
-      .select(holdColumns)
+      .select({ ...holdColumns, status: statusWhenRead })
       .from(creditHolds)
       .where(and(eq(creditHolds.orgId, orgId), eq(creditHolds.id, id)))
       .for('update');

@@ -139,6 +139,9 @@ export class HoldsService {
   /** One `usage` entry for what is spent (source `hold:<id>`); the rest stops counting with it. */
   async capture(orgId: string, id: string, request: CaptureCreditHoldRequest): Promise<CapturedCreditHold> {
     return this.db.transaction(async (tx) => {
+      // The balance row first, as a new hold takes it: whether this hold still counts is then
+      // decided under the same lock that a hold counting it as expired would have taken.
+      await this.ledger.lockBalance(tx, orgId);
       const hold = activeFor('capture', await this.lockHold(orgId, tx, id));
       const amount = request.amount ?? hold.amount;
       if (amount > hold.amount) {
