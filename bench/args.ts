@@ -1,9 +1,9 @@
 import { fail } from './log';
 
-export const SCENARIOS = ['checkout', 'invalid', 'balance', 'webhook', 'soak'] as const;
+export const SCENARIOS = ['checkout', 'invalid', 'balance', 'webhook', 'usage', 'soak'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only checkout,invalid,balance,webhook,soak]
+const USAGE = `usage: npm run bench -- [--quick] [--only checkout,invalid,balance,webhook,usage,soak]
                  [--soak-seconds N] [--rounds N] [--seconds N] [--webhook-events N]
                  [--cpu-prof api,floor,emulator]`;
 

@@ -5,6 +5,8 @@
  *   POST /checkout   the same `stripe.checkout.sessions.create` call the API makes
  *   POST /invalid    the API's 422 answer, verbatim
  *   GET  /balance    one SELECT of the org's balance
+ *   POST /usage/:i   the naive debit of floor org i: one conditional UPDATE of its balance and
+ *                    the INSERT of its entry (unique source per Idempotency-Key), per request
  */
 import Fastify from 'fastify';
 import { Pool } from 'pg';
@@ -19,6 +21,7 @@ async function main(): Promise<void> {
   const userId = required('BENCH_USER_ID');
   const customer = required('BENCH_CUSTOMER_ID');
   const invalidBody = required('BENCH_422_BODY');
+  const usageOrgIds = required('BENCH_USAGE_ORG_IDS').split(',');
 
   const stripe = createStripeClient(config.stripe);
   const pool = new Pool({ connectionString: config.database.url, max: config.database.poolMax });
@@ -80,6 +83,25 @@ async function main(): Promise<void> {
     ]);
     const balance = rows[0]?.balance ?? 0;
     return { balance, is_low_balance: balance < config.credits.lowBalanceThreshold, auto_refill_enabled: false };
+  });
+
+  // One statement (one round trip, one commit): the balance moves only if it covers the debit,
+  // and the entry's unique source refuses a key twice (rolling the update back with it).
+  app.post('/usage/:i', async (request, reply) => {
+    const orgId = usageOrgIds[Number((request.params as { i: string }).i)];
+    const { amount } = request.body as { amount: number };
+    const key = request.headers['idempotency-key'];
+    const { rows } = await pool.query<{ id: string; balance_after: string }>(
+      `with b as (
+         update credit_balances set balance = balance - $1, updated_at = now()
+         where org_id = $2 and balance >= $1 returning balance)
+       insert into credit_ledger (org_id, amount, balance_after, transaction_type, description, source_ref)
+       select $2, -$1::bigint, balance, 'usage', 'Usage', 'floor-usage:' || $3::text from b
+       returning id, balance_after`,
+      [amount, orgId, key],
+    );
+    if (rows.length === 0) return reply.code(402).send({ code: 402, type: 'insufficient_credits_error' });
+    return { transaction_id: rows[0].id, balance: Number(rows[0].balance_after) };
   });
 
   await app.listen({ port: config.http.port, host: '127.0.0.1' });

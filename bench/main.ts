@@ -14,6 +14,7 @@ import { balanceScenario } from './scenarios/balance';
 import { checkoutScenario } from './scenarios/checkout';
 import { invalidScenario } from './scenarios/invalid';
 import { soakScenario } from './scenarios/soak';
+import { usageScenarios } from './scenarios/usage';
 import { webhookScenarios } from './scenarios/webhook';
 import { seed } from './seed';
 import { PROFILE_DIR, startStack, type Stack } from './stack';
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     const results = await runScenarios(stack, args);
 
     if (results.webhooks.some((w) => !w.exactlyOnce.held)) exitCode = 1;
+    if (results.usage.some((u) => u.checks.some((c) => !c.held))) exitCode = 1;
     const unexpected = results.rows.reduce((n, r) => n + r.unexpected, 0);
     if (unexpected > 0) exitCode = 1;
     printResults(results);
@@ -61,13 +63,17 @@ async function main(): Promise<void> {
 /** The scenarios `--only` selects, in the table's order. */
 async function runScenarios(stack: Stack, args: Args): Promise<Results> {
   const rounds = { rounds: args.rounds, seconds: args.seconds, warmupSeconds: args.warmupSeconds };
-  const results: Results = { rows: [], webhooks: [], soak: undefined };
+  const results: Results = { rows: [], webhooks: [], usage: [], soak: undefined };
   if (args.only.has('checkout')) results.rows.push(await checkoutScenario(stack, rounds));
   if (args.only.has('invalid')) results.rows.push(await invalidScenario(stack, rounds));
   if (args.only.has('balance')) results.rows.push(await balanceScenario(stack, rounds));
   if (args.only.has('webhook')) {
     results.webhooks = await webhookScenarios(stack, args.webhookEvents);
     results.rows.push(...results.webhooks.flatMap((w) => w.rows));
+  }
+  if (args.only.has('usage')) {
+    results.usage = await usageScenarios(stack, rounds);
+    results.rows.push(...results.usage.map((u) => u.row));
   }
   if (args.only.has('soak')) {
     results.soak = await soakScenario(stack, args.soakSeconds);

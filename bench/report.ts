@@ -6,6 +6,7 @@ import type { Args } from './args';
 import { CONNECTIONS, median, type Comparison, type Sample } from './load';
 import { REPO_ROOT } from './processes';
 import type { SoakResult } from './scenarios/soak';
+import type { UsageResult } from './scenarios/usage';
 import type { WebhookResult } from './scenarios/webhook';
 
 /** One line of the table. */
@@ -30,20 +31,28 @@ export interface Row {
 export interface Results {
   rows: Row[];
   webhooks: WebhookResult[];
+  usage: UsageResult[];
   soak: SoakResult | undefined;
 }
 
 export const mib = (bytes: number | null) => (bytes === null ? 'n/a' : (bytes / 2 ** 20).toFixed(1));
 
 /** Medians of the rounds against the floor's: met when the ratio (and the added p99, if given) are within target. */
-export function compareRow(scenario: string, c: Comparison, target: { ratio: number; addedP99?: number }): Row {
+export function compareRow(
+  scenario: string,
+  c: Comparison,
+  target: { ratio: number; addedP99?: number; minRps?: number },
+): Row {
   const rps = median(c.measured.map((s) => s.rps));
   const floorRps = median(c.floor.map((s) => s.rps));
   const p99 = median(c.measured.map((s) => s.p99));
   const floorP99 = median(c.floor.map((s) => s.p99));
   const ratio = rps / floorRps;
   const added = p99 - floorP99;
-  const met = ratio >= target.ratio && (target.addedP99 === undefined || added <= target.addedP99);
+  const met =
+    ratio >= target.ratio &&
+    (target.addedP99 === undefined || added <= target.addedP99) &&
+    (target.minRps === undefined || rps >= target.minRps);
   return {
     scenario,
     rps,
@@ -55,7 +64,7 @@ export function compareRow(scenario: string, c: Comparison, target: { ratio: num
     ratio,
     added_p99_ms: added,
     unexpected: [...c.measured, ...c.floor].reduce((n, s) => n + s.unexpected, 0),
-    target: `≥ ${target.ratio}×${target.addedP99 === undefined ? '' : `, +p99 ≤ ${target.addedP99} ms`}`,
+    target: `≥ ${target.ratio}×${target.addedP99 === undefined ? '' : `, +p99 ≤ ${target.addedP99} ms`}${target.minRps === undefined ? '' : `, ≥ ${target.minRps}/s`}`,
     met,
     rounds: c,
   };
@@ -80,7 +89,7 @@ export function sampleRow(scenario: string, s: Sample, target: string, met: bool
 }
 
 /** The table, then the webhook exactly-once checks and the soak's memory, on stdout. */
-export function printResults({ rows, webhooks, soak }: Results): void {
+export function printResults({ rows, webhooks, usage, soak }: Results): void {
   process.stdout.write('\n' + renderTable(rows) + '\n');
   for (const webhook of webhooks) {
     const e = webhook.exactlyOnce;
@@ -88,6 +97,16 @@ export function printResults({ rows, webhooks, soak }: Results): void {
       `\nwebhook exactly-once (${webhook.label}): ${e.held ? 'HELD' : 'VIOLATED'} — ${e.sessions} sessions, ${e.grantedOnce} granted exactly once, ` +
         `${e.notOnce} not; balances ${e.balance} (expected ${e.expectedBalance}, ${e.orgsOff} orgs off); outcomes ${JSON.stringify(webhook.outcomes)}\n`,
     );
+  }
+  for (const run of usage) {
+    for (const side of run.checks) {
+      process.stdout.write(
+        `\nusage exactly-once (${run.label}, ${side.side}): ${side.held ? 'HELD' : 'VIOLATED'} — ${side.sent} sent, ` +
+          `${side.answered} answered 200, ${side.applied} applied (${side.applied - side.answered} cut off in flight), ` +
+          `${side.wrong} wrong, ${side.orgsOff} orgs off; balances ${side.balance} (expected ${side.expectedBalance}, ` +
+          `Σ ledger ${side.ledger}); lowest balance_after ${side.lowest}\n`,
+      );
+    }
   }
   if (soak) {
     process.stdout.write(
@@ -124,6 +143,7 @@ export function writeReport(args: Args, results: Results, started: number, exitC
       outcomes: w.outcomes,
       events: args.webhookEvents,
     })),
+    usage: results.usage.map((u) => ({ label: u.label, orgs: u.orgs, checks: u.checks })),
     soak: results.soak,
     duration_s: Math.round((Date.now() - started) / 1000),
     exit_code: exitCode,

@@ -17,10 +17,16 @@ export interface Seeded {
   webhookOrg: SeededOrg;
   /** The webhook scenario spread over orgs, as many customers' payments are. */
   webhookOrgs: SeededOrg[];
+  /** Usage debits: [0] takes the one-org run, the next USAGE_ORGS the spread run. */
+  usageOrgs: SeededOrg[];
+  /** The floor's own orgs for the same runs (its debits never mix with the API's). */
+  usageFloorOrgs: SeededOrg[];
 }
 
 /** How many orgs the spread webhook scenario shares its events between. */
 export const WEBHOOK_ORGS = 16;
+/** How many orgs the spread usage scenario shares its debits between. */
+export const USAGE_ORGS = 16;
 
 /** Migrates the fresh database and adds the orgs, admins and API keys the scenarios act as. */
 export async function seed(url: string): Promise<Seeded> {
@@ -45,6 +51,18 @@ export async function seed(url: string): Promise<Seeded> {
     const main = await member('bench-org', 'bench@bench.test');
     const webhookOrgs: SeededOrg[] = [];
     for (let i = 0; i < WEBHOOK_ORGS; i++) webhookOrgs.push(await webhookOrg(`bench-webhooks-${i}`));
+    const usageOrgs: SeededOrg[] = [];
+    const usageFloorOrgs: SeededOrg[] = [];
+    // The host backend's service key, limited to its org and allowed to spend, as §1.1 makes them.
+    const usageOrg = async (slug: string): Promise<SeededOrg> => {
+      const org = await directory.createOrg(slug, `Bench ${slug}`);
+      const { key } = await directory.createServiceKey(`host-${slug}`, { scopes: ['credits:spend'], orgs: [slug] });
+      return { id: org.id, slug: org.slug, key };
+    };
+    for (let i = 0; i <= USAGE_ORGS; i++) {
+      usageOrgs.push(await usageOrg(`bench-usage-${i}`));
+      usageFloorOrgs.push(await usageOrg(`bench-usage-floor-${i}`));
+    }
     return {
       orgId: main.org.id,
       orgSlug: main.org.slug,
@@ -52,6 +70,8 @@ export async function seed(url: string): Promise<Seeded> {
       key: main.key,
       webhookOrg: await webhookOrg('bench-webhooks'),
       webhookOrgs,
+      usageOrgs,
+      usageFloorOrgs,
     };
   } finally {
     await handle.close();

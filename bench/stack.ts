@@ -14,6 +14,7 @@ const UNTHROTTLED: Record<string, string> = {
   RATE_LIMIT_WINDOW_MS: '1000',
   RATE_LIMIT_CHECKOUT: '1000000',
   RATE_LIMIT_READ: '1000000',
+  RATE_LIMIT_USAGE: '100000000',
   RATE_LIMIT_WEBHOOK: '10000000',
 };
 
@@ -108,6 +109,7 @@ export async function startStack(args: Args, dbUrl: string, seeded: Seeded, serv
       BENCH_USER_ID: seeded.userId,
       BENCH_CUSTOMER_ID: customerId[0].id,
       BENCH_422_BODY: invalid.text,
+      BENCH_USAGE_ORG_IDS: seeded.usageFloorOrgs.map((o) => o.id).join(','),
     },
     nodeArgs: profArgs('floor'),
     port: floorPort,

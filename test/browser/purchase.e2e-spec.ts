@@ -96,7 +96,13 @@ describe('purchase in a browser', () => {
   });
 
   it('Pay: lands on success_url with the session id, and the credits are in the balance and the ledger', async () => {
-    expect(await balance()).toEqual({ balance: 0, is_low_balance: true, auto_refill_enabled: false });
+    expect(await balance()).toEqual({
+      balance: 0,
+      available_balance: 0,
+      held: 0,
+      is_low_balance: true,
+      auto_refill_enabled: false,
+    });
     const session = await checkout(2);
 
     await page.goto(session.checkout_url);
@@ -121,7 +127,13 @@ describe('purchase in a browser', () => {
       const body = await balance();
       return body.balance > 0 ? body : undefined;
     }, 'the balance to rise');
-    expect(credited).toEqual({ balance: 2000, is_low_balance: false, auto_refill_enabled: false });
+    expect(credited).toEqual({
+      balance: 2000,
+      available_balance: 2000,
+      held: 0,
+      is_low_balance: false,
+      auto_refill_enabled: false,
+    });
     const ledger = await api('GET', '/api/v1/org/acme/credits/transactions');
     expect(ledger.body.data).toEqual([
       expect.objectContaining({

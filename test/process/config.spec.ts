@@ -5,7 +5,14 @@ import { productionEnv } from '../support/production-env';
 describe('traffic configuration', () => {
   it('has safe defaults: rate limits on, per process, no version check, CORS off, no proxy trusted', () => {
     const config = loadConfig({});
-    expect(config.rateLimit).toEqual({ windowMs: 60000, checkout: 10, read: 120, webhook: 3000, authFailures: 30 });
+    expect(config.rateLimit).toEqual({
+      windowMs: 60000,
+      checkout: 10,
+      read: 120,
+      usage: 600000,
+      webhook: 3000,
+      authFailures: 30,
+    });
     expect(config.redis).toMatchObject({ url: undefined, keyPrefix: 'credits-api:', commandTimeoutMs: 500 });
     expect(config.minClientVersion).toBeUndefined();
     expect(config.http).toMatchObject({

@@ -124,6 +124,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/org/{org}/credits/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record usage
+         * @description Debit credits now for usage, exactly once per `Idempotency-Key`. A debit larger than the available balance (balance minus active holds) is 402 with nothing written, unless `allow_partial` debits what is available.
+         */
+        post: operations["record_usage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/org/{org}/credits/usage/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record usage in a batch
+         * @description Up to 500 debits applied in order, each on its own with its own `idempotency_key` (the same key space as single debits). A key used twice in one batch is a `duplicate` (same fields) or a `conflict` (other fields) of its first use.
+         */
+        post: operations["record_usage_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/org/{org}/credits/holds": {
         parameters: {
             query?: never;
@@ -426,10 +466,20 @@ export interface components {
         /** @description An organization's credit balance. */
         CreditBalance: {
             /**
-             * @description Credits available
+             * @description Credits in the account (the sum of the ledger)
              * @example 2500
              */
             balance: number;
+            /**
+             * @description Credits that can be spent now: `balance` minus active holds
+             * @example 2000
+             */
+            available_balance: number;
+            /**
+             * @description Credits reserved by active, unexpired holds
+             * @example 500
+             */
+            held: number;
             /**
              * @description Whether the balance is below the low-balance threshold
              * @example false
@@ -490,6 +540,156 @@ export interface components {
             has_more: boolean;
             /** @description Pass as `cursor` to get the next page; null on the last page */
             next_cursor: string | null;
+        };
+        /** @description One debit of usage that happened (or is about to). */
+        RecordUsageRequest: {
+            /**
+             * @description Credits to debit: a JSON integer
+             * @example 25
+             */
+            amount: number;
+            /**
+             * @description The ledger entry's description (default `Usage`)
+             * @example Sandbox minutes
+             */
+            description?: string;
+            /**
+             * @description The host's own fields, stored on the ledger entry: at most 20 keys of at most 40 characters, string values of at most 500
+             * @example {
+             *       "sandbox_id": "sbx_123",
+             *       "model": "large"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Debit what is available when it cannot cover `amount` (usage that already happened), reporting `debited` and `shortfall`, instead of answering 402
+             * @default false
+             */
+            allow_partial?: boolean;
+        };
+        /** @description The debit and the balance after it. */
+        RecordUsageResponse: {
+            /** @description The `usage` ledger entry, as the ledger lists it; null when `allow_partial` found nothing to debit */
+            transaction?: {
+                /**
+                 * Format: uuid
+                 * @description Entry id
+                 */
+                id: string;
+                /**
+                 * @description Credits removed (negative)
+                 * @example -25
+                 */
+                amount: number;
+                /**
+                 * @description Balance right after this entry
+                 * @example 2475
+                 */
+                balance_after: number;
+                /**
+                 * @description Always `usage` here
+                 * @enum {string}
+                 */
+                transaction_type: "purchase" | "refund" | "usage" | "admin_adjustment" | "auto_refill";
+                /**
+                 * @description Human-readable description
+                 * @example Sandbox minutes
+                 */
+                description: string;
+                /**
+                 * Format: date-time
+                 * @description When the entry was written (ISO 8601)
+                 */
+                created_at: string;
+                /** @description Always null for usage */
+                checkout_session_id: string | null;
+            } | null;
+            /**
+             * @description Balance right after this debit
+             * @example 2475
+             */
+            balance: number;
+            /**
+             * @description Balance minus active holds, right after this debit
+             * @example 2475
+             */
+            available_balance: number;
+            /** @description Credits debited (less than `amount` only with `allow_partial`) */
+            debited: number;
+            /**
+             * @description `amount` minus `debited`
+             * @example 0
+             */
+            shortfall: number;
+        };
+        /** @description One debit of a batch, with its own idempotency key. */
+        UsageBatchItem: {
+            /**
+             * @description Credits to debit: a JSON integer
+             * @example 25
+             */
+            amount: number;
+            /**
+             * @description The ledger entry's description (default `Usage`)
+             * @example Sandbox minutes
+             */
+            description?: string;
+            /**
+             * @description The host's own fields, stored on the ledger entry: at most 20 keys of at most 40 characters, string values of at most 500
+             * @example {
+             *       "sandbox_id": "sbx_123",
+             *       "model": "large"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /**
+             * @description The host's usage id: the same key space as the `Idempotency-Key` of single debits (per org, 30 days). 1–255 printable characters
+             * @example usage_2f9c1b
+             */
+            idempotency_key: string;
+        };
+        /** @description Debits applied in order, each on its own. */
+        RecordUsageBatchRequest: {
+            items: components["schemas"]["UsageBatchItem"][];
+        };
+        /** @description One item's outcome. */
+        UsageBatchResult: {
+            /**
+             * @description The item's key
+             * @example usage_2f9c1b
+             */
+            idempotency_key: string;
+            /**
+             * @description `applied` (debited now), `duplicate` (the key was already used with this body: nothing debited again), `insufficient_credits` (nothing written; a retry may succeed), `conflict` (the key was used with another body)
+             * @example applied
+             * @enum {string}
+             */
+            status: "applied" | "duplicate" | "insufficient_credits" | "conflict";
+            /**
+             * Format: uuid
+             * @description The ledger entry of the debit (for `duplicate`, the first one)
+             */
+            transaction_id: string | null;
+            /** @description Balance right after the debit (for `duplicate`, after the first one) */
+            balance_after: number | null;
+            /** @description Why the item was not applied (`insufficient_credits`, `conflict`); null otherwise */
+            error?: {
+                /**
+                 * @description The error type a single debit would answer
+                 * @example conflict_error
+                 */
+                type: string;
+                /** @description A human-readable message */
+                detail: string;
+            } | null;
+        };
+        /** @description One result per item, in order. */
+        RecordUsageBatchResponse: {
+            results: components["schemas"]["UsageBatchResult"][];
         };
         /** @description Reserve credits now, to capture or release later. */
         CreateCreditHoldRequest: {
@@ -1272,6 +1472,338 @@ export interface operations {
             };
             /** @description Request URI is too long */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Upgrade required */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+        };
+    };
+    record_usage: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Required: the host's usage id. Unique per org (whoever sends it) for 30 days: the same key with the same body answers the first result again (with `Idempotent-Replayed: true`) without debiting twice; with another body, 409. 1–255 printable characters. */
+                "Idempotency-Key": string;
+                /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
+                "X-Client-Version"?: string;
+            };
+            path: {
+                /** @description Organization slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordUsageRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordUsageResponse"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Insufficient credits */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Access forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Already exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Upgrade required */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+        };
+    };
+    record_usage_batch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
+                "X-Client-Version"?: string;
+            };
+            path: {
+                /** @description Organization slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordUsageBatchRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordUsageBatchResponse"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Access forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

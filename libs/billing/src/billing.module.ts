@@ -15,16 +15,22 @@ import { HoldsService } from './holds/holds.service';
 import { IdempotencyKeyRepository } from './idempotency/idempotency-key.repository';
 import { IdempotencyService } from './idempotency/idempotency.service';
 import { ReconciliationSchedule } from './reconciliation/reconciliation.job';
+import { BalanceWatch } from './ledger/balance-watch';
+import { DebitGroupCommit } from './usage/debit-group-commit';
+import { UsageController } from './usage/usage.controller';
+import { UsageRepository } from './usage/usage.repository';
+import { UsageService } from './usage/usage.service';
 import { StripeWebhookController } from './webhook/stripe-webhook.controller';
 import { StripeWebhookService } from './webhook/stripe-webhook.service';
 
-/** Checkout, webhook fulfilment, reconciliation, the ledger and balance, holds, idempotency, and notifications to the host. */
+/** Checkout, webhook fulfilment, usage debits, reconciliation, the ledger and balance, holds, idempotency, and notifications to the host. */
 @Module({
   imports: [StripeModule, FulfilmentModule],
   controllers: [
     CheckoutController,
     CheckoutStatusController,
     CreditsController,
+    UsageController,
     HoldsController,
     StripeWebhookController,
   ],
@@ -37,6 +43,10 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     CreditsService,
     CheckoutStatusService,
     ReconciliationSchedule,
+    UsageRepository,
+    UsageService,
+    DebitGroupCommit,
+    BalanceWatch,
     HoldsRepository,
     HoldsService,
     HoldExpirySchedule,

@@ -15,6 +15,7 @@ export * from './reconciliation/reconciliation.job';
 export * from './reconciliation/ledger-audit.repository';
 export * from './reconciliation/ledger-audit.service';
 export * from './fulfilment/fulfilment.module';
+export * from './ledger/balance-watch';
 export * from './holds/holds.dto';
 export * from './holds/holds.service';
 export * from './holds/holds.repository';

@@ -37,6 +37,8 @@ export interface AppConfig {
     windowMs: number;
     checkout: number;
     read: number;
+    /** Usage debits per caller (the host backend meters at thousands a second). */
+    usage: number;
     webhook: number;
     /** Failed authentications per client address and window before it gets 429. */
     authFailures: number;
@@ -233,6 +235,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       windowMs: read.int('RATE_LIMIT_WINDOW_MS', 60000, { min: 100, max: 86_400_000 }),
       checkout: read.int('RATE_LIMIT_CHECKOUT', 10, { min: 1, max: 1_000_000 }),
       read: read.int('RATE_LIMIT_READ', 120, { min: 1, max: 1_000_000 }),
+      usage: read.int('RATE_LIMIT_USAGE', 600_000, { min: 1, max: 100_000_000 }),
       webhook: read.int('RATE_LIMIT_WEBHOOK', 3000, { min: 1, max: 10_000_000 }),
       authFailures: read.int('RATE_LIMIT_AUTH_FAILURES', 30, { min: 1, max: 1_000_000 }),
     },

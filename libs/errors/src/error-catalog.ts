@@ -36,6 +36,8 @@ export function errorTypeForStatus(status: number): ErrorType {
       return 'invalid_request_error';
     case 401:
       return 'authentication_error';
+    case 402:
+      return 'insufficient_credits_error';
     case 403:
       return 'forbidden_error';
     case 404:

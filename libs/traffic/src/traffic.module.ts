@@ -7,11 +7,12 @@ import { RedisThrottlerStorage } from './rate-limit/redis-throttler-storage';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 
 function throttlerOptions(config: AppConfig, storage: RedisThrottlerStorage | undefined): ThrottlerModuleOptions {
-  const { windowMs, checkout, read, webhook } = config.rateLimit;
+  const { windowMs, checkout, read, usage, webhook } = config.rateLimit;
   return {
     throttlers: [
       { name: 'checkout', limit: checkout, ttl: windowMs },
       { name: 'read', limit: read, ttl: windowMs },
+      { name: 'usage', limit: usage, ttl: windowMs },
       { name: 'webhook', limit: webhook, ttl: windowMs },
     ],
     // Without REDIS_URL: the library's in-process counters (each instance counts alone).

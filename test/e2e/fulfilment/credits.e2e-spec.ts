@@ -63,10 +63,16 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
   const total = () => written.reduce((sum, w) => sum + w.amount, 0);
 
   describe('balance', () => {
-    it('any member reads {balance, is_low_balance, auto_refill_enabled}', async () => {
+    it('any member reads {balance, available_balance, held, is_low_balance, auto_refill_enabled}', async () => {
       const res = await get('/api/v1/org/acme/credits');
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ balance: total(), is_low_balance: total() < THRESHOLD, auto_refill_enabled: false });
+      expect(res.body).toEqual({
+        balance: total(),
+        available_balance: total(),
+        held: 0,
+        is_low_balance: total() < THRESHOLD,
+        auto_refill_enabled: false,
+      });
       expect((await get('/api/v1/org/acme/credits', adminKey)).body.balance).toBe(total());
     });
 
@@ -77,7 +83,13 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
         .returning();
       await t.admin.addMember(org.slug, 'member@acme.test', 'member');
       const read = async () => (await get(`/api/v1/org/${org.slug}/credits`)).body;
-      expect(await read()).toEqual({ balance: 0, is_low_balance: true, auto_refill_enabled: false });
+      expect(await read()).toEqual({
+        balance: 0,
+        available_balance: 0,
+        held: 0,
+        is_low_balance: true,
+        auto_refill_enabled: false,
+      });
       await entry(org.id, THRESHOLD - 1, 'purchase', 'just below');
       expect(await read()).toMatchObject({ balance: THRESHOLD - 1, is_low_balance: true });
       await entry(org.id, 1, 'admin_adjustment', 'at the threshold');
@@ -87,6 +99,8 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
     it('an org without any entry has balance 0', async () => {
       expect((await get('/api/v1/org/emptyco/credits')).body).toEqual({
         balance: 0,
+        available_balance: 0,
+        held: 0,
         is_low_balance: true,
         auto_refill_enabled: false,
       });

@@ -8,8 +8,18 @@ const toList = ({ value }: { value: unknown }) => (value === undefined || Array.
 
 @ApiSchema({ name: 'CreditBalance', description: "An organization's credit balance." })
 export class CreditBalanceResponse {
-  @ApiProperty({ description: 'Credits available', type: 'integer', example: 2500 })
+  @ApiProperty({ description: 'Credits in the account (the sum of the ledger)', type: 'integer', example: 2500 })
   balance!: number;
+
+  @ApiProperty({
+    description: 'Credits that can be spent now: `balance` minus active holds',
+    type: 'integer',
+    example: 2000,
+  })
+  available_balance!: number;
+
+  @ApiProperty({ description: 'Credits reserved by active, unexpired holds', type: 'integer', example: 500 })
+  held!: number;
 
   @ApiProperty({ description: 'Whether the balance is below the low-balance threshold', example: false })
   is_low_balance!: boolean;

@@ -18,8 +18,14 @@ export class CreditsService {
   ) {}
 
   async balance(orgId: string): Promise<CreditBalanceResponse> {
-    const balance = await this.ledger.balance(orgId);
-    return { balance, is_low_balance: balance < this.config.credits.lowBalanceThreshold, auto_refill_enabled: false };
+    const { balance, held } = await this.ledger.balanceAndHeld(orgId);
+    return {
+      balance,
+      available_balance: balance - held,
+      held,
+      is_low_balance: balance < this.config.credits.lowBalanceThreshold,
+      auto_refill_enabled: false,
+    };
   }
 
   async transactions(orgId: string, query: ListTransactionsQuery): Promise<CreditTransactionPage> {

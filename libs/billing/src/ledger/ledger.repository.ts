@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { and, desc, eq, inArray, lt, sql, SQL } from 'drizzle-orm';
-import { creditBalances, creditLedger, Db, DbTransaction, InjectDb, rows, TransactionType } from '@credits/database';
+import {
+  creditBalances,
+  creditHolds,
+  creditLedger,
+  Db,
+  DbTransaction,
+  InjectDb,
+  rows,
+  TransactionType,
+} from '@credits/database';
 
 export type LedgerEntry = typeof creditLedger.$inferSelect;
 
@@ -39,6 +48,18 @@ export class LedgerRepository {
 
   balance(orgId: string): Promise<number> {
     return balanceOf(this.db, orgId);
+  }
+
+  /** The balance and Σ active holds not yet expired (whether or not a sweeper marked them), in one read. */
+  async balanceAndHeld(orgId: string): Promise<{ balance: number; held: number }> {
+    const [row] = await rows<{ balance: string | number | null; held: string | number }>(
+      this.db,
+      sql`select
+        (select balance from ${creditBalances} where org_id = ${orgId}::uuid) as balance,
+        (select coalesce(sum(amount), 0) from ${creditHolds}
+          where org_id = ${orgId}::uuid and status = 'active' and expires_at > now()) as held`,
+    );
+    return { balance: Number(row.balance ?? 0), held: Number(row.held) };
   }
 
   /** Newest first; `beforeSeq` continues after the last entry of the previous page. */

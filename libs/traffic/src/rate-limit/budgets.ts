@@ -1,11 +1,12 @@
 import { SetMetadata } from '@nestjs/common';
 
 /**
- * The budgets requests are counted against. `checkout` and `read` are per caller; `webhook`
+ * The budgets requests are counted against. `checkout`, `read` and `usage` are per caller
+ * (`usage` is the host backend metering debits, thousands a second, so its default is large); `webhook`
  * is one budget for every sender together (Stripe's deliveries come from many addresses and
  * must not be refused one sender at a time).
  */
-export const RATE_LIMIT_BUDGETS = ['checkout', 'read', 'webhook'] as const;
+export const RATE_LIMIT_BUDGETS = ['checkout', 'read', 'usage', 'webhook'] as const;
 export type RateLimitBudget = (typeof RATE_LIMIT_BUDGETS)[number];
 
 export const RATE_LIMIT_BUDGET = Symbol('rateLimitBudget');

@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { isUniqueViolation } from '@credits/auth';
+import { type AppConfig, InjectConfig } from '@credits/config';
+import { Db, DbTransaction, InjectDb } from '@credits/database';
+import { BalanceWatch } from '../ledger/balance-watch';
+import { type DueEvent, eventsOf } from '../notifications/notification-events';
+import { NotificationOutbox } from '../notifications/notification-outbox';
+import type { RecordUsageResponse } from './usage.dto';
+import { type ExistingUsage, type NewUsage, UsageRepository } from './usage.repository';
+
+/** One debit as the group commit takes it, single or a batch item. */
+export interface DebitRequest {
+  key: string;
+  requestHash: string;
+  amount: number;
+  description: string | undefined;
+  metadata: Record<string, string> | undefined;
+  allowPartial: boolean;
+}
+
+/** What became of one debit, known only once its transaction committed. */
+export type DebitOutcome =
+  | { kind: 'applied'; response: RecordUsageResponse; ledgerEntryId: string | null; balanceAfter: number }
+  /** The key was recorded before with the same body: its first answer, nothing debited again. */
+  | { kind: 'duplicate'; response: unknown; ledgerEntryId: string | null; balanceAfter: number }
+  | { kind: 'conflict' }
+  /** Nothing written (and nothing recorded: a retry after a top-up may succeed). */
+  | { kind: 'insufficient'; available: number };
+
+interface Waiter {
+  orgId: string;
+  request: DebitRequest;
+  resolve(outcome: DebitOutcome): void;
+  reject(error: unknown): void;
+}
+
+/** Items per transaction: bounds the write statement's size and one group's latency. */
+const MAX_GROUP_ITEMS = 1000;
+/**
+ * Transactions this process runs at once. An org always falls in the same lane, so its debits
+ * stay in order; lanes let the database work on one group while the next one gathers.
+ */
+const LANES = 4;
+const DEFAULT_DESCRIPTION = 'Usage';
+
+function laneOf(orgId: string): number {
+  let hash = 0;
+  for (let i = 0; i < orgId.length; i++) hash = (hash * 31 + orgId.charCodeAt(i)) | 0;
+  return Math.abs(hash) % LANES;
+}
+
+/** `orgId` and `key` in one map key (a usage key is printable ASCII: no space). */
+const slot = (orgId: string, key: string) => `${orgId} ${key}`;
+
+/**
+ * Group commit of usage debits, within this process.
+ *
+ * An org's debits serialize on its balance row, and each commit waits for a WAL flush, so one
+ * transaction per debit caps an org at a few hundred debits a second. Here debits that arrive
+ * while their lane's previous transaction runs wait in a queue and are applied together in the
+ * next one: four statements whatever the group's size or number of orgs (lock the balance rows
+ * in org id order; read Σ active holds and the keys already recorded; write every entry, record
+ * and balance; commit), plus two per org whose entries cause notifications. Each waiter is
+ * answered after the commit, so a 2xx is durable. No timer: a lone debit goes at once, and the
+ * queue grows only while the database is busy, which is exactly when grouping pays. An org
+ * always uses the same lane, so its debits are applied in the order they arrived.
+ *
+ * If a group's transaction fails (say another instance recorded one of its keys meanwhile:
+ * the primary key refuses the write), its items are applied again one by one, so one bad item
+ * does not fail the others; a key another instance took first is then read back as a
+ * duplicate or a conflict.
+ */
+@Injectable()
+export class DebitGroupCommit {
+  private readonly logger = new Logger(DebitGroupCommit.name);
+  private readonly queues: Waiter[][] = Array.from({ length: LANES }, () => []);
+  private readonly draining = new Set<number>();
+
+  constructor(
+    @InjectDb() private readonly db: Db,
+    private readonly usage: UsageRepository,
+    private readonly outbox: NotificationOutbox,
+    private readonly watch: BalanceWatch,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  /** Applies the org's debits in order (after any of its debits already waiting); one outcome each. */
+  submit(orgId: string, requests: DebitRequest[]): Promise<DebitOutcome[]> {
+    const lane = laneOf(orgId);
+    const queue = this.queues[lane];
+    const outcomes = requests.map(
+      (request) => new Promise<DebitOutcome>((resolve, reject) => queue.push({ orgId, request, resolve, reject })),
+    );
+    if (!this.draining.has(lane)) void this.drain(lane);
+    return Promise.all(outcomes);
+  }
+
+  private async drain(lane: number): Promise<void> {
+    this.draining.add(lane);
+    try {
+      const queue = this.queues[lane];
+      while (queue.length > 0) await this.commitGroup(queue.splice(0, MAX_GROUP_ITEMS));
+    } finally {
+      this.draining.delete(lane);
+    }
+  }
+
+  private async commitGroup(group: Waiter[]): Promise<void> {
+    try {
+      const outcomes = await this.db.transaction((tx) => this.apply(tx, group));
+      group.forEach((waiter, i) => waiter.resolve(outcomes[i]));
+      return;
+    } catch (error) {
+      if (group.length > 1) {
+        this.logger.warn({ msg: 'a group of debits failed; applying its items one by one', err: error });
+      } else if (!isUniqueViolation(error)) {
+        group[0].reject(error);
+        return;
+      }
+    }
+    for (const waiter of group) await this.commitAlone(waiter);
+  }
+
+  /** One item in its own transaction; a key recorded meanwhile elsewhere is read back on the second try. */
+  private async commitAlone(waiter: Waiter): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [outcome] = await this.db.transaction((tx) => this.apply(tx, [waiter]));
+        waiter.resolve(outcome);
+        return;
+      } catch (error) {
+        if (attempt >= 2 || !isUniqueViolation(error)) {
+          waiter.reject(error);
+          return;
+        }
+      }
+    }
+  }
+
+  /** Decides every item in order under its org's balance lock, then writes them all. */
+  private async apply(tx: DbTransaction, group: Waiter[]): Promise<DebitOutcome[]> {
+    const writer = this.usage.in(tx);
+    const orgIds = [...new Set(group.map((w) => w.orgId))];
+    const balances = await writer.lockBalances(orgIds);
+    const wanted = new Map(group.map((w) => [slot(w.orgId, w.request.key), { orgId: w.orgId, key: w.request.key }]));
+    const { held, now, existing } = await writer.snapshot([...wanted.values()]);
+    // Keys recorded before, then keys this group records: a key used twice in one group is a
+    // duplicate (same body) or a conflict (another body) of its first use, as across requests.
+    const recorded = new Map<string, ExistingUsage>(existing.map((e) => [slot(e.orgId, e.key), e]));
+    const writes: NewUsage[] = [];
+    const events = new Map<string, DueEvent[]>();
+    const threshold = this.config.credits.lowBalanceThreshold;
+
+    const outcomes = group.map(({ orgId, request }): DebitOutcome => {
+      const prior = recorded.get(slot(orgId, request.key));
+      if (prior) {
+        if (prior.requestHash !== request.requestHash) return { kind: 'conflict' };
+        const { response, ledgerEntryId, balanceAfter } = prior;
+        return { kind: 'duplicate', response, ledgerEntryId, balanceAfter };
+      }
+      const orgHeld = held.get(orgId) ?? 0;
+      let balance = balances.get(orgId) ?? 0;
+      const available = balance - orgHeld;
+      const debited = request.amount <= available ? request.amount : request.allowPartial ? Math.max(0, available) : -1;
+      if (debited < 0) return { kind: 'insufficient', available: Math.max(0, available) };
+
+      balance -= debited;
+      balances.set(orgId, balance);
+      const entryId = randomUUID();
+      const description = request.description ?? DEFAULT_DESCRIPTION;
+      const response: RecordUsageResponse = {
+        transaction:
+          debited > 0
+            ? {
+                id: entryId,
+                amount: -debited,
+                balance_after: balance,
+                transaction_type: 'usage',
+                description,
+                created_at: now.toISOString(),
+                checkout_session_id: null,
+              }
+            : null,
+        balance,
+        available_balance: balance - orgHeld,
+        debited,
+        shortfall: request.amount - debited,
+      };
+      const ledgerEntryId = debited > 0 ? entryId : null;
+      writes.push({
+        orgId,
+        recordId: randomUUID(),
+        entryId,
+        key: request.key,
+        requestHash: request.requestHash,
+        amount: request.amount,
+        debited,
+        balanceAfter: balance,
+        description,
+        metadata: request.metadata ?? null,
+        response,
+      });
+      recorded.set(slot(orgId, request.key), {
+        orgId,
+        key: request.key,
+        requestHash: request.requestHash,
+        ledgerEntryId,
+        balanceAfter: balance,
+        response,
+      });
+      if (debited > 0) {
+        const entry = { entryId, amount: -debited, transactionType: 'usage' as const, balanceAfter: balance };
+        events.set(orgId, [...(events.get(orgId) ?? []), ...eventsOf(entry, threshold)]);
+      }
+      return { kind: 'applied', response, ledgerEntryId, balanceAfter: balance };
+    });
+
+    await writer.write(now, writes);
+    for (const orgId of orgIds) {
+      if (!writes.some((w) => w.orgId === orgId && w.debited > 0)) continue;
+      // The same events LedgerService.apply's entries cause, in one write per org.
+      await this.outbox.emit(tx, orgId, events.get(orgId) ?? []);
+      await this.watch.afterDebits(tx, orgId, (balances.get(orgId) ?? 0) - (held.get(orgId) ?? 0));
+    }
+    return outcomes;
+  }
+}

@@ -1,0 +1,156 @@
+import { Injectable } from '@nestjs/common';
+import { sql } from 'drizzle-orm';
+import { creditBalances, creditHolds, creditLedger, DbTransaction, rows, usageRecords } from '@credits/database';
+
+/** A usage record as the group commit reads it: enough to replay it or refuse its key. */
+export interface ExistingUsage {
+  orgId: string;
+  key: string;
+  requestHash: string;
+  ledgerEntryId: string | null;
+  balanceAfter: number;
+  response: unknown;
+}
+
+/** What the group commit sees once it holds its orgs' balance rows. */
+export interface DebitSnapshot {
+  /** Σ active, unexpired holds per org (absent: none). */
+  held: Map<string, number>;
+  /** The transaction's time, to the millisecond: every entry of the group is stamped with it. */
+  now: Date;
+  existing: ExistingUsage[];
+}
+
+/** One usage record to write, with its ledger entry when `debited > 0`. */
+export interface NewUsage {
+  orgId: string;
+  recordId: string;
+  entryId: string;
+  key: string;
+  requestHash: string;
+  amount: number;
+  debited: number;
+  balanceAfter: number;
+  description: string;
+  metadata: Record<string, string> | null;
+  response: unknown;
+}
+
+export const USAGE_RECORD_TTL_DAYS = 30;
+
+/**
+ * The SQL of usage debits, inside the group commit's transaction (`in(tx)`). Three statements
+ * per group whatever its size and number of orgs: lock the balances, read holds and keys,
+ * write everything. Every method is scoped by the org ids it is given.
+ */
+@Injectable()
+export class UsageRepository {
+  in(tx: DbTransaction): UsageWriter {
+    return new UsageWriter(tx);
+  }
+}
+
+export class UsageWriter {
+  constructor(private readonly tx: DbTransaction) {}
+
+  /**
+   * The orgs' balance rows, locked until commit, in org id order (so two groups sharing orgs
+   * never wait on each other in a cycle). An org without a row (never had credits) is absent.
+   */
+  async lockBalances(orgIds: string[]): Promise<Map<string, number>> {
+    const locked = await rows<{ org_id: string; balance: string | number }>(
+      this.tx,
+      sql`select org_id, balance from ${creditBalances}
+          where org_id in (select jsonb_array_elements_text(${JSON.stringify(orgIds)}::jsonb)::uuid)
+          order by org_id for update`,
+    );
+    return new Map(locked.map((row) => [row.org_id, Number(row.balance)]));
+  }
+
+  /**
+   * Σ active unexpired holds per org, the live records of the (org, key) pairs, and the
+   * transaction's time. Run after `lockBalances` as its own statement: in READ COMMITTED it then
+   * sees every hold and record committed before the locks were granted. Records past their 30
+   * days are deleted here so the key can be used again (the write statement then sees them gone).
+   */
+  async snapshot(wanted: Array<{ orgId: string; key: string }>): Promise<DebitSnapshot> {
+    const input = JSON.stringify(wanted.map((w) => ({ org_id: w.orgId, key: w.key })));
+    const [row] = await rows<{
+      held: Array<{ orgId: string; held: string | number }> | null;
+      now_ms: string | number;
+      existing: ExistingUsage[] | null;
+    }>(
+      this.tx,
+      sql`
+      with wanted as (select * from jsonb_to_recordset(${input}::jsonb) as w(org_id uuid, key text)),
+      expired as (
+        delete from ${usageRecords} u using wanted w
+        where u.org_id = w.org_id and u.idempotency_key = w.key and u.expires_at <= now()
+      )
+      select
+        (select json_agg(json_build_object('orgId', org_id, 'held', held)) from (
+          select org_id, sum(amount) as held from ${creditHolds}
+          where org_id in (select org_id from wanted) and status = 'active' and expires_at > now()
+          group by org_id) h) as held,
+        floor(extract(epoch from now()) * 1000) as now_ms,
+        (select json_agg(json_build_object(
+            'orgId', u.org_id, 'key', u.idempotency_key, 'requestHash', u.request_hash,
+            'ledgerEntryId', u.ledger_entry_id, 'balanceAfter', u.balance_after, 'response', u.response))
+          from ${usageRecords} u join wanted w on u.org_id = w.org_id and u.idempotency_key = w.key
+          where u.expires_at > now()) as existing`,
+    );
+    return {
+      held: new Map((row.held ?? []).map((h) => [h.orgId, Number(h.held)])),
+      now: new Date(Number(row.now_ms)),
+      existing: (row.existing ?? []).map((e) => ({ ...e, balanceAfter: Number(e.balanceAfter) })),
+    };
+  }
+
+  /**
+   * Every ledger entry, usage record and balance of one group, in one statement. Entries are
+   * inserted in the group's order (their `seq` follows it) with the running `balance_after`
+   * computed by the caller under the locks; each balance moves by its org's total. A key
+   * recorded meanwhile (an org without a balance row is not locked) fails the whole statement
+   * on the primary key.
+   */
+  async write(now: Date, usages: NewUsage[]): Promise<void> {
+    if (usages.length === 0) return;
+    const input = JSON.stringify(
+      usages.map((u, ord) => ({
+        ord,
+        org_id: u.orgId,
+        record_id: u.recordId,
+        entry_id: u.entryId,
+        key: u.key,
+        request_hash: u.requestHash,
+        amount: u.amount,
+        debited: u.debited,
+        balance_after: u.balanceAfter,
+        description: u.description,
+        metadata: u.metadata,
+        response: u.response,
+      })),
+    );
+    const at = now.toISOString();
+    await this.tx.execute(sql`
+      with input as (
+        select * from jsonb_to_recordset(${input}::jsonb) as x(
+          ord int, org_id uuid, record_id uuid, entry_id uuid, key text, request_hash text, amount bigint,
+          debited bigint, balance_after bigint, description text, metadata jsonb, response jsonb)
+      ),
+      entries as (
+        insert into ${creditLedger} (id, org_id, amount, balance_after, transaction_type, description, source_ref, metadata, created_at)
+        select entry_id, org_id, -debited, balance_after, 'usage', description, 'usage:' || record_id, metadata, ${at}::timestamptz
+        from input where debited > 0 order by ord
+      ),
+      records as (
+        insert into ${usageRecords} (org_id, idempotency_key, id, request_hash, amount, debited, ledger_entry_id, balance_after, response, created_at, expires_at)
+        select org_id, key, record_id, request_hash, amount, debited, case when debited > 0 then entry_id end,
+               balance_after, response, ${at}::timestamptz, ${at}::timestamptz + interval '${sql.raw(String(USAGE_RECORD_TTL_DAYS))} days'
+        from input
+      ),
+      totals as (select org_id, sum(debited) as total from input group by org_id having sum(debited) > 0)
+      update ${creditBalances} b set balance = b.balance - totals.total, updated_at = now()
+      from totals where b.org_id = totals.org_id`);
+  }
+}
