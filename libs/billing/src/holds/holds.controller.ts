@@ -17,7 +17,7 @@ import { HoldsService } from './holds.service';
 import { OptionalBody } from './optional-body';
 
 /** Writes count against the write budget, not the read one (which reads share). */
-const WRITES = { budget: 'checkout' } as const;
+const WRITES = { budget: 'usage' } as const;
 const HOLD_ID = ApiParam({ name: 'id', description: 'Hold id', format: 'uuid' });
 const BODY_ERRORS = ['validation_error', 'payload_too_large_error', 'unsupported_media_type_error'] as const;
 
