@@ -47,14 +47,14 @@ function pgliteDatabase(pglite: PGlite): PgBoss.Db {
 export function transactionDatabase(tx: DbTransaction): PgBoss.Db {
   return {
     async executeSql(text, values = []) {
-      const result = await tx.execute(withParameters(text, values));
+      const result = await tx.execute(statementOf(text, values));
       return { rows: (result as QueryRows).rows };
     },
   };
 }
 
 /** `$n` placeholders as Drizzle parameters: Drizzle numbers them again when it renders the query. */
-function withParameters(text: string, values: unknown[]): SQL {
+export function statementOf(text: string, values: unknown[]): SQL {
   const chunks: SQLChunk[] = [];
   let last = 0;
   for (const match of text.matchAll(/\$(\d+)/g)) {

@@ -14,7 +14,7 @@ export function newEventId(): string {
 /**
  * Writes events in the transaction of the change they report, with the job that delivers
  * them: both exist if, and only if, the change commits. A change that causes no event costs
- * nothing; one that does costs two statements (the events, the job).
+ * nothing; one that does costs one statement (the events, with the job in a CTE).
  */
 @Injectable()
 export class NotificationOutbox {
@@ -36,7 +36,9 @@ export class NotificationOutbox {
   ): Promise<void> {
     if (events.length === 0) return;
     const written = events.map((event) => ({ id: newEventId(), ...event }));
-    await this.notifications.in(tx).insertEvents(orgId, written);
-    await this.jobs.send(notificationDispatchJob, { eventIds: written.map((event) => event.id) }, { tx });
+    // One round trip: the job is written by the events' own statement (the caller may hold the
+    // org's balance-row lock until it commits).
+    const job = await this.jobs.sendStatement(notificationDispatchJob, { eventIds: written.map((event) => event.id) });
+    await this.notifications.in(tx).insertEvents(orgId, written, job);
   }
 }

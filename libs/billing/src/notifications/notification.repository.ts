@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import {
   Db,
   DbTransaction,
@@ -174,11 +174,19 @@ export class NotificationRepository {
 export class NotificationWriter {
   constructor(private readonly tx: Db | DbTransaction) {}
 
+  /** `alongside`: a write of the caller's that runs in the same statement (e.g. the job that delivers them). */
   async insertEvents(
     orgId: string,
     events: Array<{ id: string; type: NotificationEventType; data: Record<string, unknown> }>,
+    alongside?: SQL,
   ): Promise<void> {
-    await this.tx.insert(notificationEvents).values(events.map((event) => ({ ...event, orgId })));
+    const insert = this.tx.insert(notificationEvents).values(events.map((event) => ({ ...event, orgId })));
+    if (!alongside) {
+      await insert;
+      return;
+    }
+    // A data-modifying WITH runs exactly once, whatever the statement around it does.
+    await this.tx.execute(sql`with alongside as (${alongside}) ${insert.getSQL()}`);
   }
 
   /** The attempt's id, or undefined when that attempt is already scheduled (a job run twice). */
