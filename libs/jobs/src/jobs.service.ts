@@ -108,18 +108,19 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
    * statement in its transaction): the job exists if, and only if, that transaction commits,
    * as with `send(…, { tx })`, without a round trip of its own. It answers the job's id
    * (`returning id`; no row when the singleton policy drops it). The same SQL pg-boss runs.
+   * `when`: a condition of the caller's statement (e.g. on another CTE's rows); no job unless it holds.
    */
   async sendStatement<TData extends object>(
     job: JobDefinition<TData>,
     data: TData,
-    options: Omit<SendOptions, 'tx'> = {},
+    options: Omit<SendOptions, 'tx'> & { when?: SQL } = {},
   ): Promise<SQL> {
     let statement: SQL | undefined;
     // pg-boss writes the job through the database it is given: this one writes nothing and
     // keeps the statement (one row back: pg-boss asks for no second singleton slot).
     await this.sendThrough(job, data, options.startAfterSeconds, {
       executeSql: (text, values = []) => {
-        statement = statementOf(text, values);
+        statement = statementOf(conditional(job.name, text, options.when !== undefined), values, options.when);
         return Promise.resolve({ rows: [{ id: null }] });
       },
     });
@@ -232,6 +233,15 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
       this.running.delete(attempt);
     }
   }
+}
+
+/** pg-boss's job insert (`INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING id`) with a `$when` condition. */
+function conditional(name: string, text: string, when: boolean): string {
+  if (!when) return text;
+  const tail = /\s+ON CONFLICT DO NOTHING\s+RETURNING id\s*$/;
+  // Checked, not assumed: another pg-boss version may write the statement differently.
+  if (!tail.test(text)) throw new Error(`job '${name}': pg-boss's job insert has an unexpected shape`);
+  return text.replace(tail, ' WHERE ($when) ON CONFLICT DO NOTHING RETURNING id');
 }
 
 function schedule<TData extends object>(boss: PgBoss, job: JobDefinition<TData>): Promise<void> {
