@@ -1,17 +1,27 @@
 /**
  * The floors: the least a server can do for each measured route, on the same machine,
- * the same Stripe emulator and the same PostgreSQL. No Nest, no auth, no validation.
+ * the same Stripe emulator and the same PostgreSQL.
  *
+ * Bare floors (no Nest, no auth, no database writes, no validation):
  *   POST /checkout   the same `stripe.checkout.sessions.create` call the API makes
  *   POST /invalid    the API's 422 answer, verbatim
  *   GET  /balance    one SELECT of the org's balance
  *   POST /usage/:i   the naive debit of floor org i: one conditional UPDATE of its balance and
  *                    the INSERT of its entry (unique source per Idempotency-Key), per request
+ *
+ * Same-work floors (`/same/…`): the same essential I/O as the API, with raw `pg` and
+ * prepared statements and nothing else: the API key and the caller's membership of the org
+ * (the API's own query), then for checkout the idempotency claim, the Stripe call and the
+ * session written with the key's answer (one statement, as the API does); for balance the
+ * balance read. What separates these from the bare floors is what the design asks for; what
+ * separates the API from these is what the framework and the code around the I/O cost.
  */
-import Fastify from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { Pool } from 'pg';
 import { loadConfig } from '@credits/config';
 import { createStripeClient } from '@credits/stripe';
+import type Stripe from 'stripe';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -27,6 +37,31 @@ async function main(): Promise<void> {
   const pool = new Pool({ connectionString: config.database.url, max: config.database.poolMax });
   const { checkout } = config;
 
+  /** The API's `stripe.checkout.sessions.create` parameters. */
+  const sessionParams = (
+    body: { success_url: string; cancel_url: string },
+    bundles: number,
+    credits: number,
+    buyer: string,
+  ): Stripe.Checkout.SessionCreateParams => ({
+    mode: 'payment',
+    customer,
+    client_reference_id: orgId,
+    line_items: [
+      {
+        quantity: bundles,
+        price_data: {
+          currency: checkout.currency,
+          unit_amount: checkout.unitAmount,
+          product_data: { name: checkout.productName, description: `${checkout.creditsPerBundle} credits` },
+        },
+      },
+    ],
+    success_url: body.success_url,
+    cancel_url: body.cancel_url,
+    metadata: { org_id: orgId, org_slug: orgSlug, user_id: buyer, bundles: String(bundles), credits: String(credits) },
+  });
+
   const app = Fastify({ logger: false });
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -36,30 +71,7 @@ async function main(): Promise<void> {
     const credits = bundles * checkout.creditsPerBundle;
     const key = request.headers['idempotency-key'];
     const session = await stripe.checkout.sessions.create(
-      {
-        mode: 'payment',
-        customer,
-        client_reference_id: orgId,
-        line_items: [
-          {
-            quantity: bundles,
-            price_data: {
-              currency: checkout.currency,
-              unit_amount: checkout.unitAmount,
-              product_data: { name: checkout.productName, description: `${checkout.creditsPerBundle} credits` },
-            },
-          },
-        ],
-        success_url: body.success_url,
-        cancel_url: body.cancel_url,
-        metadata: {
-          org_id: orgId,
-          org_slug: orgSlug,
-          user_id: userId,
-          bundles: String(bundles),
-          credits: String(credits),
-        },
-      },
+      sessionParams(body, bundles, credits, userId),
       typeof key === 'string' ? { idempotencyKey: key } : undefined,
     );
     return {
@@ -70,6 +82,125 @@ async function main(): Promise<void> {
       amount_total: session.amount_total,
       currency: session.currency,
     };
+  });
+
+  // The API's key lookup (ApiKeyVerifier.byPrefixWithOrg): the key, its user, and the user's
+  // membership of the org named in the path, in one prepared query.
+  const keyWithOrg = `select k.id, k.key_hash, k.expires_at, k.revoked_at, u.id as user_id, u.email,
+         o.id as org_id, o.slug, o.name, o.stripe_customer_id, m.role
+    from api_keys k
+    join users u on u.id = k.user_id
+    left join organizations o on o.slug = $2
+    left join memberships m on m.org_id = o.id and m.user_id = u.id
+   where k.prefix = $1 limit 1`;
+  interface Caller {
+    userId: string;
+    orgId: string;
+  }
+  /** The caller, or undefined after answering 401/404 as the API would. */
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> => {
+    const token = (request.headers.authorization ?? '').replace(/^Bearer /, '');
+    const prefix = /^(ck_[A-Za-z0-9]{8})_[A-Za-z0-9_-]{43}$/.exec(token)?.[1];
+    const { rows } = prefix
+      ? await pool.query<{
+          key_hash: string;
+          expires_at: Date | null;
+          revoked_at: Date | null;
+          user_id: string;
+          org_id: string | null;
+          role: string | null;
+        }>({ name: 'key_with_org', text: keyWithOrg, values: [prefix, orgSlug] })
+      : { rows: [] };
+    const row = rows[0];
+    const hash = createHash('sha256').update(token).digest();
+    if (!row || !timingSafeEqual(Buffer.from(row.key_hash, 'hex'), hash) || row.revoked_at) {
+      void reply.code(401);
+      return undefined;
+    }
+    if (row.expires_at && row.expires_at.getTime() <= Date.now()) {
+      void reply.code(401);
+      return undefined;
+    }
+    if (!row.org_id || !row.role) {
+      void reply.code(404);
+      return undefined;
+    }
+    return { userId: row.user_id, orgId: row.org_id };
+  };
+  const lockMs = 2 * config.stripe.callDeadlineMs + 5000;
+  const claimSql = `insert into idempotency_keys (org_id, user_id, key, request_hash, state, locked_until, expires_at)
+    values ($1, $2, $3, $4, 'in_progress', $5, $6) on conflict do nothing returning key`;
+  const completeSql = `with alongside as (
+      insert into checkout_sessions (id, org_id, user_id, bundles, credits, amount_total, currency, status, expires_at)
+      values ($6, $1, $2, $7, $8, $9, $10, 'open', $11) on conflict do nothing)
+    update idempotency_keys set state = 'completed', response_status = 200, response_body = $5
+     where user_id = $2 and org_id = $1 and key = $3 and state = 'in_progress' and locked_until = $4`;
+
+  app.post('/same/checkout', async (request, reply) => {
+    const caller = await authenticate(request, reply);
+    if (!caller) return { error: 'unauthenticated' };
+    const body = request.body as { success_url: string; cancel_url: string; quantity?: number };
+    const bundles = body.quantity ?? 1;
+    const credits = bundles * checkout.creditsPerBundle;
+    const key = String(request.headers['idempotency-key']);
+    const now = Date.now();
+    const lockedUntil = new Date(now + lockMs);
+    const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const claimed = await pool.query({
+      name: 'claim',
+      text: claimSql,
+      values: [caller.orgId, caller.userId, key, requestHash, lockedUntil, new Date(now + 24 * 3600 * 1000)],
+    });
+    if (claimed.rowCount === 0) throw new Error('same-work floor: the idempotency key was claimed already');
+    const stripeKey = `credits-api:checkout:${createHash('sha256').update(`${caller.orgId}\n${caller.userId}\n${key}`).digest('hex')}`;
+    const session = await stripe.checkout.sessions.create(sessionParams(body, bundles, credits, caller.userId), {
+      idempotencyKey: stripeKey,
+    });
+    const expiresAt = session.expires_at ? new Date(session.expires_at * 1000) : null;
+    const answer = {
+      checkout_url: session.url,
+      session_id: session.id,
+      expires_at: expiresAt?.toISOString() ?? null,
+      credits,
+      amount_total: session.amount_total,
+      currency: session.currency,
+    };
+    await pool.query({
+      name: 'complete',
+      text: completeSql,
+      values: [
+        caller.orgId,
+        caller.userId,
+        key,
+        lockedUntil,
+        JSON.stringify(answer),
+        session.id,
+        bundles,
+        credits,
+        session.amount_total,
+        session.currency,
+        expiresAt,
+      ],
+    });
+    return answer;
+  });
+
+  app.post('/same/invalid', async (request, reply) => {
+    if (!(await authenticate(request, reply))) return { error: 'unauthenticated' };
+    void reply.code(422).header('content-type', 'application/json; charset=utf-8');
+    return invalidBody;
+  });
+
+  app.get('/same/balance', async (request, reply) => {
+    const caller = await authenticate(request, reply);
+    if (!caller) return { error: 'unauthenticated' };
+    const { rows } = await pool.query<{ balance: string }>({
+      name: 'balance',
+      text: 'select balance from credit_balances where org_id = $1',
+      values: [caller.orgId],
+    });
+    const balance = Number(rows[0]?.balance ?? 0);
+    return { balance, is_low_balance: balance < config.credits.lowBalanceThreshold, auto_refill_enabled: false };
   });
 
   app.post('/invalid', async (_request, reply) => {

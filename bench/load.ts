@@ -80,28 +80,34 @@ export interface Rounds {
 export interface Comparison {
   measured: Sample[];
   floor: Sample[];
+  /** The same-work floor's rounds, when the scenario has one. */
+  sameWork?: Sample[];
 }
 
 /**
- * Alternates A B A B … after one discarded warm-up of each, so drifting background load
- * on a shared machine hits both sides alike.
+ * Alternates A B (C) A B (C) … after one discarded warm-up of each, so drifting background
+ * load on a shared machine hits every side alike. `sameWork`: the floor doing the service's
+ * essential I/O (see floor-server.ts), beside the bare `floor`.
  */
 export async function alternate(
   measured: LoadSpec,
   floor: LoadSpec,
   options: Rounds,
-  onRound?: (side: 'measured' | 'floor', round: number, sample: Sample) => void,
+  onRound?: (side: 'measured' | 'floor' | 'same-work', round: number, sample: Sample) => void,
+  sameWork?: LoadSpec,
 ): Promise<Comparison> {
-  await runLoad(measured, { seconds: options.warmupSeconds });
-  await runLoad(floor, { seconds: options.warmupSeconds });
-  const result: Comparison = { measured: [], floor: [] };
+  const sides = [
+    { side: 'measured' as const, spec: measured, samples: [] as Sample[] },
+    { side: 'floor' as const, spec: floor, samples: [] as Sample[] },
+    ...(sameWork ? [{ side: 'same-work' as const, spec: sameWork, samples: [] as Sample[] }] : []),
+  ];
+  for (const { spec } of sides) await runLoad(spec, { seconds: options.warmupSeconds });
   for (let round = 1; round <= options.rounds; round++) {
-    const a = await runLoad(measured, { seconds: options.seconds });
-    result.measured.push(a);
-    onRound?.('measured', round, a);
-    const b = await runLoad(floor, { seconds: options.seconds });
-    result.floor.push(b);
-    onRound?.('floor', round, b);
+    for (const { side, spec, samples } of sides) {
+      const sample = await runLoad(spec, { seconds: options.seconds });
+      samples.push(sample);
+      onRound?.(side, round, sample);
+    }
   }
-  return result;
+  return { measured: sides[0].samples, floor: sides[1].samples, ...(sameWork && { sameWork: sides[2].samples }) };
 }

@@ -13,6 +13,7 @@ import { printResults, writeReport, type Results } from './report';
 import { balanceScenario } from './scenarios/balance';
 import { checkoutScenario } from './scenarios/checkout';
 import { invalidScenario } from './scenarios/invalid';
+import { latencyScenario } from './scenarios/latency';
 import { soakScenario } from './scenarios/soak';
 import { usageScenarios } from './scenarios/usage';
 import { webhookScenarios } from './scenarios/webhook';
@@ -67,6 +68,7 @@ async function runScenarios(stack: Stack, args: Args): Promise<Results> {
   if (args.only.has('checkout')) results.rows.push(await checkoutScenario(stack, rounds));
   if (args.only.has('invalid')) results.rows.push(await invalidScenario(stack, rounds));
   if (args.only.has('balance')) results.rows.push(await balanceScenario(stack, rounds));
+  if (args.only.has('latency')) results.rows.push(...(await latencyScenario(stack, args.latency)));
   if (args.only.has('webhook')) {
     results.webhooks = await webhookScenarios(stack, args.webhookEvents);
     results.rows.push(...results.webhooks.flatMap((w) => w.rows));

@@ -4,6 +4,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Args } from './args';
 import { CONNECTIONS, median, type Comparison, type Sample } from './load';
+import type { OpenLoopSample } from './open-loop';
 import { REPO_ROOT } from './processes';
 import type { SoakResult } from './scenarios/soak';
 import type { UsageResult } from './scenarios/usage';
@@ -21,10 +22,32 @@ export interface Row {
   ratio: number | null;
   /** Our p99 minus the floor's. */
   added_p99_ms: number | null;
+  /** Our p50 minus the floor's (open-loop rows). */
+  added_p50_ms?: number;
   unexpected: number;
   target: string;
   met: boolean | null;
-  rounds?: { measured: Sample[]; floor: Sample[] };
+  /** The same-work floor (the service's essential I/O on raw `pg`), when the scenario has one. */
+  same_work?: SameWork;
+  rounds?: Comparison;
+  /** Open-loop rows: the same-work floor at the row's rate, and every sample of each side. */
+  open_loop?: {
+    same_work_rps: number;
+    same_work_p50_ms: number;
+    same_work_p99_ms: number;
+    samples: Record<string, OpenLoopSample[]>;
+  };
+}
+
+/** A miss split in two: what the design's I/O costs, and what the framework around it costs. */
+export interface SameWork {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** Same-work floor ÷ bare floor (req/s): what the essential I/O leaves of the bare floor. */
+  design: number;
+  /** Service ÷ same-work floor (req/s): what the framework and the code around the I/O leave. */
+  framework: number;
 }
 
 /** What a run measured, for the table, the summaries and the JSON. */
@@ -53,7 +76,18 @@ export function compareRow(
     ratio >= target.ratio &&
     (target.addedP99 === undefined || added <= target.addedP99) &&
     (target.minRps === undefined || rps >= target.minRps);
+  const sameRps = c.sameWork && median(c.sameWork.map((s) => s.rps));
   return {
+    ...(c.sameWork &&
+      sameRps !== undefined && {
+        same_work: {
+          rps: sameRps,
+          p50_ms: median(c.sameWork.map((s) => s.p50)),
+          p99_ms: median(c.sameWork.map((s) => s.p99)),
+          design: sameRps / floorRps,
+          framework: rps / sameRps,
+        },
+      }),
     scenario,
     rps,
     p50_ms: median(c.measured.map((s) => s.p50)),
@@ -63,7 +97,7 @@ export function compareRow(
     floor_p99_ms: floorP99,
     ratio,
     added_p99_ms: added,
-    unexpected: [...c.measured, ...c.floor].reduce((n, s) => n + s.unexpected, 0),
+    unexpected: [...c.measured, ...c.floor, ...(c.sameWork ?? [])].reduce((n, s) => n + s.unexpected, 0),
     target: `≥ ${target.ratio}×${target.addedP99 === undefined ? '' : `, +p99 ≤ ${target.addedP99} ms`}${target.minRps === undefined ? '' : `, ≥ ${target.minRps}/s`}`,
     met,
     rounds: c,
@@ -91,6 +125,10 @@ export function sampleRow(scenario: string, s: Sample, target: string, met: bool
 /** The table, then the webhook exactly-once checks and the soak's memory, on stdout. */
 export function printResults({ rows, webhooks, usage, soak }: Results): void {
   process.stdout.write('\n' + renderTable(rows) + '\n');
+  const split = rows.filter((r) => r.same_work);
+  if (split.length > 0) process.stdout.write('\n' + renderSameWork(split) + '\n');
+  const openLoop = rows.filter((r) => r.open_loop);
+  if (openLoop.length > 0) process.stdout.write('\n' + renderOpenLoop(openLoop) + '\n');
   for (const webhook of webhooks) {
     const e = webhook.exactlyOnce;
     process.stdout.write(
@@ -190,6 +228,53 @@ function renderTable(rows: Row[]): string {
   ]);
   const lines = [header, header.map(() => '---'), ...body];
   return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+/** Each miss split: design cost (same-work ÷ bare floor) and framework cost (service ÷ same-work). */
+function renderSameWork(rows: Row[]): string {
+  const header = ['scenario', 'bare floor req/s', 'same-work req/s', 'service req/s', 'design', 'framework', 'overall'];
+  const body = rows.map((r) => {
+    const w = r.same_work!;
+    return [
+      r.scenario,
+      (r.floor_rps ?? NaN).toFixed(0),
+      w.rps.toFixed(0),
+      r.rps.toFixed(0),
+      `${w.design.toFixed(2)}×`,
+      `${w.framework.toFixed(2)}×`,
+      r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
+    ];
+  });
+  return [header, header.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+/** Latency at a fixed rate: what the server adds to its floor's, and how it splits. */
+function renderOpenLoop(rows: Row[]): string {
+  const header = [
+    'scenario',
+    'answers/s',
+    'p50 / p99 ms',
+    'bare floor p50 / p99',
+    'same-work p50 / p99',
+    'server-added p50 / p99',
+    'of which design (same-work − bare) p99',
+    'framework (service − same-work) p99',
+  ];
+  const ms = (n: number) => n.toFixed(1);
+  const body = rows.map((r) => {
+    const o = r.open_loop!;
+    return [
+      r.scenario,
+      r.rps.toFixed(0),
+      `${ms(r.p50_ms)} / ${ms(r.p99_ms)}`,
+      `${ms(r.floor_p50_ms!)} / ${ms(r.floor_p99_ms!)}`,
+      `${ms(o.same_work_p50_ms)} / ${ms(o.same_work_p99_ms)}`,
+      `${ms(r.added_p50_ms!)} / ${ms(r.added_p99_ms!)}`,
+      ms(o.same_work_p99_ms - r.floor_p99_ms!),
+      ms(r.p99_ms - o.same_work_p99_ms),
+    ];
+  });
+  return [header, header.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
 function git(args: string[]): string | undefined {

@@ -16,6 +16,7 @@ export async function balanceScenario({ api, floor, seeded }: Stack, rounds: Rou
     spec(floor.url, '/balance'),
     rounds,
     logRound('balance'),
+    spec(floor.url, '/same/balance'),
   );
   return compareRow('balance', comparison, { ratio: 0.6 });
 }

@@ -11,6 +11,7 @@ export async function checkoutScenario({ api, floor, seeded }: Stack, rounds: Ro
     checkoutLoad(floor.url, '/checkout', seeded.key),
     rounds,
     logRound('checkout 200'),
+    checkoutLoad(floor.url, '/same/checkout', seeded.key),
   );
   return compareRow('checkout 200', comparison, { ratio: 0.8, addedP99: 5 });
 }

@@ -23,6 +23,7 @@ export async function invalidScenario({ api, floor, seeded }: Stack, rounds: Rou
     spec(floor.url, '/invalid'),
     rounds,
     logRound('checkout 422'),
+    spec(floor.url, '/same/invalid'),
   );
   return compareRow('checkout 422', comparison, { ratio: 0.6 });
 }

@@ -34,11 +34,13 @@ interface SignedEvent {
 export async function webhookScenarios(stack: Stack, count: number): Promise<WebhookResult[]> {
   const { seeded } = stack;
   const results: WebhookResult[] = [];
-  for (const [label, orgs] of [
-    ['one org', [seeded.webhookOrg]],
-    [`${WEBHOOK_ORGS} orgs`, seeded.webhookOrgs],
+  // One org's grants queue on its balance row (each entry carries balance_after), so its
+  // target is lower than the spread case's.
+  for (const [label, orgs, target] of [
+    ['one org', [seeded.webhookOrg], 400],
+    [`${WEBHOOK_ORGS} orgs`, seeded.webhookOrgs, 500],
   ] as const) {
-    results.push(await webhookScenario(stack, label, orgs, count));
+    results.push(await webhookScenario(stack, label, orgs, count, target));
   }
   return results;
 }
@@ -54,6 +56,7 @@ async function webhookScenario(
   label: string,
   orgs: readonly SeededOrg[],
   count: number,
+  target: number,
 ): Promise<WebhookResult> {
   log(`webhook (${label}): creating and paying ${count} sessions`);
   const sessions = await parallel(count, 16, async (i) => {
@@ -100,8 +103,8 @@ async function webhookScenario(
       sampleRow(
         `webhook (first delivery, ${label})`,
         firstRun,
-        '≥ 500 events/s, exactly-once',
-        firstRun.rps >= 500 && held,
+        `≥ ${target} events/s, exactly-once`,
+        firstRun.rps >= target && held,
       ),
       sampleRow(`webhook (duplicates, ${label})`, againRun, 'exactly-once', held),
     ],

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { type DatabaseHandle, type DbTransaction, InjectDatabaseHandle } from '@credits/database';
+import type { SQL } from 'drizzle-orm';
 import PgBoss from 'pg-boss';
 import type { AnyJobDefinition, JobDefinition } from './job-definition';
-import { queueDatabase, transactionDatabase } from './queue-database';
+import { queueDatabase, statementOf, transactionDatabase } from './queue-database';
 
 export const JOBS_OPTIONS = Symbol('JOBS_OPTIONS');
 
@@ -78,6 +79,18 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
     data: TData,
     options: SendOptions = {},
   ): Promise<string | null> {
+    const db = options.tx ? transactionDatabase(options.tx) : undefined;
+    const { boss, id } = await this.sendThrough(job, data, options.startAfterSeconds, db);
+    if (id && !options.tx) for (const worker of this.workers.get(job.name) ?? []) boss.notifyWorker(worker);
+    return id;
+  }
+
+  private async sendThrough<TData extends object>(
+    job: JobDefinition<TData>,
+    data: TData,
+    startAfterSeconds: number | undefined,
+    db: PgBoss.Db | undefined,
+  ): Promise<{ boss: PgBoss; id: string | null }> {
     if (this.declared.get(job.name) !== job) {
       throw new Error(
         `job '${job.name}' is not declared here: give it a handler (JobsService.handle) or list it in JobsModule.forRoot({ jobs })`,
@@ -86,13 +99,32 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
     if (!this.started) throw new Error(`job '${job.name}': the queue starts when the application bootstraps`);
     if (Array.isArray(data)) throw new Error(`job '${job.name}': the payload is an object, not an array`);
     const boss = await this.started;
-    const id = await boss.send(job.name, data, {
-      ...jobOptions(job, data),
-      startAfter: options.startAfterSeconds,
-      db: options.tx ? transactionDatabase(options.tx) : undefined,
+    const id = await boss.send(job.name, data, { ...jobOptions(job, data), startAfter: startAfterSeconds, db });
+    return { boss, id };
+  }
+
+  /**
+   * The statement that queues a job, for the caller to run inside one of its own (a CTE of a
+   * statement in its transaction): the job exists if, and only if, that transaction commits,
+   * as with `send(…, { tx })`, without a round trip of its own. It answers the job's id
+   * (`returning id`; no row when the singleton policy drops it). The same SQL pg-boss runs.
+   * `when`: a condition of the caller's statement (e.g. on another CTE's rows); no job unless it holds.
+   */
+  async sendStatement<TData extends object>(
+    job: JobDefinition<TData>,
+    data: TData,
+    options: Omit<SendOptions, 'tx'> & { when?: SQL } = {},
+  ): Promise<SQL> {
+    let statement: SQL | undefined;
+    // pg-boss writes the job through the database it is given: this one writes nothing and
+    // keeps the statement (one row back: pg-boss asks for no second singleton slot).
+    await this.sendThrough(job, data, options.startAfterSeconds, {
+      executeSql: (text, values = []) => {
+        statement = statementOf(conditional(job.name, text, options.when !== undefined), values, options.when);
+        return Promise.resolve({ rows: [{ id: null }] });
+      },
     });
-    if (id && !options.tx) for (const worker of this.workers.get(job.name) ?? []) boss.notifyWorker(worker);
-    return id;
+    return statement!;
   }
 
   onApplicationBootstrap(): Promise<unknown> | undefined {
@@ -201,6 +233,15 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
       this.running.delete(attempt);
     }
   }
+}
+
+/** pg-boss's job insert (`INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING id`) with a `$when` condition. */
+function conditional(name: string, text: string, when: boolean): string {
+  if (!when) return text;
+  const tail = /\s+ON CONFLICT DO NOTHING\s+RETURNING id\s*$/;
+  // Checked, not assumed: another pg-boss version may write the statement differently.
+  if (!tail.test(text)) throw new Error(`job '${name}': pg-boss's job insert has an unexpected shape`);
+  return text.replace(tail, ' WHERE ($when) ON CONFLICT DO NOTHING RETURNING id');
 }
 
 function schedule<TData extends object>(boss: PgBoss, job: JobDefinition<TData>): Promise<void> {

@@ -47,18 +47,20 @@ function pgliteDatabase(pglite: PGlite): PgBoss.Db {
 export function transactionDatabase(tx: DbTransaction): PgBoss.Db {
   return {
     async executeSql(text, values = []) {
-      const result = await tx.execute(withParameters(text, values));
+      const result = await tx.execute(statementOf(text, values));
       return { rows: (result as QueryRows).rows };
     },
   };
 }
 
 /** `$n` placeholders as Drizzle parameters: Drizzle numbers them again when it renders the query. */
-function withParameters(text: string, values: unknown[]): SQL {
+export function statementOf(text: string, values: unknown[], when?: SQL): SQL {
   const chunks: SQLChunk[] = [];
   let last = 0;
-  for (const match of text.matchAll(/\$(\d+)/g)) {
-    chunks.push(sql.raw(text.slice(last, match.index)), sql.param(values[Number(match[1]) - 1]));
+  // `$when`: the caller's condition (see JobsService.sendStatement), as SQL of its own.
+  for (const match of text.matchAll(/\$(\d+|when)/g)) {
+    const part = match[1] === 'when' ? when! : sql.param(values[Number(match[1]) - 1]);
+    chunks.push(sql.raw(text.slice(last, match.index)), part);
     last = match.index + match[0].length;
   }
   chunks.push(sql.raw(text.slice(last)));

@@ -163,6 +163,31 @@ describe('Notifications to the host backend', () => {
     expect(await ledger.balance(org)).toBe(0);
   });
 
+  it('a purchase applied twice (same source) reports once: no second event, no second delivery job', async () => {
+    const org = await orgId('twice');
+    const dispatchJobs = async () =>
+      (
+        await rows<{ n: number }>(
+          t.db,
+          sql`select count(*)::int as n from pgboss.job where name = 'notification-dispatch'`,
+        )
+      )[0].n;
+    const entry = {
+      orgId: org,
+      amount: 1000,
+      transactionType: 'purchase' as const,
+      description: 'twice',
+      sourceRef: `test:${randomUUID()}`,
+    };
+    const first = await t.db.transaction((tx) => ledger.apply(tx, entry));
+    const jobsAfterFirst = await dispatchJobs();
+    const second = await t.db.transaction((tx) => ledger.apply(tx, entry));
+    expect([first.applied, second.applied]).toEqual([true, false]);
+    expect(await eventTypes(org)).toEqual(['credits.purchased']);
+    expect(await dispatchJobs()).toBe(jobsAfterFirst);
+    expect(await ledger.balance(org)).toBe(1000);
+  });
+
   it('an endpoint with an events filter receives only those types', async () => {
     const filtered = new Receiver();
     try {

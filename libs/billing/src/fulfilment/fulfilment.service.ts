@@ -14,6 +14,8 @@ type Handler<T extends Stripe.Event.Type> = (
   tx: DbTransaction,
   event: EventOf<T>,
   sessionId: string | undefined,
+  /** The event's session, already locked by this transaction (when it was). */
+  locked: CheckoutSessionRow | undefined,
 ) => Promise<unknown>;
 
 /** The session a `checkout.session.*` event is about (undefined for other events, or none given). */
@@ -35,11 +37,14 @@ export class FulfilmentService {
   private readonly logger = new Logger(FulfilmentService.name);
 
   private readonly handlers: { [T in Stripe.Event.Type]?: Handler<T> } = {
-    'checkout.session.completed': (tx, event) => this.purchases.completed(tx, event.data.object),
-    'checkout.session.async_payment_succeeded': (tx, event) => this.purchases.paid(tx, event.data.object),
-    'checkout.session.async_payment_failed': (tx, event) => this.purchases.failed(tx, event.data.object.id),
-    'checkout.session.expired': (tx, event) => this.purchases.expired(tx, event.data.object.id),
-    'charge.refunded': (tx, event, sessionId) => this.purchases.refunded(tx, event.data.object, sessionId),
+    'checkout.session.completed': (tx, event, _, locked) => this.purchases.completed(tx, event.data.object, locked),
+    'checkout.session.async_payment_succeeded': (tx, event, _, locked) =>
+      this.purchases.paid(tx, event.data.object, locked),
+    'checkout.session.async_payment_failed': (tx, event, _, locked) =>
+      this.purchases.failed(tx, event.data.object.id, locked),
+    'checkout.session.expired': (tx, event, _, locked) => this.purchases.expired(tx, event.data.object.id, locked),
+    'charge.refunded': (tx, event, sessionId, locked) =>
+      this.purchases.refunded(tx, event.data.object, sessionId, locked),
   };
 
   constructor(
@@ -93,10 +98,21 @@ export class FulfilmentService {
 
     try {
       return await this.db.transaction(async (tx) => {
-        if (!(await this.events.in(tx).recordProcessed(event))) return 'duplicate';
+        const events = this.events.in(tx);
         const missing = target?.missing;
-        if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
-        await handler(tx, event, target?.sessionId);
+        let locked: CheckoutSessionRow | undefined;
+        if (target && !missing) {
+          // Every handler of an event with a session locks it first: recording the event and
+          // taking that lock share one round trip.
+          const recorded = await events.recordProcessedLocking(event, target.sessionId);
+          if (!recorded.session) throw new PermanentFailure(`checkout session ${target.sessionId} is unknown`);
+          if (!recorded.fresh) return 'duplicate';
+          locked = recorded.session;
+        } else {
+          if (!(await events.recordProcessed(event))) return 'duplicate';
+          if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
+        }
+        await handler(tx, event, target?.sessionId, locked);
         return 'processed';
       });
     } catch (error) {

@@ -28,12 +28,12 @@ export class PurchaseEvents {
   ) {}
 
   /** True when this call granted the session's credits (false: already granted, or not paid yet). */
-  async completed(tx: DbTransaction, session: Stripe.Checkout.Session): Promise<boolean> {
+  async completed(tx: DbTransaction, session: Stripe.Checkout.Session, locked?: CheckoutSessionRow): Promise<boolean> {
     if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
-      return (await this.grant(tx, await this.lock(tx, session.id), paymentIntentOf(session))).applied;
+      return (await this.grant(tx, await this.lock(tx, session.id, locked), paymentIntentOf(session))).applied;
     }
     // Paid later by an async method: wait for async_payment_succeeded.
-    await this.transition(tx, session.id, (row) =>
+    await this.transition(tx, session.id, locked, (row) =>
       row.status === 'open'
         ? {
             status: 'complete',
@@ -45,18 +45,18 @@ export class PurchaseEvents {
     return false;
   }
 
-  async paid(tx: DbTransaction, session: Stripe.Checkout.Session): Promise<boolean> {
-    return (await this.grant(tx, await this.lock(tx, session.id), paymentIntentOf(session))).applied;
+  async paid(tx: DbTransaction, session: Stripe.Checkout.Session, locked?: CheckoutSessionRow): Promise<boolean> {
+    return (await this.grant(tx, await this.lock(tx, session.id, locked), paymentIntentOf(session))).applied;
   }
 
-  failed(tx: DbTransaction, sessionId: string): Promise<void> {
-    return this.transition(tx, sessionId, (row) =>
+  failed(tx: DbTransaction, sessionId: string, locked?: CheckoutSessionRow): Promise<void> {
+    return this.transition(tx, sessionId, locked, (row) =>
       row.fulfilledAt ? undefined : { status: 'failed', paymentStatus: 'unpaid' },
     );
   }
 
-  expired(tx: DbTransaction, sessionId: string): Promise<void> {
-    return this.transition(tx, sessionId, (row) => (row.status === 'open' ? { status: 'expired' } : undefined));
+  expired(tx: DbTransaction, sessionId: string, locked?: CheckoutSessionRow): Promise<void> {
+    return this.transition(tx, sessionId, locked, (row) => (row.status === 'open' ? { status: 'expired' } : undefined));
   }
 
   /**
@@ -66,9 +66,14 @@ export class PurchaseEvents {
    * later purchase when the same charge is refunded further (`refund_settled_credits` counts
    * them as settled).
    */
-  async refunded(tx: DbTransaction, charge: Stripe.Charge, sessionId: string | undefined): Promise<void> {
+  async refunded(
+    tx: DbTransaction,
+    charge: Stripe.Charge,
+    sessionId: string | undefined,
+    locked?: CheckoutSessionRow,
+  ): Promise<void> {
     if (!sessionId) throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
-    let row = await this.lock(tx, sessionId);
+    let row = await this.lock(tx, sessionId, locked);
     if (!row.fulfilledAt) {
       // The refund overtook the payment event (Stripe does not keep order). A charge that was
       // refunded was paid: grant now, so the debit below has something to debit and the
@@ -149,14 +154,17 @@ export class PurchaseEvents {
   private async transition(
     tx: DbTransaction,
     sessionId: string,
+    locked: CheckoutSessionRow | undefined,
     change: (row: CheckoutSessionRow) => CheckoutSessionChanges | undefined,
   ): Promise<void> {
-    const row = await this.lock(tx, sessionId);
+    const row = await this.lock(tx, sessionId, locked);
     const changes = change(row);
     if (changes) await this.sessions.in(tx).update(row.orgId, row.id, changes);
   }
 
-  private async lock(tx: DbTransaction, sessionId: string): Promise<CheckoutSessionRow> {
+  /** `locked`: the session as this transaction already locked it (no second round trip). */
+  private async lock(tx: DbTransaction, sessionId: string, locked?: CheckoutSessionRow): Promise<CheckoutSessionRow> {
+    if (locked?.id === sessionId) return locked;
     const row = await this.sessions.in(tx).lock(sessionId);
     if (!row) throw new PermanentFailure(`checkout session ${sessionId} is unknown`);
     return row;

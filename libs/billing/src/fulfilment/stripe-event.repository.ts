@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { sql } from 'drizzle-orm';
+import { eq, getTableColumns, sql } from 'drizzle-orm';
 import { checkoutSessions, Db, DbTransaction, InjectDb, rows, stripeEvents } from '@credits/database';
+import type { CheckoutSessionRow } from '../checkout/checkout-session.repository';
 
 export type EventOutcome = 'processed' | 'duplicate' | 'ignored' | 'failed_permanently';
 
@@ -48,5 +49,34 @@ export class StripeEventWriter {
       .onConflictDoNothing()
       .returning({ id: stripeEvents.id });
     return fresh.length > 0;
+  }
+
+  /**
+   * `recordProcessed` and the event's Checkout session locked for the rest of the transaction
+   * (`CheckoutSessionWriter.lock`), in one round trip. `session` is undefined when we hold no
+   * record of it; `fresh` is then unknown, reported false.
+   */
+  async recordProcessedLocking(
+    event: { id: string; type: string },
+    sessionId: string,
+  ): Promise<{ fresh: boolean; session: CheckoutSessionRow | undefined }> {
+    const recorded = this.tx.$with('recorded', { id: sql<string>`id` }).as(
+      sql`insert into ${stripeEvents} (id, type, outcome) values (${event.id}::text, ${event.type}::text, 'processed')
+          on conflict do nothing returning id`,
+    );
+    // A data-modifying WITH runs exactly once; the select below sees the table as it was
+    // before it, so whether it wrote a row is read from its own output.
+    const [row] = await this.tx
+      .with(recorded)
+      .select({
+        ...getTableColumns(checkoutSessions),
+        fresh: sql<boolean>`exists (select 1 from ${recorded})`.mapWith(Boolean),
+      })
+      .from(checkoutSessions)
+      .where(eq(checkoutSessions.id, sessionId))
+      .for('update', { of: checkoutSessions });
+    if (!row) return { fresh: false, session: undefined };
+    const { fresh, ...session } = row;
+    return { fresh, session };
   }
 }

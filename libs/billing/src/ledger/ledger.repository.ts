@@ -117,7 +117,7 @@ export class LedgerWriter {
    * its source is already in the ledger (then undefined). `alongside` runs in the same
    * statement either way.
    */
-  credit(orgId: string, entry: NewLedgerEntry, alongside?: SQL): Promise<WrittenEntry | undefined> {
+  credit(orgId: string, entry: NewLedgerEntry, alongside?: SQL, following?: SQL): Promise<WrittenEntry | undefined> {
     return this.write(
       orgId,
       entry,
@@ -128,6 +128,7 @@ export class LedgerWriter {
           set balance = ${creditBalances}.balance + excluded.balance, updated_at = excluded.updated_at
         returning balance`,
       alongside,
+      following,
     );
   }
 
@@ -153,21 +154,28 @@ export class LedgerWriter {
     entry: NewLedgerEntry,
     addToBalance: SQL,
     alongside: SQL | undefined,
+    following?: SQL,
   ): Promise<WrittenEntry | undefined> {
-    // A data-modifying WITH runs exactly once, whether or not the insert below writes a row.
+    // A data-modifying WITH runs exactly once, whether or not the entry is written.
+    // `following`: CTEs that read the written entry (`writtenEntry`: no row when it was not).
     const [written] = await rows<{ id: string; balance_after: number | string | bigint }>(
       this.tx,
       sql`
-      with balance as (${addToBalance})${alongside ? sql`, alongside as (${alongside})` : sql``}
-      insert into ${creditLedger} (org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id)
-      select ${orgId}::uuid, ${entry.amount}::bigint, balance.balance, ${entry.transactionType}::text,
-             ${entry.description}::text, ${entry.sourceRef}::text, ${entry.checkoutSessionId ?? null}::text
-      from balance
-      returning id, balance_after`,
+      with balance as (${addToBalance})${alongside ? sql`, alongside as (${alongside})` : sql``},
+      ${writtenEntry} as (
+        insert into ${creditLedger} (org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id)
+        select ${orgId}::uuid, ${entry.amount}::bigint, balance.balance, ${entry.transactionType}::text,
+               ${entry.description}::text, ${entry.sourceRef}::text, ${entry.checkoutSessionId ?? null}::text
+        from balance
+        returning id, balance_after)${following ? sql`, ${following}` : sql``}
+      select id, balance_after from ${writtenEntry}`,
     );
     return written && { id: written.id, balanceAfter: Number(written.balance_after) };
   }
 }
+
+/** The CTE of the ledger statement holding the entry it wrote (`id`, `balance_after`), for statements riding along. */
+export const writtenEntry: SQL = sql.raw('written_entry');
 
 function notYetApplied(sourceRef: string): SQL {
   return sql`not exists (select 1 from ${creditLedger} where ${creditLedger.sourceRef} = ${sourceRef}::text)`;

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { SQL } from 'drizzle-orm';
 import type { DbTransaction, TransactionType } from '@credits/database';
 import { NotificationOutbox } from '../notifications/notification-outbox';
-import { LedgerEntry, LedgerRepository, WrittenEntry } from './ledger.repository';
+import { LedgerEntry, LedgerRepository, LedgerWriter, WrittenEntry, writtenEntry } from './ledger.repository';
 
 export interface LedgerEntryInput {
   orgId: string;
@@ -55,25 +55,31 @@ export class LedgerService {
     // backstop. A source already applied leaves the balance and the ledger untouched.
     const { orgId, ...entry } = input;
     const ledger = this.ledger.in(tx);
-    let written: WrittenEntry | undefined;
     if (input.amount >= 0) {
-      // A credit checks its source, adds to the balance and writes its entry in one statement.
-      written = await ledger.credit(orgId, entry, alongside);
-    } else {
-      // A debit checks its source before the balance: a debit already applied is a no-op even
-      // when what is left could not cover it again. Then it checks the balance under its lock.
-      if (await ledger.isApplied(input.sourceRef)) {
-        // The caller's own statement, as it gave it: it runs whether or not the entry applies.
-        if (alongside) await tx.execute(alongside);
-        return { applied: false, balance: await ledger.balance(orgId) };
-      }
-      const balance = await ledger.lockBalance(orgId);
-      if (balance + input.amount < 0) throw new InsufficientBalanceError(balance, input.amount);
-      written = await ledger.debit(orgId, entry, alongside);
+      // A credit checks its source, adds to the balance, writes its entry and the events it
+      // causes (with their job: none for an entry not written) in one statement, so the org's
+      // balance row stays locked from that statement to the commit, and no longer.
+      const events = await this.outbox.creditStatement(tx, orgId, entry, writtenEntry);
+      return this.applied(ledger, orgId, await ledger.credit(orgId, entry, alongside, events));
     }
+    // A debit checks its source before the balance: a debit already applied is a no-op even
+    // when what is left could not cover it again. Then it checks the balance under its lock.
+    if (await ledger.isApplied(input.sourceRef)) {
+      // The caller's own statement, as it gave it: it runs whether or not the entry applies.
+      if (alongside) await tx.execute(alongside);
+      return { applied: false, balance: await ledger.balance(orgId) };
+    }
+    const balance = await ledger.lockBalance(orgId);
+    if (balance + input.amount < 0) throw new InsufficientBalanceError(balance, input.amount);
+    const written = await ledger.debit(orgId, entry, alongside);
+    // The events this entry causes (they depend on the balance it leaves), in its transaction:
+    // none for an entry rolled back.
+    if (written) await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
+    return this.applied(ledger, orgId, written);
+  }
+
+  private async applied(ledger: LedgerWriter, orgId: string, written: WrittenEntry | undefined): Promise<AppliedEntry> {
     if (!written) return { applied: false, balance: await ledger.balance(orgId) };
-    // The events this entry causes, in its transaction: none for an entry rolled back.
-    await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
     return { applied: true, balance: written.balanceAfter, entryId: written.id };
   }
 

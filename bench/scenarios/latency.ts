@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { log } from '../log';
+import { median } from '../load';
+import { runOpenLoop, type OpenLoopSample, type OpenLoopSpec } from '../open-loop';
+import type { Row } from '../report';
+import { authHeaders, CHECKOUT_BODY, creditsPath } from '../requests';
+import type { Stack } from '../stack';
+
+/** Open-loop runs: every side of a route at the same fixed rate, in turn. */
+export interface LatencyOptions {
+  rates: number[];
+  seconds: number;
+  rounds: number;
+}
+
+/**
+ * Latency at fixed arrival rates (open loop, `open-loop.ts`) for checkout 200 and balance:
+ * the API, its bare floor and its same-work floor at the same rate, alternated. What the
+ * server adds is the API's p50/p99 minus the bare floor's at that rate; beside it, the
+ * same-work floor's, minus the bare floor's, is what the design's I/O alone adds.
+ */
+export async function latencyScenario({ api, floor, seeded }: Stack, options: LatencyOptions): Promise<Row[]> {
+  const checkout = (url: string, path: string): OpenLoopSpec => ({
+    url,
+    expect: [200],
+    next: () => ({
+      method: 'POST',
+      path,
+      headers: {
+        ...authHeaders(seeded.key),
+        'content-type': 'application/json',
+        'idempotency-key': randomUUID(),
+      },
+      body: CHECKOUT_BODY,
+    }),
+  });
+  const balance = (url: string, path: string): OpenLoopSpec => ({
+    url,
+    expect: [200],
+    next: () => ({ method: 'GET', path, headers: authHeaders(seeded.key) }),
+  });
+  const routes = [
+    {
+      name: 'checkout 200',
+      target: '+p99 ≤ 5 ms',
+      addedP99: 5,
+      api: checkout(api.url, `${creditsPath(seeded.orgSlug)}/checkout`),
+      floor: checkout(floor.url, '/checkout'),
+      sameWork: checkout(floor.url, '/same/checkout'),
+    },
+    {
+      name: 'balance',
+      target: 'reported',
+      addedP99: undefined,
+      api: balance(api.url, creditsPath(seeded.orgSlug)),
+      floor: balance(floor.url, '/balance'),
+      sameWork: balance(floor.url, '/same/balance'),
+    },
+  ];
+  const rows: Row[] = [];
+  for (const route of routes) {
+    // Warm-up, discarded: run alone (`--only latency`) the API meets the route cold, and its
+    // first seconds (JIT, pools, prepared statements) would read as queueing.
+    for (const side of ['api', 'floor', 'sameWork'] as const) await runOpenLoop(route[side], options.rates[0], 1);
+    for (const rate of options.rates) {
+      const sides = { api: [] as OpenLoopSample[], floor: [] as OpenLoopSample[], sameWork: [] as OpenLoopSample[] };
+      for (let round = 1; round <= options.rounds; round++) {
+        for (const side of ['api', 'floor', 'sameWork'] as const) {
+          const sample = await runOpenLoop(route[side], rate, options.seconds);
+          sides[side].push(sample);
+          log(
+            `${route.name} @${rate}/s ${side} #${round}: ${sample.rps.toFixed(0)} answers/s, p50 ${sample.p50} ms, p99 ${sample.p99} ms` +
+              (sample.unexpected ? `, unexpected ${sample.unexpected} ${JSON.stringify(sample.statuses)}` : ''),
+          );
+        }
+      }
+      rows.push(latencyRow(`${route.name} @ ${rate}/s (open loop)`, sides, route.target, route.addedP99));
+    }
+  }
+  return rows;
+}
+
+function latencyRow(
+  scenario: string,
+  sides: { api: OpenLoopSample[]; floor: OpenLoopSample[]; sameWork: OpenLoopSample[] },
+  target: string,
+  addedP99: number | undefined,
+): Row {
+  const of = (samples: OpenLoopSample[], pick: (s: OpenLoopSample) => number) => median(samples.map(pick));
+  const p50 = of(sides.api, (s) => s.p50);
+  const p99 = of(sides.api, (s) => s.p99);
+  const floorP50 = of(sides.floor, (s) => s.p50);
+  const floorP99 = of(sides.floor, (s) => s.p99);
+  const sameRps = of(sides.sameWork, (s) => s.rps);
+  const sameP50 = of(sides.sameWork, (s) => s.p50);
+  const sameP99 = of(sides.sameWork, (s) => s.p99);
+  const rps = of(sides.api, (s) => s.rps);
+  const floorRps = of(sides.floor, (s) => s.rps);
+  return {
+    scenario,
+    rps,
+    p50_ms: p50,
+    p99_ms: p99,
+    floor_rps: floorRps,
+    floor_p50_ms: floorP50,
+    floor_p99_ms: floorP99,
+    ratio: null,
+    added_p50_ms: p50 - floorP50,
+    added_p99_ms: p99 - floorP99,
+    unexpected: [...sides.api, ...sides.floor, ...sides.sameWork].reduce((n, s) => n + s.unexpected, 0),
+    target,
+    met: addedP99 === undefined ? null : p99 - floorP99 <= addedP99,
+    open_loop: { same_work_rps: sameRps, same_work_p50_ms: sameP50, same_work_p99_ms: sameP99, samples: sides },
+  };
+}
