@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { StripeModule } from '@credits/stripe';
+import { AutoRefillSettingsService } from './auto-refill/auto-refill-settings.service';
+import { AutoRefillController } from './auto-refill/auto-refill.controller';
 import { CheckoutController } from './checkout/checkout.controller';
 import { CheckoutStatusController } from './checkout/checkout-status.controller';
 import { CheckoutStatusService } from './checkout/checkout-status.service';
@@ -17,7 +19,13 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
 /** Checkout, webhook fulfilment, reconciliation, the ledger and balance, idempotency, and notifications to the host. */
 @Module({
   imports: [StripeModule, FulfilmentModule],
-  controllers: [CheckoutController, CheckoutStatusController, CreditsController, StripeWebhookController],
+  controllers: [
+    CheckoutController,
+    CheckoutStatusController,
+    CreditsController,
+    AutoRefillController,
+    StripeWebhookController,
+  ],
   providers: [
     IdempotencyKeyRepository,
     CheckoutService,
@@ -27,6 +35,7 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     CreditsService,
     CheckoutStatusService,
     ReconciliationSchedule,
+    AutoRefillSettingsService,
   ],
   exports: [FulfilmentModule],
 })

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { CursorCodec } from '@credits/pagination';
+import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
 import { LedgerService } from '../ledger/ledger.service';
 import { CreditBalanceResponse, CreditTransactionPage, ListTransactionsQuery } from './credits.dto';
 
@@ -14,12 +15,17 @@ const ledgerCursor = new CursorCodec<number>(
 export class CreditsService {
   constructor(
     private readonly ledger: LedgerService,
+    private readonly refills: AutoRefillRepository,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async balance(orgId: string): Promise<CreditBalanceResponse> {
-    const balance = await this.ledger.balance(orgId);
-    return { balance, is_low_balance: balance < this.config.credits.lowBalanceThreshold, auto_refill_enabled: false };
+    const [balance, autoRefill] = await Promise.all([this.ledger.balance(orgId), this.refills.enabled(orgId)]);
+    return {
+      balance,
+      is_low_balance: balance < this.config.credits.lowBalanceThreshold,
+      auto_refill_enabled: autoRefill,
+    };
   }
 
   async transactions(orgId: string, query: ListTransactionsQuery): Promise<CreditTransactionPage> {
@@ -36,6 +42,7 @@ export class CreditsService {
         description: row.description,
         created_at: row.createdAt.toISOString(),
         checkout_session_id: row.checkoutSessionId,
+        receipt_url: row.receiptUrl,
       }),
       (row) => row.seq,
     );

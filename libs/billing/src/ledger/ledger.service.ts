@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { SQL } from 'drizzle-orm';
 import type { DbTransaction, TransactionType } from '@credits/database';
+import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { NotificationOutbox } from '../notifications/notification-outbox';
 import { LedgerEntry, LedgerRepository, WrittenEntry } from './ledger.repository';
 
@@ -12,6 +13,8 @@ export interface LedgerEntryInput {
   /** Unique per cause; applying the same source twice is a no-op. */
   sourceRef: string;
   checkoutSessionId?: string | null;
+  /** The Stripe charge's receipt, on purchase and auto-refill entries. */
+  receiptUrl?: string | null;
 }
 
 export interface AppliedEntry {
@@ -43,6 +46,8 @@ export class LedgerService {
   constructor(
     private readonly ledger: LedgerRepository,
     private readonly outbox: NotificationOutbox,
+    /** Told of every debit (auto-refill starts here); absent where nothing listens. */
+    @Optional() @Inject(AFTER_DEBIT) private readonly afterDebit?: AfterDebit,
   ) {}
 
   /**
@@ -74,6 +79,10 @@ export class LedgerService {
     if (!written) return { applied: false, balance: await ledger.balance(orgId) };
     // The events this entry causes, in its transaction: none for an entry rolled back.
     await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
+    if (input.amount < 0 && this.afterDebit) {
+      const available = written.balanceAfter - (await ledger.heldCredits(orgId));
+      await this.afterDebit.afterDebit(tx, orgId, available);
+    }
     return { applied: true, balance: written.balanceAfter, entryId: written.id };
   }
 
