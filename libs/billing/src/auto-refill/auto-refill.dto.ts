@@ -58,35 +58,19 @@ export class AutoRefillSettingsRequest {
   monthly_limit: number = DEFAULT_MONTHLY_LIMIT;
 }
 
-@ApiSchema({ name: 'SavedPaymentMethod', description: 'The card auto-refill charges (display fields only).' })
-export class SavedPaymentMethod {
-  @ApiProperty({ description: 'Card brand', type: 'string', nullable: true, example: 'visa' })
-  brand!: string | null;
-
-  @ApiProperty({ description: 'Last four digits', type: 'string', nullable: true, example: '4242' })
-  last4!: string | null;
-
-  @ApiProperty({ description: 'Expiry month (1-12)', type: 'integer', nullable: true, example: 12 })
-  exp_month!: number | null;
-
-  @ApiProperty({ description: 'Expiry year', type: 'integer', nullable: true, example: 2030 })
-  exp_year!: number | null;
+/** The card auto-refill charges (display fields only). */
+export interface SavedPaymentMethod {
+  brand: string | null;
+  last4: string | null;
+  exp_month: number | null;
+  exp_year: number | null;
 }
 
-@ApiSchema({ name: 'AutoRefillFailure', description: 'Why the last refill failed (auto-refill was then turned off).' })
-export class AutoRefillFailure {
-  @ApiProperty({ description: 'When it failed (ISO 8601)', format: 'date-time' })
-  at!: string;
-
-  @ApiProperty({
-    description:
-      "The payment provider's reason: `card_declined`, `insufficient_funds`, `expired_card`, `authentication_required`, …",
-    example: 'insufficient_funds',
-  })
-  code!: string;
-
-  @ApiProperty({ description: "The payment provider's message", example: 'Your card has insufficient funds.' })
-  message!: string;
+/** Why the last refill failed (auto-refill was then turned off). */
+export interface AutoRefillFailure {
+  at: string;
+  code: string;
+  message: string;
 }
 
 @ApiSchema({ name: 'AutoRefillSettings', description: "An organization's auto-refill settings and state." })
@@ -111,10 +95,18 @@ export class AutoRefillSettingsResponse {
   })
   monthly_limit!: number;
 
+  // Inline, not a $ref: OpenAPI 3.0 cannot mark a referenced schema nullable.
   @ApiProperty({
-    description: 'The saved card refills charge; null until a checkout saved one',
-    type: SavedPaymentMethod,
+    description: 'The saved card refills charge (display fields only); null until a checkout saved one',
+    type: 'object',
     nullable: true,
+    required: ['brand', 'last4', 'exp_month', 'exp_year'],
+    properties: {
+      brand: { type: 'string', nullable: true, description: 'Card brand', example: 'visa' },
+      last4: { type: 'string', nullable: true, description: 'Last four digits', example: '4242' },
+      exp_month: { type: 'integer', nullable: true, description: 'Expiry month (1-12)', example: 12 },
+      exp_year: { type: 'integer', nullable: true, description: 'Expiry year', example: 2030 },
+    },
   })
   payment_method!: SavedPaymentMethod | null;
 
@@ -126,9 +118,25 @@ export class AutoRefillSettingsResponse {
   refills_this_month!: number;
 
   @ApiProperty({
-    description: 'The last failed refill; cleared by re-enabling auto-refill or saving a new card',
-    type: AutoRefillFailure,
+    description:
+      'Why the last refill failed (auto-refill was then turned off); cleared by enabling auto-refill again or saving a new card',
+    type: 'object',
     nullable: true,
+    required: ['at', 'code', 'message'],
+    properties: {
+      at: { type: 'string', format: 'date-time', description: 'When it failed (ISO 8601)' },
+      code: {
+        type: 'string',
+        description:
+          "The payment provider's reason: `card_declined`, `insufficient_funds`, `expired_card`, `authentication_required`, …",
+        example: 'insufficient_funds',
+      },
+      message: {
+        type: 'string',
+        description: "The payment provider's message",
+        example: 'Your card has insufficient funds.',
+      },
+    },
   })
   last_failure!: AutoRefillFailure | null;
 }
