@@ -47,7 +47,10 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect(html).toMatch(/Bundles<\/dt><dd>3</);
       expect(html).toMatch(/Credits<\/dt><dd>3000</);
       expect(html).toContain('$30.00');
-      expect(html).toContain(`<form method="post" action="/pay/${session.id}/pay"><button type="submit" id="pay">`);
+      expect(html).toContain(`<form method="post" action="/pay/${session.id}/pay">`);
+      expect(html).toMatch(/<select id="payment_method" name="payment_method"><option value="pm_card_visa">/);
+      expect(html).toContain('<option value="pm_card_chargeCustomerFail">');
+      expect(html).toContain('<button type="submit" id="pay">Pay $30.00</button>');
       expect(html).toContain(
         `<form method="post" action="/pay/${session.id}/cancel"><button type="submit" id="cancel">Cancel</button>`,
       );

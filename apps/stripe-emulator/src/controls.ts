@@ -1,7 +1,10 @@
 import type { Context } from './context';
 import { FaultInputError, type Faults } from './faults';
+import { TEST_CARDS } from './cards';
+import { settleIntent } from './charging';
 import {
   asyncResult,
+  CardDeclinedError,
   expireSession,
   FlowError,
   paySession,
@@ -9,6 +12,7 @@ import {
   sessionOrThrow,
   type PaymentOutcome,
 } from './flows';
+import type { PaymentIntent } from './objects';
 import type { RequestLog } from './request-log';
 import { signPayload, type EventRecord } from './webhooks';
 
@@ -57,6 +61,13 @@ function outcome(result: PaymentOutcome): Record<string, unknown> {
   };
 }
 
+function optionalText(body: Record<string, unknown>, key: string): string | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new ControlError(400, `${key} must be a string`);
+  return value;
+}
+
 function bool(body: Record<string, unknown>, key: string, fallback: boolean): boolean {
   const value = body[key];
   if (value === undefined || value === null) return fallback;
@@ -81,6 +92,12 @@ function eventOrThrow(ctx: Context, id: string): EventRecord {
   const record = ctx.webhooks.get(id);
   if (!record) throw new ControlError(404, `No such event: '${id}'`);
   return record;
+}
+
+function intentOrThrow(ctx: Context, id: string): PaymentIntent {
+  const intent = ctx.store.paymentIntents.get(id);
+  if (!intent) throw new ControlError(404, `No such payment_intent: '${id}'`);
+  return intent;
 }
 
 type ControlHandler = (
@@ -187,7 +204,11 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
     return { status: 200, body: { session, line_items: extras?.lineItems ?? [], payment_intent: intent, charge } };
   }
   if ((m = /^\/sessions\/([^/]+)\/pay$/.exec(sub)) && method === 'POST') {
-    const result = paySession(ctx, m[1], { async: bool(body, 'async', false), deliver: bool(body, 'deliver', true) });
+    const result = paySession(ctx, m[1], {
+      async: bool(body, 'async', false),
+      deliver: bool(body, 'deliver', true),
+      paymentMethod: optionalText(body, 'payment_method'),
+    });
     return { status: 200, body: outcome(result) };
   }
   if ((m = /^\/sessions\/([^/]+)\/async_(succeeded|failed)$/.exec(sub)) && method === 'POST') {
@@ -207,6 +228,31 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
     const result = refundCharge(ctx, m[1], { amount: amount, deliver: bool(body, 'deliver', true) });
     return { status: 200, body: { refund: result.refund, charge: result.charge, events: [summary(result.event)] } };
   }
+  if (sub === '/cards' && method === 'GET') {
+    return {
+      status: 200,
+      body: TEST_CARDS.map((c) => ({ id: c.token, label: c.label, brand: c.brand, last4: c.last4 })),
+    };
+  }
+  if ((m = /^\/payment_intents\/([^/]+)$/.exec(sub)) && method === 'GET') {
+    const intent = intentOrThrow(ctx, m[1]);
+    const charge = intent.latest_charge ? (ctx.store.charges.get(intent.latest_charge) ?? null) : null;
+    return { status: 200, body: { payment_intent: intent, charge } };
+  }
+  if ((m = /^\/payment_intents\/([^/]+)\/(succeed|fail)$/.exec(sub)) && method === 'POST') {
+    const intent = intentOrThrow(ctx, m[1]);
+    if (intent.status !== 'processing' || ctx.store.sessionByPaymentIntent.has(intent.id)) {
+      throw new ControlError(
+        400,
+        'Only a processing PaymentIntent made through the API can be settled here (a Checkout payment: /sessions/{id}/async_succeeded).',
+      );
+    }
+    const result = settleIntent(ctx, intent, m[2] === 'succeed', bool(body, 'deliver', true));
+    return {
+      status: 200,
+      body: { payment_intent: result.intent, charge: result.charge, events: result.events.map(summary) },
+    };
+  }
   return { status: 404, body: { error: { message: `Unknown emulator control: ${method} ${path}` } } };
 };
 
@@ -215,6 +261,10 @@ export const handleControl: ControlHandler = async (...request) => {
   try {
     return await route(...request);
   } catch (err) {
+    if (err instanceof CardDeclinedError) {
+      const { code, decline_code, message } = err.decline;
+      return { status: 402, body: { error: { message, code, decline_code } } };
+    }
     if (err instanceof ControlError || err instanceof FlowError) {
       return { status: err.status, body: { error: { message: err.message } } };
     }

@@ -1,6 +1,15 @@
 import { DEFAULT_API_VERSION, type Context } from './context';
-import { newId, nowSeconds, randomBase62 } from './ids';
-import { newCustomer, type Charge, type CheckoutSession, type PaymentIntent, type Refund } from './objects';
+import { chargeOutcome, testCard, TEST_CARDS, type CardDecline, type TestCard } from './cards';
+import { apiVersionOfIntent, createCharge, newCardPaymentMethod, saveForFutureUse } from './charging';
+import { newId, nowSeconds } from './ids';
+import {
+  newCustomer,
+  newPaymentIntent,
+  type Charge,
+  type CheckoutSession,
+  type PaymentIntent,
+  type Refund,
+} from './objects';
 import type { EventRecord } from './webhooks';
 
 /**
@@ -56,38 +65,6 @@ export function expireSession(ctx: Context, session: CheckoutSession, deliver: b
   return ctx.webhooks.emit('checkout.session.expired', snapshot(session), apiVersionOf(ctx, session), deliver);
 }
 
-function createCharge(ctx: Context, session: CheckoutSession, intent: PaymentIntent, status: Charge['status']): Charge {
-  const id = newId('ch');
-  const charge: Charge = {
-    id,
-    object: 'charge',
-    created: nowSeconds(),
-    livemode: false,
-    amount: intent.amount,
-    amount_captured: status === 'succeeded' ? intent.amount : 0,
-    amount_refunded: 0,
-    captured: status === 'succeeded',
-    currency: intent.currency,
-    customer: intent.customer,
-    description: intent.description,
-    metadata: { ...intent.metadata },
-    paid: status === 'succeeded',
-    payment_intent: intent.id,
-    refunded: false,
-    refunds: { object: 'list', data: [], has_more: false, total_count: 0, url: `/v1/charges/${id}/refunds` },
-    status,
-    balance_transaction: null,
-    receipt_url: null,
-    failure_code: null,
-    failure_message: null,
-  };
-  ctx.store.charges.set(id, charge);
-  intent.latest_charge = id;
-  const extras = ctx.store.sessionExtras.get(session.id);
-  if (extras) extras.charge = id;
-  return charge;
-}
-
 /**
  * Completes an open session as Checkout does when the customer pays.
  * `async`: a delayed payment method — `complete` with `payment_status: 'unpaid'`
@@ -96,15 +73,23 @@ function createCharge(ctx: Context, session: CheckoutSession, intent: PaymentInt
 export function paySession(
   ctx: Context,
   id: string,
-  opts: { async?: boolean; deliver?: boolean } = {},
+  opts: { async?: boolean; deliver?: boolean; paymentMethod?: string } = {},
 ): PaymentOutcome {
   const session = sessionOrThrow(ctx, id);
   expireIfDue(ctx, session);
   if (session.status !== 'open') {
     throw new FlowError(410, `This Checkout Session is no longer open (status: ${session.status}).`);
   }
+  const card = opts.paymentMethod === undefined && opts.async ? null : cardOrThrow(opts.paymentMethod);
+  const outcome = card ? chargeOutcome(card, { offSession: false, checkout: true }) : { kind: 'processing' as const };
+  // Checkout shows a declined card on its page: the session stays open for another card.
+  if (outcome.kind === 'decline') throw new CardDeclinedError(outcome.decline);
+  // The hosted page stands for the customer completing 3-D Secure: `requires_action` ends paid.
+  const delayed = opts.async === true || outcome.kind === 'processing';
   const extras = ctx.store.sessionExtras.get(session.id);
-  if (!session.customer && session.customer_creation === 'always') {
+  const setupFutureUsage = extras?.setupFutureUsage ?? null;
+  // Checkout creates a customer when it must save the card (`setup_future_usage`) or is told to.
+  if (!session.customer && (session.customer_creation === 'always' || (setupFutureUsage && card))) {
     const created = newCustomer({
       name: null,
       email: session.customer_email ?? 'customer@example.com',
@@ -116,36 +101,32 @@ export function paySession(
     session.customer = created.id;
   }
   const customer = session.customer ? ctx.store.customers.get(session.customer) : undefined;
-  const intent: PaymentIntent = {
-    id: newId('pi'),
-    object: 'payment_intent',
-    created: nowSeconds(),
-    livemode: false,
+  const email = customer?.email ?? session.customer_email ?? 'customer@example.com';
+  const pm = card ? newCardPaymentMethod(ctx, card, email) : null;
+  const intent = newPaymentIntent({
     amount: session.amount_total,
-    amount_capturable: 0,
-    amount_received: opts.async ? 0 : session.amount_total,
+    amount_received: delayed ? 0 : session.amount_total,
     currency: session.currency,
     customer: session.customer,
     description: extras?.paymentIntentDescription ?? null,
-    latest_charge: null,
     metadata: { ...(extras?.paymentIntentMetadata ?? {}) },
-    payment_method_types: opts.async ? ['us_bank_account'] : session.payment_method_types,
-    status: opts.async ? 'processing' : 'succeeded',
-    capture_method: 'automatic',
-    confirmation_method: 'automatic',
-    client_secret: '',
-  };
-  intent.client_secret = `${intent.id}_secret_${randomBase62(25)}`;
+    payment_method_types: pm ? ['card'] : ['us_bank_account'],
+    status: delayed ? 'processing' : 'succeeded',
+    payment_method: pm?.id ?? null,
+    setup_future_usage: setupFutureUsage,
+  });
   ctx.store.paymentIntents.set(intent.id, intent);
   ctx.store.sessionByPaymentIntent.set(intent.id, session.id);
-  const charge = createCharge(ctx, session, intent, opts.async ? 'pending' : 'succeeded');
+  const charge = createCharge(ctx, intent, delayed ? 'pending' : 'succeeded', pm);
+  if (extras) extras.charge = charge.id;
+  if (pm && !delayed) saveForFutureUse(intent, pm);
 
   session.status = 'complete';
-  session.payment_status = opts.async ? 'unpaid' : 'paid';
+  session.payment_status = delayed ? 'unpaid' : 'paid';
   session.payment_intent = intent.id;
   session.url = null;
   session.customer_details = {
-    email: customer?.email ?? session.customer_email ?? 'customer@example.com',
+    email,
     name: customer?.name ?? null,
     phone: null,
     address: null,
@@ -159,6 +140,22 @@ export function paySession(
     opts.deliver !== false,
   );
   return { session, payment_intent: intent, charge, events: [event] };
+}
+
+/** A `pm_card_*` test card by name (default `pm_card_visa`), or a 400. */
+export function cardOrThrow(token: string | undefined): TestCard {
+  const card = testCard(token ?? 'pm_card_visa');
+  if (!card) {
+    throw new FlowError(400, `Unknown test card '${token}': use one of ${TEST_CARDS.map((c) => c.token).join(', ')}.`);
+  }
+  return card;
+}
+
+/** A card Checkout declined: the session stays open (402 from the controls, the page shows it). */
+export class CardDeclinedError extends FlowError {
+  constructor(readonly decline: CardDecline) {
+    super(402, decline.message);
+  }
 }
 
 /** Settles a delayed payment: `checkout.session.async_payment_succeeded` or `…_failed`. */
@@ -178,6 +175,8 @@ export function asyncResult(ctx: Context, id: string, succeeded: boolean, delive
     intent.status = 'succeeded';
     intent.amount_received = intent.amount;
     session.payment_status = 'paid';
+    const pm = intent.payment_method ? ctx.store.paymentMethods.get(intent.payment_method) : undefined;
+    if (pm) saveForFutureUse(intent, pm);
     if (charge) {
       charge.status = 'succeeded';
       charge.paid = true;
@@ -245,8 +244,8 @@ export function refundCharge(
   charge.refunded = charge.amount_refunded >= charge.amount;
   charge.refunds.data.unshift(refund);
   charge.refunds.total_count = charge.refunds.data.length;
-  const session = charge.payment_intent ? ctx.store.sessionForPaymentIntent(charge.payment_intent) : undefined;
-  const apiVersion = opts.apiVersion || (session ? apiVersionOf(ctx, session) : DEFAULT_API_VERSION);
+  const intent = charge.payment_intent ? ctx.store.paymentIntents.get(charge.payment_intent) : undefined;
+  const apiVersion = opts.apiVersion || (intent ? apiVersionOfIntent(ctx, intent) : DEFAULT_API_VERSION);
   const event = ctx.webhooks.emit('charge.refunded', snapshot(charge), apiVersion, opts.deliver !== false);
   return { refund, charge, event };
 }

@@ -20,6 +20,12 @@ export interface Customer {
   invoice_prefix: string;
   preferred_locales: string[];
   tax_exempt: 'none';
+  invoice_settings: {
+    custom_fields: null;
+    default_payment_method: string | null;
+    footer: null;
+    rendering_options: null;
+  };
 }
 
 /** A new customer as Stripe creates it: the given fields, every other one at Stripe's default. */
@@ -37,6 +43,7 @@ export function newCustomer(fields: Pick<Customer, 'name' | 'email' | 'descripti
     invoice_prefix: randomBase62(8).toUpperCase(),
     preferred_locales: [],
     tax_exempt: 'none',
+    invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
   };
 }
 
@@ -183,10 +190,116 @@ export interface PaymentIntent {
   latest_charge: string | null;
   metadata: Metadata;
   payment_method_types: string[];
-  status: 'processing' | 'succeeded' | 'requires_payment_method' | 'canceled';
+  status:
+    'processing' | 'succeeded' | 'requires_payment_method' | 'requires_confirmation' | 'requires_action' | 'canceled';
   capture_method: 'automatic';
   confirmation_method: 'automatic';
   client_secret: string;
+  payment_method: string | null;
+  setup_future_usage: 'off_session' | 'on_session' | null;
+  last_payment_error: PaymentError | null;
+  next_action: { type: 'use_stripe_sdk'; use_stripe_sdk: Record<string, unknown> } | null;
+  canceled_at: number | null;
+  cancellation_reason: null;
+  receipt_email: string | null;
+  statement_descriptor: null;
+  statement_descriptor_suffix: null;
+  processing: null;
+}
+
+/** A card error as Stripe puts it in `last_payment_error` and in a 402's `error`. */
+export interface PaymentError {
+  type: 'card_error';
+  code: string;
+  decline_code: string;
+  message: string;
+  param?: string;
+  doc_url: string;
+  charge?: string;
+  payment_method?: PaymentMethod;
+}
+
+/** A PaymentIntent as Stripe creates it before confirmation; `fields` fill in the rest. */
+export function newPaymentIntent(
+  fields: Pick<
+    PaymentIntent,
+    'amount' | 'currency' | 'customer' | 'description' | 'metadata' | 'payment_method_types'
+  > &
+    Partial<PaymentIntent>,
+): PaymentIntent {
+  const id = newId('pi');
+  return {
+    id,
+    object: 'payment_intent',
+    created: nowSeconds(),
+    livemode: false,
+    amount_capturable: 0,
+    amount_received: 0,
+    latest_charge: null,
+    status: 'requires_payment_method',
+    capture_method: 'automatic',
+    confirmation_method: 'automatic',
+    client_secret: `${id}_secret_${randomBase62(25)}`,
+    payment_method: null,
+    setup_future_usage: null,
+    last_payment_error: null,
+    next_action: null,
+    canceled_at: null,
+    cancellation_reason: null,
+    receipt_email: null,
+    statement_descriptor: null,
+    statement_descriptor_suffix: null,
+    processing: null,
+    ...fields,
+  };
+}
+
+export interface CardDetails {
+  brand: string;
+  checks: { address_line1_check: null; address_postal_code_check: null; cvc_check: 'pass' | null };
+  country: string;
+  display_brand: string;
+  exp_month: number;
+  exp_year: number;
+  fingerprint: string;
+  funding: string;
+  generated_from: null;
+  last4: string;
+  networks: { available: string[]; preferred: null };
+  three_d_secure_usage: { supported: boolean };
+  wallet: null;
+  regulated_status: null;
+}
+
+export interface BillingDetails {
+  address: { city: null; country: null; line1: null; line2: null; postal_code: null; state: null };
+  email: string | null;
+  name: string | null;
+  phone: null;
+  tax_id: null;
+}
+
+export interface PaymentMethod {
+  id: string;
+  object: 'payment_method';
+  created: number;
+  livemode: false;
+  type: 'card';
+  allow_redisplay: 'unspecified' | 'always' | 'limited';
+  billing_details: BillingDetails;
+  card: CardDetails;
+  customer: string | null;
+  metadata: Metadata;
+}
+
+export function emptyBillingDetails(email: string | null = null, name: string | null = null): BillingDetails {
+  return {
+    address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null },
+    email,
+    name,
+    phone: null,
+    tax_id: null,
+  };
 }
 
 export interface Refund {
@@ -222,9 +335,22 @@ export interface Charge {
   refunds: { object: 'list'; data: Refund[]; has_more: false; total_count: number; url: string };
   status: 'pending' | 'succeeded' | 'failed';
   balance_transaction: null;
-  receipt_url: null;
+  receipt_url: string | null;
   failure_code: string | null;
   failure_message: string | null;
+  payment_method: string | null;
+  payment_method_details: { type: 'card'; card: Record<string, unknown> } | { type: string } | null;
+  billing_details: BillingDetails;
+  outcome: {
+    network_status: string;
+    reason: string | null;
+    risk_level: 'normal';
+    seller_message: string;
+    type: 'authorized' | 'issuer_declined';
+  } | null;
+  receipt_email: string | null;
+  receipt_number: null;
+  disputed: false;
 }
 
 export interface StripeEvent {

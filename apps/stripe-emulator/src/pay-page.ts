@@ -1,5 +1,7 @@
 import type { Context } from './context';
-import { expireIfDue, FlowError, paySession } from './flows';
+import { TEST_CARDS } from './cards';
+import { CardDeclinedError, expireIfDue, FlowError, paySession } from './flows';
+import type { FormError, FormObject } from './form';
 import { formatAmount } from './money';
 import type { CheckoutSession } from './objects';
 
@@ -10,7 +12,7 @@ export interface PageResult {
   body: string;
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
@@ -29,9 +31,12 @@ const STYLE = `
   button:focus-visible { outline: 3px solid #635bff; outline-offset: 2px; }
   #pay { background: #635bff; color: #fff; border-color: #635bff; }
   #cancel { background: transparent; color: inherit; }
+  label { display: block; font-weight: 600; margin-bottom: .3rem; }
+  select { width: 100%; padding: .5rem; font-size: 1rem; border-radius: 8px; margin-bottom: 1rem; }
+  .error { color: #d93025; font-weight: 600; }
 `;
 
-function page(status: number, title: string, content: string): PageResult {
+export function page(status: number, title: string, content: string): PageResult {
   const body = `<!doctype html>
 <html lang="en">
 <head>
@@ -69,7 +74,7 @@ function redirect(location: string): PageResult {
   };
 }
 
-function messagePage(status: number, title: string, message: string): PageResult {
+export function messagePage(status: number, title: string, message: string): PageResult {
   return page(status, title, `<h1>${escapeHtml(title)}</h1>\n<p role="status">${escapeHtml(message)}</p>`);
 }
 
@@ -89,7 +94,7 @@ function notOpen(session: CheckoutSession): PageResult {
   );
 }
 
-function renderSession(ctx: Context, session: CheckoutSession): PageResult {
+function renderSession(ctx: Context, session: CheckoutSession, declined?: string, status = 200): PageResult {
   const items = ctx.store.sessionExtras.get(session.id)?.lineItems ?? [];
   const rows: string[] = [];
   for (const item of items) {
@@ -102,22 +107,34 @@ function renderSession(ctx: Context, session: CheckoutSession): PageResult {
   const total = formatAmount(session.amount_total, session.currency);
   rows.push(`<dt class="total">Total</dt><dd class="total" id="total">${escapeHtml(total)}</dd>`);
   const base = `/pay/${encodeURIComponent(session.id)}`;
+  const options = TEST_CARDS.map(
+    (c) => `<option value="${escapeHtml(c.token)}">${escapeHtml(`${c.label} ···· ${c.last4}`)}</option>`,
+  ).join('');
+  const error = declined ? `<p class="error" role="alert" id="card-error">${escapeHtml(declined)}</p>\n` : '';
   return page(
-    200,
+    status,
     `Pay ${total}`,
     `<h1 id="title">Pay ${escapeHtml(total)}</h1>
 <dl aria-labelledby="title">
 ${rows.join('\n')}
 </dl>
-<div class="actions">
-<form method="post" action="${base}/pay"><button type="submit" id="pay">Pay ${escapeHtml(total)}</button></form>
+${error}<div class="actions">
+<form method="post" action="${base}/pay"><label for="payment_method">Test card</label><select id="payment_method" name="payment_method">${options}</select><button type="submit" id="pay">Pay ${escapeHtml(total)}</button></form>
 <form method="post" action="${base}/cancel"><button type="submit" id="cancel">Cancel</button></form>
 </div>`,
   );
 }
 
-/** `GET /pay/{id}`, `POST /pay/{id}/pay`, `POST /pay/{id}/cancel`; null when the path is not a pay-page path. */
-export function handlePayPage(ctx: Context, method: string, path: string): PageResult | null {
+/**
+ * `GET /pay/{id}`, `POST /pay/{id}/pay` (form field `payment_method`: a `pm_card_*` test card,
+ * default visa), `POST /pay/{id}/cancel`; null when the path is not a pay-page path.
+ */
+export function handlePayPage(
+  ctx: Context,
+  method: string,
+  path: string,
+  form: FormObject | FormError = {},
+): PageResult | null {
   const match = /^\/pay\/([^/]+)(?:\/(pay|cancel))?\/?$/.exec(path);
   if (!match) return null;
   const id = decodeURIComponent(match[1]);
@@ -138,9 +155,12 @@ export function handlePayPage(ctx: Context, method: string, path: string): PageR
     if (session.cancel_url) return redirect(session.cancel_url);
     return messagePage(200, 'Checkout cancelled', 'You cancelled the payment. You can close this page.');
   }
+  const chosen = 'payment_method' in form && typeof form.payment_method === 'string' ? form.payment_method : undefined;
   try {
-    paySession(ctx, id);
+    paySession(ctx, id, { paymentMethod: chosen });
   } catch (err) {
+    // Like Checkout: the card's decline shows on the page, which stays open for another card.
+    if (err instanceof CardDeclinedError) return renderSession(ctx, session, err.message, 402);
     if (err instanceof FlowError) return messagePage(err.status, 'Payment not possible', err.message);
     throw err;
   }

@@ -3,6 +3,7 @@ import { handleControl } from './controls';
 import { unknownRoute } from './errors';
 import { handlePayPage } from './pay-page';
 import { answerApi } from './pipeline/api';
+import { handleReceiptPage } from './receipt-page';
 import {
   Exchange,
   errorAnswer,
@@ -59,7 +60,9 @@ async function handle(state: EmulatorState, req: http.IncomingMessage, res: http
   state.requests.add(exchange.entry);
   if (!(await passFaults(state, exchange))) return;
   if (exchange.path.startsWith('/v1/')) return exchange.reply(await answerApi(state, exchange));
-  const page = handlePayPage(state.ctx, exchange.method, exchange.path);
+  const page =
+    handlePayPage(state.ctx, exchange.method, exchange.path, exchange.params) ??
+    handleReceiptPage(state.ctx, exchange.method, exchange.path);
   if (page) return exchange.reply({ ...page, body: exchange.method === 'HEAD' ? '' : page.body });
   // Nothing here processes a request, so a drop_after_processing fault has no response to lose.
   const notFound = unknownRoute(exchange.method, exchange.path);

@@ -62,6 +62,7 @@ export class EmulatorState {
       payment_intents: store.paymentIntents.size,
       charges: store.charges.size,
       refunds: store.refunds.size,
+      payment_methods: store.paymentMethods.size,
       idempotency_keys: this.idempotency.size,
       events: this.webhooks.size,
       requests: this.requests.size,

@@ -1,4 +1,14 @@
-import type { Charge, CheckoutSession, Customer, LineItem, PaymentIntent, Price, Product, Refund } from './objects';
+import type {
+  Charge,
+  CheckoutSession,
+  Customer,
+  LineItem,
+  PaymentIntent,
+  PaymentMethod,
+  Price,
+  Product,
+  Refund,
+} from './objects';
 
 /**
  * A Map that forgets its oldest entries beyond `max` (insertion order), so a
@@ -25,6 +35,8 @@ export interface SessionExtras {
   paymentIntentDescription: string | null;
   apiVersion: string;
   charge: string | null;
+  /** `payment_intent_data[setup_future_usage]`: paying saves the card to the customer. */
+  setupFutureUsage: 'off_session' | 'on_session' | null;
 }
 
 export class Store {
@@ -38,6 +50,11 @@ export class Store {
   readonly refunds: BoundedMap<Refund>;
   /** payment intent id -> checkout session id */
   readonly sessionByPaymentIntent: BoundedMap<string>;
+  readonly paymentMethods: BoundedMap<PaymentMethod>;
+  /** payment method id -> the `pm_card_*` test card it was made from (its outcomes). */
+  readonly paymentMethodCards: BoundedMap<string>;
+  /** payment intent id -> `Stripe-Version` of the request that created it (for its events). */
+  readonly apiVersions: BoundedMap<string>;
 
   constructor(maxObjects: number) {
     this.customers = new BoundedMap(maxObjects);
@@ -49,6 +66,9 @@ export class Store {
     this.charges = new BoundedMap(maxObjects);
     this.refunds = new BoundedMap(maxObjects);
     this.sessionByPaymentIntent = new BoundedMap(maxObjects);
+    this.paymentMethods = new BoundedMap(maxObjects);
+    this.paymentMethodCards = new BoundedMap(maxObjects);
+    this.apiVersions = new BoundedMap(maxObjects);
   }
 
   clear(): void {
@@ -61,6 +81,9 @@ export class Store {
     this.charges.clear();
     this.refunds.clear();
     this.sessionByPaymentIntent.clear();
+    this.paymentMethods.clear();
+    this.paymentMethodCards.clear();
+    this.apiVersions.clear();
   }
 
   /** Finds any stored object by its id prefix (used by `expand`). */
@@ -72,6 +95,7 @@ export class Store {
     if (id.startsWith('re_')) return this.refunds.get(id);
     if (id.startsWith('price_')) return this.prices.get(id);
     if (id.startsWith('prod_')) return this.products.get(id);
+    if (id.startsWith('pm_')) return this.paymentMethods.get(id);
     return undefined;
   }
 

@@ -8,7 +8,7 @@ import type { ApiCall } from './api';
 /**
  * Stripe's idempotency around `run`, for a POST with an `Idempotency-Key`: a replay, other
  * parameters (400) or a key still in use (409) answer without running; otherwise a 2xx answer
- * is kept for the key and anything else (an error, no answer) frees it for a retry.
+ * or a card decline is kept for the key and anything else (an error, no answer) frees it for a retry.
  */
 export async function withIdempotency(
   store: IdempotencyStore,
@@ -53,7 +53,9 @@ export async function withIdempotency(
     store.release(call.apiKey, key);
     throw err;
   }
-  if (answer && answer.status >= 200 && answer.status < 300) {
+  // A handler's answer, 2xx or a card decline (402), is the result of a request that ran:
+  // Stripe keeps it for the key. A thrown error (validation) or no answer frees the key.
+  if (answer && ((answer.status >= 200 && answer.status < 300) || answer.status === 402)) {
     store.complete(call.apiKey, key, { status: answer.status, body: answer.body });
   } else {
     store.release(call.apiKey, key);

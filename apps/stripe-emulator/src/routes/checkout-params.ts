@@ -103,6 +103,7 @@ export type SessionSettings = Pick<
 export interface PaymentIntentData {
   metadata: Record<string, string>;
   description: string | null;
+  setupFutureUsage: 'off_session' | 'on_session' | null;
 }
 
 /**
@@ -194,7 +195,7 @@ function readCustomer(
 
 function readPaymentIntentData(p: FormObject): PaymentIntentData {
   const piData = p.payment_intent_data;
-  if (piData === undefined || piData === '') return { metadata: {}, description: null };
+  if (piData === undefined || piData === '') return { metadata: {}, description: null, setupFutureUsage: null };
   if (!isObject(piData))
     throw invalidParam(
       'payment_intent_data',
@@ -202,9 +203,17 @@ function readPaymentIntentData(p: FormObject): PaymentIntentData {
       'parameter_invalid_object',
     );
   rejectUnknown(piData, PI_DATA_PARAMS, 'payment_intent_data');
+  const usage = optionalString(piData, 'setup_future_usage', 'payment_intent_data[setup_future_usage]') || null;
+  if (usage && usage !== 'off_session' && usage !== 'on_session') {
+    throw invalidParam(
+      'payment_intent_data[setup_future_usage]',
+      'Invalid payment_intent_data[setup_future_usage]: must be one of on_session or off_session',
+    );
+  }
   return {
     metadata: metadata(piData, 'metadata', 'payment_intent_data[metadata]') ?? {},
     description: optionalString(piData, 'description', 'payment_intent_data[description]', 1000) || null,
+    setupFutureUsage: usage as PaymentIntentData['setupFutureUsage'],
   };
 }
 

@@ -26,6 +26,7 @@ function createSession(ctx: Context, req: ApiRequest): CheckoutSession {
     paymentIntentDescription: paymentIntentData.description,
     apiVersion: req.apiVersion,
     charge: null,
+    setupFutureUsage: paymentIntentData.setupFutureUsage,
   });
   return session;
 }
