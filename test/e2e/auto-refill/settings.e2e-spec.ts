@@ -17,16 +17,13 @@ describe('auto-refill settings', () => {
   const put = (body: unknown, key = adminKey) => t.request('PUT', PATH, { headers: bearer(key), body });
   const saveCard = () =>
     t.db.transaction((tx) =>
-      t.app
-        .get(AutoRefillRepository)
-        .in(tx)
-        .saveCard(acmeId, {
-          paymentMethodId: 'pm_card_visa',
-          brand: 'visa',
-          last4: '4242',
-          expMonth: 12,
-          expYear: 2030,
-        }),
+      t.app.get(AutoRefillRepository).in(tx).saveCard(acmeId, {
+        paymentMethodId: 'pm_card_visa',
+        brand: 'visa',
+        last4: '4242',
+        expMonth: 12,
+        expYear: 2030,
+      }),
     );
 
   beforeAll(async () => {

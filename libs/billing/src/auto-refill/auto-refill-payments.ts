@@ -125,14 +125,14 @@ export class AutoRefillPayments implements OnModuleInit {
 
   /** `payment_intent.succeeded`, in the event's transaction: grants a refill's credits (other intents are not ours to handle here). */
   async paymentSucceeded(tx: DbTransaction, intent: Stripe.PaymentIntent): Promise<void> {
-    const refillId = await this.refillOf(intent);
+    const refillId = await this.refillOf(tx, intent);
     if (!refillId) return;
     await this.grant(tx, refillId, intent.id, receiptUrlOf(intent));
   }
 
   /** `payment_intent.payment_failed`, in the event's transaction: a refill's decline, as if the charge had answered it. */
   async paymentFailed(tx: DbTransaction, intent: Stripe.PaymentIntent): Promise<void> {
-    const refillId = await this.refillOf(intent);
+    const refillId = await this.refillOf(tx, intent);
     if (!refillId) return;
     const error = intent.last_payment_error;
     await this.fail(
@@ -148,12 +148,6 @@ export class AutoRefillPayments implements OnModuleInit {
     );
   }
 
-  /** Whether a charge paid a refill (a refund of it is then ours to settle, not a Checkout one). */
-  async isRefillCharge(charge: Stripe.Charge): Promise<boolean> {
-    const paymentIntent = typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
-    return paymentIntent !== undefined && (await this.refills.idByPaymentIntent(paymentIntent)) !== undefined;
-  }
-
   /**
    * `charge.refunded` for a refill's charge: debits the refunded share of its credits like a
    * purchase refund (`refundShare`), within the balance. What earlier refunds of the charge
@@ -162,7 +156,7 @@ export class AutoRefillPayments implements OnModuleInit {
    */
   async refunded(tx: DbTransaction, charge: Stripe.Charge): Promise<void> {
     const paymentIntent = typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
-    const refillId = paymentIntent ? await this.refills.idByPaymentIntent(paymentIntent) : undefined;
+    const refillId = paymentIntent ? await this.refills.in(tx).idByPaymentIntent(paymentIntent) : undefined;
     if (!refillId || !paymentIntent) throw new PermanentFailure(`refund for charge ${charge.id} matches no refill`);
     let refill = await this.lockRefill(tx, refillId);
     if (refill.status !== 'succeeded') {
@@ -329,10 +323,11 @@ export class AutoRefillPayments implements OnModuleInit {
   }
 
   /** The refill a PaymentIntent pays: named in its metadata (set when it was created), else found by its id. */
-  private async refillOf(intent: Stripe.PaymentIntent): Promise<string | undefined> {
+  private async refillOf(tx: DbTransaction, intent: Stripe.PaymentIntent): Promise<string | undefined> {
     const named = intent.metadata?.auto_refill_id;
     if (named && UUID.test(named)) return named;
-    return this.refills.idByPaymentIntent(intent.id);
+    // Inside the event's transaction: PGlite has one connection, a query beside it would wait forever.
+    return this.refills.in(tx).idByPaymentIntent(intent.id);
   }
 
   private async lockRefill(tx: DbTransaction, refillId: string): Promise<AutoRefillRow> {

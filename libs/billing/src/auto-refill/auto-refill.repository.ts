@@ -167,6 +167,14 @@ export class AutoRefillWriter {
     return row?.id;
   }
 
+  async idByPaymentIntent(paymentIntentId: string): Promise<string | undefined> {
+    const [row] = await this.tx
+      .select({ id: autoRefills.id })
+      .from(autoRefills)
+      .where(eq(autoRefills.stripePaymentIntentId, paymentIntentId));
+    return row?.id;
+  }
+
   /** The refill, its row locked for the rest of the transaction; undefined when unknown. */
   async lock(refillId: string): Promise<AutoRefillRow | undefined> {
     const [row] = await this.tx.select().from(autoRefills).where(eq(autoRefills.id, refillId)).for('update');
