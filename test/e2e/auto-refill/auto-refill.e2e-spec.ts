@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { AutoRefillPayments } from '@credits/billing';
+import { AutoRefillPayments, ReconciliationService } from '@credits/billing';
 import { rows } from '@credits/database';
 import { bearer } from '../../support/auth';
 import { Stack, startStack } from '../../support/stack';
@@ -208,6 +208,34 @@ describe('auto-refill', () => {
       status: 'succeeded',
       stripe_payment_intent_id: refill.stripe_payment_intent_id,
     });
+  });
+
+  it('reconciliation grants a refill whose payment_intent.succeeded never arrived, once', async () => {
+    const { key, orgId } = await newOrg(s, 'lostevent');
+    await buySavingCard(s, key, 'lostevent');
+    await swapCard(s, orgId, 'pm_card_processing');
+    await enable(s, key, 'lostevent', { threshold: THRESHOLD });
+    await spend(s, orgId, 600);
+    await until('the refill processing', async () => (await refills(s, orgId))[0]?.status === 'processing');
+    const [refill] = await refills(s, orgId);
+    // Paid at Stripe, but the event is lost.
+    await s.control('POST', `/payment_intents/${refill.stripe_payment_intent_id}/succeed`, { deliver: false });
+    const reconciliation = s.app.get(ReconciliationService);
+    const since = new Date(Date.now() - 3600_000);
+
+    const dry = await reconciliation.reconcile({ since, dryRun: true });
+    expect(dry.refills).toEqual({ granted: [refill.id], failed: [], requeued: [] });
+    expect(await entries(s, orgId, 'auto_refill')).toEqual([]);
+    expect((await reconciliation.reconcile({ since })).refills.granted).toEqual([refill.id]);
+    expect((await reconciliation.reconcile({ since })).refills.granted).toEqual([]);
+    expect(await entries(s, orgId, 'auto_refill')).toEqual([
+      {
+        amount: CREDITS,
+        source_ref: `auto_refill:${refill.stripe_payment_intent_id}`,
+        receipt_url: expect.any(String),
+      },
+    ]);
+    expect((await refills(s, orgId))[0].status).toBe('succeeded');
   });
 
   it('charge.refunded for a refill charge debits the refunded share, once', async () => {

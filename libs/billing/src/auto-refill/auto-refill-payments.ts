@@ -11,6 +11,16 @@ import { NotificationOutbox } from '../notifications/notification-outbox';
 import { autoRefillChargeJob, paymentDetailsJob, type PaymentDetailsJobData } from './auto-refill-jobs';
 import { AutoRefillRepository, AutoRefillRow, RefillFailure } from './auto-refill.repository';
 
+/** What a reconciliation pass did to refills in flight (their ids). */
+export interface RefillReconciliation {
+  /** Paid at Stripe: granted now. */
+  granted: string[];
+  /** Declined or canceled at Stripe: failed now, auto-refill turned off. */
+  failed: string[];
+  /** No PaymentIntent recorded: the charge job sent again. */
+  requeued: string[];
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The code a failure is recorded under: the issuer's reason when it says more than "declined". */
@@ -190,6 +200,35 @@ export class AutoRefillPayments implements OnModuleInit {
       description: `Refund of ${charge.amount_refunded} of ${paid} ${refill.currency.toUpperCase()} (auto-refill charge ${charge.id})`,
       sourceRef: `refund:${charge.id}:${charge.amount_refunded}`,
     });
+  }
+
+  /**
+   * Reconciliation's pass over refills still in flight that started in the window: a lost
+   * `payment_intent.*` event or a job that gave out must not leave a refill in flight for
+   * ever (it would block every later one). Each PaymentIntent is asked of Stripe and its
+   * outcome applied through the same paths as the job and the events; a refill that never got
+   * one has its job sent again (the same idempotency key: Stripe's first answer, if it charged).
+   */
+  async reconcile(window: { since: Date; until: Date; dryRun?: boolean }): Promise<RefillReconciliation> {
+    const report: RefillReconciliation = { granted: [], failed: [], requeued: [] };
+    for (const refill of await this.refills.inFlight(window.since, window.until)) {
+      const paymentIntentId = refill.stripePaymentIntentId;
+      if (!paymentIntentId) {
+        if (!window.dryRun) await this.jobs.send(autoRefillChargeJob, { refillId: refill.id });
+        report.requeued.push(refill.id);
+        continue;
+      }
+      const intent = await this.stripe.retrievePaymentIntent(paymentIntentId, { expand: ['latest_charge'] });
+      if (intent?.status === 'succeeded') {
+        if (!window.dryRun)
+          await this.db.transaction((tx) => this.grant(tx, refill.id, intent.id, receiptUrlOf(intent)));
+        report.granted.push(refill.id);
+      } else if (intent?.status === 'requires_payment_method' || intent?.status === 'canceled') {
+        if (!window.dryRun) await this.db.transaction((tx) => this.paymentFailed(tx, intent));
+        report.failed.push(refill.id);
+      }
+    }
+    return report;
   }
 
   /** The payment details job: the entry's receipt, and the card to keep when the buyer asked. */

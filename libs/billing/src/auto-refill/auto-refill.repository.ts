@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import { autoRefills, autoRefillSettings, Db, DbTransaction, InjectDb, organizations, rows } from '@credits/database';
 
 export type AutoRefillSettingsRow = typeof autoRefillSettings.$inferSelect;
@@ -81,6 +81,20 @@ export class AutoRefillRepository {
       .from(autoRefills)
       .where(eq(autoRefills.stripePaymentIntentId, paymentIntentId));
     return row?.id;
+  }
+
+  /** Refills of every org still in flight, started in the window (reconciliation's question). */
+  inFlight(since: Date, until: Date): Promise<AutoRefillRow[]> {
+    return this.db
+      .select()
+      .from(autoRefills)
+      .where(
+        and(
+          inArray(autoRefills.status, ['pending', 'processing']),
+          gte(autoRefills.createdAt, since),
+          lte(autoRefills.createdAt, until),
+        ),
+      );
   }
 
   async stripeCustomerId(orgId: string): Promise<string | null> {
