@@ -27,6 +27,11 @@ export type Contract = [
   Expect<Equal<Schemas['CreditTransaction']['checkout_session_id'], string | null>>,
   Expect<Equal<Schemas['CreditTransactionPage']['next_cursor'], string | null>>,
   Expect<Equal<Schemas['ReadinessStatus']['checks'], Record<string, string>>>,
+  Expect<Equal<Schemas['CreateCreditHoldRequest']['expires_in'], number | undefined>>,
+  Expect<Equal<Schemas['CreditHold']['captured_amount'], number | null>>,
+  Expect<Equal<Schemas['CreditHold']['metadata'], Record<string, string> | null>>,
+  Expect<Equal<Schemas['CreditHold']['released_at'], string | null>>,
+  Expect<Equal<Schemas['CapturedCreditHold']['transaction'], Schemas['CreditTransaction']>>,
 ];
 
 const client = createCreditsClient({ baseUrl: 'http://localhost:3000', token: 'ck_example' });

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Middleware } from 'openapi-fetch';
+import { eq } from 'drizzle-orm';
+import { LedgerService } from '@credits/billing';
+import { organizations } from '@credits/database';
 import { createCreditsClient, type CreditsClient } from '../../clients/typescript/src';
 import { payloadOf, sign } from '../e2e/fulfilment/helpers';
 import { startStack, Stack } from '../support/stack';
@@ -91,6 +94,57 @@ describe('the TypeScript client against the running service', () => {
       ['GET /api/v1/org/{org}/credits/transactions', 200, []],
       ['GET /healthz', 200, []],
       ['GET /readyz', 200, []],
+    ]);
+  });
+
+  it('holds credits, captures and releases them, each answer as documented', async () => {
+    const org = { path: { org: 'holder' } };
+    const host = clientFor(await s.member('holder', 'host@holder.test', 'member'));
+    const [{ id: orgId }] = await s.db.select().from(organizations).where(eq(organizations.slug, 'holder'));
+    await s.db.transaction((tx) =>
+      s.app.get(LedgerService).apply(tx, {
+        orgId,
+        amount: 500,
+        transactionType: 'admin_adjustment',
+        description: 'client e2e grant',
+        sourceRef: 'test:client-e2e-holds',
+      }),
+    );
+    const hold = (key: string, body: { amount: number; metadata?: Record<string, string> }) =>
+      host.POST('/api/v1/org/{org}/credits/holds', { params: { ...org, header: { 'Idempotency-Key': key } }, body });
+
+    const first = (await hold('client-hold-1', { amount: 100, metadata: { job: 'j1' } })).data!;
+    expect(first).toMatchObject({ amount: 100, status: 'active', captured_amount: null, metadata: { job: 'j1' } });
+    const one = { params: { path: { org: 'holder', id: first.id } } };
+    expect((await host.GET('/api/v1/org/{org}/credits/holds/{id}', one)).data?.id).toBe(first.id);
+    const captured = (await host.POST('/api/v1/org/{org}/credits/holds/{id}/capture', { ...one, body: { amount: 40 } }))
+      .data!;
+    expect([captured.hold.captured_amount, captured.transaction.amount]).toEqual([40, -40]);
+    const second = (await hold('client-hold-2', { amount: 200 })).data!;
+    const two = { params: { path: { org: 'holder', id: second.id } } };
+    expect((await host.POST('/api/v1/org/{org}/credits/holds/{id}/release', two)).data?.hold.status).toBe('released');
+    const listed = await host.GET('/api/v1/org/{org}/credits/holds', { params: { ...org, query: { limit: 1 } } });
+    expect(listed.data?.has_more).toBe(true);
+    const failures = [
+      await hold('client-hold-3', { amount: 461 }),
+      await host.POST('/api/v1/org/{org}/credits/holds/{id}/capture', two),
+      await host.POST('/api/v1/org/{org}/credits/holds/{id}/capture', { ...one, body: { amount: 0 } }),
+    ];
+    expect(failures.map(({ error }) => [error?.code, error?.type])).toEqual([
+      [402, 'insufficient_credits_error'],
+      [409, 'conflict_error'],
+      [422, 'validation_error'],
+    ]);
+    expect(takeAnswers()).toEqual([
+      ['POST /api/v1/org/{org}/credits/holds', 201, []],
+      ['GET /api/v1/org/{org}/credits/holds/{id}', 200, []],
+      ['POST /api/v1/org/{org}/credits/holds/{id}/capture', 200, []],
+      ['POST /api/v1/org/{org}/credits/holds', 201, []],
+      ['POST /api/v1/org/{org}/credits/holds/{id}/release', 200, []],
+      ['GET /api/v1/org/{org}/credits/holds', 200, []],
+      ['POST /api/v1/org/{org}/credits/holds', 402, []],
+      ['POST /api/v1/org/{org}/credits/holds/{id}/capture', 409, []],
+      ['POST /api/v1/org/{org}/credits/holds/{id}/capture', 422, []],
     ]);
   });
 

@@ -200,6 +200,20 @@ describe('Stripe emulator: saved cards and off-session payments', () => {
     }
   });
 
+  it('makes a saved card behave like another test card from now on', async () => {
+    const { customer, paymentMethod } = await savedCard();
+    expect((await offSession(customer, paymentMethod)).status).toBe('succeeded');
+    const changed = await control(emulator, 'POST', `/payment_methods/${paymentMethod}`, {
+      behaves_like: 'pm_card_chargeDeclinedInsufficientFunds',
+    });
+    expect(changed.status).toBe(200);
+    const err = await offSession(customer, paymentMethod).catch((e: unknown) => e);
+    expect(err).toMatchObject({ statusCode: 402, decline_code: 'insufficient_funds' });
+    expect((await stripe.paymentMethods.retrieve(paymentMethod)).card?.last4).toBe('4242');
+    const refused = await control(emulator, 'POST', `/payment_methods/${paymentMethod}`, { behaves_like: 'x' });
+    expect(refused.status).toBe(400);
+  });
+
   it('replays a PaymentIntent for the same idempotency key, a decline included, and creates one', async () => {
     const { customer, paymentMethod } = await savedCard();
     const first = await offSession(customer, paymentMethod, 'auto_refill:r1');

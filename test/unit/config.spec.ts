@@ -41,8 +41,18 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).reconcile.enabled).toBe(false);
     expect(loadConfig({ NODE_ENV: 'test', RECONCILE_ENABLED: 'true' }).reconcile.enabled).toBe(true);
     expect(loadConfig({ RECONCILE_ENABLED: 'false' }).reconcile.enabled).toBe(false);
+    expect(loadConfig({}).holds.sweepEnabled).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).holds.sweepEnabled).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', HOLD_SWEEP_ENABLED: 'true' }).holds.sweepEnabled).toBe(true);
     expect(() => loadConfig({ RECONCILE_CRON: 'hourly' })).toThrow(/RECONCILE_CRON/);
     expect(() => loadConfig({ RECONCILE_WINDOW_HOURS: '0' })).toThrow(/RECONCILE_WINDOW_HOURS/);
+  });
+
+  it('caches credentials for 30 s by default, never longer than a minute, and can turn the cache off', () => {
+    expect(loadConfig({}).credentialCache).toEqual({ maxAgeMs: 30_000, maxEntries: 10_000, lastUsedFlushMs: 15_000 });
+    expect(loadConfig({ AUTH_CACHE_MAX_AGE_MS: '0' }).credentialCache.maxAgeMs).toBe(0);
+    expect(() => loadConfig({ AUTH_CACHE_MAX_AGE_MS: '60001' })).toThrow(/AUTH_CACHE_MAX_AGE_MS/);
+    expect(() => loadConfig({ AUTH_CACHE_MAX_ENTRIES: '0' })).toThrow(/AUTH_CACHE_MAX_ENTRIES/);
   });
 
   it('names every bad variable and what it expected, in one error', () => {

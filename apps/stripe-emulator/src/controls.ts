@@ -1,6 +1,6 @@
 import type { Context } from './context';
 import { FaultInputError, type Faults } from './faults';
-import { TEST_CARDS } from './cards';
+import { testCard, TEST_CARDS } from './cards';
 import { settleIntent } from './charging';
 import {
   asyncResult,
@@ -233,6 +233,17 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
       status: 200,
       body: TEST_CARDS.map((c) => ({ id: c.token, label: c.label, brand: c.brand, last4: c.last4 })),
     };
+  }
+  if ((m = /^\/payment_methods\/([^/]+)$/.exec(sub)) && method === 'POST') {
+    // A saved card that starts behaving like another test card (e.g. declines from now on).
+    const pm = ctx.store.paymentMethods.get(m[1]);
+    if (!pm) throw new ControlError(404, `No such PaymentMethod: '${m[1]}'`);
+    const token = optionalText(body, 'behaves_like');
+    if (!token || !testCard(token)) {
+      throw new ControlError(400, `behaves_like must be one of ${TEST_CARDS.map((c) => c.token).join(', ')}`);
+    }
+    ctx.store.paymentMethodCards.set(pm.id, token);
+    return { status: 200, body: { payment_method: pm, behaves_like: token } };
   }
   if ((m = /^\/payment_intents\/([^/]+)$/.exec(sub)) && method === 'GET') {
     const intent = intentOrThrow(ctx, m[1]);

@@ -10,13 +10,17 @@ import { StripeCustomers } from './checkout/stripe-customers';
 import { CreditsController } from './credits/credits.controller';
 import { CreditsService } from './credits/credits.service';
 import { FulfilmentModule } from './fulfilment/fulfilment.module';
+import { HoldExpirySchedule } from './holds/hold-expiry.job';
+import { HoldsController } from './holds/holds.controller';
+import { HoldsRepository } from './holds/holds.repository';
+import { HoldsService } from './holds/holds.service';
 import { IdempotencyKeyRepository } from './idempotency/idempotency-key.repository';
 import { IdempotencyService } from './idempotency/idempotency.service';
 import { ReconciliationSchedule } from './reconciliation/reconciliation.job';
 import { StripeWebhookController } from './webhook/stripe-webhook.controller';
 import { StripeWebhookService } from './webhook/stripe-webhook.service';
 
-/** Checkout, webhook fulfilment, reconciliation, the ledger and balance, idempotency, and notifications to the host. */
+/** Checkout, webhook fulfilment, reconciliation, the ledger and balance, holds, idempotency, and notifications to the host. */
 @Module({
   imports: [StripeModule, FulfilmentModule],
   controllers: [
@@ -24,6 +28,7 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     CheckoutStatusController,
     CreditsController,
     AutoRefillController,
+    HoldsController,
     StripeWebhookController,
   ],
   providers: [
@@ -36,6 +41,9 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     CheckoutStatusService,
     ReconciliationSchedule,
     AutoRefillSettingsService,
+    HoldsRepository,
+    HoldsService,
+    HoldExpirySchedule,
   ],
   exports: [FulfilmentModule],
 })

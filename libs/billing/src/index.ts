@@ -21,3 +21,7 @@ export * from './auto-refill/auto-refill-jobs';
 export * from './auto-refill/auto-refill.repository';
 export * from './auto-refill/auto-refill.trigger';
 export * from './auto-refill/auto-refill-payments';
+export * from './holds/holds.dto';
+export * from './holds/holds.service';
+export * from './holds/holds.repository';
+export * from './holds/hold-expiry.job';

@@ -68,6 +68,15 @@ export interface AppConfig {
     /** Allowed clock skew, seconds. */
     clockToleranceSec: number;
   };
+  /** The in-process cache of verified credentials (libs/auth credential-cache). */
+  credentialCache: {
+    /** How long a verified credential and its memberships are served without the database; 0 = off. */
+    maxAgeMs: number;
+    /** Entries kept at most (least recently used first out). */
+    maxEntries: number;
+    /** API keys' `last_used_at` is written in one batch this often (and at shutdown). */
+    lastUsedFlushMs: number;
+  };
   stripe: {
     secretKey: string;
     /** True when no key was configured and the local emulator stands in for Stripe. */
@@ -116,6 +125,10 @@ export interface AppConfig {
     windowMs: number;
     /** Sessions younger than this are left to the webhook. */
     settleMs: number;
+  };
+  /** The scheduled sweep that marks holds past their `expires_at` as `expired`. */
+  holds: {
+    sweepEnabled: boolean;
   };
 }
 
@@ -247,6 +260,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       audience: read.string('JWT_AUDIENCE'),
       clockToleranceSec: read.int('JWT_CLOCK_TOLERANCE_SEC', 5, { min: 0, max: 300 }),
     },
+    credentialCache: {
+      // At most a minute: what the cache bounds if a change's notification is ever missed.
+      maxAgeMs: read.int('AUTH_CACHE_MAX_AGE_MS', 30_000, { min: 0, max: 60_000 }),
+      maxEntries: read.int('AUTH_CACHE_MAX_ENTRIES', 10_000, { min: 1, max: 1_000_000 }),
+      lastUsedFlushMs: read.int('API_KEY_LAST_USED_FLUSH_MS', 15_000, { min: 100, max: 600_000 }),
+    },
     stripe: {
       secretKey: secretKey ?? EMULATOR_SECRET_KEY,
       usesEmulator,
@@ -284,6 +303,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       cron: reconcileCron,
       windowMs: read.int('RECONCILE_WINDOW_HOURS', 72, { min: 1, max: 24 * 90 }) * 3_600_000,
       settleMs: read.int('RECONCILE_SETTLE_SECONDS', 300, { min: 0, max: 86_400 }) * 1000,
+    },
+    holds: {
+      // Off in tests unless asked for, like reconciliation: an expired hold stops counting at its
+      // expires_at whether or not the sweep ran, so nothing depends on it.
+      sweepEnabled: read.bool('HOLD_SWEEP_ENABLED', nodeEnv !== 'test'),
     },
   };
 

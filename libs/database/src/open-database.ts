@@ -9,6 +9,12 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import type { PoolClient } from 'pg';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock';
 import { resolveMigrationsFolder } from './migrations-folder';
+import {
+  listenPglite,
+  listenPostgres,
+  type NotificationHandlers,
+  type NotificationSubscription,
+} from './notification-listener';
 import { ReconnectingPool } from './reconnecting-pool';
 import { assertPgliteCanRun, getPgliteTemplate } from './pglite-template';
 import { type DatabaseHandle, type DatabaseLogger, type DatabaseOptions, type Db, fullSchema } from './types';
@@ -64,13 +70,19 @@ async function openPglite(dataDir: string | undefined, migrationsFolder: string 
     if (migrationsFolder) await migratePglite(db, { migrationsFolder });
 
     const client = pglite;
-    return handleOf(db satisfies Db, 'pglite', client, async () => {
-      try {
-        if (!client.closed) await client.close();
-      } finally {
-        lock?.release();
-      }
-    });
+    return handleOf(
+      db satisfies Db,
+      'pglite',
+      client,
+      async () => {
+        try {
+          if (!client.closed) await client.close();
+        } finally {
+          lock?.release();
+        }
+      },
+      (channel, handlers) => listenPglite(client, channel, handlers),
+    );
   } catch (err) {
     if (pglite && !pglite.closed) await pglite.close().catch(() => undefined);
     lock?.release();
@@ -120,7 +132,18 @@ async function openPostgres(
   }
 
   const db = drizzleNodePg(pool, { schema: fullSchema });
-  return handleOf(db satisfies Db, 'postgres', pool, () => pool.end());
+  const listenConfig = {
+    connectionString: url,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    application_name: 'credits-api:listen',
+  };
+  return handleOf(
+    db satisfies Db,
+    'postgres',
+    pool,
+    () => pool.end(),
+    (channel, handlers) => listenPostgres(listenConfig, channel, handlers, logger),
+  );
 }
 
 /** The handle over an open client: `ping` asks it `select 1`; `close` runs `end` once, however often called. */
@@ -129,11 +152,13 @@ function handleOf(
   kind: DatabaseHandle['kind'],
   client: { query(sql: string): Promise<unknown> },
   end: () => Promise<void>,
+  listen: (channel: string, handlers: NotificationHandlers) => NotificationSubscription,
 ): DatabaseHandle {
   let closing: Promise<void> | undefined;
   return {
     db,
     kind,
+    listen,
     async ping() {
       await client.query('select 1');
     },

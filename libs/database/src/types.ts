@@ -1,4 +1,5 @@
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { NotificationHandlers, NotificationSubscription } from './notification-listener';
 import * as relations from './relations';
 import * as tables from './schema';
 
@@ -57,6 +58,12 @@ export interface DatabaseHandle {
   kind: 'pglite' | 'postgres';
   /** Runs `select 1`; rejects when the database is unreachable or closed. */
   ping(): Promise<void>;
+  /**
+   * LISTEN on `channel` (a plain lower-case name): on PostgreSQL through a dedicated
+   * connection that reconnects until closed; on PGlite on the one instance. Close it
+   * before the handle.
+   */
+  listen(channel: string, handlers: NotificationHandlers): NotificationSubscription;
   /** Closes the pool or the embedded database and releases the data directory. Idempotent. */
   close(): Promise<void>;
 }

@@ -54,6 +54,12 @@ export class ExpiredTokenError extends ApiException {
   }
 }
 
+export class InsufficientCreditsError extends ApiException {
+  constructor(detail?: string) {
+    super('insufficient_credits_error', detail);
+  }
+}
+
 export class ForbiddenError extends ApiException {
   constructor(detail?: string) {
     super('forbidden_error', detail);

@@ -7,6 +7,7 @@ export const ERROR_CATALOG = {
   invalid_signature_error: { status: 400, detail: 'Invalid webhook signature' },
   authentication_error: { status: 401, detail: 'Authentication failed' },
   expired_token_error: { status: 401, detail: 'Credentials have expired' },
+  insufficient_credits_error: { status: 402, detail: 'Insufficient credits' },
   forbidden_error: { status: 403, detail: 'Access forbidden' },
   not_found_error: { status: 404, detail: 'Not found' },
   request_timeout_error: { status: 408, detail: 'The request was not received in time' },

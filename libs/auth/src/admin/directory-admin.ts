@@ -3,6 +3,7 @@ import { apiKeys, Db, MEMBER_ROLES, MemberRole, memberships, organizations, user
 // Not the library's index: the admin CLI loads this file, and should not load Swagger and validation with it.
 import { AlreadyExistsError, InvalidRequestError, NotFoundError } from '@credits/errors/api-exception';
 import { apiKeyPrefix, generateApiKey, hashApiKey } from '../api-keys/api-key-format';
+import { announceCredentialChange } from '../credential-cache/credential-changes';
 import { SLUG_PATTERN } from '../directory/database-org-directory';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -23,7 +24,9 @@ export function isUniqueViolation(error: unknown): boolean {
 
 /**
  * Operator actions on orgs, users, members and keys (the admin CLI). Plain class over
- * the database so it runs without the HTTP app.
+ * the database so it runs without the HTTP app. Every change to a key or a membership is
+ * announced (`announceCredentialChange`) in its own transaction, so that every instance's
+ * credential cache drops it as it commits.
  */
 export class DirectoryAdmin {
   constructor(private readonly db: Db) {}
@@ -63,7 +66,11 @@ export class DirectoryAdmin {
     const org = await this.orgBySlug(slug);
     const user = await this.userByEmail(email);
     try {
-      await this.db.insert(memberships).values({ orgId: org.id, userId: user.id, role });
+      await this.db.transaction(async (tx) => {
+        await tx.insert(memberships).values({ orgId: org.id, userId: user.id, role });
+        // The user's cached "not a member" of this org.
+        await announceCredentialChange(tx, { user: user.id, org: org.id });
+      });
     } catch (error) {
       if (isUniqueViolation(error)) throw new AlreadyExistsError(`${user.email} is already a member of ${slug}`);
       throw error;
@@ -85,18 +92,22 @@ export class DirectoryAdmin {
     const match = keyPrefix ? eq(apiKeys.keyHash, hashApiKey(prefixOrKey)) : eq(apiKeys.prefix, prefixOrKey);
     // Messages name a key by its prefix: the whole key is a secret.
     const name = keyPrefix ?? prefixOrKey;
-    const [key] = await this.db
-      .update(apiKeys)
-      .set({ revokedAt: new Date() })
-      .where(and(match, isNull(apiKeys.revokedAt)))
-      .returning({ prefix: apiKeys.prefix, revokedAt: apiKeys.revokedAt });
+    const key = await this.db.transaction(async (tx) => {
+      const [revoked] = await tx
+        .update(apiKeys)
+        .set({ revokedAt: new Date() })
+        .where(and(match, isNull(apiKeys.revokedAt)))
+        .returning({ id: apiKeys.id, prefix: apiKeys.prefix, revokedAt: apiKeys.revokedAt });
+      if (revoked) await announceCredentialChange(tx, { key: revoked.id });
+      return revoked;
+    });
     if (!key) {
       const [existing] = await this.db.select({ id: apiKeys.id }).from(apiKeys).where(match);
       throw existing
         ? new AlreadyExistsError(`API key ${name} is already revoked`)
         : new NotFoundError(keyPrefix ? `No API key matches ${name}_…` : `No API key ${name}`);
     }
-    return key;
+    return { prefix: key.prefix, revokedAt: key.revokedAt };
   }
 
   /** A user's keys, oldest first: what identifies them, never the key or its hash. */
@@ -120,10 +131,14 @@ export class DirectoryAdmin {
   async removeMember(slug: string, email: string) {
     const org = await this.orgBySlug(slug);
     const user = await this.userByEmail(email);
-    const [removed] = await this.db
-      .delete(memberships)
-      .where(and(eq(memberships.orgId, org.id), eq(memberships.userId, user.id)))
-      .returning({ role: memberships.role });
+    const [removed] = await this.db.transaction(async (tx) => {
+      const deleted = await tx
+        .delete(memberships)
+        .where(and(eq(memberships.orgId, org.id), eq(memberships.userId, user.id)))
+        .returning({ role: memberships.role });
+      if (deleted.length > 0) await announceCredentialChange(tx, { user: user.id, org: org.id });
+      return deleted;
+    });
     if (!removed) throw new NotFoundError(`${user.email} is not a member of ${slug}`);
     return { org, user, role: removed.role };
   }

@@ -1,13 +1,12 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { and, eq, sql } from 'drizzle-orm';
 import { apiKeys, Db, InjectDb, memberships, organizations, users } from '@credits/database';
 import { AuthenticationError, ExpiredTokenError } from '@credits/errors';
 import type { OrgContext, Principal } from '@credits/identity';
+import { ApiKeyUsage } from '../credential-cache/api-key-usage';
+import { CredentialCache } from '../credential-cache/credential-cache';
 import { SLUG_PATTERN } from '../directory/database-org-directory';
 import { apiKeyPrefix, hashApiKey, sameHash } from './api-key-format';
-
-/** `last_used_at` is refreshed at most this often per key, not on every request. */
-const LAST_USED_RESOLUTION_MS = 60_000;
 
 const keyColumns = {
   id: apiKeys.id,
@@ -20,13 +19,15 @@ const keyColumns = {
 
 @Injectable()
 export class ApiKeyVerifier {
-  private readonly logger = new Logger(ApiKeyVerifier.name);
-  private readonly lastUsedWrites = new Map<string, number>();
   // Built once: the hot path only binds parameters (and PostgreSQL reuses the parsed statement).
   private readonly byPrefix;
   private readonly byPrefixWithOrg;
 
-  constructor(@InjectDb() private readonly db: Db) {
+  constructor(
+    @InjectDb() db: Db,
+    @Optional() private readonly cache?: CredentialCache,
+    @Optional() private readonly usage?: ApiKeyUsage,
+  ) {
     this.byPrefix = db
       .select(keyColumns)
       .from(apiKeys)
@@ -60,8 +61,10 @@ export class ApiKeyVerifier {
   async verify(token: string): Promise<Principal> {
     const prefix = apiKeyPrefix(token);
     if (!prefix) throw new AuthenticationError('Invalid API key');
-    const [row] = await this.byPrefix.execute({ prefix });
-    return this.check(token, row);
+    return this.remembered(token, '', async () => {
+      const [row] = await this.byPrefix.execute({ prefix });
+      return { value: this.check(token, row), row };
+    });
   }
 
   /**
@@ -72,10 +75,36 @@ export class ApiKeyVerifier {
     if (!SLUG_PATTERN.test(slug)) return { principal: await this.verify(token), org: undefined };
     const prefix = apiKeyPrefix(token);
     if (!prefix) throw new AuthenticationError('Invalid API key');
-    const [row] = await this.byPrefixWithOrg.execute({ prefix, slug });
-    const principal = this.check(token, row);
-    const org = row?.org?.id && row.org.role ? (row.org as OrgContext) : undefined;
-    return { principal, org };
+    return this.remembered(token, slug, async () => {
+      const [row] = await this.byPrefixWithOrg.execute({ prefix, slug });
+      const principal = this.check(token, row);
+      const org = row?.org?.id && row.org.role ? (row.org as OrgContext) : undefined;
+      return { value: { principal, org }, row, orgId: org?.id };
+    });
+  }
+
+  /**
+   * This key's answer (for `slug`, or '' for none) from the credential cache, else `load`'s,
+   * stored once verified: `check` throws for an unknown, revoked or expired key, so no failed
+   * lookup is ever stored, and an unknown key meets the same query and hash compare as before.
+   * The cache forgets the key at `expires_at`, so an expired key is refused exactly then.
+   */
+  private async remembered<T>(
+    token: string,
+    slug: string,
+    load: () => Promise<{ value: T; row: { id: string; userId: string; expiresAt: Date | null }; orgId?: string }>,
+  ): Promise<T> {
+    if (!this.cache?.serving) return (await load()).value;
+    const id = `api_key:${hashApiKey(token)}:${slug}`;
+    const hit = this.cache.get<T>(id);
+    if (hit) {
+      this.usage?.record(hit.tags.keyId!);
+      return hit.value;
+    }
+    const ticket = this.cache.ticket();
+    const { value, row, orgId } = await load();
+    this.cache.set(ticket, id, value, { keyId: row.id, userId: row.userId, orgId, expiresAt: row.expiresAt });
+    return value;
   }
 
   private check(
@@ -87,20 +116,7 @@ export class ApiKeyVerifier {
     if (!row || !sameHash(row.keyHash, hashApiKey(token))) throw new AuthenticationError('Invalid API key');
     if (row.revokedAt) throw new AuthenticationError('API key has been revoked');
     if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new ExpiredTokenError('API key has expired');
-    this.touch(row.id);
+    this.usage?.record(row.id);
     return { userId: row.userId, email: row.email, via: 'api_key', apiKeyId: row.id };
-  }
-
-  /** Best effort: a failed bookkeeping write must not fail the request. */
-  private touch(keyId: string): void {
-    const now = Date.now();
-    if (now - (this.lastUsedWrites.get(keyId) ?? 0) < LAST_USED_RESOLUTION_MS) return;
-    this.lastUsedWrites.set(keyId, now);
-    if (this.lastUsedWrites.size > 10_000) this.lastUsedWrites.clear();
-    this.db
-      .update(apiKeys)
-      .set({ lastUsedAt: new Date(now) })
-      .where(eq(apiKeys.id, keyId))
-      .catch((err: unknown) => this.logger.warn({ msg: 'could not record API key use', err }));
   }
 }

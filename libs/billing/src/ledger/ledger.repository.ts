@@ -103,12 +103,18 @@ export class LedgerWriter {
     return row.balance;
   }
 
-  /** Credits the org's active holds keep from being spent (an expired hold keeps none, swept or not). */
-  async heldCredits(orgId: string): Promise<number> {
+  /**
+   * Credits the org's active holds keep from being spent (an expired hold keeps none, swept or
+   * not). `writing`: the source of the entry being written; a hold's capture (`hold:<id>`) is
+   * written before the hold is marked captured, and its credits are then in the entry, no
+   * longer held.
+   */
+  async heldCredits(orgId: string, writing?: string): Promise<number> {
     const [row] = await rows<{ held: number | string | null }>(
       this.tx,
       sql`select coalesce(sum(amount), 0) as held from ${creditHolds}
-          where org_id = ${orgId}::uuid and status = 'active' and expires_at > now()`,
+          where org_id = ${orgId}::uuid and status = 'active' and expires_at > now()
+            and 'hold:' || id::text <> ${writing ?? ''}::text`,
     );
     return Number(row?.held ?? 0);
   }

@@ -80,7 +80,7 @@ export class LedgerService {
     // The events this entry causes, in its transaction: none for an entry rolled back.
     await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
     if (input.amount < 0 && this.afterDebit) {
-      const available = written.balanceAfter - (await ledger.heldCredits(orgId));
+      const available = written.balanceAfter - (await ledger.heldCredits(orgId, input.sourceRef));
       await this.afterDebit.afterDebit(tx, orgId, available);
     }
     return { applied: true, balance: written.balanceAfter, entryId: written.id };

@@ -7,6 +7,7 @@ import { APIErrorPayload, ValidationErrorItem } from './api-error-payload.dto';
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request',
   401: 'Authentication failed',
+  402: 'Insufficient credits',
   403: 'Access forbidden',
   404: 'Not found',
   409: 'Already exists',

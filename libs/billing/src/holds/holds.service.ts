@@ -1,0 +1,230 @@
+import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import type { OrgContext, Principal } from '@credits/auth';
+import { Db, DbTransaction, InjectDb } from '@credits/database';
+import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from '@credits/errors';
+import { CursorCodec } from '@credits/pagination';
+import { CreditTransaction } from '../credits/credits.dto';
+import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
+import { InsufficientBalanceError, LedgerService } from '../ledger/ledger.service';
+import {
+  CaptureCreditHoldRequest,
+  CapturedCreditHold,
+  CreateCreditHoldRequest,
+  CreditHold,
+  CreditHoldPage,
+  ListHoldsQuery,
+  ReleasedCreditHold,
+} from './holds.dto';
+import { HoldPosition, HoldRow, HoldsRepository, LedgerEntryRow } from './holds.repository';
+
+/** Far longer than creating a hold takes: only a dead request's claim on its key is taken over. */
+const IDEMPOTENCY_LOCK_MS = 30_000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The listing resumes after this hold (its creation time in µs, and its id for ties). */
+const holdCursor = new CursorCodec<HoldPosition>(
+  'h',
+  (value): value is HoldPosition =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as HoldPosition).micros === 'string' &&
+    /^\d{1,18}$/.test((value as HoldPosition).micros) &&
+    typeof (value as HoldPosition).id === 'string' &&
+    UUID.test((value as HoldPosition).id),
+);
+
+export function toCreditHold(row: HoldRow): CreditHold {
+  return {
+    id: row.id,
+    amount: row.amount,
+    status: row.status,
+    captured_amount: row.capturedAmount,
+    description: row.description,
+    metadata: row.metadata,
+    created_at: row.createdAt.toISOString(),
+    expires_at: row.expiresAt.toISOString(),
+    captured_at: row.capturedAt?.toISOString() ?? null,
+    released_at: row.releasedAt?.toISOString() ?? null,
+  };
+}
+
+function toTransaction(entry: LedgerEntryRow): CreditTransaction {
+  return {
+    id: entry.id,
+    amount: entry.amount,
+    balance_after: entry.balanceAfter,
+    transaction_type: entry.transactionType,
+    description: entry.description,
+    created_at: entry.createdAt.toISOString(),
+    checkout_session_id: entry.checkoutSessionId,
+    receipt_url: entry.receiptUrl,
+  };
+}
+
+/**
+ * Holds: credits reserved now and spent (captured) or given back (released) later.
+ *
+ * The available balance is `balance − Σ holds that count` (active and before `expires_at`).
+ * Whatever lowers it (a hold, a usage debit) first locks the org's balance row, so two of them
+ * cannot both see the same credits available. Capturing or releasing one hold locks that
+ * hold's row, so of two captures exactly one finds it active.
+ */
+@Injectable()
+export class HoldsService {
+  constructor(
+    @InjectDb() private readonly db: Db,
+    private readonly holds: HoldsRepository,
+    private readonly ledger: LedgerService,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  create(
+    org: OrgContext,
+    principal: Principal,
+    request: CreateCreditHoldRequest,
+    idempotencyKey: string,
+  ): Promise<IdempotentResult<CreditHold>> {
+    const scope = { userId: principal.userId, orgId: org.id, key: idempotencyKey };
+    const id = holdIdOf(org.id, principal.userId, idempotencyKey);
+    return this.idempotency.run(scope, requestHash(request), IDEMPOTENCY_LOCK_MS, async () => ({
+      body: toCreditHold(await this.reserve(org.id, id, request)),
+    }));
+  }
+
+  /**
+   * The hold's id comes from its Idempotency-Key, so the primary key stops a second hold for one
+   * key even when the key's stored answer was lost (a crash between the hold's commit and the
+   * answer's, or a key reused after its 24 h): a request that finds its hold answers it.
+   */
+  private reserve(orgId: string, id: string, request: CreateCreditHoldRequest): Promise<HoldRow> {
+    return this.db.transaction(async (tx) => {
+      const balance = await this.ledger.lockBalance(tx, orgId);
+      // Looked for under the lock: a request that took over a dead one's key sees its hold.
+      const made = await this.holds.find(orgId, id, tx);
+      if (made) {
+        if (!sameHold(made, request)) {
+          throw new ConflictError('This Idempotency-Key was already used for another hold');
+        }
+        return made;
+      }
+      const available = balance - (await this.holds.held(orgId, tx));
+      if (request.amount > available) {
+        throw new InsufficientCreditsError(
+          `Cannot hold ${request.amount} credits: ${Math.max(available, 0)} available`,
+        );
+      }
+      return this.holds.insert(orgId, tx, {
+        id,
+        amount: request.amount,
+        expiresInSeconds: request.expires_in,
+        description: request.description,
+        metadata: request.metadata,
+      });
+    });
+  }
+
+  async get(orgId: string, id: string): Promise<CreditHold> {
+    const row = UUID.test(id) ? await this.holds.find(orgId, id) : undefined;
+    if (!row) throw holdNotFound();
+    return toCreditHold(row);
+  }
+
+  async list(orgId: string, query: ListHoldsQuery): Promise<CreditHoldPage> {
+    const after = query.cursor === undefined ? undefined : holdCursor.decode(query.cursor);
+    const found = await this.holds.list(orgId, { limit: query.limit + 1, after, status: query.status });
+    return holdCursor.page(found, query.limit, toCreditHold, (row) => row.position);
+  }
+
+  /** One `usage` entry for what is spent (source `hold:<id>`); the rest stops counting with it. */
+  async capture(orgId: string, id: string, request: CaptureCreditHoldRequest): Promise<CapturedCreditHold> {
+    return this.db.transaction(async (tx) => {
+      const hold = activeFor('capture', await this.lockHold(orgId, tx, id));
+      const amount = request.amount ?? hold.amount;
+      if (amount > hold.amount) {
+        throw new ValidationError([
+          {
+            loc: ['body', 'amount'],
+            msg: `Input should be less than or equal to ${hold.amount}, the amount held`,
+            type: 'less_than_equal',
+          },
+        ]);
+      }
+      const applied = await this.ledger
+        .apply(tx, {
+          orgId,
+          amount: -amount,
+          transactionType: 'usage',
+          description: hold.description ?? `Capture of hold ${hold.id}`,
+          sourceRef: `hold:${hold.id}`,
+        })
+        .catch((error: unknown) => {
+          // Only when something outside holds (a refund) took the balance below what was held.
+          if (error instanceof InsufficientBalanceError) {
+            throw new InsufficientCreditsError(`Cannot capture ${amount} credits: the balance is ${error.balance}`);
+          }
+          throw error;
+        });
+      // The hold's row lock orders captures, so its source cannot be in the ledger already;
+      // the unique source_ref is the backstop.
+      if (!applied.applied || !applied.entryId) throw new ConflictError('This hold was already captured');
+      const captured = await this.holds.markCaptured(orgId, tx, hold.id, { amount, ledgerEntryId: applied.entryId });
+      const entry = await this.holds.ledgerEntry(orgId, tx, applied.entryId);
+      return { hold: toCreditHold(captured), transaction: toTransaction(entry) };
+    });
+  }
+
+  /** Releasing a released hold answers it again: a retried release is not an error. */
+  async release(orgId: string, id: string): Promise<ReleasedCreditHold> {
+    return this.db.transaction(async (tx) => {
+      const hold = await this.lockHold(orgId, tx, id);
+      if (hold.status === 'released') return { hold: toCreditHold(hold) };
+      activeFor('release', hold);
+      return { hold: toCreditHold(await this.holds.markReleased(orgId, tx, hold.id)) };
+    });
+  }
+
+  /** The hold, its row locked until the transaction ends; 404 when the org has no such hold. */
+  private async lockHold(orgId: string, tx: DbTransaction, id: string): Promise<HoldRow> {
+    const hold = UUID.test(id) ? await this.holds.lock(orgId, tx, id) : undefined;
+    if (!hold) throw holdNotFound();
+    return hold;
+  }
+
+  /** Marks every org's holds past their `expires_at` as `expired`; answers how many. Idempotent. */
+  async expireDue(batch = 1000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const marked = await this.holds.expireDue(batch);
+      total += marked;
+      if (marked < batch) return total;
+    }
+  }
+}
+
+/** A UUID (version 8: custom) derived from whose key it is: the same key, the same hold. */
+export function holdIdOf(orgId: string, userId: string, idempotencyKey: string): string {
+  const hex = createHash('sha256').update(`hold\n${orgId}\n${userId}\n${idempotencyKey}`).digest('hex');
+  const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Whether a hold found under a key is the one this request asks for (its lifetime aside, which moved on). */
+function sameHold(hold: HoldRow, request: CreateCreditHoldRequest): boolean {
+  return (
+    hold.amount === request.amount &&
+    hold.description === (request.description ?? null) &&
+    requestHash(hold.metadata ?? null) === requestHash(request.metadata ?? null)
+  );
+}
+
+/** The hold if it is still active (not captured, released, or past its `expires_at`); else 409. */
+function activeFor(action: 'capture' | 'release', hold: HoldRow): HoldRow {
+  if (hold.status !== 'active') throw new ConflictError(`Cannot ${action} a hold that is ${hold.status}`);
+  return hold;
+}
+
+function holdNotFound(): NotFoundError {
+  return new NotFoundError('No such hold');
+}
