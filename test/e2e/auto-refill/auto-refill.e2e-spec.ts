@@ -210,6 +210,31 @@ describe('auto-refill', () => {
     });
   });
 
+  it('counts active holds against the threshold, but not the hold being captured', async () => {
+    const { key, orgId } = await newOrg(s, 'holder');
+    await buySavingCard(s, key, 'holder'); // 1000 credits
+    await enable(s, key, 'holder', { threshold: THRESHOLD });
+    const holds = `/api/v1/org/holder/credits/holds`;
+    const hold = async (amount: number): Promise<string> => {
+      const res = await s.request('POST', holds, {
+        headers: bearer(key, { 'idempotency-key': `hold-${amount}-${Date.now()}` }),
+        body: { amount },
+      });
+      expect(res.status).toBe(201);
+      return res.body.id;
+    };
+    // Capturing 300 of 1000 leaves 700 available: no refill (the captured hold is spent, not held).
+    const first = await hold(300);
+    expect((await s.request('POST', `${holds}/${first}/capture`, { headers: bearer(key) })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await refills(s, orgId)).toEqual([]);
+    // 300 more held: a debit of 1 leaves 699 in the balance but 399 available, below 500.
+    await hold(300);
+    await spend(s, orgId, 1);
+    await until('the refill granted', async () => (await entries(s, orgId, 'auto_refill')).length === 1);
+    expect(await refills(s, orgId)).toHaveLength(1);
+  });
+
   it('reconciliation grants a refill whose payment_intent.succeeded never arrived, once', async () => {
     const { key, orgId } = await newOrg(s, 'lostevent');
     await buySavingCard(s, key, 'lostevent');
