@@ -1,12 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
 import type { DbTransaction } from '@credits/database';
+import { JobsService } from '@credits/jobs';
 import {
   CheckoutSessionChanges,
   CheckoutSessionRepository,
   CheckoutSessionRow,
 } from '../checkout/checkout-session.repository';
-import { JobsService } from '@credits/jobs';
 import { paymentDetailsJob } from '../auto-refill/auto-refill-jobs';
 import { LedgerService } from '../ledger/ledger.service';
 import { paymentIntentOf } from './checkout-session-source';
