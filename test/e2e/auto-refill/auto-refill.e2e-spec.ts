@@ -210,6 +210,16 @@ describe('auto-refill', () => {
     });
   });
 
+  it('enabling while already below the threshold starts a refill at once', async () => {
+    const { key, orgId } = await newOrg(s, 'latecomer');
+    await buySavingCard(s, key, 'latecomer');
+    await spend(s, orgId, 800); // off: nothing starts
+    expect(await refills(s, orgId)).toEqual([]);
+    await enable(s, key, 'latecomer', { threshold: THRESHOLD });
+    await until('the refill granted', async () => (await entries(s, orgId, 'auto_refill')).length === 1);
+    expect(await refills(s, orgId)).toEqual([expect.objectContaining({ status: 'succeeded', credits: CREDITS })]);
+  });
+
   it('counts active holds against the threshold, but not the hold being captured', async () => {
     const { key, orgId } = await newOrg(s, 'holder');
     await buySavingCard(s, key, 'holder'); // 1000 credits
