@@ -85,7 +85,7 @@ describe('admin CLI', () => {
     expect(await cli('org', 'show', 'nope')).toMatchObject({ code: 1, out: '', err: 'error: No organization "nope"' });
   });
 
-  it('apikey list: prefix, name, created, last used, expires, revoked; never the key or its hash', async () => {
+  it('apikey list: prefix, name, created, last used, expires, revoked, scopes; never the key or its hash', async () => {
     expect((await cli('user', 'create', 'bob@acme.test')).code).toBe(0);
     expect(await cli('apikey', 'list', 'bob@acme.test')).toMatchObject({
       code: 0,
@@ -105,6 +105,7 @@ describe('admin CLI', () => {
       {
         prefix: firstPrefix,
         name: 'ci',
+        scopes: null,
         created_at: expect.any(String),
         last_used_at: '2026-01-02T03:04:05.000Z',
         expires_at: null,
@@ -113,6 +114,7 @@ describe('admin CLI', () => {
       {
         prefix: secondPrefix,
         name: 'laptop',
+        scopes: null,
         created_at: expect.any(String),
         last_used_at: null,
         expires_at: expect.any(String),
@@ -121,8 +123,16 @@ describe('admin CLI', () => {
     ]);
     const text = await cli('apikey', 'list', 'bob@acme.test');
     expect(text.out.split('\n').map((line) => line.split('\t'))).toEqual([
-      [firstPrefix, 'ci', listed.json[0].created_at, '2026-01-02T03:04:05.000Z', '-', listed.json[0].revoked_at],
-      [secondPrefix, 'laptop', listed.json[1].created_at, '-', listed.json[1].expires_at, '-'],
+      [
+        firstPrefix,
+        'ci',
+        listed.json[0].created_at,
+        '2026-01-02T03:04:05.000Z',
+        '-',
+        listed.json[0].revoked_at,
+        'role',
+      ],
+      [secondPrefix, 'laptop', listed.json[1].created_at, '-', listed.json[1].expires_at, '-', 'role'],
     ]);
     for (const output of [listed.out, text.out, text.err]) {
       for (const key of [first, second]) {
@@ -189,6 +199,7 @@ describe('admin CLI', () => {
       key: expect.stringMatching(/^ck_/),
       prefix: key.key.slice(0, 11),
       email: 'carol@globex.test',
+      scopes: null,
       expires_at: null,
     });
     expect(keys).toEqual([expect.objectContaining({ prefix: key.prefix, name: 'deploy' })]);

@@ -2,7 +2,8 @@ import { Inject, Injectable, Module, RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, HttpAdapterHost, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { ACCESS_RULE, AccessRule, BEARER_AUTH } from '@credits/auth';
+import { ApiKeyScope } from '@credits/database';
+import { ACCESS_RULE, AccessRule, BEARER_AUTH, REQUIRED_SCOPES } from '@credits/auth';
 import { RATE_LIMIT_BUDGET, RateLimitBudget } from '@credits/traffic';
 import { startTestApp, TestApp } from '../support/test-app';
 
@@ -25,6 +26,7 @@ interface ControllerRoute {
   route: string;
   handler: string;
   rule: AccessRule | undefined;
+  scopes: ApiKeyScope[] | undefined;
   budget: RateLimitBudget | undefined;
 }
 
@@ -50,6 +52,7 @@ function controllerRoutes(t: TestApp): ControllerRoute[] {
           route: `${method} /${path}`,
           handler: `${controller.name}.${name}`,
           rule: reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [handler, controller]),
+          scopes: reflector.getAllAndOverride<ApiKeyScope[] | undefined>(REQUIRED_SCOPES, [handler, controller]),
           budget: reflector.getAllAndOverride<RateLimitBudget | undefined>(RATE_LIMIT_BUDGET, [handler, controller]),
         };
       });
@@ -63,12 +66,9 @@ function controllerRoutes(t: TestApp): ControllerRoute[] {
  */
 const OUTSIDE_CONTROLLERS = [/^GET \/docs(-json|-yaml|\/.*)?$/, /^OPTIONS \*$/];
 
-/** The Swagger `security` each rule must show: bearer credentials, or explicitly none. */
-const SECURITY: Record<AccessRule['kind'], unknown> = {
-  'org-role': [{ [BEARER_AUTH]: [] }],
-  'stripe-signature': [],
-  public: [],
-};
+/** The Swagger `security` a route must show: bearer credentials with its scopes, or explicitly none. */
+const security = ({ rule, scopes }: ControllerRoute): unknown =>
+  rule?.kind === 'org-role' ? [{ [BEARER_AUTH]: scopes ?? [] }] : rule && [];
 
 describe('route inventory: every route of the app declares its access rule', () => {
   let t: TestApp;
@@ -99,6 +99,13 @@ describe('route inventory: every route of the app declares its access rule', () 
     expect(undeclared).toEqual([]);
   });
 
+  it('every @OrgRole route declares the scopes it needs with @Scopes, and only those routes do', () => {
+    const unscoped = routes.filter((r) => r.rule?.kind === 'org-role' && !r.scopes?.length);
+    expect(unscoped.map((r) => `${r.route} (${r.handler})`)).toEqual([]);
+    const scopedElsewhere = routes.filter((r) => r.rule?.kind !== 'org-role' && r.scopes !== undefined);
+    expect(scopedElsewhere.map((r) => `${r.route} (${r.handler})`)).toEqual([]);
+  });
+
   it('every route Fastify serves is a controller route, or the API reference', () => {
     const known = new Set(routes.map((r) => r.route));
     // Fastify answers HEAD for every GET route with the GET route's handler.
@@ -119,13 +126,13 @@ describe('route inventory: every route of the app declares its access rule', () 
     expect(writesCountedAsReads.map((r) => r.route)).toEqual([]);
   });
 
-  it('the OpenAPI document shows each rule: bearer credentials for org routes, `security: []` for the others', async () => {
+  it('the OpenAPI document shows each rule: bearer credentials and scopes for org routes, `security: []` for the others', async () => {
     const doc = (await t.request('GET', '/docs-json')).body;
     const shown = routes.map(({ route }) => {
       const [method, path] = route.split(' ');
       const operation = doc.paths[path.replace(/:(\w+)/g, '{$1}')]?.[method.toLowerCase()];
       return [route, operation?.security];
     });
-    expect(shown).toEqual(routes.map(({ route, rule }) => [route, rule && SECURITY[rule.kind]]));
+    expect(shown).toEqual(routes.map((r) => [r.route, security(r)]));
   });
 });

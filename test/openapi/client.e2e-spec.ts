@@ -6,6 +6,7 @@ import { LedgerService } from '@credits/billing';
 import { organizations } from '@credits/database';
 import { createCreditsClient, type CreditsClient } from '../../clients/typescript/src';
 import { payloadOf, sign } from '../e2e/fulfilment/helpers';
+import { SPEND } from '../support/auth';
 import { startStack, Stack } from '../support/stack';
 import { SchemaValidator } from './schema-validator';
 
@@ -99,7 +100,7 @@ describe('the TypeScript client against the running service', () => {
 
   it('holds credits, captures and releases them, each answer as documented', async () => {
     const org = { path: { org: 'holder' } };
-    const host = clientFor(await s.member('holder', 'host@holder.test', 'member'));
+    const host = clientFor(await s.member('holder', 'host@holder.test', 'member', SPEND));
     const [{ id: orgId }] = await s.db.select().from(organizations).where(eq(organizations.slug, 'holder'));
     await s.db.transaction((tx) =>
       s.app.get(LedgerService).apply(tx, {

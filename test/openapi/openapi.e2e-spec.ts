@@ -77,7 +77,7 @@ describe('the OpenAPI document', () => {
       operationId: 'create_checkout_session',
       summary: 'Create checkout session',
       description: 'Create a Stripe Checkout session to purchase credits',
-      security: [{ bearer: [] }],
+      security: [{ bearer: ['credits:purchase'] }],
     });
     for (const status of ['200', ...ERROR_STATUSES]) {
       expect([status, op.responses[status]?.description]).toEqual([status, DESCRIPTIONS[status]]);
@@ -155,8 +155,8 @@ describe('the OpenAPI document', () => {
   it('documents the organization and its members with typed schemas', () => {
     const org = doc.paths['/api/v1/org/{org}'].get;
     const members = doc.paths['/api/v1/org/{org}/members'].get;
-    expect(org).toMatchObject({ operationId: 'get_organization', security: [{ bearer: [] }] });
-    expect(members).toMatchObject({ operationId: 'list_organization_members', security: [{ bearer: [] }] });
+    expect(org).toMatchObject({ operationId: 'get_organization', security: [{ bearer: ['org:read'] }] });
+    expect(members).toMatchObject({ operationId: 'list_organization_members', security: [{ bearer: ['org:read'] }] });
     expect(org.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/Organization');
     expect(members.responses['200'].content['application/json'].schema.$ref).toBe(
       '#/components/schemas/OrganizationMemberPage',
@@ -179,7 +179,7 @@ describe('the OpenAPI document', () => {
     expect(OrganizationMemberPage.properties.next_cursor).toMatchObject({ type: 'string', nullable: true });
   });
 
-  it('says which operations need no credentials (security: []) and which need a bearer token', () => {
+  it('says which operations need no credentials (security: []) and which need a bearer token with which scope', () => {
     const security = Object.fromEntries(
       Object.entries<any>(doc.paths).flatMap(([path, item]) =>
         Object.entries<any>(item).map(([method, op]) => [`${method} ${path}`, op.security]),
@@ -189,8 +189,10 @@ describe('the OpenAPI document', () => {
       'get /healthz': [],
       'get /readyz': [],
       'post /api/v1/stripe/webhook': [],
-      'post /api/v1/org/{org}/credits/checkout': [{ bearer: [] }],
-      'get /api/v1/org/{org}/credits': [{ bearer: [] }],
+      'post /api/v1/org/{org}/credits/checkout': [{ bearer: ['credits:purchase'] }],
+      'get /api/v1/org/{org}/credits': [{ bearer: ['credits:read'] }],
+      'get /api/v1/org/{org}/credits/transactions': [{ bearer: ['credits:read'] }],
+      'get /api/v1/org/{org}/credits/checkout/{session_id}': [{ bearer: ['credits:read'] }],
     });
     for (const [operation, requirement] of Object.entries(security)) {
       expect([operation, Array.isArray(requirement)]).toEqual([operation, true]);

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { IsDefined, IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
-import { CurrentOrg, CurrentPrincipal, OrgRole, OrgContext, Principal } from '@credits/auth';
+import { CurrentOrg, CurrentPrincipal, OrgRole, OrgContext, Principal, Scopes } from '@credits/auth';
 
 class ProbeBody {
   @IsDefined()
@@ -19,18 +19,21 @@ class ProbeBody {
 class ProbeController {
   @Post()
   @OrgRole('admin', { budget: 'checkout' })
+  @Scopes('credits:purchase')
   write(@CurrentOrg() org: OrgContext, @CurrentPrincipal() principal: Principal, @Body() body: ProbeBody) {
-    return { org: org.slug, user: principal.email, body };
+    return { org: org.slug, user: principal.kind === 'user' ? principal.email : principal.serviceName, body };
   }
 
   @Get()
   @OrgRole('member')
+  @Scopes('org:read')
   read(@CurrentOrg() org: OrgContext) {
     return { org: org.slug, role: org.role };
   }
 
   @Get('boom')
   @OrgRole('member')
+  @Scopes('org:read')
   boom(): never {
     throw new Error('SELECT secret FROM internals -- kaboom');
   }

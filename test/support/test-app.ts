@@ -4,7 +4,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Writable } from 'node:stream';
 import { DirectoryAdmin } from '@credits/auth';
 import { AppConfig, loadConfig } from '@credits/config';
-import { Db, DB, MemberRole } from '@credits/database';
+import { ApiKeyScope, Db, DB, MemberRole } from '@credits/database';
 import { createApp } from '../../apps/api/src/app.factory';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
 import { TEST_JWT_SECRET } from './auth';
@@ -33,8 +33,13 @@ export interface TestApp {
   /** Every log line the app wrote, as text. */
   logs: string[];
   request<T = any>(method: string, path: string, options?: RequestOptions): Promise<HttpResult<T>>;
-  /** Creates (or reuses) the org and user, adds the membership, returns a fresh API key. */
-  member(org: string, email: string, role: MemberRole): Promise<string>;
+  /**
+   * Creates (or reuses) the org and user, adds the membership, returns a fresh API key; with
+   * `scopes`, the key's own list (narrowing the role's, or adding `credits:spend`).
+   */
+  member(org: string, email: string, role: MemberRole, scopes?: ApiKeyScope[]): Promise<string>;
+  /** A new service key of `service` with `scopes`, on every org or only on `orgs` (which must exist). */
+  serviceKey(service: string, scopes: ApiKeyScope[], orgs?: string[]): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -98,7 +103,8 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     admin,
     logs,
     request: (method, path, opts) => request(url, method, path, opts),
-    member: (org, email, role) => addMember(admin, org, email, role),
+    member: (org, email, role, scopes) => addMember(admin, org, email, role, scopes),
+    serviceKey: async (service, scopes, orgs) => (await admin.createServiceKey(service, { scopes, orgs })).key,
     async close() {
       await app.close();
       await database.drop();
@@ -117,11 +123,17 @@ export function logSink(logs: string[]): Writable {
 }
 
 /** Creates the org, the user and the membership (each unless it exists) and returns a new API key. */
-export async function addMember(admin: DirectoryAdmin, org: string, email: string, role: MemberRole): Promise<string> {
+export async function addMember(
+  admin: DirectoryAdmin,
+  org: string,
+  email: string,
+  role: MemberRole,
+  scopes?: ApiKeyScope[],
+): Promise<string> {
   await admin.createOrg(org).catch(ignoreExisting);
   await admin.createUser(email).catch(ignoreExisting);
   await admin.addMember(org, email, role).catch(ignoreExisting);
-  return (await admin.createApiKey(email)).key;
+  return (await admin.createApiKey(email, undefined, undefined, scopes)).key;
 }
 
 function ignoreExisting(error: Error & { type?: string }): void {

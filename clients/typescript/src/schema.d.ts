@@ -759,11 +759,11 @@ export interface components {
              */
             name: string;
             /**
-             * @description The caller's role in the organization
+             * @description The caller's role in the organization; null for a service key, which holds no role
              * @example admin
-             * @enum {string}
+             * @enum {string|null}
              */
-            role: "member" | "admin" | "owner";
+            role: "member" | "admin" | "owner" | null;
             /**
              * Format: date-time
              * @description When the organization was created (ISO 8601)

@@ -1,4 +1,4 @@
-export type { OrgContext, PrefetchedMembership, Principal } from '@credits/identity';
+export type { OrgContext, PrefetchedMembership, Principal, ServicePrincipal, UserPrincipal } from '@credits/identity';
 export * from './access/access-rule';
 export * from './access/org-role';
 export * from './access/public';

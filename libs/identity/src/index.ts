@@ -1,1 +1,1 @@
-export type { OrgContext, PrefetchedMembership, Principal } from './request-identity';
+export type { OrgContext, PrefetchedMembership, Principal, ServicePrincipal, UserPrincipal } from './request-identity';

@@ -4,7 +4,7 @@ import { creditHolds, organizations, rows } from '@credits/database';
 import { JobsService } from '@credits/jobs';
 import { eq, sql } from 'drizzle-orm';
 import { until } from '../../jobs/support';
-import { bearer } from '../../support/auth';
+import { bearer, SPEND } from '../../support/auth';
 import { startTestApp, type TestApp } from '../../support/test-app';
 
 /** The sweep as deployed: scheduled through the job queue (HOLD_SWEEP_ENABLED), run by a worker. */
@@ -21,7 +21,7 @@ describe('the hold-expiry job', () => {
       { name: 'hold-expiry', cron: '* * * * *' },
     ]);
 
-    const key = await t.member('sweep', 'host@sweep.test', 'member');
+    const key = await t.member('sweep', 'host@sweep.test', 'member', SPEND);
     const [org] = await t.db.select().from(organizations).where(eq(organizations.slug, 'sweep'));
     await t.db.transaction((tx) =>
       t.app.get(LedgerService).apply(tx, {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { HoldExpirySchedule, LedgerService } from '@credits/billing';
 import { creditHolds, creditLedger, idempotencyKeys, organizations, rows } from '@credits/database';
 import { eq, sql } from 'drizzle-orm';
-import { bearer } from '../../support/auth';
+import { bearer, SPEND } from '../../support/auth';
 import { envelope } from '../../support/envelope';
 import { startTestApp, type TestApp } from '../../support/test-app';
 
@@ -67,14 +67,14 @@ describe('credit holds', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    otherKey = await t.member('other', 'host@other.test', 'member');
+    otherKey = await t.member('other', 'host@other.test', 'member', SPEND);
   });
   afterAll(() => t?.close());
 
   // Each test has an org of its own with 1000 credits.
   beforeEach(async () => {
     slug = `host-${++n}`;
-    key = await t.member(slug, `host@${slug}.test`, 'member');
+    key = await t.member(slug, `host@${slug}.test`, 'member', SPEND);
     [{ id: orgId }] = await t.db.select().from(organizations).where(eq(organizations.slug, slug));
     await grant(orgId, 1000);
   });
@@ -200,7 +200,7 @@ describe('credit holds', () => {
     const otherBody = await create({ amount: 100, metadata: { run: 'r2' } }, 'hold-2');
     expect(otherBody.body).toEqual(envelope(409, 'conflict_error'));
     // Another caller's key of the same text is another hold.
-    const otherCaller = await t.member(slug, `second@${slug}.test`, 'member');
+    const otherCaller = await t.member(slug, `second@${slug}.test`, 'member', SPEND);
     expect((await create({ amount: 100 }, 'hold-2', otherCaller)).body.id).not.toBe(first.body.id);
     expect(await holdCount()).toBe(2);
   });

@@ -4,14 +4,20 @@ export class UsageError extends Error {}
 export interface ParsedArgs {
   positional: string[];
   flags: Record<string, string>;
+  /** Every value of each flag, in order: `--org a --org b` -> {org: [a, b]} (`flags` has the last). */
+  lists: Record<string, string[]>;
   /** Options that take no value (`--dry-run`), present or not. */
   switches: Set<string>;
 }
 
-/** `a b --name X --role=admin --dry-run` -> positional [a, b], flags {name: X, role: admin}, switches {dry-run}. */
+/**
+ * `a b --name X --role=admin --dry-run` -> positional [a, b], flags {name: X, role: admin}, switches {dry-run}.
+ * A flag may repeat (`--org a --org b`); `lists` keeps every value.
+ */
 export function parseArgs(argv: string[], allowedFlags: string[], allowedSwitches: string[] = []): ParsedArgs {
   const positional: string[] = [];
   const flags: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
   const switches = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -28,8 +34,9 @@ export function parseArgs(argv: string[], allowedFlags: string[], allowedSwitche
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     flags[name] = value;
+    (lists[name] ??= []).push(value);
   }
-  return { positional, flags, switches };
+  return { positional, flags, lists, switches };
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

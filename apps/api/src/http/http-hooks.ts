@@ -6,7 +6,7 @@ import type { AppConfig } from '@credits/config';
 import { GatewayTimeoutError, LARGE_BODY, sendError, ServiceUnavailableError } from '@credits/errors';
 import { RequestDeadline, runWithDeadline } from '@credits/traffic';
 import { registerJsonBodyParser } from './json-body';
-import { requestContext, RequestContext } from './request-context';
+import { callerLogFields, requestContext, RequestContext } from './request-context';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -59,7 +59,7 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
       msg: 'request completed',
       request_id: request.id,
       org: request.org?.slug,
-      user_id: request.principal?.userId,
+      ...callerLogFields(request.principal),
       method: request.method,
       ip: request.ip,
       route: request.routeOptions.url ?? 'unmatched',

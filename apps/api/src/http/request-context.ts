@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { Principal } from '@credits/identity';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
@@ -16,5 +17,11 @@ export const requestContext = new AsyncLocalStorage<RequestContext>();
 export function requestLogFields(): Record<string, string | undefined> {
   const store = requestContext.getStore();
   if (!store) return {};
-  return { request_id: store.request_id, org: store.request.org?.slug, user_id: store.request.principal?.userId };
+  return { request_id: store.request_id, org: store.request.org?.slug, ...callerLogFields(store.request.principal) };
+}
+
+/** Who called, for a log line: a person's user id, or a service key's service name and key id. */
+export function callerLogFields(principal: Principal | undefined): Record<string, string | undefined> {
+  if (principal?.kind === 'service') return { service: principal.serviceName, api_key_id: principal.apiKeyId };
+  return { user_id: principal?.userId };
 }

@@ -29,7 +29,14 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         type: 'http',
         scheme: 'bearer',
         bearerFormat: 'API key or JWT',
-        description: 'An API key (`ck_…`, from the admin CLI) or a JWT whose `sub` is a user id or email.',
+        description:
+          'An API key (`ck_…`, from the admin CLI) or a JWT whose `sub` is a user id or email.\n\n' +
+          'Each operation lists the scope it needs in its security requirement (`org:read`, `credits:read`, ' +
+          '`credits:purchase`, `credits:spend`); without it the answer is 403 `forbidden_error` naming the scope. ' +
+          "A person's key or token holds what their role allows in the organization (member: `org:read " +
+          "credits:read`; admin and owner: also `credits:purchase`), narrowed by the key's own scope list if it " +
+          'has one; `credits:spend` is never implied. A service key belongs to no user and holds exactly its ' +
+          'scopes, on every organization or only on those it is limited to.',
       },
       BEARER_AUTH,
     );

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentOrg, OrgContext, OrgRole } from '@credits/auth';
+import { CurrentOrg, OrgContext, OrgRole, Scopes } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
 import { ListMembersQuery, OrganizationMemberPage, OrganizationResponse } from './orgs.dto';
 import { OrgsService } from './orgs.service';
@@ -12,6 +12,7 @@ export class OrgsController {
 
   @Get()
   @OrgRole('member')
+  @Scopes('org:read')
   @ApiOperation({
     summary: 'Get organization',
     description: 'The organization and the role the caller holds in it.',
@@ -24,6 +25,7 @@ export class OrgsController {
 
   @Get('members')
   @OrgRole('admin')
+  @Scopes('org:read')
   @ApiOperation({
     summary: 'List organization members',
     description:

@@ -19,8 +19,13 @@ export class OrganizationResponse {
   @ApiProperty({ description: 'Display name', type: 'string', example: 'Acme Inc' })
   name!: string;
 
-  @ApiProperty({ description: "The caller's role in the organization", enum: MEMBER_ROLES, example: 'admin' })
-  role!: MemberRole;
+  @ApiProperty({
+    description: "The caller's role in the organization; null for a service key, which holds no role",
+    enum: MEMBER_ROLES,
+    nullable: true,
+    example: 'admin',
+  })
+  role!: MemberRole | null;
 
   @ApiProperty({
     description: 'When the organization was created (ISO 8601)',

@@ -12,6 +12,9 @@ export type AccessRule =
 
 export const ACCESS_RULE = Symbol('accessRule');
 
+/** The name of the bearer security scheme in the OpenAPI document. */
+export const BEARER_AUTH = 'bearer';
+
 export const DeclareAccess = (rule: AccessRule): MethodDecorator & ClassDecorator => SetMetadata(ACCESS_RULE, rule);
 
 /**

@@ -1,13 +1,11 @@
 import { applyDecorators, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiParam } from '@nestjs/swagger';
+import { ApiHeader, ApiParam } from '@nestjs/swagger';
 import type { MemberRole } from '@credits/database';
 import { ApiErrorResponses } from '@credits/errors';
 import { ClientVersionGuard, RateBudget, RateLimitBudget, RateLimitGuard } from '@credits/traffic';
 import { AuthGuard } from '../guards/auth.guard';
 import { OrgAccessGuard } from '../guards/org-access.guard';
 import { DeclareAccess } from './access-rule';
-
-export const BEARER_AUTH = 'bearer';
 
 export interface OrgRoleOptions {
   /**
@@ -20,18 +18,19 @@ export interface OrgRoleOptions {
 
 /**
  * The access rule of org routes: authenticated, a client version still served, within the
- * caller's rate limit, a member of `{org}` with at least `role`, checked in that order. The
+ * caller's rate limit, allowed on `{org}` (a member of it, or a service key not limited to
+ * other orgs), at least `role` (people only: a service key holds no role), and the scopes of
+ * the route's `@Scopes`, checked in that order. The
  * rate limit counts the authenticated caller and runs before the org is looked up, so a caller
- * over its budget learns nothing about which orgs exist. Sets the guards, the Swagger
- * security, the `X-Client-Version` header and the 400/401/403/404/426/429 responses together,
- * so a route cannot be half-protected.
+ * over its budget learns nothing about which orgs exist. Sets the guards, the `X-Client-Version`
+ * header and the 400/401/403/404/426/429 responses together, so a route cannot be
+ * half-protected; `@Scopes` (required beside it) sets the Swagger security with its scopes.
  */
 export function OrgRole(role: MemberRole, { budget = 'read' }: OrgRoleOptions = {}): MethodDecorator & ClassDecorator {
   return applyDecorators(
     DeclareAccess({ kind: 'org-role', role }),
     RateBudget(budget),
     UseGuards(AuthGuard, ClientVersionGuard, RateLimitGuard, OrgAccessGuard),
-    ApiBearerAuth(BEARER_AUTH),
     ApiParam({ name: 'org', type: String, description: 'Organization slug', example: 'acme' }),
     ApiHeader({
       name: 'X-Client-Version',

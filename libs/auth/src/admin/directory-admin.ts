@@ -1,5 +1,16 @@
-import { and, asc, count, eq, isNull } from 'drizzle-orm';
-import { apiKeys, Db, MEMBER_ROLES, MemberRole, memberships, organizations, users } from '@credits/database';
+import { and, asc, count, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
+import {
+  API_KEY_SCOPES,
+  apiKeyOrgs,
+  ApiKeyScope,
+  apiKeys,
+  Db,
+  MEMBER_ROLES,
+  MemberRole,
+  memberships,
+  organizations,
+  users,
+} from '@credits/database';
 // Not the library's index: the admin CLI loads this file, and should not load Swagger and validation with it.
 import { AlreadyExistsError, InvalidRequestError, NotFoundError } from '@credits/errors/api-exception';
 import { apiKeyPrefix, generateApiKey, hashApiKey } from '../api-keys/api-key-format';
@@ -7,11 +18,46 @@ import { announceCredentialChange } from '../credential-cache/credential-changes
 import { SLUG_PATTERN } from '../directory/database-org-directory';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 export interface CreatedApiKey {
   key: string;
   prefix: string;
   expiresAt: Date | null;
+  /** The key's own scope list; null on a user key that holds what its role allows. */
+  scopes: ApiKeyScope[] | null;
+}
+
+export interface ServiceKeyOptions {
+  /** What the key may do; at least one, never `credits:purchase`. */
+  scopes: string[];
+  /** Slugs of the orgs it is limited to; none: every org. */
+  orgs?: string[];
+  name?: string;
+  expiresInMs?: number;
+}
+
+/**
+ * Why a service key may not buy credits: a Checkout purchase records the person who pays, and
+ * Stripe's pay page needs that person there; a backend holding a key is neither.
+ */
+export const SERVICE_KEY_PURCHASE_REFUSAL =
+  'a service key cannot carry credits:purchase: a Checkout purchase records the person who buys and needs ' +
+  "them at Stripe's pay page; buy with a person's key (admin or owner) instead";
+
+/**
+ * `credits:read,credits:spend` (also given as several values) -> the scopes, each once, in the
+ * catalog's order. Throws InvalidRequestError on an unknown or empty one.
+ */
+export function parseScopes(values: string[]): ApiKeyScope[] {
+  const named = values.flatMap((value) => value.split(',')).map((scope) => scope.trim());
+  const unknown = named.filter((scope) => !API_KEY_SCOPES.includes(scope as ApiKeyScope));
+  if (unknown.length > 0 || named.length === 0) {
+    throw new InvalidRequestError(
+      `unknown scope ${unknown.map((scope) => `"${scope}"`).join(', ') || '""'}; scopes are ${API_KEY_SCOPES.join(', ')}`,
+    );
+  }
+  return API_KEY_SCOPES.filter((scope) => named.includes(scope));
 }
 
 /** Postgres unique_violation, from either driver. */
@@ -78,12 +124,45 @@ export class DirectoryAdmin {
     return { org, user, role };
   }
 
-  async createApiKey(email: string, name = 'default', expiresInMs?: number): Promise<CreatedApiKey> {
+  /**
+   * A user's key. `scopes` narrows what the user's role allows in each org (evaluated per org
+   * when the key is used); it is also the only way to give a person's key `credits:spend`.
+   */
+  async createApiKey(email: string, name = 'default', expiresInMs?: number, scopes?: string[]): Promise<CreatedApiKey> {
+    const keyScopes = scopes === undefined ? null : parseScopes(scopes);
     const user = await this.userByEmail(email);
     const { key, prefix, hash } = generateApiKey();
     const expiresAt = expiresInMs === undefined ? null : new Date(Date.now() + expiresInMs);
-    await this.db.insert(apiKeys).values({ userId: user.id, name, prefix, keyHash: hash, expiresAt });
-    return { key, prefix, expiresAt };
+    await this.db
+      .insert(apiKeys)
+      .values({ userId: user.id, name, prefix, keyHash: hash, expiresAt, scopes: keyScopes });
+    return { key, prefix, expiresAt, scopes: keyScopes };
+  }
+
+  /** A host backend's key: no user, exactly `scopes`, on every org or only on `orgs`. */
+  async createServiceKey(
+    serviceName: string,
+    options: ServiceKeyOptions,
+  ): Promise<CreatedApiKey & { scopes: ApiKeyScope[]; orgs: string[] }> {
+    if (!SERVICE_NAME.test(serviceName)) {
+      throw new InvalidRequestError('The service name must be 1-63 characters of A-Z, a-z, 0-9, ".", "_", "-"');
+    }
+    const scopes = parseScopes(options.scopes);
+    if (scopes.includes('credits:purchase')) throw new InvalidRequestError(SERVICE_KEY_PURCHASE_REFUSAL);
+    const slugs = [...new Set(options.orgs ?? [])];
+    const orgs = await Promise.all(slugs.map((slug) => this.orgBySlug(slug)));
+    const { key, prefix, hash } = generateApiKey();
+    const expiresAt = options.expiresInMs === undefined ? null : new Date(Date.now() + options.expiresInMs);
+    await this.db.transaction(async (tx) => {
+      const [created] = await tx
+        .insert(apiKeys)
+        .values({ serviceName, name: options.name ?? serviceName, prefix, keyHash: hash, expiresAt, scopes })
+        .returning({ id: apiKeys.id });
+      if (orgs.length > 0) {
+        await tx.insert(apiKeyOrgs).values(orgs.map((org) => ({ apiKeyId: created.id, orgId: org.id })));
+      }
+    });
+    return { key, prefix, expiresAt, scopes, orgs: slugs };
   }
 
   /** `prefixOrKey`: the key's `ck_XXXXXXXX` prefix, or the whole key (then it must match exactly). */
@@ -121,10 +200,50 @@ export class DirectoryAdmin {
         lastUsedAt: apiKeys.lastUsedAt,
         expiresAt: apiKeys.expiresAt,
         revokedAt: apiKeys.revokedAt,
+        scopes: apiKeys.scopes,
       })
       .from(apiKeys)
       .where(eq(apiKeys.userId, user.id))
       .orderBy(asc(apiKeys.createdAt), asc(apiKeys.prefix));
+  }
+
+  /** Every service key, by service then age, with the slugs of the orgs it is limited to (none: every org). */
+  async listServiceKeys() {
+    const keys = await this.db
+      .select({
+        id: apiKeys.id,
+        prefix: apiKeys.prefix,
+        service: apiKeys.serviceName,
+        name: apiKeys.name,
+        scopes: apiKeys.scopes,
+        createdAt: apiKeys.createdAt,
+        lastUsedAt: apiKeys.lastUsedAt,
+        expiresAt: apiKeys.expiresAt,
+        revokedAt: apiKeys.revokedAt,
+      })
+      .from(apiKeys)
+      .where(isNotNull(apiKeys.serviceName))
+      .orderBy(asc(apiKeys.serviceName), asc(apiKeys.createdAt), asc(apiKeys.prefix));
+    const limits =
+      keys.length === 0
+        ? []
+        : await this.db
+            .select({ apiKeyId: apiKeyOrgs.apiKeyId, slug: organizations.slug })
+            .from(apiKeyOrgs)
+            .innerJoin(organizations, eq(organizations.id, apiKeyOrgs.orgId))
+            .where(
+              inArray(
+                apiKeyOrgs.apiKeyId,
+                keys.map((key) => key.id),
+              ),
+            )
+            .orderBy(asc(organizations.slug));
+    return keys.map(({ id, service, scopes, ...key }) => ({
+      ...key,
+      service: service!,
+      scopes: scopes ?? [],
+      orgs: limits.filter((limit) => limit.apiKeyId === id).map((limit) => limit.slug),
+    }));
   }
 
   /** The user loses access to the org at once; their keys stay (they may serve other orgs). */

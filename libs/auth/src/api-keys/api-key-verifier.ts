@@ -1,6 +1,16 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { and, eq, sql } from 'drizzle-orm';
-import { apiKeys, Db, InjectDb, memberships, organizations, users } from '@credits/database';
+import {
+  API_KEY_SCOPES,
+  apiKeyOrgs,
+  ApiKeyScope,
+  apiKeys,
+  Db,
+  InjectDb,
+  memberships,
+  organizations,
+  users,
+} from '@credits/database';
 import { AuthenticationError, ExpiredTokenError } from '@credits/errors';
 import type { OrgContext, Principal } from '@credits/identity';
 import { ApiKeyUsage } from '../credential-cache/api-key-usage';
@@ -13,9 +23,23 @@ const keyColumns = {
   keyHash: apiKeys.keyHash,
   expiresAt: apiKeys.expiresAt,
   revokedAt: apiKeys.revokedAt,
+  // Null on a service key (left join: it belongs to no user).
   userId: users.id,
   email: users.email,
+  serviceName: apiKeys.serviceName,
+  scopes: apiKeys.scopes,
 };
+
+interface KeyRow {
+  id: string;
+  keyHash: string;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  userId: string | null;
+  email: string | null;
+  serviceName: string | null;
+  scopes: ApiKeyScope[] | null;
+}
 
 @Injectable()
 export class ApiKeyVerifier {
@@ -31,13 +55,14 @@ export class ApiKeyVerifier {
     this.byPrefix = db
       .select(keyColumns)
       .from(apiKeys)
-      .innerJoin(users, eq(users.id, apiKeys.userId))
+      .leftJoin(users, eq(users.id, apiKeys.userId))
       .where(eq(apiKeys.prefix, sql.placeholder('prefix')))
       .limit(1)
       .prepare('api_key_by_prefix');
-    // The key and the caller's membership of `{org}` in one round trip: the same rows
-    // DatabaseOrgDirectory.findMemberOrg reads, null when the org is unknown or the
-    // caller is not a member of it.
+    // The key and the caller's access to `{org}` in one round trip. A user key: the same rows
+    // DatabaseOrgDirectory.findMemberOrg reads, no role when the org is unknown or the user is
+    // not a member. A service key: whether it is limited to some orgs, and whether `{org}` is
+    // one of them (both primary-key probes of api_key_orgs).
     this.byPrefixWithOrg = db
       .select({
         ...keyColumns,
@@ -48,9 +73,15 @@ export class ApiKeyVerifier {
           stripeCustomerId: organizations.stripeCustomerId,
           role: memberships.role,
         },
+        // Probed for service keys only (CASE guarantees it): a user key pays nothing for them.
+        orgLimited: sql<boolean>`case when ${apiKeys.serviceName} is null then false else exists (
+          select 1 from ${apiKeyOrgs} where ${apiKeyOrgs.apiKeyId} = ${apiKeys.id}) end`,
+        orgListed: sql<boolean>`case when ${apiKeys.serviceName} is null then false else exists (
+          select 1 from ${apiKeyOrgs}
+          where ${apiKeyOrgs.apiKeyId} = ${apiKeys.id} and ${apiKeyOrgs.orgId} = ${organizations.id}) end`,
       })
       .from(apiKeys)
-      .innerJoin(users, eq(users.id, apiKeys.userId))
+      .leftJoin(users, eq(users.id, apiKeys.userId))
       .leftJoin(organizations, eq(organizations.slug, sql.placeholder('slug')))
       .leftJoin(memberships, and(eq(memberships.orgId, organizations.id), eq(memberships.userId, users.id)))
       .where(eq(apiKeys.prefix, sql.placeholder('prefix')))
@@ -68,8 +99,9 @@ export class ApiKeyVerifier {
   }
 
   /**
-   * `verify`, plus the caller's membership of the org with this slug (undefined: unknown
-   * org or not a member), read in the same query.
+   * `verify`, plus the org with this slug as the caller may act on it, read in the same query:
+   * a user key's membership (undefined: unknown org or not a member); for a service key the
+   * org with no role (undefined: unknown org, or the key is limited to other orgs).
    */
   async verifyWithOrg(token: string, slug: string): Promise<{ principal: Principal; org: OrgContext | undefined }> {
     if (!SLUG_PATTERN.test(slug)) return { principal: await this.verify(token), org: undefined };
@@ -78,7 +110,14 @@ export class ApiKeyVerifier {
     return this.remembered(token, slug, async () => {
       const [row] = await this.byPrefixWithOrg.execute({ prefix, slug });
       const principal = this.check(token, row);
-      const org = row?.org?.id && row.org.role ? (row.org as OrgContext) : undefined;
+      const found = row?.org?.id ? row.org : undefined;
+      let org: OrgContext | undefined;
+      if (found && principal.kind === 'service') {
+        // Cached as one unit with the key: the org limit is part of the verified answer.
+        org = !row.orgLimited || row.orgListed ? { ...(found as OrgContext), role: null } : undefined;
+      } else if (found?.role) {
+        org = found as OrgContext;
+      }
       return { value: { principal, org }, row, orgId: org?.id };
     });
   }
@@ -92,7 +131,11 @@ export class ApiKeyVerifier {
   private async remembered<T>(
     token: string,
     slug: string,
-    load: () => Promise<{ value: T; row: { id: string; userId: string; expiresAt: Date | null }; orgId?: string }>,
+    load: () => Promise<{
+      value: T;
+      row: { id: string; userId: string | null; expiresAt: Date | null };
+      orgId?: string;
+    }>,
   ): Promise<T> {
     if (!this.cache?.serving) return (await load()).value;
     const id = `api_key:${hashApiKey(token)}:${slug}`;
@@ -103,20 +146,45 @@ export class ApiKeyVerifier {
     }
     const ticket = this.cache.ticket();
     const { value, row, orgId } = await load();
-    this.cache.set(ticket, id, value, { keyId: row.id, userId: row.userId, orgId, expiresAt: row.expiresAt });
+    this.cache.set(ticket, id, value, {
+      keyId: row.id,
+      userId: row.userId ?? undefined,
+      orgId,
+      expiresAt: row.expiresAt,
+    });
     return value;
   }
 
-  private check(
-    token: string,
-    row:
-      | { id: string; keyHash: string; expiresAt: Date | null; revokedAt: Date | null; userId: string; email: string }
-      | undefined,
-  ): Principal {
+  private check(token: string, row: KeyRow | undefined): Principal {
     if (!row || !sameHash(row.keyHash, hashApiKey(token))) throw new AuthenticationError('Invalid API key');
     if (row.revokedAt) throw new AuthenticationError('API key has been revoked');
     if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new ExpiredTokenError('API key has expired');
     this.usage?.record(row.id);
-    return { userId: row.userId, email: row.email, via: 'api_key', apiKeyId: row.id };
+    if (row.serviceName !== null) {
+      return {
+        kind: 'service',
+        serviceName: row.serviceName,
+        via: 'api_key',
+        apiKeyId: row.id,
+        callerId: row.id,
+        scopes: knownScopes(row.scopes) ?? [],
+      };
+    }
+    // The schema's check: a key without a service name has a user, and the join found them.
+    if (row.userId === null || row.email === null) throw new AuthenticationError('Invalid API key');
+    return {
+      kind: 'user',
+      userId: row.userId,
+      email: row.email,
+      via: 'api_key',
+      apiKeyId: row.id,
+      callerId: row.userId,
+      scopes: knownScopes(row.scopes),
+    };
   }
+}
+
+/** The key's scopes this version knows; a name it does not know grants nothing. */
+function knownScopes(scopes: string[] | null): ApiKeyScope[] | null {
+  return scopes === null ? null : API_KEY_SCOPES.filter((scope) => scopes.includes(scope));
 }

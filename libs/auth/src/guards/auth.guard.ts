@@ -22,7 +22,7 @@ export class AuthGuard implements CanActivate {
     this.prefetchOrg = directory instanceof DatabaseOrgDirectory;
   }
 
-  /** With the database directory, an org route's membership is read with the API key. */
+  /** With the database directory, an org route's membership is trusted as read with the API key. */
   private readonly prefetchOrg: boolean;
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -48,10 +48,14 @@ export class AuthGuard implements CanActivate {
     if (!match) throw new AuthenticationError('Malformed Authorization header; expected "Bearer <token>"');
     const token = match[1];
     const slug = (request.params as Record<string, unknown> | undefined)?.org;
-    if (looksLikeApiKey(token) && this.prefetchOrg && typeof slug === 'string') {
+    if (looksLikeApiKey(token) && typeof slug === 'string') {
       const { principal, org } = await this.apiKeys.verifyWithOrg(token, slug);
       request.principal = principal;
-      request.prefetchedMembership = { slug, userId: principal.userId, org };
+      // A service key's orgs live beside the keys whatever the directory; a person's
+      // membership is the directory's to say, unless the directory is these same tables.
+      if (this.prefetchOrg || principal.kind === 'service') {
+        request.prefetchedMembership = { slug, callerId: principal.callerId, org };
+      }
     } else {
       request.principal = looksLikeApiKey(token) ? await this.apiKeys.verify(token) : await this.jwt.verify(token);
     }

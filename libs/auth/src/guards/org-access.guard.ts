@@ -1,13 +1,17 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
+import type { ApiKeyScope } from '@credits/database';
 import { ForbiddenError, InternalError, NotFoundError } from '@credits/errors';
+import type { OrgContext, Principal } from '@credits/identity';
 import { ACCESS_RULE, AccessRule } from '../access/access-rule';
+import { grantedScopes, REQUIRED_SCOPES } from '../access/scopes';
 import { OrgDirectory, ROLE_RANK } from '../directory/org-directory';
 
 /**
- * Resolves `{org}` for the authenticated caller. An unknown org and an org the caller
- * does not belong to are the same 404, so slugs cannot be enumerated.
+ * Resolves `{org}` for the authenticated caller, then checks its role and its scopes, in that
+ * order. An unknown org, an org the caller does not belong to and an org a service key is not
+ * allowed on are the same 404, answered before any 403, so slugs cannot be enumerated.
  */
 @Injectable()
 export class OrgAccessGuard implements CanActivate {
@@ -18,28 +22,44 @@ export class OrgAccessGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (!request.principal || rule?.kind !== 'org-role') {
+    const targets = [context.getHandler(), context.getClass()];
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, targets);
+    const required = this.reflector.getAllAndOverride<ApiKeyScope[] | undefined>(REQUIRED_SCOPES, targets);
+    const principal = request.principal;
+    if (!principal || rule?.kind !== 'org-role') {
       throw new InternalError(new Error('OrgAccessGuard used without @OrgRole'));
     }
-    const minRole = rule.role;
+    // A route that forgot its scope would let any key through: refuse to serve it at all.
+    if (!required?.length) throw new InternalError(new Error('@OrgRole route without @Scopes'));
     const slug = (request.params as Record<string, string | undefined>).org ?? '';
-    // Trusted only for this very slug and caller: it was read with the credentials.
-    const prefetched = request.prefetchedMembership;
-    const org =
-      prefetched && prefetched.slug === slug && prefetched.userId === request.principal.userId
-        ? prefetched.org
-        : await this.directory.findMemberOrg(slug, request.principal.userId);
+    const org = await this.resolve(request, principal, slug);
     if (!org) throw new NotFoundError('Organization not found');
     request.org = org;
-    if (ROLE_RANK[org.role] < ROLE_RANK[minRole]) {
+    if (principal.kind === 'user' && org.role && ROLE_RANK[org.role] < ROLE_RANK[rule.role]) {
       throw new ForbiddenError(
-        `This operation requires the ${minRole} role; you are ${org.role === 'admin' ? 'an' : 'a'} ${org.role}`,
+        `This operation requires the ${rule.role} role; you are ${org.role === 'admin' ? 'an' : 'a'} ${org.role}`,
       );
     }
+    const granted = grantedScopes(principal, org.role);
+    const missing = required.find((scope) => !granted.includes(scope));
+    if (missing) throw new ForbiddenError(`This operation requires the ${missing} scope; ${lacking(principal)}`);
     return true;
   }
+
+  private async resolve(request: FastifyRequest, principal: Principal, slug: string): Promise<OrgContext | undefined> {
+    // Trusted only for this very slug and caller: it was read with the credentials.
+    const prefetched = request.prefetchedMembership;
+    if (prefetched && prefetched.slug === slug && prefetched.callerId === principal.callerId) {
+      return prefetched.org;
+    }
+    if (principal.kind === 'service') return undefined; // its orgs are only ever read with the key
+    const org = await this.directory.findMemberOrg(slug, principal.userId);
+    return org?.role ? org : undefined;
+  }
+}
+
+function lacking(principal: Principal): string {
+  if (principal.kind === 'service') return 'this service key does not carry it';
+  if (principal.via === 'jwt') return 'your role in this organization does not grant it';
+  return 'this API key does not grant it in this organization';
 }

@@ -32,7 +32,7 @@ export class JwtVerifier {
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthenticationError('Token has no subject');
     const user = await this.directory.findUser(payload.sub);
     if (!user) throw new AuthenticationError('Unknown user');
-    return { userId: user.id, email: user.email, via: 'jwt' };
+    return { kind: 'user', userId: user.id, email: user.email, via: 'jwt', callerId: user.id, scopes: null };
   }
 
   private async verifySignature(token: string): Promise<JWTPayload> {

@@ -1,6 +1,6 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { CurrentOrg, OrgContext, OrgRole } from '@credits/auth';
+import { CurrentOrg, OrgContext, OrgRole, Scopes } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
 import { CheckoutSessionStatusResponse } from './checkout-status.dto';
 import { CheckoutStatusService } from './checkout-status.service';
@@ -12,6 +12,7 @@ export class CheckoutStatusController {
 
   @Get(':session_id')
   @OrgRole('member')
+  @Scopes('credits:read')
   @ApiOperation({
     summary: 'Get checkout session',
     description:

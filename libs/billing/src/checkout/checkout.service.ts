@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type Stripe from 'stripe';
-import type { OrgContext, Principal } from '@credits/auth';
+import type { OrgContext, Principal, UserPrincipal } from '@credits/auth';
 import { InjectConfig, type AppConfig } from '@credits/config';
+import { ForbiddenError } from '@credits/errors';
 import { StripeGateway } from '@credits/stripe';
 import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
 import { CheckoutSessionRepository, NewCheckoutSession } from './checkout-session.repository';
@@ -25,12 +26,16 @@ export class CheckoutService {
     request: CreateCheckoutSessionRequest,
     idempotencyKey: string | undefined,
   ): Promise<IdempotentResult<CheckoutSessionResponse>> {
+    // The CLI refuses credits:purchase to a service key; this holds even for one made otherwise.
+    if (principal.kind !== 'user') {
+      throw new ForbiddenError('A service key cannot buy credits: a purchase records the person who pays');
+    }
     if (idempotencyKey === undefined) {
       const { body, session } = await this.createSession(org, principal, request, undefined);
       await this.sessions.insert(org.id, session);
       return { body, replayed: false };
     }
-    const scope = { userId: principal.userId, orgId: org.id, key: idempotencyKey };
+    const scope = { userId: principal.callerId, orgId: org.id, key: idempotencyKey };
     // Held longer than any attempt can run (two Stripe calls), so only a dead request's claim is taken over.
     const lockMs = 2 * this.stripe.callDeadlineMs + 5000;
     return this.idempotency.run(scope, requestHash(hashedBody(request)), lockMs, async () => {
@@ -44,7 +49,7 @@ export class CheckoutService {
 
   private async createSession(
     org: OrgContext,
-    principal: Principal,
+    principal: UserPrincipal,
     request: CreateCheckoutSessionRequest,
     stripeKey: string | undefined,
   ): Promise<{ body: CheckoutSessionResponse; session: NewCheckoutSession }> {
@@ -123,5 +128,5 @@ function hashedBody(request: CreateCheckoutSessionRequest): object {
 
 /** Scoped so two callers' keys never collide at Stripe, and hashed so no caller text leaves us. */
 function stripeIdempotencyKey(org: OrgContext, principal: Principal, key: string): string {
-  return `credits-api:checkout:${createHash('sha256').update(`${org.id}\n${principal.userId}\n${key}`).digest('hex')}`;
+  return `credits-api:checkout:${createHash('sha256').update(`${org.id}\n${principal.callerId}\n${key}`).digest('hex')}`;
 }

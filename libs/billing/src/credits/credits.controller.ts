@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentOrg, OrgContext, OrgRole } from '@credits/auth';
+import { CurrentOrg, OrgContext, OrgRole, Scopes } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
 import { CreditBalanceResponse, CreditTransactionPage, ListTransactionsQuery } from './credits.dto';
 import { CreditsService } from './credits.service';
@@ -12,6 +12,7 @@ export class CreditsController {
 
   @Get()
   @OrgRole('member')
+  @Scopes('credits:read')
   @ApiOperation({
     summary: 'Get credit balance',
     description: "The organization's credit balance and whether it is low.",
@@ -24,6 +25,7 @@ export class CreditsController {
 
   @Get('transactions')
   @OrgRole('member')
+  @Scopes('credits:read')
   @ApiOperation({
     summary: 'List credit transactions',
     description: "The organization's credit ledger, newest first, cursor-paginated.",

@@ -55,7 +55,7 @@ export class HoldsController {
 
   @Get()
   @OrgRole('member')
-  @Scopes('credits:read', 'credits:spend')
+  @Scopes('credits:read')
   @ApiOperation({
     summary: 'List credit holds',
     description: "The organization's holds, newest first, cursor-paginated.",
@@ -68,7 +68,7 @@ export class HoldsController {
 
   @Get(':id')
   @OrgRole('member')
-  @Scopes('credits:read', 'credits:spend')
+  @Scopes('credits:read')
   @HOLD_ID
   @ApiOperation({ summary: 'Get credit hold', description: 'One hold. A hold of another organization is 404.' })
   @ApiOkResponse({ description: 'Successful Response', type: CreditHold })

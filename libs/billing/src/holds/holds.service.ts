@@ -86,8 +86,8 @@ export class HoldsService {
     request: CreateCreditHoldRequest,
     idempotencyKey: string,
   ): Promise<IdempotentResult<CreditHold>> {
-    const scope = { userId: principal.userId, orgId: org.id, key: idempotencyKey };
-    const id = holdIdOf(org.id, principal.userId, idempotencyKey);
+    const scope = { userId: principal.callerId, orgId: org.id, key: idempotencyKey };
+    const id = holdIdOf(org.id, principal.callerId, idempotencyKey);
     return this.idempotency.run(scope, requestHash(request), IDEMPOTENCY_LOCK_MS, async () => ({
       body: toCreditHold(await this.reserve(org.id, id, request)),
     }));

@@ -7,6 +7,7 @@ import { IdempotencyKeyRef, IdempotencyKeyRepository } from './idempotency-key.r
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 export interface IdempotencyScope {
+  /** The caller: `Principal.callerId` (a person's user id, or a service key's id). */
   userId: string;
   orgId: string;
   key: string;

@@ -53,7 +53,7 @@ export class RateLimitGuard extends ThrottlerGuard {
   protected override async getTracker(request: FastifyRequest): Promise<string> {
     const principal: Principal | undefined = request.principal;
     if (principal?.apiKeyId) return `key:${principal.apiKeyId}`;
-    if (principal) return `user:${principal.userId}`;
+    if (principal) return `user:${principal.callerId}`;
     return `ip:${request.ip}`;
   }
 
