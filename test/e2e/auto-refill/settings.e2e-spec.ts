@@ -96,6 +96,12 @@ describe('auto-refill settings', () => {
     expect((await put({ enabled: false, threshold: 1, quantity: 1 }, ownerKey)).status).toBe(200);
   });
 
+  it("an admin's key narrowed to credits:read reads them but may not change them (403)", async () => {
+    const { key } = await t.admin.createApiKey('admin@acme.test', 'read-only', undefined, ['credits:read']);
+    expect((await t.request('GET', PATH, { headers: bearer(key) })).status).toBe(200);
+    expect((await put({ enabled: false, threshold: 1, quantity: 1 }, key)).status).toBe(403);
+  });
+
   it('with a saved card: enables, shows the card, and GET /credits tells auto_refill_enabled', async () => {
     await saveCard();
     const res = await put({ enabled: true, threshold: 0, quantity: 2, monthly_limit: 7 });
