@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { AutoRefillPayments, ReconciliationService } from '@credits/billing';
 import { rows } from '@credits/database';
-import { bearer } from '../../support/auth';
+import { bearer, SPEND } from '../../support/auth';
 import { Stack, startStack } from '../../support/stack';
 import { eventJson, expectLedgerConsistent, postWebhook } from '../fulfilment/helpers';
 import {
@@ -225,9 +225,11 @@ describe('auto-refill', () => {
     await buySavingCard(s, key, 'holder'); // 1000 credits
     await enable(s, key, 'holder', { threshold: THRESHOLD });
     const holds = `/api/v1/org/holder/credits/holds`;
+    // Holds are the host's: a key that may spend.
+    const host = await s.member('holder', 'host@holder.test', 'member', SPEND);
     const hold = async (amount: number): Promise<string> => {
       const res = await s.request('POST', holds, {
-        headers: bearer(key, { 'idempotency-key': `hold-${amount}-${Date.now()}` }),
+        headers: bearer(host, { 'idempotency-key': `hold-${amount}-${Date.now()}` }),
         body: { amount },
       });
       expect(res.status).toBe(201);
@@ -235,7 +237,7 @@ describe('auto-refill', () => {
     };
     // Capturing 300 of 1000 leaves 700 available: no refill (the captured hold is spent, not held).
     const first = await hold(300);
-    expect((await s.request('POST', `${holds}/${first}/capture`, { headers: bearer(key) })).status).toBe(200);
+    expect((await s.request('POST', `${holds}/${first}/capture`, { headers: bearer(host) })).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await refills(s, orgId)).toEqual([]);
     // 300 more held: a debit of 1 leaves 699 in the balance but 399 available, below 500.
