@@ -164,6 +164,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/org/{org}/credits/auto-refill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get auto-refill settings
+         * @description The organization's auto-refill settings, its saved card, this month's refills and the last failure.
+         */
+        get: operations["get_auto_refill"];
+        /**
+         * Update auto-refill settings
+         * @description Charge the saved card for `quantity` bundles whenever the available balance falls below `threshold`, at most `monthly_limit` times per calendar month (UTC). A declined card turns auto-refill off and records `last_failure`; enabling it again clears that.
+         */
+        put: operations["update_auto_refill"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/org/{org}/credits/holds": {
         parameters: {
             query?: never;
@@ -394,6 +418,12 @@ export interface components {
              * @example 1
              */
             quantity?: number;
+            /**
+             * @description Keep the card for auto-refill: Stripe saves it for off-session charges, and once the payment succeeds it becomes the organization's default payment method
+             * @default false
+             * @example false
+             */
+            save_payment_method?: boolean;
         };
         /** @description Response schema for a Stripe Checkout session. */
         CheckoutSessionResponse: {
@@ -486,7 +516,7 @@ export interface components {
              */
             is_low_balance: boolean;
             /**
-             * @description Whether automatic refill is enabled (not offered yet: always false)
+             * @description Whether auto-refill is on: the saved card is charged when the available balance falls below its threshold (see `GET /credits/auto-refill`)
              * @example false
              */
             auto_refill_enabled: boolean;
@@ -529,6 +559,12 @@ export interface components {
              * @example cs_test_a1b2c3
              */
             checkout_session_id: string | null;
+            /**
+             * Format: uri
+             * @description The payment's receipt at Stripe, on purchase and auto-refill entries once known
+             * @example https://pay.stripe.com/receipts/payment/abc123
+             */
+            receipt_url: string | null;
         };
         /** @description A page of the ledger, newest first. */
         CreditTransactionPage: {
@@ -605,6 +641,8 @@ export interface components {
                 created_at: string;
                 /** @description Always null for usage */
                 checkout_session_id: string | null;
+                /** @description Always null for usage */
+                receipt_url: string | null;
             } | null;
             /**
              * @description Balance right after this debit
@@ -690,6 +728,99 @@ export interface components {
         /** @description One result per item, in order. */
         RecordUsageBatchResponse: {
             results: components["schemas"]["UsageBatchResult"][];
+        };
+        /** @description An organization's auto-refill settings and state. */
+        AutoRefillSettings: {
+            /**
+             * @description Whether auto-refill is on
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * @description Refill when the available balance falls below this many credits
+             * @example 500
+             */
+            threshold: number;
+            /**
+             * @description Credit bundles bought per refill
+             * @example 1
+             */
+            quantity: number;
+            /**
+             * @description Most refills per calendar month (UTC)
+             * @example 5
+             */
+            monthly_limit: number;
+            /** @description The saved card refills charge (display fields only); null until a checkout saved one */
+            payment_method?: {
+                /**
+                 * @description Card brand
+                 * @example visa
+                 */
+                brand: string | null;
+                /**
+                 * @description Last four digits
+                 * @example 4242
+                 */
+                last4: string | null;
+                /**
+                 * @description Expiry month (1-12)
+                 * @example 12
+                 */
+                exp_month: number | null;
+                /**
+                 * @description Expiry year
+                 * @example 2030
+                 */
+                exp_year: number | null;
+            } | null;
+            /**
+             * @description Refills this calendar month (UTC) that succeeded or are in progress
+             * @example 0
+             */
+            refills_this_month: number;
+            /** @description Why the last refill failed (auto-refill was then turned off); cleared by enabling auto-refill again or saving a new card */
+            last_failure?: {
+                /**
+                 * Format: date-time
+                 * @description When it failed (ISO 8601)
+                 */
+                at: string;
+                /**
+                 * @description The payment provider's reason: `card_declined`, `insufficient_funds`, `expired_card`, `authentication_required`, …
+                 * @example insufficient_funds
+                 */
+                code: string;
+                /**
+                 * @description The payment provider's message
+                 * @example Your card has insufficient funds.
+                 */
+                message: string;
+            } | null;
+        };
+        /** @description An organization's auto-refill settings. */
+        AutoRefillSettingsRequest: {
+            /**
+             * @description Whether to charge the saved card automatically when the available balance falls below the threshold. Enabling needs a saved card (a checkout with `save_payment_method: true`).
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * @description Refill when the available balance falls below this many credits
+             * @example 500
+             */
+            threshold: number;
+            /**
+             * @description Credit bundles to buy per refill (1-10)
+             * @example 1
+             */
+            quantity: number;
+            /**
+             * @description Most refills per calendar month (UTC), counting those that succeeded or are in progress (1-100)
+             * @default 5
+             * @example 5
+             */
+            monthly_limit?: number;
         };
         /** @description Reserve credits now, to capture or release later. */
         CreateCreditHoldRequest: {
@@ -1737,6 +1868,287 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RecordUsageBatchResponse"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Access forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Upgrade required */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+        };
+    };
+    get_auto_refill: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
+                "X-Client-Version"?: string;
+            };
+            path: {
+                /** @description Organization slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutoRefillSettings"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Access forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Upgrade required */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+        };
+    };
+    update_auto_refill: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
+                "X-Client-Version"?: string;
+            };
+            path: {
+                /** @description Organization slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AutoRefillSettingsRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutoRefillSettings"];
                 };
             };
             /** @description Invalid request */

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { StripeModule } from '@credits/stripe';
+import { AutoRefillSettingsService } from './auto-refill/auto-refill-settings.service';
+import { AutoRefillController } from './auto-refill/auto-refill.controller';
 import { CheckoutController } from './checkout/checkout.controller';
 import { CheckoutStatusController } from './checkout/checkout-status.controller';
 import { CheckoutStatusService } from './checkout/checkout-status.service';
@@ -15,7 +17,6 @@ import { HoldsService } from './holds/holds.service';
 import { IdempotencyKeyRepository } from './idempotency/idempotency-key.repository';
 import { IdempotencyService } from './idempotency/idempotency.service';
 import { ReconciliationSchedule } from './reconciliation/reconciliation.job';
-import { BalanceWatch } from './ledger/balance-watch';
 import { DebitGroupCommit } from './usage/debit-group-commit';
 import { UsageController } from './usage/usage.controller';
 import { UsageRepository } from './usage/usage.repository';
@@ -31,6 +32,7 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     CheckoutStatusController,
     CreditsController,
     UsageController,
+    AutoRefillController,
     HoldsController,
     StripeWebhookController,
   ],
@@ -46,7 +48,7 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     UsageRepository,
     UsageService,
     DebitGroupCommit,
-    BalanceWatch,
+    AutoRefillSettingsService,
     HoldsRepository,
     HoldsService,
     HoldExpirySchedule,

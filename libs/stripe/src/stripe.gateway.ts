@@ -6,6 +6,54 @@ import { currentDeadline } from '@credits/traffic';
 import { callStripe } from './stripe-call';
 import { InjectStripe } from './stripe.provider';
 
+/** What charging a saved card off-session came to. */
+export type OffSessionPayment =
+  | { status: 'succeeded'; paymentIntent: Stripe.PaymentIntent; receiptUrl: string | null }
+  | { status: 'processing'; paymentIntent: Stripe.PaymentIntent }
+  | {
+      status: 'declined';
+      paymentIntentId: string | null;
+      /** Stripe's error code: `card_declined`, `expired_card`, `authentication_required`, … */
+      code: string;
+      /** The issuer's reason when Stripe gives one (`insufficient_funds`, `generic_decline`, …). */
+      declineCode: string | null;
+      message: string;
+    };
+
+/** The receipt of a payment intent's latest charge, when it was expanded and has one. */
+export function receiptUrlOf(intent: Stripe.PaymentIntent): string | null {
+  const charge = intent.latest_charge;
+  return typeof charge === 'object' && charge !== null ? (charge.receipt_url ?? null) : null;
+}
+
+/**
+ * A payment intent Stripe answered without a card error. Off-session, one that still needs
+ * the customer (`requires_action`) or another card (`requires_payment_method`) cannot go on
+ * without them: for us that is a decline too.
+ */
+function offSessionOutcome(intent: Stripe.PaymentIntent): OffSessionPayment {
+  if (intent.status === 'succeeded')
+    return { status: 'succeeded', paymentIntent: intent, receiptUrl: receiptUrlOf(intent) };
+  if (intent.status === 'processing') return { status: 'processing', paymentIntent: intent };
+  const error = intent.last_payment_error;
+  return {
+    status: 'declined',
+    paymentIntentId: intent.id,
+    code: error?.code ?? (intent.status === 'requires_action' ? 'authentication_required' : 'card_declined'),
+    declineCode: error?.decline_code ?? null,
+    message: error?.message ?? `The payment could not complete without the customer (${intent.status})`,
+  };
+}
+
+function nullWhenMissing(error: unknown): null {
+  if (
+    error instanceof Stripe.errors.StripeInvalidRequestError &&
+    (error.statusCode === 404 || error.code === 'resource_missing')
+  )
+    return null;
+  throw error;
+}
+
 /** Stripe's own default: a signature older than this is a replay. */
 export const SIGNATURE_TOLERANCE_SEC = 300;
 
@@ -63,6 +111,71 @@ export class StripeGateway {
 
   listCheckoutSessions(params: Stripe.Checkout.SessionListParams): Promise<Stripe.ApiList<Stripe.Checkout.Session>> {
     return callStripe(this.callDeadlineMs, () => this.stripe.checkout.sessions.list(params));
+  }
+
+  // Payment intents and payment methods
+
+  /** Null when Stripe does not know the payment intent. `expand: ['latest_charge']` brings its receipt. */
+  retrievePaymentIntent(id: string, params?: Stripe.PaymentIntentRetrieveParams): Promise<Stripe.PaymentIntent | null> {
+    return callStripe(this.callDeadlineMs, () =>
+      this.stripe.paymentIntents.retrieve(id, params).catch(nullWhenMissing),
+    );
+  }
+
+  /** Null when Stripe does not know the payment method. */
+  retrievePaymentMethod(id: string): Promise<Stripe.PaymentMethod | null> {
+    return callStripe(this.callDeadlineMs, () => this.stripe.paymentMethods.retrieve(id).catch(nullWhenMissing));
+  }
+
+  /** Makes `paymentMethod` the customer's default (`invoice_settings.default_payment_method`). */
+  setDefaultPaymentMethod(customer: string, paymentMethod: string): Promise<Stripe.Customer> {
+    return callStripe(this.callDeadlineMs, () =>
+      this.stripe.customers.update(
+        customer,
+        { invoice_settings: { default_payment_method: paymentMethod } },
+        { idempotencyKey: `credits-api:default-pm:${customer}:${paymentMethod}` },
+      ),
+    );
+  }
+
+  /**
+   * Charges a saved card with no customer present (`off_session`, `confirm`). A card error of
+   * any code, `authentication_required` included, is an answer about the card, not a failure
+   * of the call: it comes back as `declined`, never as an exception. Anything else (Stripe
+   * down, no answer in time, our key refused) throws the envelope like every other call.
+   * `idempotencyKey` is the refill's own (`auto_refill:<refill id>`): a second run of the
+   * same refill gets Stripe's first answer, never a second charge.
+   */
+  createOffSessionPaymentIntent(
+    params: {
+      amount: number;
+      currency: string;
+      customer: string;
+      payment_method: string;
+      metadata: Record<string, string>;
+    },
+    idempotencyKey: string,
+  ): Promise<OffSessionPayment> {
+    return callStripe(this.callDeadlineMs, async () => {
+      try {
+        const intent = await this.stripe.paymentIntents.create(
+          { ...params, off_session: true, confirm: true, expand: ['latest_charge'] },
+          { idempotencyKey },
+        );
+        return offSessionOutcome(intent);
+      } catch (error) {
+        if (error instanceof Stripe.errors.StripeCardError) {
+          return {
+            status: 'declined',
+            paymentIntentId: error.payment_intent?.id ?? null,
+            code: error.code ?? 'card_declined',
+            declineCode: error.decline_code ?? null,
+            message: error.message ?? 'The card was declined',
+          };
+        }
+        throw error;
+      }
+    });
   }
 
   // Calls shared between requests

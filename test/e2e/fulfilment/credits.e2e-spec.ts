@@ -126,11 +126,13 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
           'created_at',
           'description',
           'id',
+          'receipt_url',
           'transaction_type',
         ]);
         expect(item.id).toMatch(/^[0-9a-f-]{36}$/);
         expect(new Date(item.created_at).toISOString()).toBe(item.created_at);
         expect(item.checkout_session_id).toBeNull();
+        expect(item.receipt_url).toBeNull();
         expect(item.balance_after).toBe(running);
         running -= item.amount;
       }

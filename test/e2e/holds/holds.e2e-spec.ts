@@ -247,6 +247,7 @@ describe('credit holds', () => {
       description: 'sandbox sbx_2',
       created_at: expect.any(String),
       checkout_session_id: null,
+      receipt_url: null,
     });
     const entries = await t.db
       .select()

@@ -48,6 +48,7 @@ describe('POST /api/v1/org/{org}/credits/usage', () => {
         description: 'Sandbox minutes',
         created_at: expect.any(String),
         checkout_session_id: null,
+        receipt_url: null,
       },
       balance: 750,
       available_balance: 750,

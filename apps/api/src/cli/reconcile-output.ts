@@ -20,6 +20,9 @@ export function reconcileOutput(report: ReconcileReport, since: Date, dryRun: bo
       ...report.granted.map((g) => `${verb}\t${g.sessionId}\t${g.orgId}\t${g.credits}`),
       ...report.expired.map((id) => `${dryRun ? 'would expire' : 'expired'}\t${id}`),
       ...report.failed.map((f) => `failed\t${f.sessionId}\t${f.reason}`),
+      ...report.refills.granted.map((id) => `${dryRun ? 'would grant' : 'granted'} auto-refill\t${id}`),
+      ...report.refills.failed.map((id) => `${dryRun ? 'would fail' : 'failed'} auto-refill\t${id}`),
+      ...report.refills.requeued.map((id) => `${dryRun ? 'would charge again' : 'charging again'} auto-refill\t${id}`),
     ],
     note:
       `${report.listed} Checkout session(s) at Stripe since ${since.toISOString()}: ` +
@@ -33,6 +36,7 @@ export function reconcileOutput(report: ReconcileReport, since: Date, dryRun: bo
       granted: report.granted.map((g) => ({ session_id: g.sessionId, org_id: g.orgId, credits: g.credits })),
       expired: report.expired,
       failed: report.failed.map((f) => ({ session_id: f.sessionId, reason: f.reason })),
+      auto_refills: report.refills,
     },
   };
 }

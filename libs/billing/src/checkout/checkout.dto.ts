@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
-import { IsDefined, IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsBoolean, IsDefined, IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
 import { IsRedirectUrl, MAX_REDIRECT_URL_LENGTH } from './redirect-url';
 
 export const MIN_BUNDLES = 1;
@@ -52,6 +52,16 @@ export class CreateCheckoutSessionRequest {
   @Min(MIN_BUNDLES)
   @Max(MAX_BUNDLES)
   quantity: number = 1;
+
+  @ApiPropertyOptional({
+    description:
+      "Keep the card for auto-refill: Stripe saves it for off-session charges, and once the payment succeeds it becomes the organization's default payment method",
+    type: 'boolean',
+    default: false,
+    example: false,
+  })
+  @IsBoolean()
+  save_payment_method: boolean = false;
 }
 
 @ApiSchema({ name: 'CheckoutSessionResponse', description: 'Response schema for a Stripe Checkout session.' })

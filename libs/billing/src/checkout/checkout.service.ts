@@ -38,7 +38,7 @@ export class CheckoutService {
     const scope = { userId: principal.callerId, orgId: org.id, key: idempotencyKey };
     // Held longer than any attempt can run (two Stripe calls), so only a dead request's claim is taken over.
     const lockMs = 2 * this.stripe.callDeadlineMs + 5000;
-    return this.idempotency.run(scope, requestHash(request), lockMs, async () => {
+    return this.idempotency.run(scope, requestHash(hashedBody(request)), lockMs, async () => {
       const stripeKey = stripeIdempotencyKey(org, principal, idempotencyKey);
       const { body, session } = await this.createSession(org, principal, request, stripeKey);
       // Written only now that Stripe has the session, with the key's answer, in one statement;
@@ -63,6 +63,8 @@ export class CheckoutService {
       user_id: principal.userId,
       bundles: String(bundles),
       credits: String(credits),
+      // Read back on fulfilment (CheckoutSessionSource) when our record has to be rebuilt.
+      ...(request.save_payment_method ? { save_payment_method: 'true' } : {}),
     };
     const lineItem: Stripe.Checkout.SessionCreateParams.LineItem = checkout.priceId
       ? { price: checkout.priceId, quantity: bundles }
@@ -84,6 +86,7 @@ export class CheckoutService {
         success_url: request.success_url,
         cancel_url: request.cancel_url,
         metadata,
+        ...(request.save_payment_method ? { payment_intent_data: { setup_future_usage: 'off_session' as const } } : {}),
       },
       stripeKey,
     );
@@ -97,6 +100,7 @@ export class CheckoutService {
       amountTotal: session.amount_total,
       currency: session.currency,
       status: 'open',
+      savePaymentMethod: request.save_payment_method,
       expiresAt,
     };
 
@@ -110,6 +114,16 @@ export class CheckoutService {
     };
     return { body, session: record };
   }
+}
+
+/**
+ * The body a key's hash covers. `save_payment_method` left at its default is left out, so a
+ * key stored before the field existed still matches the same body sent again.
+ */
+function hashedBody(request: CreateCheckoutSessionRequest): object {
+  if (request.save_payment_method) return request;
+  const { save_payment_method: _default, ...rest } = request;
+  return rest;
 }
 
 /** Scoped so two callers' keys never collide at Stripe, and hashed so no caller text leaves us. */

@@ -24,7 +24,11 @@ export class CreditBalanceResponse {
   @ApiProperty({ description: 'Whether the balance is below the low-balance threshold', example: false })
   is_low_balance!: boolean;
 
-  @ApiProperty({ description: 'Whether automatic refill is enabled (not offered yet: always false)', example: false })
+  @ApiProperty({
+    description:
+      'Whether auto-refill is on: the saved card is charged when the available balance falls below its threshold (see `GET /credits/auto-refill`)',
+    example: false,
+  })
   auto_refill_enabled!: boolean;
 }
 
@@ -73,6 +77,15 @@ export class CreditTransaction {
     example: 'cs_test_a1b2c3',
   })
   checkout_session_id!: string | null;
+
+  @ApiProperty({
+    description: "The payment's receipt at Stripe, on purchase and auto-refill entries once known",
+    nullable: true,
+    type: 'string',
+    format: 'uri',
+    example: 'https://pay.stripe.com/receipts/payment/abc123',
+  })
+  receipt_url!: string | null;
 }
 
 @ApiSchema({ name: 'CreditTransactionPage', description: 'A page of the ledger, newest first.' })

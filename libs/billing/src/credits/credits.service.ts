@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { CursorCodec } from '@credits/pagination';
+import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
 import { LedgerService } from '../ledger/ledger.service';
 import { CreditBalanceResponse, CreditTransactionPage, ListTransactionsQuery } from './credits.dto';
 
@@ -14,17 +15,21 @@ const ledgerCursor = new CursorCodec<number>(
 export class CreditsService {
   constructor(
     private readonly ledger: LedgerService,
+    private readonly refills: AutoRefillRepository,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async balance(orgId: string): Promise<CreditBalanceResponse> {
-    const { balance, held } = await this.ledger.balanceAndHeld(orgId);
+    const [{ balance, held }, autoRefill] = await Promise.all([
+      this.ledger.balanceAndHeld(orgId),
+      this.refills.enabled(orgId),
+    ]);
     return {
       balance,
       available_balance: balance - held,
       held,
       is_low_balance: balance < this.config.credits.lowBalanceThreshold,
-      auto_refill_enabled: false,
+      auto_refill_enabled: autoRefill,
     };
   }
 
@@ -42,6 +47,7 @@ export class CreditsService {
         description: row.description,
         created_at: row.createdAt.toISOString(),
         checkout_session_id: row.checkoutSessionId,
+        receipt_url: row.receiptUrl,
       }),
       (row) => row.seq,
     );

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type Stripe from 'stripe';
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { StripeGateway } from '@credits/stripe';
+import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
 import { CheckoutSessionRepository, CheckoutSessionRow } from '../checkout/checkout-session.repository';
 import { OrganizationRepository } from '../organizations/organization.repository';
 import { PermanentFailure } from './permanent-failure';
@@ -31,6 +32,7 @@ export class CheckoutSessionSource {
     private readonly stripe: StripeGateway,
     private readonly sessions: CheckoutSessionRepository,
     private readonly organizations: OrganizationRepository,
+    private readonly refills: AutoRefillRepository,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -54,6 +56,8 @@ export class CheckoutSessionSource {
         );
       const ours = await this.sessions.idByPaymentIntent(paymentIntent);
       if (ours) return { sessionId: ours };
+      // An auto-refill's charge: no session to find (AutoRefillPayments settles its refund).
+      if (await this.refills.idByPaymentIntent(paymentIntent)) return undefined;
       const found = await this.stripe.listCheckoutSessions({ payment_intent: paymentIntent, limit: 1 });
       if (found.data.length === 0)
         throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);

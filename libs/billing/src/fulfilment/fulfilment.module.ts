@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
 import { StripeModule } from '@credits/stripe';
+import { AFTER_DEBIT } from '../auto-refill/after-debit';
+import { AutoRefillPayments } from '../auto-refill/auto-refill-payments';
+import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
+import { AutoRefillTrigger } from '../auto-refill/auto-refill.trigger';
 import { CheckoutSessionRepository } from '../checkout/checkout-session.repository';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import { LedgerService } from '../ledger/ledger.service';
@@ -29,6 +33,10 @@ const EXPORTED = [
   NotificationOutbox,
   NotificationDelivery,
   NotificationEndpoints,
+  // Auto-refill: its settings, the trigger every debit calls, the charge job and its events.
+  AutoRefillRepository,
+  AutoRefillTrigger,
+  AutoRefillPayments,
 ];
 
 /**
@@ -38,7 +46,15 @@ const EXPORTED = [
  */
 @Module({
   imports: [StripeModule],
-  providers: [...EXPORTED, StripeEventRepository, CheckoutSessionSource, PurchaseEvents, LedgerAuditRepository],
-  exports: EXPORTED,
+  providers: [
+    ...EXPORTED,
+    { provide: AFTER_DEBIT, useExisting: AutoRefillTrigger },
+    StripeEventRepository,
+    CheckoutSessionSource,
+    PurchaseEvents,
+    LedgerAuditRepository,
+  ],
+  // The auto-refill hook too: usage's group commit and holds lower the available balance.
+  exports: [...EXPORTED, AFTER_DEBIT],
 })
 export class FulfilmentModule {}

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
 import { Db, DbTransaction, InjectDb } from '@credits/database';
+import { AutoRefillPayments } from '../auto-refill/auto-refill-payments';
 import { CheckoutSessionRepository, CheckoutSessionRow } from '../checkout/checkout-session.repository';
 import { CheckoutSessionSource, SessionTarget } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
@@ -43,8 +44,14 @@ export class FulfilmentService {
     'checkout.session.async_payment_failed': (tx, event, _, locked) =>
       this.purchases.failed(tx, event.data.object.id, locked),
     'checkout.session.expired': (tx, event, _, locked) => this.purchases.expired(tx, event.data.object.id, locked),
+    // A refund of an auto-refill's charge names no Checkout session (CheckoutSessionSource).
     'charge.refunded': (tx, event, sessionId, locked) =>
-      this.purchases.refunded(tx, event.data.object, sessionId, locked),
+      sessionId === undefined
+        ? this.autoRefills.refunded(tx, event.data.object)
+        : this.purchases.refunded(tx, event.data.object, sessionId, locked),
+    // Checkout's own payment intents raise these too: only an auto-refill's is acted on.
+    'payment_intent.succeeded': (tx, event) => this.autoRefills.paymentSucceeded(tx, event.data.object),
+    'payment_intent.payment_failed': (tx, event) => this.autoRefills.paymentFailed(tx, event.data.object),
   };
 
   constructor(
@@ -53,6 +60,7 @@ export class FulfilmentService {
     private readonly sessions: CheckoutSessionRepository,
     private readonly source: CheckoutSessionSource,
     private readonly purchases: PurchaseEvents,
+    private readonly autoRefills: AutoRefillPayments,
   ) {}
 
   /**

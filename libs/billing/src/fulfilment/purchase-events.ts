@@ -1,11 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
 import type { DbTransaction } from '@credits/database';
+import { JobsService } from '@credits/jobs';
 import {
   CheckoutSessionChanges,
   CheckoutSessionRepository,
   CheckoutSessionRow,
 } from '../checkout/checkout-session.repository';
+import { paymentDetailsJob } from '../auto-refill/auto-refill-jobs';
 import { LedgerService } from '../ledger/ledger.service';
 import { paymentIntentOf } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
@@ -25,6 +27,7 @@ export class PurchaseEvents {
   constructor(
     private readonly sessions: CheckoutSessionRepository,
     private readonly ledger: LedgerService,
+    private readonly jobs: JobsService,
   ) {}
 
   /** True when this call granted the session's credits (false: already granted, or not paid yet). */
@@ -134,7 +137,7 @@ export class PurchaseEvents {
     } satisfies CheckoutSessionChanges;
     // The session is marked in the ledger's own statement, granted or not: a grant already in
     // the ledger means it was paid all the same.
-    const { applied } = await this.ledger.apply(
+    const { applied, entryId } = await this.ledger.apply(
       tx,
       {
         orgId: row.orgId,
@@ -148,6 +151,16 @@ export class PurchaseEvents {
     );
     if (applied)
       this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
+    // The receipt and the card to keep are fetched after the grant commits, by a job written
+    // with it: a Stripe call never holds the grant's transaction open, and its failure never
+    // undoes the grant. Only the call that granted sends it, so once.
+    const paid = changes.stripePaymentIntentId;
+    if (applied && entryId && paid)
+      await this.jobs.send(
+        paymentDetailsJob,
+        { orgId: row.orgId, paymentIntentId: paid, entryId, savePaymentMethod: row.savePaymentMethod },
+        { tx },
+      );
     return { row: { ...row, ...changes }, applied };
   }
 

@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { OrgContext, Principal } from '@credits/auth';
 import { Db, DbTransaction, InjectDb } from '@credits/database';
 import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from '@credits/errors';
 import { CursorCodec } from '@credits/pagination';
+import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { CreditTransaction } from '../credits/credits.dto';
 import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
 import { InsufficientBalanceError, LedgerService } from '../ledger/ledger.service';
@@ -59,6 +60,7 @@ function toTransaction(entry: LedgerEntryRow): CreditTransaction {
     description: entry.description,
     created_at: entry.createdAt.toISOString(),
     checkout_session_id: entry.checkoutSessionId,
+    receipt_url: entry.receiptUrl,
   };
 }
 
@@ -77,6 +79,7 @@ export class HoldsService {
     private readonly holds: HoldsRepository,
     private readonly ledger: LedgerService,
     private readonly idempotency: IdempotencyService,
+    @Optional() @Inject(AFTER_DEBIT) private readonly afterDebit?: AfterDebit,
   ) {}
 
   create(
@@ -114,13 +117,16 @@ export class HoldsService {
           `Cannot hold ${request.amount} credits: ${Math.max(available, 0)} available`,
         );
       }
-      return this.holds.insert(orgId, tx, {
+      const hold = await this.holds.insert(orgId, tx, {
         id,
         amount: request.amount,
         expiresInSeconds: request.expires_in,
         description: request.description,
         metadata: request.metadata,
       });
+      // A hold lowers what is available like a debit: auto-refill may start now, not at the capture.
+      await this.afterDebit?.afterDebit(tx, orgId, available - request.amount);
+      return hold;
     });
   }
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, desc, eq, inArray, lt, sql, SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, sql, SQL } from 'drizzle-orm';
 import {
   creditBalances,
   creditHolds,
@@ -20,6 +20,8 @@ export interface NewLedgerEntry {
   description: string;
   sourceRef: string;
   checkoutSessionId?: string | null;
+  /** The Stripe charge's receipt (purchases and auto-refills), when known at the time. */
+  receiptUrl?: string | null;
 }
 
 /** An entry written, with the org's balance after it. */
@@ -63,6 +65,17 @@ export class LedgerRepository {
   }
 
   /** Newest first; `beforeSeq` continues after the last entry of the previous page. */
+  /**
+   * Fills an entry's receipt, learnt after the entry was written (a job asks Stripe for the
+   * charge). Only where none is set: the entry's amount and cause never change.
+   */
+  async setReceiptUrl(orgId: string, entryId: string, receiptUrl: string): Promise<void> {
+    await this.db
+      .update(creditLedger)
+      .set({ receiptUrl })
+      .where(and(eq(creditLedger.orgId, orgId), eq(creditLedger.id, entryId), isNull(creditLedger.receiptUrl)));
+  }
+
   entries(
     orgId: string,
     options: { limit: number; beforeSeq?: number; types?: TransactionType[] },
@@ -100,6 +113,32 @@ export class LedgerWriter {
       .where(eq(creditBalances.orgId, orgId))
       .for('update');
     return row.balance;
+  }
+
+  /**
+   * Credits the org's active holds keep from being spent (an expired hold keeps none, swept or
+   * not). `writing`: the source of the entry being written; a hold's capture (`hold:<id>`) is
+   * written before the hold is marked captured, and its credits are then in the entry, no
+   * longer held.
+   */
+  async heldCredits(orgId: string, writing?: string): Promise<number> {
+    const [row] = await rows<{ held: number | string | null }>(
+      this.tx,
+      sql`select coalesce(sum(amount), 0) as held from ${creditHolds}
+          where org_id = ${orgId}::uuid and status = 'active' and expires_at > now()
+            and 'hold:' || id::text <> ${writing ?? ''}::text`,
+    );
+    return Number(row?.held ?? 0);
+  }
+
+  /** Credits the refunds of one charge have debited so far (their entries' `refund:<charge>:…` sources). */
+  async refundedCredits(orgId: string, chargeId: string): Promise<number> {
+    const [row] = await rows<{ debited: number | string | null }>(
+      this.tx,
+      sql`select coalesce(-sum(amount), 0) as debited from ${creditLedger}
+          where org_id = ${orgId}::uuid and transaction_type = 'refund' and starts_with(source_ref, ${`refund:${chargeId}:`}::text)`,
+    );
+    return Number(row?.debited ?? 0);
   }
 
   /** Whether an entry of this source exists. Source refs are unique across orgs (a constraint), so is this check. */
@@ -163,9 +202,10 @@ export class LedgerWriter {
       sql`
       with balance as (${addToBalance})${alongside ? sql`, alongside as (${alongside})` : sql``},
       ${writtenEntry} as (
-        insert into ${creditLedger} (org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id)
+        insert into ${creditLedger} (org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id, receipt_url)
         select ${orgId}::uuid, ${entry.amount}::bigint, balance.balance, ${entry.transactionType}::text,
-               ${entry.description}::text, ${entry.sourceRef}::text, ${entry.checkoutSessionId ?? null}::text
+               ${entry.description}::text, ${entry.sourceRef}::text, ${entry.checkoutSessionId ?? null}::text,
+               ${entry.receiptUrl ?? null}::text
         from balance
         returning id, balance_after)${following ? sql`, ${following}` : sql``}
       select id, balance_after from ${writtenEntry}`,

@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { SQL } from 'drizzle-orm';
 import type { DbTransaction, TransactionType } from '@credits/database';
+import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { NotificationOutbox } from '../notifications/notification-outbox';
 import { LedgerEntry, LedgerRepository, LedgerWriter, WrittenEntry, writtenEntry } from './ledger.repository';
 
@@ -12,6 +13,8 @@ export interface LedgerEntryInput {
   /** Unique per cause; applying the same source twice is a no-op. */
   sourceRef: string;
   checkoutSessionId?: string | null;
+  /** The Stripe charge's receipt, on purchase and auto-refill entries. */
+  receiptUrl?: string | null;
 }
 
 export interface AppliedEntry {
@@ -43,6 +46,8 @@ export class LedgerService {
   constructor(
     private readonly ledger: LedgerRepository,
     private readonly outbox: NotificationOutbox,
+    /** Told of every debit (auto-refill starts here); absent where nothing listens. */
+    @Optional() @Inject(AFTER_DEBIT) private readonly afterDebit?: AfterDebit,
   ) {}
 
   /**
@@ -74,7 +79,14 @@ export class LedgerService {
     const written = await ledger.debit(orgId, entry, alongside);
     // The events this entry causes (they depend on the balance it leaves), in its transaction:
     // none for an entry rolled back.
-    if (written) await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
+    if (written) {
+      await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
+      // Any debit may leave the available balance below the auto-refill threshold.
+      if (this.afterDebit) {
+        const available = written.balanceAfter - (await ledger.heldCredits(orgId, input.sourceRef));
+        await this.afterDebit.afterDebit(tx, orgId, available);
+      }
+    }
     return this.applied(ledger, orgId, written);
   }
 

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
 import { StripeGateway } from '@credits/stripe';
+import { AutoRefillPayments, RefillReconciliation } from '../auto-refill/auto-refill-payments';
 import { CheckoutSessionRepository, CheckoutSessionRow } from '../checkout/checkout-session.repository';
 import { CheckoutSessionSource } from '../fulfilment/checkout-session-source';
 import { FulfilmentService } from '../fulfilment/fulfilment.service';
@@ -32,6 +33,8 @@ export interface ReconcileReport {
   expired: string[];
   /** Paid sessions that cannot be granted (e.g. an org that does not exist), for an operator. */
   failed: { sessionId: string; reason: string }[];
+  /** Auto-refills of the window still in flight, settled from what Stripe says of their payment. */
+  refills: RefillReconciliation;
 }
 
 /**
@@ -39,8 +42,8 @@ export interface ReconcileReport {
  * is granted, through the webhook's own exactly-once path (`FulfilmentService.settle`), so a
  * webhook endpoint down for days loses nothing and a run repeated grants nothing more.
  *
- * Auto-refill payments (PaymentIntents without a Checkout session) are a second pass of the
- * same shape, beside `checkoutSessions`, once auto-refill exists.
+ * Auto-refill payments (PaymentIntents without a Checkout session) are a second pass: our
+ * refills still in flight in the window, each one's PaymentIntent asked of Stripe.
  */
 @Injectable()
 export class ReconciliationService {
@@ -51,11 +54,30 @@ export class ReconciliationService {
     private readonly sessions: CheckoutSessionRepository,
     private readonly source: CheckoutSessionSource,
     private readonly fulfilment: FulfilmentService,
+    private readonly autoRefills: AutoRefillPayments,
   ) {}
 
   async reconcile(window: ReconcileWindow): Promise<ReconcileReport> {
-    const report: ReconcileReport = { listed: 0, granted: [], expired: [], failed: [] };
+    const report: ReconcileReport = {
+      listed: 0,
+      granted: [],
+      expired: [],
+      failed: [],
+      refills: { granted: [], failed: [], requeued: [] },
+    };
     await this.checkoutSessions(window, report);
+    report.refills = await this.autoRefills.reconcile({
+      since: window.since,
+      until: window.until ?? new Date(),
+      dryRun: window.dryRun,
+    });
+    const { refills } = report;
+    if (refills.granted.length + refills.failed.length + refills.requeued.length > 0) {
+      this.logger.warn({
+        msg: window.dryRun ? 'reconciliation would settle auto-refills' : 'reconciliation settled auto-refills',
+        ...refills,
+      });
+    }
     if (report.granted.length > 0 || report.expired.length > 0 || report.failed.length > 0) {
       this.logger.warn({
         msg: window.dryRun ? 'reconciliation would change missed purchases' : 'reconciliation settled missed purchases',

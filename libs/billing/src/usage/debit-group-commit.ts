@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { isUniqueViolation } from '@credits/auth';
 import { type AppConfig, InjectConfig } from '@credits/config';
 import { Db, DbTransaction, InjectDb } from '@credits/database';
-import { BalanceWatch } from '../ledger/balance-watch';
+import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { type DueEvent, eventsOf } from '../notifications/notification-events';
 import { NotificationOutbox } from '../notifications/notification-outbox';
 import type { RecordUsageResponse } from './usage.dto';
@@ -81,8 +81,8 @@ export class DebitGroupCommit {
     @InjectDb() private readonly db: Db,
     private readonly usage: UsageRepository,
     private readonly outbox: NotificationOutbox,
-    private readonly watch: BalanceWatch,
     @InjectConfig() private readonly config: AppConfig,
+    @Optional() @Inject(AFTER_DEBIT) private readonly afterDebit?: AfterDebit,
   ) {}
 
   /** Applies the org's debits in order (after any of its debits already waiting); one outcome each. */
@@ -180,6 +180,7 @@ export class DebitGroupCommit {
                 description,
                 created_at: now.toISOString(),
                 checkout_session_id: null,
+                receipt_url: null,
               }
             : null,
         balance,
@@ -221,7 +222,8 @@ export class DebitGroupCommit {
       if (!writes.some((w) => w.orgId === orgId && w.debited > 0)) continue;
       // The same events LedgerService.apply's entries cause, in one write per org.
       await this.outbox.emit(tx, orgId, events.get(orgId) ?? []);
-      await this.watch.afterDebits(tx, orgId, (balances.get(orgId) ?? 0) - (held.get(orgId) ?? 0));
+      // Auto-refill starts here when the batch leaves the org below its threshold.
+      await this.afterDebit?.afterDebit(tx, orgId, (balances.get(orgId) ?? 0) - (held.get(orgId) ?? 0));
     }
     return outcomes;
   }

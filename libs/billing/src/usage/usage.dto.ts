@@ -129,8 +129,18 @@ const NULLABLE_TRANSACTION_SCHEMA: ApiPropertyOptions = {
     description: { type: 'string', description: 'Human-readable description', example: 'Sandbox minutes' },
     created_at: { type: 'string', format: 'date-time', description: 'When the entry was written (ISO 8601)' },
     checkout_session_id: { type: 'string', nullable: true, description: 'Always null for usage' },
+    receipt_url: { type: 'string', nullable: true, description: 'Always null for usage' },
   },
-  required: ['id', 'amount', 'balance_after', 'transaction_type', 'description', 'created_at', 'checkout_session_id'],
+  required: [
+    'id',
+    'amount',
+    'balance_after',
+    'transaction_type',
+    'description',
+    'created_at',
+    'checkout_session_id',
+    'receipt_url',
+  ],
 };
 
 @ApiSchema({ name: 'RecordUsageResponse', description: 'The debit and the balance after it.' })

@@ -1,0 +1,36 @@
+import { defineJob } from '@credits/jobs';
+
+/**
+ * Charges one refill's card. Written with the refill, in the transaction of the debit that
+ * started it. A run that fails before Stripe answers (Stripe down, no answer in time) is
+ * retried; every run sends the refill's own idempotency key, so Stripe charges once however
+ * many runs reach it. A decline is an answer, not a failure: never retried.
+ */
+export const autoRefillChargeJob = defineJob<{ refillId: string }>({
+  name: 'auto-refill-charge',
+  retry: { limit: 5, delaySeconds: 10, backoff: true },
+  expireInSeconds: 120,
+  retentionDays: 2,
+});
+
+export interface PaymentDetailsJobData {
+  orgId: string;
+  paymentIntentId: string;
+  /** The ledger entry whose `receipt_url` to fill. */
+  entryId: string;
+  /** The buyer asked to keep the card (checkout's `save_payment_method`). */
+  savePaymentMethod: boolean;
+}
+
+/**
+ * After a payment's credits are granted (and only then: written in the grant's transaction),
+ * fetches what the payment event does not carry: the charge's receipt for the ledger entry
+ * and, when asked for, the card to keep for auto-refill. The grant never waits for it nor
+ * depends on it; each run sets the same values again.
+ */
+export const paymentDetailsJob = defineJob<PaymentDetailsJobData>({
+  name: 'payment-details',
+  retry: { limit: 8, delaySeconds: 10, backoff: true },
+  expireInSeconds: 120,
+  retentionDays: 3,
+});

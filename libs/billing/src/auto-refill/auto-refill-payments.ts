@@ -1,0 +1,377 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type Stripe from 'stripe';
+import { Db, DbTransaction, InjectDb } from '@credits/database';
+import { JobsService } from '@credits/jobs';
+import { receiptUrlOf, StripeGateway } from '@credits/stripe';
+import { PermanentFailure } from '../fulfilment/permanent-failure';
+import { debitWithinBalance, refundShare } from '../fulfilment/refund-arithmetic';
+import { LedgerRepository } from '../ledger/ledger.repository';
+import { LedgerService } from '../ledger/ledger.service';
+import { NotificationOutbox } from '../notifications/notification-outbox';
+import { autoRefillChargeJob, paymentDetailsJob, type PaymentDetailsJobData } from './auto-refill-jobs';
+import { AutoRefillRepository, AutoRefillRow, RefillFailure } from './auto-refill.repository';
+
+/** What a reconciliation pass did to refills in flight (their ids). */
+export interface RefillReconciliation {
+  /** Paid at Stripe: granted now. */
+  granted: string[];
+  /** Declined or canceled at Stripe: failed now, auto-refill turned off. */
+  failed: string[];
+  /** No PaymentIntent recorded: the charge job sent again. */
+  requeued: string[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The code a failure is recorded under: the issuer's reason when it says more than "declined". */
+export function failureCodeOf(code: string, declineCode: string | null): string {
+  return declineCode && declineCode !== 'generic_decline' ? declineCode : code;
+}
+
+/**
+ * Charging a refill's card and what Stripe answers: the charge job, the `payment_intent.*`
+ * events and refunds of a refill's charge. Credits are granted once per PaymentIntent
+ * (`auto_refill:<pi>` is a unique source), whether the charge's answer or the event comes
+ * first. A decline of any kind turns auto-refill off and notifies; nothing here charges a
+ * declined card again.
+ */
+@Injectable()
+export class AutoRefillPayments implements OnModuleInit {
+  private readonly logger = new Logger('AutoRefill');
+
+  constructor(
+    @InjectDb() private readonly db: Db,
+    private readonly refills: AutoRefillRepository,
+    private readonly stripe: StripeGateway,
+    private readonly ledger: LedgerService,
+    private readonly entries: LedgerRepository,
+    private readonly outbox: NotificationOutbox,
+    private readonly jobs: JobsService,
+  ) {}
+
+  onModuleInit(): void {
+    const attempts = autoRefillChargeJob.retry.limit + 1;
+    this.jobs.handle(autoRefillChargeJob, ({ refillId }, { attempt }) => this.charge(refillId, attempt >= attempts));
+    this.jobs.handle(paymentDetailsJob, (data) => this.fetchDetails(data));
+  }
+
+  /**
+   * Charges a pending refill (the job; it may run twice: the idempotency key
+   * `auto_refill:<refill id>` gets Stripe's first answer again). `lastAttempt`: when Stripe
+   * cannot be reached this time, the refill is given up (not disabled: the card did nothing
+   * wrong), so the org's next crossing of the threshold can start another.
+   */
+  async charge(refillId: string, lastAttempt = false): Promise<void> {
+    const refill = await this.db.transaction((tx) => this.refills.in(tx).lock(refillId));
+    if (!refill || refill.status !== 'pending') return;
+    const settings = await this.refills.settings(refill.orgId);
+    const customer = await this.refills.stripeCustomerId(refill.orgId);
+    if (!settings?.enabled || !settings.paymentMethodId || !customer) {
+      // Turned off since the refill started: nothing is charged.
+      await this.db.transaction((tx) =>
+        this.fail(
+          tx,
+          refill.id,
+          null,
+          { at: new Date(), code: 'auto_refill_disabled', message: 'Auto-refill was turned off before the charge' },
+          false,
+        ),
+      );
+      return;
+    }
+    let outcome;
+    try {
+      outcome = await this.stripe.createOffSessionPaymentIntent(
+        {
+          amount: refill.amount,
+          currency: refill.currency,
+          customer,
+          payment_method: settings.paymentMethodId,
+          metadata: {
+            auto_refill_id: refill.id,
+            org_id: refill.orgId,
+            bundles: String(refill.bundles),
+            credits: String(refill.credits),
+          },
+        },
+        `auto_refill:${refill.id}`,
+      );
+    } catch (error) {
+      if (lastAttempt) {
+        const message = error instanceof Error ? error.message : 'The payment provider could not be reached';
+        await this.db.transaction((tx) =>
+          this.fail(tx, refill.id, null, { at: new Date(), code: 'payment_provider_error', message }, false),
+        );
+      }
+      throw error;
+    }
+    if (outcome.status === 'succeeded') {
+      const { paymentIntent, receiptUrl } = outcome;
+      await this.db.transaction((tx) => this.grant(tx, refill.id, paymentIntent.id, receiptUrl));
+    } else if (outcome.status === 'processing') {
+      const paymentIntentId = outcome.paymentIntent.id;
+      await this.db.transaction(async (tx) => {
+        const row = await this.refills.in(tx).lock(refill.id);
+        if (row?.status === 'pending')
+          await this.refills
+            .in(tx)
+            .update(row.orgId, row.id, { status: 'processing', stripePaymentIntentId: paymentIntentId });
+      });
+    } else {
+      const failure = {
+        at: new Date(),
+        code: failureCodeOf(outcome.code, outcome.declineCode),
+        message: outcome.message,
+      };
+      this.logger.warn({
+        msg: 'auto-refill declined',
+        auto_refill_id: refill.id,
+        org_id: refill.orgId,
+        code: failure.code,
+      });
+      await this.db.transaction((tx) => this.fail(tx, refill.id, outcome.paymentIntentId, failure, true));
+    }
+  }
+
+  /** `payment_intent.succeeded`, in the event's transaction: grants a refill's credits (other intents are not ours to handle here). */
+  async paymentSucceeded(tx: DbTransaction, intent: Stripe.PaymentIntent): Promise<void> {
+    const refillId = await this.refillOf(tx, intent);
+    if (!refillId) return;
+    await this.grant(tx, refillId, intent.id, receiptUrlOf(intent));
+  }
+
+  /** `payment_intent.payment_failed`, in the event's transaction: a refill's decline, as if the charge had answered it. */
+  async paymentFailed(tx: DbTransaction, intent: Stripe.PaymentIntent): Promise<void> {
+    const refillId = await this.refillOf(tx, intent);
+    if (!refillId) return;
+    const error = intent.last_payment_error;
+    await this.fail(
+      tx,
+      refillId,
+      intent.id,
+      {
+        at: new Date(),
+        code: failureCodeOf(error?.code ?? 'card_declined', error?.decline_code ?? null),
+        message: error?.message ?? 'The card was declined',
+      },
+      true,
+    );
+  }
+
+  /**
+   * `charge.refunded` for a refill's charge: debits the refunded share of its credits like a
+   * purchase refund (`refundShare`), within the balance. What earlier refunds of the charge
+   * debited is read from their ledger entries; a shortfall forgiven because the credits were
+   * spent is not recorded, so a later refund of the same charge may still collect it.
+   */
+  async refunded(tx: DbTransaction, charge: Stripe.Charge): Promise<void> {
+    const paymentIntent = typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
+    const refillId = paymentIntent ? await this.refills.in(tx).idByPaymentIntent(paymentIntent) : undefined;
+    if (!refillId || !paymentIntent) throw new PermanentFailure(`refund for charge ${charge.id} matches no refill`);
+    let refill = await this.lockRefill(tx, refillId);
+    if (refill.status !== 'succeeded') {
+      // The refund overtook the payment's answer: a refunded charge was paid.
+      if (!(charge.paid && charge.status === 'succeeded'))
+        throw new PermanentFailure(`refund for charge ${charge.id}, which was never paid, on refill ${refill.id}`);
+      await this.grant(tx, refill.id, paymentIntent, charge.receipt_url ?? null);
+      refill = await this.lockRefill(tx, refillId);
+    }
+    const writer = this.entries.in(tx);
+    const { paid, due } = refundShare({
+      credits: refill.credits,
+      settled: await writer.refundedCredits(refill.orgId, charge.id),
+      chargeAmount: charge.amount,
+      sessionAmount: refill.amount,
+      refunded: charge.amount_refunded,
+    });
+    if (due === 0) return;
+    const { debit, forgiven } = debitWithinBalance(due, await this.ledger.lockBalance(tx, refill.orgId));
+    if (forgiven > 0)
+      this.logger.warn({
+        msg: 'refund exceeds the remaining balance; forgiving the rest',
+        auto_refill_id: refill.id,
+        forgiven,
+      });
+    if (debit === 0) return;
+    await this.ledger.apply(tx, {
+      orgId: refill.orgId,
+      amount: -debit,
+      transactionType: 'refund',
+      description: `Refund of ${charge.amount_refunded} of ${paid} ${refill.currency.toUpperCase()} (auto-refill charge ${charge.id})`,
+      sourceRef: `refund:${charge.id}:${charge.amount_refunded}`,
+    });
+  }
+
+  /**
+   * Reconciliation's pass over refills still in flight that started in the window: a lost
+   * `payment_intent.*` event or a job that gave out must not leave a refill in flight for
+   * ever (it would block every later one). Each PaymentIntent is asked of Stripe and its
+   * outcome applied through the same paths as the job and the events; a refill that never got
+   * one has its job sent again (the same idempotency key: Stripe's first answer, if it charged).
+   */
+  async reconcile(window: { since: Date; until: Date; dryRun?: boolean }): Promise<RefillReconciliation> {
+    const report: RefillReconciliation = { granted: [], failed: [], requeued: [] };
+    for (const refill of await this.refills.inFlight(window.since, window.until)) {
+      const paymentIntentId = refill.stripePaymentIntentId;
+      if (!paymentIntentId) {
+        if (!window.dryRun) await this.jobs.send(autoRefillChargeJob, { refillId: refill.id });
+        report.requeued.push(refill.id);
+        continue;
+      }
+      const intent = await this.stripe.retrievePaymentIntent(paymentIntentId, { expand: ['latest_charge'] });
+      if (intent?.status === 'succeeded') {
+        if (!window.dryRun)
+          await this.db.transaction((tx) => this.grant(tx, refill.id, intent.id, receiptUrlOf(intent)));
+        report.granted.push(refill.id);
+      } else if (intent?.status === 'requires_payment_method' || intent?.status === 'canceled') {
+        if (!window.dryRun) await this.db.transaction((tx) => this.paymentFailed(tx, intent));
+        report.failed.push(refill.id);
+      }
+    }
+    return report;
+  }
+
+  /** The payment details job: the entry's receipt, and the card to keep when the buyer asked. */
+  async fetchDetails({ orgId, paymentIntentId, entryId, savePaymentMethod }: PaymentDetailsJobData): Promise<void> {
+    const intent = await this.stripe.retrievePaymentIntent(paymentIntentId, { expand: ['latest_charge'] });
+    if (!intent) {
+      this.logger.error({
+        msg: 'payment intent unknown to Stripe; no receipt or card',
+        payment_intent: paymentIntentId,
+      });
+      return;
+    }
+    const receiptUrl = receiptUrlOf(intent);
+    if (receiptUrl) await this.entries.setReceiptUrl(orgId, entryId, receiptUrl);
+    if (!savePaymentMethod) return;
+    const methodId = typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method?.id;
+    const method = methodId ? await this.stripe.retrievePaymentMethod(methodId) : null;
+    if (!method) {
+      this.logger.error({ msg: 'the payment kept no payment method to save', payment_intent: paymentIntentId });
+      return;
+    }
+    const customer =
+      (typeof intent.customer === 'string' ? intent.customer : intent.customer?.id) ??
+      (await this.refills.stripeCustomerId(orgId));
+    if (customer) await this.stripe.setDefaultPaymentMethod(customer, method.id);
+    await this.db.transaction((tx) =>
+      this.refills.in(tx).saveCard(orgId, {
+        paymentMethodId: method.id,
+        brand: method.card?.brand ?? null,
+        last4: method.card?.last4 ?? null,
+        expMonth: method.card?.exp_month ?? null,
+        expYear: method.card?.exp_year ?? null,
+      }),
+    );
+    this.logger.log({ msg: 'card saved for auto-refill', org_id: orgId, payment_method: method.id });
+  }
+
+  /**
+   * Grants a refill's credits once (`auto_refill:<pi>` is unique) and marks it succeeded,
+   * even one given up or failed before: money taken is credits owed. The balance is locked
+   * before the refill's row changes: a debit holds the balance while it may start a refill,
+   * which waits on a refill row being changed; the other order would deadlock.
+   */
+  private async grant(tx: DbTransaction, refillId: string, paymentIntentId: string, receiptUrl: string | null) {
+    const refill = await this.lockRefill(tx, refillId);
+    if (refill.stripePaymentIntentId && refill.stripePaymentIntentId !== paymentIntentId)
+      throw new PermanentFailure(
+        `refill ${refill.id} was paid by ${refill.stripePaymentIntentId}, not ${paymentIntentId}`,
+      );
+    await this.ledger.lockBalance(tx, refill.orgId);
+    const entry = await this.ledger.apply(tx, {
+      orgId: refill.orgId,
+      amount: refill.credits,
+      transactionType: 'auto_refill',
+      description: `Auto-refill of ${refill.bundles} credit bundle${refill.bundles === 1 ? '' : 's'} (${refill.credits} credits)`,
+      sourceRef: `auto_refill:${paymentIntentId}`,
+      receiptUrl,
+    });
+    if (refill.status !== 'succeeded')
+      await this.refills.in(tx).update(refill.orgId, refill.id, {
+        status: 'succeeded',
+        stripePaymentIntentId: paymentIntentId,
+        failureCode: null,
+        failureMessage: null,
+      });
+    if (!entry.applied || !entry.entryId) return;
+    this.logger.log({
+      msg: 'auto-refill granted',
+      auto_refill_id: refill.id,
+      org_id: refill.orgId,
+      credits: refill.credits,
+    });
+    await this.outbox.emit(tx, refill.orgId, [
+      {
+        type: 'auto_refill.succeeded',
+        data: {
+          auto_refill_id: refill.id,
+          credits: refill.credits,
+          amount: refill.amount,
+          currency: refill.currency,
+          payment_intent: paymentIntentId,
+          transaction_id: entry.entryId,
+          balance: entry.balance,
+        },
+      },
+    ]);
+    if (!receiptUrl)
+      await this.jobs.send(
+        paymentDetailsJob,
+        { orgId: refill.orgId, paymentIntentId, entryId: entry.entryId, savePaymentMethod: false },
+        { tx },
+      );
+  }
+
+  /**
+   * Records a refill's failure, once, unless it was paid. `disable`: a decline, which turns
+   * auto-refill off, records `last_failure` and notifies; not for a refill that never reached
+   * the card (turned off meanwhile, Stripe unreachable).
+   */
+  private async fail(
+    tx: DbTransaction,
+    refillId: string,
+    paymentIntentId: string | null,
+    failure: RefillFailure,
+    disable: boolean,
+  ): Promise<void> {
+    const refill = await this.refills.in(tx).lock(refillId);
+    if (!refill || refill.status === 'succeeded' || refill.status === 'failed') return;
+    await this.refills.in(tx).update(refill.orgId, refill.id, {
+      status: 'failed',
+      stripePaymentIntentId: paymentIntentId ?? refill.stripePaymentIntentId,
+      failureCode: failure.code,
+      failureMessage: failure.message,
+    });
+    if (!disable) return;
+    await this.refills.in(tx).disable(refill.orgId, failure);
+    await this.outbox.emit(tx, refill.orgId, [
+      {
+        type: 'auto_refill.failed',
+        data: {
+          auto_refill_id: refill.id,
+          credits: refill.credits,
+          amount: refill.amount,
+          currency: refill.currency,
+          payment_intent: paymentIntentId,
+          code: failure.code,
+          message: failure.message,
+        },
+      },
+    ]);
+  }
+
+  /** The refill a PaymentIntent pays: named in its metadata (set when it was created), else found by its id. */
+  private async refillOf(tx: DbTransaction, intent: Stripe.PaymentIntent): Promise<string | undefined> {
+    const named = intent.metadata?.auto_refill_id;
+    if (named && UUID.test(named)) return named;
+    // Inside the event's transaction: PGlite has one connection, a query beside it would wait forever.
+    return this.refills.in(tx).idByPaymentIntent(intent.id);
+  }
+
+  private async lockRefill(tx: DbTransaction, refillId: string): Promise<AutoRefillRow> {
+    const refill = await this.refills.in(tx).lock(refillId);
+    if (!refill) throw new PermanentFailure(`auto-refill ${refillId} is unknown`);
+    return refill;
+  }
+}
