@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DirectoryAdmin } from '@credits/auth';
 import { AppConfig, loadConfig } from '@credits/config';
-import { Db, DB, MemberRole } from '@credits/database';
+import { ApiKeyScope, Db, DB, MemberRole } from '@credits/database';
 import { createApp } from '../../apps/api/src/app.factory';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
 import { TEST_JWT_SECRET } from './auth';
@@ -45,6 +45,11 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
 /** Creates the org, the user and the membership (once) and returns a new API key. */
 export function seedMember(db: Db, org: string, email: string, role: MemberRole): Promise<string> {
   return addMember(new DirectoryAdmin(db), org, email, role);
+}
+
+/** A new service key of `service` with `scopes`, on every org. */
+export async function seedServiceKey(db: Db, service: string, scopes: ApiKeyScope[]): Promise<string> {
+  return (await new DirectoryAdmin(db).createServiceKey(service, { scopes })).key;
 }
 
 /** Log lines as objects. */

@@ -58,11 +58,7 @@ describe('auto-refill', () => {
       body: { success_url: 'http://localhost/ok', cancel_url: 'http://localhost/no' },
     });
     await s.control('POST', `/sessions/${res.body.session_id}/pay`, { payment_method: 'pm_card_visa' });
-    await until(
-      'the purchase granted',
-      async () =>
-        (await s.request('GET', '/api/v1/org/nosave/credits', { headers: bearer(key) })).body.balance === CREDITS,
-    );
+    await until('the purchase granted', async () => (await entries(s, orgId, 'purchase')).length === 1);
     // The payment-details job ran (the receipt is its work) and saved no card.
     await until('the receipt on the purchase', async () =>
       (await entries(s, orgId, 'purchase')).every((e) => e.receipt_url !== null),

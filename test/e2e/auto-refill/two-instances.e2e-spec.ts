@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
-import { LedgerService } from '@credits/billing';
 import { organizations, rows } from '@credits/database';
 import { startStripeEmulator, StripeEmulator } from '../../../apps/stripe-emulator/src';
 import { bearer } from '../../support/auth';
-import { Instance, seedMember, startInstance } from '../../support/instance';
+import { Instance, seedMember, seedServiceKey, startInstance } from '../../support/instance';
 import { createPostgresDatabase, PostgresDatabase } from '../../support/services';
 import { WEBHOOK_SECRET } from '../../support/stack';
 import { request } from '../../support/test-app';
@@ -54,33 +52,28 @@ describe('auto-refill across two instances (PostgreSQL)', () => {
     });
     expect(paid.status).toBe(200);
     const settings = () => b.request('GET', '/api/v1/org/acme/credits/auto-refill', { headers: bearer(key) });
-    await until('the card saved', async () => (await settings()).body.payment_method !== null);
+    // Polled in the database: polling the API every 25 ms would spend the caller's read budget (429).
+    await until('the card saved', async () => (await savedCards()) === 1);
     const enabled = await b.request('PUT', '/api/v1/org/acme/credits/auto-refill', {
       headers: bearer(key),
       body: { enabled: true, threshold: 500, quantity: 1, monthly_limit: 5 },
     });
     expect(enabled.status).toBe(200);
 
-    // 1000 credits, 20 debits of 50: the 11th crosses below 500, and every later one is below too.
-    await Promise.all(
-      Array.from({ length: 20 }, (_, i) => {
-        const instance = i % 2 ? a : b;
-        const ledger = instance.app.get(LedgerService);
-        return instance.db.transaction((tx) =>
-          ledger.apply(tx, {
-            orgId,
-            amount: -50,
-            transactionType: 'usage',
-            description: 'concurrent usage',
-            sourceRef: `usage:${randomUUID()}`,
-          }),
-        );
-      }),
+    // 1000 credits, 20 debits of 50 through POST /credits/usage, half on each instance: the
+    // 11th crosses below 500, and every later one is below too.
+    const host = await seedServiceKey(a.db, 'host-backend', ['credits:read', 'credits:spend']);
+    const debits = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? a : b).request('POST', '/api/v1/org/acme/credits/usage', {
+          headers: bearer(host, { 'idempotency-key': `usage-${i}` }),
+          body: { amount: 50, description: 'concurrent usage' },
+        }),
+      ),
     );
-    await until(
-      'the refill granted',
-      async () => (await settings()).body.refills_this_month === 1 && (await refillEntries()) === 1,
-    );
+    expect(debits.map((res) => res.status)).toEqual(Array(20).fill(200));
+    await until('the refill granted', async () => (await refillEntries()) === 1);
+    expect((await settings()).body.refills_this_month).toBe(1);
     const all = await rows<{ status: string }>(
       a.db,
       sql`select status from auto_refills where org_id = ${orgId}::uuid`,
@@ -90,6 +83,14 @@ describe('auto-refill across two instances (PostgreSQL)', () => {
     expect(balance.body.balance).toBe(1000);
     await expectLedgerConsistent(a.db);
   });
+
+  async function savedCards(): Promise<number> {
+    const [row] = await rows<{ n: number }>(
+      a.db,
+      sql`select count(*)::int as n from auto_refill_settings where org_id = ${orgId}::uuid and payment_method_id is not null`,
+    );
+    return Number(row.n);
+  }
 
   async function refillEntries(): Promise<number> {
     const [row] = await rows<{ n: number }>(
