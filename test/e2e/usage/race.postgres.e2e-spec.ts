@@ -47,6 +47,10 @@ const holdOp = fc.record({
   /** The creation sent again from this instance while the first is in flight (a client retry). */
   retryFrom: fc.option(side, { nil: null }),
   endInstance: side,
+  /** A rival end (a whole capture, or a release) from the other instance, `rivalAfter` ms later. */
+  rival: fc.option(fc.constantFrom('capture' as const, 'release' as const), { nil: null, freq: 3 }),
+  /** Spreads the rival over the first end's life; null: once the first end has answered (a late retry). */
+  rivalAfter: fc.option(fc.integer({ min: 0, max: 20 }), { nil: null, freq: 2 }),
 });
 
 /** ≥ 50 distinct debits, replays of some of them, holds and reads: ≥ 80 requests, shuffled together. */
@@ -81,13 +85,21 @@ const scenario = fc
     };
   });
 
+interface HoldEnd {
+  action: 'capture' | 'release';
+  /** Credits a capture spends. */
+  amount: number;
+  res: HttpResult;
+}
+
 interface HoldLife {
   /** The creation's answers: the first request's, then its retry's (if any). */
   creates: HttpResult[];
-  /** The capture's or release's answer, if the hold was made and its end is not `keep`. */
-  end: HttpResult | null;
+  /** The capture's or release's answer, and its rival's, if the hold was made and is not kept. */
+  ends: HoldEnd[];
 }
 
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const isReplay = (res: HttpResult) => res.headers.get('idempotent-replayed') === 'true';
 
 describe('usage debits and holds racing from two instances (PostgreSQL)', () => {
@@ -133,12 +145,24 @@ describe('usage debits and holds racing from two instances (PostgreSQL)', () => 
             ...(spec.retryFrom === null ? [] : [createHold(h, spec.retryFrom)]),
           ]);
           const made = creates.find((res) => res.status === 201);
-          if (!made || spec.end === 'keep') return { creates, end: null };
-          const on = instances[spec.endInstance];
-          const path = `${holdsPath}/${made.body.id}/${spec.end === 'release' ? 'release' : 'capture'}`;
-          // A whole capture sends no body (the default is all of it); a part names its amount.
-          const body = spec.end === 'capture_part' ? { amount: spec.part } : undefined;
-          return { creates, end: await on.request('POST', path, { headers: bearer(apiKey), body }) };
+          if (!made || spec.end === 'keep') return { creates, ends: [] };
+          const finish = async (action: HoldEnd['action'], amount: number, on: Side): Promise<HoldEnd> => {
+            // A whole capture sends no body (the default is all of it); a part names its amount.
+            const body = action === 'capture' && amount < spec.amount ? { amount } : undefined;
+            const path = `${holdsPath}/${made.body.id}/${action}`;
+            return {
+              action,
+              amount,
+              res: await instances[on].request('POST', path, { headers: bearer(apiKey), body }),
+            };
+          };
+          const first = finish(spec.end === 'release' ? 'release' : 'capture', spec.part, spec.endInstance);
+          if (spec.rival === null) return { creates, ends: [await first] };
+          const rivalAction = spec.rival;
+          const rival = (spec.rivalAfter === null ? first : delay(spec.rivalAfter)).then(() =>
+            finish(rivalAction, spec.amount, (1 - spec.endInstance) as Side),
+          );
+          return { creates, ends: await Promise.all([first, rival]) };
         };
 
         const debitAnswers: { key: number; res: HttpResult }[] = [];
@@ -162,13 +186,16 @@ describe('usage debits and holds racing from two instances (PostgreSQL)', () => 
         expect(debitAnswers.filter(({ res }) => ![200, 402].includes(res.status)).map(({ res }) => res.text)).toEqual(
           [],
         );
-        for (const [h, { creates, end }] of lives.entries()) {
+        for (const [h, { creates, ends }] of lives.entries()) {
           expect(creates.filter((res) => ![201, 402, 409].includes(res.status)).map((res) => res.text)).toEqual([]);
           for (const res of creates.filter((r) => r.status === 409)) {
             expect(holds[h].retryFrom).not.toBeNull();
             expect(res.body.detail).toMatch(/still in progress/);
           }
-          if (end) expect({ h, status: end.status, text: end.text }).toEqual({ h, status: 200, text: end.text });
+          // An end is done, or (against its rival) finds the hold no longer active.
+          const allowed = holds[h].rival === null ? [200] : [200, 409];
+          for (const { res } of ends)
+            expect({ h, ok: allowed.includes(res.status), text: res.text }).toMatchObject({ ok: true });
         }
         expect(reads.filter((res) => res.status !== 200).map((res) => res.text)).toEqual([]);
 
@@ -178,6 +205,15 @@ describe('usage debits and holds racing from two instances (PostgreSQL)', () => 
           if (res.status !== 200) continue;
           if (!firstOf.has(key)) firstOf.set(key, { body: res.body });
           else expect(res.body).toEqual(firstOf.get(key)!.body);
+        }
+        // A debit takes all it asks, or (allow_partial) what was available, never more.
+        for (const [key, { body }] of firstOf) {
+          const { amount, allowPartial } = debits[key];
+          const { debited, shortfall, balance: after, available_balance: available } = body as any;
+          expect(debited + shortfall).toBe(amount);
+          if (!allowPartial) expect(shortfall).toBe(0);
+          if (shortfall > 0) expect(available).toBe(0);
+          expect(Math.min(after, available)).toBeGreaterThanOrEqual(0);
         }
         for (const key of firstOf.keys()) {
           const fresh = debitAnswers.filter((d) => d.key === key && d.res.status === 200 && !isReplay(d.res));
@@ -194,21 +230,37 @@ describe('usage debits and holds racing from two instances (PostgreSQL)', () => 
           madeHolds.set(h, { body: made[0].body });
         }
 
-        // What each hold's end spent or gave back.
+        // What each hold's end spent or gave back: one capture won, or releases only (a released
+        // hold released again answers it again), never both.
         let captured = 0;
         let stillHeld = 0;
+        const capturedHolds = new Map<string, number>();
+        const releasedHolds = new Set<string>();
         for (const [h, { body }] of madeHolds) {
-          const spec = holds[h];
-          const end = lives[h].end;
-          if (spec.end === 'keep') {
-            stillHeld += spec.amount;
-          } else if (spec.end === 'release') {
-            expect(end!.body.hold).toMatchObject({ id: body.id, status: 'released', captured_amount: null });
+          if (holds[h].end === 'keep') {
+            stillHeld += holds[h].amount;
+            continue;
+          }
+          const won = lives[h].ends.filter(({ res }) => res.status === 200);
+          const capture = won.find(({ action }) => action === 'capture');
+          if (capture) {
+            expect(won).toHaveLength(1);
+            captured += capture.amount;
+            capturedHolds.set(body.id, capture.amount);
+            expect(capture.res.body.hold).toMatchObject({
+              id: body.id,
+              status: 'captured',
+              captured_amount: capture.amount,
+            });
+            expect(capture.res.body.transaction).toMatchObject({ amount: -capture.amount, transaction_type: 'usage' });
+            expect(capture.res.body.transaction.balance_after).toBeGreaterThanOrEqual(0);
           } else {
-            captured += spec.part;
-            expect(end!.body.hold).toMatchObject({ id: body.id, status: 'captured', captured_amount: spec.part });
-            expect(end!.body.transaction).toMatchObject({ amount: -spec.part, transaction_type: 'usage' });
-            expect(end!.body.transaction.balance_after).toBeGreaterThanOrEqual(0);
+            expect(won.length).toBeGreaterThan(0);
+            releasedHolds.add(body.id);
+            for (const { res } of won) {
+              expect(res.body.hold).toMatchObject({ id: body.id, status: 'released', captured_amount: null });
+              expect(res.body).toEqual(won[0].res.body);
+            }
           }
         }
 
@@ -252,10 +304,13 @@ describe('usage debits and holds racing from two instances (PostgreSQL)', () => 
         expect(balance?.balance ?? 0).toBe(initial - accepted);
         expect(Number(ledger.total)).toBe(initial - accepted);
         expect(Number(ledger.lowest ?? 0)).toBeGreaterThanOrEqual(0);
-        const captures = [...madeHolds.keys()].filter((h) => holds[h].end.startsWith('capture')).length;
-        expect(Number(ledger.usage)).toBe(records.filter((r) => r.debited > 0).length + captures);
+        expect(Number(ledger.usage)).toBe(records.filter((r) => r.debited > 0).length + capturedHolds.size);
         const holdRows = await a.db.select().from(creditHolds).where(eq(creditHolds.orgId, id));
         expect(holdRows).toHaveLength(madeHolds.size);
+        for (const hold of holdRows) {
+          const status = capturedHolds.has(hold.id) ? 'captured' : releasedHolds.has(hold.id) ? 'released' : 'active';
+          expect([hold.status, hold.capturedAmount]).toEqual([status, capturedHolds.get(hold.id) ?? null]);
+        }
         const after = await credits(a, apiKey, slug);
         expect(after.body).toMatchObject({
           balance: initial - accepted,
