@@ -101,7 +101,8 @@ describe('auto-refill', () => {
 
     // Below the threshold again, but this month's one refill is spent.
     await spend(s, orgId, 1000);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // No wait needed: a refill starts (its row written) in the debit's own transaction, which
+    // has committed by the time the debit answers.
     expect(await refills(s, orgId)).toHaveLength(1);
     expect(await entries(s, orgId, 'auto_refill')).toHaveLength(1);
   });
@@ -234,7 +235,7 @@ describe('auto-refill', () => {
     // Capturing 300 of 1000 leaves 700 available: no refill (the captured hold is spent, not held).
     const first = await hold(300);
     expect((await s.request('POST', `${holds}/${first}/capture`, { headers: bearer(host) })).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The capture's transaction would have started it: nothing to wait for.
     expect(await refills(s, orgId)).toEqual([]);
     // 300 more held: a debit of 1 leaves 699 in the balance but 399 available, below 500.
     await hold(300);
