@@ -154,7 +154,8 @@ export function printResults({ rows, webhooks, usage, autoRefill, soak }: Result
       `\nautorefill (${autoRefill.orgs} orgs, ${autoRefill.seconds} s): ${c.held ? 'HELD' : 'VIOLATED'} — ` +
         `${autoRefill.debitsPerSecond.toFixed(0)} debits/s accepted; ${c.sent} sent, ${c.answered} answered 200, ` +
         `${c.refused} answered 402, ${c.applied} applied, ${c.wrong} wrong; refills ${c.started} started, ` +
-        `${c.succeeded} succeeded, ${c.failed} failed, ${c.inFlight} still in flight; ${c.overlaps} overlapping` +
+        `${c.succeeded} succeeded, ${c.failed} failed, ${c.inFlight} still in flight (lifetime p50 ${c.refillP50Ms.toFixed(0)} ms, ` +
+        `max ${c.refillMaxMs.toFixed(0)} ms); ${c.overlaps} overlapping` +
         `${c.overlaps ? ` (up to ${c.maxOverlapMs.toFixed(1)} ms)` : ''} ` +
         `(${c.waitedOnGrant} began waiting on the previous grant's balance lock${c.waitedOnGrant ? `, up to ${c.maxWaitMs.toFixed(1)} ms` : ''}), ${c.refillsNotGrantedOnce} not granted once, ` +
         `${c.orphanEntries} entries without a refill, ${c.succeededEvents} payment_intent.succeeded events received; balances ${c.balance} (expected ${c.expectedBalance}, ` +

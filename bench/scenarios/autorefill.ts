@@ -1,5 +1,5 @@
 import { query } from '../database';
-import { runLoad, type Sample } from '../load';
+import { median, runLoad, type Sample } from '../load';
 import { log } from '../log';
 import { sampleRow, type Row } from '../report';
 import { authHeaders, CANCEL_URL, creditsPath, post, SUCCESS_URL } from '../requests';
@@ -14,7 +14,7 @@ import { debits, Tally } from './usage';
 const PURCHASE_BUNDLES = 6;
 /** Credits: a debit leaving less available than this starts a refill. */
 const THRESHOLD = 5000;
-/** Bundles a refill buys: about what the debits spend while one refill is charged (the charge job waits up to a 2 s poll). */
+/** Bundles a refill buys: less than the debits spend while one is charged (about 3 s), so refills follow each other and the balance touches zero. */
 const REFILL_BUNDLES = 2;
 /** The most a month allows: the run must never be stopped by it. */
 const MONTHLY_LIMIT = 100;
@@ -50,6 +50,9 @@ export interface AutoRefillCheck {
   orgsOff: number;
   /** `payment_intent.succeeded` events the API received (each raced the charge job's own grant of its refill). */
   succeededEvents: number;
+  /** Refill lifetimes, created_at … last update (the charge job waits for the queue's next 2 s poll), median and longest. */
+  refillP50Ms: number;
+  refillMaxMs: number;
   /** Whether some org reached its monthly limit (then refills stopped: not a failure, but the run measured less). */
   monthlyLimitHit: boolean;
 }
@@ -334,6 +337,7 @@ async function verify(dbUrl: string, orgs: RefillOrg[], tally: Tally, sample: Sa
     `select count(*) as events from stripe_events where type = 'payment_intent.succeeded'`,
   );
 
+  const lifetimes = refills.map((r) => Number(BigInt(r.updated_us) - BigInt(r.created_us)) / 1000);
   const count = (status: string) => refills.filter((r) => r.status === status).length;
   const inFlight = count('pending') + count('processing');
   return {
@@ -369,6 +373,8 @@ async function verify(dbUrl: string, orgs: RefillOrg[], tally: Tally, sample: Sa
     lowest,
     orgsOff,
     succeededEvents: Number(events),
+    refillP50Ms: median(lifetimes),
+    refillMaxMs: Math.max(0, ...lifetimes),
     monthlyLimitHit,
   };
 }
