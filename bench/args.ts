@@ -1,9 +1,18 @@
 import { fail } from './log';
 
-export const SCENARIOS = ['checkout', 'invalid', 'balance', 'latency', 'webhook', 'usage', 'soak'] as const;
+export const SCENARIOS = [
+  'checkout',
+  'invalid',
+  'balance',
+  'latency',
+  'webhook',
+  'usage',
+  'autorefill',
+  'soak',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only checkout,invalid,balance,latency,webhook,usage,soak]
+const USAGE = `usage: npm run bench -- [--quick] [--only checkout,invalid,balance,latency,webhook,usage,autorefill,soak]
                  [--soak-seconds N] [--rounds N] [--seconds N] [--webhook-events N]
                  [--cpu-prof api,floor,emulator]`;
 
@@ -15,6 +24,8 @@ export interface Args {
   seconds: number;
   warmupSeconds: number;
   webhookEvents: number;
+  /** How long the auto-refill scenario debits. */
+  autoRefillSeconds: number;
   /** Open-loop (fixed arrival rate) runs: the rates, and how long each side runs at each. */
   latency: { rates: number[]; seconds: number; rounds: number };
   cpuProf: Set<string>;
@@ -63,6 +74,7 @@ export function parseArgs(argv: string[]): Args {
     seconds: int('--seconds', quick ? 1 : 5, 1),
     warmupSeconds: quick ? 1 : 2,
     webhookEvents: int('--webhook-events', quick ? 200 : 2000, 1),
+    autoRefillSeconds: quick ? 4 : 20,
     // Quick: one rate, 2 s a side (proves the generator); full: 100 and 300 req/s, 5 s a side, twice.
     latency: quick ? { rates: [100], seconds: 2, rounds: 1 } : { rates: [100, 300], seconds: 5, rounds: 2 },
     cpuProf: new Set((values.get('--cpu-prof') ?? '').split(',').filter(Boolean)),

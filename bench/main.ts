@@ -10,6 +10,7 @@ import { createBenchDatabase, type BenchDatabase } from './database';
 import { log } from './log';
 import type { Service } from './processes';
 import { printResults, writeReport, type Results } from './report';
+import { autoRefillScenario } from './scenarios/autorefill';
 import { balanceScenario } from './scenarios/balance';
 import { checkoutScenario } from './scenarios/checkout';
 import { invalidScenario } from './scenarios/invalid';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
 
     if (results.webhooks.some((w) => !w.exactlyOnce.held)) exitCode = 1;
     if (results.usage.some((u) => u.checks.some((c) => !c.held))) exitCode = 1;
+    if (results.autoRefill && !results.autoRefill.check.held) exitCode = 1;
     const unexpected = results.rows.reduce((n, r) => n + r.unexpected, 0);
     if (unexpected > 0) exitCode = 1;
     printResults(results);
@@ -64,7 +66,7 @@ async function main(): Promise<void> {
 /** The scenarios `--only` selects, in the table's order. */
 async function runScenarios(stack: Stack, args: Args): Promise<Results> {
   const rounds = { rounds: args.rounds, seconds: args.seconds, warmupSeconds: args.warmupSeconds };
-  const results: Results = { rows: [], webhooks: [], usage: [], soak: undefined };
+  const results: Results = { rows: [], webhooks: [], usage: [], autoRefill: undefined, soak: undefined };
   if (args.only.has('checkout')) results.rows.push(await checkoutScenario(stack, rounds));
   if (args.only.has('invalid')) results.rows.push(await invalidScenario(stack, rounds));
   if (args.only.has('balance')) results.rows.push(await balanceScenario(stack, rounds));
@@ -76,6 +78,10 @@ async function runScenarios(stack: Stack, args: Args): Promise<Results> {
   if (args.only.has('usage')) {
     results.usage = await usageScenarios(stack, rounds);
     results.rows.push(...results.usage.map((u) => u.row));
+  }
+  if (args.only.has('autorefill')) {
+    results.autoRefill = await autoRefillScenario(stack, args.autoRefillSeconds);
+    results.rows.push(results.autoRefill.row);
   }
   if (args.only.has('soak')) {
     results.soak = await soakScenario(stack, args.soakSeconds);

@@ -6,6 +6,7 @@ import type { Args } from './args';
 import { CONNECTIONS, median, type Comparison, type Sample } from './load';
 import type { OpenLoopSample } from './open-loop';
 import { REPO_ROOT } from './processes';
+import type { AutoRefillResult } from './scenarios/autorefill';
 import type { SoakResult } from './scenarios/soak';
 import type { UsageResult } from './scenarios/usage';
 import type { WebhookResult } from './scenarios/webhook';
@@ -55,6 +56,7 @@ export interface Results {
   rows: Row[];
   webhooks: WebhookResult[];
   usage: UsageResult[];
+  autoRefill: AutoRefillResult | undefined;
   soak: SoakResult | undefined;
 }
 
@@ -123,7 +125,7 @@ export function sampleRow(scenario: string, s: Sample, target: string, met: bool
 }
 
 /** The table, then the webhook exactly-once checks and the soak's memory, on stdout. */
-export function printResults({ rows, webhooks, usage, soak }: Results): void {
+export function printResults({ rows, webhooks, usage, autoRefill, soak }: Results): void {
   process.stdout.write('\n' + renderTable(rows) + '\n');
   const split = rows.filter((r) => r.same_work);
   if (split.length > 0) process.stdout.write('\n' + renderSameWork(split) + '\n');
@@ -145,6 +147,21 @@ export function printResults({ rows, webhooks, usage, soak }: Results): void {
           `Σ ledger ${side.ledger}); lowest balance_after ${side.lowest}\n`,
       );
     }
+  }
+  if (autoRefill) {
+    const c = autoRefill.check;
+    process.stdout.write(
+      `\nautorefill (${autoRefill.orgs} orgs, ${autoRefill.seconds} s): ${c.held ? 'HELD' : 'VIOLATED'} — ` +
+        `${autoRefill.debitsPerSecond.toFixed(0)} debits/s accepted; ${c.sent} sent, ${c.answered} answered 200, ` +
+        `${c.refused} answered 402, ${c.applied} applied, ${c.wrong} wrong; refills ${c.started} started, ` +
+        `${c.succeeded} succeeded, ${c.failed} failed, ${c.inFlight} still in flight (lifetime p50 ${c.refillP50Ms.toFixed(0)} ms, ` +
+        `max ${c.refillMaxMs.toFixed(0)} ms); ${c.overlaps} overlapping` +
+        `${c.overlaps ? ` (up to ${c.maxOverlapMs.toFixed(1)} ms)` : ''} ` +
+        `(${c.waitedOnGrant} began waiting on the previous grant's balance lock${c.waitedOnGrant ? `, up to ${c.maxWaitMs.toFixed(1)} ms` : ''}), ${c.refillsNotGrantedOnce} not granted once, ` +
+        `${c.orphanEntries} entries without a refill, ${c.succeededEvents} payment_intent.succeeded events received; balances ${c.balance} (expected ${c.expectedBalance}, ` +
+        `Σ ledger ${c.ledger}, ${c.orgsOff} orgs off); lowest ${c.lowest}` +
+        `${c.monthlyLimitHit ? '; the monthly limit was reached' : ''}\n`,
+    );
   }
   if (soak) {
     process.stdout.write(
@@ -182,6 +199,13 @@ export function writeReport(args: Args, results: Results, started: number, exitC
       events: args.webhookEvents,
     })),
     usage: results.usage.map((u) => ({ label: u.label, orgs: u.orgs, checks: u.checks })),
+    autorefill: results.autoRefill && {
+      orgs: results.autoRefill.orgs,
+      seconds: results.autoRefill.seconds,
+      debits_per_second: results.autoRefill.debitsPerSecond,
+      statuses: results.autoRefill.sample.statuses,
+      check: results.autoRefill.check,
+    },
     soak: results.soak,
     duration_s: Math.round((Date.now() - started) / 1000),
     exit_code: exitCode,

@@ -21,12 +21,20 @@ export interface Seeded {
   usageOrgs: SeededOrg[];
   /** The floor's own orgs for the same runs (its debits never mix with the API's). */
   usageFloorOrgs: SeededOrg[];
+  /** Auto-refill: each org's admin key buys and sets up; `key` is the host's service key that spends. */
+  refillOrgs: RefillOrg[];
+}
+
+export interface RefillOrg extends SeededOrg {
+  adminKey: string;
 }
 
 /** How many orgs the spread webhook scenario shares its events between. */
 export const WEBHOOK_ORGS = 16;
 /** How many orgs the spread usage scenario shares its debits between. */
 export const USAGE_ORGS = 16;
+/** How many orgs the auto-refill scenario's debits are dealt over (each with refills of its own). */
+export const REFILL_ORGS = 2;
 
 /** Migrates the fresh database and adds the orgs, admins and API keys the scenarios act as. */
 export async function seed(url: string): Promise<Seeded> {
@@ -63,6 +71,13 @@ export async function seed(url: string): Promise<Seeded> {
       usageOrgs.push(await usageOrg(`bench-usage-${i}`));
       usageFloorOrgs.push(await usageOrg(`bench-usage-floor-${i}`));
     }
+    const refillOrgs: RefillOrg[] = [];
+    for (let i = 0; i < REFILL_ORGS; i++) {
+      const slug = `bench-refill-${i}`;
+      const { org, key: adminKey } = await member(slug, `${slug}@bench.test`);
+      const { key } = await directory.createServiceKey(`host-${slug}`, { scopes: ['credits:spend'], orgs: [slug] });
+      refillOrgs.push({ id: org.id, slug: org.slug, key, adminKey });
+    }
     return {
       orgId: main.org.id,
       orgSlug: main.org.slug,
@@ -72,6 +87,7 @@ export async function seed(url: string): Promise<Seeded> {
       webhookOrgs,
       usageOrgs,
       usageFloorOrgs,
+      refillOrgs,
     };
   } finally {
     await handle.close();

@@ -76,13 +76,13 @@ export async function usageScenarios(stack: Stack, rounds: Rounds): Promise<Usag
 }
 
 /** What the load generator sent, and which of it was answered 200. */
-class Tally {
+export class Tally {
   readonly sent = new Map<string, { org: string; amount: number }>();
   readonly answered = new Set<string>();
 }
 
 /** Debits of 1–9 credits, each with a fresh key, dealt round-robin over `orgs`; 200s are tallied. */
-function debits(
+export function debits(
   url: string,
   orgs: SeededOrg[],
   pathOf: (org: SeededOrg, index: number) => string,
