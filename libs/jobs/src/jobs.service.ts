@@ -167,7 +167,11 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
         ids.push(
           await boss.work<object>(
             name,
-            { pollingIntervalSeconds: polling, batchSize: 1, includeMetadata: true },
+            {
+              pollingIntervalSeconds: Math.min(job.pollingIntervalSeconds ?? polling, polling),
+              batchSize: 1,
+              includeMetadata: true,
+            },
             ([next]) => this.run(job, handler, next),
           ),
         );
