@@ -119,6 +119,15 @@ describe('credit holds', () => {
     expect(await available()).toBe(0);
   });
 
+  it('an operator’s negative adjustment cannot take credits a hold reserved', async () => {
+    await hold(800);
+    // 1000 in the balance, 200 available: removing 500 would leave the hold uncovered.
+    await expect(grant(orgId, -500)).rejects.toMatchObject({ balance: 1000, held: 800, amount: -500 });
+    expect(await balance()).toBe(1000);
+    expect((await grant(orgId, -200)).balance).toBe(800);
+    expect(await available()).toBe(0);
+  });
+
   const invalidBodies: [unknown, string[], string][] = [
     [{}, ['body', 'amount'], 'missing'],
     [{ amount: 0 }, ['body', 'amount'], 'greater_than_equal'],

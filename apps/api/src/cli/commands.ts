@@ -356,7 +356,9 @@ const COMMANDS: Record<string, Command> = {
       } catch (error) {
         if (error instanceof InsufficientBalanceError) {
           throw new CliFailure(
-            `the balance of ${slug} is ${error.balance}: removing ${-error.amount} would take it below zero`,
+            error.held > 0
+              ? `the balance of ${slug} is ${error.balance}, of which ${error.held} held: removing ${-error.amount} would take the available balance below zero`
+              : `the balance of ${slug} is ${error.balance}: removing ${-error.amount} would take it below zero`,
           );
         }
         throw error;

@@ -27,8 +27,10 @@ export class InsufficientBalanceError extends Error {
   constructor(
     readonly balance: number,
     readonly amount: number,
+    /** Credits active holds reserve, which the debit could not take. */
+    readonly held = 0,
   ) {
-    super(`balance ${balance} cannot cover ${-amount}`);
+    super(`balance ${balance} (${held} held) cannot cover ${-amount}`);
   }
 }
 
@@ -75,7 +77,11 @@ export class LedgerService {
       return { applied: false, balance: await ledger.balance(orgId) };
     }
     const balance = await ledger.lockBalance(orgId);
-    if (balance + input.amount < 0) throw new InsufficientBalanceError(balance, input.amount);
+    // An operator's adjustment spends what is available, like a debit: it may not take what a
+    // hold reserved. A refund takes back what was paid whatever is held (its arithmetic
+    // forgives what was spent); a capture spends its own hold.
+    const held = input.transactionType === 'admin_adjustment' ? await ledger.heldCredits(orgId) : 0;
+    if (balance - held + input.amount < 0) throw new InsufficientBalanceError(balance, input.amount, held);
     const written = await ledger.debit(orgId, entry, alongside);
     // The events this entry causes (they depend on the balance it leaves), in its transaction:
     // none for an entry rolled back.
