@@ -191,6 +191,35 @@ describe('JobsModule', () => {
   });
 });
 
+describe('JobsModule backlog', () => {
+  it('a worker that found a job looks for the next at once, not after its polling interval', async () => {
+    // One worker, polling every 5 min: only a worker that goes on at once gets through a
+    // backlog. pg-boss waited the whole interval after every job, so a queue drained at one job
+    // per interval (payment-details after a burst of purchases: 0.5 a second).
+    const backlog = defineJob<{ n: number }>({ name: 'backlog' });
+    const ran: number[] = [];
+    const database = await createTestDatabaseUrl();
+    const queue = await startQueueApp(
+      { url: database.url },
+      (jobs) => jobs.handle(backlog, async ({ n }) => void ran.push(n)),
+      { pollingIntervalSeconds: 300 },
+    );
+    try {
+      // Written in a transaction: no worker is woken for them.
+      await queue.handle.db.transaction(async (tx) => {
+        for (let n = 1; n <= 5; n++) await queue.jobs.send(backlog, { n }, { tx });
+      });
+      // Sent outside one, this wakes the worker once.
+      await queue.jobs.send(backlog, { n: 6 });
+      await until('the whole backlog run', () => ran.length === 6, 60_000);
+      expect([...ran].sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      await queue.close();
+      await database.drop();
+    }
+  });
+});
+
 describe('JobsModule lifecycle', () => {
   it('with no job declared, starts nothing: not even its schema', async () => {
     const database = await createTestDatabaseUrl();

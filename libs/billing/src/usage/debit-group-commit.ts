@@ -144,7 +144,7 @@ export class DebitGroupCommit {
     const orgIds = [...new Set(group.map((w) => w.orgId))];
     const balances = await writer.lockBalances(orgIds);
     const wanted = new Map(group.map((w) => [slot(w.orgId, w.request.key), { orgId: w.orgId, key: w.request.key }]));
-    const { held, now, existing } = await writer.snapshot([...wanted.values()]);
+    const { held, refillThresholds, now, existing } = await writer.snapshot([...wanted.values()]);
     // Keys recorded before, then keys this group records: a key used twice in one group is a
     // duplicate (same body) or a conflict (another body) of its first use, as across requests.
     const recorded = new Map<string, ExistingUsage>(existing.map((e) => [slot(e.orgId, e.key), e]));
@@ -222,8 +222,12 @@ export class DebitGroupCommit {
       if (!writes.some((w) => w.orgId === orgId && w.debited > 0)) continue;
       // The same events LedgerService.apply's entries cause, in one write per org.
       await this.outbox.emit(tx, orgId, events.get(orgId) ?? []);
-      // Auto-refill starts here when the batch leaves the org below its threshold.
-      await this.afterDebit?.afterDebit(tx, orgId, (balances.get(orgId) ?? 0) - (held.get(orgId) ?? 0));
+      // Auto-refill starts here when the batch leaves the org below its threshold. Orgs with
+      // auto-refill off, or still above it, cost no round trip (one each made 16 orgs' groups
+      // slower than one org's).
+      const available = (balances.get(orgId) ?? 0) - (held.get(orgId) ?? 0);
+      const threshold = refillThresholds.get(orgId);
+      if (threshold !== undefined && available < threshold) await this.afterDebit?.afterDebit(tx, orgId, available);
     }
     return outcomes;
   }

@@ -1,6 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'drizzle-orm';
-import { creditBalances, creditHolds, creditLedger, DbTransaction, rows, usageRecords } from '@credits/database';
+import {
+  autoRefillSettings,
+  creditBalances,
+  creditHolds,
+  creditLedger,
+  DbTransaction,
+  rows,
+  usageRecords,
+} from '@credits/database';
 
 /** A usage record as the group commit reads it: enough to replay it or refuse its key. */
 export interface ExistingUsage {
@@ -16,6 +24,11 @@ export interface ExistingUsage {
 export interface DebitSnapshot {
   /** Σ active, unexpired holds per org (absent: none). */
   held: Map<string, number>;
+  /**
+   * The auto-refill threshold of each org with auto-refill on and a card saved (absent: off):
+   * the group asks auto-refill only about orgs it leaves below theirs, not once per org.
+   */
+  refillThresholds: Map<string, number>;
   /** The transaction's time, to the millisecond: every entry of the group is stamped with it. */
   now: Date;
   existing: ExistingUsage[];
@@ -77,6 +90,7 @@ export class UsageWriter {
     const input = JSON.stringify(wanted.map((w) => ({ org_id: w.orgId, key: w.key })));
     const [row] = await rows<{
       held: Array<{ orgId: string; held: string | number }> | null;
+      thresholds: Array<{ orgId: string; threshold: string | number }> | null;
       now_ms: string | number;
       existing: ExistingUsage[] | null;
     }>(
@@ -92,6 +106,9 @@ export class UsageWriter {
           select org_id, sum(amount) as held from ${creditHolds}
           where org_id in (select org_id from wanted) and status = 'active' and expires_at > now()
           group by org_id) h) as held,
+        (select json_agg(json_build_object('orgId', org_id, 'threshold', threshold))
+          from ${autoRefillSettings}
+          where org_id in (select org_id from wanted) and enabled and payment_method_id is not null) as thresholds,
         floor(extract(epoch from now()) * 1000) as now_ms,
         (select json_agg(json_build_object(
             'orgId', u.org_id, 'key', u.idempotency_key, 'requestHash', u.request_hash,
@@ -101,6 +118,7 @@ export class UsageWriter {
     );
     return {
       held: new Map((row.held ?? []).map((h) => [h.orgId, Number(h.held)])),
+      refillThresholds: new Map((row.thresholds ?? []).map((t) => [t.orgId, Number(t.threshold)])),
       now: new Date(Number(row.now_ms)),
       existing: (row.existing ?? []).map((e) => ({ ...e, balanceAfter: Number(e.balanceAfter) })),
     };
