@@ -185,7 +185,9 @@ describe('the error envelope on every edge (real sockets)', () => {
       const nul = JSON.stringify({ success_url: SUCCESS, cancel_url: CANCEL, note: ['x', 'a\u0000b'] });
       const res = await checkout([['Content-Type', 'application/json']], nul);
       expectEnvelope(res, 422, 'validation_error');
-      expect(res.body.errors).toEqual([expect.objectContaining({ loc: ['body', 'note', 1], type: 'string_unstorable' })]);
+      expect(res.body.errors).toEqual([
+        expect.objectContaining({ loc: ['body', 'note', 1], type: 'string_unstorable' }),
+      ]);
       const url = JSON.stringify({ success_url: `${SUCCESS}\u0000`, cancel_url: CANCEL });
       const inUrl = await checkout([['Content-Type', 'application/json']], url);
       expect(inUrl.body.errors).toEqual([
