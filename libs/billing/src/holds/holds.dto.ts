@@ -3,29 +3,13 @@ import { IsDefined, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } fro
 import { HOLD_STATUSES, HoldStatus } from '@credits/database';
 import { PageSizeQuery } from '@credits/pagination';
 import { CreditTransaction } from '../credits/credits.dto';
-import {
-  IsMetadata,
-  MAX_METADATA_KEY_LENGTH,
-  MAX_METADATA_KEYS,
-  MAX_METADATA_VALUE_LENGTH,
-} from './metadata.validator';
+import { IsMetadata, MAX_CREDITS, MAX_DESCRIPTION_LENGTH, metadataSchema, MIN_CREDITS } from '../spending/spend-fields';
 
-export const MIN_CREDITS = 1;
-export const MAX_CREDITS = 1_000_000_000;
 export const MIN_EXPIRES_IN = 1;
 export const MAX_EXPIRES_IN = 86_400;
 export const DEFAULT_EXPIRES_IN = 900;
-export const MAX_DESCRIPTION_LENGTH = 500;
 
-const METADATA_SCHEMA = {
-  description:
-    `Your own labels, returned as given: at most ${MAX_METADATA_KEYS} keys of at most ${MAX_METADATA_KEY_LENGTH} ` +
-    `characters, string values of at most ${MAX_METADATA_VALUE_LENGTH}`,
-  type: 'object',
-  additionalProperties: { type: 'string', maxLength: MAX_METADATA_VALUE_LENGTH },
-  maxProperties: MAX_METADATA_KEYS,
-  example: { sandbox_id: 'sbx_42' },
-} as const;
+const METADATA_SCHEMA = metadataSchema('Your own labels, returned as given', { sandbox_id: 'sbx_42' });
 
 @ApiSchema({ name: 'CreateCreditHoldRequest', description: 'Reserve credits now, to capture or release later.' })
 export class CreateCreditHoldRequest {

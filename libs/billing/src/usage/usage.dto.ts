@@ -14,62 +14,26 @@ import {
   MaxLength,
   Min,
   MinLength,
-  ValidateBy,
   ValidateNested,
 } from 'class-validator';
 import { TRANSACTION_TYPES } from '@credits/database';
 import type { CreditTransaction } from '../credits/credits.dto';
+import { IsMetadata, MAX_CREDITS, MAX_DESCRIPTION_LENGTH, metadataSchema, MIN_CREDITS } from '../spending/spend-fields';
 
-export const MIN_USAGE_AMOUNT = 1;
-export const MAX_USAGE_AMOUNT = 1_000_000_000;
-export const MAX_DESCRIPTION_LENGTH = 500;
-export const MAX_METADATA_KEYS = 20;
-export const MAX_METADATA_KEY_LENGTH = 40;
-export const MAX_METADATA_VALUE_LENGTH = 500;
 export const MAX_BATCH_ITEMS = 500;
 export const MAX_USAGE_KEY_LENGTH = 255;
 const PRINTABLE = /^[\x21-\x7e]+$/;
 
-/** Why `metadata` is refused, or undefined when it is a valid map of strings. */
-function metadataProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'Input should be an object';
-  const entries = Object.entries(value);
-  if (entries.length > MAX_METADATA_KEYS) return `Metadata should have at most ${MAX_METADATA_KEYS} keys`;
-  for (const [key, item] of entries) {
-    if (key.length === 0 || key.length > MAX_METADATA_KEY_LENGTH) {
-      return `Metadata keys should have 1 to ${MAX_METADATA_KEY_LENGTH} characters`;
-    }
-    if (typeof item !== 'string') return `Metadata value of "${key}" should be a string`;
-    if (item.length > MAX_METADATA_VALUE_LENGTH) {
-      return `Metadata value of "${key}" should have at most ${MAX_METADATA_VALUE_LENGTH} characters`;
-    }
-  }
-  return undefined;
-}
-
-/** At most 20 string keys (≤ 40 characters) with string values (≤ 500); reported as `dict_type`. */
-const IsMetadata = () =>
-  ValidateBy({
-    name: 'dict_type',
-    validator: {
-      validate: (value: unknown) => metadataProblem(value) === undefined,
-      defaultMessage: (args) => metadataProblem(args?.value) ?? 'Invalid metadata',
-    },
-  });
-
-const METADATA_SCHEMA = {
-  description: `The host's own fields, stored on the ledger entry: at most ${MAX_METADATA_KEYS} keys of at most ${MAX_METADATA_KEY_LENGTH} characters, string values of at most ${MAX_METADATA_VALUE_LENGTH}`,
-  type: 'object',
-  additionalProperties: { type: 'string', maxLength: MAX_METADATA_VALUE_LENGTH },
-  maxProperties: MAX_METADATA_KEYS,
-  example: { sandbox_id: 'sbx_123', model: 'large' },
-} as const;
+const METADATA_SCHEMA = metadataSchema("The host's own fields, stored on the ledger entry", {
+  sandbox_id: 'sbx_123',
+  model: 'large',
+});
 
 const AMOUNT_SCHEMA = {
   description: 'Credits to debit: a JSON integer',
   type: 'integer',
-  minimum: MIN_USAGE_AMOUNT,
-  maximum: MAX_USAGE_AMOUNT,
+  minimum: MIN_CREDITS,
+  maximum: MAX_CREDITS,
   example: 25,
 } as const;
 
@@ -78,8 +42,8 @@ class UsageFields {
   @ApiProperty(AMOUNT_SCHEMA)
   @IsDefined()
   @IsInt()
-  @Min(MIN_USAGE_AMOUNT)
-  @Max(MAX_USAGE_AMOUNT)
+  @Min(MIN_CREDITS)
+  @Max(MAX_CREDITS)
   amount!: number;
 
   @ApiPropertyOptional({

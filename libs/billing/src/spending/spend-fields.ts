@@ -1,8 +1,29 @@
 import { ValidationArguments, ValidationOptions, registerDecorator } from 'class-validator';
 
+/**
+ * The fields a debit and a hold share (DESIGN §1.1): an amount of credits, a description and
+ * the host's metadata, with one set of bounds and one validator, so both routes answer a bad
+ * value alike.
+ */
+export const MIN_CREDITS = 1;
+export const MAX_CREDITS = 1_000_000_000;
+export const MAX_DESCRIPTION_LENGTH = 500;
 export const MAX_METADATA_KEYS = 20;
 export const MAX_METADATA_KEY_LENGTH = 40;
 export const MAX_METADATA_VALUE_LENGTH = 500;
+
+/** The OpenAPI schema of `metadata`, with what the route does with it. */
+export function metadataSchema(purpose: string, example: Record<string, string>) {
+  return {
+    description:
+      `${purpose}: at most ${MAX_METADATA_KEYS} keys of at most ${MAX_METADATA_KEY_LENGTH} ` +
+      `characters, string values of at most ${MAX_METADATA_VALUE_LENGTH}`,
+    type: 'object',
+    additionalProperties: { type: 'string', maxLength: MAX_METADATA_VALUE_LENGTH },
+    maxProperties: MAX_METADATA_KEYS,
+    example,
+  } as const;
+}
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
