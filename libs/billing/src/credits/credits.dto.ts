@@ -3,6 +3,7 @@ import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { TRANSACTION_TYPES, TransactionType } from '@credits/database';
 import { PageSizeQuery } from '@credits/pagination';
+import type { LedgerEntry } from '../ledger/ledger.repository';
 
 const toList = ({ value }: { value: unknown }) => (value === undefined || Array.isArray(value) ? value : [value]);
 
@@ -86,6 +87,20 @@ export class CreditTransaction {
     example: 'https://pay.stripe.com/receipts/payment/abc123',
   })
   receipt_url!: string | null;
+}
+
+/** A ledger entry as every route presents it (the ledger listing, a capture's answer). */
+export function toCreditTransaction(entry: LedgerEntry): CreditTransaction {
+  return {
+    id: entry.id,
+    amount: entry.amount,
+    balance_after: entry.balanceAfter,
+    transaction_type: entry.transactionType,
+    description: entry.description,
+    created_at: entry.createdAt.toISOString(),
+    checkout_session_id: entry.checkoutSessionId,
+    receipt_url: entry.receiptUrl,
+  };
 }
 
 @ApiSchema({ name: 'CreditTransactionPage', description: 'A page of the ledger, newest first.' })

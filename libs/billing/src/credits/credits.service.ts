@@ -3,7 +3,12 @@ import { InjectConfig, type AppConfig } from '@credits/config';
 import { CursorCodec } from '@credits/pagination';
 import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
 import { LedgerService } from '../ledger/ledger.service';
-import { CreditBalanceResponse, CreditTransactionPage, ListTransactionsQuery } from './credits.dto';
+import {
+  CreditBalanceResponse,
+  CreditTransactionPage,
+  ListTransactionsQuery,
+  toCreditTransaction,
+} from './credits.dto';
 
 /** The ledger resumes before this entry's sequence number. */
 const ledgerCursor = new CursorCodec<number>(
@@ -36,20 +41,6 @@ export class CreditsService {
   async transactions(orgId: string, query: ListTransactionsQuery): Promise<CreditTransactionPage> {
     const beforeSeq = query.cursor === undefined ? undefined : ledgerCursor.decode(query.cursor);
     const rows = await this.ledger.entries(orgId, { limit: query.limit + 1, beforeSeq, types: query.transaction_type });
-    return ledgerCursor.page(
-      rows,
-      query.limit,
-      (row) => ({
-        id: row.id,
-        amount: row.amount,
-        balance_after: row.balanceAfter,
-        transaction_type: row.transactionType,
-        description: row.description,
-        created_at: row.createdAt.toISOString(),
-        checkout_session_id: row.checkoutSessionId,
-        receipt_url: row.receiptUrl,
-      }),
-      (row) => row.seq,
-    );
+    return ledgerCursor.page(rows, query.limit, toCreditTransaction, (row) => row.seq);
   }
 }

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { and, eq, sql, SQL } from 'drizzle-orm';
-import { creditHolds, creditLedger, Db, DbTransaction, HoldStatus, InjectDb, rows } from '@credits/database';
+import { creditHolds, Db, DbTransaction, HoldStatus, InjectDb, rows } from '@credits/database';
 
 export type HoldRow = typeof creditHolds.$inferSelect;
-export type LedgerEntryRow = typeof creditLedger.$inferSelect;
 
 /** Where a listing resumes: after the hold created at `micros` (µs since the epoch) with this id. */
 export interface HoldPosition {
@@ -167,14 +166,6 @@ export class HoldsRepository {
       .set({ status: 'released', releasedAt: sql`now()` })
       .where(and(eq(creditHolds.orgId, orgId), eq(creditHolds.id, id), eq(creditHolds.status, 'active')))
       .returning(holdColumns);
-    return row;
-  }
-
-  async ledgerEntry(orgId: string, tx: DbTransaction, id: string): Promise<LedgerEntryRow> {
-    const [row] = await tx
-      .select()
-      .from(creditLedger)
-      .where(and(eq(creditLedger.orgId, orgId), eq(creditLedger.id, id)));
     return row;
   }
 

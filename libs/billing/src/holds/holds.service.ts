@@ -5,7 +5,7 @@ import { Db, DbTransaction, InjectDb } from '@credits/database';
 import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from '@credits/errors';
 import { CursorCodec } from '@credits/pagination';
 import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
-import { CreditTransaction } from '../credits/credits.dto';
+import { toCreditTransaction } from '../credits/credits.dto';
 import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
 import { InsufficientBalanceError, LedgerService } from '../ledger/ledger.service';
 import {
@@ -17,7 +17,7 @@ import {
   ListHoldsQuery,
   ReleasedCreditHold,
 } from './holds.dto';
-import { HoldPosition, HoldRow, HoldsRepository, LedgerEntryRow } from './holds.repository';
+import { HoldPosition, HoldRow, HoldsRepository } from './holds.repository';
 
 /** Far longer than creating a hold takes: only a dead request's claim on its key is taken over. */
 const IDEMPOTENCY_LOCK_MS = 30_000;
@@ -48,19 +48,6 @@ export function toCreditHold(row: HoldRow): CreditHold {
     expires_at: row.expiresAt.toISOString(),
     captured_at: row.capturedAt?.toISOString() ?? null,
     released_at: row.releasedAt?.toISOString() ?? null,
-  };
-}
-
-function toTransaction(entry: LedgerEntryRow): CreditTransaction {
-  return {
-    id: entry.id,
-    amount: entry.amount,
-    balance_after: entry.balanceAfter,
-    transaction_type: entry.transactionType,
-    description: entry.description,
-    created_at: entry.createdAt.toISOString(),
-    checkout_session_id: entry.checkoutSessionId,
-    receipt_url: entry.receiptUrl,
   };
 }
 
@@ -178,8 +165,8 @@ export class HoldsService {
       // the unique source_ref is the backstop.
       if (!applied.applied || !applied.entryId) throw new ConflictError('This hold was already captured');
       const captured = await this.holds.markCaptured(orgId, tx, hold.id, { amount, ledgerEntryId: applied.entryId });
-      const entry = await this.holds.ledgerEntry(orgId, tx, applied.entryId);
-      return { hold: toCreditHold(captured), transaction: toTransaction(entry) };
+      const entry = await this.ledger.entry(tx, orgId, applied.entryId);
+      return { hold: toCreditHold(captured), transaction: toCreditTransaction(entry!) };
     });
   }
 

@@ -104,6 +104,15 @@ export class LedgerWriter {
     return balanceOf(this.tx, orgId);
   }
 
+  /** One of the org's entries, as this transaction sees it (undefined: none of the org's). */
+  async entry(orgId: string, id: string): Promise<LedgerEntry | undefined> {
+    const [row] = await this.tx
+      .select()
+      .from(creditLedger)
+      .where(and(eq(creditLedger.orgId, orgId), eq(creditLedger.id, id)));
+    return row;
+  }
+
   /** The org's balance, its row locked for the rest of the transaction. */
   async lockBalance(orgId: string): Promise<number> {
     await this.tx.insert(creditBalances).values({ orgId, balance: 0 }).onConflictDoNothing();

@@ -101,6 +101,11 @@ export class LedgerService {
     return { applied: true, balance: written.balanceAfter, entryId: written.id };
   }
 
+  /** One of the org's entries, read in the caller's transaction (it may have just written it). */
+  entry(tx: DbTransaction, orgId: string, id: string): Promise<LedgerEntry | undefined> {
+    return this.ledger.in(tx).entry(orgId, id);
+  }
+
   /** The org's balance, its row locked for the rest of the transaction. */
   lockBalance(tx: DbTransaction, orgId: string): Promise<number> {
     return this.ledger.in(tx).lockBalance(orgId);
