@@ -159,15 +159,15 @@ export class AutoRefillPayments implements OnModuleInit {
   }
 
   /**
-   * `charge.refunded` for a refill's charge: debits the refunded share of its credits like a
-   * purchase refund (`refundShare`), within the balance. What earlier refunds of the charge
-   * debited is read from their ledger entries; a shortfall forgiven because the credits were
-   * spent is not recorded, so a later refund of the same charge may still collect it.
+   * `charge.refunded` for a refill's charge (`refillId`: the refill its PaymentIntent paid, ours
+   * or named in the intent's metadata at Stripe when we had not recorded it yet): debits the
+   * refunded share of its credits like a purchase refund (`refundShare`), within the balance.
+   * What earlier refunds of the charge settled, debited or forgiven because the credits were
+   * spent, is `refund_settled_credits`: a forgiven shortfall is never collected later.
    */
-  async refunded(tx: DbTransaction, charge: Stripe.Charge): Promise<void> {
+  async refunded(tx: DbTransaction, charge: Stripe.Charge, refillId: string): Promise<void> {
     const paymentIntent = typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
-    const refillId = paymentIntent ? await this.refills.in(tx).idByPaymentIntent(paymentIntent) : undefined;
-    if (!refillId || !paymentIntent) throw new PermanentFailure(`refund for charge ${charge.id} matches no refill`);
+    if (!paymentIntent) throw new PermanentFailure(`refund for charge ${charge.id} has no payment intent`);
     let refill = await this.lockRefill(tx, refillId);
     if (refill.status !== 'succeeded') {
       // The refund overtook the payment's answer: a refunded charge was paid.
@@ -176,20 +176,35 @@ export class AutoRefillPayments implements OnModuleInit {
       await this.grant(tx, refill.id, paymentIntent, charge.receipt_url ?? null);
       refill = await this.lockRefill(tx, refillId);
     }
-    const writer = this.entries.in(tx);
-    const { paid, due } = refundShare({
+    // Credits come from the PaymentIntent that paid the refill, and only they are taken back.
+    if (refill.stripePaymentIntentId !== paymentIntent)
+      throw new PermanentFailure(
+        `refund for charge ${charge.id} of ${paymentIntent}, which did not pay refill ${refill.id} (${refill.stripePaymentIntentId})`,
+      );
+    // The balance before the refill's row changes, in the order `grant` takes them.
+    const balance = await this.ledger.lockBalance(tx, refill.orgId);
+    // Refunds settled before refills kept count left only their ledger entries, what they debited.
+    const settled = Math.max(
+      refill.refundSettledCredits,
+      await this.entries.in(tx).refundedCredits(refill.orgId, charge.id),
+    );
+    const { paid, owed, due } = refundShare({
       credits: refill.credits,
-      settled: await writer.refundedCredits(refill.orgId, charge.id),
+      settled,
       chargeAmount: charge.amount,
       sessionAmount: refill.amount,
       refunded: charge.amount_refunded,
     });
     if (due === 0) return;
-    const { debit, forgiven } = debitWithinBalance(due, await this.ledger.lockBalance(tx, refill.orgId));
+    // Settled from now on, whether debited below or forgiven because it was already spent.
+    await this.refills.in(tx).update(refill.orgId, refill.id, { refundSettledCredits: owed });
+    const { debit, forgiven } = debitWithinBalance(due, balance);
     if (forgiven > 0)
       this.logger.warn({
         msg: 'refund exceeds the remaining balance; forgiving the rest',
         auto_refill_id: refill.id,
+        owed: due,
+        balance,
         forgiven,
       });
     if (debit === 0) return;

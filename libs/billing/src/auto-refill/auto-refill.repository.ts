@@ -34,7 +34,7 @@ export interface BundlePrice {
 }
 
 export type AutoRefillChanges = Partial<
-  Pick<AutoRefillRow, 'status' | 'stripePaymentIntentId' | 'failureCode' | 'failureMessage'>
+  Pick<AutoRefillRow, 'status' | 'stripePaymentIntentId' | 'failureCode' | 'failureMessage' | 'refundSettledCredits'>
 >;
 
 /** The first instant of the current calendar month, UTC: where a month's refills are counted from. */

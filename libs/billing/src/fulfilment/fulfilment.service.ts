@@ -11,12 +11,19 @@ import { EventOutcome, StripeEventRepository } from './stripe-event.repository';
 export type { EventOutcome } from './stripe-event.repository';
 
 type EventOf<T extends Stripe.Event.Type> = Extract<Stripe.Event, { type: T }>;
+/** What an event applies to, found before its transaction. */
+interface HandlerTarget {
+  /** The Checkout session (a `checkout.session.*` event's, or the one a refund's charge paid). */
+  sessionId?: string;
+  /** The event's session, already locked by this transaction (when it was). */
+  locked?: CheckoutSessionRow;
+  /** The auto-refill a refund's charge paid. */
+  refillId?: string;
+}
 type Handler<T extends Stripe.Event.Type> = (
   tx: DbTransaction,
   event: EventOf<T>,
-  sessionId: string | undefined,
-  /** The event's session, already locked by this transaction (when it was). */
-  locked: CheckoutSessionRow | undefined,
+  target: HandlerTarget,
 ) => Promise<unknown>;
 
 /** The session a `checkout.session.*` event is about (undefined for other events, or none given). */
@@ -38,17 +45,17 @@ export class FulfilmentService {
   private readonly logger = new Logger(FulfilmentService.name);
 
   private readonly handlers: { [T in Stripe.Event.Type]?: Handler<T> } = {
-    'checkout.session.completed': (tx, event, _, locked) => this.purchases.completed(tx, event.data.object, locked),
-    'checkout.session.async_payment_succeeded': (tx, event, _, locked) =>
+    'checkout.session.completed': (tx, event, { locked }) => this.purchases.completed(tx, event.data.object, locked),
+    'checkout.session.async_payment_succeeded': (tx, event, { locked }) =>
       this.purchases.paid(tx, event.data.object, locked),
-    'checkout.session.async_payment_failed': (tx, event, _, locked) =>
+    'checkout.session.async_payment_failed': (tx, event, { locked }) =>
       this.purchases.failed(tx, event.data.object.id, locked),
-    'checkout.session.expired': (tx, event, _, locked) => this.purchases.expired(tx, event.data.object.id, locked),
+    'checkout.session.expired': (tx, event, { locked }) => this.purchases.expired(tx, event.data.object.id, locked),
     // A refund of an auto-refill's charge names no Checkout session (CheckoutSessionSource).
-    'charge.refunded': (tx, event, sessionId, locked) =>
-      sessionId === undefined
-        ? this.autoRefills.refunded(tx, event.data.object)
-        : this.purchases.refunded(tx, event.data.object, sessionId, locked),
+    'charge.refunded': (tx, event, { sessionId, locked, refillId }) =>
+      refillId === undefined
+        ? this.purchases.refunded(tx, event.data.object, sessionId, locked)
+        : this.autoRefills.refunded(tx, event.data.object, refillId),
     // Checkout's own payment intents raise these too: only an auto-refill's is acted on.
     'payment_intent.succeeded': (tx, event) => this.autoRefills.paymentSucceeded(tx, event.data.object),
     'payment_intent.payment_failed': (tx, event) => this.autoRefills.paymentFailed(tx, event.data.object),
@@ -97,8 +104,11 @@ export class FulfilmentService {
 
     // Fetched before the transaction: no transaction stays open across a Stripe call.
     let target: SessionTarget | undefined;
+    let refillId: string | undefined;
     try {
-      target = await this.source.targetOf(event, sessionId, known);
+      const found = await this.source.targetOf(event, sessionId, known);
+      if (found && 'refillId' in found) refillId = found.refillId;
+      else target = found;
     } catch (error) {
       if (!(error instanceof PermanentFailure)) throw error;
       return this.permanentFailure(event, error.message);
@@ -120,7 +130,7 @@ export class FulfilmentService {
           if (!(await events.recordProcessed(event))) return 'duplicate';
           if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
         }
-        await handler(tx, event, target?.sessionId, locked);
+        await handler(tx, event, { sessionId: target?.sessionId, locked, refillId });
         return 'processed';
       });
     } catch (error) {
