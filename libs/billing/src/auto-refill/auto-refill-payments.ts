@@ -11,6 +11,7 @@ import { LedgerService } from '../ledger/ledger.service';
 import { NotificationOutbox } from '../notifications/notification-outbox';
 import { autoRefillChargeJob, paymentDetailsJob, type PaymentDetailsJobData } from './auto-refill-jobs';
 import { AutoRefillRepository, AutoRefillRow, GRANT_FAILED, RefillFailure } from './auto-refill.repository';
+import { savedCardOf } from './saved-card';
 
 /** What a reconciliation pass did to refills not settled (their ids). */
 export interface RefillReconciliation {
@@ -352,7 +353,13 @@ export class AutoRefillPayments implements OnModuleInit {
   }
 
   /** The payment details job: the entry's receipt, and the card to keep when the buyer asked. */
-  async fetchDetails({ orgId, paymentIntentId, entryId, savePaymentMethod }: PaymentDetailsJobData): Promise<void> {
+  async fetchDetails({
+    orgId,
+    paymentIntentId,
+    entryId,
+    savePaymentMethod,
+    cardSaved,
+  }: PaymentDetailsJobData): Promise<void> {
     const intent = await this.stripe.retrievePaymentIntent(paymentIntentId, { expand: ['latest_charge'] });
     if (!intent) {
       this.logger.error({
@@ -365,24 +372,22 @@ export class AutoRefillPayments implements OnModuleInit {
     if (receiptUrl) await this.entries.setReceiptUrl(orgId, entryId, receiptUrl);
     if (!savePaymentMethod) return;
     const methodId = typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method?.id;
-    const method = methodId ? await this.stripe.retrievePaymentMethod(methodId) : null;
-    if (!method) {
+    if (!methodId) {
       this.logger.error({ msg: 'the payment kept no payment method to save', payment_intent: paymentIntentId });
       return;
     }
     const customer =
       (typeof intent.customer === 'string' ? intent.customer : intent.customer?.id) ??
       (await this.refills.stripeCustomerId(orgId));
-    if (customer) await this.stripe.setDefaultPaymentMethod(customer, method.id);
-    await this.db.transaction((tx) =>
-      this.refills.in(tx).saveCard(orgId, {
-        paymentMethodId: method.id,
-        brand: method.card?.brand ?? null,
-        last4: method.card?.last4 ?? null,
-        expMonth: method.card?.exp_month ?? null,
-        expYear: method.card?.exp_year ?? null,
-      }),
-    );
+    if (customer) await this.stripe.setDefaultPaymentMethod(customer, methodId);
+    // Kept with the grant (read before it): only Stripe's default was left to set.
+    if (cardSaved) return;
+    const method = await this.stripe.retrievePaymentMethod(methodId);
+    if (!method) {
+      this.logger.error({ msg: 'the payment kept no payment method to save', payment_intent: paymentIntentId });
+      return;
+    }
+    await this.db.transaction((tx) => this.refills.in(tx).saveCard(orgId, savedCardOf(method)));
     this.logger.log({ msg: 'card saved for auto-refill', org_id: orgId, payment_method: method.id });
   }
 

@@ -6,6 +6,7 @@ import { CheckoutSessionRepository, CheckoutSessionRow } from '../checkout/check
 import { CheckoutSessionSource, SessionTarget } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
 import { PurchaseEvents } from './purchase-events';
+import { PurchasePayment, PurchasePaymentSource } from './purchase-payment';
 import { EventOutcome, StripeEventRepository } from './stripe-event.repository';
 
 export type { EventOutcome } from './stripe-event.repository';
@@ -19,6 +20,8 @@ interface HandlerTarget {
   locked?: CheckoutSessionRow;
   /** The auto-refill a refund's charge paid. */
   refillId?: string;
+  /** A paid session's card to keep and receipt, read from Stripe. */
+  payment?: PurchasePayment;
 }
 type Handler<T extends Stripe.Event.Type> = (
   tx: DbTransaction,
@@ -45,9 +48,10 @@ export class FulfilmentService {
   private readonly logger = new Logger(FulfilmentService.name);
 
   private readonly handlers: { [T in Stripe.Event.Type]?: Handler<T> } = {
-    'checkout.session.completed': (tx, event, { locked }) => this.purchases.completed(tx, event.data.object, locked),
-    'checkout.session.async_payment_succeeded': (tx, event, { locked }) =>
-      this.purchases.paid(tx, event.data.object, locked),
+    'checkout.session.completed': (tx, event, { locked, payment }) =>
+      this.purchases.completed(tx, event.data.object, locked, payment),
+    'checkout.session.async_payment_succeeded': (tx, event, { locked, payment }) =>
+      this.purchases.paid(tx, event.data.object, locked, payment),
     'checkout.session.async_payment_failed': (tx, event, { locked }) =>
       this.purchases.failed(tx, event.data.object.id, locked),
     'checkout.session.expired': (tx, event, { locked }) => this.purchases.expired(tx, event.data.object.id, locked),
@@ -68,6 +72,7 @@ export class FulfilmentService {
     private readonly source: CheckoutSessionSource,
     private readonly purchases: PurchaseEvents,
     private readonly autoRefills: AutoRefillPayments,
+    private readonly payments: PurchasePaymentSource,
   ) {}
 
   /**
@@ -79,13 +84,14 @@ export class FulfilmentService {
    */
   async settle(session: Stripe.Checkout.Session, missing?: CheckoutSessionRow): Promise<boolean> {
     if (session.status === 'open') return false;
+    const payment = await this.payments.of(session);
     return this.db.transaction(async (tx) => {
       if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
       if (session.status === 'expired') {
         await this.purchases.expired(tx, session.id);
         return false;
       }
-      return this.purchases.completed(tx, session);
+      return this.purchases.completed(tx, session, undefined, payment);
     });
   }
 
@@ -113,6 +119,10 @@ export class FulfilmentService {
       if (!(error instanceof PermanentFailure)) throw error;
       return this.permanentFailure(event, error.message);
     }
+    const payment =
+      event.type === 'checkout.session.completed' || event.type === 'checkout.session.async_payment_succeeded'
+        ? await this.payments.of(event.data.object)
+        : undefined;
 
     try {
       return await this.db.transaction(async (tx) => {
@@ -130,7 +140,7 @@ export class FulfilmentService {
           if (!(await events.recordProcessed(event))) return 'duplicate';
           if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
         }
-        await handler(tx, event, { sessionId: target?.sessionId, locked, refillId });
+        await handler(tx, event, { sessionId: target?.sessionId, locked, refillId, payment });
         return 'processed';
       });
     } catch (error) {
