@@ -92,7 +92,7 @@ describe('auto-refill in a browser', () => {
     await page.getByRole('button', { name: /^Pay/ }).click();
     await page.waitForURL((url) => url.pathname === '/billing/success');
     expect(new URL(page.url()).searchParams.get('session_id')).toBe(checkout.body.session_id);
-    // The webhook grants the purchase; a job then keeps the card (polled in the database).
+    // The webhook grants the purchase and keeps the card in the same transaction (polled in the database).
     await until('the purchase granted', async () => (await entries(s, orgId, 'purchase')).length === 1);
     expect(await entries(s, orgId, 'purchase')).toEqual([expect.objectContaining({ amount: CREDITS })]);
     await until('the card saved', async () => {

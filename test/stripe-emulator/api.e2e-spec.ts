@@ -280,6 +280,14 @@ describe('Stripe emulator: API through the stripe SDK', () => {
       expect((await stripe.checkout.sessions.list()).data).toHaveLength(1);
     });
 
+    it('a key forgotten (Stripe keeps them 24 h) runs the request again', async () => {
+      const first = await stripe.customers.create({ name: 'A' }, { idempotencyKey: 'idem-old' });
+      expect((await control(emulator, 'DELETE', '/idempotency_keys')).status).toBe(200);
+      const second = await stripe.customers.create({ name: 'A' }, { idempotencyKey: 'idem-old' });
+      expect(second.id).not.toBe(first.id);
+      expect(second.lastResponse.headers['idempotent-replayed']).toBeUndefined();
+    });
+
     it('keys are per API key', async () => {
       const other = stripeFor(emulator, {}, 'sk_test_other');
       const a = await stripe.customers.create({ name: 'A' }, { idempotencyKey: 'shared' });

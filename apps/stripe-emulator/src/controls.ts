@@ -12,6 +12,7 @@ import {
   sessionOrThrow,
   type PaymentOutcome,
 } from './flows';
+import type { IdempotencyStore } from './idempotency';
 import type { PaymentIntent } from './objects';
 import type { RequestLog } from './request-log';
 import { signPayload, type EventRecord } from './webhooks';
@@ -25,6 +26,7 @@ export interface ControlResult {
 export interface ControlDeps {
   ctx: Context;
   faults: Faults;
+  idempotency: IdempotencyStore;
   requests: RequestLog;
   reset(): void;
   stats(): Record<string, number>;
@@ -152,6 +154,12 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
     return deps.faults.remove(Number(m[1]))
       ? { status: 200, body: { ok: true } }
       : { status: 404, body: { error: { message: 'No such fault' } } };
+  }
+
+  if (sub === '/idempotency_keys' && method === 'DELETE') {
+    // What Stripe does to keys once they are 24 h old: a request with a forgotten key runs anew.
+    deps.idempotency.clear();
+    return { status: 200, body: { ok: true } };
   }
 
   if (sub === '/requests') {

@@ -354,6 +354,12 @@ export const autoRefills = pgTable(
     stripePaymentIntentId: text('stripe_payment_intent_id').unique(),
     failureCode: text('failure_code'),
     failureMessage: text('failure_message'),
+    /**
+     * Credits of this refill's refunds already settled: debited, or forgiven because the org
+     * had spent them (as `checkout_sessions.refund_settled_credits`). A later refund of the
+     * same charge owes only what is beyond this, so a forgiven shortfall is never collected.
+     */
+    refundSettledCredits: bigint('refund_settled_credits', { mode: 'number' }).notNull().default(0),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

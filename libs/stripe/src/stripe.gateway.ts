@@ -122,6 +122,46 @@ export class StripeGateway {
     );
   }
 
+  /**
+   * A saved card's off-session payment as Stripe has it now (`createOffSessionPaymentIntent`'s
+   * answer, read again): null when Stripe does not know the PaymentIntent.
+   */
+  async retrieveOffSessionPayment(id: string): Promise<OffSessionPayment | null> {
+    const intent = await this.retrievePaymentIntent(id, { expand: ['latest_charge'] });
+    return intent && offSessionOutcome(intent);
+  }
+
+  /**
+   * The customer's PaymentIntent created at or after `since` whose metadata has `key` set to
+   * `value` (the newest, when several), as an off-session payment; null when there is none.
+   * A list read page by page, not Stripe's search: a list reads its own writes (search lags up
+   * to a minute, an hour in an outage) and every account has it (search is not offered in
+   * India). The customer's payments since one instant are few.
+   */
+  async findOffSessionPayment(
+    customer: string,
+    since: Date,
+    metadata: { key: string; value: string },
+  ): Promise<OffSessionPayment | null> {
+    const created = { gte: Math.floor(since.getTime() / 1000) };
+    let startingAfter: string | undefined;
+    for (;;) {
+      const page = await callStripe(this.callDeadlineMs, () =>
+        this.stripe.paymentIntents.list({
+          customer,
+          created,
+          limit: 100,
+          ...(startingAfter && { starting_after: startingAfter }),
+        }),
+      );
+      const found = page.data.find((intent) => intent.metadata?.[metadata.key] === metadata.value);
+      // Read again with its charge, for the receipt.
+      if (found) return this.retrieveOffSessionPayment(found.id);
+      if (!page.has_more || page.data.length === 0) return null;
+      startingAfter = page.data[page.data.length - 1].id;
+    }
+  }
+
   /** Null when Stripe does not know the payment method. */
   retrievePaymentMethod(id: string): Promise<Stripe.PaymentMethod | null> {
     return callStripe(this.callDeadlineMs, () => this.stripe.paymentMethods.retrieve(id).catch(nullWhenMissing));

@@ -3,6 +3,7 @@ import { AutoRefillPayments, ReconciliationService } from '@credits/billing';
 import { rows } from '@credits/database';
 import { bearer, SPEND } from '../../support/auth';
 import { Stack, startStack } from '../../support/stack';
+import { request } from '../../support/test-app';
 import { eventJson, expectLedgerConsistent, postWebhook } from '../fulfilment/helpers';
 import {
   buySavingCard,
@@ -12,6 +13,7 @@ import {
   newOrg,
   refills,
   settings,
+  settingsPath,
   spend,
   swapCard,
   until,
@@ -40,15 +42,66 @@ describe('auto-refill', () => {
       exp_month: expect.any(Number),
       exp_year: expect.any(Number),
     });
-    // The customer's default payment method was set at Stripe.
-    const updates = (await s.stripeRequests('/v1/customers/' + (await customerOf(orgId)))).filter((r) =>
-      JSON.stringify(r).includes('default_payment_method'),
+    // The card we keep becomes the customer's default at Stripe too, after the grant (a job).
+    const [saved] = await rows<{ id: string }>(
+      s.db,
+      sql`select payment_method_id as id from auto_refill_settings where org_id = ${orgId}::uuid`,
     );
-    expect(updates.length).toBeGreaterThan(0);
+    const customer = await customerOf(orgId);
+    await until('the card made the default at Stripe', async () => {
+      const res = await request(s.emulator.url, 'GET', `/v1/customers/${customer}`, {
+        headers: { authorization: 'Bearer sk_test_stack' },
+      });
+      return res.body.invoice_settings.default_payment_method === saved.id;
+    });
     await until('the receipt on the purchase', async () =>
       (await entries(s, orgId, 'purchase')).every((e) => e.receipt_url !== null),
     );
     expect((await entries(s, orgId, 'purchase'))[0].receipt_url).toMatch(/^https?:\/\//);
+  });
+
+  describe('the saved card is known as soon as the purchase is', () => {
+    const CARD = { brand: 'visa', last4: '4242', exp_month: expect.any(Number), exp_year: expect.any(Number) };
+
+    async function checkoutSavingCard(key: string, slug: string): Promise<string> {
+      const res = await s.request('POST', `/api/v1/org/${slug}/credits/checkout`, {
+        headers: bearer(key),
+        body: { success_url: 'http://localhost/ok', cancel_url: 'http://localhost/no', save_payment_method: true },
+      });
+      expect(res.status).toBe(200);
+      return res.body.session_id;
+    }
+
+    async function expectCardUsable(key: string, slug: string): Promise<void> {
+      expect((await settings(s, key, slug)).payment_method).toEqual(CARD);
+      const res = await s.request('PUT', settingsPath(slug), {
+        headers: bearer(key),
+        body: { enabled: true, threshold: 100, quantity: 1 },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ enabled: true, payment_method: CARD });
+    }
+
+    it('the success page: once it answers fulfilled, auto-refill shows the card and can be turned on', async () => {
+      const { key } = await newOrg(s, 'landing-card');
+      const sessionId = await checkoutSavingCard(key, 'landing-card');
+      await s.control('POST', `/sessions/${sessionId}/pay`, { payment_method: 'pm_card_visa', deliver: false });
+      const status = await s.request('GET', `/api/v1/org/landing-card/credits/checkout/${sessionId}`, {
+        headers: bearer(key),
+      });
+      expect(status.body).toMatchObject({ fulfilled: true });
+      await expectCardUsable(key, 'landing-card');
+    });
+
+    it('the webhook: once the balance shows the purchase, auto-refill shows the card and can be turned on', async () => {
+      const { key, orgId } = await newOrg(s, 'webhook-card');
+      const sessionId = await checkoutSavingCard(key, 'webhook-card');
+      await s.control('POST', `/sessions/${sessionId}/pay`, { payment_method: 'pm_card_visa' });
+      await until('the purchase granted', async () => (await entries(s, orgId, 'purchase')).length === 1);
+      const credits = await s.request('GET', '/api/v1/org/webhook-card/credits', { headers: bearer(key) });
+      expect(credits.body).toMatchObject({ balance: CREDITS });
+      await expectCardUsable(key, 'webhook-card');
+    });
   });
 
   it('a checkout without the flag saves nothing', async () => {

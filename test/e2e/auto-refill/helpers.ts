@@ -25,13 +25,19 @@ export async function settings(s: Stack, key: string, slug: string): Promise<any
 }
 
 /**
- * Buys one bundle through Checkout asking to keep the card, pays it in the emulator with
- * `card`, and waits until the card is saved for auto-refill.
+ * Buys `quantity` bundles through Checkout asking to keep the card, pays them in the emulator
+ * with `card`, and waits until the card is saved for auto-refill.
  */
-export async function buySavingCard(s: Stack, key: string, slug: string, card = 'pm_card_visa'): Promise<string> {
+export async function buySavingCard(
+  s: Stack,
+  key: string,
+  slug: string,
+  card = 'pm_card_visa',
+  quantity = 1,
+): Promise<string> {
   const res = await s.request('POST', `/api/v1/org/${slug}/credits/checkout`, {
     headers: bearer(key),
-    body: { success_url: SUCCESS_URL, cancel_url: CANCEL_URL, quantity: 1, save_payment_method: true },
+    body: { success_url: SUCCESS_URL, cancel_url: CANCEL_URL, quantity, save_payment_method: true },
   });
   if (res.status !== 200) throw new Error(`checkout: ${res.status} ${res.text}`);
   await s.control('POST', `/sessions/${res.body.session_id}/pay`, { payment_method: card });

@@ -187,4 +187,27 @@ describe('CLI: credits grant / credits show', () => {
     ]);
     await withDb((db) => expectLedgerConsistent(db));
   });
+
+  it('a negative grant never starts an auto-refill, even below the threshold with refills to spare', async () => {
+    expect((await cli('org', 'create', 'refiller')).code).toBe(0);
+    expect((await cli('credits', 'grant', 'refiller', '1000', '--reason', 'Opening balance')).code).toBe(0);
+    // Auto-refill on with a saved card: below 500 a debit would start a refill (monthly limit 5).
+    await withDb((db) =>
+      db.execute(sql`
+        insert into auto_refill_settings (org_id, enabled, threshold, quantity, monthly_limit, payment_method_id)
+        select id, true, 500, 1, 5, 'pm_card_visa' from organizations where slug = 'refiller'`),
+    );
+    expect(await cli('credits', 'grant', 'refiller', '-600', '--reason', 'Correction')).toMatchObject({
+      code: 0,
+      out: ['400'],
+    });
+    // A refill would have been written in the adjustment's own transaction.
+    const [started] = await withDb((db) =>
+      rows<{ n: number }>(
+        db,
+        sql`select count(*)::int as n from auto_refills r join organizations o on o.id = r.org_id where o.slug = 'refiller'`,
+      ),
+    );
+    expect(Number(started.n)).toBe(0);
+  });
 });

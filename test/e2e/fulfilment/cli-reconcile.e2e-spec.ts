@@ -3,7 +3,7 @@ import Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from '../../../apps/stripe-emulator/src';
 import { checkoutSessions, creditBalances, creditLedger, organizations, users } from '@credits/database';
 import { cliSpecDatabase } from '../../cli/cli-database';
-import { expectLedgerConsistent } from './helpers';
+import { expectLedgerConsistent, rows } from './helpers';
 
 /**
  * `stripe reconcile` and `credits audit` through `runCli`, against the emulator, on a
@@ -134,5 +134,29 @@ describe('CLI: stripe reconcile / credits audit', () => {
       balances: [{ slug: 'acme', balance: 3005, ledger_sum: 3000 }],
       purchases: [{ source_ref: 'purchase:cs_test_forged', problem: 'no checkout session' }],
     });
+  });
+
+  it('audit: lists refills an operator must look at (in flight for over a day, paid but not granted)', async () => {
+    const [stuck, ungranted] = await withDb(async (db) => {
+      const insert = (status: string, paymentIntent: string | null, failureCode: string | null, age: string) =>
+        rows<{ id: string }>(
+          db,
+          sql`insert into auto_refills (org_id, status, bundles, credits, amount, currency, stripe_payment_intent_id, failure_code, created_at)
+              values (${orgId}::uuid, ${status}, 1, 1000, 1000, 'usd', ${paymentIntent}, ${failureCode}, now() - ${age}::interval)
+              returning id`,
+        );
+      return [
+        (await insert('pending', null, null, '2 days'))[0].id,
+        (await insert('failed', 'pi_test_paid', 'grant_failed', '1 hour'))[0].id,
+        // Not this one: a declined refill is settled, whatever its age.
+        await insert('failed', 'pi_test_declined', 'card_declined', '3 days'),
+      ];
+    });
+    const res = await cli('credits', 'audit');
+    expect(res.code).toBe(1);
+    expect(res.out.filter((line) => line.startsWith('refill\t'))).toEqual([
+      `refill\tacme\t${stuck}\tpending\t-\tin flight for more than a day`,
+      `refill\tacme\t${ungranted}\tfailed\tpi_test_paid\tpaid at Stripe, credits not granted`,
+    ]);
   });
 });

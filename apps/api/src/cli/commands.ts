@@ -406,7 +406,8 @@ const COMMANDS: Record<string, Command> = {
     args: '',
     help: [
       'every org: balance = sum of its ledger, every purchase entry',
-      'matches a paid session; prints any drift, exits 1 on drift',
+      'matches a paid session, no refill unsettled (in flight over a',
+      'day, or charged and not granted); prints any drift, exits 1 on drift',
     ],
     positional: 0,
     billing: true,

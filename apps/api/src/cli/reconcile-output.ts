@@ -48,10 +48,13 @@ export function auditOutput(audit: LedgerAudit): CommandOutput {
       ...audit.purchases.map(
         (p) => `purchase\t${p.slug}\t${p.sourceRef}\t${p.amount}\t${p.checkoutSessionId ?? '-'}\t${p.problem}`,
       ),
+      ...audit.refills.map(
+        (r) => `refill\t${r.slug}\t${r.refillId}\t${r.status}\t${r.paymentIntent ?? '-'}\t${r.problem}`,
+      ),
     ],
     note: audit.clean
-      ? 'no drift: every balance is the sum of its ledger, every purchase matches a paid session'
-      : `drift: ${audit.balances.length} balance(s), ${audit.purchases.length} purchase entr(ies)`,
+      ? 'no drift: every balance is the sum of its ledger, every purchase matches a paid session, every refill is settled'
+      : `drift: ${audit.balances.length} balance(s), ${audit.purchases.length} purchase entr(ies), ${audit.refills.length} refill(s)`,
     json: {
       clean: audit.clean,
       balances: audit.balances.map((b) => ({
@@ -68,6 +71,15 @@ export function auditOutput(audit: LedgerAudit): CommandOutput {
         amount: p.amount,
         checkout_session_id: p.checkoutSessionId,
         problem: p.problem,
+      })),
+      refills: audit.refills.map((r) => ({
+        refill_id: r.refillId,
+        org_id: r.orgId,
+        slug: r.slug,
+        status: r.status,
+        payment_intent: r.paymentIntent,
+        created_at: r.createdAt.toISOString(),
+        problem: r.problem,
       })),
     },
   };

@@ -26,12 +26,18 @@ export interface PaymentDetailsJobData {
   entryId: string;
   /** The buyer asked to keep the card (checkout's `save_payment_method`). */
   savePaymentMethod: boolean;
+  /**
+   * The card was kept with the grant, in its transaction (read from Stripe before it): only
+   * making it the customer's default at Stripe is left. Absent in jobs sent before that.
+   */
+  cardSaved?: boolean;
 }
 
 /**
  * After a payment's credits are granted (and only then: written in the grant's transaction),
- * fetches what the payment event does not carry: the charge's receipt for the ledger entry
- * and, when asked for, the card to keep for auto-refill. The grant never waits for it nor
+ * does what the grant did not: fills the charge's receipt on the ledger entry when it was not
+ * known, and, when the buyer asked to keep the card, makes it the customer's default at Stripe
+ * and keeps it for auto-refill if the grant could not. The grant never waits for it nor
  * depends on it; each run sets the same values again.
  */
 export const paymentDetailsJob = defineJob<PaymentDetailsJobData>({

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, eq, gte, inArray, lte, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, lte, or, sql } from 'drizzle-orm';
 import { autoRefills, autoRefillSettings, Db, DbTransaction, InjectDb, organizations, rows } from '@credits/database';
 
 export type AutoRefillSettingsRow = typeof autoRefillSettings.$inferSelect;
@@ -34,8 +34,14 @@ export interface BundlePrice {
 }
 
 export type AutoRefillChanges = Partial<
-  Pick<AutoRefillRow, 'status' | 'stripePaymentIntentId' | 'failureCode' | 'failureMessage'>
+  Pick<AutoRefillRow, 'status' | 'stripePaymentIntentId' | 'failureCode' | 'failureMessage' | 'refundSettledCredits'>
 >;
+
+/**
+ * The failure code of a refill Stripe charged whose credits could not be granted: not settled
+ * (reconciliation keeps trying, `credits audit` lists it), unlike every other failure.
+ */
+export const GRANT_FAILED = 'grant_failed';
 
 /** The first instant of the current calendar month, UTC: where a month's refills are counted from. */
 const MONTH_START = sql`(date_trunc('month', now() at time zone 'utc') at time zone 'utc')`;
@@ -83,14 +89,20 @@ export class AutoRefillRepository {
     return row?.id;
   }
 
-  /** Refills of every org still in flight, started in the window (reconciliation's question). */
-  inFlight(since: Date, until: Date): Promise<AutoRefillRow[]> {
+  /**
+   * Refills of every org not settled yet, started in the window (reconciliation's question):
+   * in flight, or charged with their grant failed (`GRANT_FAILED`).
+   */
+  unsettled(since: Date, until: Date): Promise<AutoRefillRow[]> {
     return this.db
       .select()
       .from(autoRefills)
       .where(
         and(
-          inArray(autoRefills.status, ['pending', 'processing']),
+          or(
+            inArray(autoRefills.status, ['pending', 'processing']),
+            and(eq(autoRefills.status, 'failed'), eq(autoRefills.failureCode, GRANT_FAILED)),
+          ),
           gte(autoRefills.createdAt, since),
           lte(autoRefills.createdAt, until),
         ),

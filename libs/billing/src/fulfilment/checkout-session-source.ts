@@ -13,6 +13,11 @@ export interface SessionTarget {
   missing?: CheckoutSessionRow;
 }
 
+/** The auto-refill a refund's charge paid (AutoRefillPayments settles it). */
+export interface RefillTarget {
+  refillId: string;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function paymentIntentOf(object: { payment_intent?: string | { id: string } | null }): string | null {
@@ -38,14 +43,16 @@ export class CheckoutSessionSource {
 
   /**
    * `checkoutSessionId`: the session a `checkout.session.*` event names; `known`: whether we
-   * hold a record of it. A refund names only its payment intent: our record has it once a
-   * payment event was applied; otherwise Stripe is asked which session it paid.
+   * hold a record of it. A refund names only its payment intent: our record of a session or
+   * a refill has it once its payment was applied; otherwise Stripe is asked which session it
+   * paid, or, for none, which refill (the intent's metadata names it: a refund may come before
+   * the refill's charge answer or `payment_intent.succeeded`).
    */
   async targetOf(
     event: Stripe.Event,
     checkoutSessionId: string | undefined,
     known: boolean,
-  ): Promise<SessionTarget | undefined> {
+  ): Promise<SessionTarget | RefillTarget | undefined> {
     let sessionId: string;
     if (event.type === 'charge.refunded') {
       const charge = event.data.object;
@@ -56,11 +63,14 @@ export class CheckoutSessionSource {
         );
       const ours = await this.sessions.idByPaymentIntent(paymentIntent);
       if (ours) return { sessionId: ours };
-      // An auto-refill's charge: no session to find (AutoRefillPayments settles its refund).
-      if (await this.refills.idByPaymentIntent(paymentIntent)) return undefined;
+      const refillId = await this.refills.idByPaymentIntent(paymentIntent);
+      if (refillId) return { refillId };
       const found = await this.stripe.listCheckoutSessions({ payment_intent: paymentIntent, limit: 1 });
-      if (found.data.length === 0)
-        throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
+      if (found.data.length === 0) {
+        const named = (await this.stripe.retrievePaymentIntent(paymentIntent))?.metadata?.auto_refill_id;
+        if (named && UUID.test(named)) return { refillId: named };
+        throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session nor auto-refill`);
+      }
       sessionId = found.data[0].id;
       known = await this.sessions.exists(sessionId);
     } else if (event.type.startsWith('checkout.session.')) {

@@ -18,6 +18,7 @@ import { ReconciliationService } from '../reconciliation/reconciliation.service'
 import { CheckoutSessionSource } from './checkout-session-source';
 import { FulfilmentService } from './fulfilment.service';
 import { PurchaseEvents } from './purchase-events';
+import { PurchasePaymentSource } from './purchase-payment';
 import { StripeEventRepository } from './stripe-event.repository';
 
 const EXPORTED = [
@@ -52,6 +53,7 @@ const EXPORTED = [
     StripeEventRepository,
     CheckoutSessionSource,
     PurchaseEvents,
+    PurchasePaymentSource,
     LedgerAuditRepository,
   ],
   // The auto-refill hook too: usage's group commit and holds lower the available balance.

@@ -6,17 +6,27 @@ import { CheckoutSessionRepository, CheckoutSessionRow } from '../checkout/check
 import { CheckoutSessionSource, SessionTarget } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
 import { PurchaseEvents } from './purchase-events';
+import { PurchasePayment, PurchasePaymentSource } from './purchase-payment';
 import { EventOutcome, StripeEventRepository } from './stripe-event.repository';
 
 export type { EventOutcome } from './stripe-event.repository';
 
 type EventOf<T extends Stripe.Event.Type> = Extract<Stripe.Event, { type: T }>;
+/** What an event applies to, found before its transaction. */
+interface HandlerTarget {
+  /** The Checkout session (a `checkout.session.*` event's, or the one a refund's charge paid). */
+  sessionId?: string;
+  /** The event's session, already locked by this transaction (when it was). */
+  locked?: CheckoutSessionRow;
+  /** The auto-refill a refund's charge paid. */
+  refillId?: string;
+  /** A paid session's card to keep and receipt, read from Stripe. */
+  payment?: PurchasePayment;
+}
 type Handler<T extends Stripe.Event.Type> = (
   tx: DbTransaction,
   event: EventOf<T>,
-  sessionId: string | undefined,
-  /** The event's session, already locked by this transaction (when it was). */
-  locked: CheckoutSessionRow | undefined,
+  target: HandlerTarget,
 ) => Promise<unknown>;
 
 /** The session a `checkout.session.*` event is about (undefined for other events, or none given). */
@@ -38,17 +48,18 @@ export class FulfilmentService {
   private readonly logger = new Logger(FulfilmentService.name);
 
   private readonly handlers: { [T in Stripe.Event.Type]?: Handler<T> } = {
-    'checkout.session.completed': (tx, event, _, locked) => this.purchases.completed(tx, event.data.object, locked),
-    'checkout.session.async_payment_succeeded': (tx, event, _, locked) =>
-      this.purchases.paid(tx, event.data.object, locked),
-    'checkout.session.async_payment_failed': (tx, event, _, locked) =>
+    'checkout.session.completed': (tx, event, { locked, payment }) =>
+      this.purchases.completed(tx, event.data.object, locked, payment),
+    'checkout.session.async_payment_succeeded': (tx, event, { locked, payment }) =>
+      this.purchases.paid(tx, event.data.object, locked, payment),
+    'checkout.session.async_payment_failed': (tx, event, { locked }) =>
       this.purchases.failed(tx, event.data.object.id, locked),
-    'checkout.session.expired': (tx, event, _, locked) => this.purchases.expired(tx, event.data.object.id, locked),
+    'checkout.session.expired': (tx, event, { locked }) => this.purchases.expired(tx, event.data.object.id, locked),
     // A refund of an auto-refill's charge names no Checkout session (CheckoutSessionSource).
-    'charge.refunded': (tx, event, sessionId, locked) =>
-      sessionId === undefined
-        ? this.autoRefills.refunded(tx, event.data.object)
-        : this.purchases.refunded(tx, event.data.object, sessionId, locked),
+    'charge.refunded': (tx, event, { sessionId, locked, refillId }) =>
+      refillId === undefined
+        ? this.purchases.refunded(tx, event.data.object, sessionId, locked)
+        : this.autoRefills.refunded(tx, event.data.object, refillId),
     // Checkout's own payment intents raise these too: only an auto-refill's is acted on.
     'payment_intent.succeeded': (tx, event) => this.autoRefills.paymentSucceeded(tx, event.data.object),
     'payment_intent.payment_failed': (tx, event) => this.autoRefills.paymentFailed(tx, event.data.object),
@@ -61,6 +72,7 @@ export class FulfilmentService {
     private readonly source: CheckoutSessionSource,
     private readonly purchases: PurchaseEvents,
     private readonly autoRefills: AutoRefillPayments,
+    private readonly payments: PurchasePaymentSource,
   ) {}
 
   /**
@@ -72,13 +84,14 @@ export class FulfilmentService {
    */
   async settle(session: Stripe.Checkout.Session, missing?: CheckoutSessionRow): Promise<boolean> {
     if (session.status === 'open') return false;
+    const payment = await this.payments.of(session);
     return this.db.transaction(async (tx) => {
       if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
       if (session.status === 'expired') {
         await this.purchases.expired(tx, session.id);
         return false;
       }
-      return this.purchases.completed(tx, session);
+      return this.purchases.completed(tx, session, undefined, payment);
     });
   }
 
@@ -97,12 +110,19 @@ export class FulfilmentService {
 
     // Fetched before the transaction: no transaction stays open across a Stripe call.
     let target: SessionTarget | undefined;
+    let refillId: string | undefined;
     try {
-      target = await this.source.targetOf(event, sessionId, known);
+      const found = await this.source.targetOf(event, sessionId, known);
+      if (found && 'refillId' in found) refillId = found.refillId;
+      else target = found;
     } catch (error) {
       if (!(error instanceof PermanentFailure)) throw error;
       return this.permanentFailure(event, error.message);
     }
+    const payment =
+      event.type === 'checkout.session.completed' || event.type === 'checkout.session.async_payment_succeeded'
+        ? await this.payments.of(event.data.object)
+        : undefined;
 
     try {
       return await this.db.transaction(async (tx) => {
@@ -120,7 +140,7 @@ export class FulfilmentService {
           if (!(await events.recordProcessed(event))) return 'duplicate';
           if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
         }
-        await handler(tx, event, target?.sessionId, locked);
+        await handler(tx, event, { sessionId: target?.sessionId, locked, refillId, payment });
         return 'processed';
       });
     } catch (error) {

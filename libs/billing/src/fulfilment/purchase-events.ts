@@ -8,9 +8,11 @@ import {
   CheckoutSessionRow,
 } from '../checkout/checkout-session.repository';
 import { paymentDetailsJob } from '../auto-refill/auto-refill-jobs';
+import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
 import { LedgerService } from '../ledger/ledger.service';
 import { paymentIntentOf } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
+import type { PurchasePayment } from './purchase-payment';
 import { debitWithinBalance, refundShare } from './refund-arithmetic';
 
 /**
@@ -28,12 +30,21 @@ export class PurchaseEvents {
     private readonly sessions: CheckoutSessionRepository,
     private readonly ledger: LedgerService,
     private readonly jobs: JobsService,
+    private readonly cards: AutoRefillRepository,
   ) {}
 
-  /** True when this call granted the session's credits (false: already granted, or not paid yet). */
-  async completed(tx: DbTransaction, session: Stripe.Checkout.Session, locked?: CheckoutSessionRow): Promise<boolean> {
+  /**
+   * True when this call granted the session's credits (false: already granted, or not paid
+   * yet). `payment`: the card to keep and the receipt, read from Stripe before the transaction.
+   */
+  async completed(
+    tx: DbTransaction,
+    session: Stripe.Checkout.Session,
+    locked?: CheckoutSessionRow,
+    payment?: PurchasePayment,
+  ): Promise<boolean> {
     if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
-      return (await this.grant(tx, await this.lock(tx, session.id, locked), paymentIntentOf(session))).applied;
+      return (await this.grant(tx, await this.lock(tx, session.id, locked), paymentIntentOf(session), payment)).applied;
     }
     // Paid later by an async method: wait for async_payment_succeeded.
     await this.transition(tx, session.id, locked, (row) =>
@@ -48,8 +59,13 @@ export class PurchaseEvents {
     return false;
   }
 
-  async paid(tx: DbTransaction, session: Stripe.Checkout.Session, locked?: CheckoutSessionRow): Promise<boolean> {
-    return (await this.grant(tx, await this.lock(tx, session.id, locked), paymentIntentOf(session))).applied;
+  async paid(
+    tx: DbTransaction,
+    session: Stripe.Checkout.Session,
+    locked?: CheckoutSessionRow,
+    payment?: PurchasePayment,
+  ): Promise<boolean> {
+    return (await this.grant(tx, await this.lock(tx, session.id, locked), paymentIntentOf(session), payment)).applied;
   }
 
   failed(tx: DbTransaction, sessionId: string, locked?: CheckoutSessionRow): Promise<void> {
@@ -122,12 +138,15 @@ export class PurchaseEvents {
 
   /**
    * Grants a locked session's credits (once: `purchase:<cs_id>` is unique) and marks it
-   * fulfilled; `applied`: whether this call granted them.
+   * fulfilled; `applied`: whether this call granted them. The card the buyer asked to keep
+   * (`payment`) is kept in the same transaction: whoever sees the purchase can turn
+   * auto-refill on.
    */
   private async grant(
     tx: DbTransaction,
     row: CheckoutSessionRow,
     paymentIntent: string | null,
+    payment?: PurchasePayment,
   ): Promise<{ row: CheckoutSessionRow; applied: boolean }> {
     const changes = {
       status: 'complete' as const,
@@ -146,19 +165,31 @@ export class PurchaseEvents {
         description: `Purchase of ${row.bundles} credit bundle${row.bundles === 1 ? '' : 's'} (${row.credits} credits)`,
         sourceRef: `purchase:${row.id}`,
         checkoutSessionId: row.id,
+        receiptUrl: payment?.receiptUrl ?? null,
       },
       this.sessions.in(tx).updateStatement(row.orgId, row.id, changes),
     );
     if (applied)
       this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
-    // The receipt and the card to keep are fetched after the grant commits, by a job written
-    // with it: a Stripe call never holds the grant's transaction open, and its failure never
-    // undoes the grant. Only the call that granted sends it, so once.
+    // Only the call that granted keeps the card: a later payment's card is not replaced by an
+    // earlier one's, redelivered.
+    const card = row.savePaymentMethod ? (payment?.card ?? null) : null;
+    if (applied && card) await this.cards.in(tx).saveCard(row.orgId, card);
+    // What the grant could not do (the receipt or the card not read before it, the card made
+    // the customer's default at Stripe) is done after it commits, by a job written with it: a
+    // Stripe call never holds the grant's transaction open, and its failure never undoes the
+    // grant. Only the call that granted sends it, so once.
     const paid = changes.stripePaymentIntentId;
-    if (applied && entryId && paid)
+    if (applied && entryId && paid && (!payment?.receiptUrl || row.savePaymentMethod))
       await this.jobs.send(
         paymentDetailsJob,
-        { orgId: row.orgId, paymentIntentId: paid, entryId, savePaymentMethod: row.savePaymentMethod },
+        {
+          orgId: row.orgId,
+          paymentIntentId: paid,
+          entryId,
+          savePaymentMethod: row.savePaymentMethod,
+          cardSaved: card !== null,
+        },
         { tx },
       );
     return { row: { ...row, ...changes }, applied };

@@ -1,7 +1,8 @@
 /**
- * How a refund of a Checkout payment turns into credits taken back. Stripe reports what a
- * charge has refunded so far (`amount_refunded`, cumulative), so each refund event recomputes
- * the whole share: partial refunds add up, and a repeated or late event owes nothing more.
+ * How a refund of a Checkout payment or of an auto-refill's charge turns into credits taken
+ * back. Stripe reports what a charge has refunded so far (`amount_refunded`, cumulative), so
+ * each refund event recomputes the whole share: partial refunds add up, and a repeated or late
+ * event owes nothing more.
  */
 
 export interface RefundShare {
@@ -14,9 +15,9 @@ export interface RefundShare {
 }
 
 export function refundShare(input: {
-  /** The credits the session granted. */
+  /** The credits the payment granted. */
   credits: number;
-  /** Credits of this session's earlier refunds already settled (`refund_settled_credits`). */
+  /** Credits of the payment's earlier refunds already settled (`refund_settled_credits` of the session or refill). */
   settled: number;
   /** The charge's amount (0 when unknown) and the session's total (null when unknown). */
   chargeAmount: number;
@@ -31,8 +32,10 @@ export function refundShare(input: {
 
 /**
  * What is due comes out of the balance as far as it goes; credits already spent are forgiven,
- * not turned into a debt. Once settled (the caller records `owed`), a forgiven shortfall is
- * never owed again, so it is forgiven once and never collected from a later purchase.
+ * not turned into a debt. Once settled (the caller records `owed`: the Checkout session's or
+ * the refill's `refund_settled_credits`), a forgiven shortfall is never owed again, whatever
+ * the order of the refund events, so it is forgiven once and never collected from a later
+ * purchase.
  */
 export function debitWithinBalance(due: number, balance: number): { debit: number; forgiven: number } {
   const debit = Math.max(0, Math.min(due, balance));

@@ -48,7 +48,7 @@ export class LedgerService {
   constructor(
     private readonly ledger: LedgerRepository,
     private readonly outbox: NotificationOutbox,
-    /** Told of every debit (auto-refill starts here); absent where nothing listens. */
+    /** Told of every spending debit (auto-refill starts here); absent where nothing listens. */
     @Optional() @Inject(AFTER_DEBIT) private readonly afterDebit?: AfterDebit,
   ) {}
 
@@ -87,8 +87,10 @@ export class LedgerService {
     // none for an entry rolled back.
     if (written) {
       await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
-      // Any debit may leave the available balance below the auto-refill threshold.
-      if (this.afterDebit) {
+      // Only spending starts a refill (a capture here; usage debits and holds tell the hook
+      // themselves): never a refund, whose money went back to the card a moment ago, nor an
+      // operator's correction.
+      if (this.afterDebit && input.transactionType === 'usage') {
         const available = written.balanceAfter - (await ledger.heldCredits(orgId, input.sourceRef));
         await this.afterDebit.afterDebit(tx, orgId, available);
       }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'drizzle-orm';
 import { Db, InjectDb, rows } from '@credits/database';
+import { GRANT_FAILED } from '../auto-refill/auto-refill.repository';
 
 export interface BalanceDrift {
   orgId: string;
@@ -16,6 +17,16 @@ export interface PurchaseDrift {
   sourceRef: string;
   amount: number;
   checkoutSessionId: string | null;
+  problem: string;
+}
+
+export interface RefillDrift {
+  refillId: string;
+  orgId: string;
+  slug: string;
+  status: string;
+  paymentIntent: string | null;
+  createdAt: Date;
   problem: string;
 }
 
@@ -41,6 +52,43 @@ export class LedgerAuditRepository {
       slug: r.slug,
       balance: Number(r.balance),
       ledgerSum: Number(r.ledger_sum),
+    }));
+  }
+
+  /**
+   * Refills an operator must look at: in flight for more than a day (no job, reconciliation
+   * run or event has settled them; while one is in flight, the org gets no other), or charged
+   * with their grant failed (`GRANT_FAILED`: money taken, credits not granted yet).
+   */
+  async refillDrift(): Promise<RefillDrift[]> {
+    const found = await rows<{
+      refill_id: string;
+      org_id: string;
+      slug: string;
+      status: string;
+      payment_intent: string | null;
+      created_at: string | Date;
+      problem: string;
+    }>(
+      this.db,
+      sql`
+      select r.id as refill_id, r.org_id, o.slug, r.status, r.stripe_payment_intent_id as payment_intent, r.created_at,
+        case when r.status = 'failed' then 'paid at Stripe, credits not granted'
+             else 'in flight for more than a day' end as problem
+      from auto_refills r
+      join organizations o on o.id = r.org_id
+      where (r.status in ('pending', 'processing') and r.created_at < now() - interval '1 day')
+         or (r.status = 'failed' and r.failure_code = ${GRANT_FAILED})
+      order by o.slug, r.created_at`,
+    );
+    return found.map((r) => ({
+      refillId: r.refill_id,
+      orgId: r.org_id,
+      slug: r.slug,
+      status: r.status,
+      paymentIntent: r.payment_intent,
+      createdAt: new Date(r.created_at),
+      problem: r.problem,
     }));
   }
 

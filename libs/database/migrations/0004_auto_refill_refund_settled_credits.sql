@@ -1,0 +1,1 @@
+ALTER TABLE "auto_refills" ADD COLUMN "refund_settled_credits" bigint DEFAULT 0 NOT NULL;
