@@ -14,7 +14,7 @@ export type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- [--quick] [--only checkout,invalid,balance,latency,webhook,usage,autorefill,soak]
                  [--soak-seconds N] [--rounds N] [--seconds N] [--webhook-events N]
-                 [--cpu-prof api,floor,emulator]`;
+                 [--cpu-prof api,floor,nest-floor,emulator]`;
 
 export interface Args {
   quick: boolean;
