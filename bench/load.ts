@@ -89,6 +89,8 @@ export interface Sides<T> {
   nestFloor?: T;
   /** The same-work floor on bare Nest: what the service would cost if our code cost nothing. */
   nestSameWork?: T;
+  /** The service built from another commit (`--baseline`): a change's before, in the same run. */
+  baseline?: T;
 }
 
 export type Comparison = Sides<Sample[]>;
@@ -99,6 +101,7 @@ const SIDE_NAMES: Record<keyof Sides<unknown>, string> = {
   sameWork: 'same-work',
   nestFloor: 'nest floor',
   nestSameWork: 'nest same-work',
+  baseline: 'baseline',
 };
 
 /**

@@ -65,6 +65,9 @@ export interface NestFloors {
   /** Bare Nest ÷ bare Fastify: what the framework itself leaves. */
   nest_share: number;
   our_cost: number;
+  /** `--baseline`: that build's req/s and its own cost, beside this build's. */
+  baseline_rps?: number;
+  baseline_our_cost?: number;
 }
 
 /** The HTTP routes' target: our code leaves at least 0.8× of the same work on bare Nest. */
@@ -107,6 +110,10 @@ export function compareRow(
           same_nest_rps: rpsOf(c.nestSameWork),
           nest_share: rpsOf(c.nestFloor) / floorRps,
           our_cost: rps / rpsOf(c.nestSameWork),
+          ...(c.baseline && {
+            baseline_rps: rpsOf(c.baseline),
+            baseline_our_cost: rpsOf(c.baseline) / rpsOf(c.nestSameWork),
+          }),
         }
       : undefined;
   const met =
@@ -315,6 +322,8 @@ function renderOurCost(rows: Row[]): string {
     'our cost (API ÷ same-work Nest)',
     'met',
   ];
+  const withBaseline = rows.some((r) => r.nest?.baseline_rps !== undefined);
+  if (withBaseline) header.push('baseline API', 'baseline cost', 'API ÷ baseline');
   const body = rows.map((r) => {
     const n = r.nest!;
     return [
@@ -327,6 +336,9 @@ function renderOurCost(rows: Row[]): string {
       `${n.nest_share.toFixed(2)}×`,
       `${n.our_cost.toFixed(2)}×`,
       r.met === null ? '—' : r.met ? 'yes' : 'NO',
+      ...(withBaseline && n.baseline_rps !== undefined
+        ? [n.baseline_rps.toFixed(0), `${n.baseline_our_cost!.toFixed(2)}×`, `${(r.rps / n.baseline_rps).toFixed(2)}×`]
+        : []),
     ];
   });
   return [header, header.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`).join('\n');

@@ -25,6 +25,8 @@ export interface Stack {
   /** The floors on bare Fastify and on bare Nest (`floors/`). */
   floor: Service;
   nestFloor: Service;
+  /** The API built from another commit (`--baseline DIR`), when asked for. */
+  baseline?: Service;
   dbUrl: string;
   seeded: Seeded;
   /** The API's full collections, recorded when the soak runs (V8's --trace-gc). */
@@ -87,6 +89,21 @@ export async function startStack(args: Args, dbUrl: string, seeded: Seeded, serv
   });
   services.push(api);
 
+  let baseline: Service | undefined;
+  if (args.baseline) {
+    const port = await freePort();
+    baseline = await startService({
+      name: 'baseline',
+      script: 'dist/apps/api/src/main.js',
+      cwd: args.baseline,
+      env: { ...sharedEnv, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` },
+      nodeArgs: profArgs('baseline'),
+      port,
+      readyPath: '/readyz',
+    });
+    services.push(baseline);
+  }
+
   // First checkout creates the org's Stripe customer (once, as in production); the floor reuses it.
   const checkoutPath = `${creditsPath(seeded.orgSlug)}/checkout`;
   const first = await post(api.url, checkoutPath, CHECKOUT_BODY, authHeaders(seeded.key));
@@ -124,5 +141,5 @@ export async function startStack(args: Args, dbUrl: string, seeded: Seeded, serv
   const floor = await startFloor('floor', 'dist/bench/floors/fastify-floor.js');
   const nestFloor = await startFloor('nest-floor', 'dist/bench/floors/nest-floor.js');
 
-  return { emulator, api, floor, nestFloor, dbUrl, seeded, fullGcs };
+  return { emulator, api, floor, nestFloor, baseline, dbUrl, seeded, fullGcs };
 }

@@ -5,7 +5,10 @@ import { authHeaders, creditsPath } from '../requests';
 import type { Stack } from '../stack';
 
 /** `GET …/credits`, against floors reading the balance (bare: one SELECT; same work: auth too). */
-export async function balanceScenario({ api, floor, nestFloor, seeded }: Stack, rounds: Rounds): Promise<Row> {
+export async function balanceScenario(
+  { api, floor, nestFloor, baseline, seeded }: Stack,
+  rounds: Rounds,
+): Promise<Row> {
   const spec = (url: string, path: string): LoadSpec => ({
     url,
     expect: [200],
@@ -18,6 +21,7 @@ export async function balanceScenario({ api, floor, nestFloor, seeded }: Stack, 
       sameWork: spec(floor.url, '/same/balance'),
       nestFloor: spec(nestFloor.url, '/balance'),
       nestSameWork: spec(nestFloor.url, '/same/balance'),
+      baseline: baseline && spec(baseline.url, creditsPath(seeded.orgSlug)),
     },
     rounds,
     logRound('balance'),

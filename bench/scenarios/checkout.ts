@@ -5,7 +5,10 @@ import { checkoutLoad, creditsPath } from '../requests';
 import type { Stack } from '../stack';
 
 /** `POST …/credits/checkout` answered 200, against floors making the same Stripe call. */
-export async function checkoutScenario({ api, floor, nestFloor, seeded }: Stack, rounds: Rounds): Promise<Row> {
+export async function checkoutScenario(
+  { api, floor, nestFloor, baseline, seeded }: Stack,
+  rounds: Rounds,
+): Promise<Row> {
   const load = (url: string, path: string) => checkoutLoad(url, path, seeded.key);
   const comparison = await alternate(
     {
@@ -14,6 +17,7 @@ export async function checkoutScenario({ api, floor, nestFloor, seeded }: Stack,
       sameWork: load(floor.url, '/same/checkout'),
       nestFloor: load(nestFloor.url, '/checkout'),
       nestSameWork: load(nestFloor.url, '/same/checkout'),
+      baseline: baseline && load(baseline.url, `${creditsPath(seeded.orgSlug)}/checkout`),
     },
     rounds,
     logRound('checkout 200'),

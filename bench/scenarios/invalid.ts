@@ -5,7 +5,10 @@ import { authHeaders, creditsPath, INVALID_BODY } from '../requests';
 import type { Stack } from '../stack';
 
 /** The same route answering 422 (`quantity: 11`), against floors answering the same 422 JSON. */
-export async function invalidScenario({ api, floor, nestFloor, seeded }: Stack, rounds: Rounds): Promise<Row> {
+export async function invalidScenario(
+  { api, floor, nestFloor, baseline, seeded }: Stack,
+  rounds: Rounds,
+): Promise<Row> {
   const spec = (url: string, path: string): LoadSpec => ({
     url,
     expect: [422],
@@ -25,6 +28,7 @@ export async function invalidScenario({ api, floor, nestFloor, seeded }: Stack, 
       sameWork: spec(floor.url, '/same/invalid'),
       nestFloor: spec(nestFloor.url, '/invalid'),
       nestSameWork: spec(nestFloor.url, '/same/invalid'),
+      baseline: baseline && spec(baseline.url, `${creditsPath(seeded.orgSlug)}/checkout`),
     },
     rounds,
     logRound('checkout 422'),
