@@ -7,6 +7,7 @@ import { GatewayTimeoutError, LARGE_BODY, sendError, ServiceUnavailableError } f
 import { RequestDeadline, runWithDeadline } from '@credits/traffic';
 import { registerJsonBodyParser } from './json-body';
 import { callerLogFields, requestContext, RequestContext } from './request-context';
+import { securityHeaders } from './security';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -20,12 +21,13 @@ const scopes = new WeakMap<FastifyRequest, AsyncResource>();
 /**
  * Fastify-level wiring that must exist before Nest registers its routes: per-route body
  * limits, the JSON-only body parser, the request context every log line reads, the
- * `X-Request-Id` echo, the request deadline and one access log line per request. Errors
+ * security headers, the `X-Request-Id` echo, the request deadline and one access log line per request. Errors
  * raised here reach the global filter through Nest's own Fastify error handler.
  */
 export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): void {
   const accessLog = new Logger('Access');
   const deadlineLog = new Logger('Deadline');
+  const security = securityHeaders(config);
 
   fastify.addHook('onRoute', (route) => {
     const config_ = route.config as Record<string, unknown> | undefined;
@@ -36,7 +38,7 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
 
   fastify.addHook('onRequest', (request, reply, done) => {
     const context: RequestContext = { request_id: request.id, request };
-    void reply.header('x-request-id', request.id);
+    void reply.headers(security).header('x-request-id', request.id);
     const deadline = new RequestDeadline(config.http.requestTimeoutMs);
     watchDeadline(request, reply, deadline, deadlineLog);
     requestContext.run(context, () =>
