@@ -14,7 +14,7 @@ export type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- [--quick] [--only checkout,invalid,balance,latency,webhook,usage,autorefill,soak]
                  [--soak-seconds N] [--rounds N] [--seconds N] [--webhook-events N]
-                 [--cpu-prof api,floor,emulator]`;
+                 [--cpu-prof api,floor,nest-floor,emulator,baseline] [--baseline DIR]`;
 
 export interface Args {
   quick: boolean;
@@ -29,6 +29,11 @@ export interface Args {
   /** Open-loop (fixed arrival rate) runs: the rates, and how long each side runs at each. */
   latency: { rates: number[]; seconds: number; rounds: number };
   cpuProf: Set<string>;
+  /**
+   * A built checkout of another commit (its `dist/`), served beside the API as one more side of
+   * the HTTP scenarios: a change's before and after, measured in one run.
+   */
+  baseline: string | undefined;
 }
 
 export function parseArgs(argv: string[]): Args {
@@ -78,5 +83,6 @@ export function parseArgs(argv: string[]): Args {
     // Quick: one rate, 2 s a side (proves the generator); full: 100 and 300 req/s, 5 s a side, twice.
     latency: quick ? { rates: [100], seconds: 2, rounds: 1 } : { rates: [100, 300], seconds: 5, rounds: 2 },
     cpuProf: new Set((values.get('--cpu-prof') ?? '').split(',').filter(Boolean)),
+    baseline: values.get('--baseline'),
   };
 }

@@ -77,37 +77,52 @@ export interface Rounds {
   warmupSeconds: number;
 }
 
-export interface Comparison {
-  measured: Sample[];
-  floor: Sample[];
-  /** The same-work floor's rounds, when the scenario has one. */
-  sameWork?: Sample[];
+/** The sides of a comparison: the service, its floors, and (for HTTP routes) the same floors on Nest. */
+export interface Sides<T> {
+  /** The service under test. */
+  measured: T;
+  /** The bare floor on Fastify. */
+  floor: T;
+  /** The same-work floor on Fastify: the service's essential I/O (see floors/floor-work.ts). */
+  sameWork?: T;
+  /** The bare floor on bare Nest (the Fastify adapter, nothing else). */
+  nestFloor?: T;
+  /** The same-work floor on bare Nest: what the service would cost if our code cost nothing. */
+  nestSameWork?: T;
+  /** The service built from another commit (`--baseline`): a change's before, in the same run. */
+  baseline?: T;
 }
 
+export type Comparison = Sides<Sample[]>;
+
+const SIDE_NAMES: Record<keyof Sides<unknown>, string> = {
+  measured: 'measured',
+  floor: 'floor',
+  sameWork: 'same-work',
+  nestFloor: 'nest floor',
+  nestSameWork: 'nest same-work',
+  baseline: 'baseline',
+};
+
 /**
- * Alternates A B (C) A B (C) … after one discarded warm-up of each, so drifting background
- * load on a shared machine hits every side alike. `sameWork`: the floor doing the service's
- * essential I/O (see floor-server.ts), beside the bare `floor`.
+ * Alternates every side in turn, round after round, after one discarded warm-up of each, so
+ * drifting background load on a shared machine hits every side alike.
  */
 export async function alternate(
-  measured: LoadSpec,
-  floor: LoadSpec,
+  specs: Sides<LoadSpec>,
   options: Rounds,
-  onRound?: (side: 'measured' | 'floor' | 'same-work', round: number, sample: Sample) => void,
-  sameWork?: LoadSpec,
+  onRound?: (side: string, round: number, sample: Sample) => void,
 ): Promise<Comparison> {
-  const sides = [
-    { side: 'measured' as const, spec: measured, samples: [] as Sample[] },
-    { side: 'floor' as const, spec: floor, samples: [] as Sample[] },
-    ...(sameWork ? [{ side: 'same-work' as const, spec: sameWork, samples: [] as Sample[] }] : []),
-  ];
+  const sides = (Object.keys(SIDE_NAMES) as Array<keyof Sides<unknown>>)
+    .filter((name) => specs[name] !== undefined)
+    .map((name) => ({ name, spec: specs[name]!, samples: [] as Sample[] }));
   for (const { spec } of sides) await runLoad(spec, { seconds: options.warmupSeconds });
   for (let round = 1; round <= options.rounds; round++) {
-    for (const { side, spec, samples } of sides) {
+    for (const { name, spec, samples } of sides) {
       const sample = await runLoad(spec, { seconds: options.seconds });
       samples.push(sample);
-      onRound?.(side, round, sample);
+      onRound?.(SIDE_NAMES[name], round, sample);
     }
   }
-  return { measured: sides[0].samples, floor: sides[1].samples, ...(sameWork && { sameWork: sides[2].samples }) };
+  return Object.fromEntries(sides.map(({ name, samples }) => [name, samples])) as unknown as Comparison;
 }

@@ -29,8 +29,10 @@ export async function freePort(): Promise<number> {
 
 export interface StartOptions {
   name: string;
-  /** Path of the compiled entry point, relative to the repository root. */
+  /** Path of the compiled entry point, relative to `cwd`. */
   script: string;
+  /** Where the process runs (default: this repository's root). */
+  cwd?: string;
   env: Record<string, string | undefined>;
   nodeArgs?: string[];
   port: number;
@@ -42,8 +44,9 @@ export interface StartOptions {
 }
 
 export async function startService(options: StartOptions): Promise<Service> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(REPO_ROOT, options.script)], {
-    cwd: REPO_ROOT,
+  const cwd = options.cwd ?? REPO_ROOT;
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(cwd, options.script)], {
+    cwd,
     env: { ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -30,6 +30,8 @@ export interface Row {
   met: boolean | null;
   /** The same-work floor (the service's essential I/O on raw `pg`), when the scenario has one. */
   same_work?: SameWork;
+  /** The floors on bare Nest, and our cost against them (HTTP scenarios). */
+  nest?: NestFloors;
   rounds?: Comparison;
   /** Open-loop rows: the same-work floor at the row's rate, and every sample of each side. */
   open_loop?: {
@@ -51,6 +53,26 @@ export interface SameWork {
   framework: number;
 }
 
+/**
+ * The same floors on bare Nest beside those on bare Fastify: Nest's own share, and ours.
+ * `our_cost` = service ÷ same-work on Nest: 1.0 would mean our code around the I/O costs nothing.
+ */
+export interface NestFloors {
+  bare_fastify_rps: number;
+  bare_nest_rps: number;
+  same_fastify_rps: number;
+  same_nest_rps: number;
+  /** Bare Nest ÷ bare Fastify: what the framework itself leaves. */
+  nest_share: number;
+  our_cost: number;
+  /** `--baseline`: that build's req/s and its own cost, beside this build's. */
+  baseline_rps?: number;
+  baseline_our_cost?: number;
+}
+
+/** The HTTP routes' target: our code leaves at least 0.8× of the same work on bare Nest. */
+export const OUR_COST_TARGET = { ourCost: 0.8 };
+
 /** What a run measured, for the table, the summaries and the JSON. */
 export interface Results {
   rows: Row[];
@@ -62,23 +84,50 @@ export interface Results {
 
 export const mib = (bytes: number | null) => (bytes === null ? 'n/a' : (bytes / 2 ** 20).toFixed(1));
 
-/** Medians of the rounds against the floor's: met when the ratio (and the added p99, if given) are within target. */
+/**
+ * Medians of the rounds against the floors'. Met when every given target holds: the ratio to the
+ * bare floor, the added p99, the rate, and our cost (service ÷ same work on bare Nest).
+ */
 export function compareRow(
   scenario: string,
   c: Comparison,
-  target: { ratio: number; addedP99?: number; minRps?: number },
+  target: { ratio?: number; addedP99?: number; minRps?: number; ourCost?: number },
 ): Row {
-  const rps = median(c.measured.map((s) => s.rps));
-  const floorRps = median(c.floor.map((s) => s.rps));
+  const rpsOf = (samples: Sample[]) => median(samples.map((s) => s.rps));
+  const rps = rpsOf(c.measured);
+  const floorRps = rpsOf(c.floor);
   const p99 = median(c.measured.map((s) => s.p99));
   const floorP99 = median(c.floor.map((s) => s.p99));
   const ratio = rps / floorRps;
   const added = p99 - floorP99;
+  const sameRps = c.sameWork && rpsOf(c.sameWork);
+  const nest: NestFloors | undefined =
+    c.sameWork && c.nestFloor && c.nestSameWork
+      ? {
+          bare_fastify_rps: floorRps,
+          bare_nest_rps: rpsOf(c.nestFloor),
+          same_fastify_rps: rpsOf(c.sameWork),
+          same_nest_rps: rpsOf(c.nestSameWork),
+          nest_share: rpsOf(c.nestFloor) / floorRps,
+          our_cost: rps / rpsOf(c.nestSameWork),
+          ...(c.baseline && {
+            baseline_rps: rpsOf(c.baseline),
+            baseline_our_cost: rpsOf(c.baseline) / rpsOf(c.nestSameWork),
+          }),
+        }
+      : undefined;
   const met =
-    ratio >= target.ratio &&
+    (target.ratio === undefined || ratio >= target.ratio) &&
     (target.addedP99 === undefined || added <= target.addedP99) &&
-    (target.minRps === undefined || rps >= target.minRps);
-  const sameRps = c.sameWork && median(c.sameWork.map((s) => s.rps));
+    (target.minRps === undefined || rps >= target.minRps) &&
+    (target.ourCost === undefined || (nest !== undefined && nest.our_cost >= target.ourCost));
+  const targets = [
+    target.ratio === undefined ? undefined : `≥ ${target.ratio}×`,
+    target.addedP99 === undefined ? undefined : `+p99 ≤ ${target.addedP99} ms`,
+    target.minRps === undefined ? undefined : `≥ ${target.minRps}/s`,
+    target.ourCost === undefined ? undefined : `our cost ≥ ${target.ourCost}×`,
+  ].filter(Boolean);
+  const samples = Object.values(c).flat() as Sample[];
   return {
     ...(c.sameWork &&
       sameRps !== undefined && {
@@ -90,6 +139,7 @@ export function compareRow(
           framework: rps / sameRps,
         },
       }),
+    ...(nest && { nest }),
     scenario,
     rps,
     p50_ms: median(c.measured.map((s) => s.p50)),
@@ -99,8 +149,8 @@ export function compareRow(
     floor_p99_ms: floorP99,
     ratio,
     added_p99_ms: added,
-    unexpected: [...c.measured, ...c.floor, ...(c.sameWork ?? [])].reduce((n, s) => n + s.unexpected, 0),
-    target: `≥ ${target.ratio}×${target.addedP99 === undefined ? '' : `, +p99 ≤ ${target.addedP99} ms`}${target.minRps === undefined ? '' : `, ≥ ${target.minRps}/s`}`,
+    unexpected: samples.reduce((n, s) => n + s.unexpected, 0),
+    target: targets.join(', '),
     met,
     rounds: c,
   };
@@ -127,6 +177,8 @@ export function sampleRow(scenario: string, s: Sample, target: string, met: bool
 /** The table, then the webhook exactly-once checks and the soak's memory, on stdout. */
 export function printResults({ rows, webhooks, usage, autoRefill, soak }: Results): void {
   process.stdout.write('\n' + renderTable(rows) + '\n');
+  const nest = rows.filter((r) => r.nest);
+  if (nest.length > 0) process.stdout.write('\n' + renderOurCost(nest) + '\n');
   const split = rows.filter((r) => r.same_work);
   if (split.length > 0) process.stdout.write('\n' + renderSameWork(split) + '\n');
   const openLoop = rows.filter((r) => r.open_loop);
@@ -252,6 +304,44 @@ function renderTable(rows: Row[]): string {
   ]);
   const lines = [header, header.map(() => '---'), ...body];
   return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+/**
+ * The five sides of each HTTP route in one run: the bare and same-work floors on Fastify and on
+ * bare Nest, and the API. Nest's own share is bare Nest ÷ bare Fastify; ours is the last column.
+ */
+function renderOurCost(rows: Row[]): string {
+  const header = [
+    'scenario',
+    'bare Fastify',
+    'bare Nest',
+    'same-work Fastify',
+    'same-work Nest',
+    'API',
+    'Nest ÷ Fastify',
+    'our cost (API ÷ same-work Nest)',
+    'met',
+  ];
+  const withBaseline = rows.some((r) => r.nest?.baseline_rps !== undefined);
+  if (withBaseline) header.push('baseline API', 'baseline cost', 'API ÷ baseline');
+  const body = rows.map((r) => {
+    const n = r.nest!;
+    return [
+      r.scenario,
+      n.bare_fastify_rps.toFixed(0),
+      n.bare_nest_rps.toFixed(0),
+      n.same_fastify_rps.toFixed(0),
+      n.same_nest_rps.toFixed(0),
+      r.rps.toFixed(0),
+      `${n.nest_share.toFixed(2)}×`,
+      `${n.our_cost.toFixed(2)}×`,
+      r.met === null ? '—' : r.met ? 'yes' : 'NO',
+      ...(withBaseline && n.baseline_rps !== undefined
+        ? [n.baseline_rps.toFixed(0), `${n.baseline_our_cost!.toFixed(2)}×`, `${(r.rps / n.baseline_rps).toFixed(2)}×`]
+        : []),
+    ];
+  });
+  return [header, header.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
 /** Each miss split: design cost (same-work ÷ bare floor) and framework cost (service ÷ same-work). */

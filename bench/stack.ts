@@ -22,7 +22,11 @@ const UNTHROTTLED: Record<string, string> = {
 export interface Stack {
   emulator: Service;
   api: Service;
+  /** The floors on bare Fastify and on bare Nest (`floors/`). */
   floor: Service;
+  nestFloor: Service;
+  /** The API built from another commit (`--baseline DIR`), when asked for. */
+  baseline?: Service;
   dbUrl: string;
   seeded: Seeded;
   /** The API's full collections, recorded when the soak runs (V8's --trace-gc). */
@@ -30,8 +34,8 @@ export interface Stack {
 }
 
 /**
- * The Stripe emulator, the API and the floor server, each in its own process, pushed onto
- * `services` as they start (so that the caller stops whatever did). The floor reuses the Stripe
+ * The Stripe emulator, the API and the two floor servers (Fastify, Nest), each in its own process, pushed onto
+ * `services` as they start (so that the caller stops whatever did). The floors reuse the Stripe
  * customer that the API's first checkout creates and answers the API's own 422 body.
  */
 export async function startStack(args: Args, dbUrl: string, seeded: Seeded, services: Service[]): Promise<Stack> {
@@ -85,6 +89,21 @@ export async function startStack(args: Args, dbUrl: string, seeded: Seeded, serv
   });
   services.push(api);
 
+  let baseline: Service | undefined;
+  if (args.baseline) {
+    const port = await freePort();
+    baseline = await startService({
+      name: 'baseline',
+      script: 'dist/apps/api/src/main.js',
+      cwd: args.baseline,
+      env: { ...sharedEnv, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` },
+      nodeArgs: profArgs('baseline'),
+      port,
+      readyPath: '/readyz',
+    });
+    services.push(baseline);
+  }
+
   // First checkout creates the org's Stripe customer (once, as in production); the floor reuses it.
   const checkoutPath = `${creditsPath(seeded.orgSlug)}/checkout`;
   const first = await post(api.url, checkoutPath, CHECKOUT_BODY, authHeaders(seeded.key));
@@ -97,25 +116,30 @@ export async function startStack(args: Args, dbUrl: string, seeded: Seeded, serv
     [seeded.orgId],
   );
 
-  const floorPort = await freePort();
-  const floor = await startService({
-    name: 'floor',
-    script: 'dist/bench/floor-server.js',
-    env: {
-      ...sharedEnv,
-      PORT: String(floorPort),
-      BENCH_ORG_ID: seeded.orgId,
-      BENCH_ORG_SLUG: seeded.orgSlug,
-      BENCH_USER_ID: seeded.userId,
-      BENCH_CUSTOMER_ID: customerId[0].id,
-      BENCH_422_BODY: invalid.text,
-      BENCH_USAGE_ORG_IDS: seeded.usageFloorOrgs.map((o) => o.id).join(','),
-    },
-    nodeArgs: profArgs('floor'),
-    port: floorPort,
-    readyPath: '/healthz',
-  });
-  services.push(floor);
+  const floorEnv = {
+    ...sharedEnv,
+    BENCH_ORG_ID: seeded.orgId,
+    BENCH_ORG_SLUG: seeded.orgSlug,
+    BENCH_USER_ID: seeded.userId,
+    BENCH_CUSTOMER_ID: customerId[0].id,
+    BENCH_422_BODY: invalid.text,
+    BENCH_USAGE_ORG_IDS: seeded.usageFloorOrgs.map((o) => o.id).join(','),
+  };
+  const startFloor = async (name: string, script: string) => {
+    const port = await freePort();
+    const service = await startService({
+      name,
+      script,
+      env: { ...floorEnv, PORT: String(port) },
+      nodeArgs: profArgs(name),
+      port,
+      readyPath: '/healthz',
+    });
+    services.push(service);
+    return service;
+  };
+  const floor = await startFloor('floor', 'dist/bench/floors/fastify-floor.js');
+  const nestFloor = await startFloor('nest-floor', 'dist/bench/floors/nest-floor.js');
 
-  return { emulator, api, floor, dbUrl, seeded, fullGcs };
+  return { emulator, api, floor, nestFloor, baseline, dbUrl, seeded, fullGcs };
 }

@@ -1,17 +1,26 @@
 import { alternate, type Rounds } from '../load';
 import { logRound } from '../log';
-import { compareRow, type Row } from '../report';
+import { compareRow, OUR_COST_TARGET, type Row } from '../report';
 import { checkoutLoad, creditsPath } from '../requests';
 import type { Stack } from '../stack';
 
-/** `POST …/credits/checkout` answered 200, against a Fastify handler making the same Stripe call. */
-export async function checkoutScenario({ api, floor, seeded }: Stack, rounds: Rounds): Promise<Row> {
+/** `POST …/credits/checkout` answered 200, against floors making the same Stripe call. */
+export async function checkoutScenario(
+  { api, floor, nestFloor, baseline, seeded }: Stack,
+  rounds: Rounds,
+): Promise<Row> {
+  const load = (url: string, path: string) => checkoutLoad(url, path, seeded.key);
   const comparison = await alternate(
-    checkoutLoad(api.url, `${creditsPath(seeded.orgSlug)}/checkout`, seeded.key),
-    checkoutLoad(floor.url, '/checkout', seeded.key),
+    {
+      measured: load(api.url, `${creditsPath(seeded.orgSlug)}/checkout`),
+      floor: load(floor.url, '/checkout'),
+      sameWork: load(floor.url, '/same/checkout'),
+      nestFloor: load(nestFloor.url, '/checkout'),
+      nestSameWork: load(nestFloor.url, '/same/checkout'),
+      baseline: baseline && load(baseline.url, `${creditsPath(seeded.orgSlug)}/checkout`),
+    },
     rounds,
     logRound('checkout 200'),
-    checkoutLoad(floor.url, '/same/checkout', seeded.key),
   );
-  return compareRow('checkout 200', comparison, { ratio: 0.8, addedP99: 5 });
+  return compareRow('checkout 200', comparison, OUR_COST_TARGET);
 }

@@ -1,11 +1,14 @@
 import { alternate, type LoadSpec, type Rounds } from '../load';
 import { logRound } from '../log';
-import { compareRow, type Row } from '../report';
+import { compareRow, OUR_COST_TARGET, type Row } from '../report';
 import { authHeaders, creditsPath, INVALID_BODY } from '../requests';
 import type { Stack } from '../stack';
 
-/** The same route answering 422 (`quantity: 11`), against a handler answering the same 422 JSON. */
-export async function invalidScenario({ api, floor, seeded }: Stack, rounds: Rounds): Promise<Row> {
+/** The same route answering 422 (`quantity: 11`), against floors answering the same 422 JSON. */
+export async function invalidScenario(
+  { api, floor, nestFloor, baseline, seeded }: Stack,
+  rounds: Rounds,
+): Promise<Row> {
   const spec = (url: string, path: string): LoadSpec => ({
     url,
     expect: [422],
@@ -19,11 +22,16 @@ export async function invalidScenario({ api, floor, seeded }: Stack, rounds: Rou
     ],
   });
   const comparison = await alternate(
-    spec(api.url, `${creditsPath(seeded.orgSlug)}/checkout`),
-    spec(floor.url, '/invalid'),
+    {
+      measured: spec(api.url, `${creditsPath(seeded.orgSlug)}/checkout`),
+      floor: spec(floor.url, '/invalid'),
+      sameWork: spec(floor.url, '/same/invalid'),
+      nestFloor: spec(nestFloor.url, '/invalid'),
+      nestSameWork: spec(nestFloor.url, '/same/invalid'),
+      baseline: baseline && spec(baseline.url, `${creditsPath(seeded.orgSlug)}/checkout`),
+    },
     rounds,
     logRound('checkout 422'),
-    spec(floor.url, '/same/invalid'),
   );
-  return compareRow('checkout 422', comparison, { ratio: 0.6 });
+  return compareRow('checkout 422', comparison, OUR_COST_TARGET);
 }

@@ -58,8 +58,10 @@ export async function usageScenarios(stack: Stack, rounds: Rounds): Promise<Usag
     const apiTally = new Tally();
     const floorTally = new Tally();
     const comparison = await alternate(
-      debits(stack.api.url, apiOrgs, (org) => `${creditsPath(org.slug)}/usage`, apiTally),
-      debits(stack.floor.url, floorOrgs, (_org, n) => `/usage/${indexes[n]}`, floorTally),
+      {
+        measured: debits(stack.api.url, apiOrgs, (org) => `${creditsPath(org.slug)}/usage`, apiTally),
+        floor: debits(stack.floor.url, floorOrgs, (_org, n) => `/usage/${indexes[n]}`, floorTally),
+      },
       rounds,
       logRound(`usage (${label})`),
     );

@@ -3,9 +3,8 @@
  * TEST_DATABASE_URL is set. The same caller and key in two orgs are two keys.
  */
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
 import { IdempotencyKeyRef, IdempotencyKeyRepository } from '@credits/billing';
-import { type Db, organizations } from '@credits/database';
+import { type Db } from '@credits/database';
 import { openTestDatabase } from '../support/database';
 
 describe('IdempotencyKeyRepository', () => {
@@ -58,17 +57,15 @@ describe('IdempotencyKeyRepository', () => {
     expect(await keys.find(org, r)).toBeUndefined();
   });
 
-  it("writes the caller's statement in the same statement as the answer", async () => {
-    const [org] = await db
-      .insert(organizations)
-      .values({ slug: `idem-${randomUUID().slice(0, 8)}`, name: 'Before' })
-      .returning();
+  it('stores the answer, JSON as it was, on the claim it completes and no other', async () => {
+    const org = randomUUID();
     const [r, until] = [ref(), soon()];
-    await keys.insertClaim(org.id, r, claimUntil(until));
-    const rename = db.update(organizations).set({ name: 'After' }).where(eq(organizations.id, org.id)).getSQL();
-    await keys.complete(org.id, r, until, { status: 200, body: { ok: true } }, rename);
-    expect((await db.select().from(organizations).where(eq(organizations.id, org.id)))[0].name).toBe('After');
-    expect(await keys.find(org.id, r)).toMatchObject({ state: 'completed', responseBody: { ok: true } });
+    await keys.insertClaim(org, r, claimUntil(until));
+    const body = { ok: true, nested: { list: [1, 'two'] }, text: 'quote " and \\ backslash' };
+    await keys.complete(org, r, new Date(until.getTime() + 1), { status: 200, body });
+    expect(await keys.find(org, r)).toMatchObject({ state: 'in_progress', responseBody: null });
+    await keys.complete(org, r, until, { status: 200, body });
+    expect(await keys.find(org, r)).toMatchObject({ state: 'completed', responseStatus: 200, responseBody: body });
   });
 
   it('deletes a key only once it has expired', async () => {

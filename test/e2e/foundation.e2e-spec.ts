@@ -212,6 +212,19 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
     expect(JSON.parse(line!).request_id).toBe('boom-1');
   });
 
+  it('keeps the request id on lines logged after a JSON body is parsed', async () => {
+    const res = await t.request('POST', '/api/v1/org/acme/probe/boom', {
+      headers: { ...bearer(adminKey), 'x-request-id': 'boom-body-1' },
+      body: { name: 'a' },
+    });
+    expectEnvelope(res, 500, 'internal_error');
+    const failure = t.logs
+      .map((line) => JSON.parse(line))
+      .find((line) => line.msg === 'request failed' && line.request_id === 'boom-body-1');
+    expect(failure).toMatchObject({ org: 'acme', user_id: expect.any(String) });
+    expect(JSON.stringify(failure)).toContain('kaboom after the body');
+  });
+
   it('health and readiness', async () => {
     expect((await t.request('GET', '/healthz')).body).toEqual({ status: 'ok' });
     const ready = await t.request('GET', '/readyz');

@@ -41,7 +41,7 @@ describe('IdempotencyService claims', () => {
     let finishSecond!: () => void;
     const second = service.run(s, hash, 60_000, async () => {
       await new Promise<void>((resolve) => (finishSecond = resolve));
-      return { body: { session_id: 'cs_second' } };
+      return { session_id: 'cs_second' };
     });
     await sleep(100);
 
@@ -49,9 +49,9 @@ describe('IdempotencyService claims', () => {
     await expect(first).rejects.toThrow('the first attempt fails late');
     // Still the second request's claim: a third one is told it is in progress, not run.
     expect(await rowOf(s.key)).toMatchObject({ state: 'in_progress' });
-    await expect(
-      service.run(s, hash, 60_000, async () => ({ body: { session_id: 'cs_third' } })),
-    ).rejects.toBeInstanceOf(ConflictError);
+    await expect(service.run(s, hash, 60_000, async () => ({ session_id: 'cs_third' }))).rejects.toBeInstanceOf(
+      ConflictError,
+    );
 
     finishSecond();
     await expect(second).resolves.toEqual({ body: { session_id: 'cs_second' }, replayed: false });
@@ -63,17 +63,17 @@ describe('IdempotencyService claims', () => {
     let finishFirst!: () => void;
     const first = service.run(s, hash, 100, async () => {
       await new Promise<void>((resolve) => (finishFirst = resolve));
-      return { body: { session_id: 'cs_first' } };
+      return { session_id: 'cs_first' };
     });
     await sleep(200);
-    await expect(
-      service.run(s, hash, 60_000, async () => ({ body: { session_id: 'cs_second' } })),
-    ).resolves.toMatchObject({ replayed: false });
+    await expect(service.run(s, hash, 60_000, async () => ({ session_id: 'cs_second' }))).resolves.toMatchObject({
+      replayed: false,
+    });
 
     finishFirst();
     await first;
     expect(await rowOf(s.key)).toMatchObject({ state: 'completed', responseBody: { session_id: 'cs_second' } });
-    await expect(service.run(s, hash, 60_000, async () => ({ body: { session_id: 'cs_fourth' } }))).resolves.toEqual({
+    await expect(service.run(s, hash, 60_000, async () => ({ session_id: 'cs_fourth' }))).resolves.toEqual({
       body: { session_id: 'cs_second' },
       replayed: true,
     });

@@ -37,6 +37,14 @@ class ProbeController {
   boom(): never {
     throw new Error('SELECT secret FROM internals -- kaboom');
   }
+
+  /** Fails after its JSON body was parsed and validated (a log line written past the body parser). */
+  @Post('boom')
+  @OrgRole('admin', { budget: 'checkout' })
+  @Scopes('credits:purchase')
+  boomAfterBody(@Body() _body: ProbeBody): never {
+    throw new Error('kaboom after the body');
+  }
 }
 
 @Module({ controllers: [ProbeController] })

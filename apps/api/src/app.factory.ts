@@ -8,7 +8,7 @@ import { HTTP_EDGE_OPTIONS, registerHttpEdges } from './http/http-edges';
 import { registerHttpHooks, requestIdFor } from './http/http-hooks';
 import { PinoLoggerService } from './logging/logger';
 import { setupOpenApi } from './openapi/openapi';
-import { registerSecurity } from './http/security';
+import { registerCors } from './http/security';
 
 export interface CreateAppOptions {
   logger: PinoLoggerService;
@@ -39,7 +39,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions): P
     logger: options.logger,
     abortOnError: false,
   });
-  await registerSecurity(app, config);
+  registerCors(app, config);
   setupOpenApi(app);
   await app.init();
   return app;

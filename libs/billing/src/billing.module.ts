@@ -8,6 +8,7 @@ import { CheckoutStatusService } from './checkout/checkout-status.service';
 import { CheckoutService } from './checkout/checkout.service';
 import { StripeCustomers } from './checkout/stripe-customers';
 import { CreditsController } from './credits/credits.controller';
+import { BalanceRepository } from './credits/balance.repository';
 import { CreditsService } from './credits/credits.service';
 import { FulfilmentModule } from './fulfilment/fulfilment.module';
 import { HoldExpirySchedule } from './holds/hold-expiry.job';
@@ -43,6 +44,7 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     IdempotencyService,
     StripeWebhookService,
     CreditsService,
+    BalanceRepository,
     CheckoutStatusService,
     ReconciliationSchedule,
     UsageRepository,

@@ -18,7 +18,15 @@ export class ApiException extends HttpException {
     detail: string = ERROR_CATALOG[type].detail,
     options: { errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown } = {},
   ) {
-    super(detail, ERROR_CATALOG[type].status, { cause: options.cause });
+    // An answer the caller caused (4xx) is expected and frequent (every invalid body), and its
+    // stack is never read: capturing one is most of what constructing the error costs.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (ERROR_CATALOG[type].status < 500) Error.stackTraceLimit = 0;
+    try {
+      super(detail, ERROR_CATALOG[type].status, { cause: options.cause });
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.type = type;
     this.detail = detail;
     this.errors = options.errors ?? null;

@@ -58,13 +58,33 @@ export class RequestDeadline {
   }
 }
 
-const deadlines = new AsyncLocalStorage<RequestDeadline>();
+/**
+ * What the code serving a request can find without being handed it: its deadline, and
+ * whatever the HTTP layer adds (the request itself, for log lines). One async context per
+ * request: on Node 20 every further `AsyncLocalStorage` or `AsyncResource` costs each promise
+ * the request creates.
+ */
+export interface RequestScope {
+  readonly deadline: RequestDeadline;
+}
+
+const scopes = new AsyncLocalStorage<RequestScope>();
+
+/** Runs `fn` (and everything it starts) inside the request's scope. */
+export function runInRequestScope<T>(scope: RequestScope, fn: () => T): T {
+  return scopes.run(scope, fn);
+}
+
+/** The scope of the request being served; undefined outside a request (CLI, jobs). */
+export function currentRequestScope(): RequestScope | undefined {
+  return scopes.getStore();
+}
 
 export function runWithDeadline<T>(deadline: RequestDeadline, fn: () => T): T {
-  return deadlines.run(deadline, fn);
+  return scopes.run({ deadline }, fn);
 }
 
 /** The deadline of the request being served; undefined outside a request (CLI, jobs). */
 export function currentDeadline(): RequestDeadline | undefined {
-  return deadlines.getStore();
+  return scopes.getStore()?.deadline;
 }

@@ -3,10 +3,14 @@ import { ThrottlerModule, type ThrottlerModuleOptions } from '@nestjs/throttler'
 import { APP_CONFIG, type AppConfig } from '@credits/config';
 import { ClientVersionGuard } from './client-version.guard';
 import { AuthFailureLimiter } from './rate-limit/auth-failure-limiter';
+import { MemoryThrottlerStorage } from './rate-limit/memory-throttler-storage';
 import { RedisThrottlerStorage } from './rate-limit/redis-throttler-storage';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 
-function throttlerOptions(config: AppConfig, storage: RedisThrottlerStorage | undefined): ThrottlerModuleOptions {
+function throttlerOptions(
+  config: AppConfig,
+  storage: RedisThrottlerStorage | MemoryThrottlerStorage,
+): ThrottlerModuleOptions {
   const { windowMs, checkout, read, usage, webhook } = config.rateLimit;
   return {
     throttlers: [
@@ -15,7 +19,7 @@ function throttlerOptions(config: AppConfig, storage: RedisThrottlerStorage | un
       { name: 'usage', limit: usage, ttl: windowMs },
       { name: 'webhook', limit: webhook, ttl: windowMs },
     ],
-    // Without REDIS_URL: the library's in-process counters (each instance counts alone).
+    // Without REDIS_URL each instance counts alone, in the same fixed windows.
     storage,
   };
 }
@@ -27,8 +31,9 @@ function throttlerOptions(config: AppConfig, storage: RedisThrottlerStorage | un
     ThrottlerModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig) => {
-        const storage = config.redis.url ? new RedisThrottlerStorage(config.redis) : undefined;
-        await storage?.connected(config.redis.connectTimeoutMs);
+        if (!config.redis.url) return throttlerOptions(config, new MemoryThrottlerStorage());
+        const storage = new RedisThrottlerStorage(config.redis);
+        await storage.connected(config.redis.connectTimeoutMs);
         return throttlerOptions(config, storage);
       },
     }),

@@ -1,12 +1,12 @@
 import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@credits/config';
 import { GatewayTimeoutError, LARGE_BODY, sendError, ServiceUnavailableError } from '@credits/errors';
-import { RequestDeadline, runWithDeadline } from '@credits/traffic';
+import { RequestDeadline, runInRequestScope } from '@credits/traffic';
 import { registerJsonBodyParser } from './json-body';
-import { callerLogFields, requestContext, RequestContext } from './request-context';
+import { callerLogFields, type RequestContext } from './request-context';
+import { securityHeaders } from './security';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -15,17 +15,16 @@ export function requestIdFor(header: string | string[] | undefined): string {
   return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-const scopes = new WeakMap<FastifyRequest, AsyncResource>();
-
 /**
  * Fastify-level wiring that must exist before Nest registers its routes: per-route body
  * limits, the JSON-only body parser, the request context every log line reads, the
- * `X-Request-Id` echo, the request deadline and one access log line per request. Errors
+ * security headers, the `X-Request-Id` echo, the request deadline and one access log line per request. Errors
  * raised here reach the global filter through Nest's own Fastify error handler.
  */
 export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): void {
   const accessLog = new Logger('Access');
   const deadlineLog = new Logger('Deadline');
+  const security = securityHeaders(config);
 
   fastify.addHook('onRoute', (route) => {
     const config_ = route.config as Record<string, unknown> | undefined;
@@ -35,23 +34,13 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
   registerJsonBodyParser(fastify);
 
   fastify.addHook('onRequest', (request, reply, done) => {
-    const context: RequestContext = { request_id: request.id, request };
-    void reply.header('x-request-id', request.id);
+    void reply.headers(security).header('x-request-id', request.id);
     const deadline = new RequestDeadline(config.http.requestTimeoutMs);
     watchDeadline(request, reply, deadline, deadlineLog);
-    requestContext.run(context, () =>
-      runWithDeadline(deadline, () => {
-        scopes.set(request, new AsyncResource('credits-api.request'));
-        done();
-      }),
-    );
-  });
-
-  // Body parsing resumes in the socket's async context; re-enter the request's own.
-  fastify.addHook('preValidation', (request, _reply, done) => {
-    const scope = scopes.get(request);
-    if (scope) scope.runInAsyncScope(done, null);
-    else done();
+    // Everything that serves the request runs in its one scope. (Fastify resumes a request in
+    // the context it was parsed in: its body parser binds its callback to it.)
+    const context: RequestContext = { request_id: request.id, request, deadline };
+    runInRequestScope(context, done);
   });
 
   fastify.addHook('onResponse', (request, reply, done) => {

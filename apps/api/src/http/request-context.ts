@@ -1,22 +1,25 @@
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '@credits/identity';
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { currentRequestScope, type RequestScope } from '@credits/traffic';
 
 /**
  * The request being served, for every log line written while serving it: its id, and the
- * user and org once the guards have set them on the request.
+ * user and org once the guards have set them on the request. It is the request's one scope
+ * (`runInRequestScope`), beside its deadline.
  */
-export interface RequestContext {
+export interface RequestContext extends RequestScope {
   request_id: string;
   request: FastifyRequest;
 }
 
-export const requestContext = new AsyncLocalStorage<RequestContext>();
+function isRequestContext(scope: RequestScope | undefined): scope is RequestContext {
+  return scope !== undefined && 'request_id' in scope;
+}
 
 /** The fields a log line carries about the current request (none outside a request). */
 export function requestLogFields(): Record<string, string | undefined> {
-  const store = requestContext.getStore();
-  if (!store) return {};
+  const store = currentRequestScope();
+  if (!isRequestContext(store)) return {};
   return { request_id: store.request_id, org: store.request.org?.slug, ...callerLogFields(store.request.principal) };
 }
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, eq, inArray, SQL } from 'drizzle-orm';
+import { and, eq, inArray, sql, SQL } from 'drizzle-orm';
 import { checkoutSessions, Db, DbTransaction, InjectDb } from '@credits/database';
 
 export type CheckoutSessionRow = typeof checkoutSessions.$inferSelect;
@@ -10,6 +10,14 @@ export type NewCheckoutSession = Omit<typeof checkoutSessions.$inferInsert, 'org
 /** What events change on a recorded session (`updated_at` is set by every change). */
 export type CheckoutSessionChanges = Partial<
   Omit<CheckoutSessionRow, 'id' | 'orgId' | 'userId' | 'createdAt' | 'updatedAt'>
+>;
+
+/** What checkout records of a session Stripe has just created. */
+export type NewSessionValues = Required<
+  Pick<
+    NewCheckoutSession,
+    'id' | 'userId' | 'bundles' | 'credits' | 'amountTotal' | 'currency' | 'status' | 'savePaymentMethod' | 'expiresAt'
+  >
 >;
 
 /** A session already recorded (a replayed Stripe answer, a concurrent rebuild) is left as it is. */
@@ -27,20 +35,37 @@ function insertSession(db: Db | DbTransaction, orgId: string, session: NewChecko
  */
 @Injectable()
 export class CheckoutSessionRepository {
-  constructor(@InjectDb() private readonly db: Db) {}
+  /** A new purchase's session: on the checkout route, so built once and prepared on the server. */
+  private readonly insertNew;
+
+  constructor(@InjectDb() private readonly db: Db) {
+    const p = (name: keyof NewSessionValues | 'orgId') => sql.placeholder(name);
+    this.insertNew = db
+      .insert(checkoutSessions)
+      .values({
+        id: p('id'),
+        orgId: p('orgId'),
+        userId: p('userId'),
+        bundles: p('bundles'),
+        credits: p('credits'),
+        amountTotal: p('amountTotal'),
+        currency: p('currency'),
+        status: p('status'),
+        savePaymentMethod: p('savePaymentMethod'),
+        expiresAt: p('expiresAt'),
+      })
+      .onConflictDoNothing()
+      .prepare('insert_checkout_session');
+  }
 
   /** The session's records and changes, inside the caller's transaction. */
   in(tx: DbTransaction): CheckoutSessionWriter {
     return new CheckoutSessionWriter(tx);
   }
 
-  async insert(orgId: string, session: NewCheckoutSession): Promise<void> {
-    await insertSession(this.db, orgId, session);
-  }
-
-  /** The same insert, as a statement for the caller to run with another write. */
-  insertStatement(orgId: string, session: NewCheckoutSession): SQL {
-    return insertSession(this.db, orgId, session).getSQL();
+  /** Records a session Stripe has just created; one already recorded is left as it is. */
+  async insert(orgId: string, session: NewSessionValues): Promise<void> {
+    await this.insertNew.execute({ ...session, orgId });
   }
 
   /** The org's session; undefined when it is unknown or another org's. */

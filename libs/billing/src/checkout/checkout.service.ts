@@ -6,7 +6,7 @@ import { InjectConfig, type AppConfig } from '@credits/config';
 import { ForbiddenError } from '@credits/errors';
 import { StripeGateway } from '@credits/stripe';
 import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
-import { CheckoutSessionRepository, NewCheckoutSession } from './checkout-session.repository';
+import { CheckoutSessionRepository, NewSessionValues } from './checkout-session.repository';
 import { CheckoutSessionResponse, CreateCheckoutSessionRequest } from './checkout.dto';
 import { StripeCustomers } from './stripe-customers';
 
@@ -41,9 +41,11 @@ export class CheckoutService {
     return this.idempotency.run(scope, requestHash(hashedBody(request)), lockMs, async () => {
       const stripeKey = stripeIdempotencyKey(org, principal, idempotencyKey);
       const { body, session } = await this.createSession(org, principal, request, stripeKey);
-      // Written only now that Stripe has the session, with the key's answer, in one statement;
-      // a replayed Stripe answer finds it there.
-      return { body, alongside: this.sessions.insertStatement(org.id, session) };
+      // Recorded only now that Stripe has the session, before the key's answer is stored. A
+      // request that dies between the two leaves its key to be taken over: the retry gets the
+      // same session back from Stripe (the same Stripe key), and this insert is then a no-op.
+      await this.sessions.insert(org.id, session);
+      return body;
     });
   }
 
@@ -52,7 +54,7 @@ export class CheckoutService {
     principal: UserPrincipal,
     request: CreateCheckoutSessionRequest,
     stripeKey: string | undefined,
-  ): Promise<{ body: CheckoutSessionResponse; session: NewCheckoutSession }> {
+  ): Promise<{ body: CheckoutSessionResponse; session: NewSessionValues }> {
     const { checkout } = this.config;
     const bundles = request.quantity;
     const credits = bundles * checkout.creditsPerBundle;
@@ -92,7 +94,7 @@ export class CheckoutService {
     );
 
     const expiresAt = session.expires_at ? new Date(session.expires_at * 1000) : null;
-    const record: NewCheckoutSession = {
+    const record: NewSessionValues = {
       id: session.id,
       userId: principal.userId,
       bundles,

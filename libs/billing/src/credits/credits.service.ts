@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { CursorCodec } from '@credits/pagination';
-import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
 import { LedgerService } from '../ledger/ledger.service';
+import { BalanceRepository } from './balance.repository';
 import {
   CreditBalanceResponse,
   CreditTransactionPage,
@@ -20,21 +20,18 @@ const ledgerCursor = new CursorCodec<number>(
 export class CreditsService {
   constructor(
     private readonly ledger: LedgerService,
-    private readonly refills: AutoRefillRepository,
+    private readonly balances: BalanceRepository,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async balance(orgId: string): Promise<CreditBalanceResponse> {
-    const [{ balance, held }, autoRefill] = await Promise.all([
-      this.ledger.balanceAndHeld(orgId),
-      this.refills.enabled(orgId),
-    ]);
+    const { balance, held, autoRefillEnabled } = await this.balances.summaryOf(orgId);
     return {
       balance,
       available_balance: balance - held,
       held,
       is_low_balance: balance < this.config.credits.lowBalanceThreshold,
-      auto_refill_enabled: autoRefill,
+      auto_refill_enabled: autoRefillEnabled,
     };
   }
 

@@ -77,9 +77,9 @@ export class HoldsService {
   ): Promise<IdempotentResult<CreditHold>> {
     const scope = { userId: principal.callerId, orgId: org.id, key: idempotencyKey };
     const id = holdIdOf(org.id, principal.callerId, idempotencyKey);
-    return this.idempotency.run(scope, requestHash(request), IDEMPOTENCY_LOCK_MS, async () => ({
-      body: toCreditHold(await this.reserve(org.id, id, request)),
-    }));
+    return this.idempotency.run(scope, requestHash(request), IDEMPOTENCY_LOCK_MS, async () =>
+      toCreditHold(await this.reserve(org.id, id, request)),
+    );
   }
 
   /**

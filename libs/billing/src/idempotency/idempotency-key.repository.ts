@@ -17,7 +17,40 @@ export interface IdempotencyKeyRef {
  */
 @Injectable()
 export class IdempotencyKeyRepository {
-  constructor(@InjectDb() private readonly db: Db) {}
+  /** The two statements every keyed request runs, built once and prepared on the server. */
+  private readonly claim;
+  private readonly completion;
+
+  constructor(@InjectDb() private readonly db: Db) {
+    const p = (name: string) => sql.placeholder(name);
+    this.claim = db
+      .insert(idempotencyKeys)
+      .values({
+        orgId: p('orgId'),
+        userId: p('userId'),
+        key: p('key'),
+        requestHash: p('requestHash'),
+        state: 'in_progress',
+        lockedUntil: p('lockedUntil'),
+        expiresAt: p('expiresAt'),
+      })
+      .onConflictDoNothing()
+      .returning({ key: idempotencyKeys.key })
+      .prepare('claim_idempotency_key');
+    this.completion = db
+      .update(idempotencyKeys)
+      .set({ state: 'completed', responseStatus: sql`${p('status')}::int`, responseBody: sql`${p('body')}::jsonb` })
+      .where(
+        and(
+          eq(idempotencyKeys.userId, p('userId')),
+          eq(idempotencyKeys.orgId, p('orgId')),
+          eq(idempotencyKeys.key, p('key')),
+          eq(idempotencyKeys.state, 'in_progress'),
+          eq(idempotencyKeys.lockedUntil, p('lockedUntil')),
+        ),
+      )
+      .prepare('complete_idempotency_key');
+  }
 
   /** Claims the key (in progress until `lockedUntil`); false when a row for it exists already. */
   async insertClaim(
@@ -25,19 +58,7 @@ export class IdempotencyKeyRepository {
     ref: IdempotencyKeyRef,
     claim: { requestHash: string; lockedUntil: Date; expiresAt: Date },
   ): Promise<boolean> {
-    const inserted = await this.db
-      .insert(idempotencyKeys)
-      .values({
-        orgId,
-        userId: ref.userId,
-        key: ref.key,
-        requestHash: claim.requestHash,
-        state: 'in_progress',
-        lockedUntil: claim.lockedUntil,
-        expiresAt: claim.expiresAt,
-      })
-      .onConflictDoNothing()
-      .returning({ key: idempotencyKeys.key });
+    const inserted = await this.claim.execute({ orgId, userId: ref.userId, key: ref.key, ...claim });
     return inserted.length > 0;
   }
 
@@ -61,24 +82,21 @@ export class IdempotencyKeyRepository {
     return taken.length > 0;
   }
 
-  /**
-   * Stores the answer of the claim locked until `lockedUntil`, if it is still in progress.
-   * `alongside` is written in the same statement (one round trip, one commit).
-   */
+  /** Stores the answer of the claim locked until `lockedUntil`, if it is still in progress. */
   async complete(
     orgId: string,
     ref: IdempotencyKeyRef,
     lockedUntil: Date,
     response: { status: number; body: unknown },
-    alongside?: SQL,
   ): Promise<void> {
-    const complete = this.db
-      .update(idempotencyKeys)
-      .set({ state: 'completed', responseStatus: response.status, responseBody: response.body })
-      .where(claimOf(orgId, ref, lockedUntil));
-    // A data-modifying WITH runs exactly once, in the same statement and transaction.
-    if (alongside) await this.db.execute(sql`with alongside as (${alongside}) ${complete.getSQL()}`);
-    else await complete;
+    await this.completion.execute({
+      orgId,
+      userId: ref.userId,
+      key: ref.key,
+      lockedUntil,
+      status: response.status,
+      body: JSON.stringify(response.body),
+    });
   }
 
   /** Frees the key, if the claim locked until `lockedUntil` is still in progress. */

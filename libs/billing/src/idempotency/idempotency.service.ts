@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { SQL } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import { ConflictError } from '@credits/errors';
 import { IdempotencyKeyRef, IdempotencyKeyRepository } from './idempotency-key.repository';
@@ -11,13 +10,6 @@ export interface IdempotencyScope {
   userId: string;
   orgId: string;
   key: string;
-}
-
-/** What the guarded work produced, and optionally a write to commit with its stored answer. */
-export interface IdempotentWork<T> {
-  body: T;
-  /** Written in the same statement (one round trip, one commit) as the completed key. */
-  alongside?: SQL;
 }
 
 export interface IdempotentResult<T> {
@@ -57,7 +49,8 @@ export class IdempotencyService {
     scope: IdempotencyScope,
     hash: string,
     lockMs: number,
-    work: () => Promise<IdempotentWork<T>>,
+    /** The guarded work: its writes must themselves be safe to repeat (a claim taken over runs it again). */
+    work: () => Promise<T>,
   ): Promise<IdempotentResult<T>> {
     const { orgId } = scope;
     const ref: IdempotencyKeyRef = { userId: scope.userId, key: scope.key };
@@ -66,8 +59,8 @@ export class IdempotencyService {
     // Only while the claim is still ours: a request slower than its lock may have been taken
     // over, and must then neither complete nor release the new owner's claim.
     try {
-      const { body, alongside } = await work();
-      await this.keys.complete(orgId, ref, claimed.lockedUntil, { status: 200, body }, alongside);
+      const body = await work();
+      await this.keys.complete(orgId, ref, claimed.lockedUntil, { status: 200, body });
       return { body, replayed: false };
     } catch (error) {
       await this.keys

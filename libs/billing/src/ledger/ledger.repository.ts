@@ -52,18 +52,6 @@ export class LedgerRepository {
     return balanceOf(this.db, orgId);
   }
 
-  /** The balance and Σ active holds not yet expired (whether or not a sweeper marked them), in one read. */
-  async balanceAndHeld(orgId: string): Promise<{ balance: number; held: number }> {
-    const [row] = await rows<{ balance: string | number | null; held: string | number }>(
-      this.db,
-      sql`select
-        (select balance from ${creditBalances} where org_id = ${orgId}::uuid) as balance,
-        (select coalesce(sum(amount), 0) from ${creditHolds}
-          where org_id = ${orgId}::uuid and status = 'active' and expires_at > now()) as held`,
-    );
-    return { balance: Number(row.balance ?? 0), held: Number(row.held) };
-  }
-
   /** Newest first; `beforeSeq` continues after the last entry of the previous page. */
   /**
    * Fills an entry's receipt, learnt after the entry was written (a job asks Stripe for the

@@ -117,11 +117,6 @@ export class LedgerService {
     return this.ledger.balance(orgId);
   }
 
-  /** The balance and Σ active, unexpired holds: `available_balance = balance - held`. */
-  balanceAndHeld(orgId: string): Promise<{ balance: number; held: number }> {
-    return this.ledger.balanceAndHeld(orgId);
-  }
-
   /** Newest first; `beforeSeq` continues after the last entry of the previous page. */
   entries(
     orgId: string,

@@ -1,5 +1,5 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
-import { ThrottlerGuard, type ThrottlerRequest } from '@nestjs/throttler';
+import { ThrottlerGuard, type ThrottlerOptions, type ThrottlerRequest } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InternalError, RateLimitError } from '@credits/errors';
 import type { Principal } from '@credits/identity';
@@ -20,10 +20,35 @@ import { RATE_LIMIT_BUDGET, RateLimitBudget } from './budgets';
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
+  /** Each handler's budget, read from its metadata once. */
+  private readonly budgets = new WeakMap<object, RateLimitBudget>();
+  private byName?: Map<string, ThrottlerOptions>;
+
+  /**
+   * Counts the request against its route's one budget. (The library's own `canActivate` visits
+   * every configured throttler on every request, reading its metadata each time; a route here
+   * counts against exactly one, and its limit and window are the module's.)
+   */
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    this.byName ??= new Map(this.throttlers.map((throttler) => [throttler.name!, throttler]));
+    const throttler = this.byName.get(this.budgetOf(context));
+    if (!throttler) throw new InternalError(new Error('RateLimitGuard: a budget with no configured throttler'));
+    // TrafficModule configures plain numbers, never functions of the request.
+    const ttl = throttler.ttl as number;
+    return this.handleRequest({
+      context,
+      limit: throttler.limit as number,
+      ttl,
+      throttler,
+      blockDuration: (throttler.blockDuration as number | undefined) ?? ttl,
+      getTracker: this.commonOptions.getTracker!,
+      generateKey: this.commonOptions.generateKey!,
+    });
+  }
+
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
     const { context, limit, ttl, throttler, blockDuration, getTracker, generateKey } = props;
     const name = throttler.name!;
-    if (name !== this.budgetOf(context)) return true;
 
     const { req, res } = this.getRequestResponse(context) as { req: FastifyRequest; res: FastifyReply };
     const key = generateKey(context, await getTracker(req, context), name);
@@ -64,11 +89,15 @@ export class RateLimitGuard extends ThrottlerGuard {
   }
 
   private budgetOf(context: ExecutionContext): RateLimitBudget {
+    const handler = context.getHandler();
+    const known = this.budgets.get(handler);
+    if (known) return known;
     const declared = this.reflector.getAllAndOverride<RateLimitBudget | undefined>(RATE_LIMIT_BUDGET, [
-      context.getHandler(),
+      handler,
       context.getClass(),
     ]);
     if (!declared) throw new InternalError(new Error('RateLimitGuard on a route that declares no @RateBudget'));
+    this.budgets.set(handler, declared);
     return declared;
   }
 }
