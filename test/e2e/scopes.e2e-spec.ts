@@ -29,9 +29,13 @@ class SpendProbeController {
     @Idempotent() key: string | undefined,
   ): Promise<IdempotentResult<object>> {
     const work = async () => ({
-      body: { org: org.slug, role: org.role, kind: principal.kind, caller: principal.callerId, call: ++this.calls },
+      org: org.slug,
+      role: org.role,
+      kind: principal.kind,
+      caller: principal.callerId,
+      call: ++this.calls,
     });
-    if (key === undefined) return work().then(({ body }) => ({ body, replayed: false }));
+    if (key === undefined) return work().then((body) => ({ body, replayed: false }));
     return this.idempotency.run({ userId: principal.callerId, orgId: org.id, key }, 'same body', 5000, work);
   }
 

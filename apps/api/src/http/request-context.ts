@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '@credits/identity';
-import { currentRequestScope, type RequestScope } from '@credits/traffic';
+// The deadline module alone: the CLI logs through this file and must not load the HTTP stack.
+import { currentRequestScope, type RequestScope } from '@credits/traffic/deadline';
 
 /**
  * The request being served, for every log line written while serving it: its id, and the

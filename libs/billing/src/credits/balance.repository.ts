@@ -19,15 +19,18 @@ export class BalanceRepository {
   private readonly summary;
 
   constructor(@InjectDb() db: Db) {
+    // Each subquery names the org itself: Drizzle writes a single-table select's columns
+    // unqualified, so a correlated `org_id = id` would read the inner table's own id.
+    const orgId = sql`${sql.placeholder('orgId')}::uuid`;
     this.summary = db
       .select({
-        balance: sql<string>`coalesce((select ${creditBalances.balance} from ${creditBalances} where ${creditBalances.orgId} = ${organizations.id}), 0)`,
+        balance: sql<string>`coalesce((select ${creditBalances.balance} from ${creditBalances} where ${creditBalances.orgId} = ${orgId}), 0)`,
         held: sql<string>`(select coalesce(sum(${creditHolds.amount}), 0) from ${creditHolds}
-          where ${creditHolds.orgId} = ${organizations.id} and ${creditHolds.status} = 'active' and ${creditHolds.expiresAt} > now())`,
-        autoRefillEnabled: sql<boolean>`coalesce((select ${autoRefillSettings.enabled} from ${autoRefillSettings} where ${autoRefillSettings.orgId} = ${organizations.id}), false)`,
+          where ${creditHolds.orgId} = ${orgId} and ${creditHolds.status} = 'active' and ${creditHolds.expiresAt} > now())`,
+        autoRefillEnabled: sql<boolean>`coalesce((select ${autoRefillSettings.enabled} from ${autoRefillSettings} where ${autoRefillSettings.orgId} = ${orgId}), false)`,
       })
       .from(organizations)
-      .where(eq(organizations.id, sql.placeholder('orgId')))
+      .where(eq(organizations.id, orgId))
       .prepare('balance_summary');
   }
 
