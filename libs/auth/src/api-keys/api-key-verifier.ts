@@ -150,6 +150,8 @@ export class ApiKeyVerifier {
       keyId: row.id,
       userId: row.userId ?? undefined,
       orgId,
+      // An answer that found no org by this slug is dropped when one is created with it.
+      orgSlug: slug || undefined,
       expiresAt: row.expiresAt,
     });
     return value;
