@@ -1,9 +1,12 @@
+import { eq } from 'drizzle-orm';
+import { apiKeys } from '@credits/database';
 import { startTestApp, TestApp } from '../support/test-app';
 import { bearer } from '../support/auth';
 
 /**
  * Rate limits count callers after authentication; a caller that never authenticates is
- * limited by its failed attempts per address instead, before any credential lookup.
+ * limited by its failed attempts instead, before any credential lookup: per address for
+ * guesses, per credential for one we recognise and refuse.
  */
 describe('failed authentications per client address', () => {
   let t: TestApp;
@@ -29,6 +32,30 @@ describe('failed authentications per client address', () => {
     // The address is blocked before any credential is looked at, whatever it sends.
     expect((await balance(key)).status).toBe(429);
     expect(t.logs.some((line) => line.includes('too many failed authentications'))).toBe(true);
+  });
+
+  it('counts a revoked key against itself: the other workers behind the same address keep working', async () => {
+    const other = await startTestApp({ env: { RATE_LIMIT_AUTH_FAILURES: '3', RATE_LIMIT_WINDOW_MS: '60000' } });
+    try {
+      const working = await other.serviceKey('sandbox-runner', ['credits:read']);
+      const stale = await other.serviceKey('sandbox-runner-old', ['credits:read']);
+      await other.db
+        .update(apiKeys)
+        .set({ revokedAt: new Date() })
+        .where(eq(apiKeys.prefix, stale.split('_').slice(0, 2).join('_')));
+      const read = (token: string) => other.request('GET', '/api/v1/org/acme/credits', { headers: bearer(token) });
+      await other.member('acme', 'owner@acme.test', 'owner');
+
+      for (let i = 0; i < 3; i++) expect((await read(stale)).status).toBe(401);
+      const blocked = await read(stale);
+      expect(blocked.status).toBe(429);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Same address (127.0.0.1), another credential: not locked out.
+      for (let i = 0; i < 5; i++) expect((await read(working)).status).toBe(200);
+      expect((await read(stale)).status).toBe(429);
+    } finally {
+      await other.close();
+    }
   });
 
   it('does not count successful or merely forbidden requests', async () => {

@@ -195,3 +195,56 @@ describe('credential cache: two instances, one PostgreSQL, changes by the CLI', 
     expect(await lastUsedAt(a.db, other)).not.toBeNull();
   });
 });
+
+/**
+ * Behind a transaction pooler (PgBouncer in transaction mode) a LISTEN succeeds and hears
+ * nothing. Here the LISTEN connection goes to another database of the same server: it looks
+ * just as healthy and hears just as little.
+ */
+describe('credential cache: a LISTEN connection that hears nothing (a transaction pooler)', () => {
+  let database: PostgresDatabase;
+  let elsewhere: PostgresDatabase;
+  const cli = cliRunner(() => ({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: database.url }));
+  beforeAll(async () => {
+    [database, elsewhere] = await Promise.all([createPostgresDatabase(), createPostgresDatabase()]);
+  });
+  afterAll(async () => {
+    await Promise.all([database?.drop(), elsewhere?.drop()]);
+  });
+
+  async function until(check: () => boolean, withinMs: number, what: string) {
+    const deadline = Date.now() + withinMs;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`not ${what} within ${withinMs} ms`);
+      await sleep(50);
+    }
+  }
+
+  it('warns at boot and serves nothing from the cache; a direct DATABASE_LISTEN_URL turns it on', async () => {
+    const deaf = await startInstance({ DATABASE_URL: database.url, DATABASE_LISTEN_URL: elsewhere.url });
+    try {
+      await until(() => deaf.logs.some((line) => line.includes('does not reach')), 10_000, 'warned');
+      const warning = deaf.logs.find((line) => line.includes('does not reach'))!;
+      expect(warning).toContain('DATABASE_LISTEN_URL');
+      expect(JSON.parse(warning).level).toBe('warn');
+      expect(deaf.app.get(CredentialCache).serving).toBe(false);
+      // Nothing is cached, so a key revoked from elsewhere is refused on the very next request.
+      const key = await seedMember(deaf.db, 'acme', 'dave@acme.test', 'member');
+      const ask = async () => (await deaf.request('GET', '/api/v1/org/acme', { headers: bearer(key) })).status;
+      expect([await ask(), await ask()]).toEqual([200, 200]);
+      expect(deaf.app.get(CredentialCache).size).toBe(0);
+      expect((await cli('apikey', 'revoke', prefixOf(key))).code).toBe(0);
+      expect(await ask()).toBe(401);
+    } finally {
+      await deaf.close();
+    }
+
+    const direct = await startInstance({ DATABASE_URL: database.url, DATABASE_LISTEN_URL: database.url });
+    try {
+      await until(() => direct.app.get(CredentialCache).serving, 10_000, 'serving');
+      expect(direct.logs.some((line) => line.includes('does not reach'))).toBe(false);
+    } finally {
+      await direct.close();
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { SignJWT } from 'jose';
 import { ProbeModule } from '../support/probe.module';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -86,6 +87,89 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
     // The not-found handler is no route the per-route limits reach: the server-wide limit is the small one.
     const res = await t.request('POST', '/no/such/route', { body: { name: 'x'.repeat(500 * 1024) } });
     expectEnvelope(res, 413, 'payload_too_large_error');
+  });
+
+  it('413 that a client still sending can read (Node fetch sends the whole body before it reads)', async () => {
+    // Far more than the socket buffers hold (within the drain bound, BODY_DRAIN_BYTES): the
+    // server reads the rest before it answers, so the client is done writing when it reads.
+    const huge = JSON.stringify({ name: 'x'.repeat(12 * 1024 * 1024) });
+    for (const path of ['/api/v1/org/acme/probe', '/no/such/route']) {
+      const res = await t.request('POST', path, {
+        headers: { ...bearer(adminKey), 'content-type': 'application/json' },
+        raw: huge,
+      });
+      expectEnvelope(res, 413, 'payload_too_large_error');
+    }
+    // Chunked, with no Content-Length to refuse it by: the limit is met while reading.
+    const chunks = (async function* () {
+      for (let i = 0; i < 24; i++) yield new TextEncoder().encode('x'.repeat(512 * 1024));
+    })();
+    const streamed = await fetch(`${t.url}/api/v1/org/acme/probe`, {
+      method: 'POST',
+      headers: { ...bearer(adminKey), 'content-type': 'application/json' },
+      body: ReadableStream.from(chunks),
+      duplex: 'half',
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(((await streamed.json()) as { type: string }).type).toBe('payload_too_large_error');
+  });
+
+  /**
+   * Sends a head declaring `length` bytes, then the body in 1 MiB writes until it is all sent,
+   * the server closes the connection, or `cap` bytes went out; returns what was sent and read.
+   */
+  async function streamBody(path: string, contentType: string, length: number, cap = 256 * 1024 * 1024) {
+    const { hostname, port } = new URL(t.url);
+    const socket = connect(Number(port), hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${adminKey}\r\n` +
+        `Content-Type: ${contentType}\r\nContent-Length: ${length}\r\n\r\n`,
+    );
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('error', () => undefined); // the reset that ends the sending, when the server closes first
+    let open = true;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve())).then(() => {
+      open = false;
+    });
+    let sent = 0;
+    while (open && sent < Math.min(length, cap)) {
+      const chunk = Buffer.alloc(Math.min(1024 * 1024, length - sent), 0x20);
+      if (!socket.write(chunk)) await Promise.race([new Promise((r) => socket.once('drain', r)), closed]);
+      if (open) sent += chunk.length;
+    }
+    if (sent === length) socket.end();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
+    socket.destroy();
+    return { sent, answer };
+  }
+
+  it('413 after reading the rest of the body (within the drain bound): a client still sending reads it', async () => {
+    const length = 8 * 1024 * 1024;
+    const { sent, answer } = await streamBody('/api/v1/org/acme/probe', 'application/json', length);
+    expect(sent).toBe(length);
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain('"type":"payload_too_large_error"');
+  });
+
+  it('stops reading past the drain bound: 413 or an early answer, then the connection closes', async () => {
+    const forever = 1024 ** 4;
+    for (const [path, contentType, status] of [
+      ['/api/v1/org/acme/probe', 'application/json', 413],
+      // Answered without reading the body at all (no parser for the type; no such route).
+      ['/api/v1/org/acme/probe', 'text/plain', 413],
+      ['/api/v1/org/acme/credits', 'text/plain', 413],
+    ] as const) {
+      const { sent, answer } = await streamBody(path, contentType, forever);
+      expect(answer.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} Payload Too Large`);
+      expect(answer.toLowerCase()).toContain('connection: close');
+      expect(sent).toBeLessThan(64 * 1024 * 1024);
+    }
+    // Within the bound, an early answer reads the rest and throws it away, no more.
+    const { sent, answer } = await streamBody('/api/v1/org/acme/probe', 'text/plain', 4 * 1024 * 1024);
+    expect(sent).toBe(4 * 1024 * 1024);
+    expect(answer).toMatch(/^HTTP\/1\.1 415 /);
   });
 
   it('422 lists every failing field with loc and pydantic types', async () => {

@@ -125,6 +125,18 @@ describe('service keys and scopes', () => {
       });
     });
 
+    it('is served an org created after it asked for it, at once: the cached "no such org" is dropped', async () => {
+      const credits = async () => (await get('/api/v1/org/hooli/credits', key)).status;
+      expect(await credits()).toBe(404);
+      expect(await credits()).toBe(404); // answered from the credential cache now
+      await s.admin.createOrg('hooli');
+      // Announced in the org's own transaction: its notification arrives just after the commit.
+      const deadline = Date.now() + 1000;
+      let status = await credits();
+      while (status !== 200 && Date.now() < deadline) status = await credits();
+      expect(status).toBe(200);
+    });
+
     it("keeps its Idempotency-Key answers apart from other callers' (the store is per caller)", async () => {
       const send = (k: string) =>
         s.request('POST', '/api/v1/org/acme/scope-probe/spend', {

@@ -1,4 +1,4 @@
-import { CredentialCache, parseCredentialChange } from '@credits/auth';
+import { CredentialCache, parseCredentialMessage } from '@credits/auth';
 
 let now = Date.parse('2026-01-01T00:00:00Z');
 const clock = () => now;
@@ -99,10 +99,13 @@ describe('CredentialCache', () => {
   });
 });
 
-describe('parseCredentialChange', () => {
-  it('reads what announceCredentialChange sends, and nothing else', () => {
-    expect(parseCredentialChange('{"key":"k1"}')).toEqual({ key: 'k1' });
-    expect(parseCredentialChange('{"user":"u1","org":"o1"}')).toEqual({ user: 'u1', org: 'o1' });
-    for (const junk of ['', 'k1', '[]', '{}', '{"key":1}', 'null']) expect(parseCredentialChange(junk)).toBeUndefined();
+describe('parseCredentialMessage', () => {
+  it('reads what announceCredentialChange and sendCredentialProbe send, and nothing else', () => {
+    expect(parseCredentialMessage('{"key":"k1"}')).toEqual({ change: { key: 'k1' } });
+    expect(parseCredentialMessage('{"user":"u1","org":"o1"}')).toEqual({ change: { user: 'u1', org: 'o1' } });
+    expect(parseCredentialMessage('{"slug":"newco"}')).toEqual({ change: { slug: 'newco' } });
+    expect(parseCredentialMessage('{"probe":"p1"}')).toEqual({ probe: 'p1' });
+    for (const junk of ['', 'k1', '[]', '{}', '{"key":1}', '{"probe":1}', 'null'])
+      expect(parseCredentialMessage(junk)).toBeUndefined();
   });
 });

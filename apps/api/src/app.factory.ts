@@ -5,6 +5,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import type { AppConfig } from '@credits/config';
 import { AppModule } from './app.module';
 import { HTTP_EDGE_OPTIONS, registerHttpEdges } from './http/http-edges';
+import { fastifyBodyLimit } from './http/body-limit';
 import { registerHttpHooks, requestIdFor } from './http/http-hooks';
 import { PinoLoggerService } from './logging/logger';
 import { setupOpenApi } from './openapi/openapi';
@@ -19,9 +20,9 @@ export interface CreateAppOptions {
 /** Builds the fully wired HTTP app; `main.ts` and the e2e tests share it. */
 export async function createApp(config: AppConfig, options: CreateAppOptions): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
-    // Every route, and the not-found handler, which no onRoute hook reaches; the onRoute hook
-    // raises it for the routes that take Stripe's larger bodies (webhooks) only.
-    bodyLimit: config.http.bodyLimit,
+    // Fastify refuses only what is past the drain bound; the routes' own limits (and the
+    // not-found handler's, which no onRoute hook reaches) are enforced by registerBodyLimits.
+    bodyLimit: fastifyBodyLimit,
     genReqId: (req: IncomingMessage) => requestIdFor(req.headers['x-request-id']),
     // Behind a load balancer the client's address (per-IP rate limits, logs) is in X-Forwarded-For.
     trustProxy: config.http.trustProxy,

@@ -9,6 +9,7 @@ export function configAndDatabase(config: AppConfig, poolMax = config.database.p
     DatabaseModule.forRootAsync({
       useFactory: () => ({
         url: config.database.url,
+        listenUrl: config.database.listenUrl,
         dataDir: config.database.dataDir,
         poolMax,
         connectTimeoutMs: config.database.connectTimeoutMs,

@@ -57,6 +57,8 @@ export interface AppConfig {
   database: {
     /** undefined: embedded PGlite in `dataDir`; `memory://`; or `postgres://…`. */
     url: string | undefined;
+    /** A direct connection for LISTEN when `url` goes through a transaction pooler (PostgreSQL only). */
+    listenUrl: string | undefined;
     dataDir: string;
     poolMax: number;
     connectTimeoutMs: number;
@@ -150,6 +152,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
       databaseUrl.split(':')[0] + '://…',
       undefined,
     );
+  }
+
+  const listenUrl = read.string('DATABASE_LISTEN_URL');
+  if (listenUrl !== undefined && !/^(postgres|postgresql):\/\//.test(listenUrl)) {
+    read.fail('DATABASE_LISTEN_URL', 'postgres://… or postgresql://…', listenUrl.split(':')[0] + '://…', undefined);
+  } else if (listenUrl !== undefined && !/^(postgres|postgresql):\/\//.test(databaseUrl ?? '')) {
+    read.problem('DATABASE_LISTEN_URL', 'is for PostgreSQL only: set DATABASE_URL to a postgres:// URL too');
   }
 
   const jwtSecret = read.string('JWT_SECRET');
@@ -249,6 +258,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     log: { level: read.oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info') },
     database: {
       url: databaseUrl,
+      listenUrl,
       dataDir: read.string('DATA_DIR', '.data'),
       poolMax: read.int('DATABASE_POOL_MAX', 10, { min: 1, max: 1000 }),
       connectTimeoutMs: read.int('DATABASE_CONNECT_TIMEOUT_MS', 5000, { min: 100, max: 600000 }),

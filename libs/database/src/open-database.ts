@@ -133,7 +133,7 @@ async function openPostgres(
 
   const db = drizzleNodePg(pool, { schema: fullSchema });
   const listenConfig = {
-    connectionString: url,
+    connectionString: options.listenUrl ?? url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     application_name: 'credits-api:listen',
   };

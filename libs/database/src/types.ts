@@ -37,6 +37,11 @@ export interface DatabaseOptions {
   url?: string;
   /** The embedded database's directory (created if missing); used only when `url` is empty. */
   dataDir: string;
+  /**
+   * Where LISTEN connects (PostgreSQL), when `url` cannot carry it: a transaction pooler
+   * (PgBouncer in transaction mode) answers LISTEN but delivers nothing. Default: `url`.
+   */
+  listenUrl?: string;
   /** PostgreSQL pool size. Default 10. */
   poolMax?: number;
   /** PostgreSQL connect timeout. Default 5000 ms. */

@@ -54,6 +54,13 @@ export class AuthenticationError extends ApiException {
   }
 }
 
+/**
+ * A credential this service issued and recognised, refused all the same (a revoked key, a
+ * token whose user is gone). Answered as any 401; failed attempts with it are counted against
+ * the credential, not against the address it came from (`AuthFailureLimiter`).
+ */
+export class RefusedCredentialError extends AuthenticationError {}
+
 export class ExpiredTokenError extends ApiException {
   constructor(detail = 'Credentials have expired') {
     super('expired_token_error', detail, {

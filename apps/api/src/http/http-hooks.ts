@@ -2,8 +2,9 @@ import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@credits/config';
-import { GatewayTimeoutError, LARGE_BODY, sendError, ServiceUnavailableError } from '@credits/errors';
+import { GatewayTimeoutError, sendError, ServiceUnavailableError } from '@credits/errors';
 import { RequestDeadline, runInRequestScope } from '@credits/traffic';
+import { registerBodyLimits } from './body-limit';
 import { registerJsonBodyParser } from './json-body';
 import { callerLogFields, type RequestContext } from './request-context';
 import { securityHeaders } from './security';
@@ -26,11 +27,7 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
   const deadlineLog = new Logger('Deadline');
   const security = securityHeaders(config);
 
-  fastify.addHook('onRoute', (route) => {
-    const config_ = route.config as Record<string, unknown> | undefined;
-    route.bodyLimit = config_?.[LARGE_BODY] ? config.http.webhookBodyLimit : config.http.bodyLimit;
-  });
-
+  registerBodyLimits(fastify, config);
   registerJsonBodyParser(fastify);
 
   fastify.addHook('onRequest', (request, reply, done) => {

@@ -84,11 +84,15 @@ export class DirectoryAdmin {
       );
     }
     try {
-      const [org] = await this.db
-        .insert(organizations)
-        .values({ slug, name: name ?? slug })
-        .returning();
-      return org;
+      return await this.db.transaction(async (tx) => {
+        const [org] = await tx
+          .insert(organizations)
+          .values({ slug, name: name ?? slug })
+          .returning();
+        // Instances may hold "no such org" for this slug (a service key asked for it first).
+        await announceCredentialChange(tx, { slug });
+        return org;
+      });
     } catch (error) {
       if (isUniqueViolation(error)) throw new AlreadyExistsError(`Organization "${slug}" already exists`);
       throw error;

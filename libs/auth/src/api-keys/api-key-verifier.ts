@@ -11,7 +11,7 @@ import {
   organizations,
   users,
 } from '@credits/database';
-import { AuthenticationError, ExpiredTokenError } from '@credits/errors';
+import { AuthenticationError, ExpiredTokenError, RefusedCredentialError } from '@credits/errors';
 import type { OrgContext, Principal } from '@credits/identity';
 import { ApiKeyUsage } from '../credential-cache/api-key-usage';
 import { CredentialCache } from '../credential-cache/credential-cache';
@@ -150,6 +150,8 @@ export class ApiKeyVerifier {
       keyId: row.id,
       userId: row.userId ?? undefined,
       orgId,
+      // An answer that found no org by this slug is dropped when one is created with it.
+      orgSlug: slug || undefined,
       expiresAt: row.expiresAt,
     });
     return value;
@@ -157,7 +159,7 @@ export class ApiKeyVerifier {
 
   private check(token: string, row: KeyRow | undefined): Principal {
     if (!row || !sameHash(row.keyHash, hashApiKey(token))) throw new AuthenticationError('Invalid API key');
-    if (row.revokedAt) throw new AuthenticationError('API key has been revoked');
+    if (row.revokedAt) throw new RefusedCredentialError('API key has been revoked');
     if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new ExpiredTokenError('API key has expired');
     this.usage?.record(row.id);
     if (row.serviceName !== null) {

@@ -6,6 +6,8 @@ export interface CredentialTags {
   keyId?: string;
   userId?: string;
   orgId?: string;
+  /** The org slug the answer was asked about (found or not). */
+  orgSlug?: string;
   /** The credential stops working at this instant, cached or not. */
   expiresAt?: Date | null;
 }
@@ -107,7 +109,8 @@ export class CredentialCache {
       if (
         (change.key !== undefined && tags.keyId === change.key) ||
         (change.user !== undefined && tags.userId === change.user) ||
-        (change.org !== undefined && tags.orgId === change.org)
+        (change.org !== undefined && tags.orgId === change.org) ||
+        (change.slug !== undefined && tags.orgSlug === change.slug)
       ) {
         concerned.push(id);
       }

@@ -10,13 +10,21 @@ export const CREDENTIALS_CHANNEL = 'credentials_changed';
 /**
  * What changed, by id: a cached answer that concerns any id named here is dropped. A key
  * revoked: `{ key }`; a membership added, removed or changed: `{ user, org }`; an org
- * changed: `{ org }`; a user changed: `{ user }`.
+ * changed: `{ org }`; a user changed: `{ user }`; an org created: `{ slug }` (answers that
+ * found no org by that slug).
  */
 export interface CredentialChange {
   key?: string;
   user?: string;
   org?: string;
+  slug?: string;
 }
+
+/**
+ * What goes on the channel: a change, or a listener's own probe (`{ probe }`), sent through
+ * the pool to prove that what is committed there reaches the LISTEN connection.
+ */
+export type CredentialMessage = { change: CredentialChange } | { probe: string };
 
 /**
  * Sends the change on `CREDENTIALS_CHANNEL`. Call it inside the transaction that makes the
@@ -27,19 +35,29 @@ export async function announceCredentialChange(db: Db | DbTransaction, change: C
   await db.execute(sql`select pg_notify(${CREDENTIALS_CHANNEL}, ${JSON.stringify(change)})`);
 }
 
-/** A payload as sent by `announceCredentialChange`; undefined when it is not one (then drop everything). */
-export function parseCredentialChange(payload: string): CredentialChange | undefined {
+/** Sends a listener's probe on `CREDENTIALS_CHANNEL` (see `CredentialMessage`). */
+export async function sendCredentialProbe(db: Db, probe: string): Promise<void> {
+  await db.execute(sql`select pg_notify(${CREDENTIALS_CHANNEL}, ${JSON.stringify({ probe })})`);
+}
+
+/**
+ * A payload as sent by `announceCredentialChange` or `sendCredentialProbe`; undefined when it
+ * is neither (then drop everything).
+ */
+export function parseCredentialMessage(payload: string): CredentialMessage | undefined {
   try {
     const parsed = JSON.parse(payload) as unknown;
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    const probe = (parsed as Record<string, unknown>).probe;
+    if (probe !== undefined) return typeof probe === 'string' ? { probe } : undefined;
     const change: CredentialChange = {};
-    for (const field of ['key', 'user', 'org'] as const) {
+    for (const field of ['key', 'user', 'org', 'slug'] as const) {
       const value = (parsed as Record<string, unknown>)[field];
       if (value === undefined) continue;
       if (typeof value !== 'string') return undefined;
       change[field] = value;
     }
-    return (change.key ?? change.user ?? change.org) ? change : undefined;
+    return (change.key ?? change.user ?? change.org ?? change.slug) ? { change } : undefined;
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { ApiException, AuthenticationError } from '@credits/errors';
-import { AuthFailureLimiter } from '@credits/traffic';
+import { ApiException, AuthenticationError, ExpiredTokenError, RefusedCredentialError } from '@credits/errors';
+import { AuthFailureLimiter, type FailedCaller } from '@credits/traffic';
 import { looksLikeApiKey } from '../api-keys/api-key-format';
 import { ApiKeyVerifier } from '../api-keys/api-key-verifier';
 import { DatabaseOrgDirectory } from '../directory/database-org-directory';
@@ -9,6 +9,25 @@ import { OrgDirectory } from '../directory/org-directory';
 import { JwtVerifier } from '../jwt/jwt-verifier';
 
 const BEARER = /^Bearer ([!-~]{1,4096})$/;
+
+/** The bearer token presented, if the header is well formed. */
+function tokenOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  return header === undefined ? undefined : BEARER.exec(header)?.[1];
+}
+
+/**
+ * Who a failed authentication counts against: a credential we recognised and refused counts
+ * against itself, so the other callers behind its address are not locked out; anything else
+ * (no credential, a guess) counts against the address.
+ */
+function failedCaller(request: FastifyRequest, error: ApiException): FailedCaller {
+  const token = tokenOf(request);
+  const recognised = error instanceof RefusedCredentialError || error instanceof ExpiredTokenError;
+  return recognised && token !== undefined
+    ? { credential: AuthFailureLimiter.credentialOf(token) }
+    : { address: request.ip };
+}
 
 /** Accepts `Authorization: Bearer <API key | JWT>` and sets the request's principal. */
 @Injectable()
@@ -28,13 +47,13 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     if (request.principal) return true;
-    this.failures?.assertAllowed(request.ip);
+    this.failures?.assertAllowed(request.ip, () => tokenOf(request));
     try {
       await this.authenticate(request);
     } catch (error) {
       const limited =
         error instanceof ApiException && error.getStatus() === 401
-          ? await this.failures?.recordFailure(request.ip)
+          ? await this.failures?.recordFailure(failedCaller(request, error))
           : undefined;
       throw limited ?? error;
     }
@@ -44,9 +63,8 @@ export class AuthGuard implements CanActivate {
   private async authenticate(request: FastifyRequest): Promise<void> {
     const header = request.headers.authorization;
     if (header === undefined || header === '') throw new AuthenticationError('Missing bearer token');
-    const match = BEARER.exec(header);
-    if (!match) throw new AuthenticationError('Malformed Authorization header; expected "Bearer <token>"');
-    const token = match[1];
+    const token = tokenOf(request);
+    if (token === undefined) throw new AuthenticationError('Malformed Authorization header; expected "Bearer <token>"');
     const slug = (request.params as Record<string, unknown> | undefined)?.org;
     if (looksLikeApiKey(token) && typeof slug === 'string') {
       const { principal, org } = await this.apiKeys.verifyWithOrg(token, slug);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createRemoteJWKSet, errors as joseErrors, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
 import { InjectConfig, type AppConfig } from '@credits/config';
-import { AuthenticationError, ExpiredTokenError } from '@credits/errors';
+import { AuthenticationError, ExpiredTokenError, RefusedCredentialError } from '@credits/errors';
 import type { Principal } from '@credits/identity';
 import { OrgDirectory } from '../directory/org-directory';
 
@@ -29,9 +29,10 @@ export class JwtVerifier {
   async verify(token: string): Promise<Principal> {
     if (!this.enabled) throw new AuthenticationError('Invalid credentials');
     const payload = await this.verifySignature(token);
-    if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthenticationError('Token has no subject');
+    // Past the signature, the token is ours: what refuses it now is about this credential.
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new RefusedCredentialError('Token has no subject');
     const user = await this.directory.findUser(payload.sub);
-    if (!user) throw new AuthenticationError('Unknown user');
+    if (!user) throw new RefusedCredentialError('Unknown user');
     return { kind: 'user', userId: user.id, email: user.email, via: 'jwt', callerId: user.id, scopes: null };
   }
 
