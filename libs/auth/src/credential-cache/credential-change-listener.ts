@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { DATABASE_HANDLE, type DatabaseHandle, type Db, InjectDb, type NotificationSubscription } from '@credits/database';
+import {
+  DATABASE_HANDLE,
+  type DatabaseHandle,
+  type Db,
+  InjectDb,
+  type NotificationSubscription,
+} from '@credits/database';
 import { CredentialCache } from './credential-cache';
 import { CREDENTIALS_CHANNEL, parseCredentialMessage, sendCredentialProbe } from './credential-changes';
 
