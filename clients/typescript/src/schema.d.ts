@@ -702,11 +702,11 @@ export interface components {
              */
             idempotency_key: string;
             /**
-             * @description `applied` (debited now), `duplicate` (the key was already used with this body: nothing debited again), `insufficient_credits` (nothing written; a retry may succeed), `conflict` (the key was used with another body)
+             * @description `applied` (debited now), `duplicate` (the key was already used with this body: nothing debited again), `insufficient_credits` (nothing written; a retry may succeed), `conflict` (the key was used with another body), `failed` (this item could not be written while the others were: nothing debited for it; send it again with the same key)
              * @example applied
              * @enum {string}
              */
-            status: "applied" | "duplicate" | "insufficient_credits" | "conflict";
+            status: "applied" | "duplicate" | "insufficient_credits" | "conflict" | "failed";
             /**
              * Format: uuid
              * @description The ledger entry of the debit (for `duplicate`, the first one)
@@ -714,7 +714,7 @@ export interface components {
             transaction_id: string | null;
             /** @description Balance right after the debit (for `duplicate`, after the first one) */
             balance_after: number | null;
-            /** @description Why the item was not applied (`insufficient_credits`, `conflict`); null otherwise */
+            /** @description Why the item was not applied (`insufficient_credits`, `conflict`, `failed`); null otherwise */
             error?: {
                 /**
                  * @description The error type a single debit would answer

@@ -63,6 +63,15 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
  * deadline's signal; Stripe calls are bounded by the same deadline (`StripeGateway`), so
  * nothing is recorded after the caller was told it failed.
  */
+/**
+ * A request cut off while its transaction commits may have been applied: a retry with the same
+ * Idempotency-Key is answered with what was done (a debit a deadline overtook before it was
+ * decided is never applied: `DebitGroupCommit`).
+ */
+const DEADLINE_DETAIL =
+  'The request did not complete within its deadline; retry shortly with the same Idempotency-Key, ' +
+  'which is answered with the outcome if it was applied';
+
 function watchDeadline(request: FastifyRequest, reply: FastifyReply, deadline: RequestDeadline, logger: Logger): void {
   const timer = setTimeout(() => {
     deadline.expire();
@@ -78,9 +87,7 @@ function watchDeadline(request: FastifyRequest, reply: FastifyReply, deadline: R
       reply,
       waitingOnStripe
         ? new GatewayTimeoutError()
-        : new ServiceUnavailableError('The request did not complete within its deadline; retry shortly', {
-            'Retry-After': '1',
-          }),
+        : new ServiceUnavailableError(DEADLINE_DETAIL, { 'Retry-After': '1' }),
       logger,
     );
   }, deadline.remainingMs());

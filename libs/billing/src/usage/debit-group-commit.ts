@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { isUniqueViolation } from '@credits/auth';
 import { type AppConfig, InjectConfig } from '@credits/config';
 import { Db, DbTransaction, InjectDb } from '@credits/database';
+import { currentDeadline, type RequestDeadline } from '@credits/traffic/deadline';
 import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { type DueEvent, eventsOf } from '../notifications/notification-events';
 import { NotificationOutbox } from '../notifications/notification-outbox';
@@ -26,11 +27,25 @@ export type DebitOutcome =
   | { kind: 'duplicate'; response: unknown; ledgerEntryId: string | null; balanceAfter: number }
   | { kind: 'conflict' }
   /** Nothing written (and nothing recorded: a retry after a top-up may succeed). */
-  | { kind: 'insufficient'; available: number };
+  | { kind: 'insufficient'; available: number }
+  /**
+   * Nothing written: the request's deadline passed before the debit was decided, so its caller
+   * was already answered 503 and must not find it applied.
+   */
+  | { kind: 'expired' }
+  /** Nothing written: this item failed on its own in the fallback, with `error`. */
+  | { kind: 'failed'; error: unknown };
 
 interface Waiter {
   orgId: string;
   request: DebitRequest;
+  /**
+   * The usage record's id, the same in every attempt: when a group is run again after its
+   * COMMIT's answer was lost, a record with this id is this debit's own, not an earlier request's.
+   */
+  recordId: string;
+  /** The deadline of the request that asked (none for the CLI and jobs). */
+  deadline: RequestDeadline | undefined;
   resolve(outcome: DebitOutcome): void;
   reject(error: unknown): void;
 }
@@ -89,8 +104,12 @@ export class DebitGroupCommit {
   submit(orgId: string, requests: DebitRequest[]): Promise<DebitOutcome[]> {
     const lane = laneOf(orgId);
     const queue = this.queues[lane];
+    const deadline = currentDeadline();
     const outcomes = requests.map(
-      (request) => new Promise<DebitOutcome>((resolve, reject) => queue.push({ orgId, request, resolve, reject })),
+      (request) =>
+        new Promise<DebitOutcome>((resolve, reject) =>
+          queue.push({ orgId, request, recordId: randomUUID(), deadline, resolve, reject }),
+        ),
     );
     if (!this.draining.has(lane)) void this.drain(lane);
     return Promise.all(outcomes);
@@ -122,7 +141,11 @@ export class DebitGroupCommit {
     for (const waiter of group) await this.commitAlone(waiter);
   }
 
-  /** One item in its own transaction; a key recorded meanwhile elsewhere is read back on the second try. */
+  /**
+   * One item in its own transaction; a key recorded meanwhile elsewhere is read back on the
+   * second try. An item that still fails is answered `failed`, so the items of its group that
+   * were applied are answered as applied, not hidden behind one error.
+   */
   private async commitAlone(waiter: Waiter): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -131,7 +154,7 @@ export class DebitGroupCommit {
         return;
       } catch (error) {
         if (attempt >= 2 || !isUniqueViolation(error)) {
-          waiter.reject(error);
+          waiter.resolve({ kind: 'failed', error });
           return;
         }
       }
@@ -152,11 +175,19 @@ export class DebitGroupCommit {
     const events = new Map<string, DueEvent[]>();
     const threshold = this.config.credits.lowBalanceThreshold;
 
-    const outcomes = group.map(({ orgId, request }): DebitOutcome => {
+    const outcomes = group.map(({ orgId, request, recordId, deadline }): DebitOutcome => {
+      // Decided under the lock: a caller answered 503 while its debit waited never finds it
+      // applied. (One that passes its deadline from here to COMMIT may; the 503 says to retry
+      // with the same key, which answers with what was done.)
+      if (deadline?.expired) return { kind: 'expired' };
       const prior = recorded.get(slot(orgId, request.key));
       if (prior) {
         if (prior.requestHash !== request.requestHash) return { kind: 'conflict' };
         const { response, ledgerEntryId, balanceAfter } = prior;
+        // Its own record, written by an attempt whose COMMIT answer was lost: a first answer.
+        if (prior.recordId === recordId) {
+          return { kind: 'applied', response: response as RecordUsageResponse, ledgerEntryId, balanceAfter };
+        }
         return { kind: 'duplicate', response, ledgerEntryId, balanceAfter };
       }
       const orgHeld = held.get(orgId) ?? 0;
@@ -191,7 +222,7 @@ export class DebitGroupCommit {
       const ledgerEntryId = debited > 0 ? entryId : null;
       writes.push({
         orgId,
-        recordId: randomUUID(),
+        recordId,
         entryId,
         key: request.key,
         requestHash: request.requestHash,
@@ -203,6 +234,7 @@ export class DebitGroupCommit {
         response,
       });
       recorded.set(slot(orgId, request.key), {
+        recordId,
         orgId,
         key: request.key,
         requestHash: request.requestHash,

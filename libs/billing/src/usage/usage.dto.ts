@@ -156,12 +156,12 @@ export class RecordUsageBatchRequest {
   items!: UsageBatchItem[];
 }
 
-export const USAGE_BATCH_STATUSES = ['applied', 'duplicate', 'insufficient_credits', 'conflict'] as const;
+export const USAGE_BATCH_STATUSES = ['applied', 'duplicate', 'insufficient_credits', 'conflict', 'failed'] as const;
 export type UsageBatchStatus = (typeof USAGE_BATCH_STATUSES)[number];
 
 /** Why an item was not applied. */
 export interface UsageBatchItemError {
-  type: 'insufficient_credits_error' | 'conflict_error';
+  type: 'insufficient_credits_error' | 'conflict_error' | 'api_error';
   detail: string;
 }
 
@@ -173,7 +173,9 @@ export class UsageBatchResult {
   @ApiProperty({
     description:
       '`applied` (debited now), `duplicate` (the key was already used with this body: nothing debited again), ' +
-      '`insufficient_credits` (nothing written; a retry may succeed), `conflict` (the key was used with another body)',
+      '`insufficient_credits` (nothing written; a retry may succeed), `conflict` (the key was used with another body), ' +
+      '`failed` (this item could not be written while the others were: nothing debited for it; send it again with ' +
+      'the same key)',
     enum: USAGE_BATCH_STATUSES,
     example: 'applied',
   })
@@ -195,7 +197,7 @@ export class UsageBatchResult {
   balance_after!: number | null;
 
   @ApiProperty({
-    description: 'Why the item was not applied (`insufficient_credits`, `conflict`); null otherwise',
+    description: 'Why the item was not applied (`insufficient_credits`, `conflict`, `failed`); null otherwise',
     type: 'object',
     nullable: true,
     properties: {

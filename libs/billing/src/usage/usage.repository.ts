@@ -12,6 +12,8 @@ import {
 
 /** A usage record as the group commit reads it: enough to replay it or refuse its key. */
 export interface ExistingUsage {
+  /** The record's id: a debit that finds its own id wrote it in an attempt whose answer was lost. */
+  recordId: string;
   orgId: string;
   key: string;
   requestHash: string;
@@ -111,7 +113,7 @@ export class UsageWriter {
           where org_id in (select org_id from wanted) and enabled and payment_method_id is not null) as thresholds,
         floor(extract(epoch from now()) * 1000) as now_ms,
         (select json_agg(json_build_object(
-            'orgId', u.org_id, 'key', u.idempotency_key, 'requestHash', u.request_hash,
+            'recordId', u.id, 'orgId', u.org_id, 'key', u.idempotency_key, 'requestHash', u.request_hash,
             'ledgerEntryId', u.ledger_entry_id, 'balanceAfter', u.balance_after, 'response', u.response))
           from ${usageRecords} u join wanted w on u.org_id = w.org_id and u.idempotency_key = w.key
           where u.expires_at > now()) as existing`,

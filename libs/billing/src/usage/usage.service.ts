@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ConflictError, InsufficientCreditsError } from '@credits/errors';
+import { ConflictError, InsufficientCreditsError, ServiceUnavailableError } from '@credits/errors';
 import { requestHash, type IdempotentResult } from '../idempotency/idempotency.service';
 import { type DebitOutcome, DebitGroupCommit, type DebitRequest } from './debit-group-commit';
 import type {
@@ -58,17 +58,34 @@ export class UsageService {
         throw new ConflictError(CONFLICT_DETAIL);
       case 'insufficient':
         throw new InsufficientCreditsError(insufficientDetail(outcome.available, request.amount));
+      case 'expired':
+        throw deadlinePassed();
+      case 'failed':
+        throw outcome.error;
     }
   }
 
+  /**
+   * One result per item. The batch fails as a whole only when nothing in it was decided (its
+   * deadline passed, or every item failed, say with the database down): then its error is the
+   * answer, and nothing was written.
+   */
   async recordBatch(orgId: string, request: RecordUsageBatchRequest): Promise<RecordUsageBatchResponse> {
     const outcomes = await this.debits.submit(
       orgId,
       request.items.map((item) => debitOf(item.idempotency_key, item, false)),
     );
+    if (outcomes.some((outcome) => outcome.kind === 'expired')) throw deadlinePassed();
+    const failed = outcomes.filter((outcome) => outcome.kind === 'failed');
+    if (failed.length === outcomes.length) throw failed[0].error;
     return { results: outcomes.map((outcome, i) => resultOf(request.items[i], outcome)) };
   }
 }
+
+/** What the caller was already told by the HTTP layer's deadline; never seen by it. */
+const deadlinePassed = () => new ServiceUnavailableError('The request did not complete within its deadline');
+
+const FAILED_DETAIL = 'This item could not be recorded; nothing was debited for it. Send it again with the same key';
 
 function resultOf(item: UsageBatchItem, outcome: DebitOutcome): UsageBatchResult {
   const key = item.idempotency_key;
@@ -97,6 +114,15 @@ function resultOf(item: UsageBatchItem, outcome: DebitOutcome): UsageBatchResult
         transaction_id: null,
         balance_after: null,
         error: { type: 'insufficient_credits_error', detail: insufficientDetail(outcome.available, item.amount) },
+      };
+    case 'failed':
+    case 'expired':
+      return {
+        idempotency_key: key,
+        status: 'failed',
+        transaction_id: null,
+        balance_after: null,
+        error: { type: 'api_error', detail: FAILED_DETAIL },
       };
   }
 }
