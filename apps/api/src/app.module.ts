@@ -20,7 +20,7 @@ export class AppModule {
       imports: [
         ...configAndDatabase(config),
         // Background jobs: idle (no schema, no query, no timer) until a module declares a job.
-        JobsModule.forRoot(),
+        JobsModule.forRoot({ finishedJobDays: config.retention.finishedJobDays }),
         TrafficModule,
         AuthModule,
         BillingModule,

@@ -18,6 +18,8 @@ import { HoldsService } from './holds/holds.service';
 import { IdempotencyKeyRepository } from './idempotency/idempotency-key.repository';
 import { IdempotencyService } from './idempotency/idempotency.service';
 import { ReconciliationSchedule } from './reconciliation/reconciliation.job';
+import { RetentionSchedule } from './retention/retention.job';
+import { RetentionRepository } from './retention/retention.repository';
 import { DebitGroupCommit } from './usage/debit-group-commit';
 import { UsageController } from './usage/usage.controller';
 import { UsageRepository } from './usage/usage.repository';
@@ -54,6 +56,8 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     HoldsRepository,
     HoldsService,
     HoldExpirySchedule,
+    RetentionRepository,
+    RetentionSchedule,
   ],
   exports: [FulfilmentModule],
 })

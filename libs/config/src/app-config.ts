@@ -134,6 +134,18 @@ export interface AppConfig {
   holds: {
     sweepEnabled: boolean;
   };
+  /** What is deleted once it is of no more use, so that no table grows without bound. */
+  retention: {
+    /** The scheduled deletion (`RETENTION_ENABLED`, `RETENTION_CRON`). */
+    enabled: boolean;
+    cron: string;
+    /** Rows per DELETE statement: each one is short, and locks little. */
+    batchSize: number;
+    /** Notification events and their finished deliveries are kept this long, days. */
+    notificationDays: number;
+    /** Finished jobs are kept this long in pg-boss's archive, days. */
+    finishedJobDays: number;
+  };
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -219,6 +231,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const reconcileCron = read.string('RECONCILE_CRON', '*/10 * * * *').trim();
   if (!/^\S+( \S+){4}$/.test(reconcileCron))
     read.fail('RECONCILE_CRON', 'a 5-field cron schedule such as */10 * * * *', reconcileCron, '*/10 * * * *');
+  const retentionCron = read.string('RETENTION_CRON', '23 * * * *').trim();
+  if (!/^\S+( \S+){4}$/.test(retentionCron))
+    read.fail('RETENTION_CRON', 'a 5-field cron schedule such as 23 * * * *', retentionCron, '23 * * * *');
+  const notifyRetryWindowSeconds = read.int('NOTIFY_RETRY_WINDOW_SECONDS', 3 * 86400, { min: 60, max: 30 * 86400 });
   const redisUrl = read.url('REDIS_URL', { protocols: ['redis:', 'rediss:'] })?.toString();
   const minClientVersion = read.string('MIN_CLIENT_VERSION');
   if (minClientVersion !== undefined && validSemver(minClientVersion) === null) {
@@ -308,7 +324,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       publicTargetsOnly: isProduction,
       timeoutMs: read.int('NOTIFY_TIMEOUT_MS', 10000, { min: 100, max: 60000 }),
       retryDelaySeconds: read.int('NOTIFY_RETRY_DELAY_SECONDS', 15, { min: 1, max: 3600 }),
-      retryWindowSeconds: read.int('NOTIFY_RETRY_WINDOW_SECONDS', 3 * 86400, { min: 60, max: 30 * 86400 }),
+      retryWindowSeconds: notifyRetryWindowSeconds,
     },
     reconcile: {
       // Off in tests unless asked for: each app with a job pays for the queue's schema.
@@ -321,6 +337,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
       // Off in tests unless asked for, like reconciliation: an expired hold stops counting at its
       // expires_at whether or not the sweep ran, so nothing depends on it.
       sweepEnabled: read.bool('HOLD_SWEEP_ENABLED', nodeEnv !== 'test'),
+    },
+    retention: {
+      // Off in tests unless asked for, like the other sweeps.
+      enabled: read.bool('RETENTION_ENABLED', nodeEnv !== 'test'),
+      cron: retentionCron,
+      batchSize: read.int('RETENTION_BATCH_SIZE', 1000, { min: 1, max: 100_000 }),
+      // An event is never deleted while its deliveries may still be retried.
+      notificationDays: read.int('NOTIFICATION_RETENTION_DAYS', 30, {
+        min: Math.ceil(notifyRetryWindowSeconds / 86400) + 1,
+        max: 3650,
+      }),
+      finishedJobDays: read.int('JOB_RETENTION_DAYS', 7, { min: 1, max: 365 }),
     },
   };
 

@@ -18,6 +18,11 @@ export interface JobsModuleOptions {
   shutdownTimeoutMs?: number;
   /** Jobs this process sends without handling them. */
   jobs?: readonly AnyJobDefinition[];
+  /**
+   * Days a finished job (completed, failed for good, cancelled) is kept: pg-boss's maintenance
+   * moves it to its archive (after 12 h) and deletes it from there after this. Default 7.
+   */
+  finishedJobDays?: number;
 }
 
 export interface JobContext {
@@ -202,6 +207,7 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
         pollingIntervalSeconds: polling,
         schedule: work && [...this.declared.values()].some((job) => job.schedule),
         supervise: work,
+        deleteAfterDays: this.options.finishedJobDays ?? 7,
         ...(scheduleCheck && { cronMonitorIntervalSeconds: scheduleCheck, cronWorkerIntervalSeconds: scheduleCheck }),
       });
       boss.on('error', (err) => this.logger.error({ msg: `job queue: ${err.message}`, err }));
