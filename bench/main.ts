@@ -3,7 +3,7 @@
  *
  * Processes: this one generates the load (autocannon); the API, the floor server and the
  * Stripe emulator each run in their own process (`stack.ts`), on a fresh PostgreSQL database
- * that is dropped at the end. One file a scenario in `scenarios/`. See README.md, "Performance".
+ * that is dropped at the end. One file a scenario in `scenarios/`. See bench/README.md.
  */
 import { parseArgs, type Args } from './args';
 import { createBenchDatabase, type BenchDatabase } from './database';

@@ -1,7 +1,7 @@
 /**
  * `node dist/bench/profile-summary.js <file.cpuprofile> [top]`: where a V8 CPU profile's time
  * went, as self time per package (node_modules/<pkg>, our libs/apps, node internals, GC, idle)
- * and the top functions. Used for the README's Performance section.
+ * and the top functions. Used for bench/README.md.
  */
 import { readFileSync } from 'node:fs';
 

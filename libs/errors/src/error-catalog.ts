@@ -1,5 +1,5 @@
 /**
- * The one catalog of error types (the README's error table). Every non-2xx answer carries exactly one
+ * The one catalog of error types (the error table in docs/api.md). Every non-2xx answer carries exactly one
  * of these `type`s, and its status is fixed by the type.
  */
 export const ERROR_CATALOG = {

@@ -27,7 +27,7 @@ const USER_PARAMS: Record<string, string[]> = {
 };
 
 /**
- * The one mapping from a Stripe failure to the envelope (the README's error table):
+ * The one mapping from a Stripe failure to the envelope (the error table in docs/api.md):
  * a parameter Stripe rejects -> 400; an idempotency mismatch -> 409; our key or
  * permissions rejected -> 500 configuration_error; Stripe down, erroring, throttling us
  * or unreachable -> 502; no answer in time -> 504.

@@ -6,7 +6,7 @@ import { startTestApp, type TestApp } from '../../support/test-app';
 import { until } from '../../jobs/support';
 import { Receiver } from '../../support/notification-receiver';
 
-/** The README's recipe, as a host would copy it. */
+/** The recipe of docs/api.md, as a host would copy it. */
 function verify(rawBody: string, header: string, secret: string, toleranceSeconds = 300): boolean {
   const parts = Object.fromEntries(header.split(',').map((kv) => kv.split('=') as [string, string]));
   const timestamp = Number(parts.t);
@@ -55,7 +55,7 @@ describe('Notifications to the host backend', () => {
     await receiver.stop();
   });
 
-  it('POSTs a purchase as a signed event the README recipe verifies', async () => {
+  it('POSTs a purchase as a signed event the docs' recipe verifies', async () => {
     const org = await orgId('buyer');
     const { entryId } = await apply(org, 2000, 'purchase');
     await until('the purchase arrived', () => receiver.of('credits.purchased', org).length > 0);

@@ -14,7 +14,7 @@ export function signatureHeader(body: string, secret: string, timestamp: number)
 }
 
 /**
- * The host's check, as the README gives it: a `v1` that matches in constant time, signed
+ * The host's check, as docs/api.md gives it: a `v1` that matches in constant time, signed
  * within `toleranceSeconds` of now.
  */
 export function verifySignature(
