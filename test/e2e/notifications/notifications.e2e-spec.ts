@@ -55,7 +55,7 @@ describe('Notifications to the host backend', () => {
     await receiver.stop();
   });
 
-  it('POSTs a purchase as a signed event the docs' recipe verifies', async () => {
+  it('POSTs a purchase as a signed event the recipe in the docs verifies', async () => {
     const org = await orgId('buyer');
     const { entryId } = await apply(org, 2000, 'purchase');
     await until('the purchase arrived', () => receiver.of('credits.purchased', org).length > 0);
