@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { type DatabaseHandle, type DbTransaction, InjectDatabaseHandle } from '@credits/database';
-import type { SQL } from 'drizzle-orm';
 import PgBoss from 'pg-boss';
 import type { AnyJobDefinition, JobDefinition } from './job-definition';
-import { queueDatabase, statementOf, transactionDatabase } from './queue-database';
+import { queueDatabase, transactionDatabase } from './queue-database';
 
 export const JOBS_OPTIONS = Symbol('JOBS_OPTIONS');
 
@@ -106,30 +105,6 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
     const boss = await this.started;
     const id = await boss.send(job.name, data, { ...jobOptions(job, data), startAfter: startAfterSeconds, db });
     return { boss, id };
-  }
-
-  /**
-   * The statement that queues a job, for the caller to run inside one of its own (a CTE of a
-   * statement in its transaction): the job exists if, and only if, that transaction commits,
-   * as with `send(…, { tx })`, without a round trip of its own. It answers the job's id
-   * (`returning id`; no row when the singleton policy drops it). The same SQL pg-boss runs.
-   * `when`: a condition of the caller's statement (e.g. on another CTE's rows); no job unless it holds.
-   */
-  async sendStatement<TData extends object>(
-    job: JobDefinition<TData>,
-    data: TData,
-    options: Omit<SendOptions, 'tx'> & { when?: SQL } = {},
-  ): Promise<SQL> {
-    let statement: SQL | undefined;
-    // pg-boss writes the job through the database it is given: this one writes nothing and
-    // keeps the statement (one row back: pg-boss asks for no second singleton slot).
-    await this.sendThrough(job, data, options.startAfterSeconds, {
-      executeSql: (text, values = []) => {
-        statement = statementOf(conditional(job.name, text, options.when !== undefined), values, options.when);
-        return Promise.resolve({ rows: [{ id: null }] });
-      },
-    });
-    return statement!;
   }
 
   onApplicationBootstrap(): Promise<unknown> | undefined {
@@ -253,14 +228,6 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
 }
 
 /** pg-boss's job insert (`INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING id`) with a `$when` condition. */
-function conditional(name: string, text: string, when: boolean): string {
-  if (!when) return text;
-  const tail = /\s+ON CONFLICT DO NOTHING\s+RETURNING id\s*$/;
-  // Checked, not assumed: another pg-boss version may write the statement differently.
-  if (!tail.test(text)) throw new Error(`job '${name}': pg-boss's job insert has an unexpected shape`);
-  return text.replace(tail, ' WHERE ($when) ON CONFLICT DO NOTHING RETURNING id');
-}
-
 function schedule<TData extends object>(boss: PgBoss, job: JobDefinition<TData>): Promise<void> {
   const { cron, data } = job.schedule!;
   return boss.schedule(job.name, cron, data, jobOptions(job, data));

@@ -54,13 +54,11 @@ export function transactionDatabase(tx: DbTransaction): PgBoss.Db {
 }
 
 /** `$n` placeholders as Drizzle parameters: Drizzle numbers them again when it renders the query. */
-export function statementOf(text: string, values: unknown[], when?: SQL): SQL {
+function statementOf(text: string, values: unknown[]): SQL {
   const chunks: SQLChunk[] = [];
   let last = 0;
-  // `$when`: the caller's condition (see JobsService.sendStatement), as SQL of its own.
-  for (const match of text.matchAll(/\$(\d+|when)/g)) {
-    const part = match[1] === 'when' ? when! : sql.param(values[Number(match[1]) - 1]);
-    chunks.push(sql.raw(text.slice(last, match.index)), part);
+  for (const match of text.matchAll(/\$(\d+)/g)) {
+    chunks.push(sql.raw(text.slice(last, match.index)), sql.param(values[Number(match[1]) - 1]));
     last = match.index + match[0].length;
   }
   chunks.push(sql.raw(text.slice(last)));

@@ -286,35 +286,6 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
       expect(await ledger.balance(org.id)).toBe(300);
     });
 
-    it("runs the caller's write alongside, whether or not the entry applies", async () => {
-      const [org] = await t.db
-        .insert(organizations)
-        .values({ slug: `along-${randomUUID().slice(0, 8)}`, name: 'Along' })
-        .returning();
-      const rename = (name: string) =>
-        t.db.update(organizations).set({ name }).where(eq(organizations.id, org.id)).getSQL();
-      const nameNow = async () => (await t.db.select().from(organizations).where(eq(organizations.id, org.id)))[0].name;
-      const apply = (amount: number, sourceRef: string, name: string) =>
-        t.db.transaction((tx) =>
-          ledger.apply(
-            tx,
-            { orgId: org.id, amount, transactionType: 'admin_adjustment', description: name, sourceRef },
-            rename(name),
-          ),
-        );
-      const [grant, spend] = [`test:${randomUUID()}`, `test:${randomUUID()}`];
-      for (const [amount, sourceRef, name, applied] of [
-        [500, grant, 'credit applied', true],
-        [500, grant, 'credit again', false],
-        [-200, spend, 'debit applied', true],
-        [-200, spend, 'debit again', false],
-      ] as const) {
-        expect((await apply(amount, sourceRef, name)).applied).toBe(applied);
-        expect(await nameNow()).toBe(name);
-      }
-      expect(await ledger.balance(org.id)).toBe(300);
-    });
-
     it('a debit the balance cannot cover is refused and writes nothing', async () => {
       const [org] = await t.db
         .insert(organizations)

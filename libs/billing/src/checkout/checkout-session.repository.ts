@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, eq, inArray, sql, SQL } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { checkoutSessions, Db, DbTransaction, InjectDb } from '@credits/database';
 
 export type CheckoutSessionRow = typeof checkoutSessions.$inferSelect;
@@ -116,16 +116,7 @@ export class CheckoutSessionWriter {
   }
 
   async update(orgId: string, sessionId: string, changes: CheckoutSessionChanges): Promise<void> {
-    await this.updateQuery(orgId, sessionId, changes);
-  }
-
-  /** The same update, as a statement for the caller to run inside another (e.g. the ledger's). */
-  updateStatement(orgId: string, sessionId: string, changes: CheckoutSessionChanges): SQL {
-    return this.updateQuery(orgId, sessionId, changes).getSQL();
-  }
-
-  private updateQuery(orgId: string, sessionId: string, changes: CheckoutSessionChanges) {
-    return this.tx
+    await this.tx
       .update(checkoutSessions)
       .set({ ...changes, updatedAt: new Date() })
       .where(and(eq(checkoutSessions.id, sessionId), eq(checkoutSessions.orgId, orgId)));

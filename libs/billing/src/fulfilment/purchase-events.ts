@@ -154,21 +154,17 @@ export class PurchaseEvents {
       fulfilledAt: row.fulfilledAt ?? new Date(),
       stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId,
     } satisfies CheckoutSessionChanges;
-    // The session is marked in the ledger's own statement, granted or not: a grant already in
-    // the ledger means it was paid all the same.
-    const { applied, entryId } = await this.ledger.apply(
-      tx,
-      {
-        orgId: row.orgId,
-        amount: row.credits,
-        transactionType: 'purchase',
-        description: `Purchase of ${row.bundles} credit bundle${row.bundles === 1 ? '' : 's'} (${row.credits} credits)`,
-        sourceRef: `purchase:${row.id}`,
-        checkoutSessionId: row.id,
-        receiptUrl: payment?.receiptUrl ?? null,
-      },
-      this.sessions.in(tx).updateStatement(row.orgId, row.id, changes),
-    );
+    const { applied, entryId } = await this.ledger.apply(tx, {
+      orgId: row.orgId,
+      amount: row.credits,
+      transactionType: 'purchase',
+      description: `Purchase of ${row.bundles} credit bundle${row.bundles === 1 ? '' : 's'} (${row.credits} credits)`,
+      sourceRef: `purchase:${row.id}`,
+      checkoutSessionId: row.id,
+      receiptUrl: payment?.receiptUrl ?? null,
+    });
+    // The session is marked granted or not: a grant already in the ledger means it was paid all the same.
+    await this.sessions.in(tx).update(row.orgId, row.id, changes);
     if (applied)
       this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
     // Only the call that granted keeps the card: a later payment's card is not replaced by an

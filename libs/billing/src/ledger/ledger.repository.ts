@@ -150,10 +150,9 @@ export class LedgerWriter {
 
   /**
    * Adds `entry.amount` (≥ 0) to the balance and writes the entry, in one statement, unless
-   * its source is already in the ledger (then undefined). `alongside` runs in the same
-   * statement either way.
+   * its source is already in the ledger (then undefined).
    */
-  credit(orgId: string, entry: NewLedgerEntry, alongside?: SQL, following?: SQL): Promise<WrittenEntry | undefined> {
+  credit(orgId: string, entry: NewLedgerEntry): Promise<WrittenEntry | undefined> {
     return this.write(
       orgId,
       entry,
@@ -163,8 +162,6 @@ export class LedgerWriter {
         on conflict (org_id) do update
           set balance = ${creditBalances}.balance + excluded.balance, updated_at = excluded.updated_at
         returning balance`,
-      alongside,
-      following,
     );
   }
 
@@ -173,7 +170,7 @@ export class LedgerWriter {
    * its source is already in the ledger (then undefined). The caller has locked the balance
    * and checked that it covers the debit; the balance constraint is the backstop.
    */
-  debit(orgId: string, entry: NewLedgerEntry, alongside?: SQL): Promise<WrittenEntry | undefined> {
+  debit(orgId: string, entry: NewLedgerEntry): Promise<WrittenEntry | undefined> {
     return this.write(
       orgId,
       entry,
@@ -181,38 +178,29 @@ export class LedgerWriter {
         update ${creditBalances} set balance = balance + ${entry.amount}::bigint, updated_at = now()
         where org_id = ${orgId}::uuid and ${notYetApplied(entry.sourceRef)}
         returning balance`,
-      alongside,
     );
   }
 
-  private async write(
-    orgId: string,
-    entry: NewLedgerEntry,
-    addToBalance: SQL,
-    alongside: SQL | undefined,
-    following?: SQL,
-  ): Promise<WrittenEntry | undefined> {
-    // A data-modifying WITH runs exactly once, whether or not the entry is written.
-    // `following`: CTEs that read the written entry (`writtenEntry`: no row when it was not).
+  private async write(orgId: string, entry: NewLedgerEntry, addToBalance: SQL): Promise<WrittenEntry | undefined> {
     const [written] = await rows<{ id: string; balance_after: number | string | bigint }>(
       this.tx,
       sql`
-      with balance as (${addToBalance})${alongside ? sql`, alongside as (${alongside})` : sql``},
+      with balance as (${addToBalance}),
       ${writtenEntry} as (
         insert into ${creditLedger} (org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id, receipt_url)
         select ${orgId}::uuid, ${entry.amount}::bigint, balance.balance, ${entry.transactionType}::text,
                ${entry.description}::text, ${entry.sourceRef}::text, ${entry.checkoutSessionId ?? null}::text,
                ${entry.receiptUrl ?? null}::text
         from balance
-        returning id, balance_after)${following ? sql`, ${following}` : sql``}
+        returning id, balance_after)
       select id, balance_after from ${writtenEntry}`,
     );
     return written && { id: written.id, balanceAfter: Number(written.balance_after) };
   }
 }
 
-/** The CTE of the ledger statement holding the entry it wrote (`id`, `balance_after`), for statements riding along. */
-export const writtenEntry: SQL = sql.raw('written_entry');
+/** The CTE of the ledger statement holding the entry it wrote (`id`, `balance_after`). */
+const writtenEntry: SQL = sql.raw('written_entry');
 
 function notYetApplied(sourceRef: string): SQL {
   return sql`not exists (select 1 from ${creditLedger} where ${creditLedger.sourceRef} = ${sourceRef}::text)`;

@@ -1,9 +1,8 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { SQL } from 'drizzle-orm';
 import type { DbTransaction, TransactionType } from '@credits/database';
 import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { NotificationOutbox } from '../notifications/notification-outbox';
-import { LedgerEntry, LedgerRepository, LedgerWriter, WrittenEntry, writtenEntry } from './ledger.repository';
+import { LedgerEntry, LedgerRepository, LedgerWriter, WrittenEntry } from './ledger.repository';
 
 export interface LedgerEntryInput {
   orgId: string;
@@ -52,37 +51,31 @@ export class LedgerService {
     @Optional() @Inject(AFTER_DEBIT) private readonly afterDebit?: AfterDebit,
   ) {}
 
-  /**
-   * `alongside`: a write of the caller's that runs in the same statement, whether or not the
-   * entry applies (one round trip less while the org's balance row is locked).
-   */
-  async apply(tx: DbTransaction, input: LedgerEntryInput, alongside?: SQL): Promise<AppliedEntry> {
+  async apply(tx: DbTransaction, input: LedgerEntryInput): Promise<AppliedEntry> {
     // Callers that can race on one source already hold a lock that orders them (the checkout
     // session's row for purchases and refunds); the unique constraint on source_ref is the
     // backstop. A source already applied leaves the balance and the ledger untouched.
     const { orgId, ...entry } = input;
     const ledger = this.ledger.in(tx);
     if (input.amount >= 0) {
-      // A credit checks its source, adds to the balance, writes its entry and the events it
-      // causes (with their job: none for an entry not written) in one statement, so the org's
-      // balance row stays locked from that statement to the commit, and no longer.
-      const events = await this.outbox.creditStatement(tx, orgId, entry, writtenEntry);
-      return this.applied(ledger, orgId, await ledger.credit(orgId, entry, alongside, events));
+      // A credit checks its source, adds to the balance and writes its entry in one statement,
+      // so the org's balance row stays locked from that statement to the commit, and no longer.
+      // The events it causes (with their job) follow in the same transaction: none for an
+      // entry not written, nor for one rolled back.
+      const written = await ledger.credit(orgId, entry);
+      if (written) await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
+      return this.applied(ledger, orgId, written);
     }
     // A debit checks its source before the balance: a debit already applied is a no-op even
     // when what is left could not cover it again. Then it checks the balance under its lock.
-    if (await ledger.isApplied(input.sourceRef)) {
-      // The caller's own statement, as it gave it: it runs whether or not the entry applies.
-      if (alongside) await tx.execute(alongside);
-      return { applied: false, balance: await ledger.balance(orgId) };
-    }
+    if (await ledger.isApplied(input.sourceRef)) return { applied: false, balance: await ledger.balance(orgId) };
     const balance = await ledger.lockBalance(orgId);
     // An operator's adjustment spends what is available, like a debit: it may not take what a
     // hold reserved. A refund takes back what was paid whatever is held (its arithmetic
     // forgives what was spent); a capture spends its own hold.
     const held = input.transactionType === 'admin_adjustment' ? await ledger.heldCredits(orgId) : 0;
     if (balance - held + input.amount < 0) throw new InsufficientBalanceError(balance, input.amount, held);
-    const written = await ledger.debit(orgId, entry, alongside);
+    const written = await ledger.debit(orgId, entry);
     // The events this entry causes (they depend on the balance it leaves), in its transaction:
     // none for an entry rolled back.
     if (written) {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import {
   Db,
   DbTransaction,
@@ -174,40 +174,11 @@ export class NotificationRepository {
 export class NotificationWriter {
   constructor(private readonly tx: Db | DbTransaction) {}
 
-  /** `alongside`: a write of the caller's that runs in the same statement (e.g. the job that delivers them). */
   async insertEvents(
     orgId: string,
     events: Array<{ id: string; type: NotificationEventType; data: Record<string, unknown> }>,
-    alongside?: SQL,
   ): Promise<void> {
-    const insert = this.tx.insert(notificationEvents).values(events.map((event) => ({ ...event, orgId })));
-    if (!alongside) {
-      await insert;
-      return;
-    }
-    // A data-modifying WITH runs exactly once, whatever the statement around it does.
-    await this.tx.execute(sql`with alongside as (${alongside}) ${insert.getSQL()}`);
-  }
-
-  /**
-   * The statement that writes the events of a ledger entry written by the caller's own
-   * statement: one row each per row of `entry` (a CTE with `id` and `balance_after`: none when
-   * the entry was not written), each event's `data` completed with `transaction_id` and
-   * `balance` from it.
-   */
-  insertEventsOfEntryStatement(
-    orgId: string,
-    events: Array<{ id: string; type: NotificationEventType; data: Record<string, unknown> }>,
-    entry: SQL,
-  ): SQL {
-    const values = sql.join(
-      events.map((event) => sql`(${event.id}::text, ${event.type}::text, ${JSON.stringify(event.data)}::jsonb)`),
-      sql`, `,
-    );
-    return sql`
-      insert into ${notificationEvents} (id, org_id, type, data)
-      select v.id, ${orgId}::uuid, v.type, v.data || jsonb_build_object('transaction_id', e.id, 'balance', e.balance_after)
-      from ${entry} e, (values ${values}) as v (id, type, data)`;
+    await this.tx.insert(notificationEvents).values(events.map((event) => ({ ...event, orgId })));
   }
 
   /** The attempt's id, or undefined when that attempt is already scheduled (a job run twice). */
