@@ -1,5 +1,7 @@
 // Lint: typescript-eslint's type-checked rules over the whole tree (apps, libs, tests, bench).
 import eslint from '@eslint/js';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -30,6 +32,66 @@ export default tseslint.config(
       // Promise-returning contract (guards, storage adapters, fixtures) rely on.
       '@typescript-eslint/require-await': 'off',
     },
+  },
+  {
+    // Imports in one order everywhere (circles: `npm run lint:cycles`, which sees type imports too).
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })] },
+    rules: {
+      // node: built-ins, packages, then ours (@credits/…), then relative; blank lines not required.
+      'import-x/order': [
+        'error',
+        {
+          groups: ['builtin', 'external', 'internal', ['parent', 'sibling', 'index']],
+          pathGroups: [{ pattern: '@credits/**', group: 'internal' }],
+          pathGroupsExcludedImportTypes: ['builtin'],
+          'newlines-between': 'ignore',
+        },
+      ],
+    },
+  },
+  {
+    // The layers. SQL is written in repositories and the database library only (a service,
+    // controller or command asks a repository); the Stripe SDK is called by StripeGateway only
+    // (its types may be named anywhere).
+    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    ignores: [
+      '**/*.repository.ts',
+      'libs/database/**',
+      // pg-boss's way into our connections and transactions (its public `db` option).
+      'libs/jobs/src/queue-database.ts',
+      // Still to become repositories of libs/auth (API keys, memberships, organizations).
+      'libs/auth/src/admin/directory-admin.ts',
+      'libs/auth/src/api-keys/api-key-verifier.ts',
+      'libs/auth/src/directory/database-org-directory.ts',
+      'libs/auth/src/credential-cache/credential-changes.ts',
+      'libs/auth/src/credential-cache/api-key-usage.ts',
+    ],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^drizzle-orm($|/)',
+              message: 'SQL belongs in a repository (*.repository.ts) or libs/database.',
+            },
+          ],
+          paths: [
+            {
+              name: 'stripe',
+              allowTypeImports: true,
+              message: 'Only StripeGateway (libs/stripe) and the emulator call the Stripe SDK.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['libs/stripe/**/*.ts', 'apps/stripe-emulator/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': 'off' },
   },
   {
     // Tests read JSON answers, which are `any` by nature; asserting on them is the point.

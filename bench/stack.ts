@@ -3,7 +3,7 @@ import type { Args } from './args';
 import { query } from './database';
 import { freePort, REPO_ROOT, startService, type Service } from './processes';
 import { authHeaders, CHECKOUT_BODY, creditsPath, INVALID_BODY, post } from './requests';
-import { recordFullGc, type FullGc } from './scenarios/soak';
+import { recordFullGc, type FullGc } from './full-gc';
 import type { Seeded } from './seed';
 
 export const WEBHOOK_SECRET = 'whsec_bench';

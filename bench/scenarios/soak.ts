@@ -1,7 +1,8 @@
 import { median, runLoad } from '../load';
 import { log } from '../log';
-import { mib, sampleRow, type Row } from '../report';
+import { mib, sampleRow, type Row } from '../rows';
 import { authHeaders, checkoutLoad, creditsPath } from '../requests';
+import type { FullGc } from '../full-gc';
 import type { Stack } from '../stack';
 
 export interface SoakResult {
@@ -15,18 +16,6 @@ export interface SoakResult {
   /** Medians of the live heap after full collections, in bytes (null: none in that minute). */
   liveHeapFirstMinute: number | null;
   liveHeapLastMinute: number | null;
-}
-
-/** A V8 mark-compact: the heap still in use after it. */
-export interface FullGc {
-  t: number;
-  liveBytes: number;
-}
-
-/** `[pid:0x…]  37963 ms: Mark-Compact 73.0 (105.0) -> 36.4 (94.0) MB, …` from --trace-gc. */
-export function recordFullGc(line: string, into: FullGc[]): void {
-  const match = /Mark-Compact [\d.]+ \([\d.]+\) -> ([\d.]+) \(/.exec(line);
-  if (match) into.push({ t: Date.now(), liveBytes: Math.round(Number(match[1]) * 2 ** 20) });
 }
 
 /**

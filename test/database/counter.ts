@@ -1,5 +1,5 @@
-import type { Db } from '@credits/database';
 import { sql } from 'drizzle-orm';
+import type { Db } from '@credits/database';
 
 /**
  * 20 concurrent read-modify-write transactions on one counter. The read and the write are

@@ -2,8 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DatabaseHandle, creditBalances, openDatabase, organizations, rows } from '@credits/database';
 import { eq, sql } from 'drizzle-orm';
+import { type DatabaseHandle, creditBalances, openDatabase, organizations, rows } from '@credits/database';
 import { PGLITE_TEMPLATE_CACHE_DIR, primePgliteTemplate } from '../support/database';
 import { concurrentIncrements } from './counter';
 

@@ -4,9 +4,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { type DatabaseHandle, type DatabaseLogger, openDatabase, organizations, rows } from '@credits/database';
 import { eq, sql } from 'drizzle-orm';
 import { Client } from 'pg';
+import { type DatabaseHandle, type DatabaseLogger, openDatabase, organizations, rows } from '@credits/database';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
 import { concurrentIncrements } from './counter';
 import journal from '../../libs/database/migrations/meta/_journal.json';

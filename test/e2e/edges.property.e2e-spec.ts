@@ -1,6 +1,6 @@
+import { gzipSync } from 'node:zlib';
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
-import { gzipSync } from 'node:zlib';
 import { ERROR_CATALOG, ErrorType } from '@credits/errors';
 import { formatRequest, RawResponse, sendRaw } from '../support/raw-http';
 import { RouteEntry, routeInventory } from '../support/route-inventory';

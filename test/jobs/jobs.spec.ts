@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { organizations } from '@credits/database';
 import { defineJob, type JobContext, queueDatabase } from '@credits/jobs';
-import { sql } from 'drizzle-orm';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
 import { type Deferred, deferred, jobStates, type QueueApp, sleep, startQueueApp, until } from './support';
 

@@ -1,8 +1,8 @@
 import { type INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { sql } from 'drizzle-orm';
 import { DATABASE_HANDLE, type DatabaseHandle, DatabaseModule } from '@credits/database';
 import { JobsModule, type JobsModuleOptions, JobsService } from '@credits/jobs';
-import { sql } from 'drizzle-orm';
 
 export interface QueueApp {
   app: INestApplicationContext;

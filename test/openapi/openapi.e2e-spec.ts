@@ -1,6 +1,6 @@
-import SwaggerParser from '@apidevtools/swagger-parser';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { ERROR_CATALOG } from '@credits/errors';
 import { startTestApp, TestApp } from '../support/test-app';
 

@@ -1,3 +1,4 @@
+import Stripe from 'stripe';
 import {
   assertBindable,
   isLoopbackHost,
@@ -11,7 +12,6 @@ import { RequestLog, maskAuthorization } from '../../apps/stripe-emulator/src/re
 import { BoundedMap } from '../../apps/stripe-emulator/src/store';
 import { maskKey } from '../../apps/stripe-emulator/src/errors';
 import { formatAmount } from '../../apps/stripe-emulator/src/money';
-import Stripe from 'stripe';
 
 describe('form encoding', () => {
   it('parses Stripe nested keys into objects and arrays', () => {

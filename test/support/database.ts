@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getPgliteTemplate, openDatabase, resolveMigrationsFolder, type Db } from '@credits/database';
 import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
+import { getPgliteTemplate, openDatabase, resolveMigrationsFolder, type Db } from '@credits/database';
 
 /** Where the migrated PGlite template is kept between Jest workers and runs. */
 export const PGLITE_TEMPLATE_CACHE_DIR = join(tmpdir(), 'credits-api-test-cache');

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
+import { Writable } from 'node:stream';
 import { ModuleMetadata } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Writable } from 'node:stream';
 import { DirectoryAdmin } from '@credits/auth';
 import { AppConfig, loadConfig } from '@credits/config';
 import { ApiKeyScope, Db, DB, MemberRole } from '@credits/database';

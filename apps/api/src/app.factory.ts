@@ -1,5 +1,5 @@
-import { ModuleMetadata } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
+import { ModuleMetadata } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '@credits/config';

@@ -1,9 +1,17 @@
 export * from './schema';
 export * from './relations';
 export { fullSchema } from './types';
-export type { Db, DbTransaction, DatabaseHandle, DatabaseLogger, DatabaseOptions, FullSchema } from './types';
+export type {
+  Db,
+  DbTransaction,
+  DatabaseHandle,
+  DatabaseLogger,
+  DatabaseOptions,
+  FullSchema,
+  NotificationHandlers,
+  NotificationSubscription,
+} from './types';
 export { openDatabase } from './open-database';
-export type { NotificationHandlers, NotificationSubscription } from './notification-listener';
 export { rows } from './rows';
 export { DatabaseModule, DB, DATABASE_HANDLE, InjectDb, InjectDatabaseHandle } from './database.module';
 export type { DatabaseModuleAsyncOptions } from './database.module';

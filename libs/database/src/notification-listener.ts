@@ -1,22 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { Client, type ClientConfig } from 'pg';
-import type { DatabaseLogger } from './types';
-
-/** What a subscriber to a NOTIFY channel is told. */
-export interface NotificationHandlers {
-  /** A notification's payload, after the transaction that sent it committed. */
-  notify(payload: string): void;
-  /**
-   * true once the subscription listens (again); false as soon as its connection is lost.
-   * Notifications sent while it was down are gone: a subscriber that keeps state built
-   * from the database must drop it on false.
-   */
-  listening(listening: boolean): void;
-}
-
-export interface NotificationSubscription {
-  close(): Promise<void>;
-}
+import type { DatabaseLogger, NotificationHandlers, NotificationSubscription } from './types';
 
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
 const RETRY_MIN_MS = 200;

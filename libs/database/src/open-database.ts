@@ -9,15 +9,18 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import type { PoolClient } from 'pg';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock';
 import { resolveMigrationsFolder } from './migrations-folder';
-import {
-  listenPglite,
-  listenPostgres,
-  type NotificationHandlers,
-  type NotificationSubscription,
-} from './notification-listener';
+import { listenPglite, listenPostgres } from './notification-listener';
 import { ReconnectingPool } from './reconnecting-pool';
 import { assertPgliteCanRun, getPgliteTemplate } from './pglite-template';
-import { type DatabaseHandle, type DatabaseLogger, type DatabaseOptions, type Db, fullSchema } from './types';
+import {
+  type DatabaseHandle,
+  type DatabaseLogger,
+  type DatabaseOptions,
+  type Db,
+  fullSchema,
+  type NotificationHandlers,
+  type NotificationSubscription,
+} from './types';
 import { describePostgresUrl, parseDatabaseUrl } from './url';
 
 const DEFAULT_POOL_MAX = 10;

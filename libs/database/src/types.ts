@@ -1,5 +1,4 @@
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import type { NotificationHandlers, NotificationSubscription } from './notification-listener';
 import * as relations from './relations';
 import * as tables from './schema';
 
@@ -21,6 +20,22 @@ export type Db = PgDatabase<PgQueryResultHKT, FullSchema>;
  * write that joins a caller's transaction takes (`LedgerService.apply`, a repository's `in(tx)`).
  */
 export type DbTransaction = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** What a subscriber to a NOTIFY channel is told. */
+export interface NotificationHandlers {
+  /** A notification's payload, after the transaction that sent it committed. */
+  notify(payload: string): void;
+  /**
+   * true once the subscription listens (again); false as soon as its connection is lost.
+   * Notifications sent while it was down are gone: a subscriber that keeps state built
+   * from the database must drop it on false.
+   */
+  listening(listening: boolean): void;
+}
+
+export interface NotificationSubscription {
+  close(): Promise<void>;
+}
 
 /** Where log lines go; Nest's `Logger` (the default) fits. */
 export interface DatabaseLogger {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { type DatabaseHandle, type DbTransaction, InjectDatabaseHandle } from '@credits/database';
 import PgBoss from 'pg-boss';
+import { type DatabaseHandle, type DbTransaction, InjectDatabaseHandle } from '@credits/database';
 import type { AnyJobDefinition, JobDefinition } from './job-definition';
 import { queueDatabase, transactionDatabase } from './queue-database';
 

@@ -1,8 +1,8 @@
 import type { PGlite } from '@electric-sql/pglite';
-import type { DatabaseHandle, DbTransaction } from '@credits/database';
 import { sql, type SQL, type SQLChunk } from 'drizzle-orm';
 import type PgBoss from 'pg-boss';
 import type { Pool } from 'pg';
+import type { DatabaseHandle, DbTransaction } from '@credits/database';
 
 type QueryRows = { rows: unknown[] };
 

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import Stripe from 'stripe';
-import { startStripeEmulator, type StripeEmulator } from '../../../apps/stripe-emulator/src';
 import { checkoutSessions, creditBalances, creditLedger, organizations, users } from '@credits/database';
+import { startStripeEmulator, type StripeEmulator } from '../../../apps/stripe-emulator/src';
 import { cliSpecDatabase } from '../../cli/cli-database';
 import { expectLedgerConsistent, rows } from './helpers';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
 import { holdExpiryJob, LedgerService } from '@credits/billing';
 import { creditHolds, organizations, rows } from '@credits/database';
 import { JobsService } from '@credits/jobs';
-import { eq, sql } from 'drizzle-orm';
 import { until } from '../../jobs/support';
 import { bearer, SPEND } from '../../support/auth';
 import { startTestApp, type TestApp } from '../../support/test-app';

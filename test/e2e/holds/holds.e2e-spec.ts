@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
 import { HoldExpirySchedule, LedgerService } from '@credits/billing';
 import { creditHolds, creditLedger, idempotencyKeys, organizations, rows } from '@credits/database';
-import { eq, sql } from 'drizzle-orm';
 import { bearer, SPEND } from '../../support/auth';
 import { envelope } from '../../support/envelope';
 import { startTestApp, type TestApp } from '../../support/test-app';

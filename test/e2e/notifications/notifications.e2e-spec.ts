@@ -1,7 +1,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
 import { LedgerService, NotificationEndpoints } from '@credits/billing';
 import { notificationEvents, organizations, rows, type TransactionType } from '@credits/database';
-import { eq, sql } from 'drizzle-orm';
 import { startTestApp, type TestApp } from '../../support/test-app';
 import { until } from '../../jobs/support';
 import { Receiver } from '../../support/notification-receiver';

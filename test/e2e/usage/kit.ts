@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LedgerService } from '@credits/billing';
 import { Db, organizations } from '@credits/database';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DirectoryAdmin } from '@credits/auth';
 import { bearer, SPEND } from '../../support/auth';
 import { addMember, type HttpResult, type RequestOptions } from '../../support/test-app';

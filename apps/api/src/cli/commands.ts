@@ -9,6 +9,7 @@ import type { ReconciliationService } from '@credits/billing/reconciliation/reco
 import { ApiKeyScope, MEMBER_ROLES, MemberRole } from '@credits/database';
 import type { Db } from '@credits/database';
 import { parseArgs, ParsedArgs, parseDuration, UsageError } from './arguments';
+import type { CommandOutput } from './command-output';
 import { auditOutput, parseSince, reconcileOutput } from './reconcile-output';
 
 /** A command that could not be carried out; the CLI prints the message and exits 1. */
@@ -29,18 +30,6 @@ export interface BillingServices {
   notifications: NotificationEndpoints;
   reconciliation: ReconciliationService;
   audit: LedgerAuditService;
-}
-
-/** What a command produced, for people (text) and for scripts (`--json`). */
-export interface CommandOutput {
-  /** Text mode, stdout: what a script would capture (a key, a balance, rows of a list). */
-  lines?: string[];
-  /** Text mode, stderr: a sentence for the person at the terminal. */
-  note?: string;
-  /** `--json`: the one document printed on stdout instead of `lines` and `note`. */
-  json: unknown;
-  /** Printed, and yet a failure (exit 1, this on stderr): e.g. the audit found drift. */
-  failure?: string;
 }
 
 interface Command {

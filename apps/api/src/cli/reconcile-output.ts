@@ -1,7 +1,7 @@
 // Types only: erased at run time, so the CLI does not load billing unless a command needs it.
 import type { LedgerAudit, ReconcileReport } from '@credits/billing';
 import { UsageError } from './arguments';
-import type { CommandOutput } from './commands';
+import type { CommandOutput } from './command-output';
 
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 

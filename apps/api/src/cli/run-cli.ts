@@ -8,7 +8,8 @@ import { ApiException } from '@credits/errors/api-exception';
 import { createPino, logDestination, PinoLoggerService } from '../logging/logger';
 import { UsageError } from './arguments';
 import { CliModule, loadBilling } from './cli.module';
-import { BillingServices, CommandOutput, resolveCommand, USAGE } from './commands';
+import type { CommandOutput } from './command-output';
+import { BillingServices, resolveCommand, USAGE } from './commands';
 
 export interface CliIo {
   out: (line: string) => void;

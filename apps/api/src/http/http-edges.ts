@@ -1,8 +1,8 @@
-import { Logger } from '@nestjs/common';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, maxHeaderSize, Server, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import { Logger } from '@nestjs/common';
 import { ApiException, InvalidRequestError, renderError, sendError, UriTooLongError } from '@credits/errors';
 
 /**

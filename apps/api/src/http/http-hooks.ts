@@ -1,6 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@credits/config';
 import { GatewayTimeoutError, sendError, ServiceUnavailableError } from '@credits/errors';
 import { RequestDeadline, runInRequestScope } from '@credits/traffic';

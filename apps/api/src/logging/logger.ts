@@ -1,5 +1,5 @@
-import { LoggerService } from '@nestjs/common';
 import { isatty } from 'node:tty';
+import { LoggerService } from '@nestjs/common';
 import pino, { Logger as Pino } from 'pino';
 import type { PrettyOptions } from 'pino-pretty';
 import type { AppConfig } from '@credits/config';

@@ -8,15 +8,8 @@ import type { EmulatorState } from '../state';
 import { authenticate } from './authenticate';
 import { errorAnswer, requestId, type Answer, type Exchange } from './exchange';
 import { holdLock } from './faults';
+import type { ApiCall } from './api-call';
 import { withIdempotency } from './idempotency';
-
-/** A `/v1` request once authenticated: its caller, its parameters, and the headers every answer to it carries. */
-export interface ApiCall {
-  exchange: Exchange;
-  apiKey: string;
-  params: FormObject;
-  headers: Record<string, string>;
-}
 
 /**
  * A `/v1` request past the faults: authenticate, refuse a malformed form, resolve the route,

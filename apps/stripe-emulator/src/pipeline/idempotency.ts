@@ -3,7 +3,7 @@ import { StripeHttpError } from '../errors';
 import { canonical } from '../form';
 import type { IdempotencyStore } from '../idempotency';
 import type { Answer } from './exchange';
-import type { ApiCall } from './api';
+import type { ApiCall } from './api-call';
 
 /**
  * Stripe's idempotency around `run`, for a POST with an `Idempotency-Key`: a replay, other

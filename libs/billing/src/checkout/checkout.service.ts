@@ -1,5 +1,5 @@
-import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
 import type Stripe from 'stripe';
 import type { OrgContext, Principal, UserPrincipal } from '@credits/auth';
 import { InjectConfig, type AppConfig } from '@credits/config';

@@ -1,5 +1,5 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { OrgContext, Principal } from '@credits/auth';
 import { Db, DbTransaction, InjectDb } from '@credits/database';
 import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from '@credits/errors';

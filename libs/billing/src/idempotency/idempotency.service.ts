@@ -1,5 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConflictError } from '@credits/errors';
 import { IdempotencyKeyRef, IdempotencyKeyRepository } from './idempotency-key.repository';
 
