@@ -99,7 +99,7 @@ describe('route inventory: every route of the app declares its access rule', () 
     expect(undeclared).toEqual([]);
   });
 
-  it('every @OrgRole route declares the scopes it needs with @Scopes, and only those routes do', () => {
+  it('every @OrgRole route declares the scopes it needs, and only those routes do', () => {
     const unscoped = routes.filter((r) => r.rule?.kind === 'org-role' && !r.scopes?.length);
     expect(unscoped.map((r) => `${r.route} (${r.handler})`)).toEqual([]);
     const scopedElsewhere = routes.filter((r) => r.rule?.kind !== 'org-role' && r.scopes !== undefined);

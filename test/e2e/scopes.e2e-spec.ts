@@ -1,7 +1,7 @@
 import { Controller, HttpCode, Module, Post } from '@nestjs/common';
 import { eq } from 'drizzle-orm';
 import { SignJWT } from 'jose';
-import { CurrentOrg, CurrentPrincipal, OrgContext, OrgRole, Principal, Scopes } from '@credits/auth';
+import { CurrentOrg, CurrentPrincipal, OrgContext, OrgRole, Principal } from '@credits/auth';
 import { IdempotencyKeyRepository, IdempotencyService, IdempotentResult } from '@credits/billing';
 import { Idempotent } from '@credits/billing/idempotency/idempotency-key.decorator';
 import { apiKeys } from '@credits/database';
@@ -21,8 +21,7 @@ class SpendProbeController {
 
   @Post('spend')
   @HttpCode(200)
-  @OrgRole('member', { budget: 'checkout' })
-  @Scopes('credits:spend')
+  @OrgRole('member', 'credits:spend', { budget: 'checkout' })
   spend(
     @CurrentOrg() org: OrgContext,
     @CurrentPrincipal() principal: Principal,
@@ -41,8 +40,7 @@ class SpendProbeController {
 
   @Post('admin-spend')
   @HttpCode(200)
-  @OrgRole('admin', { budget: 'checkout' })
-  @Scopes('credits:spend')
+  @OrgRole('admin', 'credits:spend', { budget: 'checkout' })
   adminSpend(@CurrentOrg() org: OrgContext) {
     return { org: org.slug };
   }

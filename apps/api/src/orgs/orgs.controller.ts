@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentOrg, OrgContext, OrgRole, Scopes } from '@credits/auth';
+import { CurrentOrg, OrgContext, OrgRole } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
 import { ListMembersQuery, OrganizationMemberPage, OrganizationResponse } from './orgs.dto';
 import { OrgsService } from './orgs.service';
@@ -11,8 +11,7 @@ export class OrgsController {
   constructor(private readonly orgs: OrgsService) {}
 
   @Get()
-  @OrgRole('member')
-  @Scopes('org:read')
+  @OrgRole('member', 'org:read')
   @ApiOperation({
     summary: 'Get organization',
     description: 'The organization and the role the caller holds in it.',
@@ -24,8 +23,7 @@ export class OrgsController {
   }
 
   @Get('members')
-  @OrgRole('admin')
-  @Scopes('org:read')
+  @OrgRole('admin', 'org:read')
   @ApiOperation({
     summary: 'List organization members',
     description:

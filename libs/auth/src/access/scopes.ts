@@ -1,20 +1,7 @@
-import { applyDecorators, SetMetadata } from '@nestjs/common';
-import { ApiSecurity } from '@nestjs/swagger';
 import type { ApiKeyScope, MemberRole } from '@credits/database';
 import type { Principal } from '@credits/identity';
-import { BEARER_AUTH } from './access-rule';
 
 export const REQUIRED_SCOPES = Symbol('requiredScopes');
-
-/**
- * The scopes a caller must hold to call the route, beside its `@OrgRole`:
- * `@OrgRole('member') @Scopes('credits:spend')`. A person needs the role AND the scope; a
- * service key has no role, so the scope is all its authority. Every `@OrgRole` route declares
- * one (OrgAccessGuard refuses to serve a route without it, the route inventory test fails on
- * it). Also the route's OpenAPI security: `[{ bearer: [<scopes>] }]`.
- */
-export const Scopes = (scope: ApiKeyScope, ...more: ApiKeyScope[]): MethodDecorator & ClassDecorator =>
-  applyDecorators(SetMetadata(REQUIRED_SCOPES, [scope, ...more]), ApiSecurity(BEARER_AUTH, [scope, ...more]));
 
 /**
  * What a role allows by default, in every org the person holds it. `credits:spend` is never

@@ -30,7 +30,7 @@ export class OrgAccessGuard implements CanActivate {
       throw new InternalError(new Error('OrgAccessGuard used without @OrgRole'));
     }
     // A route that forgot its scope would let any key through: refuse to serve it at all.
-    if (!required?.length) throw new InternalError(new Error('@OrgRole route without @Scopes'));
+    if (!required?.length) throw new InternalError(new Error('@OrgRole route without scopes'));
     const slug = (request.params as Record<string, string | undefined>).org ?? '';
     const org = await this.resolve(request, principal, slug);
     if (!org) throw new NotFoundError('Organization not found');

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Put } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentOrg, OrgContext, OrgRole, Scopes } from '@credits/auth';
+import { CurrentOrg, OrgContext, OrgRole } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
 import { AutoRefillSettingsRequest, AutoRefillSettingsResponse } from './auto-refill.dto';
 import { AutoRefillSettingsService } from './auto-refill-settings.service';
@@ -11,8 +11,7 @@ export class AutoRefillController {
   constructor(private readonly settings: AutoRefillSettingsService) {}
 
   @Get()
-  @OrgRole('member')
-  @Scopes('credits:read')
+  @OrgRole('member', 'credits:read')
   @ApiOperation({
     summary: 'Get auto-refill settings',
     description: "The organization's auto-refill settings, its saved card, this month's refills and the last failure.",
@@ -25,8 +24,7 @@ export class AutoRefillController {
 
   @Put()
   // Counted with purchases: enabling it can start a charge.
-  @OrgRole('admin', { budget: 'checkout' })
-  @Scopes('credits:purchase')
+  @OrgRole('admin', 'credits:purchase', { budget: 'checkout' })
   @ApiOperation({
     summary: 'Update auto-refill settings',
     description:

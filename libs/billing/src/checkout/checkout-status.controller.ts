@@ -1,6 +1,6 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { CurrentOrg, OrgContext, OrgRole, Scopes } from '@credits/auth';
+import { CurrentOrg, OrgContext, OrgRole } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
 import { CheckoutSessionStatusResponse } from './checkout-status.dto';
 import { CheckoutStatusService } from './checkout-status.service';
@@ -11,8 +11,7 @@ export class CheckoutStatusController {
   constructor(private readonly checkoutStatus: CheckoutStatusService) {}
 
   @Get(':session_id')
-  @OrgRole('member')
-  @Scopes('credits:read')
+  @OrgRole('member', 'credits:read')
   @ApiOperation({
     summary: 'Get checkout session',
     description:

@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentOrg, CurrentPrincipal, OrgContext, OrgRole, Principal, Scopes } from '@credits/auth';
+import { CurrentOrg, CurrentPrincipal, OrgContext, OrgRole, Principal } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
 import { Idempotent } from '../idempotency/idempotency-key.decorator';
 import type { IdempotentResult } from '../idempotency/idempotency.service';
@@ -14,8 +14,7 @@ export class CheckoutController {
 
   @Post('checkout')
   @HttpCode(200)
-  @OrgRole('admin', { budget: 'checkout' })
-  @Scopes('credits:purchase')
+  @OrgRole('admin', 'credits:purchase', { budget: 'checkout' })
   @ApiOperation({
     summary: 'Create checkout session',
     description: 'Create a Stripe Checkout session to purchase credits',

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentOrg, OrgContext, OrgRole, Scopes } from '@credits/auth';
+import { CurrentOrg, OrgContext, OrgRole } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
 import { CreditBalanceResponse, CreditTransactionPage, ListTransactionsQuery } from './credits.dto';
 import { CreditsService } from './credits.service';
@@ -11,8 +11,7 @@ export class CreditsController {
   constructor(private readonly credits: CreditsService) {}
 
   @Get()
-  @OrgRole('member')
-  @Scopes('credits:read')
+  @OrgRole('member', 'credits:read')
   @ApiOperation({
     summary: 'Get credit balance',
     description: "The organization's credit balance and whether it is low.",
@@ -24,8 +23,7 @@ export class CreditsController {
   }
 
   @Get('transactions')
-  @OrgRole('member')
-  @Scopes('credits:read')
+  @OrgRole('member', 'credits:read')
   @ApiOperation({
     summary: 'List credit transactions',
     description: "The organization's credit ledger, newest first, cursor-paginated.",

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { CurrentOrg, CurrentPrincipal, OrgContext, OrgRole, Principal, Scopes } from '@credits/auth';
+import { CurrentOrg, CurrentPrincipal, OrgContext, OrgRole, Principal } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
 import { Idempotent } from '../idempotency/idempotency-key.decorator';
 import type { IdempotentResult } from '../idempotency/idempotency.service';
@@ -32,8 +32,7 @@ export class HoldsController {
 
   @Post()
   @HttpCode(201)
-  @OrgRole('member', WRITES)
-  @Scopes('credits:spend')
+  @OrgRole('member', 'credits:spend', WRITES)
   @ApiOperation({
     summary: 'Create credit hold',
     description:
@@ -54,8 +53,7 @@ export class HoldsController {
   }
 
   @Get()
-  @OrgRole('member')
-  @Scopes('credits:read')
+  @OrgRole('member', 'credits:read')
   @ApiOperation({
     summary: 'List credit holds',
     description: "The organization's holds, newest first, cursor-paginated.",
@@ -67,8 +65,7 @@ export class HoldsController {
   }
 
   @Get(':id')
-  @OrgRole('member')
-  @Scopes('credits:read')
+  @OrgRole('member', 'credits:read')
   @HOLD_ID
   @ApiOperation({ summary: 'Get credit hold', description: 'One hold. A hold of another organization is 404.' })
   @ApiOkResponse({ description: 'Successful Response', type: CreditHold })
@@ -79,8 +76,7 @@ export class HoldsController {
 
   @Post(':id/capture')
   @HttpCode(200)
-  @OrgRole('member', WRITES)
-  @Scopes('credits:spend')
+  @OrgRole('member', 'credits:spend', WRITES)
   @HOLD_ID
   @ApiOperation({
     summary: 'Capture credit hold',
@@ -107,8 +103,7 @@ export class HoldsController {
 
   @Post(':id/release')
   @HttpCode(200)
-  @OrgRole('member', WRITES)
-  @Scopes('credits:spend')
+  @OrgRole('member', 'credits:spend', WRITES)
   @HOLD_ID
   @ApiOperation({
     summary: 'Release credit hold',

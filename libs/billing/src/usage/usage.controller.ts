@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentOrg, OrgContext, OrgRole, Scopes } from '@credits/auth';
+import { CurrentOrg, OrgContext, OrgRole } from '@credits/auth';
 import { ApiErrorResponses, COMMON_ERROR_TYPES } from '@credits/errors';
 import { Idempotent } from '../idempotency/idempotency-key.decorator';
 import type { IdempotentResult } from '../idempotency/idempotency.service';
@@ -26,8 +26,7 @@ export class UsageController {
 
   @Post()
   @HttpCode(200)
-  @OrgRole('member', { budget: 'usage' })
-  @Scopes('credits:spend')
+  @OrgRole('member', 'credits:spend', { budget: 'usage' })
   @ApiOperation({
     summary: 'Record usage',
     description:
@@ -53,8 +52,7 @@ export class UsageController {
 
   @Post('batch')
   @HttpCode(200)
-  @OrgRole('member', { budget: 'usage' })
-  @Scopes('credits:spend')
+  @OrgRole('member', 'credits:spend', { budget: 'usage' })
   @ApiOperation({
     summary: 'Record usage in a batch',
     description:
