@@ -52,34 +52,24 @@ interface Waiter {
 
 /** Items per transaction: bounds the write statement's size and one group's latency. */
 const MAX_GROUP_ITEMS = 1000;
-/**
- * Transactions this process runs at once. An org always falls in the same lane, so its debits
- * stay in order; lanes let the database work on one group while the next one gathers.
- */
-const LANES = 4;
 const DEFAULT_DESCRIPTION = 'Usage';
-
-function laneOf(orgId: string): number {
-  let hash = 0;
-  for (let i = 0; i < orgId.length; i++) hash = (hash * 31 + orgId.charCodeAt(i)) | 0;
-  return Math.abs(hash) % LANES;
-}
 
 /** `orgId` and `key` in one map key (a usage key is printable ASCII: no space). */
 const slot = (orgId: string, key: string) => `${orgId} ${key}`;
 
 /**
- * Group commit of usage debits, within this process.
+ * Group commit of usage debits, per org, within this process.
  *
  * An org's debits serialize on its balance row, and each commit waits for a WAL flush, so one
- * transaction per debit caps an org at a few hundred debits a second. Here debits that arrive
- * while their lane's previous transaction runs wait in a queue and are applied together in the
- * next one: four statements whatever the group's size or number of orgs (lock the balance rows
- * in org id order; read Σ active holds and the keys already recorded; write every entry, record
- * and balance; commit), plus two per org whose entries cause notifications. Each waiter is
- * answered after the commit, so a 2xx is durable. No timer: a lone debit goes at once, and the
- * queue grows only while the database is busy, which is exactly when grouping pays. An org
- * always uses the same lane, so its debits are applied in the order they arrived.
+ * transaction per debit caps an org at a few hundred debits a second. Here an org's debits
+ * that arrive while its previous transaction runs wait in its queue and are applied together
+ * in the next one: four statements whatever the group's size (lock the balance row; read Σ
+ * active holds and the keys already recorded; write every entry, record and balance; commit),
+ * plus the events of entries that cause notifications. Each waiter is answered after the
+ * commit, so a 2xx is durable. No timer: a lone debit goes at once, and the queue grows only
+ * while the database is busy with that org, which is exactly when grouping pays. One queue per
+ * org: its debits are applied in the order they arrived, and unrelated orgs commit in parallel
+ * (as many at once as the pool has connections), never behind one another.
  *
  * If a group's transaction fails (say another instance recorded one of its keys meanwhile:
  * the primary key refuses the write), its items are applied again one by one, so one bad item
@@ -89,8 +79,8 @@ const slot = (orgId: string, key: string) => `${orgId} ${key}`;
 @Injectable()
 export class DebitGroupCommit {
   private readonly logger = new Logger(DebitGroupCommit.name);
-  private readonly queues: Waiter[][] = Array.from({ length: LANES }, () => []);
-  private readonly draining = new Set<number>();
+  /** Each org's debits waiting for its next transaction; an org is here while it has work. */
+  private readonly queues = new Map<string, Waiter[]>();
 
   constructor(
     @InjectDb() private readonly db: Db,
@@ -102,8 +92,9 @@ export class DebitGroupCommit {
 
   /** Applies the org's debits in order (after any of its debits already waiting); one outcome each. */
   submit(orgId: string, requests: DebitRequest[]): Promise<DebitOutcome[]> {
-    const lane = laneOf(orgId);
-    const queue = this.queues[lane];
+    let queue = this.queues.get(orgId);
+    const idle = queue === undefined;
+    if (!queue) this.queues.set(orgId, (queue = []));
     const deadline = currentDeadline();
     const outcomes = requests.map(
       (request) =>
@@ -111,17 +102,19 @@ export class DebitGroupCommit {
           queue.push({ orgId, request, recordId: randomUUID(), deadline, resolve, reject }),
         ),
     );
-    if (!this.draining.has(lane)) void this.drain(lane);
+    if (idle) void this.drain(orgId, queue);
     return Promise.all(outcomes);
   }
 
-  private async drain(lane: number): Promise<void> {
-    this.draining.add(lane);
+  /** Runs the org's groups one after another until its queue is empty, then forgets the org. */
+  private async drain(orgId: string, queue: Waiter[]): Promise<void> {
     try {
-      const queue = this.queues[lane];
       while (queue.length > 0) await this.commitGroup(queue.splice(0, MAX_GROUP_ITEMS));
+    } catch (error) {
+      // commitGroup answers every waiter itself; should it ever throw, none is left hanging.
+      for (const waiter of queue.splice(0)) waiter.reject(error);
     } finally {
-      this.draining.delete(lane);
+      this.queues.delete(orgId);
     }
   }
 
