@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import PgBoss from 'pg-boss';
-import { type DatabaseHandle, type DbTransaction, InjectDatabaseHandle } from '@credits/database';
+import { type DatabaseHandle, type DbTransaction, InjectDatabaseHandle, isDeadlock } from '@credits/database';
 import type { AnyJobDefinition, JobDefinition } from './job-definition';
 import { queueDatabase, transactionDatabase } from './queue-database';
 
@@ -196,7 +196,7 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
         return boss;
       } catch (error) {
         await boss.stop({ graceful: false, close: false, wait: true }).catch(() => undefined);
-        if ((error as { code?: unknown }).code !== '40P01' || attempt === 5) throw error;
+        if (!isDeadlock(error) || attempt === 5) throw error;
         this.logger.warn({ msg: `job queue: deadlock while creating its tables (attempt ${attempt}); trying again` });
         await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200 * attempt));
       }

@@ -10,6 +10,7 @@ import {
   memberships,
   organizations,
   users,
+  isUniqueViolation,
 } from '@credits/database';
 // Not the library's index: the admin CLI loads this file, and should not load Swagger and validation with it.
 import { AlreadyExistsError, InvalidRequestError, NotFoundError } from '@credits/errors/api-exception';
@@ -58,14 +59,6 @@ export function parseScopes(values: string[]): ApiKeyScope[] {
     );
   }
   return API_KEY_SCOPES.filter((scope) => named.includes(scope));
-}
-
-/** Postgres unique_violation, from either driver. */
-export function isUniqueViolation(error: unknown): boolean {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === '23505') return true;
-  }
-  return false;
 }
 
 /**

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { isUniqueViolation } from '@credits/auth';
 import { type AppConfig, InjectConfig } from '@credits/config';
-import { Db, DbTransaction, InjectDb } from '@credits/database';
+import { Db, DbTransaction, InjectDb, isUniqueViolation } from '@credits/database';
 import { currentDeadline, type RequestDeadline } from '@credits/traffic/deadline';
 import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { type DueEvent, eventsOf } from '../notifications/notification-events';
