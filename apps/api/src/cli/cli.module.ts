@@ -36,10 +36,10 @@ export class CliModule {
  * the Stripe client. Loaded on demand, so the other commands stay fast.
  */
 export async function loadBilling() {
-  const [{ JobsModule }, { FulfilmentModule }, ledger, notifications, reconciliation, audit] = await Promise.all([
+  const [{ JobsModule }, { FulfilmentModule }, adjustments, notifications, reconciliation, audit] = await Promise.all([
     import('@credits/jobs/jobs.module'),
     import('@credits/billing/fulfilment/fulfilment.module'),
-    import('@credits/billing/ledger/ledger.service'),
+    import('@credits/billing/ledger/admin-adjustments'),
     import('@credits/billing/notifications/notification-endpoints.service'),
     import('@credits/billing/reconciliation/reconciliation.service'),
     import('@credits/billing/reconciliation/ledger-audit.service'),
@@ -47,7 +47,7 @@ export async function loadBilling() {
   return {
     imports: [JobsModule.forRoot({ work: false }), FulfilmentModule],
     services: (context: INestApplicationContext) => ({
-      ledger: context.get(ledger.LedgerService),
+      adjustments: context.get(adjustments.AdminAdjustments),
       notifications: context.get(notifications.NotificationEndpoints),
       reconciliation: context.get(reconciliation.ReconciliationService),
       audit: context.get(audit.LedgerAuditService),

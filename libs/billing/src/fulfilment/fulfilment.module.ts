@@ -5,6 +5,7 @@ import { AutoRefillPayments } from '../auto-refill/auto-refill-payments';
 import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
 import { AutoRefillTrigger } from '../auto-refill/auto-refill.trigger';
 import { CheckoutSessionRepository } from '../checkout/checkout-session.repository';
+import { AdminAdjustments } from '../ledger/admin-adjustments';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import { LedgerService } from '../ledger/ledger.service';
 import { NotificationDelivery } from '../notifications/notification-delivery.service';
@@ -25,6 +26,7 @@ const EXPORTED = [
   CheckoutSessionRepository,
   LedgerRepository,
   LedgerService,
+  AdminAdjustments,
   OrganizationRepository,
   FulfilmentService,
   ReconciliationService,
