@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Args } from './args';
 import { CONNECTIONS } from './load';
 import { REPO_ROOT } from './processes';
-import { type Row, mib } from './rows';
+import { type Row, mib } from './table-rows';
 import type { AutoRefillResult } from './scenarios/autorefill';
 import type { SoakResult } from './scenarios/soak';
 import type { UsageResult } from './scenarios/usage';

@@ -1,7 +1,7 @@
 import { query } from '../database';
 import { median, runLoad, type Sample } from '../load';
 import { log } from '../log';
-import { sampleRow, type Row } from '../rows';
+import { sampleRow, type Row } from '../table-rows';
 import { authHeaders, CANCEL_URL, creditsPath, post, SUCCESS_URL } from '../requests';
 import type { RefillOrg } from '../seed';
 import type { Stack } from '../stack';

@@ -1,6 +1,6 @@
 import { alternate, type LoadSpec, type Rounds } from '../load';
 import { logRound } from '../log';
-import { compareRow, OUR_COST_TARGET, type Row } from '../rows';
+import { compareRow, OUR_COST_TARGET, type Row } from '../table-rows';
 import { authHeaders, creditsPath, INVALID_BODY } from '../requests';
 import type { Stack } from '../stack';
 

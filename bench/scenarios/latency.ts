@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { log } from '../log';
 import { median } from '../load';
 import { runOpenLoop, type OpenLoopSample, type OpenLoopSpec } from '../open-loop';
-import type { Row } from '../rows';
+import type { Row } from '../table-rows';
 import { authHeaders, CHECKOUT_BODY, creditsPath } from '../requests';
 import type { Stack } from '../stack';
 

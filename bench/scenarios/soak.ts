@@ -1,6 +1,6 @@
 import { median, runLoad } from '../load';
 import { log } from '../log';
-import { mib, sampleRow, type Row } from '../rows';
+import { mib, sampleRow, type Row } from '../table-rows';
 import { authHeaders, checkoutLoad, creditsPath } from '../requests';
 import type { FullGc } from '../full-gc';
 import type { Stack } from '../stack';

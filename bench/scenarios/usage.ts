@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { query } from '../database';
 import { alternate, type LoadSpec, type Rounds } from '../load';
 import { logRound } from '../log';
-import { compareRow, type Row } from '../rows';
+import { compareRow, type Row } from '../table-rows';
 import { authHeaders, creditsPath } from '../requests';
 import { USAGE_ORGS, type SeededOrg } from '../seed';
 import type { Stack } from '../stack';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { query } from '../database';
 import { runLoad, type LoadSpec } from '../load';
 import { log } from '../log';
-import { sampleRow, type Row } from '../rows';
+import { sampleRow, type Row } from '../table-rows';
 import { authHeaders, CANCEL_URL, creditsPath, post, SUCCESS_URL } from '../requests';
 import { WEBHOOK_ORGS, type SeededOrg } from '../seed';
 import type { Stack } from '../stack';

@@ -13,7 +13,7 @@ import {
   type Answer,
   type Incoming,
 } from './pipeline/exchange';
-import { passFaults } from './pipeline/faults';
+import { passFaults } from './pipeline/apply-faults';
 import type { EmulatorState } from './state';
 
 /** The emulator's HTTP server over `state`; it does not listen yet. */

@@ -7,9 +7,9 @@ import type { ResolvedRoute } from '../router';
 import type { EmulatorState } from '../state';
 import { authenticate } from './authenticate';
 import { errorAnswer, requestId, type Answer, type Exchange } from './exchange';
-import { holdLock } from './faults';
+import { holdLock } from './apply-faults';
 import type { ApiCall } from './api-call';
-import { withIdempotency } from './idempotency';
+import { withIdempotency } from './idempotent-replay';
 
 /**
  * A `/v1` request past the faults: authenticate, refuse a malformed form, resolve the route,
