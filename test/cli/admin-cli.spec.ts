@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { DatabaseOrgDirectory, hashApiKey } from '@credits/auth';
+import { DatabaseOrgDirectory, hashApiKey, MembersRepository } from '@credits/auth';
 import type { Db } from '@credits/database';
 import { runCli } from '../../apps/api/src/cli/run-cli';
 import { CliDatabase, cliDatabase } from './cli-database';
@@ -165,7 +165,7 @@ describe('admin CLI', () => {
     expect((await cliJson('org', 'show', 'acme')).json.members).toBe(1);
     // What OrgAccessGuard asks on every request: Alice is no member of acme any more.
     await withDb(async (db) => {
-      const directory = new DatabaseOrgDirectory(db);
+      const directory = new DatabaseOrgDirectory(new MembersRepository(db));
       const alice = await directory.findUser('alice@acme.test');
       expect(await directory.findMemberOrg('acme', alice!.id)).toBeUndefined();
     });

@@ -5,6 +5,8 @@ import { ApiKeyUsage } from './credential-cache/api-key-usage';
 import { CredentialCache } from './credential-cache/credential-cache';
 import { CredentialChangeListener } from './credential-cache/credential-change-listener';
 import { DatabaseOrgDirectory } from './directory/database-org-directory';
+import { MembersRepository } from './directory/members.repository';
+import { ApiKeysRepository } from './api-keys/api-keys.repository';
 import { OrgDirectory } from './directory/org-directory';
 import { AuthGuard } from './guards/auth.guard';
 import { OrgAccessGuard } from './guards/org-access.guard';
@@ -20,7 +22,9 @@ import { JwtVerifier } from './jwt/jwt-verifier';
     },
     CredentialChangeListener,
     ApiKeyUsage,
+    ApiKeysRepository,
     ApiKeyVerifier,
+    MembersRepository,
     JwtVerifier,
     AuthGuard,
     OrgAccessGuard,

@@ -1,100 +1,28 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { and, eq, sql } from 'drizzle-orm';
-import {
-  API_KEY_SCOPES,
-  apiKeyOrgs,
-  ApiKeyScope,
-  apiKeys,
-  Db,
-  InjectDb,
-  memberships,
-  organizations,
-  users,
-} from '@credits/database';
+import { API_KEY_SCOPES, type ApiKeyScope } from '@credits/database';
 import { AuthenticationError, ExpiredTokenError, RefusedCredentialError } from '@credits/errors';
 import type { OrgContext, Principal } from '@credits/identity';
 import { ApiKeyUsage } from '../credential-cache/api-key-usage';
 import { CredentialCache } from '../credential-cache/credential-cache';
 import { SLUG_PATTERN } from '../directory/database-org-directory';
 import { apiKeyPrefix, hashApiKey, sameHash } from './api-key-format';
-
-const keyColumns = {
-  id: apiKeys.id,
-  keyHash: apiKeys.keyHash,
-  expiresAt: apiKeys.expiresAt,
-  revokedAt: apiKeys.revokedAt,
-  // Null on a service key (left join: it belongs to no user).
-  userId: users.id,
-  email: users.email,
-  serviceName: apiKeys.serviceName,
-  scopes: apiKeys.scopes,
-};
-
-interface KeyRow {
-  id: string;
-  keyHash: string;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-  userId: string | null;
-  email: string | null;
-  serviceName: string | null;
-  scopes: ApiKeyScope[] | null;
-}
+import { ApiKeysRepository, type KeyRow } from './api-keys.repository';
 
 @Injectable()
 export class ApiKeyVerifier {
-  // Built once: the hot path only binds parameters (and PostgreSQL reuses the parsed statement).
-  private readonly byPrefix;
-  private readonly byPrefixWithOrg;
-
   constructor(
-    @InjectDb() db: Db,
+    private readonly keys: ApiKeysRepository,
     @Optional() private readonly cache?: CredentialCache,
     @Optional() private readonly usage?: ApiKeyUsage,
-  ) {
-    this.byPrefix = db
-      .select(keyColumns)
-      .from(apiKeys)
-      .leftJoin(users, eq(users.id, apiKeys.userId))
-      .where(eq(apiKeys.prefix, sql.placeholder('prefix')))
-      .limit(1)
-      .prepare('api_key_by_prefix');
-    // The key and the caller's access to `{org}` in one round trip. A user key: the same rows
-    // DatabaseOrgDirectory.findMemberOrg reads, no role when the org is unknown or the user is
-    // not a member. A service key: whether it is limited to some orgs, and whether `{org}` is
-    // one of them (both primary-key probes of api_key_orgs).
-    this.byPrefixWithOrg = db
-      .select({
-        ...keyColumns,
-        org: {
-          id: organizations.id,
-          slug: organizations.slug,
-          name: organizations.name,
-          stripeCustomerId: organizations.stripeCustomerId,
-          role: memberships.role,
-        },
-        // Probed for service keys only (CASE guarantees it): a user key pays nothing for them.
-        orgLimited: sql<boolean>`case when ${apiKeys.serviceName} is null then false else exists (
-          select 1 from ${apiKeyOrgs} where ${apiKeyOrgs.apiKeyId} = ${apiKeys.id}) end`,
-        orgListed: sql<boolean>`case when ${apiKeys.serviceName} is null then false else exists (
-          select 1 from ${apiKeyOrgs}
-          where ${apiKeyOrgs.apiKeyId} = ${apiKeys.id} and ${apiKeyOrgs.orgId} = ${organizations.id}) end`,
-      })
-      .from(apiKeys)
-      .leftJoin(users, eq(users.id, apiKeys.userId))
-      .leftJoin(organizations, eq(organizations.slug, sql.placeholder('slug')))
-      .leftJoin(memberships, and(eq(memberships.orgId, organizations.id), eq(memberships.userId, users.id)))
-      .where(eq(apiKeys.prefix, sql.placeholder('prefix')))
-      .limit(1)
-      .prepare('api_key_by_prefix_with_org');
-  }
+  ) {}
 
   async verify(token: string): Promise<Principal> {
     const prefix = apiKeyPrefix(token);
     if (!prefix) throw new AuthenticationError('Invalid API key');
     return this.remembered(token, '', async () => {
-      const [row] = await this.byPrefix.execute({ prefix });
-      return { value: this.check(token, row), row };
+      const row = await this.keys.findByPrefix(prefix);
+      const principal = this.check(token, row);
+      return { value: principal, row: row! }; // check() threw for no row
     });
   }
 
@@ -108,9 +36,10 @@ export class ApiKeyVerifier {
     const prefix = apiKeyPrefix(token);
     if (!prefix) throw new AuthenticationError('Invalid API key');
     return this.remembered(token, slug, async () => {
-      const [row] = await this.byPrefixWithOrg.execute({ prefix, slug });
-      const principal = this.check(token, row);
-      const found = row?.org?.id ? row.org : undefined;
+      const read = await this.keys.findByPrefixWithOrg(prefix, slug);
+      const principal = this.check(token, read);
+      const row = read!; // check() threw for no row
+      const found = row.org?.id ? row.org : undefined;
       let org: OrgContext | undefined;
       if (found && principal.kind === 'service') {
         // Cached as one unit with the key: the org limit is part of the verified answer.

@@ -1,11 +1,8 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { inArray } from 'drizzle-orm';
 import { InjectConfig, type AppConfig } from '@credits/config';
-import { apiKeys, Db, InjectDb } from '@credits/database';
+import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 
 /** Ids per UPDATE: far below PostgreSQL's 65,535 bind parameters. */
-const BATCH = 1_000;
-
 /**
  * `api_keys.last_used_at`, written in batches: the keys used since the last flush get one
  * UPDATE every `lastUsedFlushMs` (and one at shutdown), instead of a write per key per
@@ -19,7 +16,7 @@ export class ApiKeyUsage implements OnModuleInit, BeforeApplicationShutdown {
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    @InjectDb() private readonly db: Db,
+    private readonly keys: ApiKeysRepository,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -45,12 +42,7 @@ export class ApiKeyUsage implements OnModuleInit, BeforeApplicationShutdown {
       this.used = new Set();
       const now = new Date();
       try {
-        for (let i = 0; i < ids.length; i += BATCH) {
-          await this.db
-            .update(apiKeys)
-            .set({ lastUsedAt: now })
-            .where(inArray(apiKeys.id, ids.slice(i, i + BATCH)));
-        }
+        await this.keys.touchLastUsed(ids, now);
       } catch (err) {
         this.logger.warn({ msg: 'could not record API key use', keys: ids.length, err });
       }

@@ -1,5 +1,4 @@
-import { sql } from 'drizzle-orm';
-import type { Db, DbTransaction } from '@credits/database';
+import { type Db, type DbTransaction, notifyChannel } from '@credits/database';
 
 /**
  * The one NOTIFY channel on which whatever changes a credential or a membership says so,
@@ -32,12 +31,12 @@ export type CredentialMessage = { change: CredentialChange } | { probe: string }
  * hears of a change before it can read it, and a change rolled back is never announced.
  */
 export async function announceCredentialChange(db: Db | DbTransaction, change: CredentialChange): Promise<void> {
-  await db.execute(sql`select pg_notify(${CREDENTIALS_CHANNEL}, ${JSON.stringify(change)})`);
+  await notifyChannel(db, CREDENTIALS_CHANNEL, JSON.stringify(change));
 }
 
 /** Sends a listener's probe on `CREDENTIALS_CHANNEL` (see `CredentialMessage`). */
 export async function sendCredentialProbe(db: Db, probe: string): Promise<void> {
-  await db.execute(sql`select pg_notify(${CREDENTIALS_CHANNEL}, ${JSON.stringify({ probe })})`);
+  await notifyChannel(db, CREDENTIALS_CHANNEL, JSON.stringify({ probe }));
 }
 
 /**
