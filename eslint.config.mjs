@@ -61,9 +61,6 @@ export default tseslint.config(
       'libs/database/**',
       // pg-boss's way into our connections and transactions (its public `db` option).
       'libs/jobs/src/queue-database.ts',
-      // The operators' directory (the admin CLI's orgs, users, members and keys): still to be
-      // split into the repositories above.
-      'libs/auth/src/admin/directory-admin.ts',
     ],
     rules: {
       '@typescript-eslint/no-restricted-imports': [

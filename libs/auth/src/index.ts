@@ -16,6 +16,7 @@ export * from './credential-cache/credential-changes';
 export * from './decorators';
 export * from './directory/database-org-directory';
 export * from './directory/members.repository';
+export * from './directory/organizations.repository';
 export * from './directory/org-directory';
 export * from './guards/auth.guard';
 export * from './guards/org-access.guard';

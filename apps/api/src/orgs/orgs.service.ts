@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { OrgContext } from '@credits/auth';
 import { NotFoundError } from '@credits/errors';
 import { CursorCodec } from '@credits/pagination';
+import { OrganizationsRepository } from '@credits/auth/directory/organizations.repository';
 import { ListMembersQuery, OrganizationMemberPage, OrganizationResponse } from './orgs.dto';
-import { OrgsRepository } from './orgs.repository';
 
 /** A page resumes after this member's email (unique, stored lower-cased). */
 const memberCursor = new CursorCodec<string>(
@@ -13,7 +13,7 @@ const memberCursor = new CursorCodec<string>(
 
 @Injectable()
 export class OrgsService {
-  constructor(private readonly orgs: OrgsRepository) {}
+  constructor(private readonly orgs: OrganizationsRepository) {}
 
   async organization(org: OrgContext): Promise<OrganizationResponse> {
     const row = await this.orgs.organization(org.id);

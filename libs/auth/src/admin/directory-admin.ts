@@ -1,22 +1,12 @@
-import { and, asc, count, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
-import {
-  API_KEY_SCOPES,
-  apiKeyOrgs,
-  ApiKeyScope,
-  apiKeys,
-  Db,
-  MEMBER_ROLES,
-  MemberRole,
-  memberships,
-  organizations,
-  users,
-  isUniqueViolation,
-} from '@credits/database';
+import { API_KEY_SCOPES, ApiKeyScope, Db, isUniqueViolation, MEMBER_ROLES, MemberRole } from '@credits/database';
 // Not the library's index: the admin CLI loads this file, and should not load Swagger and validation with it.
 import { AlreadyExistsError, InvalidRequestError, NotFoundError } from '@credits/errors/api-exception';
 import { apiKeyPrefix, generateApiKey, hashApiKey } from '../api-keys/api-key-format';
 import { announceCredentialChange } from '../credential-cache/credential-changes';
+import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { SLUG_PATTERN } from '../directory/database-org-directory';
+import { MembersRepository } from '../directory/members.repository';
+import { OrganizationsRepository } from '../directory/organizations.repository';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -63,12 +53,20 @@ export function parseScopes(values: string[]): ApiKeyScope[] {
 
 /**
  * Operator actions on orgs, users, members and keys (the admin CLI). Plain class over
- * the database so it runs without the HTTP app. Every change to a key or a membership is
- * announced (`announceCredentialChange`) in its own transaction, so that every instance's
- * credential cache drops it as it commits.
+ * the database so it runs without the HTTP app; its SQL is the repositories'. Every change to
+ * a key or a membership is announced (`announceCredentialChange`) in its own transaction, so
+ * that every instance's credential cache drops it as it commits.
  */
 export class DirectoryAdmin {
-  constructor(private readonly db: Db) {}
+  private readonly orgs: OrganizationsRepository;
+  private readonly members: MembersRepository;
+  private readonly keys: ApiKeysRepository;
+
+  constructor(private readonly db: Db) {
+    this.orgs = new OrganizationsRepository(db);
+    this.members = new MembersRepository(db);
+    this.keys = new ApiKeysRepository(db);
+  }
 
   async createOrg(slug: string, name?: string) {
     if (!SLUG_PATTERN.test(slug)) {
@@ -78,10 +76,7 @@ export class DirectoryAdmin {
     }
     try {
       return await this.db.transaction(async (tx) => {
-        const [org] = await tx
-          .insert(organizations)
-          .values({ slug, name: name ?? slug })
-          .returning();
+        const org = await this.orgs.insert(tx, slug, name ?? slug);
         // Instances may hold "no such org" for this slug (a service key asked for it first).
         await announceCredentialChange(tx, { slug });
         return org;
@@ -96,8 +91,7 @@ export class DirectoryAdmin {
     const normalized = email.trim().toLowerCase();
     if (!EMAIL.test(normalized)) throw new InvalidRequestError(`"${email}" is not an email address`);
     try {
-      const [user] = await this.db.insert(users).values({ email: normalized }).returning();
-      return user;
+      return await this.members.insertUser(normalized);
     } catch (error) {
       if (isUniqueViolation(error)) throw new AlreadyExistsError(`User ${normalized} already exists`);
       throw error;
@@ -110,7 +104,7 @@ export class DirectoryAdmin {
     const user = await this.userByEmail(email);
     try {
       await this.db.transaction(async (tx) => {
-        await tx.insert(memberships).values({ orgId: org.id, userId: user.id, role });
+        await this.members.insertMembership(tx, org.id, user.id, role);
         // The user's cached "not a member" of this org.
         await announceCredentialChange(tx, { user: user.id, org: org.id });
       });
@@ -130,9 +124,7 @@ export class DirectoryAdmin {
     const user = await this.userByEmail(email);
     const { key, prefix, hash } = generateApiKey();
     const expiresAt = expiresInMs === undefined ? null : new Date(Date.now() + expiresInMs);
-    await this.db
-      .insert(apiKeys)
-      .values({ userId: user.id, name, prefix, keyHash: hash, expiresAt, scopes: keyScopes });
+    await this.keys.insert({ userId: user.id, name, prefix, keyHash: hash, expiresAt, scopes: keyScopes });
     return { key, prefix, expiresAt, scopes: keyScopes };
   }
 
@@ -150,36 +142,26 @@ export class DirectoryAdmin {
     const orgs = await Promise.all(slugs.map((slug) => this.orgBySlug(slug)));
     const { key, prefix, hash } = generateApiKey();
     const expiresAt = options.expiresInMs === undefined ? null : new Date(Date.now() + options.expiresInMs);
-    await this.db.transaction(async (tx) => {
-      const [created] = await tx
-        .insert(apiKeys)
-        .values({ serviceName, name: options.name ?? serviceName, prefix, keyHash: hash, expiresAt, scopes })
-        .returning({ id: apiKeys.id });
-      if (orgs.length > 0) {
-        await tx.insert(apiKeyOrgs).values(orgs.map((org) => ({ apiKeyId: created.id, orgId: org.id })));
-      }
-    });
+    await this.keys.insert(
+      { serviceName, name: options.name ?? serviceName, prefix, keyHash: hash, expiresAt, scopes },
+      orgs.map((org) => org.id),
+    );
     return { key, prefix, expiresAt, scopes, orgs: slugs };
   }
 
   /** `prefixOrKey`: the key's `ck_XXXXXXXX` prefix, or the whole key (then it must match exactly). */
   async revokeApiKey(prefixOrKey: string) {
     const keyPrefix = apiKeyPrefix(prefixOrKey);
-    const match = keyPrefix ? eq(apiKeys.keyHash, hashApiKey(prefixOrKey)) : eq(apiKeys.prefix, prefixOrKey);
+    const match = keyPrefix ? { keyHash: hashApiKey(prefixOrKey) } : { prefix: prefixOrKey };
     // Messages name a key by its prefix: the whole key is a secret.
     const name = keyPrefix ?? prefixOrKey;
     const key = await this.db.transaction(async (tx) => {
-      const [revoked] = await tx
-        .update(apiKeys)
-        .set({ revokedAt: new Date() })
-        .where(and(match, isNull(apiKeys.revokedAt)))
-        .returning({ id: apiKeys.id, prefix: apiKeys.prefix, revokedAt: apiKeys.revokedAt });
+      const revoked = await this.keys.revoke(tx, match);
       if (revoked) await announceCredentialChange(tx, { key: revoked.id });
       return revoked;
     });
     if (!key) {
-      const [existing] = await this.db.select({ id: apiKeys.id }).from(apiKeys).where(match);
-      throw existing
+      throw (await this.keys.exists(match))
         ? new AlreadyExistsError(`API key ${name} is already revoked`)
         : new NotFoundError(keyPrefix ? `No API key matches ${name}_…` : `No API key ${name}`);
     }
@@ -189,52 +171,12 @@ export class DirectoryAdmin {
   /** A user's keys, oldest first: what identifies them, never the key or its hash. */
   async listApiKeys(email: string) {
     const user = await this.userByEmail(email);
-    return this.db
-      .select({
-        prefix: apiKeys.prefix,
-        name: apiKeys.name,
-        createdAt: apiKeys.createdAt,
-        lastUsedAt: apiKeys.lastUsedAt,
-        expiresAt: apiKeys.expiresAt,
-        revokedAt: apiKeys.revokedAt,
-        scopes: apiKeys.scopes,
-      })
-      .from(apiKeys)
-      .where(eq(apiKeys.userId, user.id))
-      .orderBy(asc(apiKeys.createdAt), asc(apiKeys.prefix));
+    return this.keys.userKeys(user.id);
   }
 
   /** Every service key, by service then age, with the slugs of the orgs it is limited to (none: every org). */
   async listServiceKeys() {
-    const keys = await this.db
-      .select({
-        id: apiKeys.id,
-        prefix: apiKeys.prefix,
-        service: apiKeys.serviceName,
-        name: apiKeys.name,
-        scopes: apiKeys.scopes,
-        createdAt: apiKeys.createdAt,
-        lastUsedAt: apiKeys.lastUsedAt,
-        expiresAt: apiKeys.expiresAt,
-        revokedAt: apiKeys.revokedAt,
-      })
-      .from(apiKeys)
-      .where(isNotNull(apiKeys.serviceName))
-      .orderBy(asc(apiKeys.serviceName), asc(apiKeys.createdAt), asc(apiKeys.prefix));
-    const limits =
-      keys.length === 0
-        ? []
-        : await this.db
-            .select({ apiKeyId: apiKeyOrgs.apiKeyId, slug: organizations.slug })
-            .from(apiKeyOrgs)
-            .innerJoin(organizations, eq(organizations.id, apiKeyOrgs.orgId))
-            .where(
-              inArray(
-                apiKeyOrgs.apiKeyId,
-                keys.map((key) => key.id),
-              ),
-            )
-            .orderBy(asc(organizations.slug));
+    const { keys, limits } = await this.keys.serviceKeys();
     return keys.map(({ id, service, scopes, ...key }) => ({
       ...key,
       service: service!,
@@ -247,46 +189,31 @@ export class DirectoryAdmin {
   async removeMember(slug: string, email: string) {
     const org = await this.orgBySlug(slug);
     const user = await this.userByEmail(email);
-    const [removed] = await this.db.transaction(async (tx) => {
-      const deleted = await tx
-        .delete(memberships)
-        .where(and(eq(memberships.orgId, org.id), eq(memberships.userId, user.id)))
-        .returning({ role: memberships.role });
-      if (deleted.length > 0) await announceCredentialChange(tx, { user: user.id, org: org.id });
-      return deleted;
+    const role = await this.db.transaction(async (tx) => {
+      const removed = await this.members.deleteMembership(tx, org.id, user.id);
+      if (removed) await announceCredentialChange(tx, { user: user.id, org: org.id });
+      return removed;
     });
-    if (!removed) throw new NotFoundError(`${user.email} is not a member of ${slug}`);
-    return { org, user, role: removed.role };
+    if (!role) throw new NotFoundError(`${user.email} is not a member of ${slug}`);
+    return { org, user, role };
   }
 
-  async memberCount(orgId: string): Promise<number> {
-    const [row] = await this.db.select({ members: count() }).from(memberships).where(eq(memberships.orgId, orgId));
-    return row.members;
+  memberCount(orgId: string): Promise<number> {
+    return this.orgs.memberCount(orgId);
   }
 
-  async listOrgs() {
-    return this.db
-      .select({
-        id: organizations.id,
-        slug: organizations.slug,
-        name: organizations.name,
-        members: count(memberships.userId),
-        createdAt: organizations.createdAt,
-      })
-      .from(organizations)
-      .leftJoin(memberships, eq(memberships.orgId, organizations.id))
-      .groupBy(organizations.id)
-      .orderBy(asc(organizations.slug));
+  listOrgs() {
+    return this.orgs.list();
   }
 
   async orgBySlug(slug: string) {
-    const [org] = await this.db.select().from(organizations).where(eq(organizations.slug, slug));
+    const org = await this.orgs.bySlug(slug);
     if (!org) throw new NotFoundError(`No organization "${slug}"`);
     return org;
   }
 
   private async userByEmail(email: string) {
-    const [user] = await this.db.select().from(users).where(eq(users.email, email.trim().toLowerCase()));
+    const user = await this.members.userByEmail(email.trim().toLowerCase());
     if (!user) throw new NotFoundError(`No user ${email}`);
     return user;
   }

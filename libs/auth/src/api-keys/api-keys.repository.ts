@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import {
   apiKeyOrgs,
   type ApiKeyScope,
   apiKeys,
   Db,
+  type DbTransaction,
   InjectDb,
   memberships,
   organizations,
@@ -45,7 +46,7 @@ export interface KeyRowWithOrg extends KeyRow {
 /** Touches at most this many keys per UPDATE. */
 const TOUCH_BATCH = 1_000;
 
-/** The API keys' SQL on the request path: verification (prepared once) and `last_used_at`. */
+/** The API keys' SQL: verification (prepared once), `last_used_at`, and the operators' key management. */
 @Injectable()
 export class ApiKeysRepository {
   // Built once: the hot path only binds parameters (and PostgreSQL reuses the parsed statement).
@@ -116,4 +117,93 @@ export class ApiKeysRepository {
         .where(inArray(apiKeys.id, ids.slice(i, i + TOUCH_BATCH)));
     }
   }
+
+  /** A user's key, or a service key (no user) with its org limits, in one transaction. */
+  async insert(
+    key: {
+      userId?: string;
+      serviceName?: string;
+      name: string;
+      prefix: string;
+      keyHash: string;
+      expiresAt: Date | null;
+      scopes: ApiKeyScope[] | null;
+    },
+    orgIds: string[] = [],
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const [created] = await tx.insert(apiKeys).values(key).returning({ id: apiKeys.id });
+      if (orgIds.length > 0)
+        await tx.insert(apiKeyOrgs).values(orgIds.map((orgId) => ({ apiKeyId: created.id, orgId })));
+    });
+  }
+
+  /** Revokes the key matching the whole key's hash or the prefix, in the caller's transaction, unless revoked already. */
+  async revoke(tx: DbTransaction, match: { keyHash: string } | { prefix: string }) {
+    const [revoked] = await tx
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(and(matchOf(match), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id, prefix: apiKeys.prefix, revokedAt: apiKeys.revokedAt });
+    return revoked;
+  }
+
+  async exists(match: { keyHash: string } | { prefix: string }): Promise<boolean> {
+    const [existing] = await this.db.select({ id: apiKeys.id }).from(apiKeys).where(matchOf(match));
+    return existing !== undefined;
+  }
+
+  /** A user's keys, oldest first: what identifies them, never the key or its hash. */
+  async userKeys(userId: string) {
+    return this.db
+      .select({
+        prefix: apiKeys.prefix,
+        name: apiKeys.name,
+        createdAt: apiKeys.createdAt,
+        lastUsedAt: apiKeys.lastUsedAt,
+        expiresAt: apiKeys.expiresAt,
+        revokedAt: apiKeys.revokedAt,
+        scopes: apiKeys.scopes,
+      })
+      .from(apiKeys)
+      .where(eq(apiKeys.userId, userId))
+      .orderBy(asc(apiKeys.createdAt), asc(apiKeys.prefix));
+  }
+
+  /** Every service key, by service then age, with the slugs of the orgs it is limited to. */
+  async serviceKeys() {
+    const keys = await this.db
+      .select({
+        id: apiKeys.id,
+        prefix: apiKeys.prefix,
+        service: apiKeys.serviceName,
+        name: apiKeys.name,
+        scopes: apiKeys.scopes,
+        createdAt: apiKeys.createdAt,
+        lastUsedAt: apiKeys.lastUsedAt,
+        expiresAt: apiKeys.expiresAt,
+        revokedAt: apiKeys.revokedAt,
+      })
+      .from(apiKeys)
+      .where(isNotNull(apiKeys.serviceName))
+      .orderBy(asc(apiKeys.serviceName), asc(apiKeys.createdAt), asc(apiKeys.prefix));
+    const limits =
+      keys.length === 0
+        ? []
+        : await this.db
+            .select({ apiKeyId: apiKeyOrgs.apiKeyId, slug: organizations.slug })
+            .from(apiKeyOrgs)
+            .innerJoin(organizations, eq(organizations.id, apiKeyOrgs.orgId))
+            .where(
+              inArray(
+                apiKeyOrgs.apiKeyId,
+                keys.map((key) => key.id),
+              ),
+            )
+            .orderBy(asc(organizations.slug));
+    return { keys, limits };
+  }
 }
+
+const matchOf = (match: { keyHash: string } | { prefix: string }) =>
+  'keyHash' in match ? eq(apiKeys.keyHash, match.keyHash) : eq(apiKeys.prefix, match.prefix);

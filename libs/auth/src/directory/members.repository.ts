@@ -1,10 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { and, eq } from 'drizzle-orm';
-import { Db, InjectDb, memberships, organizations, users } from '@credits/database';
+import {
+  Db,
+  type DbTransaction,
+  InjectDb,
+  type MemberRole,
+  memberships,
+  organizations,
+  users,
+} from '@credits/database';
 import type { OrgContext } from '@credits/identity';
 import type { DirectoryUser } from './org-directory';
 
-/** Users and their memberships as the request path reads them (the org directory). */
+/** Users and their memberships: the org directory's reads, the operators' writes. */
 @Injectable()
 export class MembersRepository {
   constructor(@InjectDb() private readonly db: Db) {}
@@ -34,5 +42,31 @@ export class MembersRepository {
       .where(eq(organizations.slug, slug))
       .limit(1);
     return row;
+  }
+
+  /** The user with this (normalised) email, whole. */
+  async userByEmail(email: string) {
+    const [user] = await this.db.select().from(users).where(eq(users.email, email));
+    return user;
+  }
+
+  /** A new user (a unique violation when the email is taken). */
+  async insertUser(email: string) {
+    const [user] = await this.db.insert(users).values({ email }).returning();
+    return user;
+  }
+
+  /** A new membership, in the caller's transaction (a unique violation when there is one). */
+  async insertMembership(tx: DbTransaction, orgId: string, userId: string, role: MemberRole): Promise<void> {
+    await tx.insert(memberships).values({ orgId, userId, role });
+  }
+
+  /** Deletes the membership in the caller's transaction; its role, or undefined when there was none. */
+  async deleteMembership(tx: DbTransaction, orgId: string, userId: string): Promise<MemberRole | undefined> {
+    const [removed] = await tx
+      .delete(memberships)
+      .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)))
+      .returning({ role: memberships.role });
+    return removed?.role;
   }
 }

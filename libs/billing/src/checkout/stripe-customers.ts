@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { OrgContext } from '@credits/auth';
 import { StripeGateway } from '@credits/stripe';
-import { OrganizationRepository } from '../organizations/organization.repository';
+import { OrganizationsRepository } from '@credits/auth/directory/organizations.repository';
 
 /**
  * One Stripe customer per org, created on its first checkout and stored on the org.
@@ -15,7 +15,7 @@ export class StripeCustomers {
   private readonly pending = new Map<string, Promise<string>>();
 
   constructor(
-    private readonly organizations: OrganizationRepository,
+    private readonly organizations: OrganizationsRepository,
     private readonly stripe: StripeGateway,
   ) {}
 

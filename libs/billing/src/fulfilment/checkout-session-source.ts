@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type Stripe from 'stripe';
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { StripeGateway } from '@credits/stripe';
+import { OrganizationsRepository } from '@credits/auth/directory/organizations.repository';
 import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
 import { CheckoutSessionRepository, CheckoutSessionRow } from '../checkout/checkout-session.repository';
-import { OrganizationRepository } from '../organizations/organization.repository';
 import { PermanentFailure } from './permanent-failure';
 
 /** The session an event applies to; `missing`: our record of it, rebuilt from Stripe, to insert. */
@@ -36,7 +36,7 @@ export class CheckoutSessionSource {
   constructor(
     private readonly stripe: StripeGateway,
     private readonly sessions: CheckoutSessionRepository,
-    private readonly organizations: OrganizationRepository,
+    private readonly organizations: OrganizationsRepository,
     private readonly refills: AutoRefillRepository,
     @InjectConfig() private readonly config: AppConfig,
   ) {}

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { StripeModule } from '@credits/stripe';
+import { OrganizationsRepository } from '@credits/auth/directory/organizations.repository';
 import { AFTER_DEBIT } from '../auto-refill/after-debit';
 import { AutoRefillPayments } from '../auto-refill/auto-refill-payments';
 import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
@@ -12,7 +13,6 @@ import { NotificationDelivery } from '../notifications/notification-delivery.ser
 import { NotificationEndpoints } from '../notifications/notification-endpoints.service';
 import { NotificationOutbox } from '../notifications/notification-outbox';
 import { NotificationRepository } from '../notifications/notification.repository';
-import { OrganizationRepository } from '../organizations/organization.repository';
 import { LedgerAuditRepository } from '../reconciliation/ledger-audit.repository';
 import { LedgerAuditService } from '../reconciliation/ledger-audit.service';
 import { ReconciliationService } from '../reconciliation/reconciliation.service';
@@ -27,7 +27,7 @@ const EXPORTED = [
   LedgerRepository,
   LedgerService,
   AdminAdjustments,
-  OrganizationRepository,
+  OrganizationsRepository,
   FulfilmentService,
   ReconciliationService,
   LedgerAuditService,
