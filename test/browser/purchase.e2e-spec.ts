@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { startStack, Stack } from '../support/stack';
 import { bearer } from '../support/auth';
+import { until } from '../support/until';
 
 /**
  * The whole purchase in a real browser (Debian's chromium, driven by playwright-core; no
@@ -21,17 +22,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
 if (!available)
   throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
-
-/** Re-checks `probe` until it returns a value, at most `timeoutMs`: a wait-for, not a sleep. */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** The merchant's own pages, where Checkout sends the customer back. */
 function startShop(): Promise<{ server: Server; url: string }> {
@@ -123,10 +113,10 @@ describe('purchase in a browser', () => {
     await expect(page.locator('#session').innerText()).resolves.toBe(session.session_id);
 
     // The webhook is delivered asynchronously, as Stripe does: wait for it.
-    const credited = await eventually(async () => {
+    const credited = await until('the balance to rise', async () => {
       const body = await balance();
       return body.balance > 0 ? body : undefined;
-    }, 'the balance to rise');
+    });
     expect(credited).toEqual({
       balance: 2000,
       available_balance: 2000,

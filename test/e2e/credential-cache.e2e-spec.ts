@@ -6,6 +6,7 @@ import { bearer, TEST_JWT_SECRET } from '../support/auth';
 import { Instance, seedMember, startInstance } from '../support/instance';
 import { createPostgresDatabase, PostgresDatabase } from '../support/services';
 import { cliRunner } from '../cli/cli-database';
+import { until } from '../support/until';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -182,8 +183,7 @@ describe('credential cache: two instances, one PostgreSQL, changes by the CLI', 
     const key = await seedMember(a.db, 'acme', 'frank@acme.test', 'member');
     const before = new Date();
     expect(await answers(key)).toEqual([200, 200]);
-    const deadline = Date.now() + 2000;
-    while ((await lastUsedAt(a.db, key)) === null && Date.now() < deadline) await sleep(20);
+    await until('the last use recorded', async () => (await lastUsedAt(a.db, key)) !== null, 2000);
     expect((await lastUsedAt(a.db, key))!.getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000);
 
     // An instance that would flush only in ten minutes writes what it holds as it stops.
@@ -212,18 +212,10 @@ describe('credential cache: a LISTEN connection that hears nothing (a transactio
     await Promise.all([database?.drop(), elsewhere?.drop()]);
   });
 
-  async function until(check: () => boolean, withinMs: number, what: string) {
-    const deadline = Date.now() + withinMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`not ${what} within ${withinMs} ms`);
-      await sleep(50);
-    }
-  }
-
   it('warns at boot and serves nothing from the cache; a direct DATABASE_LISTEN_URL turns it on', async () => {
     const deaf = await startInstance({ DATABASE_URL: database.url, DATABASE_LISTEN_URL: elsewhere.url });
     try {
-      await until(() => deaf.logs.some((line) => line.includes('does not reach')), 10_000, 'warned');
+      await until('warned', () => deaf.logs.some((line) => line.includes('does not reach')), 10_000);
       const warning = deaf.logs.find((line) => line.includes('does not reach'))!;
       expect(warning).toContain('DATABASE_LISTEN_URL');
       expect(JSON.parse(warning).level).toBe('warn');
@@ -241,7 +233,7 @@ describe('credential cache: a LISTEN connection that hears nothing (a transactio
 
     const direct = await startInstance({ DATABASE_URL: database.url, DATABASE_LISTEN_URL: database.url });
     try {
-      await until(() => direct.app.get(CredentialCache).serving, 10_000, 'serving');
+      await until('serving', () => direct.app.get(CredentialCache).serving, 10_000);
       expect(direct.logs.some((line) => line.includes('does not reach'))).toBe(false);
     } finally {
       await direct.close();

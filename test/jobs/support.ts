@@ -62,15 +62,6 @@ export function deferred<T = void>(): Deferred<T> {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `check` until it holds; fails with `what` past `withinMs`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, withinMs = 20_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`still waiting, after ${withinMs} ms, for: ${what}`);
-    await sleep(25);
-  }
-}
-
 /** The states of a job's rows in pg-boss's table (one row per job; the archive is not read). */
 export async function jobStates(handle: DatabaseHandle, name: string): Promise<string[]> {
   const result = (await handle.db.execute(
@@ -78,3 +69,5 @@ export async function jobStates(handle: DatabaseHandle, name: string): Promise<s
   )) as unknown as { rows: Array<{ state: string }> };
   return result.rows.map((row) => row.state);
 }
+
+export { until } from '../support/until';

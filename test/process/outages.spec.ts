@@ -9,17 +9,10 @@ import {
 } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 import { envelope } from '../support/envelope';
+import { until } from '../support/until';
 const BALANCE = '/api/v1/org/acme/credits';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until `check` passes or `ms` elapse. */
-async function eventually(check: () => Promise<boolean>, ms = 10000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await sleep(100);
-  }
-}
 
 /**
  * Outages of Redis and PostgreSQL, simulated by TCP proxies between the app and the real
@@ -86,7 +79,8 @@ describe('outages: Redis and PostgreSQL going away and coming back', () => {
     expect(off[0]).toMatchObject({ level: 'error', msg: expect.stringContaining('Redis at redis://127.0.0.1:') });
 
     redis.setMode('open');
-    await eventually(
+    await until(
+      'the API to answer',
       async () => (await app.request('GET', BALANCE, { headers: auth() })).headers.get('ratelimit-limit') === '1000',
     );
     expect(rateLimitLogs().filter((l) => /back on/.test(l.msg))).toHaveLength(1);
@@ -104,7 +98,8 @@ describe('outages: Redis and PostgreSQL going away and coming back', () => {
     // Bounded by REDIS_COMMAND_TIMEOUT_MS (300 ms) plus slack for a loaded machine.
     expect(Math.max(...durations)).toBeLessThan(1500);
     redis.setMode('open');
-    await eventually(
+    await until(
+      'the API to answer',
       async () => (await app.request('GET', BALANCE, { headers: auth() })).headers.get('ratelimit-limit') === '1000',
     );
   });
@@ -122,7 +117,10 @@ describe('outages: Redis and PostgreSQL going away and coming back', () => {
     expect((await app.request('GET', '/healthz')).status).toBe(200);
 
     pg.setMode('open');
-    await eventually(async () => (await app.request('GET', BALANCE, { headers: auth() })).status === 200);
+    await until(
+      'the API to answer',
+      async () => (await app.request('GET', BALANCE, { headers: auth() })).status === 200,
+    );
     expect((await app.request('GET', '/readyz')).status).toBe(200);
   });
 
@@ -143,6 +141,10 @@ describe('outages: Redis and PostgreSQL going away and coming back', () => {
     }
 
     pg.setMode('open');
-    await eventually(async () => (await app.request('GET', BALANCE, { headers: auth() })).status === 200, 15000);
+    await until(
+      'the API to answer',
+      async () => (await app.request('GET', BALANCE, { headers: auth() })).status === 200,
+      15000,
+    );
   });
 });

@@ -14,6 +14,7 @@ import {
   uniqueRedisPrefix,
 } from '../support/services';
 import { request } from '../support/test-app';
+import { until } from '../support/until';
 
 const ROOT = join(__dirname, '..', '..');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -113,14 +114,16 @@ async function startServer(env: Record<string, string>): Promise<Server> {
   const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
     child.on('exit', (code) => resolve({ code, at: Date.now() })),
   );
-  const started = Date.now();
-  let base: string | undefined;
-  while (!base) {
-    if (Date.now() - started > 40000 || child.exitCode !== null)
-      throw new Error(`server did not start:\n${stdout}\n${stderr}`);
-    base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
-    await sleep(50);
-  }
+  const base = await until(
+    'the server to listen',
+    () => {
+      if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode})`);
+      return /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
+    },
+    40000,
+  ).catch((error: Error) => {
+    throw new Error(`server did not start: ${error.message}\n${stdout}\n${stderr}`);
+  });
   return { child, base, output: () => ({ stdout, stderr }), exited };
 }
 
@@ -196,7 +199,7 @@ describe('graceful shutdown', () => {
         await sleep(25);
       }
     })();
-    while ((await inFlight()) < 4) await sleep(25);
+    await until('four purchases in flight', async () => (await inFlight()) >= 4);
 
     const sigtermAt = Date.now();
     child.kill('SIGTERM');
@@ -294,7 +297,7 @@ describe('graceful shutdown', () => {
         body: { path: '/v1/checkout/sessions', method: 'POST', delay_ms: holdMs },
       });
       const purchases = [1, 2, 3].map((quantity) => checkout(`keep-alive-purchase-${quantity}`, quantity));
-      while ((await inFlight()) < purchases.length) await sleep(25);
+      await until('every purchase in flight', async () => (await inFlight()) >= purchases.length);
       // Connections that carry nothing at SIGTERM: one kept open after an answer, one never used.
       expect(await send(base, 'GET', '/healthz', 'keep-alive-idle', {}, undefined, idle)).toMatchObject({
         status: 200,

@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from '../../apps/stripe-emulator/src';
-import { control, sessionParams, startReceiver, stripeFor, waitFor } from './helpers';
+import { control, sessionParams, startReceiver, stripeFor } from './helpers';
+import { until } from '../support/until';
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
@@ -151,7 +152,7 @@ describe('Stripe emulator: saved cards and off-session payments', () => {
     expect(receipt.status).toBe(200);
     expect(await receipt.text()).toContain('$10.00');
 
-    const events = await waitFor(() => {
+    const events = await until("the emulator's deliveries", () => {
       const got = delivered().filter((e) => !e.type.startsWith('checkout.'));
       return got.length >= 3 && got;
     });
@@ -184,7 +185,9 @@ describe('Stripe emulator: saved cards and off-session payments', () => {
     expect(intent.last_payment_error).toMatchObject({ type: 'card_error', code, decline_code: declineCode });
     expect((await stripe.paymentIntents.retrieve(intent.id)).status).toBe('requires_payment_method');
 
-    const failed = await waitFor(() => delivered().find((e) => e.type === 'payment_intent.payment_failed'));
+    const failed = await until("the emulator's deliveries", () =>
+      delivered().find((e) => e.type === 'payment_intent.payment_failed'),
+    );
     expect(failed.data.object).toMatchObject({ id: intent.id, last_payment_error: { code } });
   });
 
@@ -245,7 +248,7 @@ describe('Stripe emulator: saved cards and off-session payments', () => {
     expect(settled.status).toBe(200);
     expect(settled.body.payment_intent.status).toBe('succeeded');
     expect((await stripe.paymentIntents.retrieve(intent.id)).status).toBe('succeeded');
-    await waitFor(() => delivered().find((e) => e.type === 'payment_intent.succeeded'));
+    await until("the emulator's deliveries", () => delivered().find((e) => e.type === 'payment_intent.succeeded'));
 
     const again = await control(emulator, 'POST', `/payment_intents/${intent.id}/fail`, {});
     expect(again.status).toBe(400);
@@ -260,7 +263,7 @@ describe('Stripe emulator: saved cards and off-session payments', () => {
       status: 'requires_payment_method',
       last_payment_error: { code: 'card_declined' },
     });
-    await waitFor(() => delivered().find((e) => e.type === 'payment_intent.payment_failed'));
+    await until("the emulator's deliveries", () => delivered().find((e) => e.type === 'payment_intent.payment_failed'));
   });
 
   it('refunds a PaymentIntent charge with charge.refunded', async () => {
@@ -268,7 +271,7 @@ describe('Stripe emulator: saved cards and off-session payments', () => {
     const intent = await offSession(customer, paymentMethod);
     const refund = await stripe.refunds.create({ payment_intent: intent.id });
     expect(refund).toMatchObject({ amount: 1000, charge: intent.latest_charge, status: 'succeeded' });
-    const event = await waitFor(() => delivered().find((e) => e.type === 'charge.refunded'));
+    const event = await until("the emulator's deliveries", () => delivered().find((e) => e.type === 'charge.refunded'));
     expect(event.data.object).toMatchObject({ id: intent.latest_charge, refunded: true, amount_refunded: 1000 });
   });
 

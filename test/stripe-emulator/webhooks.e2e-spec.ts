@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from '../../apps/stripe-emulator/src';
-import { control, sessionParams, startReceiver, stripeFor, waitFor } from './helpers';
+import { control, sessionParams, startReceiver, stripeFor } from './helpers';
+import { until } from '../support/until';
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
@@ -88,7 +89,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
         payment_intent: intent.id,
       });
 
-      const delivery = await waitFor(() => receiver.received[0]);
+      const delivery = await until("the emulator's deliveries", () => receiver.received[0]);
       const event = verify(delivery.body, delivery.headers['stripe-signature']);
       expect(event).toMatchObject({
         object: 'event',
@@ -115,7 +116,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       ).toThrow(Stripe.errors.StripeSignatureVerificationError);
       expect(() => verify(delivery.body, 't=1,v1=00')).toThrow(Stripe.errors.StripeSignatureVerificationError);
 
-      const events = await waitFor(async () => {
+      const events = await until("the emulator's deliveries", async () => {
         const list = (await control(emulator, 'GET', '/events')).body;
         return list[0]?.delivered ? list : undefined;
       });
@@ -160,8 +161,8 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       receiver.statuses.push(500, 500);
       const session = await stripe.checkout.sessions.create(sessionParams());
       await control(emulator, 'POST', `/sessions/${session.id}/pay`);
-      await waitFor(() => receiver.received.length >= 3 && receiver.received);
-      const events = await waitFor(async () => {
+      await until("the emulator's deliveries", () => receiver.received.length >= 3 && receiver.received);
+      const events = await until("the emulator's deliveries", async () => {
         const list = (await control(emulator, 'GET', '/events')).body;
         return list[0]?.delivered ? list : undefined;
       });
@@ -179,7 +180,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       emulator.setWebhookUrl('http://127.0.0.1:9/unreachable');
       const session = await stripe.checkout.sessions.create(sessionParams());
       await control(emulator, 'POST', `/sessions/${session.id}/pay`);
-      const record = await waitFor(async () => {
+      const record = await until("the emulator's deliveries", async () => {
         const list = (await control(emulator, 'GET', '/events')).body;
         return list[0]?.state === 'failed' ? list[0] : undefined;
       });
@@ -233,7 +234,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       const ok = await control(emulator, 'POST', `/sessions/${session.id}/async_succeeded`);
       expect(ok.body.session).toMatchObject({ payment_status: 'paid' });
       expect(ok.body.charge).toMatchObject({ status: 'succeeded', paid: true });
-      await waitFor(() => receiver.received.length >= 2);
+      await until("the emulator's deliveries", () => receiver.received.length >= 2);
       const events = receiver.received.map((r) => verify(r.body, r.headers['stripe-signature']));
       const byType = Object.fromEntries(events.map((e) => [e.type, e.data.object as Stripe.Checkout.Session]));
       expect(byType['checkout.session.completed']).toMatchObject({ payment_status: 'unpaid' });
@@ -248,7 +249,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect(failed.body.events[0].type).toBe('checkout.session.async_payment_failed');
       expect(failed.body.session).toMatchObject({ status: 'complete', payment_status: 'unpaid' });
       expect(failed.body.payment_intent).toMatchObject({ status: 'requires_payment_method' });
-      const delivery = await waitFor(() => receiver.received[0]);
+      const delivery = await until("the emulator's deliveries", () => receiver.received[0]);
       expect(verify(delivery.body, delivery.headers['stripe-signature']).type).toBe(
         'checkout.session.async_payment_failed',
       );
@@ -271,7 +272,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect(rest.body.charge).toMatchObject({ amount_refunded: 3000, refunded: true });
       expect((await control(emulator, 'POST', `/charges/${chargeId}/refund`)).status).toBe(400);
 
-      await waitFor(() => receiver.received.length >= 2);
+      await until("the emulator's deliveries", () => receiver.received.length >= 2);
       const events = receiver.received.map((r) => verify(r.body, r.headers['stripe-signature']));
       expect(events.map((e) => e.type)).toEqual(['charge.refunded', 'charge.refunded']);
       const last = events[1].data.object as Stripe.Charge;
@@ -307,7 +308,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       const session = await stripe.checkout.sessions.create(sessionParams());
       const expired = await control(emulator, 'POST', `/sessions/${session.id}/expire`);
       expect(expired.body.session).toMatchObject({ status: 'expired' });
-      const delivery = await waitFor(() => receiver.received[0]);
+      const delivery = await until("the emulator's deliveries", () => receiver.received[0]);
       expect(verify(delivery.body, delivery.headers['stripe-signature']).type).toBe('checkout.session.expired');
       expect((await control(emulator, 'POST', `/sessions/${session.id}/pay`)).status).toBe(410);
 
