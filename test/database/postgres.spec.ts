@@ -187,7 +187,7 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
   });
 
   it('migrates once when several processes start on a fresh database at the same time', async () => {
-    const fresh = await createTestDatabaseUrl();
+    const fresh = await createTestDatabaseUrl({ empty: true });
     const handles: DatabaseHandle[] = [];
     try {
       const opened = await Promise.allSettled(
