@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { ProbeModule } from '../support/probe.module';
 import { startTestApp, TestApp } from '../support/test-app';
 import { bearer, TEST_JWT_SECRET } from '../support/auth';
+import { until } from '../support/until';
 
 function jwt(sub: string, expiresIn: string | number = '5m') {
   return new SignJWT({})
@@ -225,9 +226,10 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
       expect((await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(key) })).status).toBe(200);
       await t.admin.revokeApiKey(key.split('_').slice(0, 2).join('_'));
       // The credential cache hears of it through NOTIFY: on PostgreSQL a moment after the commit.
-      const probe = () => t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(key) });
-      let res = await probe();
-      for (const deadline = Date.now() + 1000; res.status === 200 && Date.now() < deadline;) res = await probe();
+      const res = await until('the revocation to reach the instance', async () => {
+        const answer = await t.request('GET', '/api/v1/org/acme/probe', { headers: bearer(key) });
+        return answer.status === 200 ? undefined : answer;
+      });
       expectEnvelope(res, 401, 'authentication_error');
     });
 

@@ -8,6 +8,7 @@ import { apiKeys } from '@credits/database';
 import { bearer, TEST_JWT_SECRET } from '../support/auth';
 import { envelope } from '../support/envelope';
 import { startStack, Stack } from '../support/stack';
+import { until } from '../support/until';
 
 /**
  * Routes that need `credits:spend`, as the metering routes will: one any member may call,
@@ -286,7 +287,12 @@ describe('service keys and scopes', () => {
     const key = await s.serviceKey('retired', ['credits:read']);
     expect((await get('/api/v1/org/acme/credits', key)).status).toBe(200);
     await s.admin.revokeApiKey(key.slice(0, 11));
-    const revoked = await get('/api/v1/org/acme/credits', key);
+    // The instance drops its cached answer when the revocation's NOTIFY arrives (after the
+    // commit, on its listening connection: milliseconds, not before `revokeApiKey` returns).
+    const revoked = await until('the revocation to reach the instance', async () => {
+      const res = await get('/api/v1/org/acme/credits', key);
+      return res.status === 200 ? undefined : res;
+    });
     expect(revoked.body).toEqual({ ...envelope(401, 'authentication_error'), detail: 'API key has been revoked' });
 
     const expiring = await s.serviceKey('expiring', ['credits:read']);
