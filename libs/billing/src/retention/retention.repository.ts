@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import {
   Db,
   idempotencyKeys,
@@ -21,23 +21,17 @@ export class RetentionRepository {
 
   /** Usage records past their 30 days: their key may be used again, and nothing replays them. */
   deleteExpiredUsageRecords(limit: number): Promise<number> {
-    return this.count(sql`
-      with gone as (
+    return this.deleted(sql`
         delete from ${usageRecords} where (org_id, idempotency_key) in (
-          select org_id, idempotency_key from ${usageRecords} where expires_at <= now() limit ${limit})
-        returning 1)
-      select count(*)::int as n from gone`);
+          select org_id, idempotency_key from ${usageRecords} where expires_at <= now() limit ${limit})`);
   }
 
   /** Idempotency keys past their expiry, unless a request still holds one (in progress, locked). */
   deleteExpiredIdempotencyKeys(limit: number): Promise<number> {
-    return this.count(sql`
-      with gone as (
+    return this.deleted(sql`
         delete from ${idempotencyKeys} where (user_id, org_id, key) in (
           select user_id, org_id, key from ${idempotencyKeys}
-          where expires_at <= now() and (state = 'completed' or locked_until <= now()) limit ${limit})
-        returning 1)
-      select count(*)::int as n from gone`);
+          where expires_at <= now() and (state = 'completed' or locked_until <= now()) limit ${limit})`);
   }
 
   /**
@@ -45,32 +39,30 @@ export class RetentionRepository {
    * scheduled or retrying is kept, and so is its event.
    */
   deleteFinishedDeliveries(days: number, limit: number): Promise<number> {
-    return this.count(sql`
-      with gone as (
+    return this.deleted(sql`
         delete from ${notificationDeliveries} where id in (
           select id from ${notificationDeliveries}
           where created_at < now() - make_interval(days => ${days}::int)
             and status in ('succeeded', 'given_up', 'cancelled')
-          limit ${limit})
-        returning 1)
-      select count(*)::int as n from gone`);
+          limit ${limit})`);
   }
 
   /** Events older than `days` with no delivery left. */
   deleteOldEvents(days: number, limit: number): Promise<number> {
-    return this.count(sql`
-      with gone as (
+    return this.deleted(sql`
         delete from ${notificationEvents} where id in (
           select e.id from ${notificationEvents} e
           where e.created_at < now() - make_interval(days => ${days}::int)
             and not exists (select 1 from ${notificationDeliveries} d where d.event_id = e.id)
-          limit ${limit})
-        returning 1)
-      select count(*)::int as n from gone`);
+          limit ${limit})`);
   }
 
-  private async count(statement: ReturnType<typeof sql>): Promise<number> {
-    const [row] = await rows<{ n: number }>(this.db, statement);
+  /** Runs a DELETE and answers how many rows it removed. */
+  private async deleted(statement: SQL): Promise<number> {
+    const [row] = await rows<{ n: number }>(
+      this.db,
+      sql`with gone as (${statement} returning 1) select count(*)::int as n from gone`,
+    );
     return Number(row.n);
   }
 }
