@@ -75,9 +75,12 @@ export class UsageService {
       orgId,
       request.items.map((item) => debitOf(item.idempotency_key, item, false)),
     );
-    if (outcomes.some((outcome) => outcome.kind === 'expired')) throw deadlinePassed();
-    const failed = outcomes.filter((outcome) => outcome.kind === 'failed');
-    if (failed.length === outcomes.length) throw failed[0].error;
+    // A batch split over two groups may see its deadline pass between them: the items decided
+    // before it stand, and those after are answered `failed` like any other undecided item.
+    if (outcomes.every((outcome) => outcome.kind === 'expired' || outcome.kind === 'failed')) {
+      const failed = outcomes.find((outcome) => outcome.kind === 'failed');
+      throw failed ? failed.error : deadlinePassed();
+    }
     return { results: outcomes.map((outcome, i) => resultOf(request.items[i], outcome)) };
   }
 }
