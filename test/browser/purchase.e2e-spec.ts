@@ -90,6 +90,7 @@ describe('purchase in a browser', () => {
       balance: 0,
       available_balance: 0,
       held: 0,
+      expiring: null,
       is_low_balance: true,
       auto_refill_enabled: false,
     });
@@ -121,6 +122,7 @@ describe('purchase in a browser', () => {
       balance: 2000,
       available_balance: 2000,
       held: 0,
+      expiring: null,
       is_low_balance: false,
       auto_refill_enabled: false,
     });

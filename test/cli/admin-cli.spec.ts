@@ -203,7 +203,14 @@ describe('admin CLI', () => {
       expires_at: null,
     });
     expect(keys).toEqual([expect.objectContaining({ prefix: key.prefix, name: 'deploy' })]);
-    expect(grant).toEqual({ org: 'globex', amount: 40, applied: true, balance: 40, ref: 'T-1' });
+    expect(grant).toEqual({
+      org: 'globex',
+      amount: 40,
+      applied: true,
+      balance: 40,
+      ref: 'T-1',
+      grant_id: expect.any(String),
+    });
     expect(credits).toMatchObject({ org: 'globex', balance: 40, entries: [{ amount: 40, description: 'Trial' }] });
 
     // Errors stay on stderr with the usual exit codes; stdout stays empty.

@@ -3,7 +3,7 @@
  * TEST_DATABASE_URL is set. Every org-scoped method is also checked across two orgs.
  */
 import { randomUUID } from 'node:crypto';
-import { LedgerRepository, NewLedgerEntry } from '@credits/billing';
+import { LedgerRepository, NewGrant, NewLedgerEntry } from '@credits/billing';
 import { type Db, organizations } from '@credits/database';
 import { openTestDatabase } from '../support/database';
 
@@ -33,7 +33,17 @@ describe('LedgerRepository', () => {
     sourceRef: `test:${randomUUID()}`,
     ...extra,
   });
-  const credit = (orgId: string, e: NewLedgerEntry) => db.transaction((tx) => ledger.in(tx).credit(orgId, e));
+  const paidGrant: NewGrant = {
+    category: 'paid',
+    source: 'purchase',
+    priority: 50,
+    effectiveAt: null,
+    expiry: null,
+    description: null,
+    metadata: null,
+  };
+  const credit = (orgId: string, e: NewLedgerEntry) =>
+    db.transaction((tx) => ledger.in(tx).credit(orgId, e, paidGrant));
   const debit = (orgId: string, e: NewLedgerEntry) =>
     db.transaction(async (tx) => {
       await ledger.in(tx).lockBalance(orgId);
@@ -107,7 +117,7 @@ describe('LedgerRepository', () => {
       expect(await ledger.entries(orgB, { limit: 10 })).toEqual([]);
       expect(await ledger.entries(orgB, { limit: 10, beforeSeq: aEntries[0].seq + 1 })).toEqual([]);
       expect(await ledger.entries(orgB, { limit: 10, types: ['purchase', 'usage'] })).toEqual([]);
-      expect(await db.transaction((tx) => ledger.in(tx).lockBalance(orgB))).toBe(0);
+      expect(await db.transaction((tx) => ledger.in(tx).lockBalance(orgB))).toEqual({ balance: 0, settleDue: false });
       expect(await db.transaction((tx) => ledger.in(tx).balance(orgB))).toBe(0);
     });
 

@@ -24,6 +24,7 @@ const TABLES = [
   'auto_refills',
   'checkout_sessions',
   'credit_balances',
+  'credit_grants',
   'credit_holds',
   'credit_ledger',
   'idempotency_keys',

@@ -124,6 +124,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/org/{org}/credits/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List credit grants
+         * @description The organization's credit grants (purchases, auto-refills, operator grants), newest first, cursor-paginated, each with what is left of it, when it expires and its status.
+         */
+        get: operations["list_credit_grants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/org/{org}/credits/usage": {
         parameters: {
             query?: never;
@@ -501,7 +521,7 @@ export interface components {
              */
             balance: number;
             /**
-             * @description Credits that can be spent now: `balance` minus active holds
+             * @description Credits that can be spent now: the remaining credits of grants in effect (not voided, past `effective_at`, before `expires_at`) less what active holds reserve
              * @example 2000
              */
             available_balance: number;
@@ -510,6 +530,19 @@ export interface components {
              * @example 500
              */
             held: number;
+            /** @description The soonest grant expiry within the notice period (`EXPIRY_NOTICE_DAYS`, default 30): the credits left of the grants expiring then, and when; null when none expires that soon */
+            expiring?: {
+                /**
+                 * @description Credits left of the grants expiring at `expires_at`
+                 * @example 500
+                 */
+                amount: number;
+                /**
+                 * Format: date-time
+                 * @description When they expire (ISO 8601)
+                 */
+                expires_at: string;
+            } | null;
             /**
              * @description Whether the balance is below the low-balance threshold
              * @example false
@@ -543,7 +576,7 @@ export interface components {
              * @example purchase
              * @enum {string}
              */
-            transaction_type: "purchase" | "refund" | "usage" | "admin_adjustment" | "auto_refill";
+            transaction_type: "purchase" | "refund" | "usage" | "admin_adjustment" | "auto_refill" | "expiration" | "void";
             /**
              * @description Human-readable description
              * @example Purchase of 1 credit bundle (1000 credits)
@@ -571,6 +604,92 @@ export interface components {
             data: components["schemas"]["CreditTransaction"][];
             /**
              * @description Whether more entries follow
+             * @example false
+             */
+            has_more: boolean;
+            /** @description Pass as `cursor` to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        /** @description Credits as they came in: a purchase, an auto-refill or an operator grant. Debits and holds draw from grants in effect by `priority`, then the soonest `expires_at` (never-expiring last), then promotional before paid, then the oldest. */
+        CreditGrant: {
+            /**
+             * Format: uuid
+             * @description Grant id
+             */
+            id: string;
+            /**
+             * @description Credits granted
+             * @example 500
+             */
+            amount: number;
+            /**
+             * @description Credits left of it, what active holds reserve included; 0 once spent, expired or voided
+             * @example 320
+             */
+            remaining: number;
+            /**
+             * @description `paid` (money came in) or `promotional` (a gift)
+             * @example promotional
+             * @enum {string}
+             */
+            category: "paid" | "promotional";
+            /**
+             * @description Where it came from
+             * @example admin
+             * @enum {string}
+             */
+            source: "purchase" | "auto_refill" | "admin" | "migration";
+            /**
+             * @description 0-100; lower is spent first
+             * @example 10
+             */
+            priority: number;
+            /**
+             * @description `active`, `expired`, `depleted` or `voided`
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "expired" | "depleted" | "voided";
+            /**
+             * Format: date-time
+             * @description Spendable from (ISO 8601)
+             */
+            effective_at: string;
+            /**
+             * Format: date-time
+             * @description Spendable until (ISO 8601); null: never expires
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it was voided (ISO 8601)
+             */
+            voided_at: string | null;
+            /**
+             * @description Why it was granted
+             * @example Sign-up bonus
+             */
+            description: string | null;
+            /** @description Labels given with it */
+            metadata: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Format: uuid
+             * @description The ledger entry that brought it in
+             */
+            transaction_id: string | null;
+            /**
+             * Format: date-time
+             * @description When it was made (ISO 8601)
+             */
+            created_at: string;
+        };
+        /** @description A page of grants, newest first. */
+        CreditGrantPage: {
+            data: components["schemas"]["CreditGrant"][];
+            /**
+             * @description Whether more grants follow
              * @example false
              */
             has_more: boolean;
@@ -628,7 +747,7 @@ export interface components {
                  * @description Always `usage` here
                  * @enum {string}
                  */
-                transaction_type: "purchase" | "refund" | "usage" | "admin_adjustment" | "auto_refill";
+                transaction_type: "purchase" | "refund" | "usage" | "admin_adjustment" | "auto_refill" | "expiration" | "void";
                 /**
                  * @description Human-readable description
                  * @example Sandbox minutes
@@ -1533,7 +1652,7 @@ export interface operations {
                 /** @description Opaque cursor from the previous page's `next_cursor` */
                 cursor?: string;
                 /** @description Only these transaction types (repeat the parameter for several) */
-                transaction_type?: ("purchase" | "refund" | "usage" | "admin_adjustment" | "auto_refill")[];
+                transaction_type?: ("purchase" | "refund" | "usage" | "admin_adjustment" | "auto_refill" | "expiration" | "void")[];
             };
             header?: {
                 /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
@@ -1554,6 +1673,147 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreditTransactionPage"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Authentication failed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Access forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request URI is too long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Upgrade required */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["APIErrorPayload"];
+                };
+            };
+        };
+    };
+    list_credit_grants: {
+        parameters: {
+            query?: {
+                /** @description Page size */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor` */
+                cursor?: string;
+                /** @description Only grants in these statuses (repeat the parameter for several): `active` (credits left, not expired or voided; including one not yet in effect), `expired`, `depleted` (spent), `voided` */
+                status?: ("active" | "expired" | "depleted" | "voided")[];
+            };
+            header?: {
+                /** @description The calling client's version (semver, e.g. `1.4.0`). Below the server's minimum: 426 `upgrade_required_error` naming it; not a version: 400. Omit it when the caller is not a versioned client. */
+                "X-Client-Version"?: string;
+            };
+            path: {
+                /** @description Organization slug */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditGrantPage"];
                 };
             };
             /** @description Invalid request */

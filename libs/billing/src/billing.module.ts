@@ -11,6 +11,9 @@ import { CreditsController } from './credits/credits.controller';
 import { BalanceRepository } from './credits/balance.repository';
 import { CreditsService } from './credits/credits.service';
 import { FulfilmentModule } from './fulfilment/fulfilment.module';
+import { GrantExpirySchedule } from './grants/grant-expiry.job';
+import { GrantsController } from './grants/grants.controller';
+import { GrantsService } from './grants/grants.service';
 import { HoldExpirySchedule } from './holds/hold-expiry.job';
 import { HoldsController } from './holds/holds.controller';
 import { HoldsRepository } from './holds/holds.repository';
@@ -34,6 +37,7 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     CheckoutController,
     CheckoutStatusController,
     CreditsController,
+    GrantsController,
     UsageController,
     AutoRefillController,
     HoldsController,
@@ -56,6 +60,8 @@ import { StripeWebhookService } from './webhook/stripe-webhook.service';
     HoldsRepository,
     HoldsService,
     HoldExpirySchedule,
+    GrantsService,
+    GrantExpirySchedule,
     RetentionRepository,
     RetentionSchedule,
   ],

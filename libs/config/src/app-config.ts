@@ -107,7 +107,17 @@ export interface AppConfig {
     allowedRedirectHosts: string[];
     requireHttpsRedirects: boolean;
   };
-  credits: { lowBalanceThreshold: number };
+  credits: {
+    lowBalanceThreshold: number;
+    /** The lifetime of a purchase's or refill's grant, seconds (`PURCHASED_CREDITS_EXPIRE_AFTER`); null: never. */
+    purchasedExpireAfterSeconds: number | null;
+    /** How long before a grant expires `credits.expiring` is sent and `GET /credits` shows it. */
+    expiryNoticeDays: number;
+  };
+  /** The job that writes expired grants off within a minute and sends expiry notices. */
+  grants: {
+    expirySweepEnabled: boolean;
+  };
   notifications: {
     /** AES-256 key that encrypts endpoints' signing secrets at rest. */
     encryptionKey: Buffer;
@@ -315,7 +325,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
       allowedRedirectHosts,
       requireHttpsRedirects: isProduction,
     },
-    credits: { lowBalanceThreshold: read.int('LOW_BALANCE_THRESHOLD', 1000, { min: 0 }) },
+    credits: {
+      lowBalanceThreshold: read.int('LOW_BALANCE_THRESHOLD', 1000, { min: 0 }),
+      purchasedExpireAfterSeconds: read.durationSeconds('PURCHASED_CREDITS_EXPIRE_AFTER') ?? null,
+      expiryNoticeDays: read.int('EXPIRY_NOTICE_DAYS', 30, { min: 1, max: 365 }),
+    },
+    grants: {
+      // Off in tests unless asked for, like the other sweeps: an expired grant stops being
+      // spendable at its expires_at, and any write to the org settles it first.
+      expirySweepEnabled: read.bool('GRANT_EXPIRY_ENABLED', nodeEnv !== 'test'),
+    },
     notifications: {
       // Outside production a fixed key: development databases hold only test endpoints.
       encryptionKey: createHash('sha256')

@@ -37,6 +37,17 @@ export class EnvReader {
     return Number(value);
   }
 
+  /** `365d`, `12h`, `90m` or `3600s`, in seconds; unset (or `never`): undefined. */
+  durationSeconds(name: string): number | undefined {
+    const value = this.raw(name);
+    if (value === undefined || value === 'never') return undefined;
+    const match = /^(\d{1,9})([smhd])$/.exec(value);
+    if (!match || Number(match[1]) === 0) {
+      return this.fail(name, 'a duration such as 365d, 12h, 90m or 3600s (or never)', value, undefined);
+    }
+    return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  }
+
   bool(name: string, fallback: boolean): boolean {
     const value = this.raw(name)?.toLowerCase();
     if (value === undefined) return fallback;

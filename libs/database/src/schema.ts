@@ -151,7 +151,15 @@ export const checkoutSessions = pgTable(
   ],
 );
 
-export const TRANSACTION_TYPES = ['purchase', 'refund', 'usage', 'admin_adjustment', 'auto_refill'] as const;
+export const TRANSACTION_TYPES = [
+  'purchase',
+  'refund',
+  'usage',
+  'admin_adjustment',
+  'auto_refill',
+  'expiration',
+  'void',
+] as const;
 export type TransactionType = (typeof TRANSACTION_TYPES)[number];
 
 /** Append-only. An org's balance is always the sum of its entries. */
@@ -174,9 +182,15 @@ export const creditLedger = pgTable(
     /** The Stripe charge's receipt, on purchase and auto-refill entries. */
     receiptUrl: text('receipt_url'),
     /**
+     * The grants a debit took its credits from, in drawdown order (`[{grant_id, amount}]`);
+     * null on a credit, whose grant names the entry instead.
+     */
+    draws: jsonb('draws').$type<GrantDraw[]>(),
+    /**
      * What caused the entry, unique: `purchase:<cs_id>`, `refund:<ch_id>:<cumulative amount
      * refunded>`, `admin:<uuid>`, `usage:<usage record id>`, `hold:<hold id>`,
-     * `auto_refill:<payment intent id>`.
+     * `auto_refill:<payment intent id>`, `expiration:<grant id>[:<hold id>]`,
+     * `void:<grant id>[:<hold id>]`.
      * A second grant for the same source fails here, inside the transaction.
      */
     sourceRef: text('source_ref').notNull().unique(),
@@ -186,7 +200,7 @@ export const creditLedger = pgTable(
     index('credit_ledger_org_seq_idx').on(t.orgId, t.seq),
     check(
       'credit_ledger_type_check',
-      sql`${t.transactionType} in ('purchase', 'refund', 'usage', 'admin_adjustment', 'auto_refill')`,
+      sql`${t.transactionType} in ('purchase', 'refund', 'usage', 'admin_adjustment', 'auto_refill', 'expiration', 'void')`,
     ),
     check('credit_ledger_balance_check', sql`${t.balanceAfter} >= 0`),
   ],
@@ -199,9 +213,79 @@ export const creditBalances = pgTable(
       .primaryKey()
       .references(() => organizations.id),
     balance: bigint('balance', { mode: 'number' }).notNull().default(0),
+    /**
+     * No later than the first moment something of the org's grants must be written off: the
+     * soonest expiry of a grant not yet settled, or of a hold keeping credits of a settled one.
+     * Every writer that finds it past settles the org first (under this row's lock), so an
+     * expiration is always written before any later entry. Early is harmless; null: nothing due.
+     */
+    nextExpiryAt: timestamp('next_expiry_at', { withTimezone: true }),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [check('credit_balances_nonnegative', sql`${t.balance} >= 0`)],
+);
+
+export const GRANT_CATEGORIES = ['paid', 'promotional'] as const;
+export type GrantCategory = (typeof GRANT_CATEGORIES)[number];
+export const GRANT_SOURCES = ['purchase', 'auto_refill', 'admin', 'migration'] as const;
+export type GrantSource = (typeof GRANT_SOURCES)[number];
+
+/** Credits a debit or a hold took from one grant. */
+export interface GrantDraw {
+  grant_id: string;
+  amount: number;
+}
+
+/**
+ * Every credit enters as a grant; debits draw from grants in drawdown order. `remaining`
+ * includes what holds keep, and what expired but is not yet written off: Σ remaining over
+ * an org's grants = its balance. A grant is made in the statement that writes its credit
+ * entry, and `source_ref` (that entry's) is unique: a cause grants at most once.
+ */
+export const creditGrants = pgTable(
+  'credit_grants',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    remaining: bigint('remaining', { mode: 'number' }).notNull(),
+    category: text('category').$type<GrantCategory>().notNull(),
+    source: text('source').$type<GrantSource>().notNull(),
+    sourceRef: text('source_ref').notNull().unique(),
+    /** The credit entry that brought it in (null: the migration's opening grant). */
+    ledgerEntryId: uuid('ledger_entry_id'),
+    priority: integer('priority').notNull().default(50),
+    effectiveAt: timestamp('effective_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    voidedAt: timestamp('voided_at', { withTimezone: true }),
+    /**
+     * When its expiry or void was written off: from then on, only what holds kept is left, and
+     * it is written off as those holds give it back.
+     */
+    settledAt: timestamp('settled_at', { withTimezone: true }),
+    /** When `credits.expiring` was sent for it (once per grant). */
+    expiryNoticeAt: timestamp('expiry_notice_at', { withTimezone: true }),
+    description: text('description'),
+    metadata: jsonb('metadata').$type<Record<string, string>>(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('credit_grants_org_idx').on(t.orgId, t.createdAt),
+    index('credit_grants_live_idx')
+      .on(t.orgId)
+      .where(sql`${t.remaining} > 0 and ${t.settledAt} is null`),
+    index('credit_grants_expiry_idx')
+      .on(t.expiresAt)
+      .where(sql`${t.settledAt} is null and ${t.expiresAt} is not null`),
+    check('credit_grants_amount_check', sql`${t.amount} > 0`),
+    check('credit_grants_remaining_check', sql`${t.remaining} >= 0 and ${t.remaining} <= ${t.amount}`),
+    check('credit_grants_priority_check', sql`${t.priority} between 0 and 100`),
+    check('credit_grants_category_check', sql`${t.category} in ('paid', 'promotional')`),
+    check('credit_grants_source_check', sql`${t.source} in ('purchase', 'auto_refill', 'admin', 'migration')`),
+    check('credit_grants_window_check', sql`${t.expiresAt} is null or ${t.expiresAt} > ${t.effectiveAt}`),
+  ],
 );
 
 /** Every Stripe event id seen, and what became of it (an operator's audit trail). */
@@ -287,6 +371,11 @@ export const creditHolds = pgTable(
     metadata: jsonb('metadata').$type<Record<string, string>>(),
     /** The capture's `usage` entry. */
     ledgerEntryId: uuid('ledger_entry_id'),
+    /**
+     * The grants it drew from when made, in drawdown order: its credits belong to it until
+     * it ends (a capture spends them in this order; the rest goes back).
+     */
+    draws: jsonb('draws').$type<GrantDraw[]>().notNull().default([]),
     createdAt: createdAt(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     capturedAt: timestamp('captured_at', { withTimezone: true }),
@@ -377,6 +466,8 @@ export const NOTIFICATION_EVENT_TYPES = [
   'credits.refunded',
   'credits.low_balance',
   'credits.depleted',
+  'credits.expiring',
+  'credits.expired',
   'auto_refill.succeeded',
   'auto_refill.failed',
 ] as const;

@@ -63,3 +63,25 @@ export class CursorCodec<P> {
     };
   }
 }
+
+/** Where a listing ordered by creation time resumes: after the row created at `micros` (µs since the epoch) with this id. */
+export interface CreatedPosition {
+  micros: string;
+  id: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The cursor of a listing newest first by creation time, the id breaking ties (holds, grants). */
+export function createdCursor(field: string): CursorCodec<CreatedPosition> {
+  return new CursorCodec<CreatedPosition>(
+    field,
+    (value): value is CreatedPosition =>
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as CreatedPosition).micros === 'string' &&
+      /^\d{1,18}$/.test((value as CreatedPosition).micros) &&
+      typeof (value as CreatedPosition).id === 'string' &&
+      UUID.test((value as CreatedPosition).id),
+  );
+}

@@ -1,1 +1,8 @@
-export { CursorCodec, PageSizeQuery, toInteger, type CursorPage } from './cursor-page';
+export {
+  createdCursor,
+  CursorCodec,
+  PageSizeQuery,
+  toInteger,
+  type CreatedPosition,
+  type CursorPage,
+} from './cursor-page';

@@ -33,7 +33,7 @@ describe('CLI: credits grant / credits show', () => {
     const res = await cli('credits', 'grant', 'acme', '500', '--reason', 'Welcome credits');
     expect(res.code).toBe(0);
     expect(res.out).toEqual(['500']);
-    expect(res.err).toContain('acme: +500 credits; balance 500');
+    expect(res.err).toMatch(/acme: \+500 credits \(grant [0-9a-f-]{36}\); balance 500/);
   });
 
   pgOnly('a negative grant removes credits', async () => {
@@ -123,6 +123,7 @@ describe('CLI: credits grant / credits show', () => {
       applied: true,
       balance: 400,
       ref: 'SCRIPT-1',
+      grant_id: expect.any(String),
     });
     const replay = await cli('credits', 'grant', 'acme', '50', '--reason', 'Scripted', '--ref', 'SCRIPT-1', '--json');
     expect(JSON.parse(replay.out.join('\n'))).toMatchObject({ applied: false, balance: 400 });

@@ -70,6 +70,7 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
         balance: total(),
         available_balance: total(),
         held: 0,
+        expiring: null,
         is_low_balance: total() < THRESHOLD,
         auto_refill_enabled: false,
       });
@@ -87,6 +88,7 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
         balance: 0,
         available_balance: 0,
         held: 0,
+        expiring: null,
         is_low_balance: true,
         auto_refill_enabled: false,
       });
@@ -101,6 +103,7 @@ describe('GET /api/v1/org/{org}/credits and /credits/transactions', () => {
         balance: 0,
         available_balance: 0,
         held: 0,
+        expiring: null,
         is_low_balance: true,
         auto_refill_enabled: false,
       });

@@ -113,4 +113,42 @@ export async function expectLedgerConsistent(db: Db): Promise<void> {
     ) t where balance_after <> running or balance_after < 0`,
   );
   expect(broken).toEqual([]);
+  await expectGrantsConsistent(db);
+}
+
+/**
+ * The grants' invariants (DESIGN §1.4): Σ remaining over an org's grants (held parts and
+ * expired-but-unwritten parts included) = its balance; every debit's draws add up to it; and
+ * no entry spends a grant outside its window or after its void (a hold's capture spends what
+ * the hold drew inside the window, so it may come after).
+ */
+export async function expectGrantsConsistent(db: Db): Promise<void> {
+  const unbalanced = await rows(
+    db,
+    sql`
+    select o.id, coalesce(b.balance, 0) as balance, coalesce(g.total, 0) as granted
+    from organizations o
+    left join credit_balances b on b.org_id = o.id
+    left join (select org_id, sum(remaining) as total from credit_grants group by org_id) g on g.org_id = o.id
+    where coalesce(b.balance, 0) <> coalesce(g.total, 0)`,
+  );
+  expect(unbalanced).toEqual([]);
+  const undrawn = await rows(
+    db,
+    sql`
+    select l.seq, l.amount, l.draws from credit_ledger l
+    where l.amount < 0 and -l.amount <> coalesce((select sum((d->>'amount')::bigint) from jsonb_array_elements(l.draws) d), 0)`,
+  );
+  expect(undrawn).toEqual([]);
+  const outside = await rows(
+    db,
+    sql`
+    select l.seq, l.transaction_type, l.source_ref, g.id as grant_id from credit_ledger l
+    cross join jsonb_array_elements(l.draws) d
+    join credit_grants g on g.id = (d->>'grant_id')::uuid
+    where l.amount < 0 and l.transaction_type not in ('expiration', 'void') and not starts_with(l.source_ref, 'hold:')
+      and (l.created_at < g.effective_at or l.created_at >= g.expires_at or l.created_at >= g.voided_at
+           or g.org_id <> l.org_id)`,
+  );
+  expect(outside).toEqual([]);
 }

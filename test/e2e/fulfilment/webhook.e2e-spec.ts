@@ -496,7 +496,7 @@ describe('POST /api/v1/stripe/webhook', () => {
       expect(await refundsOf(sessionId)).toEqual([-500]);
       expect(await balanceOf(slug)).toBe(0);
       expect(
-        s.logs.some((line) => line.includes('refund exceeds the remaining balance') && line.includes(sessionId)),
+        s.logs.some((line) => line.includes('refund exceeds the spendable balance') && line.includes(sessionId)),
       ).toBe(true);
     });
 

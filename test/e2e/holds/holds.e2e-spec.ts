@@ -122,7 +122,7 @@ describe('credit holds', () => {
   it('an operator’s negative adjustment cannot take credits a hold reserved', async () => {
     await hold(800);
     // 1000 in the balance, 200 available: removing 500 would leave the hold uncovered.
-    await expect(grant(orgId, -500)).rejects.toMatchObject({ balance: 1000, held: 800, amount: -500 });
+    await expect(grant(orgId, -500)).rejects.toMatchObject({ balance: 1000, available: 200, amount: -500 });
     expect(await balance()).toBe(1000);
     expect((await grant(orgId, -200)).balance).toBe(800);
     expect(await available()).toBe(0);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { creditHolds, creditLedger, notificationEvents, usageRecords } from '@credits/database';
+import { creditGrants, creditHolds, creditLedger, notificationEvents, usageRecords } from '@credits/database';
 import { bearer } from '../../support/auth';
 import { startTestApp, TestApp } from '../../support/test-app';
 import { expectLedgerConsistent } from '../fulfilment/helpers';
@@ -219,19 +219,23 @@ describe('POST /api/v1/org/{org}/credits/usage', () => {
   it('counts active, unexpired holds: GET /credits reports held and available_balance, and debits stop there', async () => {
     const org = await newOrg(1000);
     const inAnHour = new Date(Date.now() + 3_600_000);
+    // Each hold drew from the org's one grant.
+    const [{ id: grantId }] = await t.db.select().from(creditGrants).where(eq(creditGrants.orgId, org.id));
+    const drew = (amount: number) => ({ amount, draws: [{ grant_id: grantId, amount }] });
     await t.db.insert(creditHolds).values([
-      { orgId: org.id, amount: 300, status: 'active', expiresAt: inAnHour },
-      { orgId: org.id, amount: 100, status: 'active', expiresAt: inAnHour },
+      { orgId: org.id, ...drew(300), status: 'active', expiresAt: inAnHour },
+      { orgId: org.id, ...drew(100), status: 'active', expiresAt: inAnHour },
       // Expired by time though no sweeper marked it, released, captured: none counts.
-      { orgId: org.id, amount: 50, status: 'active', expiresAt: new Date(Date.now() - 1000) },
-      { orgId: org.id, amount: 70, status: 'released', expiresAt: inAnHour },
-      { orgId: org.id, amount: 80, status: 'captured', capturedAmount: 80, expiresAt: inAnHour },
+      { orgId: org.id, ...drew(50), status: 'active', expiresAt: new Date(Date.now() - 1000) },
+      { orgId: org.id, ...drew(70), status: 'released', expiresAt: inAnHour },
+      { orgId: org.id, ...drew(80), status: 'captured', capturedAmount: 80, expiresAt: inAnHour },
     ]);
     const before = await credits(t, org.key, org.slug);
     expect(before.body).toEqual({
       balance: 1000,
       available_balance: 600,
       held: 400,
+      expiring: null,
       is_low_balance: false,
       auto_refill_enabled: false,
     });

@@ -274,8 +274,10 @@ export class AutoRefillPayments implements OnModuleInit {
       throw new PermanentFailure(
         `refund for charge ${charge.id} of ${paymentIntent}, which did not pay refill ${refill.id} (${refill.stripePaymentIntentId})`,
       );
-    // The balance before the refill's row changes, in the order `grant` takes them.
-    const balance = await this.ledger.lockBalance(tx, refill.orgId);
+    // The balance before the refill's row changes, in the order `grant` takes them. A refund
+    // takes what is spendable (never what a hold reserved), its own grant's first.
+    await this.ledger.lockBalance(tx, refill.orgId);
+    const balance = (await this.ledger.spendable(tx, refill.orgId)).available;
     // Refunds settled before refills kept count left only their ledger entries, what they debited.
     const settled = Math.max(
       refill.refundSettledCredits,
@@ -294,7 +296,7 @@ export class AutoRefillPayments implements OnModuleInit {
     const { debit, forgiven } = debitWithinBalance(due, balance);
     if (forgiven > 0)
       this.logger.warn({
-        msg: 'refund exceeds the remaining balance; forgiving the rest',
+        msg: 'refund exceeds the spendable balance; forgiving the rest',
         auto_refill_id: refill.id,
         owed: due,
         balance,
@@ -307,6 +309,7 @@ export class AutoRefillPayments implements OnModuleInit {
       transactionType: 'refund',
       description: `Refund of ${charge.amount_refunded} of ${paid} ${refill.currency.toUpperCase()} (auto-refill charge ${charge.id})`,
       sourceRef: `refund:${charge.id}:${charge.amount_refunded}`,
+      drawFirstFrom: `auto_refill:${paymentIntent}`,
     });
   }
 

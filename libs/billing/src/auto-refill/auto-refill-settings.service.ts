@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Db, InjectDb } from '@credits/database';
 import { ValidationError } from '@credits/errors';
-import { LedgerRepository } from '../ledger/ledger.repository';
+import { GrantBook } from '../grants/drawdown';
+import { GrantsRepository } from '../grants/grants.repository';
 import { AutoRefillSettingsRequest, AutoRefillSettingsResponse, DEFAULT_MONTHLY_LIMIT } from './auto-refill.dto';
 import { AutoRefillRepository, AutoRefillSettingsRow } from './auto-refill.repository';
 import { AutoRefillTrigger } from './auto-refill.trigger';
@@ -12,7 +13,7 @@ export class AutoRefillSettingsService {
   constructor(
     @InjectDb() private readonly db: Db,
     private readonly refills: AutoRefillRepository,
-    private readonly ledger: LedgerRepository,
+    private readonly grants: GrantsRepository,
     private readonly trigger: AutoRefillTrigger,
   ) {}
 
@@ -52,8 +53,7 @@ export class AutoRefillSettingsService {
         request.enabled,
       );
       if (chosen.enabled) {
-        const ledger = this.ledger.in(tx);
-        const available = (await ledger.balance(orgId)) - (await ledger.heldCredits(orgId));
+        const { available } = new GrantBook(await this.grants.in(tx).spendable(orgId));
         await this.trigger.startIfDue(tx, orgId, available);
       }
       return chosen;

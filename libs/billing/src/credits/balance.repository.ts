@@ -1,12 +1,26 @@
 import { Injectable } from '@nestjs/common';
 import { eq, sql } from 'drizzle-orm';
-import { autoRefillSettings, creditBalances, creditHolds, Db, InjectDb, organizations } from '@credits/database';
+import { type AppConfig, InjectConfig } from '@credits/config';
+import {
+  autoRefillSettings,
+  creditBalances,
+  creditGrants,
+  creditHolds,
+  Db,
+  InjectDb,
+  organizations,
+} from '@credits/database';
+import { spendableGrants } from '../grants/grants.repository';
 
 /** What `GET …/credits` shows of an org, read in one statement. */
 export interface BalanceSummary {
   balance: number;
   /** Σ active holds not yet past their `expires_at`, swept or not. */
   held: number;
+  /** Σ spendable of the grants in effect (what holds keep of them excluded). */
+  available: number;
+  /** The soonest expiry within the notice period, and what of the grants expiring then is left. */
+  expiring: { amount: number; expiresAt: Date } | null;
   autoRefillEnabled: boolean;
 }
 
@@ -18,7 +32,7 @@ export interface BalanceSummary {
 export class BalanceRepository {
   private readonly summary;
 
-  constructor(@InjectDb() db: Db) {
+  constructor(@InjectDb() db: Db, @InjectConfig() config: AppConfig) {
     // Each subquery names the org itself: Drizzle writes a single-table select's columns
     // unqualified, so a correlated `org_id = id` would read the inner table's own id.
     const orgId = sql`${sql.placeholder('orgId')}::uuid`;
@@ -27,6 +41,15 @@ export class BalanceRepository {
         balance: sql<string>`coalesce((select ${creditBalances.balance} from ${creditBalances} where ${creditBalances.orgId} = ${orgId}), 0)`,
         held: sql<string>`(select coalesce(sum(${creditHolds.amount}), 0) from ${creditHolds}
           where ${creditHolds.orgId} = ${orgId} and ${creditHolds.status} = 'active' and ${creditHolds.expiresAt} > now())`,
+        available: sql<string>`(select coalesce(sum(s.available), 0) from (${spendableGrants(orgId)}) s)`,
+        // The soonest expiry in the notice period (a grant not yet in effect expires too).
+        expiring: sql<{ amount: number | string; expires_ms: number | string } | null>`(
+          select json_build_object('amount', sum(${creditGrants.remaining}), 'expires_ms', floor(extract(epoch from ${creditGrants.expiresAt}) * 1000))
+          from ${creditGrants}
+          where ${creditGrants.orgId} = ${orgId} and ${creditGrants.settledAt} is null and ${creditGrants.voidedAt} is null
+            and ${creditGrants.remaining} > 0 and ${creditGrants.expiresAt} > now()
+            and ${creditGrants.expiresAt} <= now() + make_interval(days => ${config.credits.expiryNoticeDays})
+          group by ${creditGrants.expiresAt} order by ${creditGrants.expiresAt} limit 1)`,
         autoRefillEnabled: sql<boolean>`coalesce((select ${autoRefillSettings.enabled} from ${autoRefillSettings} where ${autoRefillSettings.orgId} = ${orgId}), false)`,
       })
       .from(organizations)
@@ -39,6 +62,10 @@ export class BalanceRepository {
     return {
       balance: Number(row?.balance ?? 0),
       held: Number(row?.held ?? 0),
+      available: Number(row?.available ?? 0),
+      expiring: row?.expiring
+        ? { amount: Number(row.expiring.amount), expiresAt: new Date(Number(row.expiring.expires_ms)) }
+        : null,
       autoRefillEnabled: row?.autoRefillEnabled ?? false,
     };
   }

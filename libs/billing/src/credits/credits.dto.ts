@@ -7,13 +7,20 @@ import type { LedgerEntry } from '../ledger/ledger.repository';
 
 const toList = ({ value }: { value: unknown }) => (value === undefined || Array.isArray(value) ? value : [value]);
 
+/** Credits that expire soon unless spent. */
+export interface ExpiringCredits {
+  amount: number;
+  expires_at: string;
+}
+
 @ApiSchema({ name: 'CreditBalance', description: "An organization's credit balance." })
 export class CreditBalanceResponse {
   @ApiProperty({ description: 'Credits in the account (the sum of the ledger)', type: 'integer', example: 2500 })
   balance!: number;
 
   @ApiProperty({
-    description: 'Credits that can be spent now: `balance` minus active holds',
+    description:
+      'Credits that can be spent now: the remaining credits of grants in effect (not voided, past `effective_at`, before `expires_at`) less what active holds reserve',
     type: 'integer',
     example: 2000,
   })
@@ -21,6 +28,19 @@ export class CreditBalanceResponse {
 
   @ApiProperty({ description: 'Credits reserved by active, unexpired holds', type: 'integer', example: 500 })
   held!: number;
+
+  @ApiProperty({
+    description:
+      'The soonest grant expiry within the notice period (`EXPIRY_NOTICE_DAYS`, default 30): the credits left of the grants expiring then, and when; null when none expires that soon',
+    type: 'object',
+    nullable: true,
+    required: ['amount', 'expires_at'],
+    properties: {
+      amount: { type: 'integer', description: 'Credits left of the grants expiring at `expires_at`', example: 500 },
+      expires_at: { type: 'string', format: 'date-time', description: 'When they expire (ISO 8601)' },
+    },
+  })
+  expiring!: ExpiringCredits | null;
 
   @ApiProperty({ description: 'Whether the balance is below the low-balance threshold', example: false })
   is_low_balance!: boolean;

@@ -25,11 +25,12 @@ export class CreditsService {
   ) {}
 
   async balance(orgId: string): Promise<CreditBalanceResponse> {
-    const { balance, held, autoRefillEnabled } = await this.balances.summaryOf(orgId);
+    const { balance, held, available, expiring, autoRefillEnabled } = await this.balances.summaryOf(orgId);
     return {
       balance,
-      available_balance: balance - held,
+      available_balance: available,
       held,
+      expiring: expiring && { amount: expiring.amount, expires_at: expiring.expiresAt.toISOString() },
       is_low_balance: balance < this.config.credits.lowBalanceThreshold,
       auto_refill_enabled: autoRefillEnabled,
     };

@@ -6,6 +6,8 @@ import { AutoRefillPayments } from '../auto-refill/auto-refill-payments';
 import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
 import { AutoRefillTrigger } from '../auto-refill/auto-refill.trigger';
 import { CheckoutSessionRepository } from '../checkout/checkout-session.repository';
+import { GrantSettlement } from '../grants/grant-settlement';
+import { GrantsRepository } from '../grants/grants.repository';
 import { AdminAdjustments } from '../ledger/admin-adjustments';
 import { LedgerRepository } from '../ledger/ledger.repository';
 import { LedgerService } from '../ledger/ledger.service';
@@ -26,6 +28,9 @@ const EXPORTED = [
   CheckoutSessionRepository,
   LedgerRepository,
   LedgerService,
+  // Every credit is a grant; every writer settles what of them expired before its own entries.
+  GrantsRepository,
+  GrantSettlement,
   AdminAdjustments,
   OrganizationsRepository,
   FulfilmentService,

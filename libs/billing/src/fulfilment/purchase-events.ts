@@ -114,11 +114,13 @@ export class PurchaseEvents {
     if (due === 0) return;
     // Settled from now on, whether debited below or forgiven because it was already spent.
     await this.sessions.in(tx).update(row.orgId, row.id, { refundSettledCredits: owed });
-    const balance = await this.ledger.lockBalance(tx, row.orgId);
+    // A refund takes what is spendable (never what a hold reserved), its purchase's grant first.
+    await this.ledger.lockBalance(tx, row.orgId);
+    const balance = (await this.ledger.spendable(tx, row.orgId)).available;
     const { debit, forgiven } = debitWithinBalance(due, balance);
     if (forgiven > 0) {
       this.logger.warn({
-        msg: 'refund exceeds the remaining balance; debiting what is left, forgiving the rest',
+        msg: 'refund exceeds the spendable balance; debiting what is left, forgiving the rest',
         checkout_session_id: row.id,
         owed: due,
         balance,
@@ -133,6 +135,7 @@ export class PurchaseEvents {
       description: `Refund of ${charge.amount_refunded} of ${paid} ${(charge.currency ?? row.currency ?? '').toUpperCase()} (charge ${charge.id})`,
       sourceRef: `refund:${charge.id}:${charge.amount_refunded}`,
       checkoutSessionId: row.id,
+      drawFirstFrom: `purchase:${row.id}`,
     });
   }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { and, eq, sql, SQL } from 'drizzle-orm';
-import { creditHolds, Db, DbTransaction, HoldStatus, InjectDb, rows } from '@credits/database';
+import { creditHolds, Db, DbTransaction, GrantDraw, HoldStatus, InjectDb, rows } from '@credits/database';
 
 export type HoldRow = typeof creditHolds.$inferSelect;
 
@@ -38,6 +38,7 @@ const holdColumns = {
   description: creditHolds.description,
   metadata: creditHolds.metadata,
   ledgerEntryId: creditHolds.ledgerEntryId,
+  draws: creditHolds.draws,
   createdAt: creditHolds.createdAt,
   expiresAt: creditHolds.expiresAt,
   capturedAt: creditHolds.capturedAt,
@@ -60,15 +61,6 @@ function statusIs(status: HoldStatus): SQL {
 export class HoldsRepository {
   constructor(@InjectDb() private readonly db: Db) {}
 
-  /** Σ of the org's holds that count now (see `countsAsHeld`). */
-  async held(orgId: string, tx: Db | DbTransaction = this.db): Promise<number> {
-    const [row] = await tx
-      .select({ held: sql<string>`coalesce(sum(${creditHolds.amount}), 0)` })
-      .from(creditHolds)
-      .where(and(eq(creditHolds.orgId, orgId), countsAsHeld));
-    return Number(row.held);
-  }
-
   async insert(
     orgId: string,
     tx: DbTransaction,
@@ -78,6 +70,8 @@ export class HoldsRepository {
       expiresInSeconds: number;
       description?: string;
       metadata?: Record<string, string>;
+      /** The grants it draws from, in drawdown order. */
+      draws: GrantDraw[];
     },
   ): Promise<HoldRow> {
     const [row] = await tx
@@ -88,6 +82,7 @@ export class HoldsRepository {
         amount: hold.amount,
         description: hold.description ?? null,
         metadata: hold.metadata ?? null,
+        draws: hold.draws,
         // The database's clock, as `countsAsHeld` reads it.
         expiresAt: sql`now() + make_interval(secs => ${hold.expiresInSeconds})`,
       })

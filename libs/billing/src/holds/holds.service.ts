@@ -3,9 +3,11 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { OrgContext, Principal } from '@credits/auth';
 import { Db, DbTransaction, InjectDb } from '@credits/database';
 import { ConflictError, InsufficientCreditsError, NotFoundError, ValidationError } from '@credits/errors';
-import { CursorCodec } from '@credits/pagination';
+import { createdCursor } from '@credits/pagination';
 import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { toCreditTransaction } from '../credits/credits.dto';
+import { splitCapture } from '../grants/drawdown';
+import { GrantSettlement } from '../grants/grant-settlement';
 import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
 import { InsufficientBalanceError, LedgerService } from '../ledger/ledger.service';
 import {
@@ -17,7 +19,7 @@ import {
   ListHoldsQuery,
   ReleasedCreditHold,
 } from './holds.dto';
-import { HoldPosition, HoldRow, HoldsRepository } from './holds.repository';
+import { HoldRow, HoldsRepository } from './holds.repository';
 
 /** Far longer than creating a hold takes: only a dead request's claim on its key is taken over. */
 const IDEMPOTENCY_LOCK_MS = 30_000;
@@ -25,16 +27,7 @@ const IDEMPOTENCY_LOCK_MS = 30_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The listing resumes after this hold (its creation time in µs, and its id for ties). */
-const holdCursor = new CursorCodec<HoldPosition>(
-  'h',
-  (value): value is HoldPosition =>
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as HoldPosition).micros === 'string' &&
-    /^\d{1,18}$/.test((value as HoldPosition).micros) &&
-    typeof (value as HoldPosition).id === 'string' &&
-    UUID.test((value as HoldPosition).id),
-);
+const holdCursor = createdCursor('h');
 
 export function toCreditHold(row: HoldRow): CreditHold {
   return {
@@ -54,9 +47,9 @@ export function toCreditHold(row: HoldRow): CreditHold {
 /**
  * Holds: credits reserved now and spent (captured) or given back (released) later.
  *
- * The available balance is `balance − Σ holds that count` (active and before `expires_at`).
- * Whatever lowers it (a hold, a usage debit) first locks the org's balance row, so two of them
- * cannot both see the same credits available. Capturing or releasing one hold locks that
+ * A hold draws from grants when it is made (DESIGN §1.4): what it drew is not spendable while
+ * it counts (active and before `expires_at`). Whatever lowers what is available (a hold, a
+ * usage debit) first locks the org's balance row, so two of them cannot both draw the same credits. Capturing or releasing one hold locks that
  * hold's row, so of two captures exactly one finds it active.
  */
 @Injectable()
@@ -66,6 +59,7 @@ export class HoldsService {
     private readonly holds: HoldsRepository,
     private readonly ledger: LedgerService,
     private readonly idempotency: IdempotencyService,
+    private readonly settlement: GrantSettlement,
     @Optional() @Inject(AFTER_DEBIT) private readonly afterDebit?: AfterDebit,
   ) {}
 
@@ -89,7 +83,7 @@ export class HoldsService {
    */
   private reserve(orgId: string, id: string, request: CreateCreditHoldRequest): Promise<HoldRow> {
     return this.db.transaction(async (tx) => {
-      const balance = await this.ledger.lockBalance(tx, orgId);
+      await this.ledger.lockBalance(tx, orgId);
       // Looked for under the lock: a request that took over a dead one's key sees its hold.
       const made = await this.holds.find(orgId, id, tx);
       if (made) {
@@ -98,11 +92,11 @@ export class HoldsService {
         }
         return made;
       }
-      const available = balance - (await this.holds.held(orgId, tx));
-      if (request.amount > available) {
-        throw new InsufficientCreditsError(
-          `Cannot hold ${request.amount} credits: ${Math.max(available, 0)} available`,
-        );
+      // A hold draws from grants in drawdown order when it is made: what it drew is its own.
+      const grants = await this.ledger.spendable(tx, orgId);
+      const draws = grants.draw(request.amount);
+      if (!draws) {
+        throw new InsufficientCreditsError(`Cannot hold ${request.amount} credits: ${grants.available} available`);
       }
       const hold = await this.holds.insert(orgId, tx, {
         id,
@@ -110,9 +104,10 @@ export class HoldsService {
         expiresInSeconds: request.expires_in,
         description: request.description,
         metadata: request.metadata,
+        draws,
       });
       // A hold lowers what is available like a debit: auto-refill may start now, not at the capture.
-      await this.afterDebit?.afterDebit(tx, orgId, available - request.amount);
+      await this.afterDebit?.afterDebit(tx, orgId, grants.available);
       return hold;
     });
   }
@@ -146,6 +141,8 @@ export class HoldsService {
           },
         ]);
       }
+      // It spends what it drew, in the order drawn, even from a grant expired or voided since
+      // (the hold was made inside the grant's window); the rest goes back to its grants.
       const applied = await this.ledger
         .apply(tx, {
           orgId,
@@ -153,6 +150,7 @@ export class HoldsService {
           transactionType: 'usage',
           description: hold.description ?? `Capture of hold ${hold.id}`,
           sourceRef: `hold:${hold.id}`,
+          draws: splitCapture(hold.draws, amount).spent,
         })
         .catch((error: unknown) => {
           // Only when something outside holds (a refund) took the balance below what was held.
@@ -165,6 +163,7 @@ export class HoldsService {
       // the unique source_ref is the backstop.
       if (!applied.applied || !applied.entryId) throw new ConflictError('This hold was already captured');
       const captured = await this.holds.markCaptured(orgId, tx, hold.id, { amount, ledgerEntryId: applied.entryId });
+      await this.settlement.writeOffGivenBack(tx, orgId);
       const entry = await this.ledger.entry(tx, orgId, applied.entryId);
       return { hold: toCreditHold(captured), transaction: toCreditTransaction(entry!) };
     });
@@ -173,10 +172,15 @@ export class HoldsService {
   /** Releasing a released hold answers it again: a retried release is not an error. */
   async release(orgId: string, id: string): Promise<ReleasedCreditHold> {
     return this.db.transaction(async (tx) => {
+      // The balance row first, as a capture takes it: what goes back to a grant written off
+      // meanwhile is written off in this transaction.
+      await this.ledger.lockBalance(tx, orgId);
       const hold = await this.lockHold(orgId, tx, id);
       if (hold.status === 'released') return { hold: toCreditHold(hold) };
       activeFor('release', hold);
-      return { hold: toCreditHold(await this.holds.markReleased(orgId, tx, hold.id)) };
+      const released = await this.holds.markReleased(orgId, tx, hold.id);
+      await this.settlement.writeOffGivenBack(tx, orgId);
+      return { hold: toCreditHold(released) };
     });
   }
 

@@ -2,10 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { and, desc, eq, inArray, isNull, lt, sql, SQL } from 'drizzle-orm';
 import {
   creditBalances,
-  creditHolds,
+  creditGrants,
   creditLedger,
   Db,
   DbTransaction,
+  GrantCategory,
+  GrantDraw,
+  GrantSource,
   InjectDb,
   rows,
   TransactionType,
@@ -22,6 +25,29 @@ export interface NewLedgerEntry {
   checkoutSessionId?: string | null;
   /** The Stripe charge's receipt (purchases and auto-refills), when known at the time. */
   receiptUrl?: string | null;
+  /** A debit's draws from grants (required: every debit draws from grants). */
+  draws?: GrantDraw[];
+}
+
+/** When a grant's credits stop being spendable: a moment, or a time after the grant. */
+export type GrantExpiry = { at: Date } | { afterSeconds: number } | null;
+
+/** The grant a credit entry makes, in the same statement. */
+export interface NewGrant {
+  category: GrantCategory;
+  source: GrantSource;
+  priority: number;
+  /** null: from now. */
+  effectiveAt: Date | null;
+  expiry: GrantExpiry;
+  description: string | null;
+  metadata: Record<string, string> | null;
+}
+
+/** The org's balance, locked, and whether something of its grants is due to be written off first. */
+export interface LockedBalance {
+  balance: number;
+  settleDue: boolean;
 }
 
 /** An entry written, with the org's balance after it. */
@@ -102,30 +128,17 @@ export class LedgerWriter {
   }
 
   /** The org's balance, its row locked for the rest of the transaction. */
-  async lockBalance(orgId: string): Promise<number> {
+  async lockBalance(orgId: string): Promise<LockedBalance> {
     await this.tx.insert(creditBalances).values({ orgId, balance: 0 }).onConflictDoNothing();
     const [row] = await this.tx
-      .select({ balance: creditBalances.balance })
+      .select({
+        balance: creditBalances.balance,
+        settleDue: sql<boolean>`coalesce(${creditBalances.nextExpiryAt} <= now(), false)`,
+      })
       .from(creditBalances)
       .where(eq(creditBalances.orgId, orgId))
       .for('update');
-    return row.balance;
-  }
-
-  /**
-   * Credits the org's active holds keep from being spent (an expired hold keeps none, swept or
-   * not). `writing`: the source of the entry being written; a hold's capture (`hold:<id>`) is
-   * written before the hold is marked captured, and its credits are then in the entry, no
-   * longer held.
-   */
-  async heldCredits(orgId: string, writing?: string): Promise<number> {
-    const [row] = await rows<{ held: number | string | null }>(
-      this.tx,
-      sql`select coalesce(sum(amount), 0) as held from ${creditHolds}
-          where org_id = ${orgId}::uuid and status = 'active' and expires_at > now()
-            and 'hold:' || id::text <> ${writing ?? ''}::text`,
-    );
-    return Number(row?.held ?? 0);
+    return row;
   }
 
   /** Credits the refunds of one charge have debited so far (their entries' `refund:<charge>:…` sources). */
@@ -149,28 +162,45 @@ export class LedgerWriter {
   }
 
   /**
-   * Adds `entry.amount` (≥ 0) to the balance and writes the entry, in one statement, unless
-   * its source is already in the ledger (then undefined).
+   * Adds `entry.amount` (> 0) to the balance, writes the entry and makes its grant, in one
+   * statement, unless its source is already in the ledger, or the org has something of its
+   * grants to write off first (`next_expiry_at` passed): then nothing is written (undefined)
+   * and the caller settles the org, under the lock this statement took, and tries again.
    */
-  credit(orgId: string, entry: NewLedgerEntry): Promise<WrittenEntry | undefined> {
+  credit(orgId: string, entry: NewLedgerEntry, grant: NewGrant): Promise<WrittenEntry | undefined> {
+    const effectiveAt = grant.effectiveAt ? sql`${grant.effectiveAt.toISOString()}::timestamptz` : sql`now()`;
+    const expiresAt = grantExpiry(grant.expiry, effectiveAt);
     return this.write(
       orgId,
       entry,
       sql`
-        insert into ${creditBalances} (org_id, balance, updated_at)
-        select ${orgId}::uuid, ${entry.amount}::bigint, now() where ${notYetApplied(entry.sourceRef)}
+        insert into ${creditBalances} as b (org_id, balance, next_expiry_at, updated_at)
+        select ${orgId}::uuid, ${entry.amount}::bigint, ${expiresAt}, now() where ${notYetApplied(entry.sourceRef)}
         on conflict (org_id) do update
-          set balance = ${creditBalances}.balance + excluded.balance, updated_at = excluded.updated_at
+          set balance = b.balance + excluded.balance, updated_at = excluded.updated_at,
+              next_expiry_at = least(b.next_expiry_at, excluded.next_expiry_at)
+          where b.next_expiry_at is null or b.next_expiry_at > now()
         returning balance`,
+      sql`,
+      grant_made as (
+        insert into ${creditGrants} (org_id, amount, remaining, category, source, source_ref, ledger_entry_id, priority,
+                                     effective_at, expires_at, description, metadata)
+        select ${orgId}::uuid, ${entry.amount}::bigint, ${entry.amount}::bigint, ${grant.category}::text, ${grant.source}::text,
+               ${entry.sourceRef}::text, ${writtenEntry}.id, ${grant.priority}::int,
+               ${effectiveAt}, ${expiresAt},
+               ${grant.description}::text, ${grant.metadata === null ? null : JSON.stringify(grant.metadata)}::jsonb
+        from ${writtenEntry})`,
     );
   }
 
   /**
-   * Adds `entry.amount` (< 0) to the balance and writes the entry, in one statement, unless
-   * its source is already in the ledger (then undefined). The caller has locked the balance
-   * and checked that it covers the debit; the balance constraint is the backstop.
+   * Adds `entry.amount` (< 0) to the balance, writes the entry and takes its draws from their
+   * grants, in one statement, unless its source is already in the ledger (then undefined).
+   * The caller has locked the balance and drawn within what the grants have; the balance and
+   * `remaining` constraints are the backstop.
    */
   debit(orgId: string, entry: NewLedgerEntry): Promise<WrittenEntry | undefined> {
+    const draws = JSON.stringify(entry.draws ?? []);
     return this.write(
       orgId,
       entry,
@@ -178,21 +208,31 @@ export class LedgerWriter {
         update ${creditBalances} set balance = balance + ${entry.amount}::bigint, updated_at = now()
         where org_id = ${orgId}::uuid and ${notYetApplied(entry.sourceRef)}
         returning balance`,
+      sql`,
+      grants_drawn as (
+        update ${creditGrants} g set remaining = g.remaining - d.amount
+        from jsonb_to_recordset(${draws}::jsonb) as d(grant_id uuid, amount bigint)
+        where g.org_id = ${orgId}::uuid and g.id = d.grant_id and exists (select 1 from ${writtenEntry}))`,
     );
   }
 
-  private async write(orgId: string, entry: NewLedgerEntry, addToBalance: SQL): Promise<WrittenEntry | undefined> {
+  private async write(
+    orgId: string,
+    entry: NewLedgerEntry,
+    addToBalance: SQL,
+    alongside: SQL,
+  ): Promise<WrittenEntry | undefined> {
     const [written] = await rows<{ id: string; balance_after: number | string | bigint }>(
       this.tx,
       sql`
       with balance as (${addToBalance}),
       ${writtenEntry} as (
-        insert into ${creditLedger} (org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id, receipt_url)
+        insert into ${creditLedger} (org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id, receipt_url, draws)
         select ${orgId}::uuid, ${entry.amount}::bigint, balance.balance, ${entry.transactionType}::text,
                ${entry.description}::text, ${entry.sourceRef}::text, ${entry.checkoutSessionId ?? null}::text,
-               ${entry.receiptUrl ?? null}::text
+               ${entry.receiptUrl ?? null}::text, ${entry.draws ? JSON.stringify(entry.draws) : null}::jsonb
         from balance
-        returning id, balance_after)
+        returning id, balance_after)${alongside}
       select id, balance_after from ${writtenEntry}`,
     );
     return written && { id: written.id, balanceAfter: Number(written.balance_after) };
@@ -204,4 +244,11 @@ const writtenEntry: SQL = sql.raw('written_entry');
 
 function notYetApplied(sourceRef: string): SQL {
   return sql`not exists (select 1 from ${creditLedger} where ${creditLedger.sourceRef} = ${sourceRef}::text)`;
+}
+
+/** A grant's `expires_at`, a lifetime counted from when it takes effect (the database's clock). */
+function grantExpiry(expiry: GrantExpiry, effectiveAt: SQL): SQL {
+  if (expiry === null) return sql`null::timestamptz`;
+  if ('at' in expiry) return sql`${expiry.at.toISOString()}::timestamptz`;
+  return sql`${effectiveAt} + make_interval(secs => ${expiry.afterSeconds})`;
 }

@@ -1,8 +1,12 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import type { DbTransaction, TransactionType } from '@credits/database';
+import { type AppConfig, InjectConfig } from '@credits/config';
+import type { DbTransaction, GrantDraw, TransactionType } from '@credits/database';
 import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
+import { GrantBook } from '../grants/drawdown';
+import { GrantSettlement } from '../grants/grant-settlement';
+import { GrantsRepository } from '../grants/grants.repository';
 import { NotificationOutbox } from '../notifications/notification-outbox';
-import { LedgerEntry, LedgerRepository, LedgerWriter, WrittenEntry } from './ledger.repository';
+import { LedgerEntry, LedgerRepository, LedgerWriter, NewGrant, WrittenEntry } from './ledger.repository';
 
 export interface LedgerEntryInput {
   orgId: string;
@@ -14,6 +18,12 @@ export interface LedgerEntryInput {
   checkoutSessionId?: string | null;
   /** The Stripe charge's receipt, on purchase and auto-refill entries. */
   receiptUrl?: string | null;
+  /** A credit's grant terms (default: a paid grant of its source, priority 50, from now). */
+  grant?: Partial<NewGrant>;
+  /** A debit's draws, already decided (a capture spends its hold's); default: drawdown order. */
+  draws?: GrantDraw[];
+  /** A debit draws from the grant this source made first (a refund, from its purchase's grant). */
+  drawFirstFrom?: string;
 }
 
 export interface AppliedEntry {
@@ -26,17 +36,19 @@ export class InsufficientBalanceError extends Error {
   constructor(
     readonly balance: number,
     readonly amount: number,
-    /** Credits active holds reserve, which the debit could not take. */
-    readonly held = 0,
+    /** Credits the grants in effect have unheld: what the debit could take. */
+    readonly available = balance,
   ) {
-    super(`balance ${balance} (${held} held) cannot cover ${-amount}`);
+    super(`balance ${balance} (${available} available) cannot cover ${-amount}`);
   }
 }
 
 /**
  * The only writer of credits. Each entry and the balance move together in the caller's
- * transaction; `source_ref` is unique so a cause applies at most once.
- * Invariant: balance = sum(ledger amounts) and never below zero (also a constraint).
+ * transaction; `source_ref` is unique so a cause applies at most once. Every credit makes a
+ * grant in the statement that writes its entry; every debit draws from grants in drawdown
+ * order (DESIGN §1.4). Invariants: balance = Σ ledger = Σ grants' remaining, never below zero
+ * (also constraints).
  *
  * The org's balance row is the lock that orders concurrent entries for one org, so it is
  * held as briefly as possible: a credit takes it in the one statement that adds to the
@@ -46,7 +58,10 @@ export class InsufficientBalanceError extends Error {
 export class LedgerService {
   constructor(
     private readonly ledger: LedgerRepository,
+    private readonly grants: GrantsRepository,
+    private readonly settlement: GrantSettlement,
     private readonly outbox: NotificationOutbox,
+    @InjectConfig() private readonly config: AppConfig,
     /** Told of every spending debit (auto-refill starts here); absent where nothing listens. */
     @Optional() @Inject(AFTER_DEBIT) private readonly afterDebit?: AfterDebit,
   ) {}
@@ -55,27 +70,34 @@ export class LedgerService {
     // Callers that can race on one source already hold a lock that orders them (the checkout
     // session's row for purchases and refunds); the unique constraint on source_ref is the
     // backstop. A source already applied leaves the balance and the ledger untouched.
-    const { orgId, ...entry } = input;
+    const { orgId, grant: terms, draws: decided, drawFirstFrom, ...entry } = input;
     const ledger = this.ledger.in(tx);
     if (input.amount >= 0) {
-      // A credit checks its source, adds to the balance and writes its entry in one statement,
-      // so the org's balance row stays locked from that statement to the commit, and no longer.
+      // A credit checks its source, adds to the balance, writes its entry and makes its grant in
+      // one statement, so the org's balance row stays locked from that statement to the commit,
+      // and no longer. Only when an expiry is due does it settle the org first and try again.
+      const grant = this.grantOf(input, terms);
+      let written = await ledger.credit(orgId, entry, grant);
+      if (!written && !(await ledger.isApplied(input.sourceRef))) {
+        await this.lockBalance(tx, orgId);
+        written = await ledger.credit(orgId, entry, grant);
+      }
       // The events it causes (with their job) follow in the same transaction: none for an
       // entry not written, nor for one rolled back.
-      const written = await ledger.credit(orgId, entry);
       if (written) await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
       return this.applied(ledger, orgId, written);
     }
     // A debit checks its source before the balance: a debit already applied is a no-op even
-    // when what is left could not cover it again. Then it checks the balance under its lock.
+    // when what is left could not cover it again. Then it draws from grants under the lock.
     if (await ledger.isApplied(input.sourceRef)) return { applied: false, balance: await ledger.balance(orgId) };
-    const balance = await ledger.lockBalance(orgId);
-    // An operator's adjustment spends what is available, like a debit: it may not take what a
-    // hold reserved. A refund takes back what was paid whatever is held (its arithmetic
-    // forgives what was spent); a capture spends its own hold.
-    const held = input.transactionType === 'admin_adjustment' ? await ledger.heldCredits(orgId) : 0;
-    if (balance - held + input.amount < 0) throw new InsufficientBalanceError(balance, input.amount, held);
-    const written = await ledger.debit(orgId, entry);
+    const balance = await this.lockBalance(tx, orgId);
+    const book = new GrantBook(await this.grants.in(tx).spendable(orgId));
+    // An operator's adjustment and a refund spend what is available: never what a hold
+    // reserved, nor a grant not in effect. A capture spends its own hold's draws.
+    const first = drawFirstFrom ? await this.grants.in(tx).idBySource(orgId, drawFirstFrom) : undefined;
+    const draws = decided ?? book.draw(-input.amount, first);
+    if (!draws) throw new InsufficientBalanceError(balance, input.amount, book.available);
+    const written = await ledger.debit(orgId, { ...entry, draws });
     // The events this entry causes (they depend on the balance it leaves), in its transaction:
     // none for an entry rolled back.
     if (written) {
@@ -84,11 +106,25 @@ export class LedgerService {
       // themselves): never a refund, whose money went back to the card a moment ago, nor an
       // operator's correction.
       if (this.afterDebit && input.transactionType === 'usage') {
-        const available = written.balanceAfter - (await ledger.heldCredits(orgId, input.sourceRef));
-        await this.afterDebit.afterDebit(tx, orgId, available);
+        await this.afterDebit.afterDebit(tx, orgId, book.available);
       }
     }
     return this.applied(ledger, orgId, written);
+  }
+
+  private grantOf(input: LedgerEntryInput, terms: Partial<NewGrant> | undefined): NewGrant {
+    const bought = input.transactionType === 'purchase' || input.transactionType === 'auto_refill';
+    const lifetime = this.config.credits.purchasedExpireAfterSeconds;
+    return {
+      category: terms?.category ?? 'paid',
+      source: terms?.source ?? (bought ? (input.transactionType as 'purchase' | 'auto_refill') : 'admin'),
+      priority: terms?.priority ?? 50,
+      effectiveAt: terms?.effectiveAt ?? null,
+      expiry:
+        terms?.expiry !== undefined ? terms.expiry : bought && lifetime !== null ? { afterSeconds: lifetime } : null,
+      description: terms?.description ?? null,
+      metadata: terms?.metadata ?? null,
+    };
   }
 
   private async applied(ledger: LedgerWriter, orgId: string, written: WrittenEntry | undefined): Promise<AppliedEntry> {
@@ -101,9 +137,21 @@ export class LedgerService {
     return this.ledger.in(tx).entry(orgId, id);
   }
 
-  /** The org's balance, its row locked for the rest of the transaction. */
-  lockBalance(tx: DbTransaction, orgId: string): Promise<number> {
-    return this.ledger.in(tx).lockBalance(orgId);
+  /**
+   * The org's balance, its row locked for the rest of the transaction, after writing off
+   * whatever of its grants is due (so the caller's entries come after the expiries).
+   */
+  async lockBalance(tx: DbTransaction, orgId: string): Promise<number> {
+    const ledger = this.ledger.in(tx);
+    const locked = await ledger.lockBalance(orgId);
+    if (!locked.settleDue) return locked.balance;
+    await this.settlement.settle(tx, orgId);
+    return ledger.balance(orgId);
+  }
+
+  /** The org's spendable grants, read under its balance lock (`lockBalance` first). */
+  async spendable(tx: DbTransaction, orgId: string): Promise<GrantBook> {
+    return new GrantBook(await this.grants.in(tx).spendable(orgId));
   }
 
   balance(orgId: string): Promise<number> {

@@ -4,6 +4,8 @@ import { type AppConfig, InjectConfig } from '@credits/config';
 import { Db, DbTransaction, InjectDb, isUniqueViolation } from '@credits/database';
 import { currentDeadline, type RequestDeadline } from '@credits/traffic/deadline';
 import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
+import { GrantBook } from '../grants/drawdown';
+import { GrantSettlement } from '../grants/grant-settlement';
 import { type DueEvent, eventsOf } from '../notifications/notification-events';
 import { NotificationOutbox } from '../notifications/notification-outbox';
 import type { RecordUsageResponse } from './usage.dto';
@@ -64,8 +66,9 @@ const slot = (orgId: string, key: string) => `${orgId} ${key}`;
  * An org's debits serialize on its balance row, and each commit waits for a WAL flush, so one
  * transaction per debit caps an org at a few hundred debits a second. Here an org's debits
  * that arrive while its previous transaction runs wait in its queue and are applied together
- * in the next one: four statements whatever the group's size (lock the balance row; read Σ
- * active holds and the keys already recorded; write every entry, record and balance; commit),
+ * in the next one: four statements whatever the group's size (lock the balance row; read the
+ * spendable grants and the keys already recorded; write every entry, record, grant and
+ * balance; commit),
  * plus the events of entries that cause notifications. Each waiter is answered after the
  * commit, so a 2xx is durable. No timer: a lone debit goes at once, and a queue grows only
  * while the database is busy with that org, which is exactly when grouping pays. An org is in
@@ -93,6 +96,7 @@ export class DebitGroupCommit {
     @InjectDb() private readonly db: Db,
     private readonly usage: UsageRepository,
     private readonly outbox: NotificationOutbox,
+    private readonly settlement: GrantSettlement,
     @InjectConfig() private readonly config: AppConfig,
     @Optional() @Inject(AFTER_DEBIT) private readonly afterDebit?: AfterDebit,
   ) {}
@@ -187,9 +191,17 @@ export class DebitGroupCommit {
   private async apply(tx: DbTransaction, group: Waiter[]): Promise<DebitOutcome[]> {
     const writer = this.usage.in(tx);
     const orgIds = [...new Set(group.map((w) => w.orgId))];
-    const balances = await writer.lockBalances(orgIds);
+    const locked = await writer.lockBalances(orgIds);
+    let { balances } = locked;
+    if (locked.settleDue.length > 0) {
+      // An expiry is written before any later entry of its org: settle those orgs first, under
+      // the locks just taken, then read their balances again (rare: at most once per expiry).
+      for (const orgId of locked.settleDue) await this.settlement.settle(tx, orgId);
+      ({ balances } = await writer.lockBalances(orgIds));
+    }
     const wanted = new Map(group.map((w) => [slot(w.orgId, w.request.key), { orgId: w.orgId, key: w.request.key }]));
-    const { held, refillThresholds, now, existing } = await writer.snapshot([...wanted.values()]);
+    const { grants, refillThresholds, now, existing } = await writer.snapshot([...wanted.values()]);
+    const books = new Map(orgIds.map((orgId) => [orgId, new GrantBook(grants.get(orgId) ?? [])]));
     // Keys recorded before, then keys this group records: a key used twice in one group is a
     // duplicate (same body) or a conflict (another body) of its first use, as across requests.
     const recorded = new Map<string, ExistingUsage>(existing.map((e) => [slot(e.orgId, e.key), e]));
@@ -212,11 +224,12 @@ export class DebitGroupCommit {
         }
         return { kind: 'duplicate', response, ledgerEntryId, balanceAfter };
       }
-      const orgHeld = held.get(orgId) ?? 0;
+      const book = books.get(orgId)!;
       let balance = balances.get(orgId) ?? 0;
-      const available = balance - orgHeld;
-      const debited = request.amount <= available ? request.amount : request.allowPartial ? Math.max(0, available) : -1;
-      if (debited < 0) return { kind: 'insufficient', available: Math.max(0, available) };
+      const available = book.available;
+      const debited = request.amount <= available ? request.amount : request.allowPartial ? available : -1;
+      if (debited < 0) return { kind: 'insufficient', available };
+      const draws = debited > 0 ? book.draw(debited)! : [];
 
       balance -= debited;
       balances.set(orgId, balance);
@@ -237,7 +250,7 @@ export class DebitGroupCommit {
               }
             : null,
         balance,
-        available_balance: balance - orgHeld,
+        available_balance: book.available,
         debited,
         shortfall: request.amount - debited,
       };
@@ -250,6 +263,7 @@ export class DebitGroupCommit {
         requestHash: request.requestHash,
         amount: request.amount,
         debited,
+        draws,
         balanceAfter: balance,
         description,
         metadata: request.metadata ?? null,
@@ -279,7 +293,7 @@ export class DebitGroupCommit {
       // Auto-refill starts here when the batch leaves the org below its threshold. Orgs with
       // auto-refill off, or still above it, cost no round trip (one each made 16 orgs' groups
       // slower than one org's).
-      const available = (balances.get(orgId) ?? 0) - (held.get(orgId) ?? 0);
+      const available = books.get(orgId)!.available;
       const threshold = refillThresholds.get(orgId);
       if (threshold !== undefined && available < threshold) await this.afterDebit?.afterDebit(tx, orgId, available);
     }

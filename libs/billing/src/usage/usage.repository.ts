@@ -3,12 +3,15 @@ import { sql } from 'drizzle-orm';
 import {
   autoRefillSettings,
   creditBalances,
-  creditHolds,
+  creditGrants,
   creditLedger,
   DbTransaction,
+  GrantDraw,
   rows,
   usageRecords,
 } from '@credits/database';
+import type { SpendableGrant } from '../grants/drawdown';
+import { spendableGrants, type SpendableGrantRow, toSpendable } from '../grants/grants.repository';
 
 /** A usage record as the group commit reads it: enough to replay it or refuse its key. */
 export interface ExistingUsage {
@@ -24,8 +27,8 @@ export interface ExistingUsage {
 
 /** What the group commit sees once it holds its orgs' balance rows. */
 export interface DebitSnapshot {
-  /** Σ active, unexpired holds per org (absent: none). */
-  held: Map<string, number>;
+  /** Each org's grants in effect, with what of each is spendable (absent: none). */
+  grants: Map<string, SpendableGrant[]>;
   /**
    * The auto-refill threshold of each org with auto-refill on and a card saved (absent: off):
    * the group asks auto-refill only about orgs it leaves below theirs, not once per org.
@@ -45,6 +48,8 @@ export interface NewUsage {
   requestHash: string;
   amount: number;
   debited: number;
+  /** The grants the debit took its credits from (empty when nothing was debited). */
+  draws: GrantDraw[];
   balanceAfter: number;
   description: string;
   metadata: Record<string, string> | null;
@@ -70,20 +75,24 @@ export class UsageWriter {
 
   /**
    * The orgs' balance rows, locked until commit, in org id order (so two groups sharing orgs
-   * never wait on each other in a cycle). An org without a row (never had credits) is absent.
+   * never wait on each other in a cycle), and the orgs with something of their grants due to
+   * be written off first. An org without a row (never had credits) is absent.
    */
-  async lockBalances(orgIds: string[]): Promise<Map<string, number>> {
-    const locked = await rows<{ org_id: string; balance: string | number }>(
+  async lockBalances(orgIds: string[]): Promise<{ balances: Map<string, number>; settleDue: string[] }> {
+    const locked = await rows<{ org_id: string; balance: string | number; settle_due: boolean }>(
       this.tx,
-      sql`select org_id, balance from ${creditBalances}
+      sql`select org_id, balance, coalesce(next_expiry_at <= now(), false) as settle_due from ${creditBalances}
           where org_id in (select jsonb_array_elements_text(${JSON.stringify(orgIds)}::jsonb)::uuid)
           order by org_id for update`,
     );
-    return new Map(locked.map((row) => [row.org_id, Number(row.balance)]));
+    return {
+      balances: new Map(locked.map((row) => [row.org_id, Number(row.balance)])),
+      settleDue: locked.filter((row) => row.settle_due).map((row) => row.org_id),
+    };
   }
 
   /**
-   * Σ active unexpired holds per org, the live records of the (org, key) pairs, and the
+   * The orgs' spendable grants, the live records of the (org, key) pairs, and the
    * transaction's time. Run after `lockBalances` as its own statement: in READ COMMITTED it then
    * sees every hold and record committed before the locks were granted. Records past their 30
    * days are deleted here so the key can be used again (the write statement then sees them gone).
@@ -91,7 +100,7 @@ export class UsageWriter {
   async snapshot(wanted: Array<{ orgId: string; key: string }>): Promise<DebitSnapshot> {
     const input = JSON.stringify(wanted.map((w) => ({ org_id: w.orgId, key: w.key })));
     const [row] = await rows<{
-      held: Array<{ orgId: string; held: string | number }> | null;
+      grants: SpendableGrantRow[] | null;
       thresholds: Array<{ orgId: string; threshold: string | number }> | null;
       now_ms: string | number;
       existing: ExistingUsage[] | null;
@@ -104,10 +113,7 @@ export class UsageWriter {
         where u.org_id = w.org_id and u.idempotency_key = w.key and u.expires_at <= now()
       )
       select
-        (select json_agg(json_build_object('orgId', org_id, 'held', held)) from (
-          select org_id, sum(amount) as held from ${creditHolds}
-          where org_id in (select org_id from wanted) and status = 'active' and expires_at > now()
-          group by org_id) h) as held,
+        (select json_agg(g) from (${spendableGrants(sql`select org_id from wanted`)}) g) as grants,
         (select json_agg(json_build_object('orgId', org_id, 'threshold', threshold))
           from ${autoRefillSettings}
           where org_id in (select org_id from wanted) and enabled and payment_method_id is not null) as thresholds,
@@ -118,8 +124,12 @@ export class UsageWriter {
           from ${usageRecords} u join wanted w on u.org_id = w.org_id and u.idempotency_key = w.key
           where u.expires_at > now()) as existing`,
     );
+    const grants = new Map<string, SpendableGrant[]>();
+    for (const grant of row.grants ?? []) {
+      grants.set(grant.org_id, [...(grants.get(grant.org_id) ?? []), toSpendable(grant)]);
+    }
     return {
-      held: new Map((row.held ?? []).map((h) => [h.orgId, Number(h.held)])),
+      grants,
       refillThresholds: new Map((row.thresholds ?? []).map((t) => [t.orgId, Number(t.threshold)])),
       now: new Date(Number(row.now_ms)),
       existing: (row.existing ?? []).map((e) => ({ ...e, balanceAfter: Number(e.balanceAfter) })),
@@ -127,7 +137,7 @@ export class UsageWriter {
   }
 
   /**
-   * Every ledger entry, usage record and balance of one group, in one statement. Entries are
+   * Every ledger entry, usage record, grant drawn from and balance of one group, in one statement. Entries are
    * inserted in the group's order (their `seq` follows it) with the running `balance_after`
    * computed by the caller under the locks; each balance moves by its org's total. A key
    * recorded meanwhile (an org without a balance row is not locked) fails the whole statement
@@ -145,6 +155,7 @@ export class UsageWriter {
         request_hash: u.requestHash,
         amount: u.amount,
         debited: u.debited,
+        draws: u.draws,
         balance_after: u.balanceAfter,
         description: u.description,
         metadata: u.metadata,
@@ -156,12 +167,18 @@ export class UsageWriter {
       with input as (
         select * from jsonb_to_recordset(${input}::jsonb) as x(
           ord int, org_id uuid, record_id uuid, entry_id uuid, key text, request_hash text, amount bigint,
-          debited bigint, balance_after bigint, description text, metadata jsonb, response jsonb)
+          debited bigint, draws jsonb, balance_after bigint, description text, metadata jsonb, response jsonb)
       ),
       entries as (
-        insert into ${creditLedger} (id, org_id, amount, balance_after, transaction_type, description, source_ref, metadata, created_at)
-        select entry_id, org_id, -debited, balance_after, 'usage', description, 'usage:' || record_id, metadata, ${at}::timestamptz
+        insert into ${creditLedger} (id, org_id, amount, balance_after, transaction_type, description, source_ref, metadata, draws, created_at)
+        select entry_id, org_id, -debited, balance_after, 'usage', description, 'usage:' || record_id, metadata, draws, ${at}::timestamptz
         from input where debited > 0 order by ord
+      ),
+      drawn as (
+        update ${creditGrants} g set remaining = g.remaining - d.total
+        from (select i.org_id, (x->>'grant_id')::uuid as grant_id, sum((x->>'amount')::bigint) as total
+              from input i cross join jsonb_array_elements(i.draws) x group by 1, 2) d
+        where g.org_id = d.org_id and g.id = d.grant_id
       ),
       records as (
         insert into ${usageRecords} (org_id, idempotency_key, id, request_hash, amount, debited, ledger_entry_id, balance_after, response, created_at, expires_at)

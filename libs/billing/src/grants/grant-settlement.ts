@@ -1,0 +1,111 @@
+import { Injectable } from '@nestjs/common';
+import type { DbTransaction, GrantDraw } from '@credits/database';
+import { LedgerRepository } from '../ledger/ledger.repository';
+import { NotificationOutbox } from '../notifications/notification-outbox';
+import { splitCapture } from './drawdown';
+import { GrantsRepository } from './grants.repository';
+
+/**
+ * Writes off what grants can no longer spend, inside a transaction that holds the org's
+ * balance lock: a grant past its `expires_at` loses its unheld remainder in one `expiration`
+ * entry (`expiration:<grant id>`, unique, so once whatever the number of sweepers); what a
+ * hold kept of a grant written off (expired or voided) is written off when the hold gives it
+ * back (`expiration|void:<grant id>:<hold id>`). Every writer of an org's entries runs this
+ * first when the org's `next_expiry_at` has passed, so an expiry is in the ledger before any
+ * later entry, and the expiry job runs it within a minute for orgs nothing else wrote to.
+ */
+@Injectable()
+export class GrantSettlement {
+  constructor(
+    private readonly ledger: LedgerRepository,
+    private readonly grants: GrantsRepository,
+    private readonly outbox: NotificationOutbox,
+  ) {}
+
+  async settle(tx: DbTransaction, orgId: string): Promise<void> {
+    const grants = this.grants.in(tx);
+    const due = await grants.dueToSettle(orgId);
+    for (const grant of due) {
+      await this.writeOff(tx, orgId, 'expiration', `expiration:${grant.id}`, grant.id, grant.remaining - grant.held);
+    }
+    await grants.markSettled(
+      orgId,
+      due.map((grant) => grant.id),
+    );
+    await this.writeOffGivenBack(tx, orgId);
+    await grants.refreshNextExpiry(orgId);
+  }
+
+  /** A grant voided now: its unheld remainder, written off at once (the caller marks it voided). */
+  async voidRemainder(
+    tx: DbTransaction,
+    orgId: string,
+    grant: { id: string; remaining: number },
+    reason: string,
+  ): Promise<{ amount: number; entryId: string | null }> {
+    const held = await this.grants.in(tx).heldOf(orgId, grant.id);
+    const amount = Math.max(0, grant.remaining - held);
+    const entryId = await this.writeOff(tx, orgId, 'void', `void:${grant.id}`, grant.id, amount, reason);
+    return { amount: entryId ? amount : 0, entryId };
+  }
+
+  /**
+   * What ended holds gave back to grants written off while the holds kept it: a hold counted
+   * when its grant was written off (made before, ended after, not yet past its own expiry)
+   * kept that part out of the grant's write-off, so it is written off now, once per hold.
+   */
+  async writeOffGivenBack(tx: DbTransaction, orgId: string): Promise<void> {
+    const { grants, holds } = await this.grants.in(tx).endedHoldsOnSettledGrants(orgId);
+    if (holds.length === 0) return;
+    const settled = new Map(grants.map((grant) => [grant.id, grant]));
+    for (const hold of holds) {
+      const givenBack: GrantDraw[] =
+        hold.capturedAmount === null ? hold.draws : splitCapture(hold.draws, hold.capturedAmount).returned;
+      for (const part of givenBack) {
+        const grant = settled.get(part.grant_id);
+        if (!grant) continue;
+        const at = grant.settledMicros;
+        const countedThen =
+          hold.createdMicros <= at && hold.expiresMicros > at && (hold.closedMicros === null || hold.closedMicros > at);
+        if (!countedThen) continue;
+        const type = grant.voided ? 'void' : 'expiration';
+        const amount = Math.min(part.amount, grant.remaining);
+        if (await this.writeOff(tx, orgId, type, `${type}:${grant.id}:${hold.id}`, grant.id, amount)) {
+          grant.remaining -= amount;
+        }
+      }
+    }
+  }
+
+  private async writeOff(
+    tx: DbTransaction,
+    orgId: string,
+    type: 'expiration' | 'void',
+    sourceRef: string,
+    grantId: string,
+    amount: number,
+    description?: string,
+  ): Promise<string | null> {
+    if (amount <= 0) return null;
+    const entry = {
+      amount: -amount,
+      transactionType: type,
+      description: description ?? (type === 'expiration' ? `Expiry of grant ${grantId}` : `Void of grant ${grantId}`),
+      sourceRef,
+      draws: [{ grant_id: grantId, amount }],
+    };
+    const written = await this.ledger.in(tx).debit(orgId, entry);
+    if (!written) return null;
+    await this.outbox.afterEntry(tx, orgId, { ...entry, entryId: written.id, balanceAfter: written.balanceAfter });
+    if (sourceRef === `expiration:${grantId}`) {
+      // Once per grant, with what expired; a hold's part given back later is in the ledger only.
+      await this.outbox.emit(tx, orgId, [
+        {
+          type: 'credits.expired',
+          data: { grant_id: grantId, credits: amount, transaction_id: written.id, balance: written.balanceAfter },
+        },
+      ]);
+    }
+    return written.id;
+  }
+}

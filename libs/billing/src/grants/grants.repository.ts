@@ -1,0 +1,320 @@
+import { Injectable } from '@nestjs/common';
+import { sql, SQL } from 'drizzle-orm';
+import {
+  creditBalances,
+  creditGrants,
+  creditHolds,
+  Db,
+  DbTransaction,
+  GrantCategory,
+  GrantDraw,
+  InjectDb,
+  rows,
+} from '@credits/database';
+import type { CreatedPosition } from '@credits/pagination';
+import type { SpendableGrant } from './drawdown';
+
+export type GrantRow = typeof creditGrants.$inferSelect;
+
+export const GRANT_STATUSES = ['active', 'expired', 'depleted', 'voided'] as const;
+export type GrantStatus = (typeof GRANT_STATUSES)[number];
+
+/** Where a listing resumes: after the grant created at `micros` (µs since the epoch) with this id. */
+export type GrantPosition = CreatedPosition;
+
+/**
+ * A grant's status as a reader sees it, at the database's clock: voided, else expired (past
+ * `expires_at`, written off or not), else depleted (nothing left), else active (including one
+ * not yet in effect).
+ */
+const grantStatus = sql<GrantStatus>`case
+  when ${creditGrants.voidedAt} is not null then 'voided'
+  when ${creditGrants.expiresAt} is not null and ${creditGrants.expiresAt} <= now() then 'expired'
+  when ${creditGrants.remaining} = 0 then 'depleted'
+  else 'active' end`;
+
+/**
+ * The spendable part of every grant in effect of the orgs in `orgIds` (an SQL list of uuids):
+ * not voided, not written off, `effective_at ≤ now() < expires_at`, less what active holds
+ * that have not passed their `expires_at` keep of it. Rows: org_id, id, available, priority,
+ * expires_ms, category, effective_ms.
+ */
+export function spendableGrants(orgIds: SQL): SQL {
+  return sql`
+    select g.org_id, g.id, g.remaining - coalesce(h.held, 0) as available, g.priority,
+           floor(extract(epoch from g.expires_at) * 1000) as expires_ms, g.category,
+           floor(extract(epoch from g.effective_at) * 1000) as effective_ms
+    from ${creditGrants} g
+    left join (
+      select (d->>'grant_id')::uuid as grant_id, sum((d->>'amount')::bigint) as held
+      from ${creditHolds} ch cross join jsonb_array_elements(ch.draws) d
+      where ch.org_id in (${orgIds}) and ch.status = 'active' and ch.expires_at > now()
+      group by 1) h on h.grant_id = g.id
+    where g.org_id in (${orgIds}) and g.remaining > 0 and g.settled_at is null and g.voided_at is null
+      and g.effective_at <= now() and (g.expires_at is null or g.expires_at > now())`;
+}
+
+export interface SpendableGrantRow {
+  org_id: string;
+  id: string;
+  available: string | number;
+  priority: number;
+  expires_ms: string | number | null;
+  category: GrantCategory;
+  effective_ms: string | number;
+}
+
+export function toSpendable(row: SpendableGrantRow): SpendableGrant {
+  return {
+    id: row.id,
+    available: Number(row.available),
+    priority: Number(row.priority),
+    expiresAt: row.expires_ms === null ? null : new Date(Number(row.expires_ms)),
+    category: row.category,
+    effectiveAt: new Date(Number(row.effective_ms)),
+  };
+}
+
+/** A grant past its expiry, not yet written off, with what active holds keep of it now. */
+export interface DueGrant {
+  id: string;
+  remaining: number;
+  held: number;
+}
+
+/**
+ * A hold that drew from a grant since written off, and has ended: what it gives back may be
+ * written off in turn. Times in µs since the epoch, the database's precision.
+ */
+export interface EndedHold {
+  id: string;
+  draws: GrantDraw[];
+  capturedAmount: number | null;
+  createdMicros: number;
+  expiresMicros: number;
+  /** When it was captured or released; null when it expired. */
+  closedMicros: number | null;
+}
+
+/** A grant written off (expired or voided) that still holds credits some hold kept. */
+export interface SettledGrant {
+  id: string;
+  remaining: number;
+  settledMicros: number;
+  voided: boolean;
+}
+
+/** Credit grants, org id first. Reads outside a transaction; writes in the caller's (`in(tx)`). */
+@Injectable()
+export class GrantsRepository {
+  constructor(@InjectDb() private readonly db: Db) {}
+
+  in(tx: DbTransaction): GrantsWriter {
+    return new GrantsWriter(tx);
+  }
+
+  /** Newest first; `after` continues after the last grant of the previous page. */
+  async list(
+    orgId: string,
+    options: { limit: number; after?: GrantPosition; statuses?: GrantStatus[] },
+  ): Promise<Array<GrantRow & { status: GrantStatus; position: GrantPosition }>> {
+    const conditions: SQL[] = [sql`${creditGrants.orgId} = ${orgId}::uuid`];
+    if (options.statuses?.length) {
+      conditions.push(
+        sql`(${grantStatus}) in (${sql.join(
+          options.statuses.map((s) => sql`${s}`),
+          sql`, `,
+        )})`,
+      );
+    }
+    if (options.after) {
+      const { micros, id } = options.after;
+      conditions.push(
+        sql`(${creditGrants.createdAt}, ${creditGrants.id}) < (timestamptz 'epoch' + ${micros}::bigint * interval '1 microsecond', ${id}::uuid)`,
+      );
+    }
+    const found = await this.db
+      .select({
+        grant: creditGrants,
+        status: grantStatus,
+        micros: sql<string>`(extract(epoch from ${creditGrants.createdAt}) * 1000000)::bigint::text`,
+      })
+      .from(creditGrants)
+      .where(sql.join(conditions, sql` and `))
+      .orderBy(sql`${creditGrants.createdAt} desc, ${creditGrants.id} desc`)
+      .limit(options.limit);
+    return found.map(({ grant, status, micros }) => ({ ...grant, status, position: { micros, id: grant.id } }));
+  }
+
+  /**
+   * Grants whose expiry falls within `withinDays` and whose `credits.expiring` was not sent,
+   * oldest expiry first, at most `limit`, across orgs (the notice job's sweep).
+   */
+  async dueNotices(withinDays: number, limit: number): Promise<GrantRow[]> {
+    return this.db
+      .select()
+      .from(creditGrants)
+      .where(
+        sql`${creditGrants.settledAt} is null and ${creditGrants.voidedAt} is null and ${creditGrants.expiryNoticeAt} is null
+          and ${creditGrants.remaining} > 0 and ${creditGrants.expiresAt} > now()
+          and ${creditGrants.expiresAt} <= now() + make_interval(days => ${withinDays})`,
+      )
+      .orderBy(creditGrants.expiresAt)
+      .limit(limit);
+  }
+
+  /** The org a grant belongs to (an operator names a grant by its id alone). */
+  async orgOf(grantId: string): Promise<string | undefined> {
+    const [row] = await this.db
+      .select({ orgId: creditGrants.orgId })
+      .from(creditGrants)
+      .where(sql`${creditGrants.id} = ${grantId}::uuid`);
+    return row?.orgId;
+  }
+
+  /** Orgs with something of their grants due to be written off now, at most `limit` (the expiry sweep). */
+  async orgsDue(limit: number): Promise<string[]> {
+    const found = await rows<{ org_id: string }>(
+      this.db,
+      sql`select org_id from ${creditBalances} where next_expiry_at <= now() order by next_expiry_at limit ${limit}`,
+    );
+    return found.map((row) => row.org_id);
+  }
+}
+
+/** Grants inside one transaction that holds the org's balance lock. */
+export class GrantsWriter {
+  constructor(private readonly tx: DbTransaction) {}
+
+  async spendable(orgId: string): Promise<SpendableGrant[]> {
+    const found = await rows<SpendableGrantRow>(this.tx, spendableGrants(sql`${orgId}::uuid`));
+    return found.map(toSpendable);
+  }
+
+  /** The grant, its row locked for the rest of the transaction. */
+  async lock(orgId: string, id: string): Promise<GrantRow | undefined> {
+    const [row] = await this.tx
+      .select()
+      .from(creditGrants)
+      .where(sql`${creditGrants.orgId} = ${orgId}::uuid and ${creditGrants.id} = ${id}::uuid`)
+      .for('update');
+    return row;
+  }
+
+  /** The id of the grant a credit entry of this source made. */
+  async idBySource(orgId: string, sourceRef: string): Promise<string | undefined> {
+    const [row] = await this.tx
+      .select({ id: creditGrants.id })
+      .from(creditGrants)
+      .where(sql`${creditGrants.orgId} = ${orgId}::uuid and ${creditGrants.sourceRef} = ${sourceRef}`);
+    return row?.id;
+  }
+
+  /** Grants past their expiry and not yet written off, soonest first, with what holds keep of each now. */
+  async dueToSettle(orgId: string): Promise<DueGrant[]> {
+    const found = await rows<{ id: string; remaining: string | number; held: string | number }>(
+      this.tx,
+      sql`select g.id, g.remaining,
+            (select coalesce(sum((d->>'amount')::bigint), 0) from ${creditHolds} h cross join jsonb_array_elements(h.draws) d
+             where h.org_id = g.org_id and h.status = 'active' and h.expires_at > now() and d->>'grant_id' = g.id::text) as held
+          from ${creditGrants} g
+          where g.org_id = ${orgId}::uuid and g.settled_at is null and g.expires_at <= now()
+          order by g.expires_at, g.id`,
+    );
+    return found.map((row) => ({ id: row.id, remaining: Number(row.remaining), held: Number(row.held) }));
+  }
+
+  /** Marks grants written off (expired) as of this transaction. */
+  async markSettled(orgId: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.tx.execute(
+      sql`update ${creditGrants} set settled_at = now()
+          where org_id = ${orgId}::uuid and id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid)`,
+    );
+  }
+
+  /** Marks a grant voided and written off as of this transaction. */
+  async markVoided(orgId: string, id: string): Promise<void> {
+    await this.tx.execute(
+      sql`update ${creditGrants} set voided_at = now(), settled_at = now() where org_id = ${orgId}::uuid and id = ${id}::uuid`,
+    );
+  }
+
+  /** What active holds keep of one grant now. */
+  async heldOf(orgId: string, grantId: string): Promise<number> {
+    const [row] = await rows<{ held: string | number }>(
+      this.tx,
+      sql`select coalesce(sum((d->>'amount')::bigint), 0) as held from ${creditHolds} h cross join jsonb_array_elements(h.draws) d
+          where h.org_id = ${orgId}::uuid and h.status = 'active' and h.expires_at > now() and d->>'grant_id' = ${grantId}`,
+    );
+    return Number(row.held);
+  }
+
+  /**
+   * Written-off grants that still hold credits (kept by holds when they were written off), and
+   * the ended holds that drew from them: what those holds give back is written off in turn.
+   */
+  async endedHoldsOnSettledGrants(orgId: string): Promise<{ grants: SettledGrant[]; holds: EndedHold[] }> {
+    const [row] = await rows<{ grants: SettledGrant[] | null; holds: EndedHold[] | null }>(
+      this.tx,
+      sql`
+      with settled as (
+        select id, remaining, settled_at, voided_at is not null as voided from ${creditGrants}
+        where org_id = ${orgId}::uuid and settled_at is not null and remaining > 0)
+      select
+        (select json_agg(json_build_object('id', id, 'remaining', remaining,
+            'settledMicros', floor(extract(epoch from settled_at) * 1000000), 'voided', voided)) from settled) as grants,
+        (select json_agg(json_build_object('id', h.id, 'draws', h.draws, 'capturedAmount', h.captured_amount,
+            'createdMicros', floor(extract(epoch from h.created_at) * 1000000),
+            'expiresMicros', floor(extract(epoch from h.expires_at) * 1000000),
+            'closedMicros', floor(extract(epoch from coalesce(h.captured_at, h.released_at)) * 1000000)))
+          from ${creditHolds} h
+          where h.org_id = ${orgId}::uuid and not (h.status = 'active' and h.expires_at > now())
+            and exists (select 1 from jsonb_array_elements(h.draws) d join settled s on d->>'grant_id' = s.id::text)
+        ) as holds`,
+    );
+    return {
+      grants: (row.grants ?? []).map((g) => ({
+        ...g,
+        remaining: Number(g.remaining),
+        settledMicros: Number(g.settledMicros),
+      })),
+      holds: (row.holds ?? []).map((h) => ({
+        ...h,
+        capturedAmount: h.capturedAmount === null ? null : Number(h.capturedAmount),
+        createdMicros: Number(h.createdMicros),
+        expiresMicros: Number(h.expiresMicros),
+        closedMicros: h.closedMicros === null ? null : Number(h.closedMicros),
+      })),
+    };
+  }
+
+  /**
+   * Recomputes when the org next has something to write off: the soonest expiry of a grant
+   * still live, or of an active hold keeping credits of a grant already written off.
+   */
+  async refreshNextExpiry(orgId: string): Promise<void> {
+    await this.tx.execute(sql`
+      update ${creditBalances} set next_expiry_at = least(
+        (select min(expires_at) from ${creditGrants}
+          where org_id = ${orgId}::uuid and settled_at is null and expires_at is not null and remaining > 0),
+        (select min(h.expires_at) from ${creditHolds} h
+          where h.org_id = ${orgId}::uuid and h.status = 'active' and h.expires_at > now()
+            and exists (select 1 from jsonb_array_elements(h.draws) d join ${creditGrants} g on d->>'grant_id' = g.id::text
+                        where g.org_id = ${orgId}::uuid and g.settled_at is not null and g.remaining > 0)))
+      where org_id = ${orgId}::uuid`);
+  }
+
+  /** Marks `credits.expiring` sent for these grants; answers those this call marked (each once). */
+  async markNoticed(orgId: string, ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const marked = await rows<{ id: string }>(
+      this.tx,
+      sql`update ${creditGrants} set expiry_notice_at = now()
+          where org_id = ${orgId}::uuid and expiry_notice_at is null
+            and id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid)
+          returning id`,
+    );
+    return marked.map((row) => row.id);
+  }
+}
