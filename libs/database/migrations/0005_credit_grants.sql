@@ -28,6 +28,7 @@ CREATE TABLE "credit_grants" (
 ALTER TABLE "credit_ledger" DROP CONSTRAINT "credit_ledger_type_check";--> statement-breakpoint
 ALTER TABLE "credit_balances" ADD COLUMN "next_expiry_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "credit_holds" ADD COLUMN "draws" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "credit_holds" ADD COLUMN "kept" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "credit_ledger" ADD COLUMN "draws" jsonb;--> statement-breakpoint
 ALTER TABLE "credit_grants" ADD CONSTRAINT "credit_grants_org_id_organizations_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."organizations"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "credit_grants_org_idx" ON "credit_grants" USING btree ("org_id","created_at");--> statement-breakpoint

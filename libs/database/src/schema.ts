@@ -376,6 +376,11 @@ export const creditHolds = pgTable(
      * it ends (a capture spends them in this order; the rest goes back).
      */
     draws: jsonb('draws').$type<GrantDraw[]>().notNull().default([]),
+    /**
+     * Grants written off (expired or voided) while this hold kept credits of them: what it gives
+     * back to those is written off when it ends (`expiration|void:<grant id>:<hold id>`).
+     */
+    kept: jsonb('kept').$type<string[]>().notNull().default([]),
     createdAt: createdAt(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     capturedAt: timestamp('captured_at', { withTimezone: true }),

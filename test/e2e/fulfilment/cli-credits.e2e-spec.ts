@@ -189,6 +189,46 @@ describe('CLI: credits grant / credits show', () => {
     await withDb((db) => expectLedgerConsistent(db));
   });
 
+  it('grant terms (expiry, priority, category) and credits void, on either database', async () => {
+    expect((await cli('org', 'create', 'promo')).code).toBe(0);
+    const bonus = await cli(
+      ...['credits', 'grant', 'promo', '300', '--reason', 'Sign-up bonus', '--expires-in', '30d'],
+      ...['--priority', '10', '--category', 'promotional', '--json'],
+    );
+    expect(bonus.code).toBe(0);
+    const { grant_id: grantId } = JSON.parse(bonus.out.join('\n')) as { grant_id: string };
+    const [row] = await withDb((db) =>
+      rows<{ category: string; priority: number; days: number }>(
+        db,
+        sql`select category, priority, round(extract(epoch from expires_at - effective_at) / 86400)::int as days
+            from credit_grants where id = ${grantId}::uuid`,
+      ),
+    );
+    expect(row).toEqual({ category: 'promotional', priority: 10, days: 30 });
+    // Bad terms are usage errors (exit 2), before anything is written.
+    for (const bad of [
+      ['--expires-in', '30x'],
+      ['--expires-at', 'tomorrow'],
+      ['--expires-at', '2020-01-01T00:00:00Z'],
+      ['--priority', '101'],
+      ['--category', 'gift'],
+      ['--expires-in', '1d', '--expires-at', '2999-01-01T00:00:00Z'],
+    ]) {
+      expect((await cli('credits', 'grant', 'promo', '5', '--reason', 'x', ...bad)).code).toBe(2);
+    }
+    const voided = await cli('credits', 'void', grantId, '--reason', 'Promotion withdrawn');
+    expect(voided).toMatchObject({ code: 0, out: ['0'] });
+    expect(voided.err).toContain(`grant ${grantId} voided: 300 credits written off; balance 0`);
+    expect(await cli('credits', 'void', grantId, '--reason', 'again')).toMatchObject({ code: 0, out: ['0'] });
+    expect((await cli('credits', 'void', '00000000-0000-4000-8000-000000000000', '--reason', 'x')).code).toBe(1);
+    const show = await cli('credits', 'show', 'promo');
+    expect(show.out.slice(1).map((line) => line.split('\t').slice(1, 4))).toEqual([
+      ['void', '-300', '0'],
+      ['admin_adjustment', '+300', '300'],
+    ]);
+    await withDb((db) => expectLedgerConsistent(db));
+  });
+
   it('a negative grant never starts an auto-refill, even below the threshold with refills to spare', async () => {
     expect((await cli('org', 'create', 'refiller')).code).toBe(0);
     expect((await cli('credits', 'grant', 'refiller', '1000', '--reason', 'Opening balance')).code).toBe(0);

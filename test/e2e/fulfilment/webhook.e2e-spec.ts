@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import Stripe from 'stripe';
-import { LedgerService } from '@credits/billing';
-import { checkoutSessions, creditLedger, organizations, stripeEvents } from '@credits/database';
+import { AdminAdjustments, LedgerService } from '@credits/billing';
+import { checkoutSessions, creditGrants, creditLedger, organizations, stripeEvents } from '@credits/database';
 import { startStack, Stack } from '../../support/stack';
 import {
   CANCEL_URL,
@@ -498,6 +498,38 @@ describe('POST /api/v1/stripe/webhook', () => {
       expect(
         s.logs.some((line) => line.includes('refund exceeds the spendable balance') && line.includes(sessionId)),
       ).toBe(true);
+    });
+
+    it('a refund takes back from its purchase’s own grant first, then in drawdown order', async () => {
+      const { slug, sessionId, chargeId } = await grantedSession(); // 2000 credits
+      const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
+      // A promotion that a debit would draw first (priority 10).
+      const promo = await s.app.get(AdminAdjustments).adjust(org.id, 300, 'Promotion', undefined, { priority: 10 });
+      const [purchaseGrant] = await s.db
+        .select()
+        .from(creditGrants)
+        .where(eq(creditGrants.sourceRef, `purchase:${sessionId}`));
+      // Half refunded: 1000 credits, all from the purchase's own grant.
+      expect((await deliver(await refundQuietly(s, chargeId, 700))).status).toBe(200);
+      const remainingOf = async (id: string) =>
+        (await s.db.select().from(creditGrants).where(eq(creditGrants.id, id)))[0].remaining;
+      expect([await remainingOf(purchaseGrant.id), await remainingOf(promo.grantId!)]).toEqual([1000, 300]);
+      // The rest of the purchase spent; the full refund then owes 1000 more: none left in its
+      // own grant, so it draws from the promotion, which it may (its credits are spendable).
+      await s.db.transaction((tx) =>
+        s.app.get(LedgerService).apply(tx, {
+          orgId: org.id,
+          amount: -1000,
+          transactionType: 'usage',
+          description: 'spent',
+          sourceRef: `usage:${randomUUID()}`,
+          drawFirstFrom: `purchase:${sessionId}`,
+        }),
+      );
+      expect((await deliver(await refundQuietly(s, chargeId))).status).toBe(200);
+      expect(await refundsOf(sessionId)).toEqual([-1000, -300]);
+      expect(await balanceOf(slug)).toBe(0);
+      await expectLedgerConsistent(s.db);
     });
 
     it('a forgiven shortfall is not collected later from another purchase when the same charge is refunded further', async () => {

@@ -32,6 +32,10 @@ export class GrantSettlement {
       orgId,
       due.map((grant) => grant.id),
     );
+    await grants.markKept(
+      orgId,
+      due.map((grant) => grant.id),
+    );
     await this.writeOffGivenBack(tx, orgId);
     await grants.refreshNextExpiry(orgId);
   }
@@ -43,31 +47,29 @@ export class GrantSettlement {
     grant: { id: string; remaining: number },
     reason: string,
   ): Promise<{ amount: number; entryId: string | null }> {
-    const held = await this.grants.in(tx).heldOf(orgId, grant.id);
+    const grants = this.grants.in(tx);
+    const held = await grants.heldOf(orgId, grant.id);
     const amount = Math.max(0, grant.remaining - held);
     const entryId = await this.writeOff(tx, orgId, 'void', `void:${grant.id}`, grant.id, amount, reason);
+    await grants.markKept(orgId, [grant.id]);
     return { amount: entryId ? amount : 0, entryId };
   }
 
   /**
-   * What ended holds gave back to grants written off while the holds kept it: a hold counted
-   * when its grant was written off (made before, ended after, not yet past its own expiry)
-   * kept that part out of the grant's write-off, so it is written off now, once per hold.
+   * What ended holds give back to grants written off while they kept credits of them (each
+   * such hold notes those grants, `kept`): written off now, once per hold and grant.
    */
   async writeOffGivenBack(tx: DbTransaction, orgId: string): Promise<void> {
-    const { grants, holds } = await this.grants.in(tx).endedHoldsOnSettledGrants(orgId);
+    const grants = this.grants.in(tx);
+    const { holds, grants: settled } = await grants.endedKeepingHolds(orgId);
     if (holds.length === 0) return;
-    const settled = new Map(grants.map((grant) => [grant.id, grant]));
+    const byId = new Map(settled.map((grant) => [grant.id, grant]));
     for (const hold of holds) {
       const givenBack: GrantDraw[] =
         hold.capturedAmount === null ? hold.draws : splitCapture(hold.draws, hold.capturedAmount).returned;
       for (const part of givenBack) {
-        const grant = settled.get(part.grant_id);
-        if (!grant) continue;
-        const at = grant.settledMicros;
-        const countedThen =
-          hold.createdMicros <= at && hold.expiresMicros > at && (hold.closedMicros === null || hold.closedMicros > at);
-        if (!countedThen) continue;
+        const grant = byId.get(part.grant_id);
+        if (!grant || !hold.kept.includes(grant.id)) continue;
         const type = grant.voided ? 'void' : 'expiration';
         const amount = Math.min(part.amount, grant.remaining);
         if (await this.writeOff(tx, orgId, type, `${type}:${grant.id}:${hold.id}`, grant.id, amount)) {
@@ -75,6 +77,10 @@ export class GrantSettlement {
         }
       }
     }
+    await grants.clearKept(
+      orgId,
+      holds.map((hold) => hold.id),
+    );
   }
 
   private async writeOff(

@@ -82,27 +82,29 @@ export interface DueGrant {
   held: number;
 }
 
-/**
- * A hold that drew from a grant since written off, and has ended: what it gives back may be
- * written off in turn. Times in µs since the epoch, the database's precision.
- */
-export interface EndedHold {
+/** A hold that has ended and kept credits of grants written off meanwhile: what it gives back to them is written off. */
+export interface EndedKeepingHold {
   id: string;
   draws: GrantDraw[];
   capturedAmount: number | null;
-  createdMicros: number;
-  expiresMicros: number;
-  /** When it was captured or released; null when it expired. */
-  closedMicros: number | null;
+  /** The grants written off while it kept credits of them. */
+  kept: string[];
 }
 
-/** A grant written off (expired or voided) that still holds credits some hold kept. */
+/** A grant written off (expired or voided), with what is left of it. */
 export interface SettledGrant {
   id: string;
   remaining: number;
-  settledMicros: number;
   voided: boolean;
 }
+
+/**
+ * A hold that keeps its credits now: not captured or released, and before its `expires_at`.
+ * (Not `status = 'active'`: the hold sweep may mark a hold expired at its own clock while a
+ * settling transaction, whose clock is earlier, still counts it; captures and releases take
+ * the org's balance lock, as settling does, so they cannot change under it.)
+ */
+const keepsCredits = sql`h.captured_at is null and h.released_at is null and h.expires_at > now()`;
 
 /** Credit grants, org id first. Reads outside a transaction; writes in the caller's (`in(tx)`). */
 @Injectable()
@@ -216,7 +218,7 @@ export class GrantsWriter {
       this.tx,
       sql`select g.id, g.remaining,
             (select coalesce(sum((d->>'amount')::bigint), 0) from ${creditHolds} h cross join jsonb_array_elements(h.draws) d
-             where h.org_id = g.org_id and h.status = 'active' and h.expires_at > now() and d->>'grant_id' = g.id::text) as held
+             where h.org_id = g.org_id and ${keepsCredits} and d->>'grant_id' = g.id::text) as held
           from ${creditGrants} g
           where g.org_id = ${orgId}::uuid and g.settled_at is null and g.expires_at <= now()
           order by g.expires_at, g.id`,
@@ -245,48 +247,53 @@ export class GrantsWriter {
     const [row] = await rows<{ held: string | number }>(
       this.tx,
       sql`select coalesce(sum((d->>'amount')::bigint), 0) as held from ${creditHolds} h cross join jsonb_array_elements(h.draws) d
-          where h.org_id = ${orgId}::uuid and h.status = 'active' and h.expires_at > now() and d->>'grant_id' = ${grantId}`,
+          where h.org_id = ${orgId}::uuid and ${keepsCredits} and d->>'grant_id' = ${grantId}`,
     );
     return Number(row.held);
   }
 
-  /**
-   * Written-off grants that still hold credits (kept by holds when they were written off), and
-   * the ended holds that drew from them: what those holds give back is written off in turn.
-   */
-  async endedHoldsOnSettledGrants(orgId: string): Promise<{ grants: SettledGrant[]; holds: EndedHold[] }> {
-    const [row] = await rows<{ grants: SettledGrant[] | null; holds: EndedHold[] | null }>(
+  /** Notes on each hold that keeps credits of these grants (just written off) that it does. */
+  async markKept(orgId: string, grantIds: string[]): Promise<void> {
+    if (grantIds.length === 0) return;
+    const ids = sql`(select jsonb_array_elements_text(${JSON.stringify(grantIds)}::jsonb))`;
+    await this.tx.execute(sql`
+      update ${creditHolds} h set kept = h.kept || (
+        select coalesce(jsonb_agg(d->>'grant_id'), '[]'::jsonb) from jsonb_array_elements(h.draws) d
+        where d->>'grant_id' in ${ids} and not h.kept ? (d->>'grant_id'))
+      where h.org_id = ${orgId}::uuid and ${keepsCredits}
+        and exists (select 1 from jsonb_array_elements(h.draws) d where d->>'grant_id' in ${ids})`);
+  }
+
+  /** Ended holds that kept credits of grants written off, and those grants. */
+  async endedKeepingHolds(orgId: string): Promise<{ holds: EndedKeepingHold[]; grants: SettledGrant[] }> {
+    const [row] = await rows<{ holds: EndedKeepingHold[] | null; grants: SettledGrant[] | null }>(
       this.tx,
       sql`
-      with settled as (
-        select id, remaining, settled_at, voided_at is not null as voided from ${creditGrants}
-        where org_id = ${orgId}::uuid and settled_at is not null and remaining > 0)
+      with ended as (
+        select h.id, h.draws, h.captured_amount, h.kept from ${creditHolds} h
+        where h.org_id = ${orgId}::uuid and h.kept <> '[]'::jsonb and not (${keepsCredits}))
       select
-        (select json_agg(json_build_object('id', id, 'remaining', remaining,
-            'settledMicros', floor(extract(epoch from settled_at) * 1000000), 'voided', voided)) from settled) as grants,
-        (select json_agg(json_build_object('id', h.id, 'draws', h.draws, 'capturedAmount', h.captured_amount,
-            'createdMicros', floor(extract(epoch from h.created_at) * 1000000),
-            'expiresMicros', floor(extract(epoch from h.expires_at) * 1000000),
-            'closedMicros', floor(extract(epoch from coalesce(h.captured_at, h.released_at)) * 1000000)))
-          from ${creditHolds} h
-          where h.org_id = ${orgId}::uuid and not (h.status = 'active' and h.expires_at > now())
-            and exists (select 1 from jsonb_array_elements(h.draws) d join settled s on d->>'grant_id' = s.id::text)
-        ) as holds`,
+        (select json_agg(json_build_object('id', id, 'draws', draws, 'capturedAmount', captured_amount, 'kept', kept)) from ended) as holds,
+        (select json_agg(json_build_object('id', g.id, 'remaining', g.remaining, 'voided', g.voided_at is not null))
+          from ${creditGrants} g
+          where g.org_id = ${orgId}::uuid and g.id::text in (select jsonb_array_elements_text(kept) from ended)) as grants`,
     );
     return {
-      grants: (row.grants ?? []).map((g) => ({
-        ...g,
-        remaining: Number(g.remaining),
-        settledMicros: Number(g.settledMicros),
-      })),
       holds: (row.holds ?? []).map((h) => ({
         ...h,
         capturedAmount: h.capturedAmount === null ? null : Number(h.capturedAmount),
-        createdMicros: Number(h.createdMicros),
-        expiresMicros: Number(h.expiresMicros),
-        closedMicros: h.closedMicros === null ? null : Number(h.closedMicros),
       })),
+      grants: (row.grants ?? []).map((g) => ({ ...g, remaining: Number(g.remaining) })),
     };
+  }
+
+  /** Those holds' given-back credits are written off: nothing of them is left to do. */
+  async clearKept(orgId: string, holdIds: string[]): Promise<void> {
+    if (holdIds.length === 0) return;
+    await this.tx.execute(
+      sql`update ${creditHolds} set kept = '[]'::jsonb
+          where org_id = ${orgId}::uuid and id in (select jsonb_array_elements_text(${JSON.stringify(holdIds)}::jsonb)::uuid)`,
+    );
   }
 
   /**
@@ -299,9 +306,7 @@ export class GrantsWriter {
         (select min(expires_at) from ${creditGrants}
           where org_id = ${orgId}::uuid and settled_at is null and expires_at is not null and remaining > 0),
         (select min(h.expires_at) from ${creditHolds} h
-          where h.org_id = ${orgId}::uuid and h.status = 'active' and h.expires_at > now()
-            and exists (select 1 from jsonb_array_elements(h.draws) d join ${creditGrants} g on d->>'grant_id' = g.id::text
-                        where g.org_id = ${orgId}::uuid and g.settled_at is not null and g.remaining > 0)))
+          where h.org_id = ${orgId}::uuid and ${keepsCredits} and h.kept <> '[]'::jsonb))
       where org_id = ${orgId}::uuid`);
   }
 

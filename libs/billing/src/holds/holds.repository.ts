@@ -39,6 +39,7 @@ const holdColumns = {
   metadata: creditHolds.metadata,
   ledgerEntryId: creditHolds.ledgerEntryId,
   draws: creditHolds.draws,
+  kept: creditHolds.kept,
   createdAt: creditHolds.createdAt,
   expiresAt: creditHolds.expiresAt,
   capturedAt: creditHolds.capturedAt,
