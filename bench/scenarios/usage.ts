@@ -124,8 +124,13 @@ export function debits(
   };
 }
 
-/** Gives each org INITIAL credits, as an entry and its balance (balance = Σ ledger from the start). */
-async function fund(dbUrl: string, orgs: SeededOrg[]): Promise<void> {
+/**
+ * Gives each org INITIAL credits, as an entry, its balance and `grants` grants (balance = Σ
+ * ledger = Σ grants from the start). With several, they mix priorities (0, 50, 90), expiries
+ * (10 to 40 days away, or never) and categories, as a credits product's orgs hold them, so a
+ * debit sorts and draws from many; none expires during the run.
+ */
+async function fund(dbUrl: string, orgs: SeededOrg[], grants = 1): Promise<void> {
   const ids = orgs.map((o) => o.id);
   await query(
     dbUrl,
@@ -134,9 +139,19 @@ async function fund(dbUrl: string, orgs: SeededOrg[]): Promise<void> {
        select id, $2::bigint, $2::bigint, 'admin_adjustment', 'bench funding', 'admin:bench-usage:' || id
        from unnest($1::uuid[]) as id
        on conflict (source_ref) do nothing
-       returning org_id)
-     insert into credit_balances (org_id, balance) select org_id, $2::bigint from entries`,
-    [ids, INITIAL],
+       returning org_id, id),
+     grants as (
+       insert into credit_grants (org_id, amount, remaining, category, source, source_ref, ledger_entry_id, priority, expires_at)
+       select e.org_id, $2::bigint / $3 + case when n = 1 then $2::bigint % $3 else 0 end,
+              $2::bigint / $3 + case when n = 1 then $2::bigint % $3 else 0 end,
+              case when n % 2 = 0 then 'promotional' else 'paid' end, 'admin',
+              'admin:bench-usage:' || e.org_id || case when n = 1 then '' else ':' || n end, e.id,
+              (array[0, 50, 90])[1 + n % 3],
+              case when $3::int = 1 or n % 4 = 0 then null else now() + make_interval(days => 10 + n % 31) end
+       from entries e cross join generate_series(1, $3::int) as n)
+     insert into credit_balances (org_id, balance, next_expiry_at)
+     select org_id, $2::bigint, case when $3::int > 1 then now() + interval '10 days' end from entries`,
+    [ids, INITIAL, grants],
   );
 }
 
