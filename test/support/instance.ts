@@ -6,6 +6,7 @@ import { ApiKeyScope, Db, DB, MemberRole } from '@credits/database';
 import { createApp } from '../../apps/api/src/app.factory';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
 import { TEST_JWT_SECRET } from './auth';
+import { createTestDatabaseUrl, type TestDatabase } from './database';
 import { addMember, HttpResult, logSink, request, RequestOptions } from './test-app';
 
 /** One API instance of several: it brings no database of its own (the env names a shared one). */
@@ -61,4 +62,24 @@ export function parseLogs(lines: string[]): Record<string, any>[] {
       return [];
     }
   });
+}
+
+/**
+ * Two API instances on one new PostgreSQL database, for races between instances: made in
+ * `beforeAll` (call this in the describe block), stopped and the database dropped in
+ * `afterAll`. Rate limits are out of the way: the race, not the limiter, is under test.
+ */
+export function racingInstances(): () => Instance[] {
+  let database: TestDatabase | undefined;
+  let instances: Instance[] = [];
+  beforeAll(async () => {
+    database = await createTestDatabaseUrl();
+    const env = { DATABASE_URL: database.url, RATE_LIMIT_READ: '100000', RATE_LIMIT_AUTH_FAILURES: '100000' };
+    instances = await Promise.all([startInstance(env), startInstance(env)]);
+  });
+  afterAll(async () => {
+    await Promise.all(instances.map((i) => i.close()));
+    await database?.drop();
+  });
+  return () => instances;
 }

@@ -401,6 +401,18 @@ describe('POST /api/v1/stripe/webhook', () => {
   });
 
   describe('refunds', () => {
+    /** Credits spent as the host would spend them (a usage entry), before a refund comes. */
+    const spend = (orgId: string, amount: number, drawFirstFrom?: string) =>
+      s.db.transaction((tx) =>
+        s.app.get(LedgerService).apply(tx, {
+          orgId,
+          amount: -amount,
+          transactionType: 'usage',
+          description: 'spent',
+          sourceRef: `usage:${randomUUID()}`,
+          drawFirstFrom,
+        }),
+      );
     /** A paid, granted session of a fresh org: 2 bundles = 2000 credits for 1400. */
     const grantedSession = async (quantity = 2) => {
       const { slug, adminKey } = await freshOrg();
@@ -482,15 +494,7 @@ describe('POST /api/v1/stripe/webhook', () => {
     it('credits already spent are not turned into a debt: the debit stops at zero and is logged', async () => {
       const { slug, sessionId, chargeId } = await grantedSession();
       const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
-      await s.db.transaction((tx) =>
-        s.app.get(LedgerService).apply(tx, {
-          orgId: org.id,
-          amount: -1500,
-          transactionType: 'usage',
-          description: 'spent',
-          sourceRef: `usage:${randomUUID()}`,
-        }),
-      );
+      await spend(org.id, 1500);
       const refund = await refundQuietly(s, chargeId);
       expect((await deliver(refund)).status).toBe(200);
       expect(await refundsOf(sessionId)).toEqual([-500]);
@@ -516,16 +520,7 @@ describe('POST /api/v1/stripe/webhook', () => {
       expect([await remainingOf(purchaseGrant.id), await remainingOf(promo.grantId!)]).toEqual([1000, 300]);
       // The rest of the purchase spent; the full refund then owes 1000 more: none left in its
       // own grant, so it draws from the promotion, which it may (its credits are spendable).
-      await s.db.transaction((tx) =>
-        s.app.get(LedgerService).apply(tx, {
-          orgId: org.id,
-          amount: -1000,
-          transactionType: 'usage',
-          description: 'spent',
-          sourceRef: `usage:${randomUUID()}`,
-          drawFirstFrom: `purchase:${sessionId}`,
-        }),
-      );
+      await spend(org.id, 1000, `purchase:${sessionId}`);
       expect((await deliver(await refundQuietly(s, chargeId))).status).toBe(200);
       expect(await refundsOf(sessionId)).toEqual([-1000, -300]);
       expect(await balanceOf(slug)).toBe(0);
@@ -535,15 +530,7 @@ describe('POST /api/v1/stripe/webhook', () => {
     it('a forgiven shortfall is not collected later from another purchase when the same charge is refunded further', async () => {
       const { slug, adminKey, sessionId, chargeId } = await grantedSession(); // 2000 credits for 1400
       const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
-      await s.db.transaction((tx) =>
-        s.app.get(LedgerService).apply(tx, {
-          orgId: org.id,
-          amount: -1800,
-          transactionType: 'usage',
-          description: 'spent',
-          sourceRef: `usage:${randomUUID()}`,
-        }),
-      );
+      await spend(org.id, 1800);
       // Half refunded: 1000 owed, 200 left to debit, 800 forgiven.
       expect((await deliver(await refundQuietly(s, chargeId, 700))).status).toBe(200);
       expect(await refundsOf(sessionId)).toEqual([-200]);

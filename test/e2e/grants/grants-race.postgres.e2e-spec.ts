@@ -9,8 +9,7 @@ import { eq, sql } from 'drizzle-orm';
 import { AdminAdjustments, GrantExpirySchedule } from '@credits/billing';
 import { creditLedger } from '@credits/database';
 import { bearer } from '../../support/auth';
-import { createTestDatabaseUrl, type TestDatabase } from '../../support/database';
-import { type Instance, startInstance } from '../../support/instance';
+import { type Instance, racingInstances } from '../../support/instance';
 import { expectLedgerConsistent } from '../fulfilment/helpers';
 import { credits, debit, orgId, spender } from '../usage/kit';
 
@@ -19,20 +18,10 @@ if (!process.env.TEST_DATABASE_URL?.trim()) {
 }
 
 describe('grant expiry and void racing from two instances (PostgreSQL)', () => {
-  let database: TestDatabase;
-  let instances: Instance[];
-
-  beforeAll(async () => {
-    database = await createTestDatabaseUrl();
-    const env = { DATABASE_URL: database.url, RATE_LIMIT_READ: '100000', RATE_LIMIT_AUTH_FAILURES: '100000' };
-    instances = await Promise.all([startInstance(env), startInstance(env)]);
-  });
-  afterAll(async () => {
-    await Promise.all((instances ?? []).map((i) => i.close()));
-    await database?.drop();
-  });
+  const started = racingInstances();
 
   it('each expiry and void is written once, whatever the number of sweepers and writers', async () => {
+    const instances = started();
     const [a, b] = instances;
     for (let round = 0; round < 5; round++) {
       const slug = `grant-race-${round}`;

@@ -10,8 +10,7 @@ import fc from 'fast-check';
 import { eq, sql } from 'drizzle-orm';
 import { creditBalances, creditHolds, creditLedger, rows, usageRecords } from '@credits/database';
 import { bearer } from '../../support/auth';
-import { createTestDatabaseUrl, type TestDatabase } from '../../support/database';
-import { type Instance, startInstance } from '../../support/instance';
+import { racingInstances } from '../../support/instance';
 import type { HttpResult } from '../../support/test-app';
 import { credits, debit, debitBatch, grant, orgId, spender } from './kit';
 
@@ -103,21 +102,11 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const isReplay = (res: HttpResult) => res.headers.get('idempotent-replayed') === 'true';
 
 describe('usage debits and holds racing from two instances (PostgreSQL)', () => {
-  let database: TestDatabase;
-  let instances: Instance[];
+  const started = racingInstances();
   let run = 0;
 
-  beforeAll(async () => {
-    database = await createTestDatabaseUrl();
-    const env = { DATABASE_URL: database.url, RATE_LIMIT_READ: '100000', RATE_LIMIT_AUTH_FAILURES: '100000' };
-    instances = await Promise.all([startInstance(env), startInstance(env)]);
-  });
-  afterAll(async () => {
-    await Promise.all((instances ?? []).map((i) => i.close()));
-    await database?.drop();
-  });
-
   it('never overdraws, spends each key and hold once, and replays every key its first result', async () => {
+    const instances = started();
     await fc.assert(
       fc.asyncProperty(scenario, async ({ initial, debits, holds, operations }) => {
         const [a] = instances;
@@ -325,6 +314,7 @@ describe('usage debits and holds racing from two instances (PostgreSQL)', () => 
   });
 
   it('keys recorded at once by both instances, with no balance row to lock, are recorded once and read back', async () => {
+    const instances = started();
     // An org that never had credits has no balance row: nothing orders the two instances but
     // the usage key's primary key. allow_partial debits of 0 are still recorded.
     const [a, b] = instances;

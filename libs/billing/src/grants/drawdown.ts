@@ -63,14 +63,6 @@ export class GrantBook {
     }
     return draws;
   }
-
-  /** Gives back what `draws` took (a hold made and undone in the same transaction). */
-  undo(draws: GrantDraw[]): void {
-    for (const draw of draws) {
-      const grant = this.grants.find((g) => g.id === draw.grant_id);
-      if (grant) grant.available += draw.amount;
-    }
-  }
 }
 
 /**
@@ -88,11 +80,4 @@ export function splitCapture(draws: GrantDraw[], amount: number): { spent: Grant
     if (draw.amount > take) returned.push({ grant_id: draw.grant_id, amount: draw.amount - take });
   }
   return { spent, returned };
-}
-
-/** Σ of draws per grant (a group's debits, several on one grant, update it once). */
-export function totalsByGrant(draws: GrantDraw[]): GrantDraw[] {
-  const totals = new Map<string, number>();
-  for (const draw of draws) totals.set(draw.grant_id, (totals.get(draw.grant_id) ?? 0) + draw.amount);
-  return [...totals].map(([grant_id, amount]) => ({ grant_id, amount }));
 }

@@ -34,10 +34,28 @@ const grantStatus = sql<GrantStatus>`case
   else 'active' end`;
 
 /**
+ * A hold that keeps its credits now: not captured or released, and before its `expires_at`.
+ * (Not `status = 'active'`: the hold sweep may mark a hold expired at its own clock while a
+ * settling transaction, whose clock is earlier, still counts it; captures and releases take
+ * the org's balance lock, as settling does, so they cannot change under it.)
+ */
+const keepsCredits = sql`h.captured_at is null and h.released_at is null and h.expires_at > now()`;
+
+/** What holds keep now of each of the org's grants, as settling counts it: rows grant_id, held. */
+function keptByGrant(orgId: string): SQL {
+  return sql`
+    select (d->>'grant_id')::uuid as grant_id, sum((d->>'amount')::bigint) as held
+    from ${creditHolds} h cross join jsonb_array_elements(h.draws) d
+    where h.org_id = ${orgId}::uuid and ${keepsCredits}
+    group by 1`;
+}
+
+/**
  * The spendable part of every grant in effect of the orgs in `orgIds` (an SQL list of uuids):
  * not voided, not written off, `effective_at ≤ now() < expires_at`, less what active holds
  * that have not passed their `expires_at` keep of it. Rows: org_id, id, available, priority,
- * expires_ms, category, effective_ms.
+ * expires_ms, category, effective_ms. The hot path of every debit: it reads holds through the
+ * partial index of active ones (`status = 'active'`), not `keepsCredits`, which settling uses.
  */
 export function spendableGrants(orgIds: SQL): SQL {
   return sql`
@@ -97,14 +115,6 @@ export interface SettledGrant {
   remaining: number;
   voided: boolean;
 }
-
-/**
- * A hold that keeps its credits now: not captured or released, and before its `expires_at`.
- * (Not `status = 'active'`: the hold sweep may mark a hold expired at its own clock while a
- * settling transaction, whose clock is earlier, still counts it; captures and releases take
- * the org's balance lock, as settling does, so they cannot change under it.)
- */
-const keepsCredits = sql`h.captured_at is null and h.released_at is null and h.expires_at > now()`;
 
 /** Credit grants, org id first. Reads outside a transaction; writes in the caller's (`in(tx)`). */
 @Injectable()
@@ -214,16 +224,14 @@ export class GrantsWriter {
 
   /** Grants past their expiry and not yet written off, soonest first, with what holds keep of each now. */
   async dueToSettle(orgId: string): Promise<DueGrant[]> {
-    const found = await rows<{ id: string; remaining: string | number; held: string | number }>(
+    const found = await rows<{ id: string; remaining: string | number; held: string | number | null }>(
       this.tx,
-      sql`select g.id, g.remaining,
-            (select coalesce(sum((d->>'amount')::bigint), 0) from ${creditHolds} h cross join jsonb_array_elements(h.draws) d
-             where h.org_id = g.org_id and ${keepsCredits} and d->>'grant_id' = g.id::text) as held
-          from ${creditGrants} g
+      sql`select g.id, g.remaining, k.held
+          from ${creditGrants} g left join (${keptByGrant(orgId)}) k on k.grant_id = g.id
           where g.org_id = ${orgId}::uuid and g.settled_at is null and g.expires_at <= now()
           order by g.expires_at, g.id`,
     );
-    return found.map((row) => ({ id: row.id, remaining: Number(row.remaining), held: Number(row.held) }));
+    return found.map((row) => ({ id: row.id, remaining: Number(row.remaining), held: Number(row.held ?? 0) }));
   }
 
   /** Marks grants written off (expired) as of this transaction. */
@@ -242,12 +250,11 @@ export class GrantsWriter {
     );
   }
 
-  /** What active holds keep of one grant now. */
+  /** What holds keep of one grant now. */
   async heldOf(orgId: string, grantId: string): Promise<number> {
     const [row] = await rows<{ held: string | number }>(
       this.tx,
-      sql`select coalesce(sum((d->>'amount')::bigint), 0) as held from ${creditHolds} h cross join jsonb_array_elements(h.draws) d
-          where h.org_id = ${orgId}::uuid and ${keepsCredits} and d->>'grant_id' = ${grantId}`,
+      sql`select coalesce(sum(held), 0) as held from (${keptByGrant(orgId)}) k where k.grant_id = ${grantId}::uuid`,
     );
     return Number(row.held);
   }

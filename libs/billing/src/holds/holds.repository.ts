@@ -1,14 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { and, eq, sql, SQL } from 'drizzle-orm';
+import type { CreatedPosition } from '@credits/pagination';
 import { creditHolds, Db, DbTransaction, GrantDraw, HoldStatus, InjectDb, rows } from '@credits/database';
 
 export type HoldRow = typeof creditHolds.$inferSelect;
 
 /** Where a listing resumes: after the hold created at `micros` (µs since the epoch) with this id. */
-export interface HoldPosition {
-  micros: string;
-  id: string;
-}
+export type HoldPosition = CreatedPosition;
 
 /** A hold as read, with its position in the listing. */
 export type ListedHold = HoldRow & { position: HoldPosition };

@@ -9,7 +9,7 @@ import { toCreditTransaction } from '../credits/credits.dto';
 import { splitCapture } from '../grants/drawdown';
 import { GrantSettlement } from '../grants/grant-settlement';
 import { IdempotencyService, IdempotentResult, requestHash } from '../idempotency/idempotency.service';
-import { InsufficientBalanceError, LedgerService } from '../ledger/ledger.service';
+import { LedgerService } from '../ledger/ledger.service';
 import {
   CaptureCreditHoldRequest,
   CapturedCreditHold,
@@ -49,8 +49,9 @@ export function toCreditHold(row: HoldRow): CreditHold {
  *
  * A hold draws from grants when it is made (DESIGN §1.4): what it drew is not spendable while
  * it counts (active and before `expires_at`). Whatever lowers what is available (a hold, a
- * usage debit) first locks the org's balance row, so two of them cannot both draw the same credits. Capturing or releasing one hold locks that
- * hold's row, so of two captures exactly one finds it active.
+ * usage debit) first locks the org's balance row, so two of them cannot both draw the same
+ * credits. Capturing or releasing one hold locks that hold's row, so of two captures exactly
+ * one finds it active.
  */
 @Injectable()
 export class HoldsService {
@@ -143,27 +144,22 @@ export class HoldsService {
       }
       // It spends what it drew, in the order drawn, even from a grant expired or voided since
       // (the hold was made inside the grant's window); the rest goes back to its grants.
-      const applied = await this.ledger
-        .apply(tx, {
-          orgId,
-          amount: -amount,
-          transactionType: 'usage',
-          description: hold.description ?? `Capture of hold ${hold.id}`,
-          sourceRef: `hold:${hold.id}`,
-          draws: splitCapture(hold.draws, amount).spent,
-        })
-        .catch((error: unknown) => {
-          // Only when something outside holds (a refund) took the balance below what was held.
-          if (error instanceof InsufficientBalanceError) {
-            throw new InsufficientCreditsError(`Cannot capture ${amount} credits: the balance is ${error.balance}`);
-          }
-          throw error;
-        });
+      // Nothing else spends what a hold drew (refunds, voids and expiries leave held parts),
+      // so the draws are always there to take.
+      const applied = await this.ledger.apply(tx, {
+        orgId,
+        amount: -amount,
+        transactionType: 'usage',
+        description: hold.description ?? `Capture of hold ${hold.id}`,
+        sourceRef: `hold:${hold.id}`,
+        draws: splitCapture(hold.draws, amount).spent,
+      });
       // The hold's row lock orders captures, so its source cannot be in the ledger already;
       // the unique source_ref is the backstop.
       if (!applied.applied || !applied.entryId) throw new ConflictError('This hold was already captured');
       const captured = await this.holds.markCaptured(orgId, tx, hold.id, { amount, ledgerEntryId: applied.entryId });
-      await this.settlement.writeOffGivenBack(tx, orgId);
+      // Read under the balance lock, which writing `kept` takes too: empty, nothing to write off.
+      if (hold.kept.length > 0) await this.settlement.writeOffGivenBack(tx, orgId);
       const entry = await this.ledger.entry(tx, orgId, applied.entryId);
       return { hold: toCreditHold(captured), transaction: toCreditTransaction(entry!) };
     });
@@ -179,7 +175,7 @@ export class HoldsService {
       if (hold.status === 'released') return { hold: toCreditHold(hold) };
       activeFor('release', hold);
       const released = await this.holds.markReleased(orgId, tx, hold.id);
-      await this.settlement.writeOffGivenBack(tx, orgId);
+      if (hold.kept.length > 0) await this.settlement.writeOffGivenBack(tx, orgId);
       return { hold: toCreditHold(released) };
     });
   }
