@@ -144,7 +144,7 @@ describe('credit grants', () => {
       expect.objectContaining({ amount: -200, balanceAfter: 1000, sourceRef: `expiration:${bonus}` }),
     ]);
     expect((await events('credits.expired')).map((e) => e.data)).toEqual([
-      expect.objectContaining({ grant_id: bonus, credits: 200, transaction_id: expired[0].id, balance: 1000 }),
+      { grant_id: bonus, credits: 200, held: 0, transaction_id: expired[0].id, balance: 1000 },
     ]);
     const ledgerPage = await t.request('GET', `/api/v1/org/${slug}/credits/transactions?transaction_type=expiration`, {
       headers: bearer(key),
@@ -259,6 +259,27 @@ describe('credit grants', () => {
     expect(await credits()).toMatchObject({ balance: 1000, available_balance: 1000, held: 0 });
     // The grant's expiry is notified once, with what expired at its expiry.
     expect((await events('credits.expired')).map((e) => e.data)).toEqual([expect.objectContaining({ credits: 200 })]);
+  });
+
+  it('credits.expired is sent once per grant, even when holds kept all of it at its expiry', async () => {
+    const bonus = await give(300, { category: 'promotional', expiry: { afterSeconds: DAY } });
+    const res = await t.request('POST', `/api/v1/org/${slug}/credits/holds`, {
+      headers: bearer(key, { 'idempotency-key': randomUUID() }),
+      body: { amount: 300, expires_in: 3600 },
+    });
+    expect(res.status).toBe(201);
+    await age(DAY);
+    await t.app.get(GrantExpirySchedule).run();
+    // Nothing unheld to write off at its expiry; the hold's 300 are written off on release.
+    await t.request('POST', `/api/v1/org/${slug}/credits/holds/${res.body.id}/release`, { headers: bearer(key) });
+    await t.app.get(GrantExpirySchedule).run();
+    expect((await events('credits.expired')).map((e) => e.data)).toEqual([
+      { grant_id: bonus, credits: 0, held: 300, transaction_id: null, balance: 300 },
+    ]);
+    expect((await ledger()).map((e) => [e.transactionType, e.amount])).toEqual([
+      ['admin_adjustment', 300],
+      ['expiration', -300],
+    ]);
   });
 
   it('an operator’s negative adjustment draws like a debit, and a void leaves what holds keep to them', async () => {

@@ -26,7 +26,23 @@ export class GrantSettlement {
     const grants = this.grants.in(tx);
     const due = await grants.dueToSettle(orgId);
     for (const grant of due) {
-      await this.writeOff(tx, orgId, 'expiration', `expiration:${grant.id}`, grant.id, grant.remaining - grant.held);
+      const unheld = Math.max(0, grant.remaining - grant.held);
+      const written = await this.writeOff(tx, orgId, 'expiration', `expiration:${grant.id}`, grant.id, unheld);
+      if (grant.remaining === 0) continue;
+      // Once per grant, at its expiry: what expired now, and what holds still keep of it (a
+      // capture may spend that; what they give back is written off then, in the ledger only).
+      await this.outbox.emit(tx, orgId, [
+        {
+          type: 'credits.expired',
+          data: {
+            grant_id: grant.id,
+            credits: written ? unheld : 0,
+            held: grant.held,
+            transaction_id: written?.id ?? null,
+            balance: written?.balanceAfter ?? (await this.ledger.in(tx).balance(orgId)),
+          },
+        },
+      ]);
     }
     await grants.markSettled(
       orgId,
@@ -50,9 +66,9 @@ export class GrantSettlement {
     const grants = this.grants.in(tx);
     const held = await grants.heldOf(orgId, grant.id);
     const amount = Math.max(0, grant.remaining - held);
-    const entryId = await this.writeOff(tx, orgId, 'void', `void:${grant.id}`, grant.id, amount, reason);
+    const written = await this.writeOff(tx, orgId, 'void', `void:${grant.id}`, grant.id, amount, reason);
     await grants.markKept(orgId, [grant.id]);
-    return { amount: entryId ? amount : 0, entryId };
+    return { amount: written ? amount : 0, entryId: written?.id ?? null };
   }
 
   /**
@@ -91,7 +107,7 @@ export class GrantSettlement {
     grantId: string,
     amount: number,
     description?: string,
-  ): Promise<string | null> {
+  ): Promise<{ id: string; balanceAfter: number } | null> {
     if (amount <= 0) return null;
     const entry = {
       amount: -amount,
@@ -103,15 +119,6 @@ export class GrantSettlement {
     const written = await this.ledger.in(tx).debit(orgId, entry);
     if (!written) return null;
     await this.outbox.afterEntry(tx, orgId, { ...entry, entryId: written.id, balanceAfter: written.balanceAfter });
-    if (sourceRef === `expiration:${grantId}`) {
-      // Once per grant, with what expired; a hold's part given back later is in the ledger only.
-      await this.outbox.emit(tx, orgId, [
-        {
-          type: 'credits.expired',
-          data: { grant_id: grantId, credits: amount, transaction_id: written.id, balance: written.balanceAfter },
-        },
-      ]);
-    }
-    return written.id;
+    return written;
   }
 }
