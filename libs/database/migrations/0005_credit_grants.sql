@@ -32,7 +32,7 @@ ALTER TABLE "credit_holds" ADD COLUMN "kept" jsonb DEFAULT '[]'::jsonb NOT NULL;
 ALTER TABLE "credit_ledger" ADD COLUMN "draws" jsonb;--> statement-breakpoint
 ALTER TABLE "credit_grants" ADD CONSTRAINT "credit_grants_org_id_organizations_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."organizations"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "credit_grants_org_idx" ON "credit_grants" USING btree ("org_id","created_at");--> statement-breakpoint
-CREATE INDEX "credit_grants_live_idx" ON "credit_grants" USING btree ("org_id") WHERE "credit_grants"."remaining" > 0 and "credit_grants"."settled_at" is null;--> statement-breakpoint
+CREATE INDEX "credit_grants_live_idx" ON "credit_grants" USING btree ("org_id") WHERE "credit_grants"."settled_at" is null;--> statement-breakpoint
 CREATE INDEX "credit_grants_expiry_idx" ON "credit_grants" USING btree ("expires_at") WHERE "credit_grants"."settled_at" is null and "credit_grants"."expires_at" is not null;--> statement-breakpoint
 ALTER TABLE "credit_ledger" ADD CONSTRAINT "credit_ledger_type_check" CHECK ("credit_ledger"."transaction_type" in ('purchase', 'refund', 'usage', 'admin_adjustment', 'auto_refill', 'expiration', 'void'));--> statement-breakpoint
 -- Each org's balance becomes one paid grant that never expires; balances and ledgers stay as they are.

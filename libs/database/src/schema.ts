@@ -273,9 +273,11 @@ export const creditGrants = pgTable(
   },
   (t) => [
     index('credit_grants_org_idx').on(t.orgId, t.createdAt),
+    // Not `remaining > 0` in the predicate: every debit updates `remaining`, and a column in an
+    // index (or its predicate) makes each update a new index entry rather than a HOT update.
     index('credit_grants_live_idx')
       .on(t.orgId)
-      .where(sql`${t.remaining} > 0 and ${t.settledAt} is null`),
+      .where(sql`${t.settledAt} is null`),
     index('credit_grants_expiry_idx')
       .on(t.expiresAt)
       .where(sql`${t.settledAt} is null and ${t.expiresAt} is not null`),

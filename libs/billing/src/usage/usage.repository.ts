@@ -176,8 +176,7 @@ export class UsageWriter {
       ),
       drawn as (
         update ${creditGrants} g set remaining = g.remaining - d.total
-        from (select i.org_id, (x->>'grant_id')::uuid as grant_id, sum((x->>'amount')::bigint) as total
-              from input i cross join jsonb_array_elements(i.draws) x group by 1, 2) d
+        from jsonb_to_recordset(${JSON.stringify(drawnTotals(usages))}::jsonb) as d(org_id uuid, grant_id uuid, total bigint)
         where g.org_id = d.org_id and g.id = d.grant_id
       ),
       records as (
@@ -190,4 +189,20 @@ export class UsageWriter {
       update ${creditBalances} b set balance = b.balance - totals.total, updated_at = now()
       from totals where b.org_id = totals.org_id`);
   }
+}
+
+/**
+ * What a group took from each grant, summed here rather than in the statement: the database
+ * then updates each grant once without taking every entry's draws apart.
+ */
+function drawnTotals(usages: NewUsage[]): Array<{ org_id: string; grant_id: string; total: number }> {
+  const totals = new Map<string, { org_id: string; grant_id: string; total: number }>();
+  for (const usage of usages) {
+    for (const draw of usage.draws) {
+      const total = totals.get(draw.grant_id);
+      if (total) total.total += draw.amount;
+      else totals.set(draw.grant_id, { org_id: usage.orgId, grant_id: draw.grant_id, total: draw.amount });
+    }
+  }
+  return [...totals.values()];
 }
