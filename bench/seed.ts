@@ -17,7 +17,10 @@ export interface Seeded {
   webhookOrg: SeededOrg;
   /** The webhook scenario spread over orgs, as many customers' payments are. */
   webhookOrgs: SeededOrg[];
-  /** Usage debits: [0] takes the one-org run, the next USAGE_ORGS the spread run. */
+  /**
+   * Usage debits: [0] takes the one-org run, the next USAGE_ORGS the spread run; the same again
+   * after them for the runs with 20 grants per org.
+   */
   usageOrgs: SeededOrg[];
   /** The floor's own orgs for the same runs (its debits never mix with the API's). */
   usageFloorOrgs: SeededOrg[];
@@ -67,7 +70,8 @@ export async function seed(url: string): Promise<Seeded> {
       const { key } = await directory.createServiceKey(`host-${slug}`, { scopes: ['credits:spend'], orgs: [slug] });
       return { id: org.id, slug: org.slug, key };
     };
-    for (let i = 0; i <= USAGE_ORGS; i++) {
+    // Twice over: the same two runs again with 20 grants per org (see scenarios/usage.ts).
+    for (let i = 0; i < 2 * (USAGE_ORGS + 1); i++) {
       usageOrgs.push(await usageOrg(`bench-usage-${i}`));
       usageFloorOrgs.push(await usageOrg(`bench-usage-floor-${i}`));
     }
