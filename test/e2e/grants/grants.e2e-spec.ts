@@ -282,6 +282,37 @@ describe('credit grants', () => {
     ]);
   });
 
+  it('what a hold kept of an expired grant is written off when the hold itself expires', async () => {
+    const bonus = await give(300, { category: 'promotional', expiry: { afterSeconds: DAY } });
+    await give(100);
+    const res = await t.request('POST', `/api/v1/org/${slug}/credits/holds`, {
+      headers: bearer(key, { 'idempotency-key': randomUUID() }),
+      body: { amount: 250, expires_in: 3600 },
+    });
+    expect(res.status).toBe(201);
+    await age(DAY);
+    const sweep = t.app.get(GrantExpirySchedule);
+    await sweep.run();
+    expect(await remaining(bonus)).toBe(250);
+    // Nothing more is due while the hold keeps its 250; the org's next expiry is the hold's.
+    expect((await sweep.run()).settledOrgs).toBe(0);
+    // The hour passes for the hold (its time, and the org's next expiry, move back).
+    await t.db.execute(
+      sql`update credit_holds set expires_at = now() - interval '1 second' where id = ${res.body.id}::uuid`,
+    );
+    await t.db.execute(
+      sql`update credit_balances set next_expiry_at = now() - interval '1 second' where org_id = ${orgId}::uuid`,
+    );
+    expect((await sweep.run()).settledOrgs).toBe(1);
+    expect(
+      (await ledger()).filter((e) => e.transactionType === 'expiration').map((e) => [e.amount, e.sourceRef]),
+    ).toEqual([
+      [-50, `expiration:${bonus}`],
+      [-250, `expiration:${bonus}:${res.body.id}`],
+    ]);
+    expect(await credits()).toMatchObject({ balance: 100, available_balance: 100, held: 0 });
+  });
+
   it('an operator’s negative adjustment draws like a debit, and a void leaves what holds keep to them', async () => {
     const promo = await give(300, { category: 'promotional', priority: 20 });
     const paid = await give(700);
