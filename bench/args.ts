@@ -9,10 +9,11 @@ export const SCENARIOS = [
   'usage',
   'autorefill',
   'soak',
+  'cli',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only checkout,invalid,balance,latency,webhook,usage,autorefill,soak]
+const USAGE = `usage: npm run bench -- [--quick] [--only checkout,invalid,balance,latency,webhook,usage,autorefill,soak,cli]
                  [--soak-seconds N] [--rounds N] [--seconds N] [--webhook-events N]
                  [--cpu-prof api,floor,nest-floor,emulator,baseline] [--baseline DIR]`;
 
@@ -26,6 +27,8 @@ export interface Args {
   webhookEvents: number;
   /** How long the auto-refill scenario debits. */
   autoRefillSeconds: number;
+  /** How many times the CLI scenario runs a command on each database. */
+  cliRuns: number;
   /** Open-loop (fixed arrival rate) runs: the rates, and how long each side runs at each. */
   latency: { rates: number[]; seconds: number; rounds: number };
   cpuProf: Set<string>;
@@ -80,6 +83,7 @@ export function parseArgs(argv: string[]): Args {
     warmupSeconds: quick ? 1 : 2,
     webhookEvents: int('--webhook-events', quick ? 200 : 2000, 1),
     autoRefillSeconds: quick ? 4 : 20,
+    cliRuns: quick ? 3 : 10,
     // Quick: one rate, 2 s a side (proves the generator); full: 100 and 300 req/s, 5 s a side, twice.
     latency: quick ? { rates: [100], seconds: 2, rounds: 1 } : { rates: [100, 300], seconds: 5, rounds: 2 },
     cpuProf: new Set((values.get('--cpu-prof') ?? '').split(',').filter(Boolean)),

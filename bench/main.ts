@@ -13,6 +13,7 @@ import { printResults, writeReport, type Results } from './report';
 import { autoRefillScenario } from './scenarios/autorefill';
 import { balanceScenario } from './scenarios/balance';
 import { checkoutScenario } from './scenarios/checkout';
+import { cliScenario } from './scenarios/cli';
 import { invalidScenario } from './scenarios/invalid';
 import { latencyScenario } from './scenarios/latency';
 import { soakScenario } from './scenarios/soak';
@@ -66,7 +67,14 @@ async function main(): Promise<void> {
 /** The scenarios `--only` selects, in the table's order. */
 async function runScenarios(stack: Stack, args: Args): Promise<Results> {
   const rounds = { rounds: args.rounds, seconds: args.seconds, warmupSeconds: args.warmupSeconds };
-  const results: Results = { rows: [], webhooks: [], usage: [], autoRefill: undefined, soak: undefined };
+  const results: Results = {
+    rows: [],
+    webhooks: [],
+    usage: [],
+    autoRefill: undefined,
+    soak: undefined,
+    cli: undefined,
+  };
   if (args.only.has('checkout')) results.rows.push(await checkoutScenario(stack, rounds));
   if (args.only.has('invalid')) results.rows.push(await invalidScenario(stack, rounds));
   if (args.only.has('balance')) results.rows.push(await balanceScenario(stack, rounds));
@@ -82,6 +90,10 @@ async function runScenarios(stack: Stack, args: Args): Promise<Results> {
   if (args.only.has('autorefill')) {
     results.autoRefill = await autoRefillScenario(stack, args.autoRefillSeconds);
     results.rows.push(results.autoRefill.row);
+  }
+  if (args.only.has('cli')) {
+    results.cli = await cliScenario(stack, args.cliRuns);
+    results.rows.push(...results.cli.rows);
   }
   if (args.only.has('soak')) {
     results.soak = await soakScenario(stack, args.soakSeconds);

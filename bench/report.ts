@@ -7,6 +7,7 @@ import { CONNECTIONS } from './load';
 import { REPO_ROOT } from './processes';
 import { type Row, mib } from './table-rows';
 import type { AutoRefillResult } from './scenarios/autorefill';
+import type { CliResult } from './scenarios/cli';
 import type { SoakResult } from './scenarios/soak';
 import type { UsageResult } from './scenarios/usage';
 import type { WebhookResult } from './scenarios/webhook';
@@ -18,6 +19,7 @@ export interface Results {
   usage: UsageResult[];
   autoRefill: AutoRefillResult | undefined;
   soak: SoakResult | undefined;
+  cli: CliResult | undefined;
 }
 
 export function printResults({ rows, webhooks, usage, autoRefill, soak }: Results): void {
@@ -104,6 +106,7 @@ export function writeReport(args: Args, results: Results, started: number, exitC
       check: results.autoRefill.check,
     },
     soak: results.soak,
+    cli: results.cli?.samples,
     duration_s: Math.round((Date.now() - started) / 1000),
     exit_code: exitCode,
   };

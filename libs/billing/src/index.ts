@@ -6,6 +6,7 @@ export * from './idempotency/idempotency-key.repository';
 export * from './credits/credits.dto';
 export * from './fulfilment/fulfilment.service';
 export * from './fulfilment/refund-arithmetic';
+export * from './ledger/insufficient-balance.error';
 export * from './ledger/ledger.service';
 export * from './ledger/ledger.repository';
 export * from './notifications';

@@ -44,13 +44,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     case 'postgres':
       return openPostgres(target.url, options, logger, migrationsFolder);
     case 'pglite-memory':
-      return openPglite(undefined, migrationsFolder);
+      return openPglite(undefined, migrationsFolder, options.pgliteSharedBuffers);
     case 'pglite-dir':
-      return openPglite(options.dataDir, migrationsFolder);
+      return openPglite(options.dataDir, migrationsFolder, options.pgliteSharedBuffers);
   }
 }
 
-async function openPglite(dataDir: string | undefined, migrationsFolder: string | undefined): Promise<DatabaseHandle> {
+async function openPglite(
+  dataDir: string | undefined,
+  migrationsFolder: string | undefined,
+  sharedBuffers: string | undefined,
+): Promise<DatabaseHandle> {
   assertPgliteCanRun();
   let lock: DataDirLock | undefined;
   let dir: string | undefined;
@@ -67,7 +71,10 @@ async function openPglite(dataDir: string | undefined, migrationsFolder: string 
     // template instead of running initdb.
     const isNew = dir === undefined || !existsSync(join(dir, 'PG_VERSION'));
     const loadDataDir = migrationsFolder && isNew ? await getPgliteTemplate(migrationsFolder) : undefined;
-    pglite = new PGlite({ dataDir: dir, loadDataDir });
+    const startParams = sharedBuffers
+      ? [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffers}`]
+      : undefined;
+    pglite = new PGlite({ dataDir: dir, loadDataDir, startParams });
     await pglite.waitReady;
     const db = drizzlePglite(pglite, { schema: fullSchema });
     if (migrationsFolder) await migratePglite(db, { migrationsFolder });

@@ -71,6 +71,12 @@ export interface DatabaseOptions {
   migrationsFolder?: string;
   /** Default: Nest's `Logger` with context `Database`. */
   logger?: DatabaseLogger;
+  /**
+   * The embedded database's `shared_buffers` (PostgreSQL's default, 128MB, when unset).
+   * PGlite zeroes them at every start: a process that opens it for one command (the CLI)
+   * starts about 0.3 s sooner with a few MB. Ignored on PostgreSQL.
+   */
+  pgliteSharedBuffers?: string;
 }
 
 export interface DatabaseHandle {

@@ -19,7 +19,9 @@ export class CliModule {
     return {
       module: CliModule,
       // One command at a time: a second connection only for a read beside a transaction.
-      imports: [...configAndDatabase(config, 2), ...billing],
+      // One command reads a few pages: the embedded database's default buffer cache (128MB,
+      // zeroed at each start) would cost every command about 0.3 s.
+      imports: [...configAndDatabase(config, { poolMax: 2, pgliteSharedBuffers: '8MB' }), ...billing],
       providers: [
         { provide: DirectoryAdmin, useFactory: (db: Db) => new DirectoryAdmin(db), inject: [DB] },
         // Reading balances and entries needs no more than the database.

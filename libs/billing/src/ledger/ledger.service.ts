@@ -7,6 +7,7 @@ import { GrantSettlement } from '../grants/grant-settlement';
 import { GrantsRepository } from '../grants/grants.repository';
 import { NotificationOutbox } from '../notifications/notification-outbox';
 import { LedgerEntry, LedgerRepository, LedgerWriter, NewGrant, WrittenEntry } from './ledger.repository';
+import { InsufficientBalanceError } from './insufficient-balance.error';
 
 export interface LedgerEntryInput {
   orgId: string;
@@ -30,17 +31,6 @@ export interface AppliedEntry {
   applied: boolean;
   balance: number;
   entryId?: string;
-}
-
-export class InsufficientBalanceError extends Error {
-  constructor(
-    readonly balance: number,
-    readonly amount: number,
-    /** Credits the grants in effect have unheld: what the debit could take. */
-    readonly available = balance,
-  ) {
-    super(`balance ${balance} (${available} available) cannot cover ${-amount}`);
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { NewGrant } from '@credits/billing/ledger/ledger.repository';
-import { InsufficientBalanceError } from '@credits/billing/ledger/ledger.service';
+import { InsufficientBalanceError } from '@credits/billing/ledger/insufficient-balance.error';
 import { ApiException } from '@credits/errors/api-exception';
 import { parseDuration, UsageError } from '../arguments';
 import { type Command, CliFailure } from '../command';
