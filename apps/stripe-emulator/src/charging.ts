@@ -233,58 +233,29 @@ export function saveForFutureUse(intent: PaymentIntent, pm: PaymentMethod): void
   if (intent.setup_future_usage && intent.customer && !pm.customer) attachPaymentMethod(pm, intent.customer);
 }
 
-/** Settles a `processing` PaymentIntent (no Checkout Session): succeeded or failed, with Stripe's events. */
-export function settleIntent(ctx: Context, intent: PaymentIntent, succeeded: boolean, deliver = true): ConfirmOutcome {
+/** Settles a `processing` PaymentIntent (no Checkout Session) as succeeded, with Stripe's events. */
+export function settleIntent(ctx: Context, intent: PaymentIntent, deliver = true): ConfirmOutcome {
   const apiVersion = apiVersionOfIntent(ctx, intent);
   const emit = (type: string, object: unknown) => ctx.webhooks.emit(type, snapshot(object), apiVersion, deliver);
   const charge = intent.latest_charge ? (ctx.store.charges.get(intent.latest_charge) ?? null) : null;
   const pm = intent.payment_method ? ctx.store.paymentMethods.get(intent.payment_method) : undefined;
-  if (succeeded) {
-    intent.status = 'succeeded';
-    intent.amount_received = intent.amount;
-    if (charge) {
-      charge.status = 'succeeded';
-      charge.paid = true;
-      charge.captured = true;
-      charge.amount_captured = charge.amount;
-      charge.outcome = {
-        network_status: 'approved_by_network',
-        reason: null,
-        risk_level: 'normal',
-        seller_message: 'Payment complete.',
-        type: 'authorized',
-      };
-    }
-    if (pm) saveForFutureUse(intent, pm);
-    const events = charge ? [emit('charge.succeeded', charge)] : [];
-    events.push(emit('payment_intent.succeeded', intent));
-    return { intent, charge, events, error: null };
-  }
-  const d: CardDecline = { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' };
+  intent.status = 'succeeded';
+  intent.amount_received = intent.amount;
   if (charge) {
-    charge.status = 'failed';
-    charge.failure_code = d.code;
-    charge.failure_message = d.message;
+    charge.status = 'succeeded';
+    charge.paid = true;
+    charge.captured = true;
+    charge.amount_captured = charge.amount;
     charge.outcome = {
-      network_status: 'declined_by_network',
-      reason: d.decline_code,
+      network_status: 'approved_by_network',
+      reason: null,
       risk_level: 'normal',
-      seller_message: 'The bank did not return any further details with this decline.',
-      type: 'issuer_declined',
+      seller_message: 'Payment complete.',
+      type: 'authorized',
     };
   }
-  intent.status = 'requires_payment_method';
-  intent.last_payment_error = {
-    type: 'card_error',
-    code: d.code,
-    decline_code: d.decline_code,
-    message: d.message,
-    doc_url: docUrl(d.code),
-    ...(charge ? { charge: charge.id } : {}),
-    ...(pm ? { payment_method: snapshot(pm) } : {}),
-  };
-  intent.payment_method = null;
-  const events = charge ? [emit('charge.failed', charge)] : [];
-  events.push(emit('payment_intent.payment_failed', intent));
-  return { intent, charge, events, error: intent.last_payment_error };
+  if (pm) saveForFutureUse(intent, pm);
+  const events = charge ? [emit('charge.succeeded', charge)] : [];
+  events.push(emit('payment_intent.succeeded', intent));
+  return { intent, charge, events, error: null };
 }

@@ -1,6 +1,5 @@
 import type { Context } from './context';
 import { FaultInputError, type Faults } from './faults';
-import { testCard, TEST_CARDS } from './cards';
 import { settleIntent } from './charging';
 import {
   asyncResult,
@@ -28,8 +27,6 @@ export interface ControlDeps {
   faults: Faults;
   idempotency: IdempotencyStore;
   requests: RequestLog;
-  reset(): void;
-  stats(): Record<string, number>;
 }
 
 class ControlError extends Error {
@@ -117,21 +114,14 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
   let m: RegExpExecArray | null;
 
   if (sub === '/health' && method === 'GET') return { status: 200, body: { ok: true } };
-  if (sub === '/stats' && method === 'GET') return { status: 200, body: deps.stats() };
-  if (sub === '/reset' && method === 'POST') {
-    deps.reset();
-    return { status: 200, body: { ok: true } };
-  }
-  if (sub === '/config') {
-    if (method === 'POST') {
-      if ('webhook_url' in body) {
-        const url = body.webhook_url;
-        if (url !== null && (typeof url !== 'string' || !/^https?:\/\//.test(url))) {
-          throw new ControlError(400, 'webhook_url must be an http(s) URL or null');
-        }
-        ctx.webhooks.url = url ?? undefined;
+  if (sub === '/config' && method === 'POST') {
+    if ('webhook_url' in body) {
+      const url = body.webhook_url;
+      if (url !== null && (typeof url !== 'string' || !/^https?:\/\//.test(url))) {
+        throw new ControlError(400, 'webhook_url must be an http(s) URL or null');
       }
-    } else if (method !== 'GET') throw new ControlError(405, 'Use GET or POST.');
+      ctx.webhooks.url = url ?? undefined;
+    }
     return { status: 200, body: { webhook_url: ctx.webhooks.url ?? null, public_url: ctx.publicUrl } };
   }
 
@@ -170,11 +160,7 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
     }
   }
 
-  if (sub === '/events' && method === 'GET') {
-    const type = query.get('type');
-    const list = ctx.webhooks.list().filter((r) => !type || r.event.type === type);
-    return { status: 200, body: list.map(summary) };
-  }
+  if (sub === '/events' && method === 'GET') return { status: 200, body: ctx.webhooks.list().map(summary) };
   if (sub === '/events/deliver' && method === 'POST') {
     const ids = body.ids;
     if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))
@@ -182,7 +168,7 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
     const records = (ids as string[]).map((id) => eventOrThrow(ctx, id));
     const results = [];
     for (const record of records) {
-      const attempt = await ctx.webhooks.deliverOnce(record, 'manual');
+      const attempt = await ctx.webhooks.deliverOnce(record);
       results.push({ id: record.event.id, type: record.event.type, attempt });
     }
     return { status: 200, body: results };
@@ -197,11 +183,6 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
         signature: signPayload(record.payload, ctx.webhooks.secret),
       },
     };
-  }
-  if ((m = /^\/events\/([^/]+)\/resend$/.exec(sub)) && method === 'POST') {
-    const record = eventOrThrow(ctx, m[1]);
-    const attempt = await ctx.webhooks.deliverOnce(record, 'resend');
-    return { status: 200, body: { id: record.event.id, type: record.event.type, attempt } };
   }
 
   if ((m = /^\/sessions\/([^/]+)$/.exec(sub)) && method === 'GET') {
@@ -236,29 +217,12 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
     const result = refundCharge(ctx, m[1], { amount: amount, deliver: bool(body, 'deliver', true) });
     return { status: 200, body: { refund: result.refund, charge: result.charge, events: [summary(result.event)] } };
   }
-  if (sub === '/cards' && method === 'GET') {
-    return {
-      status: 200,
-      body: TEST_CARDS.map((c) => ({ id: c.token, label: c.label, brand: c.brand, last4: c.last4 })),
-    };
-  }
-  if ((m = /^\/payment_methods\/([^/]+)$/.exec(sub)) && method === 'POST') {
-    // A saved card that starts behaving like another test card (e.g. declines from now on).
-    const pm = ctx.store.paymentMethods.get(m[1]);
-    if (!pm) throw new ControlError(404, `No such PaymentMethod: '${m[1]}'`);
-    const token = optionalText(body, 'behaves_like');
-    if (!token || !testCard(token)) {
-      throw new ControlError(400, `behaves_like must be one of ${TEST_CARDS.map((c) => c.token).join(', ')}`);
-    }
-    ctx.store.paymentMethodCards.set(pm.id, token);
-    return { status: 200, body: { payment_method: pm, behaves_like: token } };
-  }
   if ((m = /^\/payment_intents\/([^/]+)$/.exec(sub)) && method === 'GET') {
     const intent = intentOrThrow(ctx, m[1]);
     const charge = intent.latest_charge ? (ctx.store.charges.get(intent.latest_charge) ?? null) : null;
     return { status: 200, body: { payment_intent: intent, charge } };
   }
-  if ((m = /^\/payment_intents\/([^/]+)\/(succeed|fail)$/.exec(sub)) && method === 'POST') {
+  if ((m = /^\/payment_intents\/([^/]+)\/succeed$/.exec(sub)) && method === 'POST') {
     const intent = intentOrThrow(ctx, m[1]);
     if (intent.status !== 'processing' || ctx.store.sessionByPaymentIntent.has(intent.id)) {
       throw new ControlError(
@@ -266,7 +230,7 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
         'Only a processing PaymentIntent made through the API can be settled here (a Checkout payment: /sessions/{id}/async_succeeded).',
       );
     }
-    const result = settleIntent(ctx, intent, m[2] === 'succeed', bool(body, 'deliver', true));
+    const result = settleIntent(ctx, intent, bool(body, 'deliver', true));
     return {
       status: 200,
       body: { payment_intent: result.intent, charge: result.charge, events: result.events.map(summary) },

@@ -14,7 +14,7 @@ import type { EventRecord } from './webhooks';
 
 /**
  * What happens after checkout: payment (sync or delayed), expiry, refunds —
- * shared by the hosted page, the `/_emulator` controls and `/v1/refunds`.
+ * shared by the hosted page and the `/_emulator` controls.
  */
 export class FlowError extends Error {
   constructor(
@@ -207,13 +207,7 @@ export interface RefundOutcome {
 export function refundCharge(
   ctx: Context,
   chargeId: string,
-  opts: {
-    amount?: number;
-    reason?: string | null;
-    metadata?: Record<string, string>;
-    deliver?: boolean;
-    apiVersion?: string;
-  } = {},
+  opts: { amount?: number; deliver?: boolean } = {},
 ): RefundOutcome {
   const charge = ctx.store.charges.get(chargeId);
   if (!charge) throw new FlowError(404, `No such charge: '${chargeId}'`);
@@ -234,18 +228,17 @@ export function refundCharge(
     charge: charge.id,
     currency: charge.currency,
     payment_intent: charge.payment_intent,
-    reason: opts.reason ?? null,
+    reason: null,
     status: 'succeeded',
-    metadata: opts.metadata ?? {},
+    metadata: {},
     balance_transaction: null,
   };
-  ctx.store.refunds.set(refund.id, refund);
   charge.amount_refunded += amount;
   charge.refunded = charge.amount_refunded >= charge.amount;
   charge.refunds.data.unshift(refund);
   charge.refunds.total_count = charge.refunds.data.length;
   const intent = charge.payment_intent ? ctx.store.paymentIntents.get(charge.payment_intent) : undefined;
-  const apiVersion = opts.apiVersion || (intent ? apiVersionOfIntent(ctx, intent) : DEFAULT_API_VERSION);
+  const apiVersion = intent ? apiVersionOfIntent(ctx, intent) : DEFAULT_API_VERSION;
   const event = ctx.webhooks.emit('charge.refunded', snapshot(charge), apiVersion, opts.deliver !== false);
   return { refund, charge, event };
 }

@@ -77,16 +77,14 @@ export interface Price {
   metadata: Metadata;
 }
 
-/** A new product: the given fields; a generated id and `active` unless given. */
-export function newProduct(
-  fields: Pick<Product, 'name' | 'description' | 'metadata'> & Partial<Pick<Product, 'id' | 'active'>>,
-): Product {
+/** A new, active product (`product_data` of a price or of a line item's `price_data`). */
+export function newProduct(fields: Pick<Product, 'name' | 'description' | 'metadata'>): Product {
   return {
-    id: fields.id ?? newId('prod'),
+    id: newId('prod'),
     object: 'product',
     created: nowSeconds(),
     livemode: false,
-    active: fields.active ?? true,
+    active: true,
     name: fields.name,
     description: fields.description,
     metadata: fields.metadata,
@@ -363,11 +361,4 @@ export interface StripeEvent {
   livemode: false;
   pending_webhooks: number;
   request: { id: string | null; idempotency_key: string | null };
-}
-
-export interface ListObject<T> {
-  object: 'list';
-  data: T[];
-  has_more: boolean;
-  url: string;
 }

@@ -52,24 +52,6 @@ export class EmulatorState {
     for (const part of [this.store, this.idempotency, this.faults, this.requests, this.webhooks]) part.clear();
   }
 
-  stats(): Record<string, number> {
-    const { store } = this;
-    return {
-      customers: store.customers.size,
-      prices: store.prices.size,
-      products: store.products.size,
-      sessions: store.sessions.size,
-      payment_intents: store.paymentIntents.size,
-      charges: store.charges.size,
-      refunds: store.refunds.size,
-      payment_methods: store.paymentMethods.size,
-      idempotency_keys: this.idempotency.size,
-      events: this.webhooks.size,
-      requests: this.requests.size,
-      heap_used_mb: Math.round(process.memoryUsage().heapUsed / 1e6),
-    };
-  }
-
   /** Resolves false when the emulator closed meanwhile. */
   sleep(ms: number): Promise<boolean> {
     return new Promise((resolve) => {

@@ -7,7 +7,6 @@ import type {
   PaymentMethod,
   Price,
   Product,
-  Refund,
 } from './objects';
 
 /**
@@ -47,7 +46,6 @@ export class Store {
   readonly sessionExtras: BoundedMap<SessionExtras>;
   readonly paymentIntents: BoundedMap<PaymentIntent>;
   readonly charges: BoundedMap<Charge>;
-  readonly refunds: BoundedMap<Refund>;
   /** payment intent id -> checkout session id */
   readonly sessionByPaymentIntent: BoundedMap<string>;
   readonly paymentMethods: BoundedMap<PaymentMethod>;
@@ -64,7 +62,6 @@ export class Store {
     this.sessionExtras = new BoundedMap(maxObjects);
     this.paymentIntents = new BoundedMap(maxObjects);
     this.charges = new BoundedMap(maxObjects);
-    this.refunds = new BoundedMap(maxObjects);
     this.sessionByPaymentIntent = new BoundedMap(maxObjects);
     this.paymentMethods = new BoundedMap(maxObjects);
     this.paymentMethodCards = new BoundedMap(maxObjects);
@@ -79,7 +76,6 @@ export class Store {
     this.sessionExtras.clear();
     this.paymentIntents.clear();
     this.charges.clear();
-    this.refunds.clear();
     this.sessionByPaymentIntent.clear();
     this.paymentMethods.clear();
     this.paymentMethodCards.clear();
@@ -92,7 +88,6 @@ export class Store {
     if (id.startsWith('cs_')) return this.sessions.get(id);
     if (id.startsWith('pi_')) return this.paymentIntents.get(id);
     if (id.startsWith('ch_')) return this.charges.get(id);
-    if (id.startsWith('re_')) return this.refunds.get(id);
     if (id.startsWith('price_')) return this.prices.get(id);
     if (id.startsWith('prod_')) return this.products.get(id);
     if (id.startsWith('pm_')) return this.paymentMethods.get(id);

@@ -14,8 +14,8 @@ export type DeliveryAttempt =
   | { at: string; status: number; duration_ms: number; kind: DeliveryKind }
   | { at: string; error: string; duration_ms: number; kind: DeliveryKind };
 
-/** `automatic`: the delivery and its retries; `resend`/`manual`: one attempt asked for through a control. */
-export type DeliveryKind = 'automatic' | 'resend' | 'manual';
+/** `automatic`: the delivery and its retries; `manual`: one attempt asked for through `/_emulator/events/deliver`. */
+export type DeliveryKind = 'automatic' | 'manual';
 
 export interface EventRecord {
   event: StripeEvent;
@@ -108,9 +108,9 @@ export class WebhookDispatcher {
     return [...this.records.values()];
   }
 
-  /** One extra attempt now (duplicate or manual delivery); resolves with the attempt. */
-  async deliverOnce(record: EventRecord, kind: DeliveryKind): Promise<DeliveryAttempt> {
-    return this.attempt(record, kind);
+  /** One extra attempt now (a manual delivery, maybe a duplicate); resolves with the attempt. */
+  async deliverOnce(record: EventRecord): Promise<DeliveryAttempt> {
+    return this.attempt(record, 'manual');
   }
 
   clear(): void {

@@ -1,6 +1,6 @@
 import { ok, type ApiHandler, type ApiRequest, type Context } from '../context';
-import { invalidParam, invalidRequest, StripeHttpError } from '../errors';
-import { expireIfDue, expireSession, FlowError } from '../flows';
+import { invalidParam, invalidRequest } from '../errors';
+import { expireIfDue } from '../flows';
 import type { FormObject } from '../form';
 import { newId } from '../ids';
 import { MAX_AMOUNT, minimumChargeAmount } from '../money';
@@ -95,13 +95,15 @@ function newSession(ctx: Context, settings: SessionSettings, currency: string, t
   };
 }
 
-function lineItemList(ctx: Context, session: CheckoutSession, params: FormObject = {}): unknown {
-  const items = ctx.store.sessionExtras.get(session.id)?.lineItems ?? [];
-  return paginate(items, params, `/v1/checkout/sessions/${session.id}/line_items`);
-}
-
+/** `expand[]=line_items`: the first page of the session's items, as Stripe lists them. */
 function render(ctx: Context, session: CheckoutSession, params: FormObject): CheckoutSession {
-  return expandObject(ctx, session, params, { line_items: () => lineItemList(ctx, session) });
+  const lineItems = () =>
+    paginate(
+      ctx.store.sessionExtras.get(session.id)?.lineItems ?? [],
+      {},
+      `/v1/checkout/sessions/${session.id}/line_items`,
+    );
+  return expandObject(ctx, session, params, { line_items: lineItems });
 }
 
 /** A session as it is now: an open one past `expires_at` expires first. */
@@ -146,25 +148,3 @@ export const listCheckoutSessions: ApiHandler = (ctx, req) => {
 
 export const retrieveCheckoutSession: ApiHandler = (ctx, req, { id }) =>
   ok(render(ctx, findSession(ctx, id), req.params));
-
-export const listSessionLineItems: ApiHandler = (ctx, req, { id }) => {
-  const { expand: _expand, ...pageParams } = req.params;
-  return ok(lineItemList(ctx, findSession(ctx, id), pageParams));
-};
-
-export const expireCheckoutSession: ApiHandler = (ctx, req, { id }) => {
-  const session = findSession(ctx, id);
-  try {
-    expireSession(ctx, session, true);
-  } catch (err) {
-    if (err instanceof FlowError) {
-      throw new StripeHttpError(400, {
-        type: 'invalid_request_error',
-        code: 'checkout_session_not_expirable',
-        message: `Only Checkout Sessions with a status of 'open' can be expired. This session has status '${session.status}'.`,
-      });
-    }
-    throw err;
-  }
-  return ok(render(ctx, session, req.params));
-};

@@ -1,11 +1,9 @@
-import { attachPaymentMethod } from '../charging';
 import { ok, type ApiHandler, type Context } from '../context';
 import { invalidParam, invalidRequest, noSuch } from '../errors';
 import type { FormObject } from '../form';
-import { newCustomer, type PaymentMethod } from '../objects';
+import { newCustomer } from '../objects';
 import { isObject, metadata, newestFirst, optionalString, paginate, rejectUnknown } from '../validate';
 import { expandObject } from './expand';
-import { resolvePaymentMethod } from './payment-methods';
 import { retrieve, stored } from './retrieve';
 
 const INVOICE_SETTINGS_PARAMS = new Set(['custom_fields', 'default_payment_method', 'footer', 'rendering_options']);
@@ -13,14 +11,9 @@ const DEFAULT_PM_PARAM = 'invoice_settings[default_payment_method]';
 
 /**
  * `invoice_settings[default_payment_method]`: undefined when not given, null to unset (`''`),
- * else a PaymentMethod attached to the customer (or being attached by this request), as Stripe requires.
+ * else a PaymentMethod attached to the customer, as Stripe requires.
  */
-function readDefaultPaymentMethod(
-  ctx: Context,
-  p: FormObject,
-  customerId: string | null,
-  attaching: PaymentMethod | null,
-): string | null | undefined {
+function readDefaultPaymentMethod(ctx: Context, p: FormObject, customerId: string | null): string | null | undefined {
   const settings = p.invoice_settings;
   if (settings === undefined) return undefined;
   if (settings === '') return null;
@@ -35,7 +28,6 @@ function readDefaultPaymentMethod(
   const id = optionalString(settings, 'default_payment_method', DEFAULT_PM_PARAM);
   if (id === undefined) return undefined;
   if (id === '') return null;
-  if (attaching?.id === id) return id;
   const pm = ctx.store.paymentMethods.get(id);
   if (!pm) throw noSuch('PaymentMethod', id, DEFAULT_PM_PARAM);
   if (!customerId || pm.customer !== customerId) {
@@ -45,16 +37,6 @@ function readDefaultPaymentMethod(
     );
   }
   return id;
-}
-
-/** `payment_method` on create: attached to the new customer (a `pm_card_*` test card makes a new one). */
-function readPaymentMethodToAttach(ctx: Context, p: FormObject): PaymentMethod | null {
-  const id = optionalString(p, 'payment_method');
-  if (!id) return null;
-  const pm = resolvePaymentMethod(ctx, id, 'payment_method');
-  if (pm.customer)
-    throw invalidRequest('The payment method you provided has already been attached to a customer.', 'payment_method');
-  return pm;
 }
 
 const CREATE_PARAMS = new Set([
@@ -68,7 +50,6 @@ const CREATE_PARAMS = new Set([
   'shipping',
   'preferred_locales',
   'invoice_settings',
-  'payment_method',
   'tax',
   'tax_exempt',
   'tax_id_data',
@@ -88,9 +69,7 @@ export const createCustomer: ApiHandler = (ctx, req) => {
     phone: optionalString(p, 'phone', 'phone', 20) || null,
     metadata: metadata(p) ?? {},
   });
-  const attaching = readPaymentMethodToAttach(ctx, p);
-  const defaultPm = readDefaultPaymentMethod(ctx, p, customer.id, attaching);
-  if (attaching) attachPaymentMethod(attaching, customer.id);
+  const defaultPm = readDefaultPaymentMethod(ctx, p, customer.id);
   if (defaultPm !== undefined) customer.invoice_settings.default_payment_method = defaultPm;
   ctx.store.customers.set(customer.id, customer);
   return ok(expandObject(ctx, customer, p));
@@ -113,7 +92,7 @@ export const updateCustomer: ApiHandler = (ctx, req, { id }) => {
   const description = optionalString(p, 'description');
   const phone = optionalString(p, 'phone', 'phone', 20);
   const meta = metadata(p);
-  const defaultPm = readDefaultPaymentMethod(ctx, p, customer.id, null);
+  const defaultPm = readDefaultPaymentMethod(ctx, p, customer.id);
   if (defaultPm !== undefined) customer.invoice_settings.default_payment_method = defaultPm;
   if (name !== undefined) customer.name = name || null;
   if (email !== undefined) customer.email = email || null;

@@ -1,8 +1,7 @@
 import { confirmIntent, type ConfirmOutcome } from '../charging';
 import { ok, type ApiHandler, type ApiResult, type Context } from '../context';
-import { invalidParam, invalidRequest, noSuch, type StripeHttpError } from '../errors';
+import { invalidParam, invalidRequest, noSuch } from '../errors';
 import type { FormObject } from '../form';
-import { nowSeconds } from '../ids';
 import { MAX_AMOUNT, minimumChargeAmount } from '../money';
 import { newPaymentIntent, type PaymentIntent, type PaymentMethod } from '../objects';
 import {
@@ -18,7 +17,7 @@ import {
 } from '../validate';
 import { expandObject } from './expand';
 import { resolvePaymentMethod } from './payment-methods';
-import { stored } from './retrieve';
+import { retrieve } from './retrieve';
 
 /** Every parameter Stripe documents for PaymentIntent creation; others are rejected. */
 const CREATE_PARAMS = new Set([
@@ -56,26 +55,6 @@ const CREATE_PARAMS = new Set([
   'radar_options',
   'confirmation_token',
 ]);
-const CONFIRM_PARAMS = new Set([
-  'payment_method',
-  'off_session',
-  'expand',
-  'return_url',
-  'setup_future_usage',
-  'receipt_email',
-  'error_on_requires_action',
-  'mandate',
-  'mandate_data',
-  'payment_method_options',
-  'payment_method_data',
-  'payment_method_types',
-  'use_stripe_sdk',
-  'radar_options',
-  'shipping',
-  'confirmation_token',
-  'capture_method',
-]);
-const CONFIRMABLE = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action']);
 
 /** `off_session`: a boolean, or Stripe's older `one_off` / `recurring`. */
 function readOffSession(p: FormObject): boolean | undefined {
@@ -84,10 +63,9 @@ function readOffSession(p: FormObject): boolean | undefined {
   return optionalBoolean(p, 'off_session');
 }
 
-function readSetupFutureUsage(p: FormObject): PaymentIntent['setup_future_usage'] | undefined {
+function readSetupFutureUsage(p: FormObject): PaymentIntent['setup_future_usage'] {
   const usage = optionalString(p, 'setup_future_usage');
-  if (usage === undefined) return undefined;
-  if (usage === '') return null;
+  if (!usage) return null;
   if (usage !== 'off_session' && usage !== 'on_session') {
     throw invalidParam('setup_future_usage', 'Invalid setup_future_usage: must be one of on_session or off_session');
   }
@@ -107,14 +85,6 @@ function checkOwner(pm: PaymentMethod, customer: string | null): void {
   }
 }
 
-function unexpectedState(intent: PaymentIntent, action: string): StripeHttpError {
-  return invalidRequest(
-    `You cannot ${action} this PaymentIntent because it has a status of ${intent.status}.`,
-    undefined,
-    'payment_intent_unexpected_state',
-  );
-}
-
 /**
  * The answer to a confirmation: the PaymentIntent, or Stripe's 402 card error carrying it.
  * A 402 is returned (not thrown): the request ran, so its idempotency key keeps the answer.
@@ -125,23 +95,6 @@ function confirmed(ctx: Context, outcome: ConfirmOutcome, params: FormObject): A
     status: 402,
     body: { error: { ...outcome.error, payment_intent: structuredClone(outcome.intent) } },
   };
-}
-
-function confirmNow(
-  ctx: Context,
-  intent: PaymentIntent,
-  pm: PaymentMethod | null,
-  offSession: boolean,
-  params: FormObject,
-): ApiResult {
-  if (!pm) {
-    throw invalidRequest(
-      "You cannot confirm this PaymentIntent because it's missing a payment method. You can either update the PaymentIntent with a payment method and then confirm it again, or confirm it again directly with a payment method.",
-      undefined,
-      'payment_intent_unexpected_state',
-    );
-  }
-  return confirmed(ctx, confirmIntent(ctx, intent, pm, { offSession }), params);
 }
 
 /** `POST /v1/payment_intents`, Stripe's validation first (a refused request creates nothing), then `confirm`. */
@@ -165,7 +118,7 @@ export const createPaymentIntent: ApiHandler = (ctx, req) => {
   if (offSession !== undefined && !confirm) {
     throw invalidParam('off_session', 'You may only specify `off_session` when `confirm` is true.');
   }
-  const setupFutureUsage = readSetupFutureUsage(p) ?? null;
+  const setupFutureUsage = readSetupFutureUsage(p);
   const captureMethod = optionalString(p, 'capture_method');
   if (captureMethod && captureMethod !== 'automatic' && captureMethod !== 'automatic_async') {
     throw invalidParam('capture_method', `The Stripe emulator supports only automatic capture (got ${captureMethod}).`);
@@ -202,40 +155,8 @@ export const createPaymentIntent: ApiHandler = (ctx, req) => {
   ctx.store.paymentIntents.set(intent.id, intent);
   ctx.store.apiVersions.set(intent.id, req.apiVersion);
   ctx.webhooks.emit('payment_intent.created', structuredClone(intent), req.apiVersion);
-  if (!confirm) return ok(expandObject(ctx, intent, p));
-  return confirmNow(ctx, intent, pm, offSession ?? false, p);
-};
-
-/** `POST /v1/payment_intents/{id}/confirm` */
-export const confirmPaymentIntent: ApiHandler = (ctx, req, { id }) => {
-  const intent = stored(ctx.store.paymentIntents, 'payment_intent', id);
-  const p = req.params;
-  rejectUnknown(p, CONFIRM_PARAMS);
-  if (!CONFIRMABLE.has(intent.status)) throw unexpectedState(intent, 'confirm');
-  const offSession = readOffSession(p) ?? false;
-  const setupFutureUsage = readSetupFutureUsage(p);
-  const pmId = optionalString(p, 'payment_method') || intent.payment_method;
-  if (pmId && !pmId.startsWith('pm_card_')) {
-    const existing = ctx.store.paymentMethods.get(pmId);
-    if (!existing) throw noSuch('PaymentMethod', pmId, 'payment_method');
-    checkOwner(existing, intent.customer);
-  }
-  const pm = pmId ? resolvePaymentMethod(ctx, pmId, 'payment_method') : null;
-  if (setupFutureUsage !== undefined) intent.setup_future_usage = setupFutureUsage;
-  return confirmNow(ctx, intent, pm, offSession, p);
-};
-
-/** `POST /v1/payment_intents/{id}/cancel`: any status but `succeeded`, `processing` and `canceled`. */
-export const cancelPaymentIntent: ApiHandler = (ctx, req, { id }) => {
-  const intent = stored(ctx.store.paymentIntents, 'payment_intent', id);
-  rejectUnknown(req.params, new Set(['cancellation_reason', 'expand']));
-  if (!CONFIRMABLE.has(intent.status)) throw unexpectedState(intent, 'cancel');
-  intent.status = 'canceled';
-  intent.canceled_at = nowSeconds();
-  intent.next_action = null;
-  const apiVersion = ctx.store.apiVersions.get(intent.id) || req.apiVersion;
-  ctx.webhooks.emit('payment_intent.canceled', structuredClone(intent), apiVersion);
-  return ok(expandObject(ctx, intent, req.params));
+  if (!confirm || !pm) return ok(expandObject(ctx, intent, p));
+  return confirmed(ctx, confirmIntent(ctx, intent, pm, { offSession: offSession ?? false }), p);
 };
 
 const LIST_PARAMS = new Set(['customer', 'created', 'limit', 'starting_after', 'ending_before', 'expand']);
@@ -249,3 +170,5 @@ export const listPaymentIntents: ApiHandler = (ctx, req) => {
   if (typeof customer === 'string') all = all.filter((pi) => pi.customer === customer);
   return ok(paginate(all, page, '/v1/payment_intents'));
 };
+
+export const retrievePaymentIntent = retrieve('payment_intent', (store) => store.paymentIntents);

@@ -15,7 +15,6 @@ import {
   requiredString,
 } from '../validate';
 import { expandObject } from './expand';
-import { retrieve, stored } from './retrieve';
 
 const PRICE_PARAMS = new Set([
   'currency',
@@ -31,25 +30,6 @@ const PRICE_PARAMS = new Set([
   'billing_scheme',
   'transfer_lookup_key',
 ]);
-const PRODUCT_PARAMS = new Set(['name', 'description', 'metadata', 'active', 'expand', 'id', 'images', 'url']);
-
-export const createProduct: ApiHandler = (ctx, req) => {
-  const p = req.params;
-  rejectUnknown(p, PRODUCT_PARAMS);
-  const product = newProduct({
-    id: optionalString(p, 'id') || undefined,
-    active: optionalBoolean(p, 'active'),
-    name: requiredString(p, 'name'),
-    description: optionalString(p, 'description') || null,
-    metadata: metadata(p) ?? {},
-  });
-  ctx.store.products.set(product.id, product);
-  return ok(product);
-};
-
-/** Unlike the other objects, a product is answered as stored: `expand[]` is not looked at. */
-export const retrieveProduct: ApiHandler = (ctx, _req, { id }) => ok(stored(ctx.store.products, 'product', id));
-
 export const createPrice: ApiHandler = (ctx, req) => {
   const p = req.params;
   rejectUnknown(p, PRICE_PARAMS);
@@ -93,5 +73,3 @@ export const listPrices: ApiHandler = (ctx, req) => {
   const { lookup_keys: _ignored, ...rest } = req.params;
   return ok(paginate(all, rest, '/v1/prices'));
 };
-
-export const retrievePrice = retrieve('price', (store) => store.prices);
