@@ -1,8 +1,8 @@
-import { chargeOutcome, testCard, TEST_CARDS, type CardDecline, type TestCard } from './cards';
 import { DEFAULT_API_VERSION, type Context } from './context';
-import { newId, nowSeconds } from './ids';
 import { emptyBillingDetails, type Charge, type PaymentError, type PaymentIntent, type PaymentMethod } from './objects';
-import type { EventRecord } from './webhooks';
+import { chargeOutcome, TEST_CARDS, testCard, type CardDecline, type TestCard } from './payment-methods/test-cards';
+import { newId, nowSeconds } from './stripe-api/ids';
+import type { EventRecord } from './webhooks/webhook-dispatcher';
 
 /**
  * Payment methods and charging them: what turns a `pm_card_*` test card into a saved

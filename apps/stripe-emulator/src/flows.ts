@@ -1,7 +1,5 @@
-import { DEFAULT_API_VERSION, type Context } from './context';
-import { chargeOutcome, testCard, TEST_CARDS, type CardDecline, type TestCard } from './cards';
 import { apiVersionOfIntent, createCharge, newCardPaymentMethod, saveForFutureUse } from './charging';
-import { newId, nowSeconds } from './ids';
+import { DEFAULT_API_VERSION, type Context } from './context';
 import {
   newCustomer,
   newPaymentIntent,
@@ -10,7 +8,9 @@ import {
   type PaymentIntent,
   type Refund,
 } from './objects';
-import type { EventRecord } from './webhooks';
+import { chargeOutcome, TEST_CARDS, testCard, type CardDecline, type TestCard } from './payment-methods/test-cards';
+import { newId, nowSeconds } from './stripe-api/ids';
+import type { EventRecord } from './webhooks/webhook-dispatcher';
 
 /**
  * What happens after checkout: payment (sync or delayed), expiry, refunds —

@@ -1,5 +1,5 @@
 /** The Stripe objects the emulator keeps, shaped like Stripe's JSON. */
-import { newId, nowSeconds, randomBase62 } from './ids';
+import { newId, nowSeconds, randomBase62 } from './stripe-api/ids';
 
 export type Metadata = Record<string, string>;
 

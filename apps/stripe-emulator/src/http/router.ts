@@ -1,5 +1,5 @@
-import type { ApiHandler, PathParams } from './context';
-import { unknownRoute } from './errors';
+import type { ApiHandler, PathParams } from '../context';
+import { unknownRoute } from '../stripe-api/stripe-errors';
 
 interface Route {
   method: string;

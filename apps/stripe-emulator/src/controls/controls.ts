@@ -1,6 +1,5 @@
-import type { Context } from './context';
-import { FaultInputError, type Faults } from './faults';
-import { settleIntent } from './charging';
+import { settleIntent } from '../charging';
+import type { Context } from '../context';
 import {
   asyncResult,
   CardDeclinedError,
@@ -10,11 +9,12 @@ import {
   refundCharge,
   sessionOrThrow,
   type PaymentOutcome,
-} from './flows';
-import type { IdempotencyStore } from './idempotency';
-import type { PaymentIntent } from './objects';
-import type { RequestLog } from './request-log';
-import { signPayload, type EventRecord } from './webhooks';
+} from '../flows';
+import type { IdempotencyStore } from '../http/idempotency-keys';
+import type { RequestLog } from '../http/request-log';
+import type { PaymentIntent } from '../objects';
+import { signPayload, type EventRecord } from '../webhooks/webhook-dispatcher';
+import { FaultInputError, type Faults } from './fault-rules';
 
 /** The test controls under `/_emulator/` (JSON in, JSON out; see README). */
 export interface ControlResult {

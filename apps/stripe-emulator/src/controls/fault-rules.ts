@@ -1,4 +1,4 @@
-import { StripeHttpError, faultError, type StripeErrorBody } from './errors';
+import { faultError, StripeHttpError, type StripeErrorBody } from '../stripe-api/stripe-errors';
 
 /** A rule set with `POST /_emulator/faults` (see README). */
 export interface FaultRule {

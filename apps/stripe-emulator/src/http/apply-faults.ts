@@ -1,5 +1,5 @@
-import type { EmulatorState } from '../state';
-import { Faults } from '../faults';
+import { Faults } from '../controls/fault-rules';
+import type { EmulatorState } from '../emulator-state';
 import { errorAnswer, requestId, type Exchange } from './exchange';
 
 /**

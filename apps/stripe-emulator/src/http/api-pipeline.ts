@@ -1,15 +1,15 @@
 import type * as http from 'node:http';
 import { DEFAULT_API_VERSION } from '../context';
-import { StripeHttpError } from '../errors';
-import { FormError, type FormObject } from '../form';
-import { apiRoutes } from '../routes';
-import type { ResolvedRoute } from '../router';
-import type { EmulatorState } from '../state';
+import type { EmulatorState } from '../emulator-state';
+import { FormError, type FormObject } from '../stripe-api/form-encoding';
+import { StripeHttpError } from '../stripe-api/stripe-errors';
+import type { ApiCall } from './api-call';
+import { apiRoutes } from './api-routes';
+import { holdLock } from './apply-faults';
 import { authenticate } from './authenticate';
 import { errorAnswer, requestId, type Answer, type Exchange } from './exchange';
-import { holdLock } from './apply-faults';
-import type { ApiCall } from './api-call';
 import { withIdempotency } from './idempotent-replay';
+import type { ResolvedRoute } from './router';
 
 /**
  * A `/v1` request past the faults: authenticate, refuse a malformed form, resolve the route,

@@ -1,15 +1,15 @@
 import { ok, type ApiHandler, type ApiRequest, type Context } from '../context';
-import { invalidParam, invalidRequest } from '../errors';
 import { expireIfDue } from '../flows';
-import type { FormObject } from '../form';
-import { newId } from '../ids';
-import { MAX_AMOUNT, minimumChargeAmount } from '../money';
 import type { CheckoutSession, LineItem } from '../objects';
-import { createdFilter, newestFirst, optionalString, paginate, rejectUnknown } from '../validate';
-import { readSessionParams, type SessionSettings } from './checkout-params';
-import { expandObject } from './expand';
+import { MAX_AMOUNT, minimumChargeAmount } from '../stripe-api/currencies';
+import { expandObject } from '../stripe-api/expand';
+import type { FormObject } from '../stripe-api/form-encoding';
+import { newId } from '../stripe-api/ids';
+import { createdFilter, newestFirst, optionalString, paginate, rejectUnknown } from '../stripe-api/params';
+import { stored } from '../stripe-api/retrieve';
+import { invalidParam, invalidRequest } from '../stripe-api/stripe-errors';
 import { buildLineItems } from './line-items';
-import { stored } from './retrieve';
+import { readSessionParams, type SessionSettings } from './session-params';
 
 /** Validates everything first (settings, line items, totals): a request that fails creates nothing. */
 function createSession(ctx: Context, req: ApiRequest): CheckoutSession {

@@ -1,10 +1,10 @@
-import { testCard } from '../cards';
 import { newCardPaymentMethod } from '../charging';
 import { ok, type ApiHandler, type Context } from '../context';
-import { noSuch } from '../errors';
 import type { PaymentMethod } from '../objects';
-import { expandObject } from './expand';
-import { stored } from './retrieve';
+import { expandObject } from '../stripe-api/expand';
+import { stored } from '../stripe-api/retrieve';
+import { noSuch } from '../stripe-api/stripe-errors';
+import { testCard } from './test-cards';
 
 /**
  * A `payment_method` parameter: a stored `pm_…`, or one of Stripe's `pm_card_*` test cards,

@@ -1,8 +1,7 @@
 import type { Context } from '../context';
-import { invalidParam, missingParam, noSuch } from '../errors';
-import type { FormObject } from '../form';
-import { nowSeconds } from '../ids';
 import type { CheckoutSession } from '../objects';
+import type { FormObject } from '../stripe-api/form-encoding';
+import { nowSeconds } from '../stripe-api/ids';
 import {
   absoluteUrl,
   isObject,
@@ -11,7 +10,8 @@ import {
   optionalInteger,
   optionalString,
   rejectUnknown,
-} from '../validate';
+} from '../stripe-api/params';
+import { invalidParam, missingParam, noSuch } from '../stripe-api/stripe-errors';
 
 /** Every top-level parameter Stripe documents for Checkout Session creation; others are rejected. */
 const SESSION_PARAMS = new Set([

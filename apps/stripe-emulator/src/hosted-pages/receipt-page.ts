@@ -1,5 +1,5 @@
-import type { Context } from './context';
-import { formatAmount } from './money';
+import type { Context } from '../context';
+import { formatAmount } from '../stripe-api/currencies';
 import { escapeHtml, messagePage, page, type PageResult } from './pay-page';
 
 /** `GET /receipts/{charge id}`: the page a charge's `receipt_url` points at, like Stripe's emailed receipt. */

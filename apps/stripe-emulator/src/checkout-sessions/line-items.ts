@@ -1,9 +1,8 @@
 import type { Context } from '../context';
-import { invalidParam, invalidRequest, missingParam, noSuch } from '../errors';
-import type { FormObject, FormValue } from '../form';
-import { newId } from '../ids';
-import { MAX_AMOUNT } from '../money';
 import { newPrice, newProduct, type LineItem, type Price, type Product } from '../objects';
+import { MAX_AMOUNT } from '../stripe-api/currencies';
+import type { FormObject, FormValue } from '../stripe-api/form-encoding';
+import { newId } from '../stripe-api/ids';
 import {
   currency,
   isObject,
@@ -12,7 +11,8 @@ import {
   rejectUnknown,
   requiredInteger,
   requiredString,
-} from '../validate';
+} from '../stripe-api/params';
+import { invalidParam, invalidRequest, missingParam, noSuch } from '../stripe-api/stripe-errors';
 
 const LINE_ITEM_PARAMS = new Set([
   'price',

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { StripeHttpError } from '../errors';
-import { canonical } from '../form';
-import type { IdempotencyStore } from '../idempotency';
-import type { Answer } from './exchange';
+import { canonical } from '../stripe-api/form-encoding';
+import { StripeHttpError } from '../stripe-api/stripe-errors';
 import type { ApiCall } from './api-call';
+import type { Answer } from './exchange';
+import type { IdempotencyStore } from './idempotency-keys';
 
 /**
  * Stripe's idempotency around `run`, for a POST with an `Idempotency-Key`: a replay, other

@@ -1,9 +1,9 @@
 import type { Context } from './context';
-import { Faults } from './faults';
-import { IdempotencyStore } from './idempotency';
-import { RequestLog } from './request-log';
+import { Faults } from './controls/fault-rules';
+import { IdempotencyStore } from './http/idempotency-keys';
+import { RequestLog } from './http/request-log';
 import { Store } from './store';
-import { WebhookDispatcher } from './webhooks';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher';
 
 export interface StateOptions {
   webhookUrl: string | undefined;

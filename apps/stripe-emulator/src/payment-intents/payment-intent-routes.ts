@@ -1,9 +1,10 @@
 import { confirmIntent, type ConfirmOutcome } from '../charging';
 import { ok, type ApiHandler, type ApiResult, type Context } from '../context';
-import { invalidParam, invalidRequest, noSuch } from '../errors';
-import type { FormObject } from '../form';
-import { MAX_AMOUNT, minimumChargeAmount } from '../money';
 import { newPaymentIntent, type PaymentIntent, type PaymentMethod } from '../objects';
+import { resolvePaymentMethod } from '../payment-methods/payment-method-routes';
+import { MAX_AMOUNT, minimumChargeAmount } from '../stripe-api/currencies';
+import { expandObject } from '../stripe-api/expand';
+import type { FormObject } from '../stripe-api/form-encoding';
 import {
   createdFilter,
   currency,
@@ -14,10 +15,9 @@ import {
   paginate,
   rejectUnknown,
   requiredInteger,
-} from '../validate';
-import { expandObject } from './expand';
-import { resolvePaymentMethod } from './payment-methods';
-import { retrieve } from './retrieve';
+} from '../stripe-api/params';
+import { retrieve } from '../stripe-api/retrieve';
+import { invalidParam, invalidRequest, noSuch } from '../stripe-api/stripe-errors';
 
 /** Every parameter Stripe documents for PaymentIntent creation; others are rejected. */
 const CREATE_PARAMS = new Set([

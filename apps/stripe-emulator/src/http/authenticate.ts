@@ -1,4 +1,4 @@
-import { maskKey, StripeHttpError } from '../errors';
+import { maskKey, StripeHttpError } from '../stripe-api/stripe-errors';
 
 const API_KEY = /^(sk_test_|sk_live_|rk_test_|rk_live_|rk_)[A-Za-z0-9_]+$/;
 

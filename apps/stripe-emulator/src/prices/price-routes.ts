@@ -1,7 +1,7 @@
 import { ok, type ApiHandler } from '../context';
-import { invalidParam, missingParam, noSuch } from '../errors';
-import { MAX_AMOUNT } from '../money';
 import { newPrice, newProduct } from '../objects';
+import { MAX_AMOUNT } from '../stripe-api/currencies';
+import { expandObject } from '../stripe-api/expand';
 import {
   currency,
   isObject,
@@ -13,8 +13,8 @@ import {
   rejectUnknown,
   requiredInteger,
   requiredString,
-} from '../validate';
-import { expandObject } from './expand';
+} from '../stripe-api/params';
+import { invalidParam, missingParam, noSuch } from '../stripe-api/stripe-errors';
 
 const PRICE_PARAMS = new Set([
   'currency',

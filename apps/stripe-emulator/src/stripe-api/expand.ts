@@ -1,7 +1,7 @@
 import type { Context } from '../context';
-import { invalidParam } from '../errors';
-import type { FormObject } from '../form';
-import { expandList } from '../validate';
+import type { FormObject } from './form-encoding';
+import { expandList } from './params';
+import { invalidParam } from './stripe-errors';
 
 /**
  * Applies `expand[]=a.b` to a copy of `object`: each segment names a field that

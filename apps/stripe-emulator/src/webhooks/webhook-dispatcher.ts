@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { newId, nowSeconds } from './ids';
-import type { StripeEvent } from './objects';
+import type { StripeEvent } from '../objects';
+import { newId, nowSeconds } from '../stripe-api/ids';
 
 /** `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256("<t>.<payload>", secret)>`, Stripe's scheme. */
 export function signPayload(payload: string, secret: string, timestamp = nowSeconds()): string {

@@ -1,9 +1,9 @@
-import type { Context } from './context';
-import { TEST_CARDS } from './cards';
-import { CardDeclinedError, expireIfDue, FlowError, paySession } from './flows';
-import type { FormError, FormObject } from './form';
-import { formatAmount } from './money';
-import type { CheckoutSession } from './objects';
+import type { Context } from '../context';
+import { CardDeclinedError, expireIfDue, FlowError, paySession } from '../flows';
+import type { CheckoutSession } from '../objects';
+import { TEST_CARDS } from '../payment-methods/test-cards';
+import { formatAmount } from '../stripe-api/currencies';
+import type { FormError, FormObject } from '../stripe-api/form-encoding';
 
 /** The hosted Checkout page: what is bought, and Pay / Cancel buttons that redirect like Checkout. */
 export interface PageResult {

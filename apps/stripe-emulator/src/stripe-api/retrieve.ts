@@ -1,7 +1,7 @@
 import { ok, type ApiHandler } from '../context';
-import { noSuch } from '../errors';
 import type { Store } from '../store';
 import { expandObject } from './expand';
+import { noSuch } from './stripe-errors';
 
 /** The object stored under `id`, or Stripe's 404 for it (`No such customer: 'cus_x'`). */
 export function stored<T>(objects: ReadonlyMap<string, T>, kind: string, id: string): T {

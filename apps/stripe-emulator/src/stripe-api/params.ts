@@ -1,6 +1,6 @@
-import { invalidParam, invalidRequest, missingParam } from './errors';
-import type { FormObject, FormValue } from './form';
-import type { Metadata } from './objects';
+import type { Metadata } from '../objects';
+import type { FormObject, FormValue } from './form-encoding';
+import { invalidParam, invalidRequest, missingParam } from './stripe-errors';
 
 export function isObject(value: FormValue | undefined): value is FormObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

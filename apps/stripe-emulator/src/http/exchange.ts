@@ -1,9 +1,9 @@
 import type * as http from 'node:http';
-import type { StripeHttpError } from '../errors';
-import type { FaultRule } from '../faults';
-import { FormError, parseForm, type FormObject } from '../form';
-import { randomBase62 } from '../ids';
-import { loggableHeaders, type LoggedRequest } from '../request-log';
+import type { FaultRule } from '../controls/fault-rules';
+import { FormError, parseForm, type FormObject } from '../stripe-api/form-encoding';
+import { randomBase62 } from '../stripe-api/ids';
+import type { StripeHttpError } from '../stripe-api/stripe-errors';
+import { loggableHeaders, type LoggedRequest } from './request-log';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 

@@ -1,9 +1,17 @@
-import { Router } from '../router';
-import { createCheckoutSession, listCheckoutSessions, retrieveCheckoutSession } from './checkout';
-import { createCustomer, listCustomers, retrieveCustomer, updateCustomer } from './customers';
-import { createPaymentIntent, listPaymentIntents, retrievePaymentIntent } from './payment-intents';
-import { retrievePaymentMethod } from './payment-methods';
-import { createPrice, listPrices } from './prices';
+import {
+  createCheckoutSession,
+  listCheckoutSessions,
+  retrieveCheckoutSession,
+} from '../checkout-sessions/checkout-session-routes';
+import { createCustomer, listCustomers, retrieveCustomer, updateCustomer } from '../customers/customer-routes';
+import {
+  createPaymentIntent,
+  listPaymentIntents,
+  retrievePaymentIntent,
+} from '../payment-intents/payment-intent-routes';
+import { retrievePaymentMethod } from '../payment-methods/payment-method-routes';
+import { createPrice, listPrices } from '../prices/price-routes';
+import { Router } from './router';
 
 /**
  * The Stripe API subset the emulator answers (see README): what `StripeGateway` calls, plus

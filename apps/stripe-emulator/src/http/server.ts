@@ -1,20 +1,20 @@
 import * as http from 'node:http';
-import { handleControl } from './controls';
-import { unknownRoute } from './errors';
-import { handlePayPage } from './pay-page';
-import { answerApi } from './pipeline/api';
-import { handleReceiptPage } from './receipt-page';
+import { handleControl } from '../controls/controls';
+import type { EmulatorState } from '../emulator-state';
+import { handlePayPage } from '../hosted-pages/pay-page';
+import { handleReceiptPage } from '../hosted-pages/receipt-page';
+import { unknownRoute } from '../stripe-api/stripe-errors';
+import { answerApi } from './api-pipeline';
+import { passFaults } from './apply-faults';
 import {
-  Exchange,
   errorAnswer,
+  Exchange,
   readIncoming,
   unreadableBody,
   writeAnswer,
   type Answer,
   type Incoming,
-} from './pipeline/exchange';
-import { passFaults } from './pipeline/apply-faults';
-import type { EmulatorState } from './state';
+} from './exchange';
 
 /** The emulator's HTTP server over `state`; it does not listen yet. */
 export function createServer(state: EmulatorState): http.Server {
@@ -44,7 +44,7 @@ export function createServer(state: EmulatorState): http.Server {
 /**
  * Every request: read it; the test controls under `/_emulator` answer at once. Anything else
  * is logged, passes the faults, then is answered by the Stripe API (`/v1`, its own stages in
- * `pipeline/api`), the hosted pay page, or Stripe's 404.
+ * `api-pipeline.ts`), the hosted pages, or Stripe's 404.
  */
 async function handle(state: EmulatorState, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   let incoming: Incoming;
