@@ -23,7 +23,7 @@ export class EmulatorState {
   readonly faults = new Faults();
   readonly requests: RequestLog;
   readonly webhooks: WebhookDispatcher;
-  /** What route handlers and flows see; `publicUrl` is filled in once the server listens. */
+  /** What handlers, pages and controls see; `publicUrl` is set once the server listens. */
   readonly ctx: Context;
   /** Fault delays under way, woken early by `close`. */
   private readonly sleeping = new Map<NodeJS.Timeout, () => void>();

@@ -1,13 +1,9 @@
-import type {
-  Charge,
-  CheckoutSession,
-  Customer,
-  LineItem,
-  PaymentIntent,
-  PaymentMethod,
-  Price,
-  Product,
-} from './objects';
+import type { Charge } from './charges/charge';
+import type { CheckoutSession, SessionExtras } from './checkout-sessions/checkout-session';
+import type { Customer } from './customers/customer';
+import type { PaymentIntent } from './payment-intents/payment-intent';
+import type { PaymentMethod } from './payment-methods/payment-method';
+import type { Price, Product } from './prices/price';
 
 /**
  * A Map that forgets its oldest entries beyond `max` (insertion order), so a
@@ -25,17 +21,6 @@ export class BoundedMap<V> extends Map<string, V> {
     }
     return super.set(key, value);
   }
-}
-
-export interface SessionExtras {
-  lineItems: LineItem[];
-  /** Metadata for the payment intent and charge (`payment_intent_data[metadata]`). */
-  paymentIntentMetadata: Record<string, string>;
-  paymentIntentDescription: string | null;
-  apiVersion: string;
-  charge: string | null;
-  /** `payment_intent_data[setup_future_usage]`: paying saves the card to the customer. */
-  setupFutureUsage: 'off_session' | 'on_session' | null;
 }
 
 export class Store {

@@ -1,14 +1,15 @@
 import { ok, type ApiHandler, type ApiRequest, type Context } from '../context';
-import { expireIfDue } from '../flows';
-import type { CheckoutSession, LineItem } from '../objects';
 import { MAX_AMOUNT, minimumChargeAmount } from '../stripe-api/currencies';
 import { expandObject } from '../stripe-api/expand';
 import type { FormObject } from '../stripe-api/form-encoding';
 import { newId } from '../stripe-api/ids';
-import { createdFilter, newestFirst, optionalString, paginate, rejectUnknown } from '../stripe-api/params';
+import { createdFilter, newestFirst, paginate } from '../stripe-api/lists';
+import { optionalString, rejectUnknown } from '../stripe-api/params';
 import { stored } from '../stripe-api/retrieve';
 import { invalidParam, invalidRequest } from '../stripe-api/stripe-errors';
+import type { CheckoutSession, LineItem } from './checkout-session';
 import { buildLineItems } from './line-items';
+import { expireIfDue } from './session-lifecycle';
 import { readSessionParams, type SessionSettings } from './session-params';
 
 /** Validates everything first (settings, line items, totals): a request that fails creates nothing. */
@@ -25,7 +26,6 @@ function createSession(ctx: Context, req: ApiRequest): CheckoutSession {
     paymentIntentMetadata: paymentIntentData.metadata,
     paymentIntentDescription: paymentIntentData.description,
     apiVersion: req.apiVersion,
-    charge: null,
     setupFutureUsage: paymentIntentData.setupFutureUsage,
   });
   return session;

@@ -1,5 +1,5 @@
 import type { Context } from '../context';
-import { newPrice, newProduct, type LineItem, type Price, type Product } from '../objects';
+import { newPrice, newProduct, type Price, type Product } from '../prices/price';
 import { MAX_AMOUNT } from '../stripe-api/currencies';
 import type { FormObject, FormValue } from '../stripe-api/form-encoding';
 import { newId } from '../stripe-api/ids';
@@ -13,6 +13,7 @@ import {
   requiredString,
 } from '../stripe-api/params';
 import { invalidParam, invalidRequest, missingParam, noSuch } from '../stripe-api/stripe-errors';
+import type { LineItem } from './checkout-session';
 
 const LINE_ITEM_PARAMS = new Set([
   'price',

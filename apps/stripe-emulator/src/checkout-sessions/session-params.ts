@@ -1,5 +1,4 @@
 import type { Context } from '../context';
-import type { CheckoutSession } from '../objects';
 import type { FormObject } from '../stripe-api/form-encoding';
 import { nowSeconds } from '../stripe-api/ids';
 import {
@@ -12,6 +11,7 @@ import {
   rejectUnknown,
 } from '../stripe-api/params';
 import { invalidParam, missingParam, noSuch } from '../stripe-api/stripe-errors';
+import type { CheckoutSession } from './checkout-session';
 
 /** Every top-level parameter Stripe documents for Checkout Session creation; others are rejected. */
 const SESSION_PARAMS = new Set([

@@ -1,23 +1,22 @@
-import { settleIntent } from '../charging';
-import type { Context } from '../context';
+/** The test controls under `/_emulator/` (JSON in, JSON out; see README): what tests and the bench drive. */
+import { refundCharge } from '../charges/refunds';
 import {
   asyncResult,
-  CardDeclinedError,
   expireSession,
-  FlowError,
   paySession,
-  refundCharge,
   sessionOrThrow,
   type PaymentOutcome,
-} from '../flows';
+} from '../checkout-sessions/session-lifecycle';
+import type { Context } from '../context';
 import type { IdempotencyStore } from '../http/idempotency-keys';
 import type { RequestLog } from '../http/request-log';
-import type { PaymentIntent } from '../objects';
+import { settleIntent } from '../payment-intents/intent-confirmation';
+import type { PaymentIntent } from '../payment-intents/payment-intent';
+import { StripeHttpError } from '../stripe-api/stripe-errors';
 import { signPayload, type EventRecord } from '../webhooks/webhook-dispatcher';
 import { FaultInputError, type Faults } from './fault-rules';
 
-/** The test controls under `/_emulator/` (JSON in, JSON out; see README). */
-export interface ControlResult {
+interface ControlResult {
   status: number;
   body: unknown;
 }
@@ -29,6 +28,7 @@ export interface ControlDeps {
   requests: RequestLog;
 }
 
+/** A control refused its request (bad input, unknown id): answered `{error: {message}}` with `status`. */
 class ControlError extends Error {
   constructor(
     readonly status: number,
@@ -74,7 +74,7 @@ function bool(body: Record<string, unknown>, key: string, fallback: boolean): bo
   return value;
 }
 
-export function parseJsonBody(raw: string): Record<string, unknown> {
+function parseJsonBody(raw: string): Record<string, unknown> {
   if (!raw.trim()) return {};
   let value: unknown;
   try {
@@ -244,12 +244,12 @@ export const handleControl: ControlHandler = async (...request) => {
   try {
     return await route(...request);
   } catch (err) {
-    if (err instanceof CardDeclinedError) {
-      const { code, decline_code, message } = err.decline;
-      return { status: 402, body: { error: { message, code, decline_code } } };
-    }
-    if (err instanceof ControlError || err instanceof FlowError) {
-      return { status: err.status, body: { error: { message: err.message } } };
+    if (err instanceof ControlError) return { status: err.status, body: { error: { message: err.message } } };
+    // What a payment, expiry or refund refused: its status and message; a card decline also its codes.
+    if (err instanceof StripeHttpError) {
+      const { message, code, decline_code } = err.body;
+      const card = err.body.type === 'card_error' ? { code, decline_code } : {};
+      return { status: err.status, body: { error: { message, ...card } } };
     }
     throw err;
   }

@@ -1,4 +1,4 @@
-import { faultError, StripeHttpError, type StripeErrorBody } from '../stripe-api/stripe-errors';
+import { StripeHttpError, type StripeErrorBody } from '../stripe-api/stripe-errors';
 
 /** A rule set with `POST /_emulator/faults` (see README). */
 export interface FaultRule {
@@ -125,4 +125,57 @@ export class Faults {
     if (rule.body) return new StripeHttpError(rule.status, rule.body.error);
     return faultError(rule.status);
   }
+}
+
+/** The error an injected fault answers with, by status: what Stripe sends for each (see README). */
+const FAULT_ERRORS: Record<number, StripeErrorBody> = {
+  400: {
+    type: 'invalid_request_error',
+    message: 'Invalid request (fault injected by the Stripe emulator).',
+    code: 'parameter_invalid',
+    param: 'emulator_fault',
+  },
+  401: { type: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_****************************' },
+  402: {
+    type: 'card_error',
+    code: 'card_declined',
+    decline_code: 'generic_decline',
+    message: 'Your card was declined.',
+  },
+  403: {
+    type: 'invalid_request_error',
+    message: 'The provided key does not have the required permissions for this endpoint.',
+  },
+  404: {
+    type: 'invalid_request_error',
+    code: 'resource_missing',
+    message: 'No such object (fault injected by the Stripe emulator).',
+  },
+  409: {
+    type: 'invalid_request_error',
+    code: 'lock_timeout',
+    message:
+      'This object cannot be accessed right now because another API request or Stripe process is currently accessing it.',
+  },
+  429: {
+    type: 'invalid_request_error',
+    code: 'rate_limit',
+    message:
+      'Request rate limit exceeded. You can learn more about rate limits at https://stripe.com/docs/rate-limits.',
+  },
+};
+
+function faultError(status: number): StripeHttpError {
+  const known = FAULT_ERRORS[status];
+  if (known) return new StripeHttpError(status, { ...known });
+  if (status >= 500) {
+    return new StripeHttpError(status, {
+      type: 'api_error',
+      message: 'Sorry, something went wrong (fault injected by the Stripe emulator).',
+    });
+  }
+  return new StripeHttpError(status, {
+    type: 'invalid_request_error',
+    message: `Injected fault with status ${status}.`,
+  });
 }

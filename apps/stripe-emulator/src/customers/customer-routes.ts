@@ -1,10 +1,11 @@
 import { ok, type ApiHandler, type Context } from '../context';
-import { newCustomer } from '../objects';
 import { expandObject } from '../stripe-api/expand';
 import type { FormObject } from '../stripe-api/form-encoding';
-import { isObject, metadata, newestFirst, optionalString, paginate, rejectUnknown } from '../stripe-api/params';
+import { newestFirst, paginate } from '../stripe-api/lists';
+import { isObject, metadata, optionalString, rejectUnknown } from '../stripe-api/params';
 import { retrieve, stored } from '../stripe-api/retrieve';
 import { invalidParam, invalidRequest, noSuch } from '../stripe-api/stripe-errors';
+import { newCustomer } from './customer';
 
 const INVOICE_SETTINGS_PARAMS = new Set(['custom_fields', 'default_payment_method', 'footer', 'rendering_options']);
 const DEFAULT_PM_PARAM = 'invoice_settings[default_payment_method]';

@@ -1,70 +1,12 @@
+/** The hosted Checkout page: what is bought, and Pay / Cancel buttons that redirect like Checkout. */
+import type { CheckoutSession } from '../checkout-sessions/checkout-session';
+import { expireIfDue, paySession } from '../checkout-sessions/session-lifecycle';
 import type { Context } from '../context';
-import { CardDeclinedError, expireIfDue, FlowError, paySession } from '../flows';
-import type { CheckoutSession } from '../objects';
 import { TEST_CARDS } from '../payment-methods/test-cards';
 import { formatAmount } from '../stripe-api/currencies';
 import type { FormError, FormObject } from '../stripe-api/form-encoding';
-
-/** The hosted Checkout page: what is bought, and Pay / Cancel buttons that redirect like Checkout. */
-export interface PageResult {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-const STYLE = `
-  :root { color-scheme: light dark; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-  body { margin: 0; background: Canvas; color: CanvasText; }
-  main { max-width: 28rem; margin: 3rem auto; padding: 1.5rem 2rem; border: 1px solid #8884; border-radius: 12px; }
-  .badge { display: inline-block; padding: .1rem .5rem; border-radius: 4px; background: #ffb100; color: #000; font-size: .8rem; font-weight: 600; }
-  h1 { font-size: 1.4rem; margin: .8rem 0; }
-  dl { display: grid; grid-template-columns: auto 1fr; gap: .4rem 1rem; margin: 1rem 0 1.5rem; }
-  dt { font-weight: 600; } dd { margin: 0; text-align: right; }
-  .total { font-size: 1.2rem; }
-  .actions { display: flex; gap: .75rem; }
-  .actions form { flex: 1; margin: 0; }
-  button { width: 100%; padding: .75rem; font-size: 1rem; border-radius: 8px; border: 1px solid #8886; cursor: pointer; }
-  button:focus-visible { outline: 3px solid #635bff; outline-offset: 2px; }
-  #pay { background: #635bff; color: #fff; border-color: #635bff; }
-  #cancel { background: transparent; color: inherit; }
-  label { display: block; font-weight: 600; margin-bottom: .3rem; }
-  select { width: 100%; padding: .5rem; font-size: 1rem; border-radius: 8px; margin-bottom: 1rem; }
-  .error { color: #d93025; font-weight: 600; }
-`;
-
-export function page(status: number, title: string, content: string): PageResult {
-  const body = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
-</head>
-<body>
-<main>
-<span class="badge" role="note">Test mode (Stripe emulator)</span>
-${content}
-</main>
-</body>
-</html>
-`;
-  return {
-    status,
-    headers: {
-      'content-type': 'text/html; charset=utf-8',
-      'cache-control': 'no-store',
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'",
-      'x-content-type-options': 'nosniff',
-    },
-    body,
-  };
-}
+import { StripeHttpError } from '../stripe-api/stripe-errors';
+import { escapeHtml, messagePage, page, type PageResult } from './page-layout';
 
 function redirect(location: string): PageResult {
   return {
@@ -72,10 +14,6 @@ function redirect(location: string): PageResult {
     headers: { location, 'cache-control': 'no-store', 'content-type': 'text/html; charset=utf-8' },
     body: `<!doctype html><title>Redirecting</title><p>Redirecting to <a href="${escapeHtml(location)}">${escapeHtml(location)}</a></p>`,
   };
-}
-
-export function messagePage(status: number, title: string, message: string): PageResult {
-  return page(status, title, `<h1>${escapeHtml(title)}</h1>\n<p role="status">${escapeHtml(message)}</p>`);
 }
 
 function notFound(id: string): PageResult {
@@ -160,9 +98,9 @@ export function handlePayPage(
     paySession(ctx, id, { paymentMethod: chosen });
   } catch (err) {
     // Like Checkout: the card's decline shows on the page, which stays open for another card.
-    if (err instanceof CardDeclinedError) return renderSession(ctx, session, err.message, 402);
-    if (err instanceof FlowError) return messagePage(err.status, 'Payment not possible', err.message);
-    throw err;
+    if (!(err instanceof StripeHttpError)) throw err;
+    if (err.body.type === 'card_error') return renderSession(ctx, session, err.message, err.status);
+    return messagePage(err.status, 'Payment not possible', err.message);
   }
   return redirect(session.success_url.split('{CHECKOUT_SESSION_ID}').join(session.id));
 }

@@ -1,6 +1,6 @@
 import type { Context } from '../context';
 import { formatAmount } from '../stripe-api/currencies';
-import { escapeHtml, messagePage, page, type PageResult } from './pay-page';
+import { escapeHtml, messagePage, page, type PageResult } from './page-layout';
 
 /** `GET /receipts/{charge id}`: the page a charge's `receipt_url` points at, like Stripe's emailed receipt. */
 export function handleReceiptPage(ctx: Context, method: string, path: string): PageResult | null {

@@ -1,23 +1,22 @@
-import { confirmIntent, type ConfirmOutcome } from '../charging';
 import { ok, type ApiHandler, type ApiResult, type Context } from '../context';
-import { newPaymentIntent, type PaymentIntent, type PaymentMethod } from '../objects';
-import { resolvePaymentMethod } from '../payment-methods/payment-method-routes';
+import { resolvePaymentMethod } from '../payment-methods/card-payment-methods';
+import type { PaymentMethod } from '../payment-methods/payment-method';
 import { MAX_AMOUNT, minimumChargeAmount } from '../stripe-api/currencies';
 import { expandObject } from '../stripe-api/expand';
 import type { FormObject } from '../stripe-api/form-encoding';
+import { createdFilter, newestFirst, paginate } from '../stripe-api/lists';
 import {
-  createdFilter,
   currency,
   metadata,
-  newestFirst,
   optionalBoolean,
   optionalString,
-  paginate,
   rejectUnknown,
   requiredInteger,
 } from '../stripe-api/params';
 import { retrieve } from '../stripe-api/retrieve';
 import { invalidParam, invalidRequest, noSuch } from '../stripe-api/stripe-errors';
+import { confirmIntent, type ConfirmOutcome } from './intent-confirmation';
+import { newPaymentIntent, type PaymentIntent } from './payment-intent';
 
 /** Every parameter Stripe documents for PaymentIntent creation; others are rejected. */
 const CREATE_PARAMS = new Set([

@@ -1,20 +1,19 @@
 import { ok, type ApiHandler } from '../context';
-import { newPrice, newProduct } from '../objects';
 import { MAX_AMOUNT } from '../stripe-api/currencies';
 import { expandObject } from '../stripe-api/expand';
+import { newestFirst, paginate } from '../stripe-api/lists';
 import {
   currency,
   isObject,
   metadata,
-  newestFirst,
   optionalBoolean,
   optionalString,
-  paginate,
   rejectUnknown,
   requiredInteger,
   requiredString,
 } from '../stripe-api/params';
 import { invalidParam, missingParam, noSuch } from '../stripe-api/stripe-errors';
+import { newPrice, newProduct } from './price';
 
 const PRICE_PARAMS = new Set([
   'currency',

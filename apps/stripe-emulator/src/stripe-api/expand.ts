@@ -1,6 +1,5 @@
 import type { Context } from '../context';
 import type { FormObject } from './form-encoding';
-import { expandList } from './params';
 import { invalidParam } from './stripe-errors';
 
 /**
@@ -42,4 +41,17 @@ export function expandObject<T extends object>(
     }
   }
   return copy as T;
+}
+
+/** `expand[]=a&expand[]=b.c` (or `expand[0]=…`) as a list of paths. */
+function expandList(params: FormObject): string[] {
+  const value = params.expand;
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  const out: string[] = [];
+  for (const item of list) {
+    if (typeof item !== 'string') throw invalidParam('expand', 'Invalid array: expand must be a list of strings.');
+    out.push(item);
+  }
+  return out;
 }

@@ -1,6 +1,9 @@
-import type { Metadata } from '../objects';
+/** Readers of Stripe's request parameters that answer a bad one as Stripe does (400, naming the `param`). */
 import type { FormObject, FormValue } from './form-encoding';
 import { invalidParam, invalidRequest, missingParam } from './stripe-errors';
+
+/** Every Stripe object's `metadata`: string keys and values. */
+export type Metadata = Record<string, string>;
 
 export function isObject(value: FormValue | undefined): value is FormObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -145,69 +148,4 @@ export function metadata(params: FormObject, key = 'metadata', param = key): Met
     if (v !== '') out[k] = v;
   }
   return out;
-}
-
-export function expandList(params: FormObject): string[] {
-  const value = params.expand;
-  if (value === undefined) return [];
-  const list = Array.isArray(value) ? value : [value];
-  const out: string[] = [];
-  for (const item of list) {
-    if (typeof item !== 'string') throw invalidParam('expand', 'Invalid array: expand must be a list of strings.');
-    out.push(item);
-  }
-  return out;
-}
-
-/** `limit` (1–100, default 10) and `starting_after` for list endpoints. */
-export function paginate<T extends { id: string }>(
-  items: T[],
-  params: FormObject,
-  url: string,
-): { object: 'list'; data: T[]; has_more: boolean; url: string } {
-  const limit = optionalInteger(params, 'limit', 'limit', 1, 100) ?? 10;
-  const startingAfter = optionalString(params, 'starting_after');
-  const endingBefore = optionalString(params, 'ending_before');
-  let start = 0;
-  let end = items.length;
-  if (startingAfter) {
-    const index = items.findIndex((i) => i.id === startingAfter);
-    if (index < 0) throw invalidParam('starting_after', `No such object: '${startingAfter}'`, 'resource_missing');
-    start = index + 1;
-  } else if (endingBefore) {
-    const index = items.findIndex((i) => i.id === endingBefore);
-    if (index < 0) throw invalidParam('ending_before', `No such object: '${endingBefore}'`, 'resource_missing');
-    end = index;
-    start = Math.max(0, end - limit);
-  }
-  const data = items.slice(start, Math.min(end, start + limit));
-  return { object: 'list', data, has_more: start + data.length < end, url };
-}
-
-const RANGE_BOUNDS = new Set(['gt', 'gte', 'lt', 'lte']);
-
-/**
- * Stripe's `created` list filter: a unix timestamp (equal to it), or a range
- * `created[gt|gte|lt|lte]`. Answers the test for one object's `created`.
- */
-export function createdFilter(value: FormValue | undefined): (created: number) => boolean {
-  if (value === undefined || value === '') return () => true;
-  if (typeof value === 'string') {
-    const exact = optionalInteger({ created: value }, 'created');
-    return (created) => created === exact;
-  }
-  if (!isObject(value)) throw invalidParam('created', 'Invalid timestamp: created must be an integer or a range.');
-  rejectUnknown(value, RANGE_BOUNDS, 'created');
-  const bound = (key: string) => optionalInteger(value, key, `created[${key}]`);
-  const [gt, gte, lt, lte] = [bound('gt'), bound('gte'), bound('lt'), bound('lte')];
-  return (created) =>
-    (gt === undefined || created > gt) &&
-    (gte === undefined || created >= gte) &&
-    (lt === undefined || created < lt) &&
-    (lte === undefined || created <= lte);
-}
-
-/** Newest first, as Stripe lists. */
-export function newestFirst<T>(values: Iterable<T>): T[] {
-  return [...values].reverse();
 }

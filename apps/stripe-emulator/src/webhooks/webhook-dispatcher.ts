@@ -1,13 +1,25 @@
 import { createHmac } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { StripeEvent } from '../objects';
 import { newId, nowSeconds } from '../stripe-api/ids';
 
 /** `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256("<t>.<payload>", secret)>`, Stripe's scheme. */
 export function signPayload(payload: string, secret: string, timestamp = nowSeconds()): string {
   const signature = createHmac('sha256', secret).update(`${timestamp}.${payload}`, 'utf8').digest('hex');
   return `t=${timestamp},v1=${signature}`;
+}
+
+/** Stripe's Event object, as sent to the webhook endpoint. */
+export interface StripeEvent {
+  id: string;
+  object: 'event';
+  api_version: string;
+  created: number;
+  type: string;
+  data: { object: unknown; previous_attributes?: Record<string, unknown> };
+  livemode: false;
+  pending_webhooks: number;
+  request: { id: string | null; idempotency_key: string | null };
 }
 
 export type DeliveryAttempt =

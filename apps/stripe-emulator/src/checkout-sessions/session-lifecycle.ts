@@ -1,29 +1,20 @@
-import { apiVersionOfIntent, createCharge, newCardPaymentMethod, saveForFutureUse } from './charging';
-import { DEFAULT_API_VERSION, type Context } from './context';
-import {
-  newCustomer,
-  newPaymentIntent,
-  type Charge,
-  type CheckoutSession,
-  type PaymentIntent,
-  type Refund,
-} from './objects';
-import { chargeOutcome, TEST_CARDS, testCard, type CardDecline, type TestCard } from './payment-methods/test-cards';
-import { newId, nowSeconds } from './stripe-api/ids';
-import type { EventRecord } from './webhooks/webhook-dispatcher';
-
 /**
- * What happens after checkout: payment (sync or delayed), expiry, refunds —
- * shared by the hosted page and the `/_emulator` controls.
+ * What Checkout does to a session once created: the customer paying it (at once or by a delayed
+ * method settled later), and expiry. The hosted page and the `/_emulator` controls run these;
+ * a refusal is a `StripeHttpError` with the status and message they answer.
  */
-export class FlowError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import type { Charge } from '../charges/charge';
+import { createCharge } from '../charges/create-charge';
+import { DEFAULT_API_VERSION, type Context } from '../context';
+import { newCustomer } from '../customers/customer';
+import { saveForFutureUse } from '../payment-intents/intent-confirmation';
+import { newPaymentIntent, type PaymentIntent } from '../payment-intents/payment-intent';
+import { newCardPaymentMethod } from '../payment-methods/card-payment-methods';
+import { chargeOutcome, TEST_CARDS, testCard, type CardDecline, type TestCard } from '../payment-methods/test-cards';
+import { nowSeconds } from '../stripe-api/ids';
+import { invalidRequest, noSuch, StripeHttpError } from '../stripe-api/stripe-errors';
+import type { EventRecord } from '../webhooks/webhook-dispatcher';
+import type { CheckoutSession } from './checkout-session';
 
 export interface PaymentOutcome {
   session: CheckoutSession;
@@ -32,17 +23,13 @@ export interface PaymentOutcome {
   events: EventRecord[];
 }
 
-function snapshot<T>(value: T): T {
-  return structuredClone(value);
-}
-
 function apiVersionOf(ctx: Context, session: CheckoutSession): string {
   return ctx.store.sessionExtras.get(session.id)?.apiVersion || DEFAULT_API_VERSION;
 }
 
 export function sessionOrThrow(ctx: Context, id: string): CheckoutSession {
   const session = ctx.store.sessions.get(id);
-  if (!session) throw new FlowError(404, `No such checkout.session: '${id}'`);
+  if (!session) throw noSuch('checkout.session', id);
   return session;
 }
 
@@ -55,14 +42,13 @@ export function expireIfDue(ctx: Context, session: CheckoutSession): void {
 
 export function expireSession(ctx: Context, session: CheckoutSession, deliver: boolean): EventRecord {
   if (session.status !== 'open') {
-    throw new FlowError(
-      400,
+    throw invalidRequest(
       `Only Checkout Sessions with a status of 'open' can be expired; this one is '${session.status}'.`,
     );
   }
   session.status = 'expired';
   session.url = null;
-  return ctx.webhooks.emit('checkout.session.expired', snapshot(session), apiVersionOf(ctx, session), deliver);
+  return ctx.webhooks.emit('checkout.session.expired', structuredClone(session), apiVersionOf(ctx, session), deliver);
 }
 
 /**
@@ -78,12 +64,15 @@ export function paySession(
   const session = sessionOrThrow(ctx, id);
   expireIfDue(ctx, session);
   if (session.status !== 'open') {
-    throw new FlowError(410, `This Checkout Session is no longer open (status: ${session.status}).`);
+    throw new StripeHttpError(410, {
+      type: 'invalid_request_error',
+      message: `This Checkout Session is no longer open (status: ${session.status}).`,
+    });
   }
   const card = opts.paymentMethod === undefined && opts.async ? null : cardOrThrow(opts.paymentMethod);
   const outcome = card ? chargeOutcome(card, { offSession: false, checkout: true }) : { kind: 'processing' as const };
   // Checkout shows a declined card on its page: the session stays open for another card.
-  if (outcome.kind === 'decline') throw new CardDeclinedError(outcome.decline);
+  if (outcome.kind === 'decline') throw cardDeclined(outcome.decline);
   // The hosted page stands for the customer completing 3-D Secure: `requires_action` ends paid.
   const delayed = opts.async === true || outcome.kind === 'processing';
   const extras = ctx.store.sessionExtras.get(session.id);
@@ -118,7 +107,6 @@ export function paySession(
   ctx.store.paymentIntents.set(intent.id, intent);
   ctx.store.sessionByPaymentIntent.set(intent.id, session.id);
   const charge = createCharge(ctx, intent, delayed ? 'pending' : 'succeeded', pm);
-  if (extras) extras.charge = charge.id;
   if (pm && !delayed) saveForFutureUse(intent, pm);
 
   session.status = 'complete';
@@ -135,7 +123,7 @@ export function paySession(
   };
   const event = ctx.webhooks.emit(
     'checkout.session.completed',
-    snapshot(session),
+    structuredClone(session),
     apiVersionOf(ctx, session),
     opts.deliver !== false,
   );
@@ -143,19 +131,18 @@ export function paySession(
 }
 
 /** A `pm_card_*` test card by name (default `pm_card_visa`), or a 400. */
-export function cardOrThrow(token: string | undefined): TestCard {
+function cardOrThrow(token: string | undefined): TestCard {
   const card = testCard(token ?? 'pm_card_visa');
   if (!card) {
-    throw new FlowError(400, `Unknown test card '${token}': use one of ${TEST_CARDS.map((c) => c.token).join(', ')}.`);
+    throw invalidRequest(`Unknown test card '${token}': use one of ${TEST_CARDS.map((c) => c.token).join(', ')}.`);
   }
   return card;
 }
 
-/** A card Checkout declined: the session stays open (402 from the controls, the page shows it). */
-export class CardDeclinedError extends FlowError {
-  constructor(readonly decline: CardDecline) {
-    super(402, decline.message);
-  }
+/** A card Checkout declined: 402 `card_error`; the session stays open for another card. */
+function cardDeclined(decline: CardDecline): StripeHttpError {
+  const { code, decline_code, message, param } = decline;
+  return new StripeHttpError(402, { type: 'card_error', code, decline_code, message, ...(param ? { param } : {}) });
 }
 
 /** Settles a delayed payment: `checkout.session.async_payment_succeeded` or `…_failed`. */
@@ -168,7 +155,7 @@ export function asyncResult(ctx: Context, id: string, succeeded: boolean, delive
     !intent ||
     intent.status !== 'processing'
   ) {
-    throw new FlowError(400, 'Only a completed session whose delayed payment is still processing can be settled.');
+    throw invalidRequest('Only a completed session whose delayed payment is still processing can be settled.');
   }
   const charge = intent.latest_charge ? (ctx.store.charges.get(intent.latest_charge) ?? null) : null;
   if (succeeded) {
@@ -193,52 +180,6 @@ export function asyncResult(ctx: Context, id: string, succeeded: boolean, delive
     }
   }
   const type = succeeded ? 'checkout.session.async_payment_succeeded' : 'checkout.session.async_payment_failed';
-  const event = ctx.webhooks.emit(type, snapshot(session), apiVersionOf(ctx, session), deliver);
+  const event = ctx.webhooks.emit(type, structuredClone(session), apiVersionOf(ctx, session), deliver);
   return { session, payment_intent: intent, charge, events: [event] };
-}
-
-export interface RefundOutcome {
-  refund: Refund;
-  charge: Charge;
-  event: EventRecord;
-}
-
-/** Refunds `amount` (default: what is left) of a succeeded charge; emits `charge.refunded`. */
-export function refundCharge(
-  ctx: Context,
-  chargeId: string,
-  opts: { amount?: number; deliver?: boolean } = {},
-): RefundOutcome {
-  const charge = ctx.store.charges.get(chargeId);
-  if (!charge) throw new FlowError(404, `No such charge: '${chargeId}'`);
-  if (charge.status !== 'succeeded')
-    throw new FlowError(400, `Charge ${chargeId} has not succeeded; it cannot be refunded.`);
-  const remaining = charge.amount - charge.amount_refunded;
-  if (remaining <= 0) throw new FlowError(400, `Charge ${chargeId} has already been refunded.`);
-  const amount = opts.amount ?? remaining;
-  if (!Number.isInteger(amount) || amount <= 0) throw new FlowError(400, 'Refund amount must be a positive integer.');
-  if (amount > remaining) {
-    throw new FlowError(400, `Refund amount (${amount}) is greater than unrefunded amount on charge (${remaining}).`);
-  }
-  const refund: Refund = {
-    id: newId('re'),
-    object: 'refund',
-    created: nowSeconds(),
-    amount,
-    charge: charge.id,
-    currency: charge.currency,
-    payment_intent: charge.payment_intent,
-    reason: null,
-    status: 'succeeded',
-    metadata: {},
-    balance_transaction: null,
-  };
-  charge.amount_refunded += amount;
-  charge.refunded = charge.amount_refunded >= charge.amount;
-  charge.refunds.data.unshift(refund);
-  charge.refunds.total_count = charge.refunds.data.length;
-  const intent = charge.payment_intent ? ctx.store.paymentIntents.get(charge.payment_intent) : undefined;
-  const apiVersion = intent ? apiVersionOfIntent(ctx, intent) : DEFAULT_API_VERSION;
-  const event = ctx.webhooks.emit('charge.refunded', snapshot(charge), apiVersion, opts.deliver !== false);
-  return { refund, charge, event };
 }
