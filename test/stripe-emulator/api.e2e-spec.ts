@@ -105,8 +105,6 @@ describe('Stripe emulator: API through the stripe SDK', () => {
         ],
       });
       expect(fetched.line_items!.data[0].price!.id).toMatch(/^price_/);
-      const items = await stripe.checkout.sessions.listLineItems(session.id);
-      expect(items.data).toEqual(fetched.line_items!.data);
 
       const expanded = await stripe.checkout.sessions.retrieve(session.id, { expand: ['customer'] });
       expect(expanded.customer).toMatchObject({ id: customer.id, object: 'customer' });
@@ -114,7 +112,7 @@ describe('Stripe emulator: API through the stripe SDK', () => {
 
     it('accepts a configured price and refuses an unknown one', async () => {
       const price = await stripe.prices.create({ currency: 'eur', unit_amount: 500, product_data: { name: 'Bundle' } });
-      expect(await stripe.prices.retrieve(price.id)).toMatchObject({ id: price.id, unit_amount: 500, currency: 'eur' });
+      expect(price).toMatchObject({ object: 'price', unit_amount: 500, currency: 'eur', active: true });
       const session = await stripe.checkout.sessions.create(
         sessionParams({ line_items: [{ price: price.id, quantity: 2 }] }),
       );
@@ -237,7 +235,7 @@ describe('Stripe emulator: API through the stripe SDK', () => {
     it('lists sessions newest first by created range, status and page, as Stripe does', async () => {
       const first = await stripe.checkout.sessions.create(sessionParams());
       const second = await stripe.checkout.sessions.create(sessionParams());
-      await stripe.checkout.sessions.expire(first.id);
+      await control(emulator, 'POST', `/sessions/${first.id}/expire`);
       const now = first.created;
 
       const ids = async (params: Stripe.Checkout.SessionListParams) =>
@@ -255,18 +253,10 @@ describe('Stripe emulator: API through the stripe SDK', () => {
       expect(bad).toMatchObject({ statusCode: 400, param: 'created[after]' });
     });
 
-    it('returns 404 for an unknown session and expires only open sessions', async () => {
+    it('returns 404 resource_missing for an unknown session', async () => {
       const err = await stripe.checkout.sessions.retrieve('cs_test_missing').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
       expect(err).toMatchObject({ statusCode: 404, code: 'resource_missing' });
-
-      const session = await stripe.checkout.sessions.create(sessionParams());
-      const expired = await stripe.checkout.sessions.expire(session.id);
-      expect(expired).toMatchObject({ id: session.id, status: 'expired', url: null });
-      const again = await stripe.checkout.sessions.expire(session.id).catch((e: unknown) => e);
-      expect(again).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
-      expect(again).toMatchObject({ statusCode: 400 });
-      const events = await control(emulator, 'GET', '/events');
-      expect(events.body.map((e: { type: string }) => e.type)).toEqual(['checkout.session.expired']);
     });
   });
 

@@ -6,12 +6,12 @@ import {
   signPayload,
   startStripeEmulator,
 } from '../../apps/stripe-emulator/src';
-import { canonical, FormError } from '../../apps/stripe-emulator/src/form';
-import { IdempotencyStore } from '../../apps/stripe-emulator/src/idempotency';
-import { RequestLog, maskAuthorization } from '../../apps/stripe-emulator/src/request-log';
+import { IdempotencyStore } from '../../apps/stripe-emulator/src/http/idempotency-keys';
+import { RequestLog, maskAuthorization } from '../../apps/stripe-emulator/src/http/request-log';
 import { BoundedMap } from '../../apps/stripe-emulator/src/store';
-import { maskKey } from '../../apps/stripe-emulator/src/errors';
-import { formatAmount } from '../../apps/stripe-emulator/src/money';
+import { formatAmount } from '../../apps/stripe-emulator/src/stripe-api/currencies';
+import { canonical, FormError } from '../../apps/stripe-emulator/src/stripe-api/form-encoding';
+import { maskKey } from '../../apps/stripe-emulator/src/stripe-api/stripe-errors';
 
 describe('form encoding', () => {
   it('parses Stripe nested keys into objects and arrays', () => {

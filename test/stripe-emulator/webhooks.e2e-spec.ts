@@ -77,13 +77,13 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect(res.status).toBe(303);
       expect(res.headers.get('location')).toBe(`http://localhost:5173/billing/success?session_id=${session.id}`);
 
-      const paid = await stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent'] });
+      const paid = await stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent.latest_charge'] });
       expect(paid).toMatchObject({ status: 'complete', payment_status: 'paid', url: null });
       const intent = paid.payment_intent as Stripe.PaymentIntent;
       expect(intent).toMatchObject({ object: 'payment_intent', status: 'succeeded', amount: 3000, currency: 'usd' });
       expect(intent.id).toMatch(/^pi_/);
-      expect(intent.latest_charge).toMatch(/^ch_/);
-      expect(await stripe.charges.retrieve(intent.latest_charge as string)).toMatchObject({
+      expect(intent.latest_charge).toMatchObject({
+        id: expect.stringMatching(/^ch_/),
         amount: 3000,
         paid: true,
         payment_intent: intent.id,
@@ -125,10 +125,6 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
         delivered: true,
         state: 'succeeded',
         attempts: [{ status: 200, kind: 'automatic' }],
-      });
-      expect(await stripe.events.retrieve(event.id)).toMatchObject({
-        id: event.id,
-        type: 'checkout.session.completed',
       });
 
       const again = await fetch(`${emulator.url}/pay/${session.id}`);
@@ -190,7 +186,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect((await control(emulator, 'GET', '/health')).body).toEqual({ ok: true });
     });
 
-    it('builds events without delivering them, then delivers on demand: duplicates and out of order', async () => {
+    it('builds events without delivering them, then delivers on demand: out of order, and again', async () => {
       const session = await stripe.checkout.sessions.create(sessionParams());
       const paid = await control(emulator, 'POST', `/sessions/${session.id}/pay`, { deliver: false });
       const completed = paid.body.events[0];
@@ -210,8 +206,8 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
         [refunded.id, 200],
         [completed.id, 200],
       ]);
-      const resent = await control(emulator, 'POST', `/events/${completed.id}/resend`);
-      expect(resent.body.attempt).toMatchObject({ status: 200, kind: 'resend' });
+      const again = await control(emulator, 'POST', '/events/deliver', { ids: [completed.id] });
+      expect(again.body[0].attempt).toMatchObject({ status: 200, kind: 'manual' });
       expect(receiver.received.map((r) => verify(r.body, r.headers['stripe-signature']).type)).toEqual([
         'charge.refunded',
         'checkout.session.completed',
@@ -292,19 +288,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect(found.data.map((s) => s.id)).toEqual([session.id]);
     });
 
-    it('refunds through the API (POST /v1/refunds)', async () => {
-      const session = await stripe.checkout.sessions.create(sessionParams());
-      const paid = await control(emulator, 'POST', `/sessions/${session.id}/pay`, { deliver: false });
-      const refund = await stripe.refunds.create({ payment_intent: paid.body.payment_intent.id, amount: 500 });
-      expect(refund).toMatchObject({ amount: 500, charge: paid.body.charge.id, status: 'succeeded' });
-      const tooMuch = await stripe.refunds
-        .create({ charge: paid.body.charge.id, amount: 5000 })
-        .catch((e: unknown) => e);
-      expect(tooMuch).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
-      expect((await stripe.charges.retrieve(paid.body.charge.id)).amount_refunded).toBe(500);
-    });
-
-    it('expire control sends checkout.session.expired; reset clears everything', async () => {
+    it('expire control sends checkout.session.expired; reset() clears everything', async () => {
       const session = await stripe.checkout.sessions.create(sessionParams());
       const expired = await control(emulator, 'POST', `/sessions/${session.id}/expire`);
       expect(expired.body.session).toMatchObject({ status: 'expired' });
@@ -313,7 +297,7 @@ describe('Stripe emulator: hosted page, payments and webhooks', () => {
       expect((await control(emulator, 'POST', `/sessions/${session.id}/pay`)).status).toBe(410);
 
       await control(emulator, 'POST', '/faults', { path: '/v1/x', status: 500 });
-      expect((await control(emulator, 'POST', '/reset')).body).toEqual({ ok: true });
+      emulator.reset();
       expect((await control(emulator, 'GET', '/events')).body).toEqual([]);
       expect((await control(emulator, 'GET', '/faults')).body).toEqual([]);
       expect((await control(emulator, 'GET', '/requests')).body).toEqual([]);

@@ -1,6 +1,6 @@
-import type { FormObject } from './form';
 import type { Store } from './store';
-import type { WebhookDispatcher } from './webhooks';
+import type { FormObject } from './stripe-api/form-encoding';
+import type { WebhookDispatcher } from './webhooks/webhook-dispatcher';
 
 /** The Stripe API version used for events when a request did not name one (the SDK's pinned version). */
 export const DEFAULT_API_VERSION = '2026-10-28.endive';

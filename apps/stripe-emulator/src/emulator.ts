@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import { assertBindable } from './bind';
-import { createServer } from './server';
-import { EmulatorState } from './state';
+import { EmulatorState } from './emulator-state';
+import { createServer } from './http/server';
+import { assertBindable } from './loopback';
 
 export interface StripeEmulatorOptions {
   /** 0 = a random free port. Default 12111. */

@@ -6,7 +6,7 @@ export {
   type StripeEmulator,
   type StripeEmulatorOptions,
 } from './emulator';
-export { isLoopbackHost, assertBindable, BindRefusedError } from './bind';
-export { signPayload } from './webhooks';
-export { parseForm } from './form';
+export { isLoopbackHost, assertBindable, BindRefusedError } from './loopback';
+export { signPayload } from './webhooks/webhook-dispatcher';
+export { parseForm } from './stripe-api/form-encoding';
 export { DEFAULT_API_VERSION } from './context';

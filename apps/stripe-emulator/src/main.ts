@@ -1,5 +1,5 @@
-import { BindRefusedError } from './bind';
 import { DEFAULT_PORT, DEFAULT_WEBHOOK_SECRET, startStripeEmulator } from './emulator';
+import { BindRefusedError } from './loopback';
 
 /** `node dist/apps/stripe-emulator/src/main.js` — the emulator as a process, configured from the environment. */
 async function main(): Promise<void> {

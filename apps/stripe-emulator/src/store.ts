@@ -1,14 +1,9 @@
-import type {
-  Charge,
-  CheckoutSession,
-  Customer,
-  LineItem,
-  PaymentIntent,
-  PaymentMethod,
-  Price,
-  Product,
-  Refund,
-} from './objects';
+import type { Charge } from './charges/charge';
+import type { CheckoutSession, SessionExtras } from './checkout-sessions/checkout-session';
+import type { Customer } from './customers/customer';
+import type { PaymentIntent } from './payment-intents/payment-intent';
+import type { PaymentMethod } from './payment-methods/payment-method';
+import type { Price, Product } from './prices/price';
 
 /**
  * A Map that forgets its oldest entries beyond `max` (insertion order), so a
@@ -28,17 +23,6 @@ export class BoundedMap<V> extends Map<string, V> {
   }
 }
 
-export interface SessionExtras {
-  lineItems: LineItem[];
-  /** Metadata for the payment intent and charge (`payment_intent_data[metadata]`). */
-  paymentIntentMetadata: Record<string, string>;
-  paymentIntentDescription: string | null;
-  apiVersion: string;
-  charge: string | null;
-  /** `payment_intent_data[setup_future_usage]`: paying saves the card to the customer. */
-  setupFutureUsage: 'off_session' | 'on_session' | null;
-}
-
 export class Store {
   readonly customers: BoundedMap<Customer>;
   readonly products: BoundedMap<Product>;
@@ -47,7 +31,6 @@ export class Store {
   readonly sessionExtras: BoundedMap<SessionExtras>;
   readonly paymentIntents: BoundedMap<PaymentIntent>;
   readonly charges: BoundedMap<Charge>;
-  readonly refunds: BoundedMap<Refund>;
   /** payment intent id -> checkout session id */
   readonly sessionByPaymentIntent: BoundedMap<string>;
   readonly paymentMethods: BoundedMap<PaymentMethod>;
@@ -64,7 +47,6 @@ export class Store {
     this.sessionExtras = new BoundedMap(maxObjects);
     this.paymentIntents = new BoundedMap(maxObjects);
     this.charges = new BoundedMap(maxObjects);
-    this.refunds = new BoundedMap(maxObjects);
     this.sessionByPaymentIntent = new BoundedMap(maxObjects);
     this.paymentMethods = new BoundedMap(maxObjects);
     this.paymentMethodCards = new BoundedMap(maxObjects);
@@ -79,7 +61,6 @@ export class Store {
     this.sessionExtras.clear();
     this.paymentIntents.clear();
     this.charges.clear();
-    this.refunds.clear();
     this.sessionByPaymentIntent.clear();
     this.paymentMethods.clear();
     this.paymentMethodCards.clear();
@@ -92,7 +73,6 @@ export class Store {
     if (id.startsWith('cs_')) return this.sessions.get(id);
     if (id.startsWith('pi_')) return this.paymentIntents.get(id);
     if (id.startsWith('ch_')) return this.charges.get(id);
-    if (id.startsWith('re_')) return this.refunds.get(id);
     if (id.startsWith('price_')) return this.prices.get(id);
     if (id.startsWith('prod_')) return this.products.get(id);
     if (id.startsWith('pm_')) return this.paymentMethods.get(id);
