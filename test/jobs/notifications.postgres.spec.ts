@@ -22,6 +22,7 @@ import { createApp } from '../../apps/api/src/app.factory';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
 import { Receiver } from '../support/notification-receiver';
+import { TEST_JOBS_ENV } from '../support/test-app';
 import { drained, until } from './support';
 
 if (!process.env.TEST_DATABASE_URL?.trim()) {
@@ -35,7 +36,7 @@ describe('Notifications across two instances (PostgreSQL)', () => {
 
   beforeAll(async () => {
     database = await createTestDatabaseUrl();
-    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', DATABASE_URL: database.url });
+    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', DATABASE_URL: database.url, ...TEST_JOBS_ENV });
     const quiet = new Writable({ write: (_chunk, _encoding, callback) => callback() });
     for (let i = 0; i < 2; i++) {
       const app = await createApp(config, { logger: new PinoLoggerService(createPino(config, quiet)) });

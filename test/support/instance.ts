@@ -7,7 +7,7 @@ import { createApp } from '../../apps/api/src/app.factory';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
 import { TEST_JWT_SECRET } from './auth';
 import { createTestDatabaseUrl, type TestDatabase } from './database';
-import { addMember, HttpResult, logSink, request, RequestOptions } from './test-app';
+import { addMember, HttpResult, logSink, request, RequestOptions, TEST_JOBS_ENV } from './test-app';
 
 /** One API instance of several: it brings no database of its own (the env names a shared one). */
 export interface Instance {
@@ -26,6 +26,7 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     JWT_SECRET: TEST_JWT_SECRET,
+    ...TEST_JOBS_ENV,
     ...env,
   });
   const logs: string[] = [];

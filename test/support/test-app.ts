@@ -67,6 +67,13 @@ export async function request<T = any>(
   return { status: response.status, headers: response.headers, text, body: parsed as T };
 }
 
+/**
+ * Job workers poll at pg-boss's shortest interval: a job written in a transaction (a
+ * notification, a payment's details) or sent by another instance waits for a worker's next
+ * poll, 2 s by default, and the suites wait on many such chains.
+ */
+export const TEST_JOBS_ENV = { JOB_POLL_INTERVAL_MS: '500' };
+
 export interface StartOptions {
   env?: Record<string, string>;
   imports?: ModuleMetadata['imports'];
@@ -84,6 +91,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     RATE_LIMIT_CHECKOUT: '10000',
     RATE_LIMIT_READ: '10000',
     RATE_LIMIT_AUTH_FAILURES: '10000',
+    ...TEST_JOBS_ENV,
     ...options.env,
   });
   const logs: string[] = [];
