@@ -6,6 +6,7 @@ import { DirectoryAdmin } from '@credits/auth';
 import { AppConfig, loadConfig } from '@credits/config';
 import { ApiKeyScope, Db, DB, MemberRole } from '@credits/database';
 import { createApp } from '../../apps/api/src/app.factory';
+import { drainOnShutdown, type HttpDrain } from '../../apps/api/src/health/http-drain';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
 import { TEST_JWT_SECRET } from './auth';
 import { createTestDatabaseUrl } from './database';
@@ -97,6 +98,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
   const logs: string[] = [];
   const logger = new PinoLoggerService(createPino(config, logSink(logs)));
   const app = await createApp(config, { logger, imports: options.imports });
+  const http = drainOnShutdown(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;
@@ -114,10 +116,20 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     member: (org, email, role, scopes) => addMember(admin, org, email, role, scopes),
     serviceKey: async (service, scopes, orgs) => (await admin.createServiceKey(service, { scopes, orgs })).key,
     async close() {
-      await app.close();
+      await closeApp(app, http);
       await database.drop();
     },
   };
+}
+
+/**
+ * Stops an app that listens as `main.ts` does on SIGTERM: the HTTP server first, with the
+ * connections that have sent nothing yet (an HTTP client opens them ahead of need, and Node's
+ * close waits for them with no time limit), then Nest's shutdown (jobs, database).
+ */
+export async function closeApp(app: NestFastifyApplication, http: HttpDrain): Promise<void> {
+  await http.close();
+  await app.close();
 }
 
 /** A stream that collects every log line written to it, as text, into `logs`. */
