@@ -5,6 +5,12 @@ import { openDatabase, type Db } from '@credits/database';
 import { runCli } from '../../apps/api/src/cli/run-cli';
 import { createTestDatabaseUrl, primePgliteTemplate } from '../support/database';
 
+/**
+ * The buffer cache the CLI opens an embedded database with (apps/api/src/cli/cli.module.ts),
+ * for the opens here too: PGlite zeroes it at every start, and each one reads a few pages.
+ */
+const CLI_SHARED_BUFFERS = '8MB';
+
 export interface CliDatabase {
   /** What the CLI reads: `DATABASE_URL` or `DATA_DIR`. */
   env: NodeJS.ProcessEnv;
@@ -28,12 +34,17 @@ export async function cliDatabase(): Promise<CliDatabase> {
   } else {
     await primePgliteTemplate();
     const dataDir = mkdtempSync(join(tmpdir(), 'credits-cli-'));
-    await (await openDatabase({ dataDir })).close();
+    await (await openDatabase({ dataDir, pgliteSharedBuffers: CLI_SHARED_BUFFERS })).close();
     env = { DATA_DIR: dataDir };
     drop = async () => rmSync(dataDir, { recursive: true, force: true });
   }
   const withDb = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
-    const handle = await openDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR ?? '', migrate: false });
+    const handle = await openDatabase({
+      url: env.DATABASE_URL,
+      dataDir: env.DATA_DIR ?? '',
+      migrate: false,
+      pgliteSharedBuffers: CLI_SHARED_BUFFERS,
+    });
     try {
       return await fn(handle.db);
     } finally {

@@ -2,8 +2,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { openDatabase, resolveMigrationsFolder, rows } from '@credits/database';
+import { getPgliteTemplate, openDatabase, resolveMigrationsFolder, rows } from '@credits/database';
 import { expectLedgerConsistent } from '../e2e/fulfilment/helpers';
+import { PGLITE_TEMPLATE_CACHE_DIR } from '../support/database';
 
 /**
  * Migration 0005 on a database that already holds credits (DESIGN §1.4): each org's balance
@@ -24,8 +25,11 @@ describe('migration 0005: credit grants', () => {
     journal.entries = journal.entries.filter((entry) => entry.tag < '0005');
     writeFileSync(journalPath, JSON.stringify(journal));
 
+    // The database at 0004 is made from a template of those migrations, built once and kept
+    // in the test cache like the full one (initdb and five migrations cost seconds).
+    await getPgliteTemplate(before, { cacheDir: PGLITE_TEMPLATE_CACHE_DIR });
     const dataDir = join(dir, 'data');
-    const old = await openDatabase({ dataDir, migrationsFolder: before });
+    const old = await openDatabase({ dataDir, migrationsFolder: before, pgliteSharedBuffers: '8MB' });
     await old.db.execute(sql`
       with orgs as (
         insert into organizations (slug, name) values ('rich', 'Rich'), ('broke', 'Broke'), ('fresh', 'Fresh')
@@ -46,7 +50,7 @@ describe('migration 0005: credit grants', () => {
       where slug = 'rich'`);
     await old.close();
 
-    const migrated = await openDatabase({ dataDir, migrationsFolder: full });
+    const migrated = await openDatabase({ dataDir, migrationsFolder: full, pgliteSharedBuffers: '8MB' });
     try {
       const grants = await rows<Record<string, unknown>>(
         migrated.db,

@@ -1,7 +1,8 @@
 import { eq } from 'drizzle-orm';
-import { checkoutSessions, organizations } from '@credits/database';
+import { checkoutSessions, idempotencyKeys, organizations } from '@credits/database';
 import { startStack, Stack } from '../support/stack';
 import { bearer } from '../support/auth';
+import { until } from '../support/until';
 
 const SUCCESS = 'http://localhost:3000/billing/success?session_id={CHECKOUT_SESSION_ID}';
 const CANCEL = 'http://localhost:3000/billing/cancel';
@@ -272,7 +273,11 @@ describe('POST /api/v1/org/{org}/credits/checkout', () => {
       await s.control('DELETE', '/requests');
       await s.control('POST', '/faults', { path: '/v1/checkout/sessions', delay_ms: 600, times: 1 });
       const first = checkout(body, { 'idempotency-key': 'concurrent-1' });
-      await new Promise((r) => setTimeout(r, 200));
+      await until('the first request claimed its key', async () =>
+        (await s.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, 'concurrent-1'))).some(
+          (row) => row.state === 'in_progress',
+        ),
+      );
       const second = await checkout(body, { 'idempotency-key': 'concurrent-1' });
       expect([second.status, second.body.type]).toEqual([409, 'conflict_error']);
       expect((await first).status).toBe(200);

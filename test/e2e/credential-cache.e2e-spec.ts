@@ -51,17 +51,16 @@ describe('credential cache: two instances, one PostgreSQL, changes by the CLI', 
       ),
     );
 
-  /** Polls both instances until both answer `expected`; fails past `withinMs`. Returns the ms it took. */
+  /** Polls both instances until both answer `expected`; fails past `withinMs`. */
   async function bothAnswer(expected: number | string, credential: string, path?: string, withinMs = 1000) {
-    const started = Date.now();
-    for (;;) {
-      const seen = await answers(credential, path);
-      if (seen.every((answer) => answer === expected)) return Date.now() - started;
-      if (Date.now() - started > withinMs) {
-        throw new Error(`after ${withinMs} ms the instances still answer ${seen.join(', ')}, not ${expected}`);
-      }
-      await sleep(10);
-    }
+    let seen: Array<number | string> = [];
+    await until(
+      `both instances to answer ${expected}`,
+      async () => (seen = await answers(credential, path)).every((answer) => answer === expected),
+      withinMs,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message} (they answer ${seen.join(', ')})`);
+    });
   }
 
   /** Both answer 200, twice: the second from their caches, which hold it. */
@@ -73,11 +72,7 @@ describe('credential cache: two instances, one PostgreSQL, changes by the CLI', 
   }
 
   async function bothServing(withinMs = 5000) {
-    const deadline = Date.now() + withinMs;
-    while (!(cacheOf(a).serving && cacheOf(b).serving)) {
-      if (Date.now() > deadline) throw new Error('the credential caches are not listening');
-      await sleep(20);
-    }
+    await until('the credential caches to listen', () => cacheOf(a).serving && cacheOf(b).serving, withinMs);
   }
 
   let env: Record<string, string>;
@@ -120,11 +115,15 @@ describe('credential cache: two instances, one PostgreSQL, changes by the CLI', 
         seen[i].push(res.status);
       }
     });
-    await sleep(100);
+    await until('both instances answered', () => seen.every((answers) => answers.length > 0));
     const beforeRevoke = seen.map((answers) => answers.length);
     expect((await cli('apikey', 'revoke', prefixOf(key))).code).toBe(0);
     await bothAnswer('401 authentication_error', key);
-    await sleep(300);
+    // Each instance answers 20 more requests once it refused: none of them may be a 200.
+    const refusedBy = seen.map((answers) => answers.length);
+    await until('20 more answers from each instance', () =>
+      seen.every((answers, i) => answers.length >= refusedBy[i] + 20),
+    );
     stop = true;
     await Promise.all(hammer);
 

@@ -4,6 +4,7 @@ import { IdempotencyKeyRepository, IdempotencyService, requestHash } from '@cred
 import { ConflictError } from '@credits/errors';
 import { idempotencyKeys, organizations, users } from '@credits/database';
 import { startTestApp, TestApp } from '../support/test-app';
+import { until } from '../support/until';
 
 /**
  * The claim on an Idempotency-Key, below HTTP: a request that outlives its lock is taken
@@ -43,7 +44,7 @@ describe('IdempotencyService claims', () => {
       await new Promise<void>((resolve) => (finishSecond = resolve));
       return { session_id: 'cs_second' };
     });
-    await sleep(100);
+    await until('the second request took the claim over', () => finishSecond !== undefined);
 
     releaseFirst();
     await expect(first).rejects.toThrow('the first attempt fails late');

@@ -4,7 +4,18 @@
  */
 import { defineJob } from '@credits/jobs';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
-import { type Deferred, deferred, type QueueApp, sleep, startQueueApp, until } from './support';
+import {
+  type Deferred,
+  deferred,
+  drained,
+  fetchableNow,
+  type QueueApp,
+  SCHEDULE_SEND_QUEUE,
+  scheduleChecks,
+  sleep,
+  startQueueApp,
+  until,
+} from './support';
 
 if (!process.env.TEST_DATABASE_URL?.trim()) {
   throw new Error('TEST_DATABASE_URL must name a PostgreSQL server (npm run test:postgres sets it)');
@@ -52,14 +63,18 @@ describe('Jobs across two instances (PostgreSQL)', () => {
 
   it('runs a scheduled job once per tick, whichever instance checks the schedule', async () => {
     await until('the tick ran', () => ticks.length >= 1);
-    await sleep(3000); // both instances check the schedule every second meanwhile
+    // The instances go on checking the schedule every second. Two more checks, then every job
+    // they sent has run: a second tick of this minute would be among them.
+    await scheduleChecks(instances[0].handle, 2);
+    await drained(instances[0].handle, SCHEDULE_SEND_QUEUE, tick.name);
     expect(ticks).toHaveLength(1);
   });
 
   it('hands each job to exactly one instance', async () => {
     for (let n = 0; n < 20; n++) await instances[n % 2].jobs.send(work, { n });
     await until('20 jobs handled', () => handled.length >= 20);
-    await sleep(1000);
+    // Every job completed: none is left for a second run on either instance.
+    await drained(instances[0].handle, work.name);
     expect(handled.map((h) => h.n).sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
   });
 
@@ -74,7 +89,8 @@ describe('Jobs across two instances (PostgreSQL)', () => {
     gates.get('b1')!.resolve();
 
     await instances[1].jobs.send(perOrg, { org: 'a', run: 'a2' });
-    await sleep(1500); // the instance that ran b1 is idle and polls three times
+    // A worker of either instance that asks now (as the idle one does at every poll) is handed nothing.
+    expect(await fetchableNow(instances[1].handle, perOrg.name)).toEqual([]);
     expect(runs()).not.toContain('a2');
     gates.get('a1')!.resolve();
     await until('a2 started once a1 ended', () => runs().includes('a2'));

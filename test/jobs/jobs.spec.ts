@@ -10,7 +10,16 @@ import { sql } from 'drizzle-orm';
 import { organizations } from '@credits/database';
 import { defineJob, type JobContext, queueDatabase } from '@credits/jobs';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
-import { type Deferred, deferred, jobStates, type QueueApp, sleep, startQueueApp, until } from './support';
+import {
+  type Deferred,
+  deferred,
+  fetchableNow,
+  jobStates,
+  type QueueApp,
+  sleep,
+  startQueueApp,
+  until,
+} from './support';
 
 const echo = defineJob<{ text: string }>({ name: 'echo' });
 const flaky = defineJob<{ failures: number }>({
@@ -115,7 +124,8 @@ describe('JobsModule', () => {
     await until('b1 started beside a1', () => started.includes('b1'));
 
     await queue.jobs.send(perOrg, { org: 'a', run: 'a2' });
-    await sleep(1500); // three polls of the idle worker
+    // A worker that asks now (as the idle one does at every poll) is handed nothing: a2 waits.
+    expect(await fetchableNow(queue.handle, 'per-org')).toEqual([]);
     expect(started).not.toContain('a2');
 
     gates.get('a1')!.resolve();

@@ -10,12 +10,20 @@ import { eq } from 'drizzle-orm';
 import { DirectoryAdmin } from '@credits/auth';
 import { LedgerService, NotificationEndpoints } from '@credits/billing';
 import { loadConfig } from '@credits/config';
-import { DB, type Db, notificationDeliveries, organizations } from '@credits/database';
+import {
+  DATABASE_HANDLE,
+  type DatabaseHandle,
+  DB,
+  type Db,
+  notificationDeliveries,
+  organizations,
+} from '@credits/database';
 import { createApp } from '../../apps/api/src/app.factory';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
 import { Receiver } from '../support/notification-receiver';
-import { sleep, until } from './support';
+import { TEST_JOBS_ENV } from '../support/test-app';
+import { drained, until } from './support';
 
 if (!process.env.TEST_DATABASE_URL?.trim()) {
   throw new Error('TEST_DATABASE_URL must name a PostgreSQL server (npm run test:postgres sets it)');
@@ -28,7 +36,7 @@ describe('Notifications across two instances (PostgreSQL)', () => {
 
   beforeAll(async () => {
     database = await createTestDatabaseUrl();
-    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', DATABASE_URL: database.url });
+    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', DATABASE_URL: database.url, ...TEST_JOBS_ENV });
     const quiet = new Writable({ write: (_chunk, _encoding, callback) => callback() });
     for (let i = 0; i < 2; i++) {
       const app = await createApp(config, { logger: new PinoLoggerService(createPino(config, quiet)) });
@@ -63,7 +71,8 @@ describe('Notifications across two instances (PostgreSQL)', () => {
       );
     }
     await until('every purchase arrived', () => receiver.received.length >= events, 60_000);
-    await sleep(3000); // both instances poll meanwhile: a second delivery would show here
+    // Every dispatch and delivery job completed: none is left to deliver anything a second time.
+    await drained(first.get<DatabaseHandle>(DATABASE_HANDLE), 'notification-dispatch', 'notification-delivery');
     const ids = receiver.received.map((r) => r.event.id);
     expect(ids).toHaveLength(events);
     expect(new Set(ids).size).toBe(events);

@@ -1,8 +1,10 @@
 import { type INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { sql } from 'drizzle-orm';
+import PgBoss from 'pg-boss';
 import { DATABASE_HANDLE, type DatabaseHandle, DatabaseModule } from '@credits/database';
-import { JobsModule, type JobsModuleOptions, JobsService } from '@credits/jobs';
+import { JobsModule, type JobsModuleOptions, JobsService, queueDatabase } from '@credits/jobs';
+import { until } from '../support/until';
 
 export interface QueueApp {
   app: INestApplicationContext;
@@ -60,6 +62,7 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve };
 }
 
+/** Waits out a time (a clock's minute turning, a job left running): never a proof that something did not happen. */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The states of a job's rows in pg-boss's table (one row per job; the archive is not read). */
@@ -70,4 +73,56 @@ export async function jobStates(handle: DatabaseHandle, name: string): Promise<s
   return result.rows.map((row) => row.state);
 }
 
-export { until } from '../support/until';
+/**
+ * pg-boss's own view of the queues on `handle`'s database, through its public API: a queue
+ * object that is never started (no worker, schedule or maintenance of its own).
+ */
+function inspector(handle: DatabaseHandle): PgBoss {
+  return new PgBoss({ db: queueDatabase(handle) });
+}
+
+/**
+ * Waits until no job of `names` is queued, waiting to be retried or running: every job of
+ * theirs has completed (or failed for good), so none of them can run again. How a test proves
+ * that something did not happen (a second run, a second delivery) instead of sleeping.
+ */
+export async function drained(handle: DatabaseHandle, ...names: string[]): Promise<void> {
+  const boss = inspector(handle);
+  await until(`the queues ${names.join(', ')} drained`, async () => {
+    for (const name of names) if ((await boss.getQueueSize(name, { before: 'completed' })) !== 0) return false;
+    return true;
+  });
+}
+
+/**
+ * What a worker of `name` is handed if it asks now (pg-boss's fetch, as every worker polls):
+ * the ids of the jobs it would run. A job held back by its queue's policy is not among them.
+ */
+export async function fetchableNow(handle: DatabaseHandle, name: string): Promise<string[]> {
+  return (await inspector(handle).fetch(name)).map((job) => job.id);
+}
+
+/**
+ * Waits until pg-boss has checked the schedules `count` more times, on whichever instance:
+ * each check that turns due schedules into jobs records its time in pg-boss's version table.
+ */
+export async function scheduleChecks(handle: DatabaseHandle, count: number): Promise<void> {
+  const lastCheck = async () => {
+    const result = (await handle.db.execute(sql`select cron_on::text as cron_on from pgboss.version`)) as unknown as {
+      rows: Array<{ cron_on: string | null }>;
+    };
+    return result.rows[0]?.cron_on ?? null;
+  };
+  let last = await lastCheck();
+  let seen = 0;
+  await until(`${count} more schedule checks`, async () => {
+    const now = await lastCheck();
+    if (now !== last) [last, seen] = [now, seen + 1];
+    return seen >= count;
+  });
+}
+
+/** pg-boss's own queue through which a check sends a due schedule's job (once per minute). */
+export const SCHEDULE_SEND_QUEUE = '__pgboss__send-it';
+
+export { until };

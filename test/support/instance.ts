@@ -7,7 +7,8 @@ import { createApp } from '../../apps/api/src/app.factory';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
 import { TEST_JWT_SECRET } from './auth';
 import { createTestDatabaseUrl, type TestDatabase } from './database';
-import { addMember, HttpResult, logSink, request, RequestOptions } from './test-app';
+import { drainOnShutdown } from '../../apps/api/src/health/http-drain';
+import { addMember, closeApp, HttpResult, logSink, request, RequestOptions, TEST_JOBS_ENV } from './test-app';
 
 /** One API instance of several: it brings no database of its own (the env names a shared one). */
 export interface Instance {
@@ -26,10 +27,12 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     JWT_SECRET: TEST_JWT_SECRET,
+    ...TEST_JOBS_ENV,
     ...env,
   });
   const logs: string[] = [];
   const app = await createApp(config, { logger: new PinoLoggerService(createPino(config, logSink(logs))) });
+  const http = drainOnShutdown(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
   return {
@@ -39,7 +42,7 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
     db: app.get<Db>(DB),
     logs,
     request: (method, path, options) => request(url, method, path, options),
-    close: () => app.close(),
+    close: () => closeApp(app, http),
   };
 }
 

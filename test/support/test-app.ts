@@ -6,6 +6,7 @@ import { DirectoryAdmin } from '@credits/auth';
 import { AppConfig, loadConfig } from '@credits/config';
 import { ApiKeyScope, Db, DB, MemberRole } from '@credits/database';
 import { createApp } from '../../apps/api/src/app.factory';
+import { drainOnShutdown, type HttpDrain } from '../../apps/api/src/health/http-drain';
 import { createPino, PinoLoggerService } from '../../apps/api/src/logging/logger';
 import { TEST_JWT_SECRET } from './auth';
 import { createTestDatabaseUrl } from './database';
@@ -67,6 +68,13 @@ export async function request<T = any>(
   return { status: response.status, headers: response.headers, text, body: parsed as T };
 }
 
+/**
+ * Job workers poll at pg-boss's shortest interval: a job written in a transaction (a
+ * notification, a payment's details) or sent by another instance waits for a worker's next
+ * poll, 2 s by default, and the suites wait on many such chains.
+ */
+export const TEST_JOBS_ENV = { JOB_POLL_INTERVAL_MS: '500' };
+
 export interface StartOptions {
   env?: Record<string, string>;
   imports?: ModuleMetadata['imports'];
@@ -84,11 +92,13 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     RATE_LIMIT_CHECKOUT: '10000',
     RATE_LIMIT_READ: '10000',
     RATE_LIMIT_AUTH_FAILURES: '10000',
+    ...TEST_JOBS_ENV,
     ...options.env,
   });
   const logs: string[] = [];
   const logger = new PinoLoggerService(createPino(config, logSink(logs)));
   const app = await createApp(config, { logger, imports: options.imports });
+  const http = drainOnShutdown(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;
@@ -106,10 +116,20 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     member: (org, email, role, scopes) => addMember(admin, org, email, role, scopes),
     serviceKey: async (service, scopes, orgs) => (await admin.createServiceKey(service, { scopes, orgs })).key,
     async close() {
-      await app.close();
+      await closeApp(app, http);
       await database.drop();
     },
   };
+}
+
+/**
+ * Stops an app that listens as `main.ts` does on SIGTERM: the HTTP server first, with the
+ * connections that have sent nothing yet (an HTTP client opens them ahead of need, and Node's
+ * close waits for them with no time limit), then Nest's shutdown (jobs, database).
+ */
+export async function closeApp(app: NestFastifyApplication, http: HttpDrain): Promise<void> {
+  await http.close();
+  await app.close();
 }
 
 /** A stream that collects every log line written to it, as text, into `logs`. */

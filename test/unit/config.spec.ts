@@ -48,6 +48,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RECONCILE_WINDOW_HOURS: '0' })).toThrow(/RECONCILE_WINDOW_HOURS/);
   });
 
+  it("polls for jobs every 2 s by default, never more often than pg-boss's 0.5 s", () => {
+    expect(loadConfig({}).jobs).toEqual({ pollIntervalMs: 2000 });
+    expect(loadConfig({ JOB_POLL_INTERVAL_MS: '500' }).jobs.pollIntervalMs).toBe(500);
+    expect(() => loadConfig({ JOB_POLL_INTERVAL_MS: '499' })).toThrow(/JOB_POLL_INTERVAL_MS/);
+  });
+
   it('caches credentials for 30 s by default, never longer than a minute, and can turn the cache off', () => {
     expect(loadConfig({}).credentialCache).toEqual({ maxAgeMs: 30_000, maxEntries: 10_000, lastUsedFlushMs: 15_000 });
     expect(loadConfig({ AUTH_CACHE_MAX_AGE_MS: '0' }).credentialCache.maxAgeMs).toBe(0);

@@ -20,7 +20,10 @@ export class AppModule {
       imports: [
         ...configAndDatabase(config),
         // Background jobs: idle (no schema, no query, no timer) until a module declares a job.
-        JobsModule.forRoot({ finishedJobDays: config.retention.finishedJobDays }),
+        JobsModule.forRoot({
+          pollingIntervalSeconds: config.jobs.pollIntervalMs / 1000,
+          finishedJobDays: config.retention.finishedJobDays,
+        }),
         TrafficModule,
         AuthModule,
         BillingModule,

@@ -144,6 +144,14 @@ export interface AppConfig {
   holds: {
     sweepEnabled: boolean;
   };
+  /** The background job queue (`libs/jobs`). */
+  jobs: {
+    /**
+     * How often an idle worker asks for a job: what a job written in a transaction (an outbox
+     * job: notifications, refills) or sent by another instance waits at most. Milliseconds.
+     */
+    pollIntervalMs: number;
+  };
   /** What is deleted once it is of no more use, so that no table grows without bound. */
   retention: {
     /** The scheduled deletion (`RETENTION_ENABLED`, `RETENTION_CRON`). */
@@ -356,6 +364,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       // Off in tests unless asked for, like reconciliation: an expired hold stops counting at its
       // expires_at whether or not the sweep ran, so nothing depends on it.
       sweepEnabled: read.bool('HOLD_SWEEP_ENABLED', nodeEnv !== 'test'),
+    },
+    jobs: {
+      // pg-boss polls at most every 0.5 s.
+      pollIntervalMs: read.int('JOB_POLL_INTERVAL_MS', 2000, { min: 500, max: 60_000 }),
     },
     retention: {
       // Off in tests unless asked for, like the other sweeps.

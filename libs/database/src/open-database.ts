@@ -29,6 +29,11 @@ const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** How long a starting process waits for another one's migration before giving up. */
 const MIGRATION_LOCK_TIMEOUT = '120s';
+/**
+ * An in-memory database's buffer cache: its pages are in memory already, and PGlite zeroes the
+ * cache at every start (PostgreSQL's default 128MB: about 0.7 s of a 1.5 s open here).
+ */
+const MEMORY_SHARED_BUFFERS = '8MB';
 
 /**
  * Opens the database named by `options.url` (see `DatabaseOptions`), applies pending
@@ -44,7 +49,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     case 'postgres':
       return openPostgres(target.url, options, logger, migrationsFolder);
     case 'pglite-memory':
-      return openPglite(undefined, migrationsFolder, options.pgliteSharedBuffers);
+      return openPglite(undefined, migrationsFolder, options.pgliteSharedBuffers ?? MEMORY_SHARED_BUFFERS);
     case 'pglite-dir':
       return openPglite(options.dataDir, migrationsFolder, options.pgliteSharedBuffers);
   }

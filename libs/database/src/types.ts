@@ -72,9 +72,10 @@ export interface DatabaseOptions {
   /** Default: Nest's `Logger` with context `Database`. */
   logger?: DatabaseLogger;
   /**
-   * The embedded database's `shared_buffers` (PostgreSQL's default, 128MB, when unset).
-   * PGlite zeroes them at every start: a process that opens it for one command (the CLI)
-   * starts about 0.3 s sooner with a few MB. Ignored on PostgreSQL.
+   * The embedded database's `shared_buffers` (unset: PostgreSQL's default, 128MB, for a data
+   * directory; 8MB in memory, whose pages are in memory anyway). PGlite zeroes them at every
+   * start: a process that opens it for one command (the CLI) starts about 0.3 s sooner with a
+   * few MB. Ignored on PostgreSQL.
    */
   pgliteSharedBuffers?: string;
 }

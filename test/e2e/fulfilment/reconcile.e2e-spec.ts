@@ -3,7 +3,15 @@ import { reconcileJob, ReconciliationSchedule, ReconciliationService } from '@cr
 import { checkoutSessions, creditLedger } from '@credits/database';
 import { createTestDatabaseUrl, type TestDatabase } from '../../support/database';
 import { startStack, Stack } from '../../support/stack';
-import { type Deferred, deferred, type QueueApp, sleep, startQueueApp, until } from '../../jobs/support';
+import {
+  type Deferred,
+  deferred,
+  drained,
+  fetchableNow,
+  type QueueApp,
+  startQueueApp,
+  until,
+} from '../../jobs/support';
 import { count, createSession, expectLedgerConsistent, payQuietly } from './helpers';
 
 /**
@@ -134,13 +142,15 @@ postgresOnly('The reconciliation job across two instances (PostgreSQL)', () => {
     expect(await instances[1].jobs.send(job, {})).not.toBeNull();
     expect(await instances[0].jobs.send(job, {})).toBeNull();
     expect(await instances[1].jobs.send(job, {})).toBeNull();
-    await sleep(1500); // both instances poll three times meanwhile
+    // A worker of either instance that asks now (as they do at every poll) is handed nothing.
+    expect(await fetchableNow(instances[1].handle, job.name)).toEqual([]);
     expect(runs).toHaveLength(1);
 
     runs[0].gate.resolve();
     await until('the queued sweep started', () => runs.length === 2);
     runs[1].gate.resolve();
-    await sleep(1000);
+    // Both sweeps completed: no job is left for a third.
+    await drained(instances[0].handle, job.name);
     expect(runs).toHaveLength(2);
     expect(mostAtOnce).toBe(1);
   });

@@ -69,13 +69,14 @@ function declarePublicOperations(document: OpenAPIObject): void {
   }
 }
 
-/** Swagger UI at /docs, the document at /docs-json. */
-export function setupOpenApi(app: INestApplication): OpenAPIObject {
-  const document = buildOpenApiDocument(app);
-  SwaggerModule.setup('docs', app, document, {
+/**
+ * Swagger UI at /docs, the document at /docs-json. The document is built at the first request
+ * for either, once: not at every start (it walks every route's metadata, about 0.15 s).
+ */
+export function setupOpenApi(app: INestApplication): void {
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     customSiteTitle: 'credits-api — API reference',
     swaggerOptions: { persistAuthorization: true, displayOperationId: true },
   });
-  return document;
 }
