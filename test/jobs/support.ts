@@ -88,6 +88,10 @@ function inspector(handle: DatabaseHandle): PgBoss {
  */
 export async function drained(handle: DatabaseHandle, ...names: string[]): Promise<void> {
   const boss = inspector(handle);
+  // A queue that does not exist (a renamed job) has no jobs either: refuse it, not pass.
+  await queuesExist(boss, names);
+  // Upstream queues first (dispatch before delivery, send-it before the job it sends): a job
+  // that is still to be sent is counted before its queue is looked at.
   await until(`the queues ${names.join(', ')} drained`, async () => {
     for (const name of names) if ((await boss.getQueueSize(name, { before: 'completed' })) !== 0) return false;
     return true;
@@ -99,7 +103,15 @@ export async function drained(handle: DatabaseHandle, ...names: string[]): Promi
  * the ids of the jobs it would run. A job held back by its queue's policy is not among them.
  */
 export async function fetchableNow(handle: DatabaseHandle, name: string): Promise<string[]> {
-  return (await inspector(handle).fetch(name)).map((job) => job.id);
+  const boss = inspector(handle);
+  // pg-boss's fetch answers [] on any error (a policy's unique index refusing a job is how it
+  // holds one back): prove the queue is there and answering, so [] means held back.
+  await queuesExist(boss, [name]);
+  return (await boss.fetch(name)).map((job) => job.id);
+}
+
+async function queuesExist(boss: PgBoss, names: string[]): Promise<void> {
+  for (const name of names) if (!(await boss.getQueue(name))) throw new Error(`no pg-boss queue "${name}"`);
 }
 
 /**
