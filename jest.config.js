@@ -18,12 +18,12 @@ const esmOnly = ['content-disposition', '@apidevtools/json-schema-ref-parser'];
 // Node they must be compiled to CommonJS first.
 const jestLoadsEsm = typeof require('node:vm').SourceTextModule?.prototype.hasAsyncGraph === 'function';
 
-module.exports = {
+/** What every project shares: how TypeScript and the aliases load. */
+const base = {
   rootDir: '.',
   testEnvironment: 'node',
   moduleFileExtensions: ['js', 'json', 'ts'],
-  testRegex: '(apps|libs|test)/.*\\.(spec|e2e-spec)\\.ts$',
-  // Transpile only (isolatedModules in tsconfig.json): fast; `npm run typecheck` type-checks the whole tree first.
+  // Transpile only (isolatedModules in tsconfig.json): fast; `npm test` type-checks the whole tree beside it.
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
     // The ESM-only dependencies above, compiled to CommonJS for Jest where it needs that.
@@ -33,6 +33,45 @@ module.exports = {
   moduleNameMapper: Object.fromEntries(
     aliases.map((name) => [`^@credits/${name}(|/.*)$`, `<rootDir>/libs/${name}/src$1`]),
   ),
+};
+
+/**
+ * Two projects in one run, so one pool of workers keeps both cores busy:
+ * - `postgres`: every suite, each on a database of its own on the PostgreSQL server that
+ *   TEST_DATABASE_URL names (default: the local one);
+ * - `pglite`: the PGlite specs, the money-loop smoke suite, and the suites whose points must
+ *   hold on both databases (credit grants through HTTP and the CLI), on in-memory PGlite.
+ * `npm run jest -- <file>` runs a file in every project that holds it. TEST_PROJECTS=pglite (a
+ * comma list) keeps only those projects: Jest's own `--selectProjects` takes every word after
+ * it as a project name, so `npm run test:pglite -- <file>` could not pass a file through it.
+ */
+const projects = [
+  {
+    ...base,
+    displayName: 'postgres',
+    testRegex: '(apps|libs|test)/.*\\.(spec|e2e-spec)\\.ts$',
+    testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/database/pglite\\.spec\\.ts$'],
+    setupFiles: ['<rootDir>/test/support/projects/postgres.js'],
+  },
+  {
+    ...base,
+    displayName: 'pglite',
+    testMatch: [
+      '<rootDir>/test/database/pglite.spec.ts',
+      '<rootDir>/test/e2e/money-loop.smoke.e2e-spec.ts',
+      '<rootDir>/test/e2e/grants/grants.e2e-spec.ts',
+      '<rootDir>/test/e2e/fulfilment/cli-credits.e2e-spec.ts',
+    ],
+    setupFiles: ['<rootDir>/test/support/projects/pglite.js'],
+  },
+];
+const selected = (process.env.TEST_PROJECTS ?? '').split(',').filter(Boolean);
+for (const name of selected) {
+  if (!projects.some((project) => project.displayName === name)) throw new Error(`TEST_PROJECTS: no project "${name}"`);
+}
+
+module.exports = {
+  projects: selected.length ? projects.filter((project) => selected.includes(project.displayName)) : projects,
   testTimeout: 60000,
-  maxWorkers: 2,
+  maxWorkers: 3,
 };

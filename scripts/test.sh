@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `npm test`: the type check of the whole tree and every Jest project (PostgreSQL and PGlite)
+# at the same time. Jest transpiles without type-checking; tsc checks what it skips, and runs
+# beside the tests because both cores are rarely busy with Jest alone at the start of a run.
+# Arguments go to Jest (`npm test -- --selectProjects pglite`).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+node_modules/.bin/tsc -p tsconfig.json --noEmit &
+typecheck=$!
+node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/.bin/jest "$@"
+tests=$?
+wait "$typecheck"
+types=$?
+
+if [ "$types" -ne 0 ]; then echo "npm test: the type check failed (tsc exit $types)" >&2; fi
+if [ "$tests" -ne 0 ]; then echo "npm test: Jest failed (exit $tests)" >&2; fi
+[ "$types" -eq 0 ] && [ "$tests" -eq 0 ]
