@@ -2,7 +2,7 @@
 # `npm test`: the type check of the whole tree and every Jest project (PostgreSQL and PGlite)
 # at the same time. Jest transpiles without type-checking; tsc checks what it skips, and runs
 # beside the tests because both cores are rarely busy with Jest alone at the start of a run.
-# Arguments go to Jest (`npm test -- --selectProjects pglite`).
+# Arguments go to Jest (`npm test -- test/e2e/orgs.e2e-spec.ts`); TEST_PROJECTS=pglite picks a project.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
