@@ -72,6 +72,8 @@ for (const name of selected) {
 
 module.exports = {
   projects: selected.length ? projects.filter((project) => selected.includes(project.displayName)) : projects,
+  globalSetup: '<rootDir>/test/support/run/setup.js',
+  globalTeardown: '<rootDir>/test/support/run/teardown.js',
   testTimeout: 60000,
   maxWorkers: 3,
 };

@@ -20,7 +20,8 @@ export interface TestDatabase {
  * A fresh, empty database for one test (suite).
  *
  * - `TEST_DATABASE_URL` set (e.g. `postgres://postgres@127.0.0.1:5432/postgres`): a new
- *   database `credits_test_<random>` on that server; `drop()` disconnects and drops it.
+ *   database `credits_test_<run>_<random>` on that server; `drop()` disconnects it, and drops
+ *   it at once outside a Jest run (inside one, the run's teardown drops them all).
  * - otherwise `memory://`: every `openDatabase()` on it is a new in-memory PGlite loaded
  *   from a migrated template (~1.2 s instead of ~4.5 s for initdb); the template is cached
  *   on disk in `PGLITE_TEMPLATE_CACHE_DIR`, so only the very first run builds it.
@@ -35,12 +36,18 @@ export async function createTestDatabaseUrl(options: { empty?: boolean } = {}): 
 }
 
 /**
- * A new database `credits_test_<random>` on the PostgreSQL server at `serverUrl`, copied from
- * a migrated template (`empty`: not migrated, for tests of migrating); `drop()` disconnects and
- * drops it.
+ * A new database `credits_test_<run>_<random>` on the PostgreSQL server at `serverUrl`, copied
+ * from a migrated template (`empty`: not migrated, for tests of migrating); `drop()` disconnects
+ * it and, outside a Jest run, drops it.
+ *
+ * Inside a run (`test/support/run/setup.js` names it in CREDITS_TEST_RUN) the databases are
+ * dropped together by the run's teardown: on PostgreSQL 15 every DROP DATABASE forces an
+ * immediate checkpoint of the whole server, and one per suite, while other suites write, cost
+ * each dropping suite ~0.4 s and the machine a good share of its CPU.
  */
 export async function createServerDatabase(serverUrl: string, { empty = false } = {}): Promise<TestDatabase> {
-  const name = `credits_test_${randomBytes(6).toString('hex')}`;
+  const run = process.env.CREDITS_TEST_RUN;
+  const name = `credits_test_${run ? `${run}_` : ''}${randomBytes(6).toString('hex')}`;
   const template = empty ? undefined : await migratedTemplate(serverUrl);
   await withAdminClient(serverUrl, (admin) =>
     admin.query(`create database ${name}${template ? ` template ${template}` : ''}`),
@@ -56,7 +63,7 @@ export async function createServerDatabase(serverUrl: string, { empty = false } 
           'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
           [name],
         );
-        await admin.query(`drop database if exists ${name}`);
+        if (!run) await admin.query(`drop database if exists ${name}`);
       });
       return dropped;
     },
