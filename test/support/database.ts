@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
 import { getPgliteTemplate, openDatabase, resolveMigrationsFolder, type Db } from '@credits/database';
@@ -83,9 +83,39 @@ export async function openTestDatabase(): Promise<{ db: Db; close(): Promise<voi
   };
 }
 
-/** Loads (or builds once) the migrated PGlite template that `memory://` databases start from. */
+/**
+ * Loads (or builds once) the migrated PGlite template that `memory://` databases start from.
+ * Jest's workers start their first PGlite suites together: one builds the template (initdb and
+ * every migration, seconds of CPU) while the others wait for its file instead of building their own.
+ */
 export async function primePgliteTemplate(): Promise<void> {
-  await getPgliteTemplate(resolveMigrationsFolder(), { cacheDir: PGLITE_TEMPLATE_CACHE_DIR });
+  await withBuildLock(join(PGLITE_TEMPLATE_CACHE_DIR, 'pglite-template.lock'), () =>
+    getPgliteTemplate(resolveMigrationsFolder(), { cacheDir: PGLITE_TEMPLATE_CACHE_DIR }),
+  );
+}
+
+/** A lock older than this was left by a process that died while building: taken over. */
+const STALE_LOCK_MS = 120_000;
+
+/** Runs `build` holding a lock directory (mkdir is atomic), waiting while another process holds it. */
+async function withBuildLock<T>(lock: string, build: () => Promise<T>): Promise<T> {
+  mkdirSync(dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  try {
+    return await build();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** Empties every application table (for suites that share one database between tests). */
