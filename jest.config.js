@@ -65,7 +65,7 @@ const projects = [
     setupFiles: ['<rootDir>/test/support/projects/pglite.js'],
   },
 ];
-const selected = (process.env.TEST_PROJECTS ?? '').split(',').filter(Boolean);
+const selected = require('./test/support/run/server').selectedProjects();
 for (const name of selected) {
   if (!projects.some((project) => project.displayName === name)) throw new Error(`TEST_PROJECTS: no project "${name}"`);
 }

@@ -6,9 +6,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-node_modules/.bin/tsc -p tsconfig.json --noEmit &
+npm run --silent typecheck &
 typecheck=$!
-node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/.bin/jest "$@"
+npm run --silent jest -- "$@"
 tests=$?
 wait "$typecheck"
 types=$?

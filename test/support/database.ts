@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { Client } from 'pg';
 import { getPgliteTemplate, openDatabase, resolveMigrationsFolder, type Db } from '@credits/database';
+import { until } from './until';
 
 /** Where the migrated PGlite template is kept between Jest workers and runs. */
 export const PGLITE_TEMPLATE_CACHE_DIR = join(tmpdir(), 'credits-api-test-cache');
@@ -100,17 +101,18 @@ const STALE_LOCK_MS = 120_000;
 /** Runs `build` holding a lock directory (mkdir is atomic), waiting while another process holds it. */
 async function withBuildLock<T>(lock: string, build: () => Promise<T>): Promise<T> {
   mkdirSync(dirname(lock), { recursive: true });
-  for (;;) {
+  const take = () => {
     try {
       mkdirSync(lock);
-      break;
+      return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
       if (age > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true });
-      else await new Promise((resolve) => setTimeout(resolve, 100));
+      return false;
     }
-  }
+  };
+  await until(`the lock ${lock}`, take, 2 * STALE_LOCK_MS);
   try {
     return await build();
   } finally {
