@@ -1,4 +1,5 @@
 import autocannon, { Request, Result } from 'autocannon';
+import { cpuSecondsOf } from './processes';
 
 export const CONNECTIONS = 50;
 
@@ -8,6 +9,8 @@ export interface LoadSpec {
   requests: Request[];
   /** Statuses that are the point of the scenario; anything else (and any socket error) is counted. */
   expect: number[];
+  /** The server process answering: its CPU time per request is measured too (Linux). */
+  pid?: number;
 }
 
 export interface Sample {
@@ -19,6 +22,12 @@ export interface Sample {
   unexpected: number;
   statuses: Record<string, number>;
   seconds: number;
+  /**
+   * The server's CPU time (user + system) per answered request, in µs, when its pid is known.
+   * Unlike req/s it does not move with what else the shared cores are running (the load
+   * generator, PostgreSQL, other work), so it tells small changes apart.
+   */
+  cpu_us_per_request?: number;
 }
 
 export async function runLoad(
@@ -27,6 +36,7 @@ export async function runLoad(
   connections = CONNECTIONS,
 ): Promise<Sample> {
   const started = performance.now();
+  const cpuBefore = cpuSecondsOf(spec.pid);
   let lastResponse = started;
   // autocannon ends a fixed-amount run on its next one-second tick: time the responses instead.
   const requests = spec.requests.map((request) => ({
@@ -52,7 +62,11 @@ export async function runLoad(
     if (!spec.expect.includes(Number(status))) unexpected += Number(count);
   }
   const seconds = 'amount' in limit ? (lastResponse - started) / 1000 : result.duration;
+  const cpuAfter = cpuSecondsOf(spec.pid);
   return {
+    ...(cpuBefore !== undefined &&
+      cpuAfter !== undefined &&
+      total > 0 && { cpu_us_per_request: ((cpuAfter - cpuBefore) * 1e6) / total }),
     rps: seconds > 0 ? total / seconds : 0,
     p50: result.latency.p50,
     p99: result.latency.p99,

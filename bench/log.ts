@@ -13,5 +13,5 @@ export function fail(message: string): never {
 /** Logs each round of an A/B comparison as it ends. */
 export const logRound = (name: string) => (side: string, round: number, s: Sample) =>
   log(
-    `${name} ${side} #${round}: ${s.rps.toFixed(0)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms${s.unexpected ? `, unexpected ${s.unexpected} ${JSON.stringify(s.statuses)}` : ''}`,
+    `${name} ${side} #${round}: ${s.rps.toFixed(0)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms${s.cpu_us_per_request === undefined ? '' : `, ${s.cpu_us_per_request.toFixed(0)} µs CPU/req`}${s.unexpected ? `, unexpected ${s.unexpected} ${JSON.stringify(s.statuses)}` : ''}`,
   );

@@ -116,6 +116,25 @@ export function rssOf(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * User + system CPU seconds a process has used so far, from /proc (Linux; undefined elsewhere).
+ * /proc counts in clock ticks, 100 a second on Linux: a 5 s round of thousands of requests
+ * is measured to well under 1%.
+ */
+export function cpuSecondsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), from field 3: utime is 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
 }

@@ -170,8 +170,11 @@ function renderOurCost(rows: Row[]): string {
     'our cost (API ÷ same-work Nest)',
     'met',
   ];
+  const withCpu = rows.some((r) => r.nest?.cpu !== undefined);
+  if (withCpu) header.push('CPU µs/req: same-work Nest', 'API', 'our cost by CPU');
   const withBaseline = rows.some((r) => r.nest?.baseline_rps !== undefined);
   if (withBaseline) header.push('baseline API', 'baseline cost', 'API ÷ baseline');
+  if (withBaseline && withCpu) header.push('baseline CPU µs/req');
   const body = rows.map((r) => {
     const n = r.nest!;
     return [
@@ -184,9 +187,15 @@ function renderOurCost(rows: Row[]): string {
       `${n.nest_share.toFixed(2)}×`,
       `${n.our_cost.toFixed(2)}×`,
       r.met === null ? '—' : r.met ? 'yes' : 'NO',
+      ...(withCpu
+        ? n.cpu
+          ? [n.cpu.same_nest_us.toFixed(0), n.cpu.api_us.toFixed(0), `${n.cpu.our_cost.toFixed(2)}×`]
+          : ['n/a', 'n/a', 'n/a']
+        : []),
       ...(withBaseline && n.baseline_rps !== undefined
         ? [n.baseline_rps.toFixed(0), `${n.baseline_our_cost!.toFixed(2)}×`, `${(r.rps / n.baseline_rps).toFixed(2)}×`]
         : []),
+      ...(withBaseline && withCpu ? [n.cpu?.baseline_us?.toFixed(0) ?? 'n/a'] : []),
     ];
   });
   return [header, header.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`).join('\n');

@@ -58,6 +58,12 @@ export interface NestFloors {
   /** `--baseline`: that build's req/s and its own cost, beside this build's. */
   baseline_rps?: number;
   baseline_our_cost?: number;
+  /**
+   * Server CPU per request (µs, medians of the rounds), when /proc tells it: the API's, the
+   * same-work Nest floor's, and our cost by CPU (same-work Nest ÷ API), the figure that stays
+   * steady when the shared cores are busy with other work and req/s swing.
+   */
+  cpu?: { api_us: number; same_nest_us: number; our_cost: number; baseline_us?: number };
 }
 
 /** The HTTP routes' target: our code leaves at least 0.8× of the same work on bare Nest. */
@@ -82,6 +88,13 @@ export function compareRow(
   const ratio = rps / floorRps;
   const added = p99 - floorP99;
   const sameRps = c.sameWork && rpsOf(c.sameWork);
+  const cpuOf = (samples: Sample[] | undefined) => {
+    const values = (samples ?? []).flatMap((s) => (s.cpu_us_per_request === undefined ? [] : [s.cpu_us_per_request]));
+    return values.length > 0 && values.length === samples!.length ? median(values) : undefined;
+  };
+  const apiCpu = cpuOf(c.measured);
+  const sameNestCpu = cpuOf(c.nestSameWork);
+  const baselineCpu = cpuOf(c.baseline);
   const nest: NestFloors | undefined =
     c.sameWork && c.nestFloor && c.nestSameWork
       ? {
@@ -95,6 +108,15 @@ export function compareRow(
             baseline_rps: rpsOf(c.baseline),
             baseline_our_cost: rpsOf(c.baseline) / rpsOf(c.nestSameWork),
           }),
+          ...(apiCpu !== undefined &&
+            sameNestCpu !== undefined && {
+              cpu: {
+                api_us: apiCpu,
+                same_nest_us: sameNestCpu,
+                our_cost: sameNestCpu / apiCpu,
+                ...(baselineCpu !== undefined && { baseline_us: baselineCpu }),
+              },
+            }),
         }
       : undefined;
   const met =

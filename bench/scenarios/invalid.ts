@@ -2,6 +2,7 @@ import { alternate, type LoadSpec, type Rounds } from '../load';
 import { logRound } from '../log';
 import { compareRow, OUR_COST_TARGET, type Row } from '../table-rows';
 import { authHeaders, creditsPath, INVALID_BODY } from '../requests';
+import type { Service } from '../processes';
 import type { Stack } from '../stack';
 
 /** The same route answering 422 (`quantity: 11`), against floors answering the same 422 JSON. */
@@ -9,8 +10,9 @@ export async function invalidScenario(
   { api, floor, nestFloor, baseline, seeded }: Stack,
   rounds: Rounds,
 ): Promise<Row> {
-  const spec = (url: string, path: string): LoadSpec => ({
+  const spec = ({ url, child }: Service, path: string): LoadSpec => ({
     url,
+    pid: child.pid,
     expect: [422],
     requests: [
       {
@@ -23,12 +25,12 @@ export async function invalidScenario(
   });
   const comparison = await alternate(
     {
-      measured: spec(api.url, `${creditsPath(seeded.orgSlug)}/checkout`),
-      floor: spec(floor.url, '/invalid'),
-      sameWork: spec(floor.url, '/same/invalid'),
-      nestFloor: spec(nestFloor.url, '/invalid'),
-      nestSameWork: spec(nestFloor.url, '/same/invalid'),
-      baseline: baseline && spec(baseline.url, `${creditsPath(seeded.orgSlug)}/checkout`),
+      measured: spec(api, `${creditsPath(seeded.orgSlug)}/checkout`),
+      floor: spec(floor, '/invalid'),
+      sameWork: spec(floor, '/same/invalid'),
+      nestFloor: spec(nestFloor, '/invalid'),
+      nestSameWork: spec(nestFloor, '/same/invalid'),
+      baseline: baseline && spec(baseline, `${creditsPath(seeded.orgSlug)}/checkout`),
     },
     rounds,
     logRound('checkout 422'),
