@@ -4,7 +4,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Test } from '@nestjs/testing';
-import type { IdempotentResult } from '@credits/billing';
+import { registerIdempotentAnswers, type IdempotentResult } from '@credits/billing';
 import { AllExceptionsFilter } from '@credits/errors';
 import { Idempotent } from '../../libs/billing/src/idempotency/idempotency-key.decorator';
 
@@ -40,7 +40,9 @@ describe('@Idempotent()', () => {
       controllers: [ThingsController],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     }).compile();
-    app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+    const adapter = new FastifyAdapter();
+    registerIdempotentAnswers(adapter.getInstance());
+    app = moduleRef.createNestApplication<NestFastifyApplication>(adapter, { logger: false });
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
   });

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { ModuleMetadata } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { registerIdempotentAnswers } from '@credits/billing';
 import type { AppConfig } from '@credits/config';
 import { AppModule } from './app.module';
 import { HTTP_EDGE_OPTIONS, registerHttpEdges } from './http/http-edges';
@@ -33,6 +34,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions): P
   });
   registerHttpEdges(adapter.getInstance());
   registerHttpHooks(adapter.getInstance(), config);
+  registerIdempotentAnswers(adapter.getInstance());
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.imports), adapter, {
     // Our own JSON-only parser keeps the raw body (registerHttpHooks).

@@ -2,6 +2,7 @@ export * from './billing.module';
 export * from './checkout/checkout.dto';
 export * from './checkout/redirect-url';
 export * from './idempotency/idempotency.service';
+export { registerIdempotentAnswers } from './idempotency/idempotent-answer';
 export * from './idempotency/idempotency-key.repository';
 export * from './credits/credits.dto';
 export * from './fulfilment/fulfilment.service';

@@ -1,9 +1,10 @@
-import { applyDecorators, createParamDecorator, ExecutionContext, UseInterceptors } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, ExecutionContext } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiHeader } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ApiErrorResponses, FieldError, ValidationError } from '@credits/errors';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.service';
-import { IdempotentReplayInterceptor } from './idempotent-replay.interceptor';
+import { IDEMPOTENT_ROUTE } from './idempotent-answer';
 
 const PRINTABLE = /^[\x21-\x7e]+$/;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -53,7 +54,7 @@ const IdempotencyKeyParam = createParamDecorator((required: boolean, context: Ex
  * handler's key parameter: the parameter receives the checked key (undefined when it is
  * optional and absent), the OpenAPI document gets the header and the 409/422 answers, and the
  * handler's `IdempotentResult` is answered as its body, with `Idempotent-Replayed: true` when
- * the service replayed a stored answer.
+ * the service replayed a stored answer (by the hook `registerIdempotentAnswers` puts on the app).
  *
  * ```ts
  * create(@Body() body: Dto, @Idempotent() key: string | undefined): Promise<IdempotentResult<Res>>
@@ -73,7 +74,8 @@ export function Idempotent({ required = false, description = DEFAULT_DESCRIPTION
       },
     }),
     ApiErrorResponses('conflict_error', 'validation_error'),
-    UseInterceptors(IdempotentReplayInterceptor),
+    // The result becomes the body (and the replay header) in `registerIdempotentAnswers`' hook.
+    RouteConfig({ [IDEMPOTENT_ROUTE]: true }),
   );
   return (target: object, key: string | symbol | undefined, index: number): void => {
     if (key === undefined) throw new Error('@Idempotent() belongs on a route handler parameter');
