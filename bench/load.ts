@@ -1,5 +1,5 @@
 import autocannon, { Request, Result } from 'autocannon';
-import { cpuSecondsOf } from './processes';
+import { cpuSecondsOf, type Service } from './processes';
 
 export const CONNECTIONS = 50;
 
@@ -108,6 +108,29 @@ export interface Sides<T> {
 }
 
 export type Comparison = Sides<Sample[]>;
+
+/**
+ * The sides of an HTTP route: the API (and `--baseline`'s build) at `apiPath`, each floor at
+ * `floorPath` (bare) and `/same<floorPath>` (the API's essential I/O), each spec carrying the pid
+ * of the process that answers it, so that its CPU per request is measured.
+ */
+export function routeSides(
+  servers: { api: Service; floor: Service; nestFloor: Service; baseline?: Service },
+  apiPath: string,
+  floorPath: string,
+  spec: (url: string, path: string) => LoadSpec,
+): Sides<LoadSpec> {
+  const on = (server: Service, path: string): LoadSpec => ({ ...spec(server.url, path), pid: server.child.pid });
+  const { api, floor, nestFloor, baseline } = servers;
+  return {
+    measured: on(api, apiPath),
+    floor: on(floor, floorPath),
+    sameWork: on(floor, `/same${floorPath}`),
+    nestFloor: on(nestFloor, floorPath),
+    nestSameWork: on(nestFloor, `/same${floorPath}`),
+    baseline: baseline && on(baseline, apiPath),
+  };
+}
 
 const SIDE_NAMES: Record<keyof Sides<unknown>, string> = {
   measured: 'measured',

@@ -1,25 +1,15 @@
-import { alternate, type Rounds } from '../load';
+import { alternate, routeSides, type Rounds } from '../load';
 import { logRound } from '../log';
 import { compareRow, OUR_COST_TARGET, type Row } from '../table-rows';
 import { checkoutLoad, creditsPath } from '../requests';
-import type { Service } from '../processes';
 import type { Stack } from '../stack';
 
 /** `POST …/credits/checkout` answered 200, against floors making the same Stripe call. */
-export async function checkoutScenario(
-  { api, floor, nestFloor, baseline, seeded }: Stack,
-  rounds: Rounds,
-): Promise<Row> {
-  const load = ({ url, child }: Service, path: string) => ({ ...checkoutLoad(url, path, seeded.key), pid: child.pid });
+export async function checkoutScenario(stack: Stack, rounds: Rounds): Promise<Row> {
   const comparison = await alternate(
-    {
-      measured: load(api, `${creditsPath(seeded.orgSlug)}/checkout`),
-      floor: load(floor, '/checkout'),
-      sameWork: load(floor, '/same/checkout'),
-      nestFloor: load(nestFloor, '/checkout'),
-      nestSameWork: load(nestFloor, '/same/checkout'),
-      baseline: baseline && load(baseline, `${creditsPath(seeded.orgSlug)}/checkout`),
-    },
+    routeSides(stack, `${creditsPath(stack.seeded.orgSlug)}/checkout`, '/checkout', (url, path) =>
+      checkoutLoad(url, path, stack.seeded.key),
+    ),
     rounds,
     logRound('checkout 200'),
   );
