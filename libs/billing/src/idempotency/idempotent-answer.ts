@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preSerializationHookHandler } from 'fastify';
 import { InternalError } from '@credits/errors';
 import type { IdempotentResult } from './idempotency.service';
 
@@ -23,17 +23,25 @@ function isIdempotentResult(value: unknown): value is IdempotentResult<unknown> 
  *
  * A Fastify hook rather than a Nest interceptor: Nest runs a route's interceptors through RxJS
  * and two `AsyncResource.bind`s per request (each building deprecation wrappers on Node 20),
- * about a tenth of a checkout 422's CPU in the bench; this hook costs a property read on other
- * routes. The app registers it once (`createApp`), before Nest adds its routes.
+ * about a tenth of a checkout 422's CPU in the bench. It is attached when a route is registered,
+ * to the routes `@Idempotent()` marked only, so other routes run nothing for it. The app
+ * registers it once (`createApp`), before Nest adds its routes.
  */
 export function registerIdempotentAnswers(fastify: FastifyInstance): void {
-  fastify.addHook('preSerialization', (request, reply, payload, done) => {
-    const config = request.routeOptions.config as unknown as Record<string, unknown> | undefined;
-    if (!config?.[IDEMPOTENT_ROUTE] || reply.statusCode >= 400) return done(null, payload);
-    if (!isIdempotentResult(payload)) {
-      return done(new InternalError(new Error('an @Idempotent() handler must return an IdempotentResult')));
-    }
-    if (payload.replayed) void reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
-    done(null, payload.body);
+  fastify.addHook('onRoute', (route) => {
+    const config = route.config as unknown as Record<string, unknown> | undefined;
+    if (!config?.[IDEMPOTENT_ROUTE]) return;
+    const own = route.preSerialization;
+    route.preSerialization = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), answer];
   });
 }
+
+const answer: preSerializationHookHandler = (_request, reply, payload, done) => {
+  // An error is already its envelope.
+  if (reply.statusCode >= 400) return done(null, payload);
+  if (!isIdempotentResult(payload)) {
+    return done(new InternalError(new Error('an @Idempotent() handler must return an IdempotentResult')));
+  }
+  if (payload.replayed) void reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
+  done(null, payload.body);
+};
