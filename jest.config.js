@@ -1,4 +1,6 @@
 /** @type {import('jest').Config} */
+const { swcOptions } = require('./test/support/run/transpile');
+
 const aliases = [
   'errors',
   'config',
@@ -23,11 +25,13 @@ const base = {
   rootDir: '.',
   testEnvironment: 'node',
   moduleFileExtensions: ['js', 'json', 'ts'],
-  // Transpile only (isolatedModules in tsconfig.json): fast; `npm test` type-checks the whole tree beside it.
+  // Transpile only, with SWC (isolatedModules in tsconfig.json makes that safe): `npm test`
+  // type-checks the whole tree beside it. SWC does in a tenth of the CPU what TypeScript's own
+  // transpiler did, which each worker paid again on a fresh clone.
   transform: {
-    '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
+    '^.+\\.ts$': ['@swc/jest', swcOptions('typescript')],
     // The ESM-only dependencies above, compiled to CommonJS for Jest where it needs that.
-    '^.+\\.js$': ['ts-jest', { diagnostics: false, tsconfig: { allowJs: true, isolatedModules: true } }],
+    '^.+\\.js$': ['@swc/jest', swcOptions('ecmascript')],
   },
   transformIgnorePatterns: [jestLoadsEsm ? '/node_modules/' : `/node_modules/(?!(${esmOnly.join('|')})/)`],
   moduleNameMapper: Object.fromEntries(
