@@ -13,6 +13,7 @@ export type {
 } from './types';
 export { openDatabase } from './open-database';
 export { rows } from './rows';
+export { bigintArray, textArray, uuidArray } from './array-params';
 export { notifyChannel } from './notify';
 export { hasSqlState, isDeadlock, isUniqueViolation } from './pg-errors';
 export { DatabaseModule, DB, DATABASE_HANDLE, InjectDb, InjectDatabaseHandle } from './database.module';

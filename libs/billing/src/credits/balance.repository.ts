@@ -41,7 +41,7 @@ export class BalanceRepository {
         balance: sql<string>`coalesce((select ${creditBalances.balance} from ${creditBalances} where ${creditBalances.orgId} = ${orgId}), 0)`,
         held: sql<string>`(select coalesce(sum(${creditHolds.amount}), 0) from ${creditHolds}
           where ${creditHolds.orgId} = ${orgId} and ${creditHolds.status} = 'active' and ${creditHolds.expiresAt} > now())`,
-        available: sql<string>`(select coalesce(sum(s.available), 0) from (${spendableGrants(orgId)}) s)`,
+        available: sql<string>`(select coalesce(sum(s.available), 0) from (${spendableGrants(sql`array[${orgId}]`)}) s)`,
         // The soonest expiry in the notice period (a grant not yet in effect expires too).
         expiring: sql<{ amount: number | string; expires_ms: number | string } | null>`(
           select json_build_object('amount', sum(${creditGrants.remaining}), 'expires_ms', floor(extract(epoch from ${creditGrants.expiresAt}) * 1000))

@@ -10,6 +10,7 @@ import {
   GrantDraw,
   InjectDb,
   rows,
+  uuidArray,
 } from '@credits/database';
 import type { CreatedPosition } from '@credits/pagination';
 import type { SpendableGrant } from './drawdown';
@@ -51,7 +52,7 @@ function keptByGrant(orgId: string): SQL {
 }
 
 /**
- * The spendable part of every grant in effect of the orgs in `orgIds` (an SQL list of uuids):
+ * The spendable part of every grant in effect of the orgs in `orgIds` (an SQL uuid[]):
  * not voided, not written off, `effective_at ≤ now() < expires_at`, less what active holds
  * that have not passed their `expires_at` keep of it. Rows: org_id, id, available, priority,
  * expires_ms, category, effective_ms. The hot path of every debit: it reads holds through the
@@ -66,9 +67,9 @@ export function spendableGrants(orgIds: SQL): SQL {
     left join (
       select (d->>'grant_id')::uuid as grant_id, sum((d->>'amount')::bigint) as held
       from ${creditHolds} ch cross join jsonb_array_elements(ch.draws) d
-      where ch.org_id in (${orgIds}) and ch.status = 'active' and ch.expires_at > now()
+      where ch.org_id = any(${orgIds}) and ch.status = 'active' and ch.expires_at > now()
       group by 1) h on h.grant_id = g.id
-    where g.org_id in (${orgIds}) and g.remaining > 0 and g.settled_at is null and g.voided_at is null
+    where g.org_id = any(${orgIds}) and g.remaining > 0 and g.settled_at is null and g.voided_at is null
       and g.effective_at <= now() and (g.expires_at is null or g.expires_at > now())`;
 }
 
@@ -199,7 +200,7 @@ export class GrantsWriter {
   constructor(private readonly tx: DbTransaction) {}
 
   async spendable(orgId: string): Promise<SpendableGrant[]> {
-    const found = await rows<SpendableGrantRow>(this.tx, spendableGrants(sql`${orgId}::uuid`));
+    const found = await rows<SpendableGrantRow>(this.tx, spendableGrants(uuidArray([orgId])));
     return found.map(toSpendable);
   }
 

@@ -6,9 +6,12 @@ import {
   creditGrants,
   creditLedger,
   DbTransaction,
+  bigintArray,
   GrantDraw,
   rows,
+  textArray,
   usageRecords,
+  uuidArray,
 } from '@credits/database';
 import type { SpendableGrant } from '../grants/drawdown';
 import { spendableGrants, type SpendableGrantRow, toSpendable } from '../grants/grants.repository';
@@ -82,7 +85,7 @@ export class UsageWriter {
     const locked = await rows<{ org_id: string; balance: string | number; settle_due: boolean }>(
       this.tx,
       sql`select org_id, balance, coalesce(next_expiry_at <= now(), false) as settle_due from ${creditBalances}
-          where org_id in (select jsonb_array_elements_text(${JSON.stringify(orgIds)}::jsonb)::uuid)
+          where org_id = any(${uuidArray(orgIds)})
           order by org_id for update`,
     );
     return {
@@ -98,7 +101,10 @@ export class UsageWriter {
    * days are deleted here so the key can be used again (the write statement then sees them gone).
    */
   async snapshot(wanted: Array<{ orgId: string; key: string }>): Promise<DebitSnapshot> {
-    const input = JSON.stringify(wanted.map((w) => ({ org_id: w.orgId, key: w.key })));
+    // Arrays, not a JSON list taken apart in SQL: the planner then knows how few orgs and keys
+    // there are, and reads their records, grants, holds and settings by index however many
+    // other orgs' rows the tables hold (estimated at 100 rows, a JSON list had them scanned).
+    const orgIds = uuidArray([...new Set(wanted.map((w) => w.orgId))]);
     const [row] = await rows<{
       grants: SpendableGrantRow[] | null;
       thresholds: Array<{ orgId: string; threshold: string | number }> | null;
@@ -107,16 +113,16 @@ export class UsageWriter {
     }>(
       this.tx,
       sql`
-      with wanted as (select * from jsonb_to_recordset(${input}::jsonb) as w(org_id uuid, key text)),
+      with wanted as (select * from unnest(${uuidArray(wanted.map((w) => w.orgId))}, ${textArray(wanted.map((w) => w.key))}) as w(org_id, key)),
       expired as (
         delete from ${usageRecords} u using wanted w
         where u.org_id = w.org_id and u.idempotency_key = w.key and u.expires_at <= now()
       )
       select
-        (select json_agg(g) from (${spendableGrants(sql`select org_id from wanted`)}) g) as grants,
+        (select json_agg(g) from (${spendableGrants(orgIds)}) g) as grants,
         (select json_agg(json_build_object('orgId', org_id, 'threshold', threshold))
           from ${autoRefillSettings}
-          where org_id in (select org_id from wanted) and enabled and payment_method_id is not null) as thresholds,
+          where org_id = any(${orgIds}) and enabled and payment_method_id is not null) as thresholds,
         floor(extract(epoch from now()) * 1000) as now_ms,
         (select json_agg(json_build_object(
             'recordId', u.id, 'orgId', u.org_id, 'key', u.idempotency_key, 'requestHash', u.request_hash,
@@ -163,6 +169,10 @@ export class UsageWriter {
       })),
     );
     const at = now.toISOString();
+    // The grants drawn from and the orgs debited as arrays, summed here: the planner then updates
+    // those rows by their keys (a JSON list, estimated at 100 rows, had every grant and balance scanned).
+    const drawn = drawnTotals(usages);
+    const debited = debitedTotals(usages);
     await this.tx.execute(sql`
       with input as (
         select * from jsonb_to_recordset(${input}::jsonb) as x(
@@ -176,7 +186,8 @@ export class UsageWriter {
       ),
       drawn as (
         update ${creditGrants} g set remaining = g.remaining - d.total
-        from jsonb_to_recordset(${JSON.stringify(drawnTotals(usages))}::jsonb) as d(org_id uuid, grant_id uuid, total bigint)
+        from unnest(${uuidArray(drawn.map((d) => d.orgId))}, ${uuidArray(drawn.map((d) => d.grantId))},
+                    ${bigintArray(drawn.map((d) => d.total))}) as d(org_id, grant_id, total)
         where g.org_id = d.org_id and g.id = d.grant_id
       ),
       records as (
@@ -185,7 +196,8 @@ export class UsageWriter {
                balance_after, response, ${at}::timestamptz, ${at}::timestamptz + interval '${sql.raw(String(USAGE_RECORD_TTL_DAYS))} days'
         from input
       ),
-      totals as (select org_id, sum(debited) as total from input group by org_id having sum(debited) > 0)
+      totals as (select * from unnest(${uuidArray(debited.map((t) => t.orgId))}, ${bigintArray(debited.map((t) => t.total))})
+                   as t(org_id, total))
       update ${creditBalances} b set balance = b.balance - totals.total, updated_at = now()
       from totals where b.org_id = totals.org_id`);
   }
@@ -195,14 +207,23 @@ export class UsageWriter {
  * What a group took from each grant, summed here rather than in the statement: the database
  * then updates each grant once without taking every entry's draws apart.
  */
-function drawnTotals(usages: NewUsage[]): Array<{ org_id: string; grant_id: string; total: number }> {
-  const totals = new Map<string, { org_id: string; grant_id: string; total: number }>();
+function drawnTotals(usages: NewUsage[]): Array<{ orgId: string; grantId: string; total: number }> {
+  const totals = new Map<string, { orgId: string; grantId: string; total: number }>();
   for (const usage of usages) {
     for (const draw of usage.draws) {
       const total = totals.get(draw.grant_id);
       if (total) total.total += draw.amount;
-      else totals.set(draw.grant_id, { org_id: usage.orgId, grant_id: draw.grant_id, total: draw.amount });
+      else totals.set(draw.grant_id, { orgId: usage.orgId, grantId: draw.grant_id, total: draw.amount });
     }
   }
   return [...totals.values()];
+}
+
+/** What the group debited from each org that it debited at all. */
+function debitedTotals(usages: NewUsage[]): Array<{ orgId: string; total: number }> {
+  const totals = new Map<string, number>();
+  for (const usage of usages) {
+    if (usage.debited > 0) totals.set(usage.orgId, (totals.get(usage.orgId) ?? 0) + usage.debited);
+  }
+  return [...totals].map(([orgId, total]) => ({ orgId, total }));
 }
