@@ -2,7 +2,6 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@ne
 import { InjectConfig, type AppConfig } from '@credits/config';
 import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 
-/** Ids per UPDATE: far below PostgreSQL's 65,535 bind parameters. */
 /**
  * `api_keys.last_used_at`, written in batches: the keys used since the last flush get one
  * UPDATE every `lastUsedFlushMs` (and one at shutdown), instead of a write per key per
