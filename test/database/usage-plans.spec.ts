@@ -91,12 +91,12 @@ describe('usage debits: each statement plans for the group, not for every org', 
     ]);
   });
 
-  it('keys with quotes, backslashes, commas and braces go through the arrays intact', async () => {
+  it('keys with quotes, backslashes, commas, braces and spaces go through the arrays intact', async () => {
     const [org] = await rows<{ org_id: string; grant_id: string }>(
       db,
       sql`select org_id, id as grant_id from credit_grants order by id desc limit 1`,
     );
-    const keys = ['a"b', 'c\\d', 'e,f', '{g}', 'NULL'];
+    const keys = ['a"b', 'c\\d', 'e,f', '{g}', 'NULL', ' h i '];
     const found = await db.transaction(async (tx) => {
       const writer = new UsageRepository().in(tx);
       await writer.lockBalances([org.org_id]);

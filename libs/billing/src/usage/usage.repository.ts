@@ -101,9 +101,9 @@ export class UsageWriter {
    * days are deleted here so the key can be used again (the write statement then sees them gone).
    */
   async snapshot(wanted: Array<{ orgId: string; key: string }>): Promise<DebitSnapshot> {
-    // Arrays, not a JSON list taken apart in SQL: the planner then knows how few orgs and keys
-    // there are, and reads their records, grants, holds and settings by index however many
-    // other orgs' rows the tables hold (estimated at 100 rows, a JSON list had them scanned).
+    // Arrays, not a JSON list taken apart in SQL (estimated at 100 rows whatever it holds): the
+    // planner then knows how few orgs and keys there are and reads their rows by index, not
+    // every org's grants (test/database/usage-plans.spec.ts).
     const orgIds = uuidArray([...new Set(wanted.map((w) => w.orgId))]);
     const [row] = await rows<{
       grants: SpendableGrantRow[] | null;
