@@ -1,4 +1,3 @@
-/** @type {import('jest').Config} */
 const { swcOptions } = require('./test/support/run/transpile');
 
 const aliases = [
@@ -74,6 +73,7 @@ for (const name of selected) {
   if (!projects.some((project) => project.displayName === name)) throw new Error(`TEST_PROJECTS: no project "${name}"`);
 }
 
+/** @type {import('jest').Config} */
 module.exports = {
   projects: selected.length ? projects.filter((project) => selected.includes(project.displayName)) : projects,
   globalSetup: '<rootDir>/test/support/run/setup.js',

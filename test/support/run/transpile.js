@@ -3,9 +3,10 @@
 // of the child processes some tests start both use these.
 
 /**
- * CommonJS, ES2022 (class fields defined, as tsc does for that target), legacy decorators with
- * their metadata (Nest's injection reads it). `syntax`: 'typescript', or 'ecmascript' for the
- * ESM-only JavaScript dependencies Jest must see as CommonJS.
+ * CommonJS; ES2022 with class fields defined (tsc's default for that target, said here so that
+ * a change of SWC's default cannot drift from it); legacy decorators with their metadata (Nest's
+ * injection reads it). `syntax`: 'typescript', or 'ecmascript' for the ESM-only JavaScript
+ * dependencies Jest must see as CommonJS.
  */
 function swcOptions(syntax) {
   return {
@@ -16,7 +17,7 @@ function swcOptions(syntax) {
       target: 'es2022',
       keepClassNames: true,
       parser: syntax === 'typescript' ? { syntax, decorators: true } : { syntax },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: true },
     },
   };
 }
