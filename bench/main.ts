@@ -32,7 +32,14 @@ async function main(): Promise<void> {
     for (const service of services.reverse()) await service.stop().catch(() => undefined);
     await database?.drop().catch((err: unknown) => log(`could not drop ${database?.name}: ${String(err)}`));
   };
-  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  // Stopped from a terminal (SIGINT) or by a job runner or `kill` (SIGTERM): its servers stop
+  // with it and its database is dropped; nothing is left running against a dropped database.
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => void cleanup().then(() => process.exit(code)));
+  }
 
   try {
     database = await createBenchDatabase();
