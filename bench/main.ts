@@ -8,7 +8,7 @@
 import { parseArgs, type Args } from './args';
 import { createBenchDatabase, type BenchDatabase } from './database';
 import { log } from './log';
-import type { Service } from './processes';
+import { type Service, stopAllServices } from './processes';
 import { printResults, writeReport, type Results } from './report';
 import { autoRefillScenario } from './scenarios/autorefill';
 import { balanceScenario } from './scenarios/balance';
@@ -27,22 +27,38 @@ async function main(): Promise<void> {
   const started = Date.now();
   const services: Service[] = [];
   let database: BenchDatabase | undefined;
+  /** Awaited by the clean-up: a signal while it is being made still drops it once made. */
+  let databaseMade: Promise<BenchDatabase> | undefined;
   let exitCode = 0;
-  const cleanup = async () => {
-    for (const service of services.reverse()) await service.stop().catch(() => undefined);
-    await database?.drop().catch((err: unknown) => log(`could not drop ${database?.name}: ${String(err)}`));
-  };
+  let signalled = false;
+  let stopping: Promise<void> | undefined;
+  // Once, whoever asks first (a signal or the end of the run): services in reverse order of
+  // start, then any server still starting, then the database.
+  const cleanup = () =>
+    (stopping ??= (async () => {
+      for (const service of [...services].reverse()) await service.stop().catch(() => undefined);
+      await stopAllServices();
+      await databaseMade
+        ?.then((made) => made.drop())
+        .catch((err: unknown) => log(`could not drop the bench database: ${String(err)}`));
+    })());
   // Stopped from a terminal (SIGINT) or by a job runner or `kill` (SIGTERM): its servers stop
   // with it and its database is dropped; nothing is left running against a dropped database.
+  // A second signal while it cleans up changes nothing.
   for (const [signal, code] of [
     ['SIGINT', 130],
     ['SIGTERM', 143],
   ] as const) {
-    process.once(signal, () => void cleanup().then(() => process.exit(code)));
+    process.on(signal, () => {
+      if (signalled) return;
+      signalled = true;
+      void cleanup().then(() => process.exit(code));
+    });
   }
 
   try {
-    database = await createBenchDatabase();
+    databaseMade = createBenchDatabase();
+    database = await databaseMade;
     log(`database ${database.name}; scenarios: ${[...args.only].join(', ')}${args.quick ? ' (quick)' : ''}`);
     const seeded = await seed(database.url);
     const stack = await startStack(args, database.url, seeded, services);

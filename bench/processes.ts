@@ -43,6 +43,27 @@ export interface StartOptions {
   onLine?: (line: string) => void;
 }
 
+/** Every server started and not yet exited, ready or not: what a stopped bench must not leave behind. */
+const running = new Set<ChildProcess>();
+
+/** Stops whatever is still running, a server still starting included (SIGTERM, then SIGKILL). */
+export async function stopAllServices(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((done) => {
+          if (child.exitCode !== null || child.signalCode !== null) return done();
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            done();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
 export async function startService(options: StartOptions): Promise<Service> {
   const cwd = options.cwd ?? REPO_ROOT;
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(cwd, options.script)], {
@@ -50,6 +71,8 @@ export async function startService(options: StartOptions): Promise<Service> {
     env: { ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
     const lines = chunk.toString().split('\n').filter(Boolean);
