@@ -11,7 +11,7 @@ import { securityHeaders } from './security';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** The levels at which the access log line is written. */
-const INFO_OR_FINER = new Set(['info', 'debug', 'trace']);
+const INFO_OR_FINER = new Set<AppConfig['log']['level']>(['info', 'debug', 'trace']);
 
 /** Accepts the caller's `X-Request-Id` when it is safe to echo and log; otherwise makes one. */
 export function requestIdFor(header: string | string[] | undefined): string {
@@ -20,9 +20,10 @@ export function requestIdFor(header: string | string[] | undefined): string {
 
 /**
  * Fastify-level wiring that must exist before Nest registers its routes: per-route body
- * limits, the JSON-only body parser, the request context every log line reads, the
- * security headers, the `X-Request-Id` echo, the request deadline and one access log line per request. Errors
- * raised here reach the global filter through Nest's own Fastify error handler.
+ * limits, the JSON-only body parser, the request context every log line reads, the security
+ * headers, the `X-Request-Id` echo, the request deadline and one access log line per request
+ * (at `LOG_LEVEL` info or finer). Errors raised here reach the global filter through Nest's own
+ * Fastify error handler.
  */
 export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): void {
   const accessLog = new Logger('Access');
@@ -43,21 +44,22 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
   });
 
   // The access line is logged at info: below that level nothing is built or run for it.
-  if (!INFO_OR_FINER.has(config.log.level)) return;
-  fastify.addHook('onResponse', (request, reply, done) => {
-    accessLog.log({
-      msg: 'request completed',
-      request_id: request.id,
-      org: request.org?.slug,
-      ...callerLogFields(request.principal),
-      method: request.method,
-      ip: request.ip,
-      route: request.routeOptions.url ?? 'unmatched',
-      status: reply.statusCode,
-      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+  if (INFO_OR_FINER.has(config.log.level)) {
+    fastify.addHook('onResponse', (request, reply, done) => {
+      accessLog.log({
+        msg: 'request completed',
+        request_id: request.id,
+        org: request.org?.slug,
+        ...callerLogFields(request.principal),
+        method: request.method,
+        ip: request.ip,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+      });
+      done();
     });
-    done();
-  });
+  }
 }
 
 /**
