@@ -25,8 +25,8 @@ const base = {
   testEnvironment: 'node',
   moduleFileExtensions: ['js', 'json', 'ts'],
   // Transpile only, with SWC (isolatedModules in tsconfig.json makes that safe): `npm test`
-  // type-checks the whole tree beside it. SWC does in a tenth of the CPU what TypeScript's own
-  // transpiler did, which each worker paid again on a fresh clone.
+  // type-checks the whole tree beside it. Measured on a fresh clone, the workers spent 202 s of
+  // CPU with TypeScript's own transpiler (each worker transpiling the sources) and 181 s with SWC.
   transform: {
     '^.+\\.ts$': ['@swc/jest', swcOptions('typescript')],
     // The ESM-only dependencies above, compiled to CommonJS for Jest where it needs that.

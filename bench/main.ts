@@ -26,7 +26,6 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
   const services: Service[] = [];
-  let database: BenchDatabase | undefined;
   /** Awaited by the clean-up: a signal while it is being made still drops it once made. */
   let databaseMade: Promise<BenchDatabase> | undefined;
   let exitCode = 0;
@@ -58,7 +57,7 @@ async function main(): Promise<void> {
 
   try {
     databaseMade = createBenchDatabase();
-    database = await databaseMade;
+    const database = await databaseMade;
     log(`database ${database.name}; scenarios: ${[...args.only].join(', ')}${args.quick ? ' (quick)' : ''}`);
     const seeded = await seed(database.url);
     const stack = await startStack(args, database.url, seeded, services);

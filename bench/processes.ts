@@ -46,22 +46,22 @@ export interface StartOptions {
 /** Every server started and not yet exited, ready or not: what a stopped bench must not leave behind. */
 const running = new Set<ChildProcess>();
 
-/** Stops whatever is still running, a server still starting included (SIGTERM, then SIGKILL). */
+/** Stops whatever is still running, a server still starting included. */
 export async function stopAllServices(): Promise<void> {
-  await Promise.all(
-    [...running].map(
-      (child) =>
-        new Promise<void>((done) => {
-          if (child.exitCode !== null || child.signalCode !== null) return done();
-          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          child.once('exit', () => {
-            clearTimeout(timer);
-            done();
-          });
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await Promise.all([...running].map(stopChild));
+}
+
+/** SIGTERM, then SIGKILL if it has not exited 10 s later; resolves once it has exited. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 export async function startService(options: StartOptions): Promise<Service> {
@@ -83,12 +83,7 @@ export async function startService(options: StartOptions): Promise<Service> {
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   let exited: { code: number | null; signal: string | null } | undefined;
-  const exit = new Promise<void>((done) =>
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      done();
-    }),
-  );
+  child.once('exit', (code, signal) => (exited = { code, signal }));
 
   const url = `http://127.0.0.1:${options.port}`;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
@@ -119,13 +114,7 @@ export async function startService(options: StartOptions): Promise<Service> {
     child,
     output,
     rss: () => rssOf(child.pid),
-    async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exit;
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child),
   };
 }
 
