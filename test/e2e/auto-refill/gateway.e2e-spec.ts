@@ -20,7 +20,10 @@ describe('StripeGateway: off-session payment intents', () => {
     );
 
   beforeAll(async () => {
-    s = await startStack({ env: { STRIPE_TIMEOUT_MS: '300', STRIPE_MAX_NETWORK_RETRIES: '1' } });
+    // The SDK sleeps at least 500 ms before its retry, inside the call's budget (timeout ×
+    // attempts): with 300 ms a try, a Stripe that errors at once left 100 ms for both round
+    // trips, and a loaded machine turned the 502 into a 504.
+    s = await startStack({ env: { STRIPE_TIMEOUT_MS: '1000', STRIPE_MAX_NETWORK_RETRIES: '1' } });
     gateway = s.app.get(StripeGateway);
     customer = (await gateway.createCustomer({ name: 'Gateway test' }, 'gateway-test-customer')).id;
   });
