@@ -36,6 +36,12 @@ export function registerBodyLimits(fastify: FastifyInstance, config: AppConfig):
       done(tooLarge(limit, { close: true }), payload);
       return;
     }
+    // Nothing to count: no body, or one Fastify never reads (GET, HEAD). The counter is a
+    // stream and a pipe: most requests are reads, and they would pay for it.
+    if (!readsBody(request)) {
+      done(null, payload);
+      return;
+    }
     done(null, payload.pipe(new BodyLimit(limit)));
   });
   // An answer sent before the body was read (a 415, a refusal before routing): the rest is
@@ -44,6 +50,13 @@ export function registerBodyLimits(fastify: FastifyInstance, config: AppConfig):
     if (!request.raw.complete) drainBounded(request.raw);
     done();
   });
+}
+
+/** Whether Fastify will read this request's body: a method that has one, and a body that is there. */
+function readsBody(request: FastifyRequest): boolean {
+  if (request.method === 'GET' || request.method === 'HEAD') return false;
+  const { 'content-length': length, 'transfer-encoding': encoding } = request.headers;
+  return encoding !== undefined || (length !== undefined && length !== '0');
 }
 
 function drainBounded(raw: FastifyRequest['raw']): void {

@@ -65,9 +65,9 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
 /**
  * `REQUEST_TIMEOUT_MS`: whatever the request is stuck on (a database that does not answer, a
  * pool with no free connection, Stripe), the caller gets an answer by its deadline: 504 when
- * it was waiting on Stripe, 503 otherwise. The work still running is told through the
- * deadline's signal; Stripe calls are bounded by the same deadline (`StripeGateway`), so
- * nothing is recorded after the caller was told it failed.
+ * it was waiting on Stripe, 503 otherwise. The work still running reads the same deadline:
+ * Stripe calls are bounded by it (`StripeGateway`) and a debit it overtook is not applied
+ * (`DebitGroupCommit`), so nothing is recorded after the caller was told it failed.
  */
 /**
  * A request cut off while its transaction commits may have been applied: a retry with the same
