@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ApiException, AuthenticationError, ExpiredTokenError, RefusedCredentialError } from '@credits/errors';
+import type { OrgContext, Principal } from '@credits/identity';
 import { AuthFailureLimiter, type FailedCaller } from '@credits/traffic';
 import { looksLikeApiKey } from '../api-keys/api-key-format';
 import { ApiKeyVerifier } from '../api-keys/api-key-verifier';
@@ -44,10 +45,15 @@ export class AuthGuard implements CanActivate {
   /** With the database directory, an org route's membership is trusted as read with the API key. */
   private readonly prefetchOrg: boolean;
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /** A boolean when the credential cache answers (most requests): then Nest waits on no promise. */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     if (request.principal) return true;
     this.failures?.assertAllowed(request.ip, () => tokenOf(request));
+    return this.fromCache(request) || this.authenticateCounted(request);
+  }
+
+  private async authenticateCounted(request: FastifyRequest): Promise<boolean> {
     try {
       await this.authenticate(request);
     } catch (error) {
@@ -60,6 +66,17 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
+  /** `authenticate` for an API key on an org route whose answer the credential cache holds. */
+  private fromCache(request: FastifyRequest): boolean {
+    const token = tokenOf(request);
+    const slug = (request.params as Record<string, unknown> | undefined)?.org;
+    if (token === undefined || typeof slug !== 'string' || !looksLikeApiKey(token)) return false;
+    const cached = this.apiKeys.cachedWithOrg(token, slug);
+    if (!cached) return false;
+    this.admit(request, slug, cached);
+    return true;
+  }
+
   private async authenticate(request: FastifyRequest): Promise<void> {
     const header = request.headers.authorization;
     if (header === undefined || header === '') throw new AuthenticationError('Missing bearer token');
@@ -67,15 +84,22 @@ export class AuthGuard implements CanActivate {
     if (token === undefined) throw new AuthenticationError('Malformed Authorization header; expected "Bearer <token>"');
     const slug = (request.params as Record<string, unknown> | undefined)?.org;
     if (looksLikeApiKey(token) && typeof slug === 'string') {
-      const { principal, org } = await this.apiKeys.verifyWithOrg(token, slug);
-      request.principal = principal;
-      // A service key's orgs live beside the keys whatever the directory; a person's
-      // membership is the directory's to say, unless the directory is these same tables.
-      if (this.prefetchOrg || principal.kind === 'service') {
-        request.prefetchedMembership = { slug, callerId: principal.callerId, org };
-      }
+      this.admit(request, slug, await this.apiKeys.verifyWithOrg(token, slug));
     } else {
       request.principal = looksLikeApiKey(token) ? await this.apiKeys.verify(token) : await this.jwt.verify(token);
+    }
+  }
+
+  private admit(
+    request: FastifyRequest,
+    slug: string,
+    { principal, org }: { principal: Principal; org: OrgContext | undefined },
+  ): void {
+    request.principal = principal;
+    // A service key's orgs live beside the keys whatever the directory; a person's
+    // membership is the directory's to say, unless the directory is these same tables.
+    if (this.prefetchOrg || principal.kind === 'service') {
+      request.prefetchedMembership = { slug, callerId: principal.callerId, org };
     }
   }
 }

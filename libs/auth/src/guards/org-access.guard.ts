@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import type { ApiKeyScope } from '@credits/database';
+import type { ApiKeyScope, MemberRole } from '@credits/database';
 import { ForbiddenError, InternalError, NotFoundError } from '@credits/errors';
 import type { OrgContext, Principal } from '@credits/identity';
 import { ACCESS_RULE, AccessRule } from '../access/access-rule';
@@ -20,7 +20,8 @@ export class OrgAccessGuard implements CanActivate {
     private readonly directory: OrgDirectory,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /** A boolean when the org was read with the credentials (most requests): then Nest waits on no promise. */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const targets = [context.getHandler(), context.getClass()];
     const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, targets);
@@ -32,36 +33,44 @@ export class OrgAccessGuard implements CanActivate {
     // A route that forgot its scope would let any key through: refuse to serve it at all.
     if (!required?.length) throw new InternalError(new Error('@OrgRole route without scopes'));
     const slug = (request.params as Record<string, string | undefined>).org ?? '';
-    const org = await this.resolve(request, principal, slug);
-    if (!org) throw new NotFoundError('Organization not found');
-    request.org = org;
-    if (principal.kind === 'user' && org.role && ROLE_RANK[org.role] < ROLE_RANK[rule.role]) {
-      throw new ForbiddenError(
-        `This operation requires the ${rule.role} role; you are ${org.role === 'admin' ? 'an' : 'a'} ${org.role}`,
-      );
-    }
-    // A service key holds no role, and its scopes are member-level ones (it cannot buy), so
-    // it ranks as a member: an admin-only route (the member list, with people's emails) is
-    // not a machine's to read, whatever scope it carries.
-    if (principal.kind === 'service' && ROLE_RANK.member < ROLE_RANK[rule.role]) {
-      throw new ForbiddenError(`This operation requires the ${rule.role} role; a service key acts as a member`);
-    }
-    const granted = grantedScopes(principal, org.role);
-    const missing = required.find((scope) => !granted.includes(scope));
-    if (missing) throw new ForbiddenError(`This operation requires the ${missing} scope; ${lacking(principal)}`);
-    return true;
-  }
-
-  private async resolve(request: FastifyRequest, principal: Principal, slug: string): Promise<OrgContext | undefined> {
     // Trusted only for this very slug and caller: it was read with the credentials.
     const prefetched = request.prefetchedMembership;
     if (prefetched && prefetched.slug === slug && prefetched.callerId === principal.callerId) {
-      return prefetched.org;
+      return admit(request, principal, rule.role, required, prefetched.org);
     }
-    if (principal.kind === 'service') return undefined; // its orgs are only ever read with the key
-    const org = await this.directory.findMemberOrg(slug, principal.userId);
-    return org?.role ? org : undefined;
+    // A service key's orgs are only ever read with the key.
+    if (principal.kind === 'service') return admit(request, principal, rule.role, required, undefined);
+    return this.directory
+      .findMemberOrg(slug, principal.userId)
+      .then((org) => admit(request, principal, rule.role, required, org?.role ? org : undefined));
   }
+}
+
+/** Sets the request's org, or refuses: 404 for an org the caller may not see, then 403 for a role or scope it lacks. */
+function admit(
+  request: FastifyRequest,
+  principal: Principal,
+  role: MemberRole,
+  required: ApiKeyScope[],
+  org: OrgContext | undefined,
+): true {
+  if (!org) throw new NotFoundError('Organization not found');
+  request.org = org;
+  if (principal.kind === 'user' && org.role && ROLE_RANK[org.role] < ROLE_RANK[role]) {
+    throw new ForbiddenError(
+      `This operation requires the ${role} role; you are ${org.role === 'admin' ? 'an' : 'a'} ${org.role}`,
+    );
+  }
+  // A service key holds no role, and its scopes are member-level ones (it cannot buy), so
+  // it ranks as a member: an admin-only route (the member list, with people's emails) is
+  // not a machine's to read, whatever scope it carries.
+  if (principal.kind === 'service' && ROLE_RANK.member < ROLE_RANK[role]) {
+    throw new ForbiddenError(`This operation requires the ${role} role; a service key acts as a member`);
+  }
+  const granted = grantedScopes(principal, org.role);
+  const missing = required.find((scope) => !granted.includes(scope));
+  if (missing) throw new ForbiddenError(`This operation requires the ${missing} scope; ${lacking(principal)}`);
+  return true;
 }
 
 function lacking(principal: Principal): string {

@@ -25,13 +25,21 @@ const LOCATION = { body: 'body', query: 'query', param: 'path' } as const;
 export class RequestValidationPipe implements PipeTransform {
   constructor(@Optional() @Inject(VALIDATION_CONTEXT) private readonly context: ValidationContext = {}) {}
 
-  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  /** What is not a DTO (the org a guard resolved, a path string) passes at once, with no promise. */
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
     const { metatype, type } = metadata;
     if (type === 'custom' || !metatype || PRIMITIVES.has(metatype)) return value;
-    const where = LOCATION[type];
+    return this.validated(value, metatype, LOCATION[type], type === 'body');
+  }
 
+  private async validated(
+    value: unknown,
+    metatype: NonNullable<ArgumentMetadata['metatype']>,
+    where: string,
+    body: boolean,
+  ): Promise<object> {
     if (value === undefined || value === null) {
-      if (type === 'body') throw new ValidationError([{ loc: [where], msg: 'Field required', type: 'missing' }]);
+      if (body) throw new ValidationError([{ loc: [where], msg: 'Field required', type: 'missing' }]);
       value = {};
     }
     if (typeof value !== 'object' || Array.isArray(value)) {

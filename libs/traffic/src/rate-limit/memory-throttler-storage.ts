@@ -32,6 +32,11 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, OnApplicationSh
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
+    return this.count(key, ttl, limit, blockDuration, throttlerName);
+  }
+
+  /** `increment`, answered at once: `RateLimitGuard` counts without waiting when the counters are here. */
+  count(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): ThrottlerStorageRecord {
     const now = Date.now();
     const id = `${key}:${throttlerName}`;
     let counter = this.counters.get(id);

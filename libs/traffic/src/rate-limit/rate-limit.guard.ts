@@ -1,15 +1,31 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
-import { ThrottlerGuard, type ThrottlerOptions, type ThrottlerRequest } from '@nestjs/throttler';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  type ThrottlerModuleOptions,
+  type ThrottlerOptions,
+  type ThrottlerStorage,
+} from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InternalError, RateLimitError } from '@credits/errors';
 import type { Principal } from '@credits/identity';
 import { RATE_LIMIT_BUDGET, RateLimitBudget } from './budgets';
+import { MemoryThrottlerStorage } from './memory-throttler-storage';
+
+type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
 /**
- * `@nestjs/throttler`'s guard, counting each request against the one budget its route
- * declares (`@RateBudget`, see `budgets.ts`), per caller: the API key, else the user (a JWT),
- * else the client address (`TRUST_PROXY` decides whether that is the load balancer's or the
- * client's).
+ * Counts each request against the one budget its route declares (`@RateBudget`, see
+ * `budgets.ts`), per caller: the API key, else the user (a JWT), else the client address
+ * (`TRUST_PROXY` decides whether that is the load balancer's or the client's). The budgets
+ * and the counters are `@nestjs/throttler`'s (`TrafficModule` configures them: in Redis, or in
+ * this process).
+ *
+ * Not the library's `ThrottlerGuard`: that one visits every configured throttler on every
+ * request, reading its metadata each time, and always answers with a promise; a route here
+ * counts against exactly one budget, read once per handler, and with the counters in this
+ * process the answer is a plain boolean, which costs Nest no promise.
  *
  * Its answers are this API's: the 429 is the envelope, and the headers are the unsuffixed
  * `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and `Retry-After`
@@ -19,76 +35,40 @@ import { RATE_LIMIT_BUDGET, RateLimitBudget } from './budgets';
  * without limits.
  */
 @Injectable()
-export class RateLimitGuard extends ThrottlerGuard {
+export class RateLimitGuard implements CanActivate {
   /** Each handler's budget, read from its metadata once. */
-  private readonly budgets = new WeakMap<object, RateLimitBudget>();
-  private byName?: Map<string, ThrottlerOptions>;
+  private readonly budgets = new WeakMap<object, ThrottlerOptions>();
+  private readonly byName: Map<string, ThrottlerOptions>;
 
-  /**
-   * Counts the request against its route's one budget. (The library's own `canActivate` visits
-   * every configured throttler on every request, reading its metadata each time; a route here
-   * counts against exactly one, and its limit and window are the module's.)
-   */
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
-    this.byName ??= new Map(this.throttlers.map((throttler) => [throttler.name!, throttler]));
-    const throttler = this.byName.get(this.budgetOf(context));
-    if (!throttler) throw new InternalError(new Error('RateLimitGuard: a budget with no configured throttler'));
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() private readonly storage: ThrottlerStorage,
+    private readonly reflector: Reflector,
+  ) {
+    const throttlers = Array.isArray(options) ? options : options.throttlers;
+    this.byName = new Map(throttlers.map((throttler) => [throttler.name ?? 'default', throttler]));
+  }
+
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const throttler = this.budgetOf(context);
     // TrafficModule configures plain numbers, never functions of the request.
     const ttl = throttler.ttl as number;
-    return this.handleRequest({
-      context,
-      limit: throttler.limit as number,
-      ttl,
-      throttler,
-      blockDuration: (throttler.blockDuration as number | undefined) ?? ttl,
-      getTracker: this.commonOptions.getTracker!,
-      generateKey: this.commonOptions.generateKey!,
-    });
-  }
-
-  protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
-    const { context, limit, ttl, throttler, blockDuration, getTracker, generateKey } = props;
+    const limit = throttler.limit as number;
+    const blockDuration = (throttler.blockDuration as number | undefined) ?? ttl;
     const name = throttler.name!;
-
-    const { req, res } = this.getRequestResponse(context) as { req: FastifyRequest; res: FastifyReply };
-    const key = generateKey(context, await getTracker(req, context), name);
-    let record;
-    try {
-      record = await this.storageService.increment(key, ttl, limit, blockDuration, name);
-    } catch {
-      return true;
+    const http = context.switchToHttp();
+    const key = keyOf(name, http.getRequest<FastifyRequest>());
+    const reply = http.getResponse<FastifyReply>();
+    if (this.storage instanceof MemoryThrottlerStorage) {
+      return admit(reply, limit, this.storage.count(key, ttl, limit, blockDuration, name));
     }
-    const headers = {
-      'RateLimit-Limit': String(limit),
-      'RateLimit-Remaining': String(Math.max(0, limit - record.totalHits)),
-      'RateLimit-Reset': String(Math.max(0, record.timeToExpire)),
-    };
-    if (record.isBlocked) {
-      const retryAfter = Math.max(1, record.timeToBlockExpire);
-      throw new RateLimitError(retryAfter, {
-        ...headers,
-        'RateLimit-Remaining': '0',
-        'RateLimit-Reset': String(retryAfter),
-      });
-    }
-    void res.headers(headers);
-    return true;
+    return this.storage.increment(key, ttl, limit, blockDuration, name).then(
+      (record) => admit(reply, limit, record),
+      () => true,
+    );
   }
 
-  protected override async getTracker(request: FastifyRequest): Promise<string> {
-    const principal: Principal | undefined = request.principal;
-    if (principal?.apiKeyId) return `key:${principal.apiKeyId}`;
-    if (principal) return `user:${principal.callerId}`;
-    return `ip:${request.ip}`;
-  }
-
-  /** Readable keys, one counter per budget and caller whatever the route (reads share one budget). */
-  protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
-    // Stripe's deliveries share one budget, whoever sends them.
-    return `rate-limit:${name}:${name === 'webhook' ? 'all' : tracker}`;
-  }
-
-  private budgetOf(context: ExecutionContext): RateLimitBudget {
+  private budgetOf(context: ExecutionContext): ThrottlerOptions {
     const handler = context.getHandler();
     const known = this.budgets.get(handler);
     if (known) return known;
@@ -97,7 +77,43 @@ export class RateLimitGuard extends ThrottlerGuard {
       context.getClass(),
     ]);
     if (!declared) throw new InternalError(new Error('RateLimitGuard on a route that declares no @RateBudget'));
-    this.budgets.set(handler, declared);
-    return declared;
+    const throttler = this.byName.get(declared);
+    if (!throttler)
+      throw new InternalError(new Error(`RateLimitGuard: no throttler configured for budget ${declared}`));
+    this.budgets.set(handler, throttler);
+    return throttler;
   }
+}
+
+/** Readable keys, one counter per budget and caller whatever the route (reads share one budget). */
+function keyOf(budget: string, request: FastifyRequest): string {
+  // Stripe's deliveries share one budget, whoever sends them.
+  return `rate-limit:${budget}:${budget === 'webhook' ? 'all' : trackerOf(request)}`;
+}
+
+/** The caller a request counts against: its API key, else its user (a JWT), else its address. */
+function trackerOf(request: FastifyRequest): string {
+  const principal: Principal | undefined = request.principal;
+  if (principal?.apiKeyId) return `key:${principal.apiKeyId}`;
+  if (principal) return `user:${principal.callerId}`;
+  return `ip:${request.ip}`;
+}
+
+/** Lets the request through with its RateLimit headers, or refuses it with the 429. */
+function admit(reply: FastifyReply, limit: number, record: ThrottlerStorageRecord): true {
+  const headers = {
+    'RateLimit-Limit': String(limit),
+    'RateLimit-Remaining': String(Math.max(0, limit - record.totalHits)),
+    'RateLimit-Reset': String(Math.max(0, record.timeToExpire)),
+  };
+  if (record.isBlocked) {
+    const retryAfter = Math.max(1, record.timeToBlockExpire);
+    throw new RateLimitError(retryAfter, {
+      ...headers,
+      'RateLimit-Remaining': '0',
+      'RateLimit-Reset': String(retryAfter),
+    });
+  }
+  void reply.headers(headers);
+  return true;
 }
