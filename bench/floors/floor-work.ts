@@ -7,21 +7,27 @@
  * Bare floors (no auth, no database writes, no validation):
  *   POST /checkout   the same `stripe.checkout.sessions.create` call the API makes
  *   POST /invalid    the API's 422 answer, verbatim
- *   GET  /balance    one SELECT of the org's balance
+ *   GET  /balance    one SELECT of the org's balance (its row alone)
  *   POST /usage/:i   the naive debit of floor org i: one conditional UPDATE of its balance and
  *                    the INSERT of its entry (unique source per Idempotency-Key), per request
  *
  * Same-work floors (`/same/…`): the same essential I/O as the API, with raw `pg` and
  * prepared statements and nothing else: the API key and the caller's membership of the org
  * (the API's own query), then for checkout the idempotency claim, the Stripe call and the
- * session written with the key's answer; for balance the balance read. What separates these
+ * session written with the key's answer; for balance the API's own balance statement (the
+ * balance, holds, grants in effect, the soonest expiry, auto-refill: `balanceSummaryQuery`,
+ * its text taken once at start). What separates these
  * from the bare floors is what the design asks for; what separates the API from the same work
  * on Nest is what our own code around the I/O costs.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { Placeholder } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { Pool } from 'pg';
 import type Stripe from 'stripe';
-import { loadConfig } from '@credits/config';
+import { balanceSummaryQuery } from '@credits/billing/credits/balance.repository';
+import { type AppConfig, loadConfig } from '@credits/config';
+import { fullSchema } from '@credits/database';
 import { createStripeClient } from '@credits/stripe';
 
 /** A status and a JSON body, for whichever server sends it. */
@@ -141,6 +147,29 @@ export function floorWork(env: NodeJS.ProcessEnv): FloorWork {
     return ok({ balance, is_low_balance: balance < config.credits.lowBalanceThreshold, auto_refill_enabled: false });
   };
 
+  const summary = summaryStatement(pool, config);
+  const readSummary = async (org: string): Promise<Answer> => {
+    // Drizzle reads its unaliased columns by position, and so does this.
+    const { rows } = await pool.query<SummaryRow>({
+      name: 'balance_summary',
+      text: summary.text,
+      values: summary.values(org),
+      rowMode: 'array',
+    });
+    const [balanceText, held, available, expiring, autoRefill] = rows[0] ?? ['0', '0', '0', null, false];
+    const balance = Number(balanceText);
+    return ok({
+      balance,
+      available_balance: Number(available),
+      held: Number(held),
+      expiring: expiring
+        ? { amount: Number(expiring.amount), expires_at: new Date(Number(expiring.expires_ms)).toISOString() }
+        : null,
+      is_low_balance: balance < config.credits.lowBalanceThreshold,
+      auto_refill_enabled: autoRefill,
+    });
+  };
+
   return {
     async checkout(body, idempotencyKey) {
       const bundles = body.quantity ?? 1;
@@ -233,11 +262,20 @@ export function floorWork(env: NodeJS.ProcessEnv): FloorWork {
 
     async sameBalance(authorization) {
       const caller = await authenticate(authorization);
-      return 'refused' in caller ? caller.refused : readBalance(caller.orgId);
+      return 'refused' in caller ? caller.refused : readSummary(caller.orgId);
     },
 
     close: () => pool.end(),
   };
+}
+
+/** balance, held, available, expiring, auto-refill on: the statement's columns in order. */
+type SummaryRow = [string, string, string, { amount: number | string; expires_ms: number | string } | null, boolean];
+
+/** The API's balance statement as text and its parameters for an org, built once with Drizzle, sent with raw `pg`. */
+function summaryStatement(pool: Pool, config: AppConfig): { text: string; values: (orgId: string) => unknown[] } {
+  const { sql: text, params } = balanceSummaryQuery(drizzle(pool, { schema: fullSchema }), config).toSQL();
+  return { text, values: (orgId) => params.map((param) => (param instanceof Placeholder ? orgId : param)) };
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
