@@ -1,0 +1,80 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { getMetadataStorage, type ValidationArguments } from 'class-validator';
+import type { ValidationMetadata } from 'class-validator/types/metadata/ValidationMetadata';
+import { RequestValidationPipe } from '@credits/errors';
+
+/** Every `*.dto.ts` of the API, where request bodies and queries are declared. */
+function dtoFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return name === 'node_modules' ? [] : dtoFiles(path);
+    return name.endsWith('.dto.ts') ? [path] : [];
+  });
+}
+
+const root = join(__dirname, '../..');
+const files = [...dtoFiles(join(root, 'libs')), ...dtoFiles(join(root, 'apps'))];
+
+/**
+ * RequestValidationPipe validates with `validateSync`, which passes over a constraint that has
+ * to wait (one marked async, or one whose check returns a promise): such a rule would never
+ * refuse anything. Every constraint on a request DTO must answer at once.
+ */
+describe('request validation', () => {
+  const storage = getMetadataStorage();
+  let dtoClasses: (new () => object)[] = [];
+  let custom: { dto: new () => object; metadata: ValidationMetadata }[] = [];
+
+  beforeAll(async () => {
+    const modules = await Promise.all(files.map((file) => import(file) as Promise<Record<string, unknown>>));
+    dtoClasses = modules
+      .flatMap((exports) => Object.values(exports))
+      .filter((value): value is new () => object => typeof value === 'function');
+    custom = dtoClasses.flatMap((dto) =>
+      storage
+        .getTargetValidationMetadatas(dto, '', true, false)
+        .filter((metadata) => metadata.type === 'customValidation')
+        .map((metadata) => ({ dto, metadata })),
+    );
+  });
+
+  it('finds the DTOs and their custom rules', () => {
+    expect(dtoClasses.length).toBeGreaterThan(10);
+    expect(custom.length).toBeGreaterThan(0);
+  });
+
+  it('has no constraint that waits', () => {
+    const waiting: string[] = [];
+    for (const { dto, metadata } of custom) {
+      for (const constraint of storage.getTargetValidatorConstraints(metadata.constraintCls)) {
+        const name = `${dto.name}.${metadata.propertyName} (${constraint.name})`;
+        if (constraint.async) {
+          waiting.push(name);
+          continue;
+        }
+        const args: ValidationArguments = {
+          value: 'x',
+          constraints: metadata.constraints ?? [],
+          targetName: dto.name,
+          object: {},
+          property: metadata.propertyName,
+        };
+        let answer: unknown;
+        try {
+          answer = constraint.instance.validate('x', args);
+        } catch {
+          continue; // it answered, by throwing: not waiting
+        }
+        if (answer instanceof Promise) waiting.push(name);
+      }
+    }
+    expect(waiting).toEqual([]);
+  });
+
+  it('answers for a non-DTO argument without a promise', () => {
+    const pipe = new RequestValidationPipe();
+    const org = { id: 'o' };
+    expect(pipe.transform(org, { type: 'custom', metatype: Object })).toBe(org);
+  });
+});
