@@ -21,7 +21,7 @@
  * on Nest is what our own code around the I/O costs.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Placeholder } from 'drizzle-orm';
+import { fillPlaceholders } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { Pool } from 'pg';
 import type Stripe from 'stripe';
@@ -275,7 +275,8 @@ type SummaryRow = [string, string, string, { amount: number | string; expires_ms
 /** The API's balance statement as text and its parameters for an org, built once with Drizzle, sent with raw `pg`. */
 function summaryStatement(pool: Pool, config: AppConfig): { text: string; values: (orgId: string) => unknown[] } {
   const { sql: text, params } = balanceSummaryQuery(drizzle(pool, { schema: fullSchema }), config).toSQL();
-  return { text, values: (orgId) => params.map((param) => (param instanceof Placeholder ? orgId : param)) };
+  // fillPlaceholders throws for a placeholder it is not given a value for.
+  return { text, values: (orgId) => fillPlaceholders(params, { orgId }) };
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {

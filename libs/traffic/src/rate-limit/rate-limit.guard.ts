@@ -46,7 +46,12 @@ export class RateLimitGuard implements CanActivate {
     private readonly reflector: Reflector,
   ) {
     const throttlers = Array.isArray(options) ? options : options.throttlers;
-    this.byName = new Map(throttlers.map((throttler) => [throttler.name ?? 'default', throttler]));
+    this.byName = new Map(
+      throttlers.map((throttler) => {
+        const name = throttler.name ?? 'default';
+        return [name, { ...throttler, name }];
+      }),
+    );
   }
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -62,10 +67,14 @@ export class RateLimitGuard implements CanActivate {
     if (this.storage instanceof MemoryThrottlerStorage) {
       return admit(reply, limit, this.storage.count(key, ttl, limit, blockDuration, name));
     }
-    return this.storage.increment(key, ttl, limit, blockDuration, name).then(
-      (record) => admit(reply, limit, record),
-      () => true,
-    );
+    try {
+      return this.storage.increment(key, ttl, limit, blockDuration, name).then(
+        (record) => admit(reply, limit, record),
+        () => true,
+      );
+    } catch {
+      return true; // a storage that fails before it even answers: fail open all the same
+    }
   }
 
   private budgetOf(context: ExecutionContext): ThrottlerOptions {
