@@ -6,6 +6,7 @@ export * from './field-error';
 export * from './swagger/api-error-payload.dto';
 export * from './swagger/api-error-responses.decorator';
 export * from './validation/field-error-rules';
+export * from './validation/input-conversion';
 export * from './validation/request-validation.pipe';
 export * from './validation/validation-context';
 export * from './body-limits';

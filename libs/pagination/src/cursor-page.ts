@@ -1,7 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
-import { ValidationError } from '@credits/errors';
+import { ConvertedBy, ValidationError } from '@credits/errors';
 
 /** Query strings are text: digits become a number, anything else stays text and fails as int_type. */
 export const toInteger = ({ value }: { value: unknown }) =>
@@ -10,7 +9,7 @@ export const toInteger = ({ value }: { value: unknown }) =>
 /** The page size every cursor-paginated listing takes; each listing adds its own `cursor`. */
 export class PageSizeQuery {
   @ApiPropertyOptional({ description: 'Page size', type: 'integer', minimum: 1, maximum: 100, default: 50 })
-  @Transform(toInteger)
+  @ConvertedBy(toInteger)
   @IsInt()
   @Min(1)
   @Max(100)

@@ -21,9 +21,10 @@ function limitOf(request: FastifyRequest, config: AppConfig): number {
 /**
  * Enforces the body limits (`BODY_LIMIT_BYTES`, `WEBHOOK_BODY_LIMIT_BYTES`) so that a 413 can
  * be read by the client that caused it. Fastify itself only refuses what is over
- * `BODY_DRAIN_BYTES` (its `bodyLimit` everywhere, see `fastifyBodyLimit`); below that, the
- * body passes through a counter that hands the parser at most the route's limit and, once
- * over it, reads the rest without keeping it and answers 413 when the body ends.
+ * `BODY_DRAIN_BYTES` (its `bodyLimit` everywhere, see `fastifyBodyLimit`); below that, a body
+ * that may be over the route's limit (chunked, or declared over it) passes through a counter
+ * that hands the parser at most the limit and, once over it, reads the rest without keeping
+ * it and answers 413 when the body ends.
  */
 export function registerBodyLimits(fastify: FastifyInstance, config: AppConfig): void {
   fastify.addHook('onRoute', (route) => {
@@ -36,9 +37,9 @@ export function registerBodyLimits(fastify: FastifyInstance, config: AppConfig):
       done(tooLarge(limit, { close: true }), payload);
       return;
     }
-    // Nothing to count: no body, or one Fastify never reads (GET, HEAD). The counter is a
-    // stream and a pipe: most requests are reads, and they would pay for it.
-    if (!readsBody(request)) {
+    // The counter is a stream and a pipe, paid by every request that goes through it: only a
+    // body that may be over the limit does.
+    if (!mayExceed(request, limit)) {
       done(null, payload);
       return;
     }
@@ -52,11 +53,17 @@ export function registerBodyLimits(fastify: FastifyInstance, config: AppConfig):
   });
 }
 
-/** Whether Fastify will read this request's body: a method that has one, and a body that is there. */
-function readsBody(request: FastifyRequest): boolean {
+/**
+ * Whether the body Fastify will read may be over `limit`. Not when it reads none (GET, HEAD,
+ * no body), nor when the body's declared length is within the limit: Node's parser passes no
+ * more than the declared length, and Fastify answers 400 for a body shorter than declared. A
+ * chunked body (no declared length) or one declared over the limit is counted.
+ */
+function mayExceed(request: FastifyRequest, limit: number): boolean {
   if (request.method === 'GET' || request.method === 'HEAD') return false;
   const { 'content-length': length, 'transfer-encoding': encoding } = request.headers;
-  return encoding !== undefined || (length !== undefined && length !== '0');
+  if (encoding !== undefined) return true;
+  return length !== undefined && !(Number(length) <= limit);
 }
 
 function drainBounded(raw: FastifyRequest['raw']): void {

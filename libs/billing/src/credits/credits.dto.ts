@@ -1,11 +1,10 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { TRANSACTION_TYPES, TransactionType } from '@credits/database';
+import { AsList } from '@credits/errors';
 import { PageSizeQuery } from '@credits/pagination';
 import type { LedgerEntry } from '../ledger/ledger.repository';
 
-const toList = ({ value }: { value: unknown }) => (value === undefined || Array.isArray(value) ? value : [value]);
 
 /** Credits that expire soon unless spent. */
 export interface ExpiringCredits {
@@ -65,7 +64,7 @@ export class ListTransactionsQuery extends PageSizeQuery {
     enum: TRANSACTION_TYPES,
     isArray: true,
   })
-  @Transform(toList)
+  @AsList()
   @IsOptional()
   @IsIn(TRANSACTION_TYPES, { each: true })
   transaction_type?: TransactionType[];

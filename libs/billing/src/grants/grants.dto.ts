@@ -1,11 +1,10 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { GRANT_CATEGORIES, GRANT_SOURCES, type GrantCategory, type GrantSource } from '@credits/database';
+import { AsList } from '@credits/errors';
 import { PageSizeQuery } from '@credits/pagination';
 import { GRANT_STATUSES, type GrantStatus } from './grants.repository';
 
-const toList = ({ value }: { value: unknown }) => (value === undefined || Array.isArray(value) ? value : [value]);
 
 export class ListGrantsQuery extends PageSizeQuery {
   @ApiPropertyOptional({ description: "Opaque cursor from the previous page's `next_cursor`" })
@@ -21,7 +20,7 @@ export class ListGrantsQuery extends PageSizeQuery {
     enum: GRANT_STATUSES,
     isArray: true,
   })
-  @Transform(toList)
+  @AsList()
   @IsOptional()
   @IsIn(GRANT_STATUSES, { each: true })
   status?: GrantStatus[];

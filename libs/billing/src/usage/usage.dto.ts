@@ -1,5 +1,4 @@
 import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions, ApiSchema } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -17,6 +16,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { TRANSACTION_TYPES } from '@credits/database';
+import { NestedOf } from '@credits/errors';
 import type { CreditTransaction } from '../credits/credits.dto';
 import { IsMetadata, MAX_CREDITS, MAX_DESCRIPTION_LENGTH, metadataSchema, MIN_CREDITS } from '../spending/spend-fields';
 
@@ -152,7 +152,7 @@ export class RecordUsageBatchRequest {
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_BATCH_ITEMS)
   @ValidateNested({ each: true })
-  @Type(() => UsageBatchItem)
+  @NestedOf(() => UsageBatchItem)
   items!: UsageBatchItem[];
 }
 

@@ -3,6 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidatorOptions } from 'class-validator';
 import { ValidationError } from '../api-exception';
 import { toFieldErrors } from './field-error-rules';
+import { instanceWithFields, needsConversion } from './input-conversion';
 import { attachValidationContext, ValidationContext, VALIDATION_CONTEXT } from './validation-context';
 
 const PRIMITIVES = new Set<unknown>([String, Boolean, Number, Array, Object]);
@@ -49,7 +50,10 @@ export class RequestValidationPipe implements PipeTransform {
       ]);
     }
 
-    const instance = plainToInstance<object, unknown>(metatype as new () => object, value);
+    const dto = metatype as new () => object;
+    const instance = needsConversion(dto)
+      ? plainToInstance<object, unknown>(dto, value)
+      : instanceWithFields(dto, value as object);
     attachValidationContext(instance, this.context);
     const errors = validateSync(instance, VALIDATOR_OPTIONS);
     if (errors.length > 0) throw new ValidationError(toFieldErrors(errors, [where]));
