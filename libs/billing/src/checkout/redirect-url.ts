@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { registerDecorator, ValidationArguments, ValidationOptions } from 'class-validator';
 import { validationContextOf } from '@credits/errors';
 
@@ -21,20 +22,24 @@ const SILENTLY_ALTERED = /[\s\u0000-\u001f\u007f-\u009f\\]/u;
  * (`localhost:3000`) matches that port only.
  */
 export class RedirectUrlPolicy {
+  /**
+   * URLs already parsed: a client sends the same few redirect URLs with every checkout, and
+   * each is judged by three rules. Only URLs within the length limit are kept (2 MiB at most).
+   */
+  private readonly parsed = new LRUCache<string, { url: URL | undefined }>({ max: 1000 });
+
   constructor(
     private readonly allowedHosts: string[],
     private readonly requireHttps: boolean,
   ) {}
 
-  /** The URL parsed, with Stripe's session-id placeholder allowed anywhere in it. */
+  /** The URL parsed, with Stripe's session-id placeholder allowed anywhere in it (never to be changed). */
   parse(value: string): URL | undefined {
-    if (SILENTLY_ALTERED.test(value)) return undefined;
-    try {
-      // The placeholder's braces are not valid in every URL part; check a stand-in.
-      return new URL(value.split(CHECKOUT_SESSION_ID_PLACEHOLDER).join('cs_placeholder'));
-    } catch {
-      return undefined;
-    }
+    const known = this.parsed.get(value);
+    if (known) return known.url;
+    const url = parseRedirectUrl(value);
+    if (value.length <= MAX_REDIRECT_URL_LENGTH) this.parsed.set(value, { url });
+    return url;
   }
 
   schemeAllowed(url: URL): boolean {
@@ -54,6 +59,16 @@ export class RedirectUrlPolicy {
 
   get schemeMessage(): string {
     return this.requireHttps ? "URL scheme should be 'https'" : "URL scheme should be 'http' or 'https'";
+  }
+}
+
+function parseRedirectUrl(value: string): URL | undefined {
+  if (SILENTLY_ALTERED.test(value)) return undefined;
+  try {
+    // The placeholder's braces are not valid in every URL part; check a stand-in.
+    return new URL(value.split(CHECKOUT_SESSION_ID_PLACEHOLDER).join('cs_placeholder'));
+  } catch {
+    return undefined;
   }
 }
 
