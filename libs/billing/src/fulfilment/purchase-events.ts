@@ -157,6 +157,10 @@ export class PurchaseEvents {
       fulfilledAt: row.fulfilledAt ?? new Date(),
       stripePaymentIntentId: paymentIntent ?? row.stripePaymentIntentId,
     } satisfies CheckoutSessionChanges;
+    // The session is marked granted either way (a grant already in the ledger means it was
+    // paid all the same), before the credit: the credit locks the org's balance row until the
+    // commit, and every statement after it lengthens the queue of the org's other grants.
+    await this.sessions.in(tx).update(row.orgId, row.id, changes);
     const { applied, entryId } = await this.ledger.apply(tx, {
       orgId: row.orgId,
       amount: row.credits,
@@ -166,8 +170,6 @@ export class PurchaseEvents {
       checkoutSessionId: row.id,
       receiptUrl: payment?.receiptUrl ?? null,
     });
-    // The session is marked granted or not: a grant already in the ledger means it was paid all the same.
-    await this.sessions.in(tx).update(row.orgId, row.id, changes);
     if (applied)
       this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
     // Only the call that granted keeps the card: a later payment's card is not replaced by an
