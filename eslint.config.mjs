@@ -71,18 +71,17 @@ export default tseslint.config(
               regex: '^drizzle-orm($|/)',
               message: 'SQL belongs in a repository (*.repository.ts) or libs/database.',
             },
+            {
+              regex: '^class-transformer($|/)',
+              message:
+                'Declare a conversion with ConvertedBy / NestedOf / AsList (@credits/errors): the validation pipe applies them itself.',
+            },
           ],
           paths: [
             {
               name: 'stripe',
               allowTypeImports: true,
               message: 'Only StripeGateway (libs/stripe) and the emulator call the Stripe SDK.',
-            },
-            {
-              name: 'class-transformer',
-              allowTypeImports: true,
-              message:
-                'Declare a conversion with ConvertedBy / NestedOf / AsList (@credits/errors): the validation pipe converts only the classes they mark.',
             },
           ],
         },
@@ -91,11 +90,6 @@ export default tseslint.config(
   },
   {
     files: ['libs/stripe/**/*.ts', 'apps/stripe-emulator/**/*.ts'],
-    rules: { '@typescript-eslint/no-restricted-imports': 'off' },
-  },
-  {
-    // The validation pipe and the decorators that mark the classes it converts.
-    files: ['libs/errors/src/validation/input-conversion.ts', 'libs/errors/src/validation/request-validation.pipe.ts'],
     rules: { '@typescript-eslint/no-restricted-imports': 'off' },
   },
   {

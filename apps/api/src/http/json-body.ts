@@ -6,7 +6,7 @@ import { timesSent } from './http-edges';
 /**
  * The deepest nesting of arrays and objects a body may have: far more than any request or
  * Stripe event holds, far less than what overflows the stack of the code that walks a body
- * (class-transformer, class-validator).
+ * (the validation pipe, class-validator).
  */
 export const MAX_JSON_DEPTH = 32;
 

@@ -24,7 +24,8 @@ const SILENTLY_ALTERED = /[\s\u0000-\u001f\u007f-\u009f\\]/u;
 export class RedirectUrlPolicy {
   /**
    * URLs already parsed: a client sends the same few redirect URLs with every checkout, and
-   * each is judged by three rules. Only URLs within the length limit are kept (2 MiB at most).
+   * each is judged by three rules. Only URLs within the length limit are kept (a 2,048-character
+   * URL can parse to a far longer one: some 20 MB at worst, bounded). Nothing changes a kept URL.
    */
   private readonly parsed = new LRUCache<string, { url: URL | undefined }>({ max: 1000 });
 

@@ -5,7 +5,6 @@ import { AsList } from '@credits/errors';
 import { PageSizeQuery } from '@credits/pagination';
 import type { LedgerEntry } from '../ledger/ledger.repository';
 
-
 /** Credits that expire soon unless spent. */
 export interface ExpiringCredits {
   amount: number;

@@ -5,7 +5,6 @@ import { AsList } from '@credits/errors';
 import { PageSizeQuery } from '@credits/pagination';
 import { GRANT_STATUSES, type GrantStatus } from './grants.repository';
 
-
 export class ListGrantsQuery extends PageSizeQuery {
   @ApiPropertyOptional({ description: "Opaque cursor from the previous page's `next_cursor`" })
   @IsOptional()

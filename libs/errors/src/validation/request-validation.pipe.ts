@@ -1,9 +1,8 @@
 import { ArgumentMetadata, Inject, Injectable, Optional, PipeTransform } from '@nestjs/common';
-import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidatorOptions } from 'class-validator';
 import { ValidationError } from '../api-exception';
 import { toFieldErrors } from './field-error-rules';
-import { instanceWithFields, needsConversion } from './input-conversion';
+import { toInstance } from './input-conversion';
 import { attachValidationContext, ValidationContext, VALIDATION_CONTEXT } from './validation-context';
 
 const PRIMITIVES = new Set<unknown>([String, Boolean, Number, Array, Object]);
@@ -50,10 +49,7 @@ export class RequestValidationPipe implements PipeTransform {
       ]);
     }
 
-    const dto = metatype as new () => object;
-    const instance = needsConversion(dto)
-      ? plainToInstance<object, unknown>(dto, value)
-      : instanceWithFields(dto, value as object);
+    const instance = toInstance(metatype as new () => object, value as object);
     attachValidationContext(instance, this.context);
     const errors = validateSync(instance, VALIDATOR_OPTIONS);
     if (errors.length > 0) throw new ValidationError(toFieldErrors(errors, [where]));
