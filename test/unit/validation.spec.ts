@@ -129,6 +129,23 @@ describe('request validation', () => {
     );
   });
 
+  it('refuses a batch item that is an array, every loc a path of names and indexes', () => {
+    const pipe = new RequestValidationPipe();
+    const item = { amount: 3, idempotency_key: 'k-1' };
+    for (const items of [[[]], [[item]]]) {
+      let refused: unknown;
+      try {
+        pipe.transform({ items }, { type: 'body', metatype: RecordUsageBatchRequest });
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toBeInstanceOf(ValidationError);
+      const { errors } = refused as ValidationError;
+      expect(errors).toContainEqual(expect.objectContaining({ loc: ['body', 'items'], type: 'model_attributes_type' }));
+      for (const { loc } of errors ?? []) for (const part of loc) expect(['string', 'number']).toContain(typeof part);
+    }
+  });
+
   it('answers for a non-DTO argument without a promise', () => {
     const pipe = new RequestValidationPipe();
     const org = { id: 'o' };

@@ -6,6 +6,7 @@ import {
   IsBoolean,
   IsDefined,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -151,6 +152,8 @@ export class RecordUsageBatchRequest {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_BATCH_ITEMS)
+  // ValidateNested passes an item that is itself an array (it validates the array's elements).
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @NestedOf(() => UsageBatchItem)
   items!: UsageBatchItem[];

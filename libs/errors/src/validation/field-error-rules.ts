@@ -17,6 +17,10 @@ const RULES: [string, Rule][] = [
   ['isInt', { type: 'int_type', msg: () => 'Input should be a valid integer' }],
   ['isString', { type: 'string_type', msg: () => 'Input should be a valid string' }],
   ['isBoolean', { type: 'bool_type', msg: () => 'Input should be a valid boolean' }],
+  [
+    'isObject',
+    { type: 'model_attributes_type', msg: () => 'Input should be a valid dictionary or object to extract fields from' },
+  ],
   ['isIn', { type: 'enum', msg: ([values]) => `Input should be ${formatChoices(values as unknown[])}` }],
   [
     'minLength',
@@ -66,7 +70,11 @@ function rank(name: string): number {
 export function toFieldErrors(errors: ClassValidatorError[], loc: (string | number)[]): FieldError[] {
   const result: FieldError[] = [];
   for (const error of errors) {
-    const path = [...loc, /^\d+$/.test(error.property) ? Number(error.property) : error.property];
+    // An error about a value itself (an array's element, say) names no property: the path stops at the value.
+    const path =
+      error.property === undefined
+        ? loc
+        : [...loc, /^\d+$/.test(error.property) ? Number(error.property) : error.property];
     const names = Object.keys(error.constraints ?? {});
     if (names.length > 0) {
       const first = names.sort((a, b) => rank(a) - rank(b))[0];
