@@ -105,6 +105,9 @@ describe('request validation', () => {
     const copied = instanceWithFields(Body, body);
     expect(Object.keys(copied)).toEqual(['count']);
     expect((copied as Body).describe()).toBe('a body');
+    // Inherited from the class it extends, too.
+    class Extended extends Body {}
+    expect(Object.keys(instanceWithFields(Extended, body))).toEqual(['count']);
   });
 
   it('converts a class whose parent declares a conversion', () => {

@@ -3,7 +3,7 @@ import { IsInt, Max, Min } from 'class-validator';
 import { ConvertedBy, ValidationError } from '@credits/errors';
 
 /** Query strings are text: digits become a number, anything else stays text and fails as int_type. */
-export const toInteger = ({ value }: { value: unknown }) =>
+export const toInteger = (value: unknown) =>
   typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value;
 
 /** The page size every cursor-paginated listing takes; each listing adds its own `cursor`. */

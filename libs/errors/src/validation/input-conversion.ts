@@ -10,13 +10,8 @@
  * was a 500. What a DTO needs of it is two things, declared with `ConvertedBy` and `NestedOf`.
  */
 
-/** What a conversion is given: the field's value (already copied), its name, and the whole input. */
-export interface ConversionInput {
-  value: unknown;
-  key: string;
-  obj: Record<string, unknown>;
-}
-type Conversion = (input: ConversionInput) => unknown;
+/** A field's value as the input held it, to what the DTO validates. */
+type Conversion = (value: unknown) => unknown;
 
 /** Each DTO class's own conversions, by property. */
 const declared = new WeakMap<object, Map<string, Conversion>>();
@@ -39,12 +34,12 @@ export function ConvertedBy(convert: Conversion): PropertyDecorator {
 export function NestedOf(type: () => new () => object): PropertyDecorator {
   const one = (value: unknown) => (isFields(value) ? toInstance(type(), value) : value);
   return (prototype, property) =>
-    declare(prototype, property, ({ value }) => (Array.isArray(value) ? value.map(one) : one(value)));
+    declare(prototype, property, (value) => (Array.isArray(value) ? value.map(one) : one(value)));
 }
 
 /** A query parameter given once arrives as a string: the property always holds a list. */
 export const AsList = (): PropertyDecorator =>
-  ConvertedBy(({ value }) => (value === undefined || Array.isArray(value) ? value : [value]));
+  ConvertedBy((value) => (value === undefined || Array.isArray(value) ? value : [value]));
 
 function isFields(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -70,26 +65,37 @@ function conversionsOf(metatype: object): ReadonlyMap<string, Conversion> {
 export function toInstance(metatype: new () => object, value: object): object {
   const instance = instanceWithFields(metatype, value) as Record<string, unknown>;
   for (const [key, convert] of conversionsOf(metatype)) {
-    if (Object.hasOwn(instance, key) && Object.hasOwn(value, key))
-      instance[key] = convert({ value: instance[key], key, obj: value as Record<string, unknown> });
+    if (Object.hasOwn(instance, key) && Object.hasOwn(value, key)) instance[key] = convert(instance[key]);
   }
   return instance;
 }
 
 /**
  * `value`'s own fields on a new instance of `metatype`, nothing converted. Skipped: the keys
- * no input may set on an instance (`__proto__`, `constructor`, the name of a method, inherited
- * ones such as `hasOwnProperty` too, and a property the class defines without a setter), as
- * class-transformer skipped them. Nested objects are the input's own (nothing else holds them).
+ * no input may set on an instance (`__proto__`, `constructor`, and any name the instance
+ * inherits without a setter: a method, `hasOwnProperty` and the rest of `Object.prototype`, a
+ * getter of the class or of one it extends), as class-transformer skipped them. Nested
+ * objects are the input's own (nothing else holds them).
  */
 export function instanceWithFields(metatype: new () => object, value: object): object {
   const instance = new metatype() as Record<string, unknown>;
-  const prototype = metatype.prototype as object;
   for (const key of Object.keys(value)) {
     if (key === '__proto__' || key === 'constructor') continue;
-    const defined = Object.getOwnPropertyDescriptor(prototype, key);
-    if ((defined && !defined.set) || instance[key] instanceof Function) continue;
+    if (key in instance && !Object.hasOwn(instance, key) && !inheritedSetter(instance, key)) continue;
     instance[key] = (value as Record<string, unknown>)[key];
   }
   return instance;
+}
+
+/** Whether the name `instance` inherits is a property with a setter (then a field may set it). */
+function inheritedSetter(instance: object, key: string): boolean {
+  for (
+    let type = Object.getPrototypeOf(instance) as object | null;
+    type;
+    type = Object.getPrototypeOf(type) as object | null
+  ) {
+    const defined = Object.getOwnPropertyDescriptor(type, key);
+    if (defined) return defined.set !== undefined;
+  }
+  return false;
 }
