@@ -71,8 +71,14 @@ export async function usageScenarios(stack: Stack, rounds: Rounds): Promise<Usag
     const floorTally = new Tally();
     const comparison = await alternate(
       {
-        measured: debits(stack.api.url, apiOrgs, (org) => `${creditsPath(org.slug)}/usage`, apiTally),
-        floor: debits(stack.floor.url, floorOrgs, (_org, n) => `/usage/${indexes[n]}`, floorTally),
+        measured: {
+          ...debits(stack.api.url, apiOrgs, (org) => `${creditsPath(org.slug)}/usage`, apiTally),
+          pid: stack.api.child.pid,
+        },
+        floor: {
+          ...debits(stack.floor.url, floorOrgs, (_org, n) => `/usage/${indexes[n]}`, floorTally),
+          pid: stack.floor.child.pid,
+        },
       },
       rounds,
       logRound(`usage (${label})`),
