@@ -53,8 +53,13 @@ interface Waiter {
 
 /** Items per transaction: bounds the write statement's size and one group's latency. */
 const MAX_GROUP_ITEMS = 1000;
-/** Transactions this process runs at once: the database works on some while the next gather. */
-const MAX_IN_FLIGHT = 4;
+/**
+ * Transactions this process runs at once: the database works on one while the next gathers.
+ * Two, not four: each transaction costs this process about the same CPU whatever its size, and
+ * over 16 orgs four smaller groups cost ~20% more CPU per debit than two larger ones, for no
+ * more debits a second (bench/README.md, "Two debit transactions at once").
+ */
+const MAX_IN_FLIGHT = 2;
 const DEFAULT_DESCRIPTION = 'Usage';
 
 /** `orgId` and `key` in one map key (a usage key is printable ASCII: no space). */
@@ -72,11 +77,11 @@ const slot = (orgId: string, key: string) => `${orgId} ${key}`;
  * plus the events of entries that cause notifications. Each waiter is answered after the
  * commit, so a 2xx is durable. No timer: a lone debit goes at once, and a queue grows only
  * while the database is busy with that org, which is exactly when grouping pays. An org is in
- * one transaction at a time, so its debits are applied in the order they arrived; up to four
+ * one transaction at a time, so its debits are applied in the order they arrived; up to two
  * transactions run at once, each taking its share of the orgs with debits waiting (several
  * orgs per group when many wait), so unrelated orgs never queue behind one another's group.
  * (One transaction per org measured 0.31× the naive floor over 16 orgs, against 0.81× for four
- * fixed lanes: small groups pay a commit each.)
+ * fixed lanes: small groups pay a commit each, and this process's CPU for each.)
  *
  * If a group's transaction fails (say another instance recorded one of its keys meanwhile:
  * the primary key refuses the write), its items are applied again one by one, so one bad item
