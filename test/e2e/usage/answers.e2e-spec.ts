@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { DebitGroupCommit } from '@credits/billing/usage/debit-group-commit';
-import { creditBalances, creditLedger, type Db } from '@credits/database';
+import { creditBalances, creditLedger, type Db, rows } from '@credits/database';
 import { startTestApp, type TestApp } from '../../support/test-app';
 import { expectLedgerConsistent } from '../fulfilment/helpers';
 import { debit, debitBatch, grant, orgId, spender } from './kit';
@@ -108,6 +108,57 @@ describe('usage answers mean what they say', () => {
     expect(transactions).toBe(3);
     expect(await usageEntries(org.id)).toHaveLength(2);
     expect(await balanceOf(org.id)).toBe(970);
+  });
+
+  it("applies an org's debit in its turn, not after two other orgs' backlogs drain", async () => {
+    const [a, b, c] = [await newOrg(10_000), await newOrg(10_000), await newOrg(10_000)];
+    const commit = t.app.get(DebitGroupCommit);
+    const held = commit as unknown as { db: Db };
+    const real = held.db;
+    // Every group waits at the gate, so a's and c's first groups take both transactions while
+    // b's debit arrives behind them; then the groups run one at a time, in the order they
+    // started, so the ledger's order is the order groups were formed in.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let previous: Promise<unknown> = gate;
+    held.db = {
+      transaction: (work: Parameters<Db['transaction']>[0]) => {
+        const run = previous.then(() => real.transaction(work));
+        previous = run.catch(() => undefined);
+        return run;
+      },
+    } as unknown as Db;
+    const debits = (org: { id: string }, count: number) =>
+      commit.submit(
+        org.id,
+        Array.from({ length: count }, (_, i) => ({
+          key: `turn-${org.id}-${i}`,
+          requestHash: `turn-${i}`,
+          amount: 1,
+          description: undefined,
+          metadata: undefined,
+          allowPartial: false,
+        })),
+      );
+    try {
+      // Three groups' worth each (a group takes at most 1,000 debits).
+      const done = [debits(a, 2_500), debits(c, 2_500), debits(b, 1)];
+      open();
+      const outcomes = (await Promise.all(done)).flat();
+      expect(outcomes.every((o) => o.kind === 'applied')).toBe(true);
+    } finally {
+      held.db = real;
+    }
+    const [bEntry] = await usageEntries(b.id);
+    const [{ before }] = await rows<{ before: string }>(
+      t.db,
+      sql`select count(*) as before from ${creditLedger}
+          where org_id in (${a.id}, ${c.id}) and transaction_type = 'usage' and seq < ${bEntry.seq}`,
+    );
+    // b's debit went into the next group formed, behind a's and c's first groups only. Had a
+    // kept its place ahead of b, b would have waited for a's and c's second groups too, and
+    // gone into a's third behind its last 500 (4,500 before it).
+    expect(Number(before)).toBe(2_000);
   });
 
   it('answers a batch whose one item fails on its own with that item failed and the others applied', async () => {
