@@ -311,6 +311,17 @@ describe('foundation: envelope, auth and org access over real HTTP', () => {
     expect(JSON.stringify(failure)).toContain('kaboom after the body');
   });
 
+  it('logs a refused request at debug, with its request id (the test app logs at debug)', async () => {
+    const res = await t.request('GET', '/api/v1/org/acme/probe', {
+      headers: { ...bearer(adminKey + 'x'), 'x-request-id': 'refused-1' },
+    });
+    expectEnvelope(res, 401, 'authentication_error');
+    const line = t.logs
+      .map((l) => JSON.parse(l))
+      .find((l) => l.request_id === 'refused-1' && l.msg === 'request rejected');
+    expect(line).toMatchObject({ level: 'debug', status: 401, type: 'authentication_error' });
+  });
+
   it('health and readiness', async () => {
     expect((await t.request('GET', '/healthz')).body).toEqual({ status: 'ok' });
     const ready = await t.request('GET', '/readyz');

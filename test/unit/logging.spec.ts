@@ -1,4 +1,7 @@
+import { Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { loadConfig } from '@credits/config';
+import { InvalidRequestError, sendError } from '@credits/errors';
 import { createPino, prettyDestination, wantsPrettyLogs } from '../../apps/api/src/logging/logger';
 
 describe('log format', () => {
@@ -31,5 +34,33 @@ describe('log format', () => {
     expect(written).toContain('ck_[redacted]');
     expect(written).not.toMatch(/abc\.def|51Hx9secret|whsec_abc123|0123456789012345/);
     expect(() => JSON.parse(written.split('\n')[0])).toThrow();
+  });
+});
+
+describe('a refused request in the log', () => {
+  /** Just enough of Fastify's reply for `sendError`; keeps what was sent. */
+  const reply = () => {
+    const sent: { status?: number; body?: unknown } = {};
+    const fake = {
+      sent: false,
+      status: (status: number) => ((sent.status = status), fake),
+      headers: () => fake,
+      header: () => fake,
+      send: (body: unknown) => ((sent.body = body), fake),
+    };
+    return { fake: fake as unknown as FastifyReply, sent };
+  };
+
+  it.each([
+    [true, 1],
+    [false, 0],
+  ])('logRejections %s: the line is built and logged %i time(s); the answer is the same', (logRejections, lines) => {
+    const logger = new Logger('Errors');
+    const debug = jest.spyOn(logger, 'debug').mockImplementation(() => undefined);
+    const { fake, sent } = reply();
+    sendError(fake, new InvalidRequestError('Bad field'), logger, logRejections);
+    expect(debug).toHaveBeenCalledTimes(lines);
+    if (lines) expect(debug).toHaveBeenCalledWith(expect.objectContaining({ msg: 'request rejected', status: 400 }));
+    expect(sent).toMatchObject({ status: 400, body: { type: 'invalid_request_error', detail: 'Bad field' } });
   });
 });

@@ -33,7 +33,12 @@ export class AppModule {
       controllers: [HealthController],
       providers: [
         ShutdownState,
-        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        {
+          provide: APP_FILTER,
+          useValue: new AllExceptionsFilter({
+            logRejections: config.log.level === 'debug' || config.log.level === 'trace',
+          }),
+        },
         {
           provide: VALIDATION_CONTEXT,
           useValue: {

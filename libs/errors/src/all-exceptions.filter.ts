@@ -11,18 +11,24 @@ import { renderError } from './envelope';
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
+  /**
+   * `logRejections`: whether the log level shows a refused request's line (debug). When it
+   * does not, nothing is built for the line: a 4xx is the most frequent answer there is.
+   */
+  constructor(private readonly options: { logRejections: boolean } = { logRejections: true }) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    sendError(http.getResponse<FastifyReply>(), exception, this.logger);
+    sendError(http.getResponse<FastifyReply>(), exception, this.logger, this.options.logRejections);
   }
 }
 
-export function sendError(reply: FastifyReply, exception: unknown, logger: Logger): void {
+export function sendError(reply: FastifyReply, exception: unknown, logger: Logger, logRejections = true): void {
   const rendered = renderError(exception);
   if (rendered.serverFault) {
     logger.error({ msg: 'request failed', err: exception, status: rendered.status, type: rendered.body.type });
-  } else {
-    logger.debug?.({
+  } else if (logRejections) {
+    logger.debug({
       msg: 'request rejected',
       status: rendered.status,
       type: rendered.body.type,
