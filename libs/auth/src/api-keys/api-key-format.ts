@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * API keys look like `ck_<8 id chars>_<43 secret chars>`. The `ck_<id>` part is the
@@ -23,7 +23,8 @@ export function generateApiKey(): GeneratedApiKey {
 }
 
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  // The one-shot form: every request with a key hashes it (the credential cache's id).
+  return hash('sha256', key, 'hex');
 }
 
 /** The prefix of a well-formed key, or undefined. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { ConflictError } from '@credits/errors';
 import { IdempotencyKeyRef, IdempotencyKeyRepository } from './idempotency-key.repository';
@@ -27,9 +27,7 @@ export function requestHash(body: unknown): string {
             .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
         )
       : value;
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(body)))
-    .digest('hex');
+  return hash('sha256', JSON.stringify(canonical(body)), 'hex');
 }
 
 /**
