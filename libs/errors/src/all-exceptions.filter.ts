@@ -1,4 +1,4 @@
-import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, Logger, Optional } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { renderError } from './envelope';
 
@@ -14,8 +14,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
   /**
    * `logRejections`: whether the log level shows a refused request's line (debug). When it
    * does not, nothing is built for the line: a 4xx is the most frequent answer there is.
+   * (Optional for Nest's injector: `useClass` gets the default, every line logged.)
    */
-  constructor(private readonly options: { logRejections: boolean } = { logRejections: true }) {}
+  constructor(@Optional() private readonly options: { logRejections: boolean } = { logRejections: true }) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
