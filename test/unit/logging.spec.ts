@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { loadConfig } from '@credits/config';
 import { InvalidRequestError, sendError } from '@credits/errors';
-import { createPino, prettyDestination, wantsPrettyLogs } from '../../apps/api/src/logging/logger';
+import { createPino, logsAt, prettyDestination, wantsPrettyLogs } from '../../apps/api/src/logging/logger';
 
 describe('log format', () => {
   it.each([
@@ -34,6 +34,19 @@ describe('log format', () => {
     expect(written).toContain('ck_[redacted]');
     expect(written).not.toMatch(/abc\.def|51Hx9secret|whsec_abc123|0123456789012345/);
     expect(() => JSON.parse(written.split('\n')[0])).toThrow();
+  });
+});
+
+describe('what a level shows', () => {
+  it.each([
+    ['trace', 'debug', true],
+    ['debug', 'debug', true],
+    ['info', 'debug', false],
+    ['info', 'info', true],
+    ['warn', 'info', false],
+    ['silent', 'fatal', false],
+  ] as const)('LOG_LEVEL=%s shows %s lines: %s', (shown, level, shows) => {
+    expect(logsAt(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: shown }), level)).toBe(shows);
   });
 });
 

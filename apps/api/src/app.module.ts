@@ -10,6 +10,7 @@ import { configAndDatabase } from './database.imports';
 import { HealthController } from './health/health.controller';
 import { ShutdownState } from './health/shutdown-state';
 import { OrgsModule } from './orgs/orgs.module';
+import { logsAt } from './logging/logger';
 
 @Module({})
 export class AppModule {
@@ -35,9 +36,7 @@ export class AppModule {
         ShutdownState,
         {
           provide: APP_FILTER,
-          useValue: new AllExceptionsFilter({
-            logRejections: config.log.level === 'debug' || config.log.level === 'trace',
-          }),
+          useValue: new AllExceptionsFilter({ logRejections: logsAt(config, 'debug') }),
         },
         {
           provide: VALIDATION_CONTEXT,

@@ -8,10 +8,9 @@ import { registerBodyLimits } from './body-limit';
 import { registerJsonBodyParser } from './json-body';
 import { callerLogFields, type RequestContext } from './request-context';
 import { securityHeaders } from './security';
+import { logsAt } from '../logging/logger';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-/** The levels at which the access log line is written. */
-const INFO_OR_FINER = new Set<AppConfig['log']['level']>(['info', 'debug', 'trace']);
 
 /** Accepts the caller's `X-Request-Id` when it is safe to echo and log; otherwise makes one. */
 export function requestIdFor(header: string | string[] | undefined): string {
@@ -44,7 +43,7 @@ export function registerHttpHooks(fastify: FastifyInstance, config: AppConfig): 
   });
 
   // The access line is logged at info: below that level nothing is built or run for it.
-  if (INFO_OR_FINER.has(config.log.level)) {
+  if (logsAt(config, 'info')) {
     fastify.addHook('onResponse', (request, reply, done) => {
       accessLog.log({
         msg: 'request completed',

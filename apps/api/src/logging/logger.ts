@@ -71,6 +71,15 @@ export function logDestination(config: AppConfig, { fd = 1, sync = false }: LogD
   return pretty ?? pino.destination({ fd, sync });
 }
 
+/**
+ * Whether `LOG_LEVEL` shows lines of `level`. A line it does not show is not built at all
+ * where it would be built per request (the access line, a refused request's line).
+ */
+export function logsAt(config: AppConfig, level: pino.Level): boolean {
+  const shown = config.log.level;
+  return shown !== 'silent' && pino.levels.values[shown] <= pino.levels.values[level];
+}
+
 export function createPino(config: AppConfig, destination?: pino.DestinationStream): Pino {
   return pino(
     {
