@@ -89,6 +89,16 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
     return id;
   }
 
+  /**
+   * Deletes a job written in `tx` that should not run after all (what caused it wrote nothing):
+   * it is gone when `tx` commits, as if never sent.
+   */
+  async withdraw(job: AnyJobDefinition, id: string, options: { tx: DbTransaction }): Promise<void> {
+    if (!this.started) throw new Error(`job '${job.name}': the queue starts when the application bootstraps`);
+    const boss = await this.started;
+    await boss.deleteJob(job.name, id, { db: transactionDatabase(options.tx) });
+  }
+
   private async sendThrough<TData extends object>(
     job: JobDefinition<TData>,
     data: TData,

@@ -176,6 +176,44 @@ describe('POST /api/v1/stripe/webhook', () => {
       expect(await eventRow(paid.eventId)).toMatchObject({ outcome: 'processed' });
     });
 
+    it('a session whose grant is already in the ledger is granted once, and no job is left for a grant not made', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 2);
+      const paid = await payQuietly(s, sessionId);
+      const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
+      // The grant in the ledger while the session is not marked granted (a repair by hand).
+      await s.db.transaction((tx) =>
+        s.app.get(LedgerService).apply(tx, {
+          orgId: org.id,
+          amount: 2000,
+          transactionType: 'purchase',
+          description: 'granted by an operator',
+          sourceRef: `purchase:${sessionId}`,
+          checkoutSessionId: sessionId,
+        }),
+      );
+      const jobs = async () => {
+        const [{ dispatch, details }] = await rows<{ dispatch: number; details: number }>(
+          s.db,
+          sql`select count(*) filter (where name = 'notification-dispatch')::int as dispatch,
+                     count(*) filter (where name = 'payment-details' and data->>'paymentIntentId' = ${paid.paymentIntentId})::int as details
+              from pgboss.job`,
+        );
+        return { dispatch, details };
+      };
+      const before = await jobs();
+
+      expect((await deliver(paid.eventId)).body).toEqual({ received: true, outcome: 'processed' });
+      expect((await entriesOf(sessionId)).map((e) => [e.amount, e.description])).toEqual([
+        [2000, 'granted by an operator'],
+      ]);
+      expect(await sessionRow(sessionId)).toMatchObject({ status: 'complete', fulfilledAt: expect.any(Date) });
+      expect(await balanceOf(slug)).toBe(2000);
+      // The jobs a grant writes before its credit (its events' delivery, the receipt) are
+      // withdrawn when the credit writes nothing.
+      expect(await jobs()).toEqual({ dispatch: before.dispatch, details: 0 });
+    });
+
     it('the credits come from our record, not from the event body', async () => {
       const { slug, adminKey } = await freshOrg();
       const sessionId = await createSession(s, adminKey, slug, 1);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
 import type { DbTransaction } from '@credits/database';
@@ -161,8 +162,32 @@ export class PurchaseEvents {
     // paid all the same), before the credit: the credit locks the org's balance row until the
     // commit, and every statement after it lengthens the queue of the org's other grants.
     await this.sessions.in(tx).update(row.orgId, row.id, changes);
-    const { applied, entryId } = await this.ledger.apply(tx, {
+    // What the grant cannot do (the receipt or the card not read before it, the card made the
+    // customer's default at Stripe) is done after it commits, by a job written with it: a
+    // Stripe call never holds the grant's transaction open, and its failure never undoes the
+    // grant. The job is written before the credit, for the same reason as the update above,
+    // naming the entry the credit will write, and withdrawn if the credit writes nothing: only
+    // the call that granted sends it, so once.
+    const entryId = randomUUID();
+    const card = row.savePaymentMethod ? (payment?.card ?? null) : null;
+    const paid = changes.stripePaymentIntentId;
+    const details =
+      paid && (!payment?.receiptUrl || row.savePaymentMethod)
+        ? await this.jobs.send(
+            paymentDetailsJob,
+            {
+              orgId: row.orgId,
+              paymentIntentId: paid,
+              entryId,
+              savePaymentMethod: row.savePaymentMethod,
+              cardSaved: card !== null,
+            },
+            { tx },
+          )
+        : null;
+    const { applied } = await this.ledger.apply(tx, {
       orgId: row.orgId,
+      entryId,
       amount: row.credits,
       transactionType: 'purchase',
       description: `Purchase of ${row.bundles} credit bundle${row.bundles === 1 ? '' : 's'} (${row.credits} credits)`,
@@ -170,29 +195,14 @@ export class PurchaseEvents {
       checkoutSessionId: row.id,
       receiptUrl: payment?.receiptUrl ?? null,
     });
-    if (applied)
-      this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
+    if (!applied) {
+      if (details) await this.jobs.withdraw(paymentDetailsJob, details, { tx });
+      return { row: { ...row, ...changes }, applied };
+    }
+    this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
     // Only the call that granted keeps the card: a later payment's card is not replaced by an
     // earlier one's, redelivered.
-    const card = row.savePaymentMethod ? (payment?.card ?? null) : null;
-    if (applied && card) await this.cards.in(tx).saveCard(row.orgId, card);
-    // What the grant could not do (the receipt or the card not read before it, the card made
-    // the customer's default at Stripe) is done after it commits, by a job written with it: a
-    // Stripe call never holds the grant's transaction open, and its failure never undoes the
-    // grant. Only the call that granted sends it, so once.
-    const paid = changes.stripePaymentIntentId;
-    if (applied && entryId && paid && (!payment?.receiptUrl || row.savePaymentMethod))
-      await this.jobs.send(
-        paymentDetailsJob,
-        {
-          orgId: row.orgId,
-          paymentIntentId: paid,
-          entryId,
-          savePaymentMethod: row.savePaymentMethod,
-          cardSaved: card !== null,
-        },
-        { tx },
-      );
+    if (card) await this.cards.in(tx).saveCard(row.orgId, card);
     return { row: { ...row, ...changes }, applied };
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { and, desc, eq, inArray, isNull, lt, sql, SQL } from 'drizzle-orm';
 import {
@@ -10,6 +11,8 @@ import {
   GrantDraw,
   GrantSource,
   InjectDb,
+  notificationEvents,
+  type NotificationEventType,
   rows,
   TransactionType,
 } from '@credits/database';
@@ -18,6 +21,8 @@ export type LedgerEntry = typeof creditLedger.$inferSelect;
 
 /** One entry as the ledger statement writes it; its org is the method's first argument. */
 export interface NewLedgerEntry {
+  /** The entry's id, when the caller needs it before the entry is written (default: a new one). */
+  id?: string;
   amount: number;
   transactionType: TransactionType;
   description: string;
@@ -27,6 +32,13 @@ export interface NewLedgerEntry {
   receiptUrl?: string | null;
   /** A debit's draws from grants (required: every debit draws from grants). */
   draws?: GrantDraw[];
+}
+
+/** A notification event a credit's statement writes; its `balance` is added by that statement. */
+export interface NewNotificationEvent {
+  id: string;
+  type: NotificationEventType;
+  data: Record<string, unknown>;
 }
 
 /** When a grant's credits stop being spendable: a moment, or a time after the grant. */
@@ -166,10 +178,27 @@ export class LedgerWriter {
    * statement, unless its source is already in the ledger, or the org has something of its
    * grants to write off first (`next_expiry_at` passed): then nothing is written (undefined)
    * and the caller settles the org, under the lock this statement took, and tries again.
+   *
+   * `events`: the notification events the credit causes (`creditEventsOf`), written by this
+   * statement with the balance it leaves as their `balance`, so that nothing but this statement
+   * and the commit holds the org's balance row (their delivery job was written before it).
    */
-  credit(orgId: string, entry: NewLedgerEntry, grant: NewGrant): Promise<WrittenEntry | undefined> {
+  credit(
+    orgId: string,
+    entry: NewLedgerEntry,
+    grant: NewGrant,
+    events: readonly NewNotificationEvent[] = [],
+  ): Promise<WrittenEntry | undefined> {
     const effectiveAt = grant.effectiveAt ? sql`${grant.effectiveAt.toISOString()}::timestamptz` : sql`now()`;
     const expiresAt = grantExpiry(grant.expiry, effectiveAt);
+    const eventsMade =
+      events.length === 0
+        ? sql``
+        : sql`,
+      events_made as (
+        insert into ${notificationEvents} (id, type, org_id, data)
+        select e.id, e.type, ${orgId}::uuid, e.data || jsonb_build_object('balance', ${writtenEntry}.balance_after)
+        from jsonb_to_recordset(${JSON.stringify(events)}::jsonb) as e(id text, type text, data jsonb), ${writtenEntry})`;
     return this.write(
       orgId,
       entry,
@@ -189,7 +218,7 @@ export class LedgerWriter {
                ${entry.sourceRef}::text, ${writtenEntry}.id, ${grant.priority}::int,
                ${effectiveAt}, ${expiresAt},
                ${grant.description}::text, ${grant.metadata === null ? null : JSON.stringify(grant.metadata)}::jsonb
-        from ${writtenEntry})`,
+        from ${writtenEntry})${eventsMade}`,
     );
   }
 
@@ -227,8 +256,8 @@ export class LedgerWriter {
       sql`
       with balance as (${addToBalance}),
       ${writtenEntry} as (
-        insert into ${creditLedger} (org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id, receipt_url, draws)
-        select ${orgId}::uuid, ${entry.amount}::bigint, balance.balance, ${entry.transactionType}::text,
+        insert into ${creditLedger} (id, org_id, amount, balance_after, transaction_type, description, source_ref, checkout_session_id, receipt_url, draws)
+        select ${entry.id ?? randomUUID()}::uuid, ${orgId}::uuid, ${entry.amount}::bigint, balance.balance, ${entry.transactionType}::text,
                ${entry.description}::text, ${entry.sourceRef}::text, ${entry.checkoutSessionId ?? null}::text,
                ${entry.receiptUrl ?? null}::text, ${entry.draws ? JSON.stringify(entry.draws) : null}::jsonb
         from balance

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { type AppConfig, InjectConfig } from '@credits/config';
 import type { DbTransaction, GrantDraw, TransactionType } from '@credits/database';
@@ -11,6 +12,8 @@ import { InsufficientBalanceError } from './insufficient-balance.error';
 
 export interface LedgerEntryInput {
   orgId: string;
+  /** A credit's entry id, when the caller writes something naming it before the credit. */
+  entryId?: string;
   amount: number;
   transactionType: TransactionType;
   description: string;
@@ -60,21 +63,23 @@ export class LedgerService {
     // Callers that can race on one source already hold a lock that orders them (the checkout
     // session's row for purchases and refunds); the unique constraint on source_ref is the
     // backstop. A source already applied leaves the balance and the ledger untouched.
-    const { orgId, grant: terms, draws: decided, drawFirstFrom, ...entry } = input;
+    const { orgId, entryId, grant: terms, draws: decided, drawFirstFrom, ...entry } = input;
     const ledger = this.ledger.in(tx);
     if (input.amount >= 0) {
-      // A credit checks its source, adds to the balance, writes its entry and makes its grant in
-      // one statement, so the org's balance row stays locked from that statement to the commit,
-      // and no longer. Only when an expiry is due does it settle the org first and try again.
+      // A credit checks its source, adds to the balance, writes its entry, makes its grant and
+      // writes the events it causes in one statement, so the org's balance row stays locked
+      // from that statement to the commit, and no longer: the events' delivery job is written
+      // first, and withdrawn if the credit writes nothing. Only when an expiry is due does it
+      // settle the org first and try again.
       const grant = this.grantOf(input, terms);
-      let written = await ledger.credit(orgId, entry, grant);
+      const id = entryId ?? randomUUID();
+      const due = await this.outbox.beforeCredit(tx, { ...entry, entryId: id });
+      let written = await ledger.credit(orgId, { ...entry, id }, grant, due.events);
       if (!written && !(await ledger.isApplied(input.sourceRef))) {
         await this.lockBalance(tx, orgId);
-        written = await ledger.credit(orgId, entry, grant);
+        written = await ledger.credit(orgId, { ...entry, id }, grant, due.events);
       }
-      // The events it causes (with their job) follow in the same transaction: none for an
-      // entry not written, nor for one rolled back.
-      if (written) await this.outbox.afterEntry(tx, orgId, { ...written, entryId: written.id, ...entry });
+      if (!written) await due.withdraw();
       return this.applied(ledger, orgId, written);
     }
     // A debit checks its source before the balance: a debit already applied is a no-op even

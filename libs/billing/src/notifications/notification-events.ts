@@ -33,21 +33,43 @@ export interface DueEvent {
 export function eventsOf(entry: WrittenLedgerEntry, lowBalanceThreshold: number): DueEvent[] {
   const before = entry.balanceAfter - entry.amount;
   const after = entry.balanceAfter;
-  const reference = {
-    transaction_id: entry.entryId,
-    balance: after,
-    ...(entry.checkoutSessionId ? { checkout_session_id: entry.checkoutSessionId } : {}),
-  };
-  const events: DueEvent[] = [];
-  if (entry.transactionType === 'purchase') {
-    events.push({ type: 'credits.purchased', data: { credits: entry.amount, ...reference } });
-  }
-  if (entry.transactionType === 'refund') {
-    events.push({ type: 'credits.refunded', data: { credits: -entry.amount, ...reference } });
-  }
+  const events: DueEvent[] = sourceEventsOf(entry).map(({ type, data }) => ({
+    type,
+    data: { ...data, balance: after },
+  }));
+  const reference: Record<string, unknown> = { ...referenceOf(entry), balance: after };
   if (before >= lowBalanceThreshold && after < lowBalanceThreshold) {
     events.push({ type: 'credits.low_balance', data: { threshold: lowBalanceThreshold, ...reference } });
   }
   if (before > 0 && after === 0) events.push({ type: 'credits.depleted', data: reference });
   return events;
+}
+
+/**
+ * The events of a credit, known before the statement that writes it: a credit only raises the
+ * balance, so it never crosses below the threshold nor reaches zero, and its events need the
+ * balance only for their `balance`, which that statement fills in (LedgerRepository.credit).
+ */
+export function creditEventsOf(entry: Omit<WrittenLedgerEntry, 'balanceAfter'>): DueEvent[] {
+  if (entry.amount < 0) throw new Error('creditEventsOf: not a credit');
+  return sourceEventsOf(entry);
+}
+
+/** The events an entry causes by what it is (a purchase, a refund), without its `balance`. */
+function sourceEventsOf(entry: Omit<WrittenLedgerEntry, 'balanceAfter'>): DueEvent[] {
+  const reference = referenceOf(entry);
+  if (entry.transactionType === 'purchase') {
+    return [{ type: 'credits.purchased', data: { credits: entry.amount, ...reference } }];
+  }
+  if (entry.transactionType === 'refund') {
+    return [{ type: 'credits.refunded', data: { credits: -entry.amount, ...reference } }];
+  }
+  return [];
+}
+
+function referenceOf(entry: Omit<WrittenLedgerEntry, 'balanceAfter'>): Record<string, unknown> {
+  return {
+    transaction_id: entry.entryId,
+    ...(entry.checkoutSessionId ? { checkout_session_id: entry.checkoutSessionId } : {}),
+  };
 }

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { type AppConfig, InjectConfig } from '@credits/config';
 import type { DbTransaction, NotificationEventType } from '@credits/database';
 import { JobsService } from '@credits/jobs';
-import { eventsOf, type WrittenLedgerEntry } from './notification-events';
+import { creditEventsOf, eventsOf, type WrittenLedgerEntry } from './notification-events';
 import { notificationDispatchJob } from './notification-jobs';
 import { NotificationRepository } from './notification.repository';
 
@@ -11,11 +11,19 @@ export function newEventId(): string {
   return `evt_${randomBytes(12).toString('hex')}`;
 }
 
+/** A credit's events, with the job that will deliver them already written. */
+export interface PreparedCreditEvents {
+  /** For the credit's own statement to write (LedgerRepository.credit). */
+  events: Array<{ id: string; type: NotificationEventType; data: Record<string, unknown> }>;
+  /** Deletes the job, when the credit then wrote nothing (its source was already applied). */
+  withdraw(): Promise<void>;
+}
+
 /**
  * Writes events in the transaction of the change they report, with the job that delivers
  * them: both exist if, and only if, the change commits. A change that causes no event costs
  * nothing; one that does costs two statements (the events, then the job, through pg-boss's
- * own `send` in that transaction).
+ * own `send` in that transaction), or for a credit one: its job, written before the credit.
  */
 @Injectable()
 export class NotificationOutbox {
@@ -28,6 +36,27 @@ export class NotificationOutbox {
   /** The events a ledger entry causes (a purchase, a refund, a crossing below the threshold…). */
   afterEntry(tx: DbTransaction, orgId: string, entry: WrittenLedgerEntry): Promise<void> {
     return this.emit(tx, orgId, eventsOf(entry, this.config.credits.lowBalanceThreshold));
+  }
+
+  /**
+   * The events a credit will cause, with ids, and their delivery job, written now: a credit's
+   * events are known before its balance (`creditEventsOf`), so the job is written before the
+   * credit takes the org's balance row, and the credit's statement writes the events. Only
+   * that statement and the commit then hold the row, which orders every grant of the org.
+   */
+  async beforeCredit(
+    tx: DbTransaction,
+    entry: Omit<WrittenLedgerEntry, 'balanceAfter'>,
+  ): Promise<PreparedCreditEvents> {
+    const events = creditEventsOf(entry).map((event) => ({ id: newEventId(), ...event }));
+    if (events.length === 0) return { events, withdraw: async () => undefined };
+    const job = await this.jobs.send(notificationDispatchJob, { eventIds: events.map((event) => event.id) }, { tx });
+    return {
+      events,
+      withdraw: async () => {
+        if (job) await this.jobs.withdraw(notificationDispatchJob, job, { tx });
+      },
+    };
   }
 
   async emit(
