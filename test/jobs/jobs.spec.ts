@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { organizations } from '@credits/database';
-import { defineJob, type JobContext, queueDatabase } from '@credits/jobs';
+import { organizations, rows } from '@credits/database';
+import { defineJob, type JobContext, jobSend, queueDatabase } from '@credits/jobs';
 import { createTestDatabaseUrl, type TestDatabase } from '../support/database';
 import {
   type Deferred,
@@ -170,6 +170,37 @@ describe('JobsModule', () => {
     );
     expect(await jobStates(queue.handle, 'outbox')).toEqual(['completed']);
     expect(outboxed).toEqual(['committed']);
+  });
+
+  it('writes several jobs in one statement in a transaction, as send would; one withdrawn there never runs', async () => {
+    const ids = await queue.handle.db.transaction(async (tx) => {
+      const sent = await queue.jobs.send(echo, { text: 'sent alone' }, { tx });
+      const [together, withdrawn] = await queue.jobs.sendAll(
+        [jobSend(echo, { text: 'sent together' }), jobSend(echo, { text: 'withdrawn' })],
+        { tx },
+      );
+      await queue.jobs.withdraw(echo, withdrawn, { tx });
+      return [sent, together];
+    });
+    await until('both jobs ran', () =>
+      ['sent alone', 'sent together'].every((text) => echoed.some((e) => e.data.text === text)),
+    );
+    const written = await rows<Record<string, unknown>>(
+      queue.handle.db,
+      sql`select data->>'text' as text, retry_limit, retry_delay, retry_backoff, expire_in::text as expire_in,
+                 round(extract(epoch from keep_until - created_on) / 3600) as keep_hours
+          from pgboss.job where name = 'echo' and data->>'text' in ('sent alone', 'sent together', 'withdrawn')
+          order by text`,
+    );
+    // The withdrawn job is gone, so it can never run; the two others were written alike.
+    expect(written.map((row) => row.text)).toEqual(['sent alone', 'sent together']);
+    const { text: _alone, ...alone } = written[0];
+    const { text: _together, ...together } = written[1];
+    expect(together).toEqual(alone);
+    expect(ids).toHaveLength(2);
+    await expect(
+      queue.handle.db.transaction((tx) => queue.jobs.sendAll([jobSend(perOrg, { org: 'o', run: 'r' })], { tx })),
+    ).rejects.toThrow('a singleton job is sent alone');
   });
 
   it('runs an attempt that outlives expireInSeconds again, while the first still runs (handlers must be idempotent)', async () => {

@@ -8,6 +8,6 @@ export type {
   JobSingleton,
 } from './job-definition';
 export { JobsModule } from './jobs.module';
-export { JobsService } from './jobs.service';
-export type { JobContext, JobHandler, JobsModuleOptions, SendOptions } from './jobs.service';
+export { jobSend, JobsService } from './jobs.service';
+export type { JobContext, JobHandler, JobSend, JobsModuleOptions, SendOptions } from './jobs.service';
 export { queueDatabase } from './queue-database';

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import PgBoss from 'pg-boss';
 import { type DatabaseHandle, type DbTransaction, InjectDatabaseHandle, isDeadlock } from '@credits/database';
@@ -34,6 +35,17 @@ export interface JobContext {
 }
 
 export type JobHandler<TData> = (data: TData, context: JobContext) => Promise<void>;
+
+/** One job of several written together (`JobsService.sendAll`). */
+export interface JobSend<TData extends object = object> {
+  job: JobDefinition<TData>;
+  data: TData;
+}
+
+/** A `JobSend`, its payload checked against its job's type. */
+export function jobSend<TData extends object>(job: JobDefinition<TData>, data: TData): JobSend {
+  return { job: job as unknown as JobDefinition<object>, data };
+}
 
 export interface SendOptions {
   /** Write the job in this transaction: it exists if, and only if, the transaction commits. */
@@ -90,13 +102,32 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Deletes a job written in `tx` that should not run after all (what caused it wrote nothing):
-   * it is gone when `tx` commits, as if never sent.
+   * Writes several jobs in `tx` in one statement (pg-boss's `insert`), each as `send` would;
+   * answers their ids, in order. A job with a singleton policy is refused: `insert` drops a
+   * job its key already holds without saying which.
    */
-  async withdraw(job: AnyJobDefinition, id: string, options: { tx: DbTransaction }): Promise<void> {
-    if (!this.started) throw new Error(`job '${job.name}': the queue starts when the application bootstraps`);
-    const boss = await this.started;
-    await boss.deleteJob(job.name, id, { db: transactionDatabase(options.tx) });
+  async sendAll(sends: readonly JobSend[], options: { tx: DbTransaction }): Promise<string[]> {
+    if (sends.length === 0) return [];
+    let boss: PgBoss | undefined;
+    const jobs: PgBoss.JobInsert[] = [];
+    for (const { job, data } of sends) {
+      boss = await this.ready(job, data);
+      if (job.singleton) throw new Error(`job '${job.name}': a singleton job is sent alone (JobsService.send)`);
+      const { retryLimit, retryDelay, retryBackoff, expireInSeconds } = jobOptions(job, data);
+      jobs.push({ id: randomUUID(), name: job.name, data, retryLimit, retryDelay, retryBackoff, expireInSeconds });
+    }
+    // Kept as long as `send` keeps it: the queue was created with the job's retention.
+    await boss!.insert(jobs, { db: transactionDatabase(options.tx) });
+    return jobs.map((job) => job.id!);
+  }
+
+  /**
+   * Deletes jobs of one kind written in `tx` that should not run after all (what caused them
+   * wrote nothing): they are gone when `tx` commits, as if never sent.
+   */
+  async withdraw(job: AnyJobDefinition, ids: string | string[], options: { tx: DbTransaction }): Promise<void> {
+    const boss = await this.ready(job, {});
+    await boss.deleteJob(job.name, typeof ids === 'string' ? [ids] : ids, { db: transactionDatabase(options.tx) });
   }
 
   private async sendThrough<TData extends object>(
@@ -105,6 +136,13 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
     startAfterSeconds: number | undefined,
     db: PgBoss.Db | undefined,
   ): Promise<{ boss: PgBoss; id: string | null }> {
+    const boss = await this.ready(job, data);
+    const id = await boss.send(job.name, data, { ...jobOptions(job, data), startAfter: startAfterSeconds, db });
+    return { boss, id };
+  }
+
+  /** The queue, once `job` may be sent with `data` here. */
+  private ready(job: AnyJobDefinition, data: object): Promise<PgBoss> {
     if (this.declared.get(job.name) !== job) {
       throw new Error(
         `job '${job.name}' is not declared here: give it a handler (JobsService.handle) or list it in JobsModule.forRoot({ jobs })`,
@@ -112,9 +150,7 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
     }
     if (!this.started) throw new Error(`job '${job.name}': the queue starts when the application bootstraps`);
     if (Array.isArray(data)) throw new Error(`job '${job.name}': the payload is an object, not an array`);
-    const boss = await this.started;
-    const id = await boss.send(job.name, data, { ...jobOptions(job, data), startAfter: startAfterSeconds, db });
-    return { boss, id };
+    return this.started;
   }
 
   onApplicationBootstrap(): Promise<unknown> | undefined {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
 import type { DbTransaction } from '@credits/database';
-import { JobsService } from '@credits/jobs';
+import { jobSend } from '@credits/jobs';
 import {
   CheckoutSessionChanges,
   CheckoutSessionRepository,
@@ -30,7 +30,6 @@ export class PurchaseEvents {
   constructor(
     private readonly sessions: CheckoutSessionRepository,
     private readonly ledger: LedgerService,
-    private readonly jobs: JobsService,
     private readonly cards: AutoRefillRepository,
   ) {}
 
@@ -165,29 +164,26 @@ export class PurchaseEvents {
     // What the grant cannot do (the receipt or the card not read before it, the card made the
     // customer's default at Stripe) is done after it commits, by a job written with it: a
     // Stripe call never holds the grant's transaction open, and its failure never undoes the
-    // grant. The job is written before the credit, for the same reason as the update above,
-    // naming the entry the credit will write, and withdrawn if the credit writes nothing: only
-    // the call that granted sends it, so once.
+    // grant. The ledger writes the job before the credit (for the same reason as the update
+    // above) and withdraws it if the credit writes nothing: only the call that granted sends
+    // it, so once.
     const entryId = randomUUID();
     const card = row.savePaymentMethod ? (payment?.card ?? null) : null;
     const paid = changes.stripePaymentIntentId;
     const details =
       paid && (!payment?.receiptUrl || row.savePaymentMethod)
-        ? await this.jobs.send(
-            paymentDetailsJob,
-            {
-              orgId: row.orgId,
-              paymentIntentId: paid,
-              entryId,
-              savePaymentMethod: row.savePaymentMethod,
-              cardSaved: card !== null,
-            },
-            { tx },
-          )
-        : null;
+        ? jobSend(paymentDetailsJob, {
+            orgId: row.orgId,
+            paymentIntentId: paid,
+            entryId,
+            savePaymentMethod: row.savePaymentMethod,
+            cardSaved: card !== null,
+          })
+        : undefined;
     const { applied } = await this.ledger.apply(tx, {
       orgId: row.orgId,
       entryId,
+      jobs: details ? [details] : [],
       amount: row.credits,
       transactionType: 'purchase',
       description: `Purchase of ${row.bundles} credit bundle${row.bundles === 1 ? '' : 's'} (${row.credits} credits)`,
@@ -195,10 +191,7 @@ export class PurchaseEvents {
       checkoutSessionId: row.id,
       receiptUrl: payment?.receiptUrl ?? null,
     });
-    if (!applied) {
-      if (details) await this.jobs.withdraw(paymentDetailsJob, details, { tx });
-      return { row: { ...row, ...changes }, applied };
-    }
+    if (!applied) return { row: { ...row, ...changes }, applied };
     this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
     // Only the call that granted keeps the card: a later payment's card is not replaced by an
     // earlier one's, redelivered.

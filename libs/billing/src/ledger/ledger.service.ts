@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { type AppConfig, InjectConfig } from '@credits/config';
 import type { DbTransaction, GrantDraw, TransactionType } from '@credits/database';
+import type { JobSend } from '@credits/jobs';
 import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { GrantBook } from '../grants/drawdown';
 import { GrantSettlement } from '../grants/grant-settlement';
@@ -12,8 +13,13 @@ import { InsufficientBalanceError } from './insufficient-balance.error';
 
 export interface LedgerEntryInput {
   orgId: string;
-  /** A credit's entry id, when the caller writes something naming it before the credit. */
+  /** A credit's entry id, when `jobs` name it. */
   entryId?: string;
+  /**
+   * Jobs a credit causes (say, reading its receipt): written with its events' job, before it,
+   * in one statement, and withdrawn if it writes nothing, so they exist only if it applied.
+   */
+  jobs?: JobSend[];
   amount: number;
   transactionType: TransactionType;
   description: string;
@@ -63,17 +69,17 @@ export class LedgerService {
     // Callers that can race on one source already hold a lock that orders them (the checkout
     // session's row for purchases and refunds); the unique constraint on source_ref is the
     // backstop. A source already applied leaves the balance and the ledger untouched.
-    const { orgId, entryId, grant: terms, draws: decided, drawFirstFrom, ...entry } = input;
+    const { orgId, entryId, jobs, grant: terms, draws: decided, drawFirstFrom, ...entry } = input;
     const ledger = this.ledger.in(tx);
     if (input.amount >= 0) {
       // A credit checks its source, adds to the balance, writes its entry, makes its grant and
       // writes the events it causes in one statement, so the org's balance row stays locked
-      // from that statement to the commit, and no longer: the events' delivery job is written
-      // first, and withdrawn if the credit writes nothing. Only when an expiry is due does it
-      // settle the org first and try again.
+      // from that statement to the commit, and no longer: the events' delivery job and the
+      // credit's other jobs are written first, and withdrawn if the credit writes nothing.
+      // Only when an expiry is due does it settle the org first and try again.
       const grant = this.grantOf(input, terms);
       const id = entryId ?? randomUUID();
-      const due = await this.outbox.beforeCredit(tx, { ...entry, entryId: id });
+      const due = await this.outbox.beforeCredit(tx, { ...entry, entryId: id }, jobs);
       let written = await ledger.credit(orgId, { ...entry, id }, grant, due.events);
       if (!written && !(await ledger.isApplied(input.sourceRef))) {
         await this.lockBalance(tx, orgId);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { type AppConfig, InjectConfig } from '@credits/config';
 import type { DbTransaction, NotificationEventType } from '@credits/database';
-import { JobsService } from '@credits/jobs';
+import { type JobSend, jobSend, JobsService } from '@credits/jobs';
 import { creditEventsOf, eventsOf, type WrittenLedgerEntry } from './notification-events';
 import { notificationDispatchJob } from './notification-jobs';
 import { NotificationRepository } from './notification.repository';
@@ -11,11 +11,11 @@ export function newEventId(): string {
   return `evt_${randomBytes(12).toString('hex')}`;
 }
 
-/** A credit's events, with the job that will deliver them already written. */
+/** A credit's events, with the job that will deliver them (and the credit's others) written. */
 export interface PreparedCreditEvents {
   /** For the credit's own statement to write (LedgerRepository.credit). */
   events: Array<{ id: string; type: NotificationEventType; data: Record<string, unknown> }>;
-  /** Deletes the job, when the credit then wrote nothing (its source was already applied). */
+  /** Deletes the jobs, when the credit then wrote nothing (its source was already applied). */
   withdraw(): Promise<void>;
 }
 
@@ -23,7 +23,8 @@ export interface PreparedCreditEvents {
  * Writes events in the transaction of the change they report, with the job that delivers
  * them: both exist if, and only if, the change commits. A change that causes no event costs
  * nothing; one that does costs two statements (the events, then the job, through pg-boss's
- * own `send` in that transaction), or for a credit one: its job, written before the credit.
+ * own `send` in that transaction), or for a credit one: its job, written before the credit
+ * with the credit's other jobs.
  */
 @Injectable()
 export class NotificationOutbox {
@@ -39,22 +40,31 @@ export class NotificationOutbox {
   }
 
   /**
-   * The events a credit will cause, with ids, and their delivery job, written now: a credit's
-   * events are known before its balance (`creditEventsOf`), so the job is written before the
-   * credit takes the org's balance row, and the credit's statement writes the events. Only
-   * that statement and the commit then hold the row, which orders every grant of the org.
+   * The events a credit will cause, with ids, and their delivery job, written now with `jobs`
+   * (others the credit causes) in one statement: a credit's events are known before its
+   * balance (`creditEventsOf`), so the jobs are written before the credit takes the org's
+   * balance row, and the credit's statement writes the events. Only that statement and the
+   * commit then hold the row, which orders every grant of the org.
    */
   async beforeCredit(
     tx: DbTransaction,
     entry: Omit<WrittenLedgerEntry, 'balanceAfter'>,
+    jobs: readonly JobSend[] = [],
   ): Promise<PreparedCreditEvents> {
     const events = creditEventsOf(entry).map((event) => ({ id: newEventId(), ...event }));
-    if (events.length === 0) return { events, withdraw: async () => undefined };
-    const job = await this.jobs.send(notificationDispatchJob, { eventIds: events.map((event) => event.id) }, { tx });
+    const sends =
+      events.length === 0 ? jobs : [jobSend(notificationDispatchJob, { eventIds: events.map((e) => e.id) }), ...jobs];
+    const ids = await this.jobs.sendAll(sends, { tx });
     return {
       events,
       withdraw: async () => {
-        if (job) await this.jobs.withdraw(notificationDispatchJob, job, { tx });
+        for (const job of new Set(sends.map((send) => send.job))) {
+          await this.jobs.withdraw(
+            job,
+            ids.filter((_, i) => sends[i].job === job),
+            { tx },
+          );
+        }
       },
     };
   }
