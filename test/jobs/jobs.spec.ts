@@ -42,6 +42,11 @@ const slowToExpire = defineJob<object>({
   expireInSeconds: 1,
   retry: { limit: 1, delaySeconds: 0, backoff: false },
 });
+const batched = defineJob<{ n: number; failFirst?: boolean }>({
+  name: 'batched',
+  batchSize: 3,
+  retry: { limit: 1, delaySeconds: 0, backoff: false },
+});
 const everyMinute = defineJob<object>({ name: 'every-minute', schedule: { cron: '* * * * *', data: {} } });
 
 describe('JobsModule', () => {
@@ -57,6 +62,8 @@ describe('JobsModule', () => {
   const expiring: Array<{ jobId: string; attempt: number; event: string }> = [];
   const secondAttempt = deferred();
   let scheduledRuns = 0;
+  const batchedRuns: Array<{ n: number; attempt: number }> = [];
+  const allThreeStarted = deferred();
 
   beforeAll(async () => {
     database = await createTestDatabaseUrl();
@@ -84,6 +91,12 @@ describe('JobsModule', () => {
         expiring.push({ jobId, attempt, event: 'aborted' });
         await secondAttempt.promise; // a handler that does not stop at once
         expiring.push({ jobId, attempt, event: 'finished' });
+      });
+      jobs.handle(batched, async ({ n, failFirst }, { attempt }) => {
+        batchedRuns.push({ n, attempt });
+        if (batchedRuns.length === 3) allThreeStarted.resolve();
+        await allThreeStarted.promise;
+        if (failFirst && attempt === 1) throw new Error(`job ${n} fails its first attempt`);
       });
       jobs.handle(everyMinute, async () => void scheduledRuns++);
     });
@@ -201,6 +214,29 @@ describe('JobsModule', () => {
     await expect(
       queue.handle.db.transaction((tx) => queue.jobs.sendAll([jobSend(perOrg, { org: 'o', run: 'r' })], { tx })),
     ).rejects.toThrow('a singleton job is sent alone');
+  });
+
+  it('takes batchSize jobs per fetch and runs them together; one that fails is retried alone', async () => {
+    // One worker: the three can only be running at once (each waits for the others to start)
+    // if one fetch took all three.
+    await queue.handle.db.transaction(async (tx) => {
+      await queue.jobs.sendAll(
+        [jobSend(batched, { n: 1 }), jobSend(batched, { n: 2, failFirst: true }), jobSend(batched, { n: 3 })],
+        { tx },
+      );
+    });
+    await until('the failed job ran again', () => batchedRuns.some((run) => run.attempt === 2));
+    await until('every batched job completed', async () => {
+      const states = await jobStates(queue.handle, 'batched');
+      return states.length === 3 && states.every((state) => state === 'completed');
+    });
+    expect(
+      batchedRuns
+        .slice(0, 3)
+        .map((run) => run.n)
+        .sort(),
+    ).toEqual([1, 2, 3]);
+    expect(batchedRuns.slice(3)).toEqual([{ n: 2, attempt: 2 }]);
   });
 
   it('runs an attempt that outlives expireInSeconds again, while the first still runs (handlers must be idempotent)', async () => {

@@ -42,8 +42,15 @@ export interface JobDefinition<TData extends object> {
    * past it is dropped unrun. Retries do not extend it: keep it above the whole retry span.
    */
   readonly retentionDays: number;
-  /** Handlers run at once per instance. */
+  /** Workers per instance, each running one fetch's jobs at a time. */
   readonly concurrency: number;
+  /**
+   * Jobs a worker takes per fetch, run together (handlers at once per instance: concurrency ×
+   * batchSize). pg-boss 10's fetch sorts every job queued in its queue to take the oldest, so
+   * with a backlog each fetch costs the database in proportion to it; a queue that can pile
+   * up (one job per purchase) takes several per fetch. Default 1.
+   */
+  readonly batchSize: number;
   /**
    * How often an idle worker looks for this job, if more often than the queue's default (2 s):
    * for a job written inside a transaction (no worker is woken for it) that someone waits for.
@@ -81,16 +88,19 @@ export function defineJob<TData extends object>(input: JobDefinitionInput<TData>
     expireInSeconds: 15 * 60,
     retentionDays: 14,
     concurrency: 1,
+    batchSize: 1,
     ...input,
     retry: { ...DEFAULT_RETRY, ...input.retry },
   };
-  const { retry, expireInSeconds, retentionDays, concurrency } = definition;
+  const { retry, expireInSeconds, retentionDays, concurrency, batchSize } = definition;
   const whole = (value: number, min: number) => Number.isInteger(value) && value >= min;
   if (!whole(retry.limit, 0) || !whole(retry.delaySeconds, 0)) {
     throw new Error(`job '${input.name}': retry limit and delaySeconds are whole numbers ≥ 0`);
   }
-  if (!whole(expireInSeconds, 1) || !whole(retentionDays, 1) || !whole(concurrency, 1)) {
-    throw new Error(`job '${input.name}': expireInSeconds, retentionDays and concurrency are whole numbers ≥ 1`);
+  if (!whole(expireInSeconds, 1) || !whole(retentionDays, 1) || !whole(concurrency, 1) || !whole(batchSize, 1)) {
+    throw new Error(
+      `job '${input.name}': expireInSeconds, retentionDays, concurrency and batchSize are whole numbers ≥ 1`,
+    );
   }
   const polling = definition.pollingIntervalSeconds;
   if (polling !== undefined && !(polling >= 0.5 && polling <= 3600)) {

@@ -199,11 +199,11 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
           name,
           {
             pollingIntervalSeconds: Math.min(job.pollingIntervalSeconds ?? polling, polling),
-            batchSize: 1,
+            batchSize: job.batchSize,
             includeMetadata: true,
           },
-          ([next]) =>
-            this.run(job, handler, next).finally(() => {
+          (batch) =>
+            this.runBatch(boss, job, handler, batch).finally(() => {
               if (worker.id !== undefined && !this.stopping) boss.notifyWorker(worker.id);
             }),
         );
@@ -247,6 +247,25 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
         await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200 * attempt));
       }
     }
+  }
+
+  /**
+   * One fetch's jobs, run together, each completed or failed on its own: pg-boss completes
+   * a batch whose handler returned, but only its jobs still active, so a job that failed is
+   * failed here first (and retried as if fetched alone).
+   */
+  private async runBatch(
+    boss: PgBoss,
+    job: AnyJobDefinition,
+    handler: JobHandler<object>,
+    batch: PgBoss.JobWithMetadata<object>[],
+  ): Promise<void> {
+    if (batch.length === 1) return this.run(job, handler, batch[0]);
+    await Promise.all(
+      batch.map((next) =>
+        this.run(job, handler, next).catch((err: unknown) => boss.fail(job.name, next.id, err as object)),
+      ),
+    );
   }
 
   private async run(

@@ -8,6 +8,9 @@ import { defineJob, type JobDefinition } from '@credits/jobs';
 export const notificationDispatchJob = defineJob<{ eventIds: string[] }>({
   name: 'notification-dispatch',
   retry: { limit: 12, delaySeconds: 5, backoff: true },
+  // One per purchase or crossing, a few statements each: several per fetch, as a backlog of
+  // them costs every fetch a sort of the whole queue (JobDefinition.batchSize).
+  batchSize: 5,
   expireInSeconds: 120,
   retentionDays: 4,
 });
