@@ -102,6 +102,28 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
     }
   });
 
+  it('runs a statement it repeats as a prepared statement, parsed once on the connection', async () => {
+    const one = await openDatabase({ url: database.url, dataDir: 'unused', poolMax: 1, migrate: false });
+    try {
+      for (let n = 0; n < 5; n++) {
+        await rows(one.db, sql`select ${n}::int as n, 'repeated' as tag`);
+        await rows(one.db, sql.raw(`select 'without parameters' as tag`));
+      }
+      await rows(one.db, sql`select ${1}::int as n, 'once' as tag`);
+      const prepared = await rows<{ statement: string; runs: number }>(
+        one.db,
+        sql`select statement, (generic_plans + custom_plans)::int as runs from pg_prepared_statements`,
+      );
+      // Named from its third run: three runs of one statement parsed once. The one-off text
+      // and the one without parameters (the simple protocol) are not prepared.
+      expect(prepared.filter((p) => p.statement.includes(' as tag'))).toEqual([
+        { statement: expect.stringContaining("'repeated'"), runs: 3 },
+      ]);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('logs an idle client whose connection dies, and keeps serving', async () => {
     const own = recordingLogger();
     const pooled = await openDatabase({ url: database.url, dataDir: 'unused', migrate: false, logger: own });

@@ -9,6 +9,7 @@ import {
   type QueryResult,
   type Submittable,
 } from 'pg';
+import { StatementNames } from './statement-names';
 
 /**
  * SQLSTATEs with which the server ends a session (`admin_shutdown`: a restart, a failover,
@@ -99,6 +100,8 @@ export interface ReconnectingPoolOptions {
 export class ReconnectingPool extends Pool {
   // Not `options`: pg-pool keeps its own configuration under that name.
   private readonly onRetry: ((error: Error) => void) | undefined;
+  /** Which statements its connections run prepared (`StatementNames`). */
+  readonly statementNames = new StatementNames();
 
   constructor(config: PoolConfig, options: ReconnectingPoolOptions = {}) {
     super({ ...config, Client: StampedClient });
@@ -194,7 +197,7 @@ class Checkout {
       throw this.lost ?? new Error('query on a released connection');
     }
     try {
-      const result = await this.client.query(statement, values);
+      const result = await this.client.query(this.pool.statementNames.name(statement, values), values);
       if (this.ran.length < 2) this.ran.push(statement);
       return result;
     } catch (error) {
