@@ -124,6 +124,21 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
     }
   });
 
+  it('keeps running a prepared statement after a run whose parameter node-postgres could not send', async () => {
+    const one = await openDatabase({ url: database.url, dataDir: 'unused', poolMax: 1, migrate: false });
+    try {
+      const run = (value: unknown) =>
+        one.db.transaction((tx) => rows<{ v: unknown }>(tx, sql`select ${value}::jsonb as v, 'kept' as tag`));
+      for (let n = 0; n < 4; n++) await run(JSON.stringify({ n }));
+      // JSON.stringify throws on a BigInt: node-postgres then closes the named statement on
+      // the server while still counting it as prepared on the connection.
+      await expect(run({ big: 1n })).rejects.toMatchObject({ cause: { message: expect.stringContaining('BigInt') } });
+      expect(await run(JSON.stringify({ n: 5 }))).toEqual([{ v: { n: 5 }, tag: 'kept' }]);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('logs an idle client whose connection dies, and keeps serving', async () => {
     const own = recordingLogger();
     const pooled = await openDatabase({ url: database.url, dataDir: 'unused', migrate: false, logger: own });

@@ -45,7 +45,7 @@ const slowToExpire = defineJob<object>({
 const batched = defineJob<{ n: number; failFirst?: boolean }>({
   name: 'batched',
   batchSize: 3,
-  retry: { limit: 1, delaySeconds: 0, backoff: false },
+  retry: { limit: 1, delaySeconds: 1, backoff: false },
 });
 const everyMinute = defineJob<object>({ name: 'every-minute', schedule: { cron: '* * * * *', data: {} } });
 
@@ -237,6 +237,9 @@ describe('JobsModule', () => {
         .sort(),
     ).toEqual([1, 2, 3]);
     expect(batchedRuns.slice(3)).toEqual([{ n: 2, attempt: 2 }]);
+    expect(() => defineJob({ name: 'batched-at-once', batchSize: 2, retry: { delaySeconds: 0 } })).toThrow(
+      'waits at least 1 s before a retry',
+    );
   });
 
   it('runs an attempt that outlives expireInSeconds again, while the first still runs (handlers must be idempotent)', async () => {

@@ -43,6 +43,12 @@ function codeOf(error: Error): unknown {
   return (error as { code?: unknown }).code;
 }
 
+/** An error the server answered with (it carries a SQLSTATE), not one raised in this process. */
+function isServerError(error: unknown): boolean {
+  const code = (error ?? {}) as { code?: unknown; severity?: unknown };
+  return typeof code.code === 'string' && /^[0-9A-Z]{5}$/.test(code.code) && code.severity !== undefined;
+}
+
 /** The connection under the statement is gone, whether the server ended it or it broke. */
 function isConnectionLoss(error: unknown): error is Error {
   // Duck-typed, not `instanceof Error`: Node's own socket errors come from another realm under Jest.
@@ -158,6 +164,12 @@ class Checkout {
   private retried = false;
   /** The statements that succeeded so far, while they are few enough to matter (`safeToRetry`). */
   private readonly ran: Statement[] = [];
+  /**
+   * A named statement failed in node-postgres itself (a parameter it could not send): it then
+   * closes the statement on the server but still counts it as prepared on this connection,
+   * where every later run of the text would fail. The connection is closed, not reused.
+   */
+  private discard = false;
   private readonly onConnectionError = (error: Error) => this.drop(error);
 
   constructor(
@@ -187,7 +199,7 @@ class Checkout {
     if (!client) return;
     this.client = undefined;
     client.removeListener('error', this.onConnectionError);
-    client.release(error);
+    client.release(error || this.discard);
   }
 
   private async send(statement: Statement, values?: unknown[]): Promise<QueryResult> {
@@ -196,12 +208,14 @@ class Checkout {
         return { command: 'ROLLBACK', rowCount: 0, oid: 0, rows: [], fields: [] };
       throw this.lost ?? new Error('query on a released connection');
     }
+    const sent = this.pool.statementNames.name(statement, values);
     try {
-      const result = await this.client.query(this.pool.statementNames.name(statement, values), values);
+      const result = await this.client.query(sent, values);
       if (this.ran.length < 2) this.ran.push(statement);
       return result;
     } catch (error) {
       if (isConnectionLoss(error)) this.drop(error);
+      else if (sent !== statement && !isServerError(error)) this.discard = true;
       throw error;
     }
   }

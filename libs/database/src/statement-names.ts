@@ -4,8 +4,11 @@ type Statement = string | QueryConfig | QueryArrayConfig;
 
 /** Runs of one text before it is named: a statement run once or twice is not worth a name. */
 const NAME_AFTER_RUNS = 3;
-/** Names given at most: each is a statement prepared on every connection that runs it. */
-const MAX_NAMES = 256;
+/**
+ * Names given at most: each is a statement prepared on every connection that runs it. Under
+ * PgBouncer's default `max_prepared_statements` (200), with Drizzle's own few.
+ */
+const MAX_NAMES = 192;
 /** Texts counted at most before the counts start again (texts that vary: `in ($1, …, $n)`). */
 const MAX_COUNTED = 4096;
 

@@ -48,7 +48,9 @@ export interface JobDefinition<TData extends object> {
    * Jobs a worker takes per fetch, run together (handlers at once per instance: concurrency ×
    * batchSize). pg-boss 10's fetch sorts every job queued in its queue to take the oldest, so
    * with a backlog each fetch costs the database in proportion to it; a queue that can pile
-   * up (one job per purchase) takes several per fetch. Default 1.
+   * up (one job per purchase) takes several per fetch. Default 1. Jobs of a batch are
+   * completed together when the last one ends: one that succeeded early stays active until
+   * then, and is run again should the batch as a whole fail (its expiry, a shutdown).
    */
   readonly batchSize: number;
   /**
@@ -101,6 +103,11 @@ export function defineJob<TData extends object>(input: JobDefinitionInput<TData>
     throw new Error(
       `job '${input.name}': expireInSeconds, retentionDays, concurrency and batchSize are whole numbers ≥ 1`,
     );
+  }
+  if (batchSize > 1 && retry.delaySeconds < 1) {
+    // A job of a batch that fails is failed when the batch ends, just before the batch is
+    // completed: retried at once, another instance could take it in between (JobsService).
+    throw new Error(`job '${input.name}': a batched job (batchSize > 1) waits at least 1 s before a retry`);
   }
   const polling = definition.pollingIntervalSeconds;
   if (polling !== undefined && !(polling >= 0.5 && polling <= 3600)) {

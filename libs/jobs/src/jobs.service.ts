@@ -250,9 +250,13 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * One fetch's jobs, run together, each completed or failed on its own: pg-boss completes
-   * a batch whose handler returned, but only its jobs still active, so a job that failed is
-   * failed here first (and retried as if fetched alone).
+   * One fetch's jobs, run together, each completed or failed on its own: pg-boss completes a
+   * batch whose handler returned, but only its jobs still active, so the jobs that failed are
+   * failed here first, once every job of the batch has settled (a job failed earlier could be
+   * fetched again, by another instance, while its siblings run, and then be completed by this
+   * batch's completion; the retry delay of a batched job, at least 1 s, covers the moment
+   * between the two). A batch whose failures cannot be recorded fails as a whole, and its
+   * jobs are retried (handlers are idempotent).
    */
   private async runBatch(
     boss: PgBoss,
@@ -261,11 +265,10 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
     batch: PgBoss.JobWithMetadata<object>[],
   ): Promise<void> {
     if (batch.length === 1) return this.run(job, handler, batch[0]);
-    await Promise.all(
-      batch.map((next) =>
-        this.run(job, handler, next).catch((err: unknown) => boss.fail(job.name, next.id, err as object)),
-      ),
-    );
+    const settled = await Promise.allSettled(batch.map((next) => this.run(job, handler, next)));
+    for (const [i, outcome] of settled.entries()) {
+      if (outcome.status === 'rejected') await boss.fail(job.name, batch[i].id, outcome.reason as object);
+    }
   }
 
   private async run(

@@ -88,6 +88,7 @@ export class LedgerService {
       if (!written) await due.withdraw();
       return this.applied(ledger, orgId, written);
     }
+    if (entryId !== undefined || jobs?.length) throw new Error('LedgerService.apply: entryId and jobs are for credits');
     // A debit checks its source before the balance: a debit already applied is a no-op even
     // when what is left could not cover it again. Then it draws from grants under the lock.
     if (await ledger.isApplied(input.sourceRef)) return { applied: false, balance: await ledger.balance(orgId) };
