@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { AdminAdjustments, GrantExpirySchedule, LedgerService } from '@credits/billing';
-import { creditGrants, creditLedger, notificationEvents, organizations } from '@credits/database';
+import { creditGrants, creditLedger, notificationEvents, organizations, rows } from '@credits/database';
 import { bearer, SPEND } from '../../support/auth';
 import { envelope } from '../../support/envelope';
 import { startTestApp, type TestApp } from '../../support/test-app';
@@ -218,6 +218,27 @@ describe('credit grants', () => {
       ['expiration', -10, 40],
       ['admin_adjustment', 5, 45],
     ]);
+  });
+
+  it('a purchase that finds an expiry due settles it first, and its event reports the balance it left, once', async () => {
+    await give(400, { category: 'promotional', expiry: { afterSeconds: DAY } });
+    await age(DAY);
+    // The credit's first statement writes nothing (an expiry is due), the org is settled, and
+    // the credit runs again with the same entry and events (their job was written before both).
+    await purchase(1000);
+    const entries = await ledger();
+    expect(entries.map((e) => [e.transactionType, e.amount, e.balanceAfter])).toEqual([
+      ['admin_adjustment', 400, 400],
+      ['expiration', -400, 0],
+      ['purchase', 1000, 1000],
+    ]);
+    const purchased = await events('credits.purchased');
+    expect(purchased.map((e) => e.data)).toEqual([{ credits: 1000, balance: 1000, transaction_id: entries[2].id }]);
+    const jobs = await rows(
+      t.db,
+      sql`select 1 from pgboss.job where name = 'notification-dispatch' and data->'eventIds' ? ${purchased[0].id}`,
+    );
+    expect(jobs).toHaveLength(1);
   });
 
   it('a hold draws when made: capture spends it after its grant expired; what a release gives back is written off', async () => {

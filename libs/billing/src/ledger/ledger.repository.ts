@@ -12,10 +12,10 @@ import {
   GrantSource,
   InjectDb,
   notificationEvents,
-  type NotificationEventType,
   rows,
   TransactionType,
 } from '@credits/database';
+import type { NewNotificationEvent } from '../notifications/notification-events';
 
 export type LedgerEntry = typeof creditLedger.$inferSelect;
 
@@ -32,13 +32,6 @@ export interface NewLedgerEntry {
   receiptUrl?: string | null;
   /** A debit's draws from grants (required: every debit draws from grants). */
   draws?: GrantDraw[];
-}
-
-/** A notification event a credit's statement writes; its `balance` is added by that statement. */
-export interface NewNotificationEvent {
-  id: string;
-  type: NotificationEventType;
-  data: Record<string, unknown>;
 }
 
 /** When a grant's credits stop being spendable: a moment, or a time after the grant. */
@@ -187,6 +180,7 @@ export class LedgerWriter {
     orgId: string,
     entry: NewLedgerEntry,
     grant: NewGrant,
+    /** Their `balance` is added by this statement. */
     events: readonly NewNotificationEvent[] = [],
   ): Promise<WrittenEntry | undefined> {
     const effectiveAt = grant.effectiveAt ? sql`${grant.effectiveAt.toISOString()}::timestamptz` : sql`now()`;

@@ -24,6 +24,9 @@ export interface DueEvent {
   data: Record<string, unknown>;
 }
 
+/** An event with its id, as it is written (`notification_events`). */
+export type NewNotificationEvent = DueEvent & { id: string };
+
 /**
  * The events one ledger entry causes. The org's entries are ordered by its balance row's lock,
  * so the balance before an entry is exactly `balance_after - amount`: a crossing below the

@@ -1,9 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { type AppConfig, InjectConfig } from '@credits/config';
-import type { DbTransaction, NotificationEventType } from '@credits/database';
+import type { DbTransaction } from '@credits/database';
 import { type JobSend, jobSend, JobsService } from '@credits/jobs';
-import { creditEventsOf, eventsOf, type WrittenLedgerEntry } from './notification-events';
+import {
+  creditEventsOf,
+  type DueEvent,
+  eventsOf,
+  type NewNotificationEvent,
+  type WrittenLedgerEntry,
+} from './notification-events';
 import { notificationDispatchJob } from './notification-jobs';
 import { NotificationRepository } from './notification.repository';
 
@@ -14,7 +20,7 @@ export function newEventId(): string {
 /** A credit's events, with the job that will deliver them (and the credit's others) written. */
 export interface PreparedCreditEvents {
   /** For the credit's own statement to write (LedgerRepository.credit). */
-  events: Array<{ id: string; type: NotificationEventType; data: Record<string, unknown> }>;
+  events: NewNotificationEvent[];
   /** Deletes the jobs, when the credit then wrote nothing (its source was already applied). */
   withdraw(): Promise<void>;
 }
@@ -69,11 +75,7 @@ export class NotificationOutbox {
     };
   }
 
-  async emit(
-    tx: DbTransaction,
-    orgId: string,
-    events: Array<{ type: NotificationEventType; data: Record<string, unknown> }>,
-  ): Promise<void> {
+  async emit(tx: DbTransaction, orgId: string, events: DueEvent[]): Promise<void> {
     if (events.length === 0) return;
     const written = events.map((event) => ({ id: newEventId(), ...event }));
     await this.notifications.in(tx).insertEvents(orgId, written);

@@ -11,6 +11,7 @@ import {
   NotificationEventType,
   rows,
 } from '@credits/database';
+import type { NewNotificationEvent } from './notification-events';
 
 export type NotificationEndpointRow = typeof notificationEndpoints.$inferSelect;
 export type NotificationEventRow = typeof notificationEvents.$inferSelect;
@@ -174,10 +175,7 @@ export class NotificationRepository {
 export class NotificationWriter {
   constructor(private readonly tx: Db | DbTransaction) {}
 
-  async insertEvents(
-    orgId: string,
-    events: Array<{ id: string; type: NotificationEventType; data: Record<string, unknown> }>,
-  ): Promise<void> {
+  async insertEvents(orgId: string, events: NewNotificationEvent[]): Promise<void> {
     await this.tx.insert(notificationEvents).values(events.map((event) => ({ ...event, orgId })));
   }
 
