@@ -186,12 +186,24 @@ describe('JobsModule', () => {
   });
 
   it('writes several jobs in one statement in a transaction, as send would; one withdrawn there never runs', async () => {
+    let statements = 0;
     const ids = await queue.handle.db.transaction(async (tx) => {
       const sent = await queue.jobs.send(echo, { text: 'sent alone' }, { tx });
+      // The statements sendAll sends through the transaction: one, however many jobs.
+      const counted = new Proxy(tx, {
+        get: (target, name, receiver) =>
+          name === 'execute'
+            ? (...args: Parameters<typeof tx.execute>) => {
+                statements++;
+                return target.execute(...args);
+              }
+            : Reflect.get(target, name, receiver),
+      });
       const [together, withdrawn] = await queue.jobs.sendAll(
         [jobSend(echo, { text: 'sent together' }), jobSend(echo, { text: 'withdrawn' })],
-        { tx },
+        { tx: counted },
       );
+      expect(statements).toBe(1);
       await queue.jobs.withdraw(echo, withdrawn, { tx });
       return [sent, together];
     });

@@ -161,6 +161,54 @@ describe('usage answers mean what they say', () => {
     expect(Number(before)).toBe(2_000);
   });
 
+  it('runs two debit transactions at once however many orgs wait; the orgs that waited share the next', async () => {
+    const orgs = [await newOrg(100), await newOrg(100), await newOrg(100), await newOrg(100), await newOrg(100)];
+    const commit = t.app.get(DebitGroupCommit);
+    const held = commit as unknown as { db: Db };
+    const real = held.db;
+    // Every transaction waits at the gate: those started before it opens are all the limit let start.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let running = 0;
+    let mostAtOnce = 0;
+    let transactions = 0;
+    held.db = {
+      transaction: async (work: Parameters<Db['transaction']>[0]) => {
+        transactions++;
+        mostAtOnce = Math.max(mostAtOnce, ++running);
+        try {
+          await gate;
+          return await real.transaction(work);
+        } finally {
+          running--;
+        }
+      },
+    } as unknown as Db;
+    try {
+      const done = orgs.map((org) =>
+        commit.submit(org.id, [
+          {
+            key: `limit-${org.id}`,
+            requestHash: 'limit',
+            amount: 1,
+            description: undefined,
+            metadata: undefined,
+            allowPartial: false,
+          },
+        ]),
+      );
+      expect(running).toBe(2);
+      open();
+      expect((await Promise.all(done)).flat().every((o) => o.kind === 'applied')).toBe(true);
+    } finally {
+      held.db = real;
+    }
+    // The first two orgs took a transaction each; the three that waited went in the next one.
+    expect(mostAtOnce).toBe(2);
+    expect(transactions).toBe(3);
+    for (const org of orgs) expect(await balanceOf(org.id)).toBe(99);
+  });
+
   it('answers a batch whose one item fails on its own with that item failed and the others applied', async () => {
     const org = await newOrg(1000);
     // An item the database refuses whatever the others do (a trigger stands in for any such fault).
