@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { IdempotencyKeyRepository, IdempotencyService, requestHash } from '@credits/billing';
+import { CheckoutSessionRepository } from '@credits/billing/checkout/checkout-session.repository';
 import { ConflictError } from '@credits/errors';
-import { idempotencyKeys, organizations, users } from '@credits/database';
+import { checkoutSessions, type Db, idempotencyKeys, organizations, users } from '@credits/database';
 import { startTestApp, TestApp } from '../support/test-app';
 import { until } from '../support/until';
 
@@ -57,6 +58,60 @@ describe('IdempotencyService claims', () => {
     finishSecond();
     await expect(second).resolves.toEqual({ body: { session_id: 'cs_second' }, replayed: false });
     expect(await rowOf(s.key)).toMatchObject({ state: 'completed', responseBody: { session_id: 'cs_second' } });
+  });
+
+  it("records a checkout's session and its key's answer in one statement, the answer only under the live claim", async () => {
+    const s = scope();
+    const ref = { userId: s.userId, key: s.key };
+    const keys = new IdempotencyKeyRepository(t.db);
+    const lockedUntil = new Date(Date.now() + 60_000);
+    const expiresAt = new Date(Date.now() + 3_600_000);
+    expect(await keys.insertClaim(s.orgId, ref, { requestHash: hash, lockedUntil, expiresAt })).toBe(true);
+    let statements = 0;
+    const counted = new Proxy(t.db, {
+      get: (target, name, receiver) =>
+        name === 'execute'
+          ? (...args: Parameters<Db['execute']>) => {
+              statements++;
+              return target.execute(...args);
+            }
+          : Reflect.get(target, name, receiver),
+    });
+    const sessions = new CheckoutSessionRepository(counted);
+    const session = (id: string) => ({
+      id,
+      userId: s.userId,
+      bundles: 1,
+      credits: 100,
+      amountTotal: 500,
+      currency: 'usd',
+      status: 'open' as const,
+      savePaymentMethod: false,
+      expiresAt: null,
+    });
+    const recorded = async (id: string) =>
+      (await t.db.select().from(checkoutSessions).where(eq(checkoutSessions.id, id))).length;
+
+    // A request whose claim was taken over records its session (Stripe made it) but not its answer.
+    const lost = { ...ref, lockedUntil: new Date(lockedUntil.getTime() - 1) };
+    await sessions.insertAnswering(s.orgId, session(`cs_lost_${s.key}`), lost, { session_id: 'cs_lost' });
+    expect(await recorded(`cs_lost_${s.key}`)).toBe(1);
+    expect(await rowOf(s.key)).toMatchObject({ state: 'in_progress', responseBody: null });
+
+    await sessions.insertAnswering(
+      s.orgId,
+      session(`cs_live_${s.key}`),
+      { ...ref, lockedUntil },
+      { session_id: 'cs_live' },
+    );
+    expect(await recorded(`cs_live_${s.key}`)).toBe(1);
+    expect(await rowOf(s.key)).toMatchObject({
+      state: 'completed',
+      responseStatus: 200,
+      responseBody: { session_id: 'cs_live' },
+    });
+    // One statement each: the session and the answer commit together or not at all.
+    expect(statements).toBe(2);
   });
 
   it('a late first owner that succeeds does not overwrite the answer of the request that took over', async () => {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { checkoutSessions, Db, DbTransaction, InjectDb } from '@credits/database';
+import { checkoutSessions, Db, DbTransaction, idempotencyKeys, InjectDb } from '@credits/database';
+import type { IdempotencyClaim } from '../idempotency/idempotency-key.repository';
 
 export type CheckoutSessionRow = typeof checkoutSessions.$inferSelect;
 
@@ -66,6 +67,32 @@ export class CheckoutSessionRepository {
   /** Records a session Stripe has just created; one already recorded is left as it is. */
   async insert(orgId: string, session: NewSessionValues): Promise<void> {
     await this.insertNew.execute({ ...session, orgId });
+  }
+
+  /**
+   * `insert`, and the checkout's answer (200, `answer`) stored under the request's Idempotency-Key
+   * in the same statement (`IdempotencyService.runAnswering`): one commit, and no session
+   * recorded whose key still waits for its answer. The answer is stored only while `claim` is
+   * the key's claim in progress; the session is recorded either way.
+   */
+  async insertAnswering(
+    orgId: string,
+    session: NewSessionValues,
+    claim: IdempotencyClaim,
+    answer: unknown,
+  ): Promise<void> {
+    await this.db.execute(sql`
+      with recorded as (
+        insert into ${checkoutSessions} (id, org_id, user_id, bundles, credits, amount_total, currency, status,
+                                         save_payment_method, expires_at)
+        values (${session.id}::text, ${orgId}::uuid, ${session.userId}::uuid, ${session.bundles}::int,
+                ${session.credits}::bigint, ${session.amountTotal}::bigint, ${session.currency}::text,
+                ${session.status}::text, ${session.savePaymentMethod}::boolean,
+                ${session.expiresAt?.toISOString() ?? null}::timestamptz)
+        on conflict do nothing)
+      update ${idempotencyKeys} set state = 'completed', response_status = 200, response_body = ${JSON.stringify(answer)}::jsonb
+      where user_id = ${claim.userId}::uuid and org_id = ${orgId}::uuid and key = ${claim.key}::text
+        and state = 'in_progress' and locked_until = ${claim.lockedUntil.toISOString()}::timestamptz`);
   }
 
   /** The org's session; undefined when it is unknown or another org's. */

@@ -38,13 +38,13 @@ export class CheckoutService {
     const scope = { userId: principal.callerId, orgId: org.id, key: idempotencyKey };
     // Held longer than any attempt can run (two Stripe calls), so only a dead request's claim is taken over.
     const lockMs = 2 * this.stripe.callDeadlineMs + 5000;
-    return this.idempotency.run(scope, requestHash(hashedBody(request)), lockMs, async () => {
+    return this.idempotency.runAnswering(scope, requestHash(hashedBody(request)), lockMs, async (claim) => {
       const stripeKey = stripeIdempotencyKey(org, principal, idempotencyKey);
       const { body, session } = await this.createSession(org, principal, request, stripeKey);
-      // Recorded only now that Stripe has the session, before the key's answer is stored. A
-      // request that dies between the two leaves its key to be taken over: the retry gets the
-      // same session back from Stripe (the same Stripe key), and this insert is then a no-op.
-      await this.sessions.insert(org.id, session);
+      // Recorded only now that Stripe has the session, with the key's answer in the same
+      // statement. A request that dies before it leaves its key to be taken over: the retry gets
+      // the same session back from Stripe (the same Stripe key) and records it then.
+      await this.sessions.insertAnswering(org.id, session, claim, body);
       return body;
     });
   }

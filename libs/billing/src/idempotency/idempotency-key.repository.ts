@@ -10,6 +10,11 @@ export interface IdempotencyKeyRef {
   key: string;
 }
 
+/** A request's claim on its key: the key, and the `lockedUntil` that identifies the claim. */
+export interface IdempotencyClaim extends IdempotencyKeyRef {
+  lockedUntil: Date;
+}
+
 /**
  * Idempotency keys, per org, caller and key. A claim is identified by its `lockedUntil`:
  * completing or releasing it changes the row only while that claim is still the one in

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { ConflictError } from '@credits/errors';
-import { IdempotencyKeyRef, IdempotencyKeyRepository } from './idempotency-key.repository';
+import { IdempotencyClaim, IdempotencyKeyRef, IdempotencyKeyRepository } from './idempotency-key.repository';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -43,12 +43,40 @@ export class IdempotencyService {
 
   constructor(private readonly keys: IdempotencyKeyRepository) {}
 
-  async run<T>(
+  run<T>(
     scope: IdempotencyScope,
     hash: string,
     lockMs: number,
     /** The guarded work: its writes must themselves be safe to repeat (a claim taken over runs it again). */
     work: () => Promise<T>,
+  ): Promise<IdempotentResult<T>> {
+    return this.guarded(scope, hash, lockMs, async (claim) => {
+      const body = await work();
+      await this.keys.complete(scope.orgId, claim, claim.lockedUntil, { status: 200, body });
+      return body;
+    });
+  }
+
+  /**
+   * As `run`, for work whose last write also stores its answer (200, the body it returns) under
+   * `claim`, in the same statement: one commit for both, so no write of the work is committed
+   * while its key still waits for an answer. The statement must store it only while `claim` is
+   * the key's claim in progress (`IdempotencyKeyRepository.complete`'s condition).
+   */
+  runAnswering<T>(
+    scope: IdempotencyScope,
+    hash: string,
+    lockMs: number,
+    work: (claim: IdempotencyClaim) => Promise<T>,
+  ): Promise<IdempotentResult<T>> {
+    return this.guarded(scope, hash, lockMs, work);
+  }
+
+  private async guarded<T>(
+    scope: IdempotencyScope,
+    hash: string,
+    lockMs: number,
+    work: (claim: IdempotencyClaim) => Promise<T>,
   ): Promise<IdempotentResult<T>> {
     const { orgId } = scope;
     const ref: IdempotencyKeyRef = { userId: scope.userId, key: scope.key };
@@ -57,9 +85,7 @@ export class IdempotencyService {
     // Only while the claim is still ours: a request slower than its lock may have been taken
     // over, and must then neither complete nor release the new owner's claim.
     try {
-      const body = await work();
-      await this.keys.complete(orgId, ref, claimed.lockedUntil, { status: 200, body });
-      return { body, replayed: false };
+      return { body: await work({ ...ref, lockedUntil: claimed.lockedUntil }), replayed: false };
     } catch (error) {
       await this.keys
         .release(orgId, ref, claimed.lockedUntil)
