@@ -112,6 +112,25 @@ describe('IdempotencyService claims', () => {
     });
     // One statement each: the session and the answer commit together or not at all.
     expect(statements).toBe(2);
+
+    // A session that cannot be recorded (its user unknown) leaves the key unanswered, still ours.
+    const other = scope();
+    const otherRef = { userId: other.userId, key: other.key };
+    await keys.insertClaim(other.orgId, otherRef, { requestHash: hash, lockedUntil, expiresAt });
+    await expect(
+      sessions.insertAnswering(
+        other.orgId,
+        { ...session(`cs_orphan_${other.key}`), userId: randomUUID() },
+        { ...otherRef, lockedUntil },
+        { session_id: 'cs_orphan' },
+      ),
+    ).rejects.toThrow();
+    expect(await recorded(`cs_orphan_${other.key}`)).toBe(0);
+    expect(await rowOf(other.key)).toMatchObject({ state: 'in_progress', responseBody: null });
+
+    // Without a key, a session Stripe gave no expiry is recorded with none.
+    await sessions.insert(s.orgId, session(`cs_no_expiry_${s.key}`));
+    expect(await recorded(`cs_no_expiry_${s.key}`)).toBe(1);
   });
 
   it('a late first owner that succeeds does not overwrite the answer of the request that took over', async () => {

@@ -53,7 +53,8 @@ export class CheckoutSessionRepository {
         currency: p('currency'),
         status: p('status'),
         savePaymentMethod: p('savePaymentMethod'),
-        expiresAt: p('expiresAt'),
+        // As text, not through the column's mapping, which cannot map a null Date.
+        expiresAt: sql`${p('expiresAt')}::timestamptz`,
       })
       .onConflictDoNothing()
       .prepare('insert_checkout_session');
@@ -66,7 +67,7 @@ export class CheckoutSessionRepository {
 
   /** Records a session Stripe has just created; one already recorded is left as it is. */
   async insert(orgId: string, session: NewSessionValues): Promise<void> {
-    await this.insertNew.execute({ ...session, orgId });
+    await this.insertNew.execute({ ...session, orgId, expiresAt: session.expiresAt?.toISOString() ?? null });
   }
 
   /**
