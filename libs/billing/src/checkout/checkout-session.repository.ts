@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { checkoutSessions, Db, DbTransaction, idempotencyKeys, InjectDb } from '@credits/database';
-import type { IdempotencyClaim } from '../idempotency/idempotency-key.repository';
+import { checkoutSessions, Db, DbTransaction, InjectDb } from '@credits/database';
+import { answerUnderClaim, type IdempotencyClaim } from '../idempotency/idempotency-key.repository';
 
 export type CheckoutSessionRow = typeof checkoutSessions.$inferSelect;
 
@@ -82,18 +82,10 @@ export class CheckoutSessionRepository {
     claim: IdempotencyClaim,
     answer: unknown,
   ): Promise<void> {
-    await this.db.execute(sql`
-      with recorded as (
-        insert into ${checkoutSessions} (id, org_id, user_id, bundles, credits, amount_total, currency, status,
-                                         save_payment_method, expires_at)
-        values (${session.id}::text, ${orgId}::uuid, ${session.userId}::uuid, ${session.bundles}::int,
-                ${session.credits}::bigint, ${session.amountTotal}::bigint, ${session.currency}::text,
-                ${session.status}::text, ${session.savePaymentMethod}::boolean,
-                ${session.expiresAt?.toISOString() ?? null}::timestamptz)
-        on conflict do nothing)
-      update ${idempotencyKeys} set state = 'completed', response_status = 200, response_body = ${JSON.stringify(answer)}::jsonb
-      where user_id = ${claim.userId}::uuid and org_id = ${orgId}::uuid and key = ${claim.key}::text
-        and state = 'in_progress' and locked_until = ${claim.lockedUntil.toISOString()}::timestamptz`);
+    const recorded = insertSession(this.db, orgId, session).getSQL();
+    await this.db.execute(
+      sql`with recorded as (${recorded}) ${answerUnderClaim(this.db, orgId, claim, { status: 200, body: answer })}`,
+    );
   }
 
   /** The org's session; undefined when it is unknown or another org's. */

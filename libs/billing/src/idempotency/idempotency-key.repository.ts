@@ -110,6 +110,23 @@ export class IdempotencyKeyRepository {
   }
 }
 
+/**
+ * The statement that stores a claim's answer (what `complete` runs), for a write that stores it
+ * together with its own in one statement: it changes the key only while `claim` is in progress.
+ */
+export function answerUnderClaim(
+  db: Db,
+  orgId: string,
+  claim: IdempotencyClaim,
+  response: { status: number; body: unknown },
+): SQL {
+  return db
+    .update(idempotencyKeys)
+    .set({ state: 'completed', responseStatus: response.status, responseBody: response.body })
+    .where(claimOf(orgId, claim, claim.lockedUntil))
+    .getSQL();
+}
+
 function keyOf(orgId: string, ref: IdempotencyKeyRef): SQL | undefined {
   return and(
     eq(idempotencyKeys.userId, ref.userId),
