@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { checkoutSessions, Db, DbTransaction, InjectDb } from '@credits/database';
-import { answerUnderClaim, type IdempotencyClaim } from '../idempotency/idempotency-key.repository';
+import { completionQuery, completionValues, type IdempotencyClaim } from '../idempotency/idempotency-key.repository';
 
 export type CheckoutSessionRow = typeof checkoutSessions.$inferSelect;
 
@@ -29,6 +29,11 @@ function insertSession(db: Db | DbTransaction, orgId: string, session: NewChecko
     .onConflictDoNothing();
 }
 
+/** The values of the prepared session inserts' placeholders. */
+function sessionValues(orgId: string, session: NewSessionValues) {
+  return { ...session, orgId, expiresAt: session.expiresAt?.toISOString() ?? null };
+}
+
 /**
  * Our record of each Checkout session. Sessions are also looked up by Stripe's ids alone
  * (`lock`, `exists`, `idByPaymentIntent`): those ids are unique across orgs, and they are
@@ -36,12 +41,16 @@ function insertSession(db: Db | DbTransaction, orgId: string, session: NewChecko
  */
 @Injectable()
 export class CheckoutSessionRepository {
-  /** A new purchase's session: on the checkout route, so built once and prepared on the server. */
+  /**
+   * A new purchase's session, alone or with its key's answer: on the checkout route, so built
+   * once and prepared on the server (no SQL built per request).
+   */
   private readonly insertNew;
+  private readonly insertNewAnswering;
 
   constructor(@InjectDb() private readonly db: Db) {
     const p = (name: keyof NewSessionValues | 'orgId') => sql.placeholder(name);
-    this.insertNew = db
+    const newSession = db
       .insert(checkoutSessions)
       .values({
         id: p('id'),
@@ -56,8 +65,10 @@ export class CheckoutSessionRepository {
         // As text, not through the column's mapping, which cannot map a null Date.
         expiresAt: sql`${p('expiresAt')}::timestamptz`,
       })
-      .onConflictDoNothing()
-      .prepare('insert_checkout_session');
+      .onConflictDoNothing();
+    this.insertNew = newSession.prepare('insert_checkout_session');
+    const recorded = db.$with('recorded', {}).as(newSession.getSQL());
+    this.insertNewAnswering = completionQuery(db, recorded).prepare('insert_checkout_session_answering');
   }
 
   /** The session's records and changes, inside the caller's transaction. */
@@ -67,7 +78,7 @@ export class CheckoutSessionRepository {
 
   /** Records a session Stripe has just created; one already recorded is left as it is. */
   async insert(orgId: string, session: NewSessionValues): Promise<void> {
-    await this.insertNew.execute({ ...session, orgId, expiresAt: session.expiresAt?.toISOString() ?? null });
+    await this.insertNew.execute(sessionValues(orgId, session));
   }
 
   /**
@@ -82,10 +93,10 @@ export class CheckoutSessionRepository {
     claim: IdempotencyClaim,
     answer: unknown,
   ): Promise<void> {
-    const recorded = insertSession(this.db, orgId, session).getSQL();
-    await this.db.execute(
-      sql`with recorded as (${recorded}) ${answerUnderClaim(this.db, orgId, claim, { status: 200, body: answer })}`,
-    );
+    await this.insertNewAnswering.execute({
+      ...sessionValues(orgId, session),
+      ...completionValues(orgId, claim, { status: 200, body: answer }),
+    });
   }
 
   /** The org's session; undefined when it is unknown or another org's. */

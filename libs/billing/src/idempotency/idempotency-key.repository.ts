@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { and, eq, lt, sql, SQL } from 'drizzle-orm';
+import { and, eq, lt, sql, SQL, type WithSubquery } from 'drizzle-orm';
 import { Db, idempotencyKeys, InjectDb } from '@credits/database';
 
 export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect;
@@ -42,19 +42,7 @@ export class IdempotencyKeyRepository {
       .onConflictDoNothing()
       .returning({ key: idempotencyKeys.key })
       .prepare('claim_idempotency_key');
-    this.completion = db
-      .update(idempotencyKeys)
-      .set({ state: 'completed', responseStatus: sql`${p('status')}::int`, responseBody: sql`${p('body')}::jsonb` })
-      .where(
-        and(
-          eq(idempotencyKeys.userId, p('userId')),
-          eq(idempotencyKeys.orgId, p('orgId')),
-          eq(idempotencyKeys.key, p('key')),
-          eq(idempotencyKeys.state, 'in_progress'),
-          eq(idempotencyKeys.lockedUntil, p('lockedUntil')),
-        ),
-      )
-      .prepare('complete_idempotency_key');
+    this.completion = completionQuery(db).prepare('complete_idempotency_key');
   }
 
   /** Claims the key (in progress until `lockedUntil`); false when a row for it exists already. */
@@ -94,14 +82,7 @@ export class IdempotencyKeyRepository {
     lockedUntil: Date,
     response: { status: number; body: unknown },
   ): Promise<void> {
-    await this.completion.execute({
-      orgId,
-      userId: ref.userId,
-      key: ref.key,
-      lockedUntil,
-      status: response.status,
-      body: JSON.stringify(response.body),
-    });
+    await this.completion.execute(completionValues(orgId, { ...ref, lockedUntil }, response));
   }
 
   /** Frees the key, if the claim locked until `lockedUntil` is still in progress. */
@@ -111,20 +92,46 @@ export class IdempotencyKeyRepository {
 }
 
 /**
- * The statement that stores a claim's answer (what `complete` runs), for a write that stores it
- * together with its own in one statement: it changes the key only while `claim` is in progress.
+ * The update that stores a claim's answer (what `complete` runs), with placeholders for
+ * `completionValues`, built once to be prepared: it changes the key only while the claim is the
+ * one in progress. `alongside` are statements to run in the same one (data-modifying `WITH`
+ * queries), for a write that must commit together with the answer.
  */
-export function answerUnderClaim(
-  db: Db,
-  orgId: string,
-  claim: IdempotencyClaim,
-  response: { status: number; body: unknown },
-): SQL {
+export function completionQuery(db: Db, ...alongside: WithSubquery[]) {
+  const p = (name: keyof ReturnType<typeof completionValues>) => sql.placeholder(name);
   return db
+    .with(...alongside)
     .update(idempotencyKeys)
-    .set({ state: 'completed', responseStatus: response.status, responseBody: response.body })
-    .where(claimOf(orgId, claim, claim.lockedUntil))
-    .getSQL();
+    .set({
+      state: 'completed',
+      responseStatus: sql`${p('responseStatus')}::int`,
+      responseBody: sql`${p('responseBody')}::jsonb`,
+    })
+    .where(
+      and(
+        eq(idempotencyKeys.userId, p('keyUserId')),
+        eq(idempotencyKeys.orgId, p('orgId')),
+        eq(idempotencyKeys.key, p('key')),
+        eq(idempotencyKeys.state, 'in_progress'),
+        eq(idempotencyKeys.lockedUntil, p('lockedUntil')),
+      ),
+    );
+}
+
+/**
+ * The values of `completionQuery`'s placeholders. A statement that embeds the update shares one
+ * set of placeholders with it, so only `orgId` may carry the same name as another table's
+ * column (a session's `status` is not the answer's).
+ */
+export function completionValues(orgId: string, claim: IdempotencyClaim, response: { status: number; body: unknown }) {
+  return {
+    orgId,
+    keyUserId: claim.userId,
+    key: claim.key,
+    lockedUntil: claim.lockedUntil,
+    responseStatus: response.status,
+    responseBody: JSON.stringify(response.body),
+  };
 }
 
 function keyOf(orgId: string, ref: IdempotencyKeyRef): SQL | undefined {
