@@ -27,7 +27,7 @@ import { Pool } from 'pg';
 import type Stripe from 'stripe';
 import { balanceSummaryQuery } from '@credits/billing/credits/balance.repository';
 import { type AppConfig, loadConfig } from '@credits/config';
-import { fullSchema } from '@credits/database';
+import { DEFAULT_IDLE_TIMEOUT_MS, fullSchema } from '@credits/database';
 import { createStripeClient } from '@credits/stripe';
 
 /** A status and a JSON body, for whichever server sends it. */
@@ -67,7 +67,13 @@ export function floorWork(env: NodeJS.ProcessEnv): FloorWork {
   const usageOrgIds = required(env, 'BENCH_USAGE_ORG_IDS').split(',');
 
   const stripe = createStripeClient(config.stripe);
-  const pool = new Pool({ connectionString: config.database.url, max: config.database.poolMax });
+  // The API's pool, as openDatabase sizes it: with node-postgres's own 10 s idle timeout the
+  // floor closed its connections while the other sides ran, and met each round with new ones.
+  const pool = new Pool({
+    connectionString: config.database.url,
+    max: config.database.poolMax,
+    idleTimeoutMillis: DEFAULT_IDLE_TIMEOUT_MS,
+  });
   const { checkout } = config;
   const ok = (body: unknown): Answer => ({ status: 200, body });
 

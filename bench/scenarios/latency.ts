@@ -55,10 +55,11 @@ export async function latencyScenario({ api, floor, seeded }: Stack, options: La
   ];
   const rows: Row[] = [];
   for (const route of routes) {
-    // Warm-up, discarded: run alone (`--only latency`) the API meets the route cold, and its
-    // first seconds (JIT, pools, prepared statements) would read as queueing.
-    for (const side of ['api', 'floor', 'sameWork'] as const) await runOpenLoop(route[side], options.rates[0], 1);
     for (const rate of options.rates) {
+      // Warm-up at each rate, discarded: run alone (`--only latency`) the API meets the route
+      // cold, and at a higher rate than before it meets it with more requests at once than it
+      // has served yet; either would read as queueing in the first round.
+      for (const side of ['api', 'floor', 'sameWork'] as const) await runOpenLoop(route[side], rate, 1);
       const sides = { api: [] as OpenLoopSample[], floor: [] as OpenLoopSample[], sameWork: [] as OpenLoopSample[] };
       for (let round = 1; round <= options.rounds; round++) {
         for (const side of ['api', 'floor', 'sameWork'] as const) {

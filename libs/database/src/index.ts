@@ -11,7 +11,7 @@ export type {
   NotificationHandlers,
   NotificationSubscription,
 } from './types';
-export { openDatabase } from './open-database';
+export { DEFAULT_IDLE_TIMEOUT_MS, openDatabase } from './open-database';
 export { rows } from './rows';
 export { bigintArray, textArray, uuidArray } from './array-params';
 export { notifyChannel } from './notify';

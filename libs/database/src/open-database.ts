@@ -26,7 +26,8 @@ import { describePostgresUrl, parseDatabaseUrl } from './url';
 const DEFAULT_POOL_MAX = 10;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
-const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** How long a pooled connection may sit idle before it is closed (exported for the bench's floors). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** How long a starting process waits for another one's migration before giving up. */
 const MIGRATION_LOCK_TIMEOUT = '120s';
 /**
