@@ -57,8 +57,8 @@ export async function latencyScenario({ api, floor, seeded }: Stack, options: La
   for (const route of routes) {
     for (const rate of options.rates) {
       // Warm-up at each rate, discarded: run alone (`--only latency`) the API meets the route
-      // cold, and at a higher rate than before it meets it with more requests at once than it
-      // has served yet; either would read as queueing in the first round.
+      // cold, and its first second at a higher rate than before costs it far more CPU than the
+      // seconds after (measured, cause not found); either would read as queueing in round 1.
       for (const side of ['api', 'floor', 'sameWork'] as const) await runOpenLoop(route[side], rate, 1);
       const sides = { api: [] as OpenLoopSample[], floor: [] as OpenLoopSample[], sameWork: [] as OpenLoopSample[] };
       for (let round = 1; round <= options.rounds; round++) {

@@ -62,21 +62,30 @@ describe('IdempotencyService claims', () => {
 
   it("records a checkout's session and its key's answer in one statement, the answer only under the live claim", async () => {
     const s = scope();
-    const ref = { userId: s.userId, key: s.key };
+    // The key is another member's than the sessions' user: the statement's placeholders keep
+    // the key's caller apart from the session's.
+    await t.member('acme', 'second@acme.test', 'admin');
+    const [second] = await t.db.select().from(users).where(eq(users.email, 'second@acme.test'));
+    const ref = { userId: second.id, key: s.key };
     const keys = new IdempotencyKeyRepository(t.db);
     const lockedUntil = new Date(Date.now() + 60_000);
     const expiresAt = new Date(Date.now() + 3_600_000);
     expect(await keys.insertClaim(s.orgId, ref, { requestHash: hash, lockedUntil, expiresAt })).toBe(true);
-    // What the repository sends to the database that writes a session (prepared or not, every
-    // statement goes through the driver's `query`).
+    // Every statement reaches the database through the driver's `query`, prepared or not;
+    // those that touch a session or a key while `write` runs are counted (the app's jobs share
+    // the driver).
     const client = (t.db as unknown as { $client: { query: (...args: unknown[]) => unknown } }).$client;
     const sent = jest.spyOn(client, 'query');
-    const sessionWrites = () =>
-      sent.mock.calls
+    const statementsOf = async (write: () => Promise<void>) => {
+      const before = sent.mock.calls.length;
+      await write();
+      return sent.mock.calls
+        .slice(before)
         .map(([query]) => (typeof query === 'string' ? query : (query as { text: string }).text))
-        .filter((text) => text.includes('insert into "checkout_sessions"'));
+        .filter((text) => text.includes('"checkout_sessions"') || text.includes('"idempotency_keys"'));
+    };
     const sessions = new CheckoutSessionRepository(t.db);
-    const session = (id: string) => ({
+    const session = (id: string, expiry: Date | null = null) => ({
       id,
       userId: s.userId,
       bundles: 1,
@@ -85,34 +94,50 @@ describe('IdempotencyService claims', () => {
       currency: 'usd',
       status: 'open' as const,
       savePaymentMethod: false,
-      expiresAt: null,
+      expiresAt: expiry,
     });
-    const recorded = async (id: string) =>
-      (await t.db.select().from(checkoutSessions).where(eq(checkoutSessions.id, id))).length;
+    const recordedRow = async (id: string) =>
+      (await t.db.select().from(checkoutSessions).where(eq(checkoutSessions.id, id)))[0];
+    const recorded = async (id: string) => ((await recordedRow(id)) ? 1 : 0);
 
-    // A request whose claim was taken over records its session (Stripe made it) but not its answer.
-    const lost = { ...ref, lockedUntil: new Date(lockedUntil.getTime() - 1) };
-    await sessions.insertAnswering(s.orgId, session(`cs_lost_${s.key}`), lost, { session_id: 'cs_lost' });
-    expect(await recorded(`cs_lost_${s.key}`)).toBe(1);
-    expect(await rowOf(s.key)).toMatchObject({ state: 'in_progress', responseBody: null });
+    try {
+      // A request whose claim was taken over records its session (Stripe made it) but not its answer.
+      const lost = { ...ref, lockedUntil: new Date(lockedUntil.getTime() - 1) };
+      const lostStatements = await statementsOf(() =>
+        sessions.insertAnswering(s.orgId, session(`cs_lost_${s.key}`), lost, { session_id: 'cs_lost' }),
+      );
+      expect(await recorded(`cs_lost_${s.key}`)).toBe(1);
+      expect(await rowOf(s.key)).toMatchObject({ state: 'in_progress', responseBody: null });
 
-    await sessions.insertAnswering(
-      s.orgId,
-      session(`cs_live_${s.key}`),
-      { ...ref, lockedUntil },
-      { session_id: 'cs_live' },
-    );
-    expect(await recorded(`cs_live_${s.key}`)).toBe(1);
-    expect(await rowOf(s.key)).toMatchObject({
-      state: 'completed',
-      responseStatus: 200,
-      responseBody: { session_id: 'cs_live' },
-    });
-    // One statement each, which also stores the answer: the two commit together or not at all.
-    const writes = sessionWrites();
-    expect(writes).toHaveLength(2);
-    for (const text of writes) expect(text).toMatch(/update "idempotency_keys"/);
-    sent.mockRestore();
+      const sessionExpiry = new Date(Date.now() + 1_800_000);
+      const liveStatements = await statementsOf(() =>
+        sessions.insertAnswering(
+          s.orgId,
+          session(`cs_live_${s.key}`, sessionExpiry),
+          { ...ref, lockedUntil },
+          { session_id: 'cs_live' },
+        ),
+      );
+      expect(await recordedRow(`cs_live_${s.key}`)).toMatchObject({
+        orgId: s.orgId,
+        userId: s.userId,
+        status: 'open',
+        expiresAt: sessionExpiry,
+      });
+      expect(await rowOf(s.key)).toMatchObject({
+        userId: second.id,
+        state: 'completed',
+        responseStatus: 200,
+        responseBody: { session_id: 'cs_live' },
+      });
+      // One statement each, the session and the answer in it: they commit together or not at all.
+      for (const statements of [lostStatements, liveStatements]) {
+        expect(statements).toHaveLength(1);
+        expect(statements[0]).toMatch(/insert into "checkout_sessions"[\s\S]*update "idempotency_keys"/);
+      }
+    } finally {
+      sent.mockRestore();
+    }
 
     // A session that cannot be recorded (its user unknown) leaves the key unanswered, still ours.
     const other = scope();
@@ -131,7 +156,7 @@ describe('IdempotencyService claims', () => {
 
     // Without a key, a session Stripe gave no expiry is recorded with none.
     await sessions.insert(s.orgId, session(`cs_no_expiry_${s.key}`));
-    expect(await recorded(`cs_no_expiry_${s.key}`)).toBe(1);
+    expect(await recordedRow(`cs_no_expiry_${s.key}`)).toMatchObject({ expiresAt: null });
   });
 
   it('a late first owner that succeeds does not overwrite the answer of the request that took over', async () => {

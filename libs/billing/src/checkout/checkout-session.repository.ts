@@ -34,6 +34,17 @@ function sessionValues(orgId: string, session: NewSessionValues) {
   return { ...session, orgId, expiresAt: session.expiresAt?.toISOString() ?? null };
 }
 
+type SessionPlaceholders = ReturnType<typeof sessionValues>;
+type AnswerPlaceholders = ReturnType<typeof completionValues>;
+/**
+ * The session-and-answer statement's values: both halves' placeholders in one set, which does
+ * not compile should a name other than `orgId` come to be used by both (the later spread would
+ * silently give one half the other's value).
+ */
+type SessionAndAnswerValues = SessionPlaceholders &
+  AnswerPlaceholders &
+  Record<Exclude<keyof SessionPlaceholders & keyof AnswerPlaceholders, 'orgId'>, never>;
+
 /**
  * Our record of each Checkout session. Sessions are also looked up by Stripe's ids alone
  * (`lock`, `exists`, `idByPaymentIntent`): those ids are unique across orgs, and they are
@@ -93,10 +104,11 @@ export class CheckoutSessionRepository {
     claim: IdempotencyClaim,
     answer: unknown,
   ): Promise<void> {
-    await this.insertNewAnswering.execute({
+    const values: SessionAndAnswerValues = {
       ...sessionValues(orgId, session),
       ...completionValues(orgId, claim, { status: 200, body: answer }),
-    });
+    };
+    await this.insertNewAnswering.execute(values);
   }
 
   /** The org's session; undefined when it is unknown or another org's. */

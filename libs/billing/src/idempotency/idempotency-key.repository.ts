@@ -22,7 +22,7 @@ export interface IdempotencyClaim extends IdempotencyKeyRef {
  */
 @Injectable()
 export class IdempotencyKeyRepository {
-  /** The two statements every keyed request runs, built once and prepared on the server. */
+  /** The claim every keyed request makes and the answer most store, built once and prepared on the server. */
   private readonly claim;
   private readonly completion;
 
@@ -120,8 +120,9 @@ export function completionQuery(db: Db, ...alongside: WithSubquery[]) {
 
 /**
  * The values of `completionQuery`'s placeholders. A statement that embeds the update shares one
- * set of placeholders with it, so only `orgId` may carry the same name as another table's
- * column (a session's `status` is not the answer's).
+ * set of placeholder names with it: a name both halves use must mean the same value in both
+ * (only `orgId` does; `keyUserId` and `responseStatus` keep the key's caller and the answer's
+ * status apart from a session's `userId` and `status`).
  */
 export function completionValues(orgId: string, claim: IdempotencyClaim, response: { status: number; body: unknown }) {
   return {
