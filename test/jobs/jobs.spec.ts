@@ -329,6 +329,56 @@ describe('JobsModule lifecycle', () => {
     }
   });
 
+  it('a job that outlives the stop and ignores its abort is left for a retry, its late outcome sent before the database closes', async () => {
+    const database = await createTestDatabaseUrl();
+    const dir = mkdtempSync(join(tmpdir(), 'credits-jobs-'));
+    const target = database.url === 'memory://' ? { url: '', dataDir: dir } : { url: database.url };
+    const stubborn = defineJob<object>({ name: 'stubborn' });
+    const running = deferred();
+    const aborted = deferred();
+    const finished = deferred();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    // The stop gives up on the job after its timeout (pg-boss fails it, to be retried) and
+    // aborts it; the handler finishes a moment later all the same (a call that takes no
+    // signal). pg-boss then sends the job's outcome without waiting for the write: the
+    // database must still be open for it (a closed pool rejects it, unhandled).
+    const queue = await startQueueApp(
+      target,
+      (jobs) =>
+        jobs.handle(stubborn, async (_data, { signal }) => {
+          running.resolve();
+          signal.addEventListener('abort', () => aborted.resolve());
+          await aborted.promise;
+          await sleep(200);
+          finished.resolve();
+        }),
+      { shutdownTimeoutMs: 1000 },
+    );
+    try {
+      await queue.jobs.send(stubborn, {});
+      await running.promise;
+      await queue.close();
+      // Drained: the handler has finished and pg-boss has had turns to send its outcome.
+      await finished.promise;
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+
+      const reopened = await startQueueApp(target, () => undefined);
+      try {
+        expect(await jobStates(reopened.handle, 'stubborn')).toEqual(['retry']);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      aborted.resolve();
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops after the running job has finished, and that job is completed', async () => {
     // A data directory on PGlite, so that the outcome can be read after the database closed.
     const database = await createTestDatabaseUrl();

@@ -67,6 +67,8 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly handlers = new Map<string, JobHandler<object>>();
   private readonly workers = new Map<string, string[]>();
   private readonly running = new Set<AbortController>();
+  /** Batches handed to handlers and pg-boss's statements, under way: stopping waits for them. */
+  private readonly underWay = new Set<Promise<unknown>>();
   private started?: Promise<PgBoss>;
   private stopping = false;
 
@@ -166,9 +168,40 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
     if (!boss) return;
     await boss.stop({ graceful: true, wait: true, close: false, timeout: this.options.shutdownTimeoutMs ?? 10_000 });
     for (const attempt of this.running) attempt.abort(new Error('the job queue stopped'));
-    // pg-boss marks a finished job completed without waiting for the write; on PGlite's one
-    // connection a later query runs after it, so the database does not close under it.
-    await this.database.ping().catch(() => undefined);
+    // An aborted handler may still finish (a call that takes no signal), and pg-boss writes a
+    // finished job's outcome without waiting for the write: the database must not close under
+    // it (the write would meet a closed pool: an unhandled rejection, and the outcome lost).
+    await this.settle(this.options.shutdownTimeoutMs ?? 10_000);
+  }
+
+  /** Waits, `timeoutMs` at most, until no batch and no statement of the queue is under way. */
+  private async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      while (this.underWay.size > 0 && Date.now() < deadline) {
+        const timeout = new Promise((resolve) => (timer = setTimeout(resolve, deadline - Date.now())));
+        await Promise.race([Promise.allSettled([...this.underWay]), timeout]);
+        clearTimeout(timer);
+        // A batch that settled has pg-boss send its outcome a few promise turns later.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The queue's database, each statement counted as under way until it settles. */
+  private tracked(db: PgBoss.Db): PgBoss.Db {
+    return { executeSql: (text, values) => this.track(db.executeSql(text, values)) };
+  }
+
+  /** `work`, counted as under way until it settles. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.underWay.add(work);
+    const done = () => this.underWay.delete(work);
+    work.then(done, done);
+    return work;
   }
 
   private declare(job: AnyJobDefinition): void {
@@ -203,9 +236,11 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
             includeMetadata: true,
           },
           (batch) =>
-            this.runBatch(boss, job, handler, batch).finally(() => {
-              if (worker.id !== undefined && !this.stopping) boss.notifyWorker(worker.id);
-            }),
+            this.track(
+              this.runBatch(boss, job, handler, batch).finally(() => {
+                if (worker.id !== undefined && !this.stopping) boss.notifyWorker(worker.id);
+              }),
+            ),
         );
         ids.push(worker.id);
       }
@@ -224,7 +259,7 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
     const scheduleCheck = this.options.scheduleCheckSeconds;
     for (let attempt = 1; ; attempt++) {
       const boss = new PgBoss({
-        db: queueDatabase(this.database),
+        db: this.tracked(queueDatabase(this.database)),
         pollingIntervalSeconds: polling,
         schedule: work && [...this.declared.values()].some((job) => job.schedule),
         supervise: work,
