@@ -313,6 +313,22 @@ describe('JobsModule backlog', () => {
 });
 
 describe('JobsModule lifecycle', () => {
+  /**
+   * A database whose outcome can be read after the queue's application closed it: on PGlite a
+   * data directory (an in-memory one ends with its application), on PostgreSQL a test database.
+   */
+  async function lastingDatabase() {
+    const database = await createTestDatabaseUrl();
+    const dir = mkdtempSync(join(tmpdir(), 'credits-jobs-'));
+    return {
+      target: database.url === 'memory://' ? { url: '', dataDir: dir } : { url: database.url },
+      remove: async () => {
+        await database.drop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
   it('with no job declared, starts nothing: not even its schema', async () => {
     const database = await createTestDatabaseUrl();
     const queue = await startQueueApp({ url: database.url }, () => undefined);
@@ -330,9 +346,7 @@ describe('JobsModule lifecycle', () => {
   });
 
   it('a job that outlives the stop and ignores its abort is left for a retry, its late outcome sent before the database closes', async () => {
-    const database = await createTestDatabaseUrl();
-    const dir = mkdtempSync(join(tmpdir(), 'credits-jobs-'));
-    const target = database.url === 'memory://' ? { url: '', dataDir: dir } : { url: database.url };
+    const { target, remove } = await lastingDatabase();
     const stubborn = defineJob<object>({ name: 'stubborn' });
     const running = deferred();
     const aborted = deferred();
@@ -374,16 +388,12 @@ describe('JobsModule lifecycle', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
       aborted.resolve();
-      await database.drop();
-      rmSync(dir, { recursive: true, force: true });
+      await remove();
     }
   });
 
   it('stops after the running job has finished, and that job is completed', async () => {
-    // A data directory on PGlite, so that the outcome can be read after the database closed.
-    const database = await createTestDatabaseUrl();
-    const dir = mkdtempSync(join(tmpdir(), 'credits-jobs-'));
-    const target = database.url === 'memory://' ? { url: '', dataDir: dir } : { url: database.url };
+    const { target, remove } = await lastingDatabase();
     const slow = defineJob<object>({ name: 'slow' });
     const running = deferred();
     const release = deferred();
@@ -413,8 +423,7 @@ describe('JobsModule lifecycle', () => {
       }
     } finally {
       release.resolve();
-      await database.drop();
-      rmSync(dir, { recursive: true, force: true });
+      await remove();
     }
   });
 });

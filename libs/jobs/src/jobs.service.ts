@@ -166,12 +166,13 @@ export class JobsService implements OnApplicationBootstrap, OnModuleDestroy {
     // A queue that failed to start failed the application's start: nothing to stop.
     const boss = await this.started?.catch(() => undefined);
     if (!boss) return;
-    await boss.stop({ graceful: true, wait: true, close: false, timeout: this.options.shutdownTimeoutMs ?? 10_000 });
+    const timeout = this.options.shutdownTimeoutMs ?? 10_000;
+    await boss.stop({ graceful: true, wait: true, close: false, timeout });
     for (const attempt of this.running) attempt.abort(new Error('the job queue stopped'));
     // An aborted handler may still finish (a call that takes no signal), and pg-boss writes a
     // finished job's outcome without waiting for the write: the database must not close under
     // it (the write would meet a closed pool: an unhandled rejection, and the outcome lost).
-    await this.settle(this.options.shutdownTimeoutMs ?? 10_000);
+    await this.settle(timeout);
   }
 
   /** Waits, `timeoutMs` at most, until no batch and no statement of the queue is under way. */
