@@ -121,6 +121,10 @@ async function openPostgres(
       idleTimeoutMillis: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
       application_name: 'credits-api',
+      // node-postgres sends a statement at once, not after the previous one's answer: a
+      // transaction that issues two together (the debit group) waits for one round trip, not
+      // two. Statements awaited one by one run as before.
+      pipeline: true,
     },
     {
       // A restart or failover: the statement runs again on a new connection (ReconnectingPool).

@@ -73,9 +73,8 @@ const slot = (orgId: string, key: string) => `${orgId} ${key}`;
  * that arrive while its previous transaction runs wait in its queue and are applied together
  * in the next one: four statements whatever the group's size (lock the balance row; read the
  * spendable grants and the keys already recorded; write every entry, record, grant and
- * balance; commit),
- * plus the events of entries that cause notifications. Each waiter is answered after the
- * commit, so a 2xx is durable. No timer: a lone debit goes at once, and a queue grows only
+ * balance; commit), sent in three round trips (`run`), plus the events of entries that cause
+ * notifications. Each waiter is answered after the commit, so a 2xx is durable. No timer: a lone debit goes at once, and a queue grows only
  * while the database is busy with that org, which is exactly when grouping pays. An org is in
  * one transaction at a time, so its debits are applied in the order they arrived; up to two
  * transactions run at once, each taking its share of the orgs with debits waiting (several
@@ -170,7 +169,7 @@ export class DebitGroupCommit {
 
   private async commitGroup(group: Waiter[]): Promise<void> {
     try {
-      const outcomes = await this.db.transaction((tx) => this.apply(tx, group));
+      const outcomes = await this.run(group);
       group.forEach((waiter, i) => waiter.resolve(outcomes[i]));
       return;
     } catch (error) {
@@ -192,7 +191,7 @@ export class DebitGroupCommit {
   private async commitAlone(waiter: Waiter): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const [outcome] = await this.db.transaction((tx) => this.apply(tx, [waiter]));
+        const [outcome] = await this.run([waiter]);
         waiter.resolve(outcome);
         return;
       } catch (error) {
@@ -204,20 +203,45 @@ export class DebitGroupCommit {
     }
   }
 
-  /** Decides every item in order under its org's balance lock, then writes them all. */
-  private async apply(tx: DbTransaction, group: Waiter[]): Promise<DebitOutcome[]> {
+  /**
+   * The group in one transaction, in three round trips on PostgreSQL (the pool pipelines):
+   * BEGIN; the locks with the snapshot; the write with the COMMIT. The write is not awaited
+   * inside the transaction, so the COMMIT goes out right behind it; its outcome is awaited
+   * after. A write that failed left the transaction aborted, and PostgreSQL answers a COMMIT
+   * there by rolling back: nothing of the group is kept, and the write's error is thrown.
+   */
+  private async run(group: Waiter[]): Promise<DebitOutcome[]> {
+    const { outcomes, written } = await this.db.transaction((tx) => this.apply(tx, group));
+    await written;
+    return outcomes;
+  }
+
+  /**
+   * Decides every item in order under its org's balance lock, then sends the write of them all
+   * (`written`: the caller awaits it once the transaction has ended, see `run`).
+   */
+  private async apply(
+    tx: DbTransaction,
+    group: Waiter[],
+  ): Promise<{ outcomes: DebitOutcome[]; written: Promise<void> }> {
     const writer = this.usage.in(tx);
     const orgIds = [...new Set(group.map((w) => w.orgId))];
-    const locked = await writer.lockBalances(orgIds);
+    const wanted = [
+      ...new Map(group.map((w) => [slot(w.orgId, w.request.key), { orgId: w.orgId, key: w.request.key }])).values(),
+    ];
+    // Sent together: the connection runs the snapshot after the locks are granted, as its own
+    // statement, so it still sees everything committed before them (see `snapshot`).
+    const [locked, first] = await Promise.all([writer.lockBalances(orgIds), writer.snapshot(wanted)]);
     let { balances } = locked;
+    let snapshot = first;
     if (locked.settleDue.length > 0) {
       // An expiry is written before any later entry of its org: settle those orgs first, under
-      // the locks just taken, then read their balances again (rare: at most once per expiry).
+      // the locks just taken, then read their balances and grants again (rare: at most once per expiry).
       for (const orgId of locked.settleDue) await this.settlement.settle(tx, orgId);
       ({ balances } = await writer.lockBalances(orgIds));
+      snapshot = await writer.snapshot(wanted);
     }
-    const wanted = new Map(group.map((w) => [slot(w.orgId, w.request.key), { orgId: w.orgId, key: w.request.key }]));
-    const { grants, refillThresholds, now, existing } = await writer.snapshot([...wanted.values()]);
+    const { grants, refillThresholds, now, existing } = snapshot;
     const books = new Map(orgIds.map((orgId) => [orgId, new GrantBook(grants.get(orgId) ?? [])]));
     // Keys recorded before, then keys this group records: a key used twice in one group is a
     // duplicate (same body) or a conflict (another body) of its first use, as across requests.
@@ -302,18 +326,27 @@ export class DebitGroupCommit {
       return { kind: 'applied', response, ledgerEntryId, balanceAfter: balance };
     });
 
-    await writer.write(now, writes);
-    for (const orgId of orgIds) {
-      if (!writes.some((w) => w.orgId === orgId && w.debited > 0)) continue;
-      // The same events LedgerService.apply's entries cause, in one write per org.
-      await this.outbox.emit(tx, orgId, events.get(orgId) ?? []);
-      // Auto-refill starts here when the batch leaves the org below its threshold. Orgs with
-      // auto-refill off, or still above it, cost no round trip (one each made 16 orgs' groups
-      // slower than one org's).
-      const available = books.get(orgId)!.available;
-      const threshold = refillThresholds.get(orgId);
-      if (threshold !== undefined && available < threshold) await this.afterDebit?.afterDebit(tx, orgId, available);
+    const written = writer.write(now, writes);
+    // Its rejection is seen where it is awaited (`run`, or below); this only keeps Node from
+    // reporting it as unhandled meanwhile.
+    written.catch(() => undefined);
+    try {
+      for (const orgId of orgIds) {
+        if (!writes.some((w) => w.orgId === orgId && w.debited > 0)) continue;
+        // The same events LedgerService.apply's entries cause, in one write per org.
+        await this.outbox.emit(tx, orgId, events.get(orgId) ?? []);
+        // Auto-refill starts here when the batch leaves the org below its threshold. Orgs with
+        // auto-refill off, or still above it, cost no round trip (one each made 16 orgs' groups
+        // slower than one org's).
+        const available = books.get(orgId)!.available;
+        const threshold = refillThresholds.get(orgId);
+        if (threshold !== undefined && available < threshold) await this.afterDebit?.afterDebit(tx, orgId, available);
+      }
+    } catch (error) {
+      // A failed write fails these too ("current transaction is aborted"): its error is the cause.
+      await written;
+      throw error;
     }
-    return outcomes;
+    return { outcomes, written };
   }
 }
