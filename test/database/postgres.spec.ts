@@ -221,6 +221,53 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
       await pooled.db.transaction((tx) => tx.insert(organizations).values({ slug: 'after-lost-tx', name: 'After' }));
       await pooled.ping();
     });
+
+    it('fails both statements a transaction sent together when it loses the connection, holding nothing after', async () => {
+      // The debit group sends two statements at once on a pipelining pool. Its connection dies
+      // while the first waits for a row lock: neither may be run again on a new connection,
+      // where it would take the lock inside a transaction nobody ends.
+      const [org] = await handle.db.insert(organizations).values({ slug: 'pipelined-lost', name: 'P' }).returning();
+      let releaseHolder!: () => void;
+      const holderDone = new Promise<void>((resolve) => (releaseHolder = resolve));
+      let holding!: () => void;
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      const holder = handle.db.transaction(async (tx) => {
+        await tx.execute(sql`select 1 from ${organizations} where id = ${org.id} for update`);
+        holding();
+        await holderDone;
+      });
+      await held;
+      try {
+        const failure = pooled.db
+          .transaction(async (tx) => {
+            await Promise.all([
+              tx.execute(sql`select 1 from ${organizations} where id = ${org.id} for update`),
+              tx.execute(sql`select 2`),
+            ]);
+          })
+          .catch((error: Error) => error);
+        let waiting: Array<{ pid: number }> = [];
+        while (waiting.length === 0) {
+          waiting = await rows<{ pid: number }>(
+            handle.db,
+            sql`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
+              and query like '%for update%' and pid <> pg_backend_pid()`,
+          );
+        }
+        terminateFromOutside(database.url, [waiting[0].pid]);
+
+        expect(await failure).toMatchObject({ cause: { code: '57P01' } });
+        const pool = (pooled.db as unknown as { $client: { totalCount: number; idleCount: number } }).$client;
+        // Every connection is back in the pool: none was taken to run the lock again.
+        expect(pool.totalCount - pool.idleCount).toBe(0);
+      } finally {
+        releaseHolder();
+        await holder;
+      }
+      await pooled.db.transaction((tx) =>
+        tx.execute(sql`select 1 from ${organizations} where id = ${org.id} for update nowait`),
+      );
+    });
   });
 
   it('migrates once when several processes start on a fresh database at the same time', async () => {

@@ -125,7 +125,8 @@ export class ReconnectingPool extends Pool {
   override query<T extends Submittable>(stream: T): T;
   override query(statement: Statement, values?: unknown[]): Promise<QueryResult>;
   override query(statement: Statement | Submittable, values?: unknown[], ...callback: unknown[]): unknown {
-    // A callback or a stream (pg-cursor) goes to pg-pool as it is; drizzle uses neither.
+    // A callback or a stream goes to pg-pool as it is; drizzle uses neither. (On this pipelining
+    // pool node-postgres refuses a cursor or a stream: nothing here uses one.)
     const stream = typeof statement === 'object' && 'submit' in statement && typeof statement.submit === 'function';
     if (stream || callback.length > 0 || typeof values === 'function')
       return (super.query.bind(this) as (...args: unknown[]) => unknown)(statement, values, ...callback);
@@ -162,6 +163,14 @@ class Checkout {
   private lost: Error | undefined;
   private lostAt = 0;
   private retried = false;
+  /** Statements sent and not yet answered: a pipelining caller (the debit group) sends two at once. */
+  private inFlight = 0;
+  /**
+   * Two statements were in flight together once: a retry could not tell what the other one
+   * had done, so this checkout never replaces its connection (its caller's statements fail).
+   */
+  private overlapped = false;
+  private released = false;
   /** The statements that succeeded so far, while they are few enough to matter (`safeToRetry`). */
   private readonly ran: Statement[] = [];
   /**
@@ -184,17 +193,28 @@ class Checkout {
     try {
       return await this.send(statement, values);
     } catch (error) {
-      if (this.retried || !this.lost || !isConnectionLoss(error)) throw error;
+      if (this.retried || this.overlapped || !this.lost || !isConnectionLoss(error)) throw error;
       if (!safeToRetry(textOf(statement), this.ran.map(textOf), error)) throw error;
       this.retried = true;
       this.onRetry?.(error);
-      this.hold(await this.pool.connectedSince(this.lostAt));
+      const replacement = await this.pool.connectedSince(this.lostAt);
+      if (this.released) {
+        // The caller gave the checkout back meanwhile: a connection taken now would be held by no one.
+        replacement.release();
+        throw error;
+      }
+      this.hold(replacement);
       for (const earlier of this.ran.splice(0)) await this.send(earlier);
       return this.send(statement, values);
     }
   }
 
   release(error?: Error | boolean): void {
+    this.released = true;
+    this.giveBack(error);
+  }
+
+  private giveBack(error?: Error | boolean): void {
     const client = this.client;
     if (!client) return;
     this.client = undefined;
@@ -209,6 +229,7 @@ class Checkout {
       throw this.lost ?? new Error('query on a released connection');
     }
     const sent = this.pool.statementNames.name(statement, values);
+    if (this.inFlight++ > 0) this.overlapped = true;
     try {
       const result = await this.client.query(sent, values);
       if (this.ran.length < 2) this.ran.push(statement);
@@ -217,6 +238,8 @@ class Checkout {
       if (isConnectionLoss(error)) this.drop(error);
       else if (sent !== statement && !isServerError(error)) this.discard = true;
       throw error;
+    } finally {
+      this.inFlight--;
     }
   }
 
@@ -231,6 +254,6 @@ class Checkout {
     if (!this.client) return;
     this.lost = error;
     this.lostAt = performance.now();
-    this.release(error);
+    this.giveBack(error);
   }
 }
