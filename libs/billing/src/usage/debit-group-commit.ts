@@ -205,33 +205,41 @@ export class DebitGroupCommit {
 
   /**
    * The group in one transaction, in three round trips on PostgreSQL (the pool pipelines):
-   * BEGIN; the locks with the snapshot; the write with the COMMIT. The write is not awaited
-   * inside the transaction, so the COMMIT goes out right behind it; its outcome is awaited
-   * after. A write that failed left the transaction aborted, and PostgreSQL answers a COMMIT
-   * there by rolling back: nothing of the group is kept, and the write's error is thrown.
+   * BEGIN; the locks with the snapshot; the write with the COMMIT. When nothing else is to be
+   * written after it (no notification, no refill), the write is not awaited inside the
+   * transaction, so the COMMIT goes out right behind it, and its outcome is awaited here.
+   * A write that failed left the transaction aborted, and a COMMIT there rolls back
+   * (PostgreSQL answers ROLLBACK; PGlite throws): nothing of the group is kept, and the write's
+   * error, not the COMMIT's, is thrown, so a key recorded meanwhile is still read back.
    */
   private async run(group: Waiter[]): Promise<DebitOutcome[]> {
-    const { outcomes, written } = await this.db.transaction((tx) => this.apply(tx, group));
-    await written;
-    return outcomes;
+    const sent: { written?: Promise<void> } = {};
+    try {
+      const outcomes = await this.db.transaction((tx) => this.apply(tx, group, sent));
+      await sent.written;
+      return outcomes;
+    } catch (error) {
+      await sent.written;
+      throw error;
+    }
   }
 
   /**
-   * Decides every item in order under its org's balance lock, then sends the write of them all
-   * (`written`: the caller awaits it once the transaction has ended, see `run`).
+   * Decides every item in order under its org's balance lock, then writes them all; the write
+   * is left in `sent.written` for `run` to await once the transaction has ended.
    */
-  private async apply(
-    tx: DbTransaction,
-    group: Waiter[],
-  ): Promise<{ outcomes: DebitOutcome[]; written: Promise<void> }> {
+  private async apply(tx: DbTransaction, group: Waiter[], sent: { written?: Promise<void> }): Promise<DebitOutcome[]> {
     const writer = this.usage.in(tx);
     const orgIds = [...new Set(group.map((w) => w.orgId))];
     const wanted = [
       ...new Map(group.map((w) => [slot(w.orgId, w.request.key), { orgId: w.orgId, key: w.request.key }])).values(),
     ];
-    // Sent together: the connection runs the snapshot after the locks are granted, as its own
-    // statement, so it still sees everything committed before them (see `snapshot`).
-    const [locked, first] = await Promise.all([writer.lockBalances(orgIds), writer.snapshot(wanted)]);
+    // Sent together, the locks first: the connection runs the snapshot after the locks are
+    // granted, as its own statement, so it still sees everything committed before them (see
+    // `snapshot`). Both go through `rows` and reach node-postgres in the order they are called.
+    const locking = writer.lockBalances(orgIds);
+    const reading = writer.snapshot(wanted);
+    const [locked, first] = await Promise.all([locking, reading]);
     let { balances } = locked;
     let snapshot = first;
     if (locked.settleDue.length > 0) {
@@ -330,23 +338,25 @@ export class DebitGroupCommit {
     // Its rejection is seen where it is awaited (`run`, or below); this only keeps Node from
     // reporting it as unhandled meanwhile.
     written.catch(() => undefined);
-    try {
-      for (const orgId of orgIds) {
-        if (!writes.some((w) => w.orgId === orgId && w.debited > 0)) continue;
-        // The same events LedgerService.apply's entries cause, in one write per org.
-        await this.outbox.emit(tx, orgId, events.get(orgId) ?? []);
-        // Auto-refill starts here when the batch leaves the org below its threshold. Orgs with
-        // auto-refill off, or still above it, cost no round trip (one each made 16 orgs' groups
-        // slower than one org's).
-        const available = books.get(orgId)!.available;
-        const threshold = refillThresholds.get(orgId);
-        if (threshold !== undefined && available < threshold) await this.afterDebit?.afterDebit(tx, orgId, available);
-      }
-    } catch (error) {
-      // A failed write fails these too ("current transaction is aborted"): its error is the cause.
-      await written;
-      throw error;
+    sent.written = written;
+
+    // The same events LedgerService.apply's entries cause, in one write per org; auto-refill
+    // starts when the group leaves an org below its threshold (orgs with auto-refill off, or
+    // still above it, cost no round trip: one each made 16 orgs' groups slower than one org's).
+    const debitedOrgs = orgIds.filter((orgId) => writes.some((w) => w.orgId === orgId && w.debited > 0));
+    const refills = debitedOrgs.filter((orgId) => {
+      const threshold = refillThresholds.get(orgId);
+      return this.afterDebit !== undefined && threshold !== undefined && books.get(orgId)!.available < threshold;
+    });
+    const notifying = debitedOrgs.filter((orgId) => (events.get(orgId) ?? []).length > 0);
+    if (refills.length === 0 && notifying.length === 0) return outcomes;
+    // They must follow a write that succeeded: one that failed before reaching the server
+    // leaves the transaction open, and they would commit without it.
+    await written;
+    for (const orgId of debitedOrgs) {
+      if (notifying.includes(orgId)) await this.outbox.emit(tx, orgId, events.get(orgId)!);
+      if (refills.includes(orgId)) await this.afterDebit!.afterDebit(tx, orgId, books.get(orgId)!.available);
     }
-    return { outcomes, written };
+    return outcomes;
   }
 }
