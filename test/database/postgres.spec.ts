@@ -246,17 +246,21 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
             ]);
           })
           .catch((error: Error) => error);
+        let settled = false;
+        void failure.then(() => (settled = true));
         let waiting: Array<{ pid: number }> = [];
-        while (waiting.length === 0) {
+        while (waiting.length === 0 && !settled) {
           waiting = await rows<{ pid: number }>(
             handle.db,
             sql`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
               and query like '%for update%' and pid <> pg_backend_pid()`,
           );
         }
+        expect(waiting).toHaveLength(1);
         terminateFromOutside(database.url, [waiting[0].pid]);
 
         expect(await failure).toMatchObject({ cause: { code: '57P01' } });
+        expect(own.warnings).toEqual([]); // no statement was run again
         const pool = (pooled.db as unknown as { $client: { totalCount: number; idleCount: number } }).$client;
         // Every connection is back in the pool: none was taken to run the lock again.
         expect(pool.totalCount - pool.idleCount).toBe(0);

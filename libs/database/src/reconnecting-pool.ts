@@ -163,7 +163,7 @@ class Checkout {
   private lost: Error | undefined;
   private lostAt = 0;
   private retried = false;
-  /** Statements sent and not yet answered: a pipelining caller (the debit group) sends two at once. */
+  /** Statements asked for and not yet answered: a pipelining caller (the debit group) sends two at once. */
   private inFlight = 0;
   /**
    * Two statements were in flight together once: a retry could not tell what the other one
@@ -190,22 +190,27 @@ class Checkout {
   }
 
   async query(statement: Statement, values?: unknown[]): Promise<QueryResult> {
+    // Counted here, before anything can fail: a pair whose connection was already known dead
+    // when it was sent must not be retried either.
+    if (this.inFlight++ > 0) this.overlapped = true;
     try {
       return await this.send(statement, values);
     } catch (error) {
       if (this.retried || this.overlapped || !this.lost || !isConnectionLoss(error)) throw error;
       if (!safeToRetry(textOf(statement), this.ran.map(textOf), error)) throw error;
       this.retried = true;
-      this.onRetry?.(error);
       const replacement = await this.pool.connectedSince(this.lostAt);
       if (this.released) {
         // The caller gave the checkout back meanwhile: a connection taken now would be held by no one.
         replacement.release();
         throw error;
       }
+      this.onRetry?.(error);
       this.hold(replacement);
       for (const earlier of this.ran.splice(0)) await this.send(earlier);
       return this.send(statement, values);
+    } finally {
+      this.inFlight--;
     }
   }
 
@@ -229,7 +234,6 @@ class Checkout {
       throw this.lost ?? new Error('query on a released connection');
     }
     const sent = this.pool.statementNames.name(statement, values);
-    if (this.inFlight++ > 0) this.overlapped = true;
     try {
       const result = await this.client.query(sent, values);
       if (this.ran.length < 2) this.ran.push(statement);
@@ -238,8 +242,6 @@ class Checkout {
       if (isConnectionLoss(error)) this.drop(error);
       else if (sent !== statement && !isServerError(error)) this.discard = true;
       throw error;
-    } finally {
-      this.inFlight--;
     }
   }
 

@@ -74,12 +74,13 @@ const slot = (orgId: string, key: string) => `${orgId} ${key}`;
  * in the next one: four statements whatever the group's size (lock the balance row; read the
  * spendable grants and the keys already recorded; write every entry, record, grant and
  * balance; commit), sent in three round trips (`run`), plus the events of entries that cause
- * notifications. Each waiter is answered after the commit, so a 2xx is durable. No timer: a lone debit goes at once, and a queue grows only
- * while the database is busy with that org, which is exactly when grouping pays. An org is in
- * one transaction at a time, so its debits are applied in the order they arrived; up to two
- * transactions run at once, each taking its share of the orgs with debits waiting (several
- * orgs per group when many wait; the least recently served first), so an org's debits wait
- * their turn among the orgs waiting, never for another org's backlog to drain.
+ * notifications. Each waiter is answered after the commit, so a 2xx is durable. No timer: a
+ * lone debit goes at once, and a queue grows only while the database is busy with that org,
+ * which is exactly when grouping pays. An org is in one transaction at a time, so its debits
+ * are applied in the order they arrived; up to two transactions run at once, each taking its
+ * share of the orgs with debits waiting (several orgs per group when many wait; the least
+ * recently served first), so an org's debits wait their turn among the orgs waiting, never for
+ * another org's backlog to drain.
  * (One transaction per org measured 0.31× the naive floor over 16 orgs, against 0.81× for four
  * fixed lanes: small groups pay a commit each, and this process's CPU for each.)
  *
@@ -208,9 +209,11 @@ export class DebitGroupCommit {
    * BEGIN; the locks with the snapshot; the write with the COMMIT. When nothing else is to be
    * written after it (no notification, no refill), the write is not awaited inside the
    * transaction, so the COMMIT goes out right behind it, and its outcome is awaited here.
-   * A write that failed left the transaction aborted, and a COMMIT there rolls back
+   * A write the server refused left the transaction aborted, and a COMMIT there rolls back
    * (PostgreSQL answers ROLLBACK; PGlite throws): nothing of the group is kept, and the write's
-   * error, not the COMMIT's, is thrown, so a key recorded meanwhile is still read back.
+   * error, not the COMMIT's, is thrown, so a key recorded meanwhile is still read back. (A
+   * write that never reached the server commits only what the snapshot did: it removed records
+   * past their 30 days, as any later group would.)
    */
   private async run(group: Waiter[]): Promise<DebitOutcome[]> {
     const sent: { written?: Promise<void> } = {};
