@@ -329,6 +329,16 @@ describe('JobsModule lifecycle', () => {
     };
   }
 
+  /** The states of the jobs named `name`, as an app started again on `target` finds them. */
+  async function statesOnReopen(target: Parameters<typeof startQueueApp>[0], name: string) {
+    const reopened = await startQueueApp(target, () => undefined);
+    try {
+      return await jobStates(reopened.handle, name);
+    } finally {
+      await reopened.close();
+    }
+  }
+
   it('with no job declared, starts nothing: not even its schema', async () => {
     const database = await createTestDatabaseUrl();
     const queue = await startQueueApp({ url: database.url }, () => undefined);
@@ -379,12 +389,7 @@ describe('JobsModule lifecycle', () => {
       for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
       expect(unhandled).toEqual([]);
 
-      const reopened = await startQueueApp(target, () => undefined);
-      try {
-        expect(await jobStates(reopened.handle, 'stubborn')).toEqual(['retry']);
-      } finally {
-        await reopened.close();
-      }
+      expect(await statesOnReopen(target, 'stubborn')).toEqual(['retry']);
     } finally {
       process.off('unhandledRejection', onUnhandled);
       aborted.resolve();
@@ -415,12 +420,7 @@ describe('JobsModule lifecycle', () => {
       await closed;
       expect(events).toEqual(['job finished', 'stopped']);
 
-      const reopened = await startQueueApp(target, () => undefined);
-      try {
-        expect(await jobStates(reopened.handle, 'slow')).toEqual(['completed']);
-      } finally {
-        await reopened.close();
-      }
+      expect(await statesOnReopen(target, 'slow')).toEqual(['completed']);
     } finally {
       release.resolve();
       await remove();

@@ -247,7 +247,8 @@ export class DebitGroupCommit {
     let snapshot = first;
     if (locked.settleDue.length > 0) {
       // An expiry is written before any later entry of its org: settle those orgs first, under
-      // the locks just taken, then read their balances and grants again (rare: at most once per expiry).
+      // the locks just taken, then read their balances and grants again (rare: at most once
+      // per expiry).
       for (const orgId of locked.settleDue) await this.settlement.settle(tx, orgId);
       ({ balances } = await writer.lockBalances(orgIds));
       snapshot = await writer.snapshot(wanted);
@@ -346,19 +347,26 @@ export class DebitGroupCommit {
     // The same events LedgerService.apply's entries cause, in one write per org; auto-refill
     // starts when the group leaves an org below its threshold (orgs with auto-refill off, or
     // still above it, cost no round trip: one each made 16 orgs' groups slower than one org's).
-    const debitedOrgs = orgIds.filter((orgId) => writes.some((w) => w.orgId === orgId && w.debited > 0));
-    const refills = debitedOrgs.filter((orgId) => {
-      const threshold = refillThresholds.get(orgId);
-      return this.afterDebit !== undefined && threshold !== undefined && books.get(orgId)!.available < threshold;
-    });
-    const notifying = debitedOrgs.filter((orgId) => (events.get(orgId) ?? []).length > 0);
-    if (refills.length === 0 && notifying.length === 0) return outcomes;
+    const followUps = orgIds
+      .filter((orgId) => writes.some((w) => w.orgId === orgId && w.debited > 0))
+      .map((orgId) => {
+        const available = books.get(orgId)!.available;
+        const threshold = refillThresholds.get(orgId);
+        return {
+          orgId,
+          available,
+          due: events.get(orgId) ?? [],
+          refill: threshold !== undefined && available < threshold,
+        };
+      })
+      .filter(({ due, refill }) => due.length > 0 || (refill && this.afterDebit));
+    if (followUps.length === 0) return outcomes;
     // They must follow a write that succeeded: one that failed before reaching the server
     // leaves the transaction open, and they would commit without it.
     await written;
-    for (const orgId of debitedOrgs) {
-      if (notifying.includes(orgId)) await this.outbox.emit(tx, orgId, events.get(orgId)!);
-      if (refills.includes(orgId)) await this.afterDebit!.afterDebit(tx, orgId, books.get(orgId)!.available);
+    for (const { orgId, available, due, refill } of followUps) {
+      await this.outbox.emit(tx, orgId, due);
+      if (refill) await this.afterDebit?.afterDebit(tx, orgId, available);
     }
     return outcomes;
   }
