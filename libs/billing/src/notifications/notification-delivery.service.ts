@@ -41,9 +41,13 @@ export class NotificationDelivery implements OnModuleInit {
     this.jobs.handle(this.deliveryJob, (data, { attempt }) => this.deliver(data, attempt));
   }
 
-  /** Schedules the first attempt of each event to every endpoint that takes its type. */
+  /**
+   * Schedules the first attempt of each event to every endpoint that takes its type. One read
+   * for all of them: with no endpoint taking their types (the common case), that is all.
+   */
   async dispatch(eventIds: string[]): Promise<void> {
-    for (const eventId of eventIds) await this.schedule(eventId, 'first');
+    const subscribers = await this.notifications.subscribers(eventIds);
+    for (const eventId of eventIds) await this.scheduleTo(eventId, subscribers.get(eventId) ?? [], 'first');
   }
 
   /**
@@ -51,14 +55,17 @@ export class NotificationDelivery implements OnModuleInit {
    * where none was made yet). Answers how many were scheduled.
    */
   async schedule(eventId: string, which: 'first' | 'next'): Promise<number> {
-    const event = await this.notifications.event(eventId);
-    if (!event) return 0;
+    const subscribers = await this.notifications.subscribers([eventId]);
+    return this.scheduleTo(eventId, subscribers.get(eventId) ?? [], which);
+  }
+
+  private async scheduleTo(eventId: string, endpointIds: string[], which: 'first' | 'next'): Promise<number> {
     let scheduled = 0;
-    for (const endpoint of await this.notifications.endpointsFor(event.type)) {
-      const attempt = which === 'first' ? 1 : await this.notifications.nextAttempt(event.id, endpoint.id);
+    for (const endpointId of endpointIds) {
+      const attempt = which === 'first' ? 1 : await this.notifications.nextAttempt(eventId, endpointId);
       await this.db.transaction(async (tx) => {
-        if (!(await this.notifications.in(tx).schedule(event.id, endpoint.id, attempt, new Date()))) return;
-        const data = { eventId: event.id, endpointId: endpoint.id, firstAttempt: attempt };
+        if (!(await this.notifications.in(tx).schedule(eventId, endpointId, attempt, new Date()))) return;
+        const data = { eventId, endpointId, firstAttempt: attempt };
         await this.jobs.send(this.deliveryJob, data, { tx });
         scheduled++;
       });

@@ -10,6 +10,7 @@ import {
   notificationEvents,
   NotificationEventType,
   rows,
+  textArray,
 } from '@credits/database';
 import type { NewNotificationEvent } from './notification-events';
 
@@ -63,19 +64,6 @@ export class NotificationRepository {
       .orderBy(notificationEndpoints.createdAt);
   }
 
-  /** Active endpoints that take events of this type. */
-  endpointsFor(type: NotificationEventType): Promise<NotificationEndpointRow[]> {
-    return this.db
-      .select()
-      .from(notificationEndpoints)
-      .where(
-        and(
-          isNull(notificationEndpoints.removedAt),
-          sql`(${notificationEndpoints.events} is null or ${type}::text = any(${notificationEndpoints.events}))`,
-        ),
-      );
-  }
-
   /** Whether an active endpoint was removed by this call. */
   async removeEndpoint(id: string): Promise<boolean> {
     const removed = await this.db
@@ -84,6 +72,24 @@ export class NotificationRepository {
       .where(and(eq(notificationEndpoints.id, id), isNull(notificationEndpoints.removedAt)))
       .returning({ id: notificationEndpoints.id });
     return removed.length > 0;
+  }
+
+  /**
+   * Of these events, each that exists with the active endpoints that take its type (their ids,
+   * oldest endpoint first; none: an empty list), in one statement whatever their number.
+   */
+  async subscribers(eventIds: readonly string[]): Promise<Map<string, string[]>> {
+    const found = await rows<{ event_id: string; endpoint_ids: string[] }>(
+      this.db,
+      sql`select e.id as event_id,
+                 coalesce(array_agg(p.id order by p.created_at) filter (where p.id is not null), '{}') as endpoint_ids
+          from ${notificationEvents} e
+          left join ${notificationEndpoints} p
+            on p.removed_at is null and (p.events is null or e.type = any(p.events))
+          where e.id = any(${textArray(eventIds)})
+          group by e.id`,
+    );
+    return new Map(found.map((row) => [row.event_id, row.endpoint_ids]));
   }
 
   async event(id: string): Promise<NotificationEventRow | undefined> {
