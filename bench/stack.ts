@@ -54,7 +54,8 @@ export async function startStack(args: Args, dbUrl: string, seeded: Seeded, serv
       STRIPE_WEBHOOK_URL: '',
       STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     },
-    nodeArgs: profArgs('emulator'),
+    // `/_emulator/gc` between the latency scenario's timed rounds (`latency.ts`).
+    nodeArgs: [...profArgs('emulator'), '--expose-gc'],
     port: emulatorPort,
     readyPath: '/_emulator/health',
   });

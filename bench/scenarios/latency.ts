@@ -14,12 +14,28 @@ export interface LatencyOptions {
 }
 
 /**
+ * Every side's checkout calls the one Stripe emulator, whose heap grows with every session it
+ * keeps (~160 MB after the checkout scenario). Its full collections then take 100–200 ms of
+ * marking on both cores, and whichever side's round one lands in reads it as its p99 (traced:
+ * the API's 106 ms round at 300/s held the emulator's only mark-compact of the phase). A
+ * collection before each timed round, on every side alike, keeps the double's own collections
+ * out of the comparison. The API's and the floors' own collections stay in it.
+ */
+async function collectEmulatorGarbage(url: string): Promise<void> {
+  const res = await fetch(`${url}/_emulator/gc`, { method: 'POST' });
+  if (!res.ok) throw new Error(`emulator gc answered ${res.status}: ${await res.text()}`);
+}
+
+/**
  * Latency at fixed arrival rates (open loop, `open-loop.ts`) for checkout 200 and balance:
  * the API, its bare floor and its same-work floor at the same rate, alternated. What the
  * server adds is the API's p50/p99 minus the bare floor's at that rate; beside it, the
  * same-work floor's, minus the bare floor's, is what the design's I/O alone adds.
  */
-export async function latencyScenario({ api, floor, seeded }: Stack, options: LatencyOptions): Promise<Row[]> {
+export async function latencyScenario(
+  { api, floor, seeded, emulator }: Stack,
+  options: LatencyOptions,
+): Promise<Row[]> {
   const checkout = (url: string, path: string): OpenLoopSpec => ({
     url,
     expect: [200],
@@ -63,6 +79,7 @@ export async function latencyScenario({ api, floor, seeded }: Stack, options: La
       const sides = { api: [] as OpenLoopSample[], floor: [] as OpenLoopSample[], sameWork: [] as OpenLoopSample[] };
       for (let round = 1; round <= options.rounds; round++) {
         for (const side of ['api', 'floor', 'sameWork'] as const) {
+          await collectEmulatorGarbage(emulator.url);
           const sample = await runOpenLoop(route[side], rate, options.seconds);
           sides[side].push(sample);
           log(

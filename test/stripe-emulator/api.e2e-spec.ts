@@ -406,5 +406,25 @@ describe('Stripe emulator: API through the stripe SDK', () => {
     it('health', async () => {
       expect(await control(emulator, 'GET', '/health')).toEqual({ status: 200, body: { ok: true } });
     });
+
+    it('gc collects on demand under node --expose-gc, and says how to get it otherwise', async () => {
+      const global = globalThis as { gc?: () => void };
+      const exposed = global.gc;
+      try {
+        delete global.gc;
+        expect(await control(emulator, 'POST', '/gc')).toEqual({
+          status: 409,
+          body: { error: { message: 'start the emulator with node --expose-gc to collect on demand' } },
+        });
+        const collect = jest.fn();
+        global.gc = collect;
+        const collected = await control(emulator, 'POST', '/gc');
+        expect(collected).toEqual({ status: 200, body: { ok: true, heap_used_bytes: expect.any(Number) } });
+        expect(collect).toHaveBeenCalledTimes(1);
+      } finally {
+        if (exposed) global.gc = exposed;
+        else delete global.gc;
+      }
+    });
   });
 });

@@ -146,6 +146,15 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
       : { status: 404, body: { error: { message: 'No such fault' } } };
   }
 
+  if (sub === '/gc' && method === 'POST') {
+    // A benchmark runs it between timed rounds: a collection of everything the emulator keeps
+    // (it grows with every object made) then never lands inside one measured side's round.
+    const collect = (globalThis as { gc?: () => void }).gc;
+    if (!collect) throw new ControlError(409, 'start the emulator with node --expose-gc to collect on demand');
+    collect();
+    return { status: 200, body: { ok: true, heap_used_bytes: process.memoryUsage().heapUsed } };
+  }
+
   if (sub === '/idempotency_keys' && method === 'DELETE') {
     // What Stripe does to keys once they are 24 h old: a request with a forgotten key runs anew.
     deps.idempotency.clear();
