@@ -18,8 +18,10 @@ export interface LatencyOptions {
  * keeps (~160 MB after the checkout scenario). Its full collections then take 100–200 ms of
  * marking on both cores, and whichever side's round one lands in reads it as its p99 (traced:
  * the API's 106 ms round at 300/s held the emulator's only mark-compact of the phase). A
- * collection before each timed round, on every side alike, keeps the double's own collections
- * out of the comparison. The API's and the floors' own collections stay in it.
+ * collection before each timed round, on every side alike, starts each round with the
+ * double's heap collected, so that one of its full collections is unlikely to start inside a
+ * round (not impossible: its heap still grows; its minor collections still do). The API's and
+ * the floors' own collections stay in the measurement.
  */
 async function collectEmulatorGarbage(url: string): Promise<void> {
   const res = await fetch(`${url}/_emulator/gc`, { method: 'POST' });

@@ -1,7 +1,13 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { LedgerService, NotificationEndpoints } from '@credits/billing';
-import { notificationEvents, organizations, rows, type TransactionType } from '@credits/database';
+import {
+  notificationDeliveries,
+  notificationEvents,
+  organizations,
+  rows,
+  type TransactionType,
+} from '@credits/database';
 import { startTestApp, type TestApp } from '../../support/test-app';
 import { until } from '../../jobs/support';
 import { Receiver } from '../../support/notification-receiver';
@@ -204,6 +210,41 @@ describe('Notifications to the host backend', () => {
       ]);
     } finally {
       await filtered.stop();
+    }
+  });
+
+  it('a removed endpoint gets nothing more; an operator’s resend goes to each active endpoint again', async () => {
+    const leaving = new Receiver();
+    try {
+      const { endpoint } = await endpoints.add(await leaving.start());
+      const org = await orgId('resent');
+      await apply(org, 500, 'purchase');
+      await until(
+        'the purchase reached both endpoints',
+        () => receiver.of('credits.purchased', org).length === 1 && leaving.of('credits.purchased', org).length === 1,
+      );
+      await endpoints.remove(endpoint.id);
+      const attemptsAt = (endpointId: string) =>
+        t.db
+          .select({ eventId: notificationDeliveries.eventId, attempt: notificationDeliveries.attempt })
+          .from(notificationDeliveries)
+          .where(eq(notificationDeliveries.endpointId, endpointId));
+      const before = await attemptsAt(endpoint.id);
+
+      // Scheduled before `resend` answers: the count is every attempt it made.
+      const [first] = receiver.of('credits.purchased', org);
+      expect(await endpoints.resend(first.event.id)).toBe(1);
+      await until('the event arrived again', () => receiver.of('credits.purchased', org).length === 2);
+      expect(receiver.of('credits.purchased', org)[1].event.id).toBe(first.event.id);
+
+      // The dispatch schedules every endpoint's attempt in one run, before any is sent: once the
+      // active endpoint has the next purchase, the removed one would have an attempt by now.
+      await apply(org, 500, 'purchase');
+      await until('the next purchase arrived', () => receiver.of('credits.purchased', org).length === 3);
+      expect(await attemptsAt(endpoint.id)).toEqual(before);
+      expect(leaving.of('credits.purchased', org)).toHaveLength(1);
+    } finally {
+      await leaving.stop();
     }
   });
 

@@ -147,8 +147,8 @@ const route: ControlHandler = async (deps, method, path, query, rawBody) => {
   }
 
   if (sub === '/gc' && method === 'POST') {
-    // A benchmark runs it between timed rounds: a collection of everything the emulator keeps
-    // (it grows with every object made) then never lands inside one measured side's round.
+    // A benchmark runs it between timed rounds: a full collection of everything the emulator
+    // keeps (it grows with every object made) is then less likely to start inside a round.
     const collect = (globalThis as { gc?: () => void }).gc;
     if (!collect) throw new ControlError(409, 'start the emulator with node --expose-gc to collect on demand');
     collect();
