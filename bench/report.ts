@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Args } from './args';
@@ -73,7 +73,10 @@ export function printResults({ rows, webhooks, usage, autoRefill, soak }: Result
   }
 }
 
-/** `bench/results/<date>-<sha>[-dirty][-quick].json`: the results with the commit, the machine and the settings. */
+/**
+ * `bench/results/<date>-<sha>[-dirty][-quick][-<n>].json`: the results with the commit, the
+ * scenarios run, the machine and the settings.
+ */
 export function writeReport(args: Args, results: Results, started: number, exitCode: number): void {
   const sha = git(['rev-parse', '--short', 'HEAD']) ?? 'unknown';
   const dirty = (git(['status', '--porcelain', '--untracked-files=no']) ?? '') !== '';
@@ -82,6 +85,7 @@ export function writeReport(args: Args, results: Results, started: number, exitC
     git_sha: sha,
     git_dirty: dirty,
     quick: args.quick,
+    scenarios: [...args.only],
     machine: machine(),
     settings: {
       connections: CONNECTIONS,
@@ -112,10 +116,11 @@ export function writeReport(args: Args, results: Results, started: number, exitC
   };
   const resultsDir = join(REPO_ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
-  const file = join(
-    resultsDir,
-    `${report.date.slice(0, 10)}-${sha}${dirty ? '-dirty' : ''}${args.quick ? '-quick' : ''}.json`,
-  );
+  const name = `${report.date.slice(0, 10)}-${sha}${dirty ? '-dirty' : ''}${args.quick ? '-quick' : ''}`;
+  // A later run of the same commit on the same day (an `--only` run after a full one, say)
+  // takes the next free name: it never replaces an earlier run's results.
+  let file = join(resultsDir, `${name}.json`);
+  for (let n = 2; existsSync(file); n++) file = join(resultsDir, `${name}-${n}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(`\nwritten ${file.slice(REPO_ROOT.length + 1)} (${report.duration_s} s)\n`);
 }
