@@ -78,7 +78,8 @@ export function parseArgs(argv: string[]): Args {
     quick,
     only,
     soakSeconds,
-    rounds: int('--rounds', 3, 1),
+    // Quick: two rounds a side, enough to prove the harness and keep CI's run under 2 min.
+    rounds: int('--rounds', quick ? 2 : 3, 1),
     seconds: int('--seconds', quick ? 1 : 5, 1),
     warmupSeconds: quick ? 1 : 2,
     webhookEvents: int('--webhook-events', quick ? 200 : 2000, 1),
