@@ -51,14 +51,15 @@ export class NotificationDelivery implements OnModuleInit {
   }
 
   /**
-   * Schedules one more attempt of an event to each endpoint that takes its type (`first`: only
-   * where none was made yet). Answers how many were scheduled.
+   * Schedules one more attempt of an event to each endpoint that takes its type (an operator's
+   * resend). Answers how many were scheduled; undefined when there is no such event.
    */
-  async schedule(eventId: string, which: 'first' | 'next'): Promise<number> {
-    const subscribers = await this.notifications.subscribers([eventId]);
-    return this.scheduleTo(eventId, subscribers.get(eventId) ?? [], which);
+  async resend(eventId: string): Promise<number | undefined> {
+    const endpointIds = (await this.notifications.subscribers([eventId])).get(eventId);
+    return endpointIds && this.scheduleTo(eventId, endpointIds, 'next');
   }
 
+  /** `first`: the first attempt, only where none was made yet; `next`: one more after the last. */
   private async scheduleTo(eventId: string, endpointIds: string[], which: 'first' | 'next'): Promise<number> {
     let scheduled = 0;
     for (const endpointId of endpointIds) {

@@ -61,7 +61,8 @@ export class NotificationEndpoints {
 
   /** Sends an event again to every endpoint that takes it: a new attempt each. */
   async resend(eventId: string): Promise<number> {
-    if (!(await this.notifications.event(eventId))) throw new NotFoundError(`no event ${eventId}`);
-    return this.delivery.schedule(eventId, 'next');
+    const scheduled = await this.delivery.resend(eventId);
+    if (scheduled === undefined) throw new NotFoundError(`no event ${eventId}`);
+    return scheduled;
   }
 }

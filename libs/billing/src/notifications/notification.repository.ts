@@ -15,7 +15,6 @@ import {
 import type { NewNotificationEvent } from './notification-events';
 
 export type NotificationEndpointRow = typeof notificationEndpoints.$inferSelect;
-export type NotificationEventRow = typeof notificationEvents.$inferSelect;
 export type NotificationDeliveryRow = typeof notificationDeliveries.$inferSelect;
 
 /** An attempt taken by one sender, with what it needs to send. */
@@ -90,11 +89,6 @@ export class NotificationRepository {
           group by e.id`,
     );
     return new Map(found.map((row) => [row.event_id, row.endpoint_ids]));
-  }
-
-  async event(id: string): Promise<NotificationEventRow | undefined> {
-    const [row] = await this.db.select().from(notificationEvents).where(eq(notificationEvents.id, id));
-    return row;
   }
 
   /** The latest attempts first; `failedOnly`: those that failed or were given up on. */
