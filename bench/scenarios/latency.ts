@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { log } from '../log';
 import { median } from '../load';
 import { runOpenLoop, type OpenLoopSample, type OpenLoopSpec } from '../open-loop';
@@ -22,11 +23,19 @@ export interface LatencyOptions {
  * double's heap collected, so that one of its full collections is unlikely to start inside a
  * round (not impossible: its heap still grows; its minor collections still do). The API's and
  * the floors' own collections stay in the measurement.
+ *
+ * The collection's answer is not its end: for ~100 ms after it the emulator used more than a
+ * core (per-process CPU every 20 ms), and the first 50–190 ms of every checkout round, on
+ * every side, answered in 20–95 ms. So the round starts `SETTLE_MS` after the answer.
  */
 async function collectEmulatorGarbage(url: string): Promise<void> {
   const res = await fetch(`${url}/_emulator/gc`, { method: 'POST' });
   if (!res.ok) throw new Error(`emulator gc answered ${res.status}: ${await res.text()}`);
+  await delay(SETTLE_MS);
 }
+
+/** Three times what the emulator was seen to keep busy after a forced collection. */
+const SETTLE_MS = 300;
 
 /**
  * Latency at fixed arrival rates (open loop, `open-loop.ts`) for checkout 200 and balance:
