@@ -30,7 +30,7 @@ export interface Args {
   /** How many times the CLI scenario runs a command on each database. */
   cliRuns: number;
   /** Open-loop (fixed arrival rate) runs: the rates, and how long each side runs at each. */
-  latency: { rates: number[]; seconds: number; rounds: number };
+  latency: { rates: number[]; seconds: number; rounds: number; warmUp: boolean };
   cpuProf: Set<string>;
   /**
    * A built checkout of another commit (its `dist/`), served beside the API as one more side of
@@ -85,9 +85,12 @@ export function parseArgs(argv: string[]): Args {
     webhookEvents: int('--webhook-events', quick ? 200 : 2000, 1),
     autoRefillSeconds: quick ? 4 : 20,
     cliRuns: quick ? 3 : 10,
-    // Quick: one rate, 2 s a side (proves the generator); full: 100 and 300 req/s, 5 s a side, three
-    // times: the median of three is not moved by the one round a stall of this machine lands in.
-    latency: quick ? { rates: [100], seconds: 2, rounds: 1 } : { rates: [100, 300], seconds: 5, rounds: 3 },
+    // Quick: one rate, 2 s a side, no warm-up (proves the generator); full: 100 and 300 req/s, 5 s a
+    // side after a warm-up, three times: the median of three is not moved by the one round a stall
+    // of this machine lands in.
+    latency: quick
+      ? { rates: [100], seconds: 2, rounds: 1, warmUp: false }
+      : { rates: [100, 300], seconds: 5, rounds: 3, warmUp: true },
     cpuProf: new Set((values.get('--cpu-prof') ?? '').split(',').filter(Boolean)),
     baseline: values.get('--baseline'),
   };

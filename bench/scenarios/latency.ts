@@ -12,6 +12,8 @@ export interface LatencyOptions {
   rates: number[];
   seconds: number;
   rounds: number;
+  /** A discarded warm-up of each side at each rate first (`--quick` skips it: it proves the harness only). */
+  warmUp: boolean;
 }
 
 /**
@@ -86,7 +88,9 @@ export async function latencyScenario(
       // Warm-up at each rate, discarded: run alone (`--only latency`) the API meets the route
       // cold, and its first second at a higher rate than before costs it far more CPU than the
       // seconds after (measured, cause not found); either would read as queueing in round 1.
-      for (const side of ['api', 'floor', 'sameWork'] as const) await runOpenLoop(route[side], rate, 1);
+      if (options.warmUp) {
+        for (const side of ['api', 'floor', 'sameWork'] as const) await runOpenLoop(route[side], rate, 1);
+      }
       const sides = { api: [] as OpenLoopSample[], floor: [] as OpenLoopSample[], sameWork: [] as OpenLoopSample[] };
       for (let round = 1; round <= options.rounds; round++) {
         for (const side of ['api', 'floor', 'sameWork'] as const) {
