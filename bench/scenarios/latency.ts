@@ -16,6 +16,12 @@ export interface LatencyOptions {
   warmUp: boolean;
 }
 
+/** Three times what the emulator was seen to keep busy after a forced collection. */
+const SETTLE_MS = 300;
+
+/** The sides of a latency round, in the order they take turns. */
+const SIDES = ['api', 'floor', 'sameWork'] as const;
+
 /**
  * Every side's checkout calls the one Stripe emulator, whose heap grows with every session it
  * keeps (~160 MB after the checkout scenario). Its full collections then take 100–200 ms of
@@ -30,14 +36,11 @@ export interface LatencyOptions {
  * core (per-process CPU every 20 ms), and the first 50–190 ms of every checkout round, on
  * every side, answered in 20–95 ms. So the round starts `SETTLE_MS` after the answer.
  */
-async function collectEmulatorGarbage(url: string): Promise<void> {
+async function collectEmulatorGarbageAndSettle(url: string): Promise<void> {
   const res = await fetch(`${url}/_emulator/gc`, { method: 'POST' });
   if (!res.ok) throw new Error(`emulator gc answered ${res.status}: ${await res.text()}`);
   await delay(SETTLE_MS);
 }
-
-/** Three times what the emulator was seen to keep busy after a forced collection. */
-const SETTLE_MS = 300;
 
 /**
  * Latency at fixed arrival rates (open loop, `open-loop.ts`) for checkout 200 and balance:
@@ -89,12 +92,12 @@ export async function latencyScenario(
       // cold, and its first second at a higher rate than before costs it far more CPU than the
       // seconds after (measured, cause not found); either would read as queueing in round 1.
       if (options.warmUp) {
-        for (const side of ['api', 'floor', 'sameWork'] as const) await runOpenLoop(route[side], rate, 1);
+        for (const side of SIDES) await runOpenLoop(route[side], rate, 1);
       }
       const sides = { api: [] as OpenLoopSample[], floor: [] as OpenLoopSample[], sameWork: [] as OpenLoopSample[] };
       for (let round = 1; round <= options.rounds; round++) {
-        for (const side of ['api', 'floor', 'sameWork'] as const) {
-          await collectEmulatorGarbage(emulator.url);
+        for (const side of SIDES) {
+          await collectEmulatorGarbageAndSettle(emulator.url);
           const sample = await runOpenLoop(route[side], rate, options.seconds);
           sides[side].push(sample);
           log(
