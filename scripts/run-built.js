@@ -2,28 +2,38 @@
 'use strict';
 /**
  * `node scripts/run-built.js dist/<entry>.js [args…]` runs a compiled entry point, compiling the
- * tree first (`npm run build`) only when its sources changed since the last build. `npm start`
- * and `npm run cli` go through here, so a command answers in about a second instead of waiting
- * for tsc on every call.
+ * tree first (`npm run build`) only when its sources changed since the last build. `npm start`,
+ * `npm run cli` and `npm run bench` go through here, so a command answers in about a second
+ * instead of waiting for tsc on every call.
  *
  * "Changed" is a hash of the sources' contents (the build's inputs), kept beside the build in
  * dist/.sources-hash: a checkout of another branch, an edit, a revert or a deleted file all
  * change it; touching a file without changing it does not. The hash is taken before the build
  * and written after it succeeds, so an edit made while tsc runs is built next time.
+ *
+ * `node scripts/run-built.js --typecheck` (`npm run typecheck`, and `npm test` beside Jest)
+ * type-checks the whole tree, tests included, and emits it into dist/ as it goes
+ * (tsconfig.json's outDir), so the build is current after it: one tsc pass instead of a type
+ * check and a build. Builds take a lock (dist/.build-lock), so a command started while tsc
+ * writes dist/ waits for it instead of compiling over it.
  */
 const { spawnSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
-const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { join, relative, resolve } = require('node:path');
 
 const ROOT = resolve(__dirname, '..');
 /** What `tsconfig.build.json` compiles, and what decides how. */
-const SOURCE_DIRS = ['apps', 'libs'];
+const SOURCE_DIRS = ['apps', 'libs', 'bench'];
 const BUILD_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json'];
 const STAMP = join('dist', '.sources-hash');
+const LOCK = join('dist', '.build-lock');
+/** How often a command waiting for another process's build looks at the lock again. */
+const LOCK_POLL_MS = 200;
 
 /** The build's inputs under `dir`: TypeScript sources, not tests (the build excludes them). */
 function* sourceFiles(dir) {
+  if (!existsSync(dir)) return;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) yield* sourceFiles(path);
@@ -54,13 +64,61 @@ function readStamp(root) {
   }
 }
 
+/** Whether the build in dist/ is of these sources and holds `entry`. */
+function isCurrent(root, entry) {
+  return sourcesHash(root) === readStamp(root) && existsSync(join(root, entry));
+}
+
+/** Sleeps without returning to the event loop (the launcher is synchronous until the entry runs). */
+function sleepSync(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Whether the process that wrote `pidFile` is gone (a build killed halfway leaves its lock). */
+function holderDied(pidFile) {
+  let pid;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8'));
+  } catch {
+    return false; // the lock was just taken, or just released: look again
+  }
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return error.code === 'ESRCH';
+  }
+}
+
+/** Runs `fn` holding the build lock (mkdir is atomic), waiting while another process holds it. */
+function withBuildLock(root, fn) {
+  const lock = join(root, LOCK);
+  const pidFile = join(lock, 'pid');
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+    }
+    if (holderDied(pidFile)) rmSync(lock, { recursive: true, force: true });
+    else sleepSync(LOCK_POLL_MS);
+  }
+  try {
+    writeFileSync(pidFile, String(process.pid));
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 /**
- * Builds when the sources differ from the last build's, or `entry` is missing. `build` runs the
- * compiler and returns its exit code. Returns whether it built.
+ * Runs `build` (the compiler; returns its exit code) and stamps dist/ with the hash the sources
+ * had before it started. Throws with the exit code when it fails. The caller holds the lock.
  */
-function ensureBuilt(root, entry, build) {
+function buildAndStamp(root, build) {
   const current = sourcesHash(root);
-  if (current === readStamp(root) && existsSync(join(root, entry))) return false;
   const code = build(root);
   if (code !== 0) {
     const error = new Error(`the build failed (exit code ${code})`);
@@ -71,7 +129,44 @@ function ensureBuilt(root, entry, build) {
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(`${stamp}.tmp`, `${current}\n`);
   renameSync(`${stamp}.tmp`, stamp);
-  return true;
+}
+
+/**
+ * Builds when the sources differ from the last build's, or `entry` is missing. `build` runs the
+ * compiler and returns its exit code. Returns whether it built (false also when another
+ * process built while this one waited for the lock).
+ */
+function ensureBuilt(root, entry, build) {
+  if (isCurrent(root, entry)) return false;
+  return withBuildLock(root, () => {
+    if (isCurrent(root, entry)) return false;
+    buildAndStamp(root, build);
+    return true;
+  });
+}
+
+/** `tsc` over the whole tree (tsconfig.json), emitting into dist/; `incremental` re-checks only what changed. */
+function typecheckBuild(root) {
+  const tsc = (project, ...args) =>
+    spawnSync(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', project, ...args], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+  const checked = tsc('tsconfig.json', '--incremental', '--tsBuildInfoFile', join('dist', '.typecheck.tsbuildinfo'));
+  if (checked.error) throw checked.error;
+  if (checked.status !== 0) return checked.status ?? 1;
+  const aliased = spawnSync(
+    process.execPath,
+    [require.resolve('tsc-alias/dist/bin/index.js', { paths: [root] }), '-p', 'tsconfig.json'],
+    { cwd: root, stdio: 'inherit' },
+  );
+  if (aliased.error) throw aliased.error;
+  return aliased.status ?? 1;
+}
+
+/** The whole tree type-checked and emitted, the build stamped current when it passes. */
+function typecheck(root, check = typecheckBuild) {
+  withBuildLock(root, () => buildAndStamp(root, check));
 }
 
 /** `npm run build`, its output on stderr: stdout belongs to the command (a key, a JSON document). */
@@ -87,13 +182,18 @@ function npmBuild(root) {
 if (require.main === module) {
   const [entry, ...args] = process.argv.slice(2);
   if (!entry) {
-    process.stderr.write('usage: node scripts/run-built.js dist/<entry>.js [args…]\n');
+    process.stderr.write('usage: node scripts/run-built.js dist/<entry>.js [args…] | --typecheck\n');
     process.exit(2);
   }
   try {
+    if (entry === '--typecheck') {
+      typecheck(ROOT);
+      process.exit(0);
+    }
     ensureBuilt(ROOT, entry, npmBuild);
   } catch (error) {
-    process.stderr.write(`${error.message}\n`);
+    // A failed type check has printed its errors already.
+    if (entry !== '--typecheck' || error.exitCode === undefined) process.stderr.write(`${error.message}\n`);
     process.exit(error.exitCode ?? 1);
   }
   // Node 22.1+ keeps V8's compiled code of every module between runs (keyed by content, so
@@ -106,4 +206,4 @@ if (require.main === module) {
   require(main);
 }
 
-module.exports = { ensureBuilt, sourcesHash };
+module.exports = { ensureBuilt, typecheck, sourcesHash };

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,11 +7,16 @@ import { CliDatabase, cliDatabase } from './cli-database';
 
 // The launcher is plain JavaScript (it runs before anything is compiled).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ensureBuilt } = require('../../scripts/run-built.js') as {
+const { ensureBuilt, typecheck, sourcesHash } = require('../../scripts/run-built.js') as {
   ensureBuilt: (root: string, entry: string, build: (root: string) => number) => boolean;
+  sourcesHash: (root: string) => string;
+  typecheck: (root: string, check: (root: string) => number) => void;
 };
 
 const ROOT = join(__dirname, '..', '..');
+
+/** The pid of a process that has exited. */
+const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid;
 
 describe('scripts/run-built.js: builds only when the sources changed', () => {
   let root: string;
@@ -64,6 +69,53 @@ describe('scripts/run-built.js: builds only when the sources changed', () => {
     ensureBuilt(root, 'dist/main.js', build);
     unlinkSync(join(root, 'dist', 'main.js'));
     expect(ensureBuilt(root, 'dist/main.js', build)).toBe(true);
+  });
+
+  it('the bench is an input of the build; a missing source folder is not an error', () => {
+    expect(ensureBuilt(root, 'dist/main.js', build)).toBe(true);
+    write('bench/main.ts', 'export const d = 5;');
+    expect(ensureBuilt(root, 'dist/main.js', build)).toBe(true);
+    expect(ensureBuilt(root, 'dist/main.js', build)).toBe(false);
+  });
+
+  it('the whole-tree type check stamps the build current when it passes, and not when it fails', () => {
+    typecheck(root, build);
+    expect(ensureBuilt(root, 'dist/main.js', build)).toBe(false);
+    expect(builds).toBe(1);
+
+    write('libs/x/src/index.ts', 'export const b = 3;');
+    buildResult = 2;
+    expect(() => typecheck(root, build)).toThrow(expect.objectContaining({ exitCode: 2 }));
+    buildResult = 0;
+    expect(ensureBuilt(root, 'dist/main.js', build)).toBe(true);
+    expect(builds).toBe(3);
+  });
+
+  it('a build waits while another process holds the lock, then finds the sources built by it', () => {
+    ensureBuilt(root, 'dist/main.js', build);
+    write('libs/x/src/index.ts', 'export const b = 3;');
+    // Another launcher (a live process: this one's parent) is building: it holds the lock, and
+    // 300 ms later stamps the new sources and lets go.
+    const lock = join(root, 'dist', '.build-lock');
+    mkdirSync(lock);
+    writeFileSync(join(lock, 'pid'), String(process.ppid));
+    const finish = `const fs = require('node:fs');
+      setTimeout(() => { fs.writeFileSync(process.argv[1], process.argv[2] + '\\n'); fs.rmSync(process.argv[3], { recursive: true }); }, 300);`;
+    spawn(process.execPath, ['-e', finish, join(root, 'dist', '.sources-hash'), sourcesHash(root), lock], {
+      stdio: 'ignore',
+    });
+    const started = Date.now();
+    expect(ensureBuilt(root, 'dist/main.js', build)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(builds).toBe(1);
+  });
+
+  it('takes over a lock left by a build that was killed', () => {
+    const lock = join(root, 'dist', '.build-lock');
+    mkdirSync(lock);
+    writeFileSync(join(lock, 'pid'), String(deadPid()));
+    expect(ensureBuilt(root, 'dist/main.js', build)).toBe(true);
+    expect(builds).toBe(1);
   });
 
   it('a failed build fails the run with its exit code, and the next run builds again', () => {
