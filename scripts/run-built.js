@@ -19,7 +19,16 @@
  */
 const { spawnSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
-const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} = require('node:fs');
 const { join, relative, resolve } = require('node:path');
 
 const ROOT = resolve(__dirname, '..');
@@ -30,6 +39,8 @@ const STAMP = join('dist', '.sources-hash');
 const LOCK = join('dist', '.build-lock');
 /** How often a command waiting for another process's build looks at the lock again. */
 const LOCK_POLL_MS = 200;
+/** A lock held longer than this is taken over (a build takes well under a minute). */
+const STALE_LOCK_MS = 10 * 60_000;
 
 /** The build's inputs under `dir`: TypeScript sources, not tests (the build excludes them). */
 function* sourceFiles(dir) {
@@ -74,50 +85,110 @@ function sleepSync(ms) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Whether the process that wrote `pidFile` is gone (a build killed halfway leaves its lock). */
-function holderDied(pidFile) {
-  let pid;
+/** The process holding the lock directory `dir` and how long it has held it; undefined if none. */
+function lockHolder(dir) {
   try {
-    pid = Number(readFileSync(pidFile, 'utf8'));
+    const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+    return { pid, ageMs: Date.now() - statSync(dir).mtimeMs };
   } catch {
-    return false; // the lock was just taken, or just released: look again
+    return undefined; // released meanwhile
   }
+}
+
+/** A holder that died (a build killed halfway leaves its lock), or that held it far longer than a build takes. */
+function isStale({ pid, ageMs }) {
+  if (ageMs > STALE_LOCK_MS) return true;
   try {
     process.kill(pid, 0);
     return false;
   } catch (error) {
-    return error.code === 'ESRCH';
+    return error.code === 'ESRCH'; // EPERM: alive, another user's
   }
 }
 
-/** Runs `fn` holding the build lock (mkdir is atomic), waiting while another process holds it. */
-function withBuildLock(root, fn) {
-  const lock = join(root, LOCK);
-  const pidFile = join(lock, 'pid');
-  mkdirSync(join(root, 'dist'), { recursive: true });
-  for (;;) {
+/** Moves the lock at `lock` aside (to remove it); where it went, or undefined if another process moved it first. */
+function moveAside(lock, why) {
+  const aside = `${lock}.${why}.${process.pid}`;
+  try {
+    renameSync(lock, aside);
+    return aside;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes over the lock of `stalePid`. */
+function dropStaleLock(lock, stalePid) {
+  const aside = moveAside(lock, 'stale');
+  if (!aside) return;
+  if (lockHolder(aside)?.pid !== stalePid) {
+    // Another waiter took the stale lock over between our look and our move: give it back.
     try {
-      mkdirSync(lock);
+      renameSync(aside, lock);
+      return;
+    } catch {
+      // A third process holds the lock now; the one moved aside is dropped.
+    }
+  }
+  rmSync(aside, { recursive: true, force: true });
+}
+
+/**
+ * Runs `fn` holding the build lock, waiting while another process holds it (at most
+ * `lockTimeoutMs`, then throws; `log` says once whom it waits for). The lock is a directory that appears with its holder's pid
+ * already inside: made aside, then renamed into place, which fails while another lock is
+ * there. It is released (and a stale one taken over) by renaming it away first, so its path
+ * is never an empty directory another process could rename onto.
+ */
+function withBuildLock(root, fn, { lockTimeoutMs = Infinity, log = (line) => process.stderr.write(line) } = {}) {
+  const lock = join(root, LOCK);
+  const started = Date.now();
+  let told = false;
+  for (;;) {
+    mkdirSync(join(root, 'dist'), { recursive: true }); // again: dist/ may be removed while we wait
+    const mine = `${lock}.new.${process.pid}`;
+    rmSync(mine, { recursive: true, force: true });
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'pid'), String(process.pid));
+    try {
+      renameSync(mine, lock);
       break;
     } catch (error) {
-      if (error.code !== 'EEXIST') throw error;
+      rmSync(mine, { recursive: true, force: true });
+      if (!['EEXIST', 'ENOTEMPTY', 'ENOENT'].includes(error.code)) throw error;
     }
-    if (holderDied(pidFile)) rmSync(lock, { recursive: true, force: true });
-    else sleepSync(LOCK_POLL_MS);
+    const holder = lockHolder(lock);
+    if (holder && isStale(holder)) {
+      dropStaleLock(lock, holder.pid);
+      continue;
+    }
+    if (Date.now() - started > lockTimeoutMs) {
+      throw new Error(`the build lock ${lock} is held by process ${holder?.pid ?? '(gone)'}`);
+    }
+    if (holder && !told) {
+      log(`Waiting for the build in process ${holder.pid} (${LOCK})…\n`);
+      told = true;
+    }
+    sleepSync(LOCK_POLL_MS);
   }
   try {
-    writeFileSync(pidFile, String(process.pid));
     return fn();
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    const released = lockHolder(lock)?.pid === process.pid && moveAside(lock, 'done');
+    if (released) rmSync(released, { recursive: true, force: true });
   }
 }
 
 /**
  * Runs `build` (the compiler; returns its exit code) and stamps dist/ with the hash the sources
- * had before it started. Throws with the exit code when it fails. The caller holds the lock.
+ * had before it started. The stamp is removed first: tsc writes its output even when it fails,
+ * so an old stamp must not vouch for what a failed build left in dist/, and a command started
+ * meanwhile waits for the lock instead of running half-written files. Throws with the exit code
+ * when the build fails. The caller holds the lock.
  */
 function buildAndStamp(root, build) {
+  const stamp = join(root, STAMP);
+  rmSync(stamp, { force: true });
   const current = sourcesHash(root);
   const code = build(root);
   if (code !== 0) {
@@ -125,7 +196,6 @@ function buildAndStamp(root, build) {
     error.exitCode = code || 1;
     throw error;
   }
-  const stamp = join(root, STAMP);
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(`${stamp}.tmp`, `${current}\n`);
   renameSync(`${stamp}.tmp`, stamp);
@@ -136,13 +206,17 @@ function buildAndStamp(root, build) {
  * compiler and returns its exit code. Returns whether it built (false also when another
  * process built while this one waited for the lock).
  */
-function ensureBuilt(root, entry, build) {
+function ensureBuilt(root, entry, build, options) {
   if (isCurrent(root, entry)) return false;
-  return withBuildLock(root, () => {
-    if (isCurrent(root, entry)) return false;
-    buildAndStamp(root, build);
-    return true;
-  });
+  return withBuildLock(
+    root,
+    () => {
+      if (isCurrent(root, entry)) return false;
+      buildAndStamp(root, build);
+      return true;
+    },
+    options,
+  );
 }
 
 /** `tsc` over the whole tree (tsconfig.json), emitting into dist/; `incremental` re-checks only what changed. */
@@ -152,7 +226,9 @@ function typecheckBuild(root) {
       cwd: root,
       stdio: 'inherit',
     });
-  const checked = tsc('tsconfig.json', '--incremental', '--tsBuildInfoFile', join('dist', '.typecheck.tsbuildinfo'));
+  // The build's own record of what dist/ holds (tsconfig.build.json): with one record each, a
+  // build after a type check (or the reverse) would trust a record of files the other rewrote.
+  const checked = tsc('tsconfig.json', '--incremental', '--tsBuildInfoFile', join('dist', '.tsbuildinfo'));
   if (checked.error) throw checked.error;
   if (checked.status !== 0) return checked.status ?? 1;
   const aliased = spawnSync(
@@ -165,8 +241,8 @@ function typecheckBuild(root) {
 }
 
 /** The whole tree type-checked and emitted, the build stamped current when it passes. */
-function typecheck(root, check = typecheckBuild) {
-  withBuildLock(root, () => buildAndStamp(root, check));
+function typecheck(root, check = typecheckBuild, options) {
+  withBuildLock(root, () => buildAndStamp(root, check), options);
 }
 
 /** `npm run build`, its output on stderr: stdout belongs to the command (a key, a JSON document). */

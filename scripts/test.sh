@@ -15,6 +15,6 @@ tests=$?
 wait "$typecheck"
 types=$?
 
-if [ "$types" -ne 0 ]; then echo "npm test: the type check failed (tsc exit $types)" >&2; fi
+if [ "$types" -ne 0 ]; then echo "npm test: the type check failed (exit $types)" >&2; fi
 if [ "$tests" -ne 0 ]; then echo "npm test: Jest failed (exit $tests)" >&2; fi
 [ "$types" -eq 0 ] && [ "$tests" -eq 0 ]

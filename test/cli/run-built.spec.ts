@@ -1,17 +1,30 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CliDatabase, cliDatabase } from './cli-database';
 
+type LockOptions = { lockTimeoutMs?: number; log?: (line: string) => void };
 // The launcher is plain JavaScript (it runs before anything is compiled).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { ensureBuilt, typecheck, sourcesHash } = require('../../scripts/run-built.js') as {
-  ensureBuilt: (root: string, entry: string, build: (root: string) => number) => boolean;
+  ensureBuilt: (root: string, entry: string, build: (root: string) => number, options?: LockOptions) => boolean;
   sourcesHash: (root: string) => string;
-  typecheck: (root: string, check: (root: string) => number) => void;
+  typecheck: (root: string, check: (root: string) => number, options?: LockOptions) => void;
 };
+
+/** A lock test fails instead of hanging its worker (the launcher waits synchronously). */
+const LOCK_TIMEOUT = { lockTimeoutMs: 10_000, log: () => undefined };
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -22,9 +35,10 @@ describe('scripts/run-built.js: builds only when the sources changed', () => {
   let root: string;
   let builds: number;
   let buildResult: number;
+  /** Like tsc, it writes its output even when it fails: `dist/main.js` holds the sources it saw. */
   const build = (dir: string) => {
     builds++;
-    if (buildResult === 0) writeFileSync(join(dir, 'dist', 'main.js'), '');
+    writeFileSync(join(dir, 'dist', 'main.js'), readFileSync(join(dir, 'libs/x/src/index.ts')));
     return buildResult;
   };
   const write = (path: string, text: string) => {
@@ -79,15 +93,20 @@ describe('scripts/run-built.js: builds only when the sources changed', () => {
   });
 
   it('the whole-tree type check stamps the build current when it passes, and not when it fails', () => {
-    typecheck(root, build);
+    typecheck(root, build, LOCK_TIMEOUT);
     expect(ensureBuilt(root, 'dist/main.js', build)).toBe(false);
     expect(builds).toBe(1);
 
+    // A failed check still wrote its output; the stamp of the earlier sources is gone with it,
+    // so going back to them (a stash, a revert) builds again instead of running that output.
     write('libs/x/src/index.ts', 'export const b = 3;');
     buildResult = 2;
-    expect(() => typecheck(root, build)).toThrow(expect.objectContaining({ exitCode: 2 }));
+    expect(() => typecheck(root, build, LOCK_TIMEOUT)).toThrow(expect.objectContaining({ exitCode: 2 }));
+    expect(readFileSync(join(root, 'dist', 'main.js'), 'utf8')).toBe('export const b = 3;');
+    write('libs/x/src/index.ts', 'export const b = 2;');
     buildResult = 0;
     expect(ensureBuilt(root, 'dist/main.js', build)).toBe(true);
+    expect(readFileSync(join(root, 'dist', 'main.js'), 'utf8')).toBe('export const b = 2;');
     expect(builds).toBe(3);
   });
 
@@ -105,17 +124,28 @@ describe('scripts/run-built.js: builds only when the sources changed', () => {
       stdio: 'ignore',
     });
     const started = Date.now();
-    expect(ensureBuilt(root, 'dist/main.js', build)).toBe(false);
+    expect(ensureBuilt(root, 'dist/main.js', build, LOCK_TIMEOUT)).toBe(false);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(builds).toBe(1);
+  });
+
+  it('gives up waiting after the time it is given, naming the process that holds the lock', () => {
+    const lock = join(root, 'dist', '.build-lock');
+    mkdirSync(lock);
+    writeFileSync(join(lock, 'pid'), String(process.ppid));
+    expect(() => ensureBuilt(root, 'dist/main.js', build, { ...LOCK_TIMEOUT, lockTimeoutMs: 300 })).toThrow(
+      `the build lock ${lock} is held by process ${process.ppid}`,
+    );
+    expect(builds).toBe(0);
   });
 
   it('takes over a lock left by a build that was killed', () => {
     const lock = join(root, 'dist', '.build-lock');
     mkdirSync(lock);
     writeFileSync(join(lock, 'pid'), String(deadPid()));
-    expect(ensureBuilt(root, 'dist/main.js', build)).toBe(true);
+    expect(ensureBuilt(root, 'dist/main.js', build, LOCK_TIMEOUT)).toBe(true);
     expect(builds).toBe(1);
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('a failed build fails the run with its exit code, and the next run builds again', () => {

@@ -1,3 +1,5 @@
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, parseDatabaseUrl, resolveMigrationsFolder } from '@credits/database';
 
@@ -41,6 +43,24 @@ describe('migrations folder', () => {
     expect(resolveMigrationsFolder(join(root, 'dist', 'libs', 'database', 'src'))).toBe(
       join(root, 'libs', 'database', 'migrations'),
     );
+  });
+
+  it('walks past a build that holds the journal without the SQL (a dist/package.json beside it)', () => {
+    const build = mkdtempSync(join(tmpdir(), 'credits-dist-'));
+    try {
+      mkdirSync(join(build, 'dist', 'libs', 'database', 'migrations', 'meta'), { recursive: true });
+      writeFileSync(join(build, 'dist', 'libs', 'database', 'migrations', 'meta', '_journal.json'), '{}');
+      writeFileSync(join(build, 'dist', 'package.json'), '{}');
+      cpSync(join(root, 'libs', 'database', 'migrations'), join(build, 'libs', 'database', 'migrations'), {
+        recursive: true,
+      });
+      writeFileSync(join(build, 'package.json'), '{}');
+      expect(resolveMigrationsFolder(join(build, 'dist', 'libs', 'database', 'src'))).toBe(
+        join(build, 'libs', 'database', 'migrations'),
+      );
+    } finally {
+      rmSync(build, { recursive: true, force: true });
+    }
   });
 
   it('fails clearly when there is none', () => {

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const RELATIVE = join('libs', 'database', 'migrations');
+const isSql = (name: string) => name.endsWith('.sql');
 
 /**
  * The committed SQL migrations, found from this file whether it runs from the TypeScript
@@ -13,7 +14,9 @@ export function resolveMigrationsFolder(from: string = __dirname): string {
   for (let dir = from; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) {
       const candidate = join(dir, RELATIVE);
-      if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
+      // The SQL too: the whole-tree type check copies the journal (a test imports it) into
+      // dist/libs/database/migrations without the .sql files beside it.
+      if (existsSync(join(candidate, 'meta', '_journal.json')) && readdirSync(candidate).some(isSql)) return candidate;
     }
     if (dirname(dir) === dir) break;
   }
