@@ -29,7 +29,7 @@ const {
   statSync,
   writeFileSync,
 } = require('node:fs');
-const { join, relative, resolve } = require('node:path');
+const { dirname, join, relative, resolve } = require('node:path');
 
 const ROOT = resolve(__dirname, '..');
 /** What `tsconfig.build.json` compiles, and what decides how. */
@@ -39,8 +39,8 @@ const STAMP = join('dist', '.sources-hash');
 const LOCK = join('dist', '.build-lock');
 /** How often a command waiting for another process's build looks at the lock again. */
 const LOCK_POLL_MS = 200;
-/** A lock held longer than this is taken over (a build takes well under a minute). */
-const STALE_LOCK_MS = 10 * 60_000;
+/** A takeover guard older than this was left by a waiter killed in the middle of one. */
+const TAKEOVER_STALE_MS = 5_000;
 
 /** The build's inputs under `dir`: TypeScript sources, not tests (the build excludes them). */
 function* sourceFiles(dir) {
@@ -85,19 +85,18 @@ function sleepSync(ms) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** The process holding the lock directory `dir` and how long it has held it; undefined if none. */
+/** The process holding the lock directory `dir`; undefined if none. */
 function lockHolder(dir) {
   try {
-    const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-    return { pid, ageMs: Date.now() - statSync(dir).mtimeMs };
+    return { pid: Number(readFileSync(join(dir, 'pid'), 'utf8')) };
   } catch {
     return undefined; // released meanwhile
   }
 }
 
-/** A holder that died (a build killed halfway leaves its lock), or that held it far longer than a build takes. */
-function isStale({ pid, ageMs }) {
-  if (ageMs > STALE_LOCK_MS) return true;
+/** Whether `pid` has died (a build killed halfway leaves its lock). Our own pid there was an earlier process's. */
+function holderDied(pid) {
+  if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
     return false;
@@ -106,76 +105,83 @@ function isStale({ pid, ageMs }) {
   }
 }
 
-/** Moves the lock at `lock` aside (to remove it); where it went, or undefined if another process moved it first. */
-function moveAside(lock, why) {
-  const aside = `${lock}.${why}.${process.pid}`;
+/** Tries once to take the lock: made aside with our pid inside, then renamed into place (fails while one is there). */
+function tryLock(lock) {
+  const mine = `${lock}.new.${process.pid}`;
   try {
-    renameSync(lock, aside);
-    return aside;
-  } catch {
-    return undefined;
+    mkdirSync(dirname(lock), { recursive: true }); // again each time: dist/ may be removed while we wait
+    rmSync(mine, { recursive: true, force: true });
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'pid'), String(process.pid));
+    renameSync(mine, lock);
+    return true;
+  } catch (error) {
+    rmSync(mine, { recursive: true, force: true });
+    if (['EEXIST', 'ENOTEMPTY', 'ENOENT'].includes(error.code)) return false;
+    throw error;
   }
 }
 
-/** Takes over the lock of `stalePid`. */
-function dropStaleLock(lock, stalePid) {
-  const aside = moveAside(lock, 'stale');
-  if (!aside) return;
-  if (lockHolder(aside)?.pid !== stalePid) {
-    // Another waiter took the stale lock over between our look and our move: give it back.
-    try {
-      renameSync(aside, lock);
-      return;
-    } catch {
-      // A third process holds the lock now; the one moved aside is dropped.
-    }
-  }
+/** Removes `dir` by renaming it away first, so its path is never an empty directory another lock could be renamed onto. */
+function removeLockDir(dir, why) {
+  const aside = `${dir}.${why}.${process.pid}`;
+  rmSync(aside, { recursive: true, force: true });
+  renameSync(dir, aside);
   rmSync(aside, { recursive: true, force: true });
 }
 
 /**
- * Runs `fn` holding the build lock, waiting while another process holds it (at most
- * `lockTimeoutMs`, then throws; `log` says once whom it waits for). The lock is a directory that appears with its holder's pid
- * already inside: made aside, then renamed into place, which fails while another lock is
- * there. It is released (and a stale one taken over) by renaming it away first, so its path
- * is never an empty directory another process could rename onto.
+ * Removes the lock of `deadPid`, one waiter at a time (under a takeover directory), and only
+ * after seeing there that the lock is still that dead process's: a dead process cannot release
+ * it and no lock can be renamed onto it, so nothing changes it between that look and the
+ * removal. Returns whether it removed it. Live holders are never taken over.
+ */
+function takeOverDead(lock, deadPid) {
+  const guard = `${lock}.takeover`;
+  try {
+    mkdirSync(guard);
+  } catch (error) {
+    if (error.code !== 'EEXIST') return false;
+    // A waiter killed during its takeover (microseconds) leaves the guard behind.
+    const age = Date.now() - (statSync(guard, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (age > TAKEOVER_STALE_MS) rmSync(guard, { recursive: true, force: true });
+    return false;
+  }
+  try {
+    if (lockHolder(lock)?.pid !== deadPid) return false;
+    removeLockDir(lock, 'dead');
+    return true;
+  } finally {
+    rmSync(guard, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs `fn` holding the build lock, waiting while another live process holds it (at most
+ * `lockTimeoutMs`, then throws; `log` says once whom it waits for). A lock whose holder died is
+ * taken over.
  */
 function withBuildLock(root, fn, { lockTimeoutMs = Infinity, log = (line) => process.stderr.write(line) } = {}) {
   const lock = join(root, LOCK);
   const started = Date.now();
   let told = false;
-  for (;;) {
-    mkdirSync(join(root, 'dist'), { recursive: true }); // again: dist/ may be removed while we wait
-    const mine = `${lock}.new.${process.pid}`;
-    rmSync(mine, { recursive: true, force: true });
-    mkdirSync(mine);
-    writeFileSync(join(mine, 'pid'), String(process.pid));
-    try {
-      renameSync(mine, lock);
-      break;
-    } catch (error) {
-      rmSync(mine, { recursive: true, force: true });
-      if (!['EEXIST', 'ENOTEMPTY', 'ENOENT'].includes(error.code)) throw error;
-    }
-    const holder = lockHolder(lock);
-    if (holder && isStale(holder)) {
-      dropStaleLock(lock, holder.pid);
-      continue;
-    }
+  while (!tryLock(lock)) {
+    const holder = lockHolder(lock); // undefined: released between our attempt and our look
+    if (holder && holderDied(holder.pid) && takeOverDead(lock, holder.pid)) continue;
     if (Date.now() - started > lockTimeoutMs) {
-      throw new Error(`the build lock ${lock} is held by process ${holder?.pid ?? '(gone)'}`);
+      throw new Error(`the build lock ${lock} is held by process ${holder?.pid ?? '(unknown)'}`);
     }
     if (holder && !told) {
       log(`Waiting for the build in process ${holder.pid} (${LOCK})…\n`);
       told = true;
     }
-    sleepSync(LOCK_POLL_MS);
+    sleepSync(holder ? LOCK_POLL_MS : 1);
   }
   try {
     return fn();
   } finally {
-    const released = lockHolder(lock)?.pid === process.pid && moveAside(lock, 'done');
-    if (released) rmSync(released, { recursive: true, force: true });
+    // Still ours (only a dead holder's lock is ever taken over), unless dist/ was removed meanwhile.
+    if (existsSync(lock)) removeLockDir(lock, 'done');
   }
 }
 
