@@ -85,10 +85,10 @@ function sleepSync(ms) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** The process holding the lock directory `dir`; undefined if none. */
-function lockHolder(dir) {
+/** The pid of the process holding the lock directory `dir`; undefined if none. */
+function lockPid(dir) {
   try {
-    return { pid: Number(readFileSync(join(dir, 'pid'), 'utf8')) };
+    return Number(readFileSync(join(dir, 'pid'), 'utf8'));
   } catch {
     return undefined; // released meanwhile
   }
@@ -148,7 +148,7 @@ function takeOverDead(lock, deadPid) {
     return false;
   }
   try {
-    if (lockHolder(lock)?.pid !== deadPid) return false;
+    if (lockPid(lock) !== deadPid) return false;
     removeLockDir(lock, 'dead');
     return true;
   } finally {
@@ -166,16 +166,16 @@ function withBuildLock(root, fn, { lockTimeoutMs = Infinity, log = (line) => pro
   const started = Date.now();
   let told = false;
   while (!tryLock(lock)) {
-    const holder = lockHolder(lock); // undefined: released between our attempt and our look
-    if (holder && holderDied(holder.pid) && takeOverDead(lock, holder.pid)) continue;
+    const holder = lockPid(lock); // undefined: released between our attempt and our look
+    if (holder !== undefined && holderDied(holder) && takeOverDead(lock, holder)) continue;
     if (Date.now() - started > lockTimeoutMs) {
-      throw new Error(`the build lock ${lock} is held by process ${holder?.pid ?? '(unknown)'}`);
+      throw new Error(`the build lock ${lock} is held by process ${holder ?? '(unknown)'}`);
     }
-    if (holder && !told) {
-      log(`Waiting for the build in process ${holder.pid} (${LOCK})…\n`);
+    if (holder !== undefined && !told) {
+      log(`Waiting for the build in process ${holder} (${LOCK})…\n`);
       told = true;
     }
-    sleepSync(holder ? LOCK_POLL_MS : 1);
+    sleepSync(holder === undefined ? 1 : LOCK_POLL_MS);
   }
   try {
     return fn();
@@ -225,25 +225,23 @@ function ensureBuilt(root, entry, build, options) {
   );
 }
 
+/** Runs a package's Node script from `root`'s node_modules; its exit code. */
+function runNode(root, script, args) {
+  const result = spawnSync(process.execPath, [require.resolve(script, { paths: [root] }), ...args], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
 /** `tsc` over the whole tree (tsconfig.json), emitting into dist/; `incremental` re-checks only what changed. */
 function typecheckBuild(root) {
-  const tsc = (project, ...args) =>
-    spawnSync(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', project, ...args], {
-      cwd: root,
-      stdio: 'inherit',
-    });
   // The build's own record of what dist/ holds (tsconfig.build.json): with one record each, a
   // build after a type check (or the reverse) would trust a record of files the other rewrote.
-  const checked = tsc('tsconfig.json', '--incremental', '--tsBuildInfoFile', join('dist', '.tsbuildinfo'));
-  if (checked.error) throw checked.error;
-  if (checked.status !== 0) return checked.status ?? 1;
-  const aliased = spawnSync(
-    process.execPath,
-    [require.resolve('tsc-alias/dist/bin/index.js', { paths: [root] }), '-p', 'tsconfig.json'],
-    { cwd: root, stdio: 'inherit' },
-  );
-  if (aliased.error) throw aliased.error;
-  return aliased.status ?? 1;
+  const tsc = ['-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', join('dist', '.tsbuildinfo')];
+  const checked = runNode(root, 'typescript/bin/tsc', tsc);
+  return checked !== 0 ? checked : runNode(root, 'tsc-alias/dist/bin/index.js', ['-p', 'tsconfig.json']);
 }
 
 /** The whole tree type-checked and emitted, the build stamped current when it passes. */
@@ -264,12 +262,17 @@ function npmBuild(root) {
 if (require.main === module) {
   const [entry, ...args] = process.argv.slice(2);
   if (!entry) {
-    process.stderr.write('usage: node scripts/run-built.js dist/<entry>.js [args…] | --typecheck\n');
+    process.stderr.write('usage: node scripts/run-built.js dist/<entry>.js [args…] | --typecheck | --unstamp\n');
     process.exit(2);
   }
   try {
     if (entry === '--typecheck') {
       typecheck(ROOT);
+      process.exit(0);
+    }
+    // `npm run build` and `start:dev` compile outside the launcher: no stamp may vouch for that.
+    if (entry === '--unstamp') {
+      rmSync(join(ROOT, STAMP), { force: true });
       process.exit(0);
     }
     ensureBuilt(ROOT, entry, npmBuild);
