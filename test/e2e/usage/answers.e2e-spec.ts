@@ -30,10 +30,11 @@ describe('usage answers mean what they say', () => {
     Number((await t.db.select().from(creditBalances).where(eq(creditBalances.orgId, id)))[0].balance);
 
   /**
-   * Holds the org's balance row in a transaction of the test's own until `release` is called:
+   * Holds the org's balance row in a transaction of the test's own, and resolves once it holds
+   * it (not before: a debit sent earlier could take the row first), until `release` is called:
    * a debit's group then waits for the lock (PostgreSQL) or the connection (PGlite).
    */
-  function holdBalance(id: string): { release(): Promise<void> } {
+  async function holdBalance(id: string): Promise<{ release(): Promise<void> }> {
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
     let locked!: () => void;
@@ -43,9 +44,10 @@ describe('usage answers mean what they say', () => {
       locked();
       await gate;
     });
+    // A transaction that failed before locking rejects here rather than leaving the test waiting.
+    await Promise.race([isLocked, done]);
     return {
       release: async () => {
-        await isLocked;
         open();
         await done;
       },
@@ -64,7 +66,7 @@ describe('usage answers mean what they say', () => {
     // Warm the key's cache, so that the stuck request waits where debits are decided.
     expect((await debit(t, org.key, org.slug, { amount: 1 })).status).toBe(200);
 
-    const lock = holdBalance(org.id);
+    const lock = await holdBalance(org.id);
     const key = randomUUID();
     const stuck = await debit(t, org.key, org.slug, { amount: 100 }, key).finally(() => lock.release());
     expect(stuck.status).toBe(503);
