@@ -79,5 +79,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/run/setup.js',
   globalTeardown: '<rootDir>/test/support/run/teardown.js',
   testTimeout: 60000,
-  maxWorkers: 3,
+  // Two cores, four workers: many suites spend part of their time waiting on real clocks (job
+  // retries, deadlines, expiries), and a fourth worker fills that. Two alternated pairs of
+  // fresh `npm test` runs: 188 and 212 s with four, 204 and 215 s with three.
+  maxWorkers: 4,
 };
