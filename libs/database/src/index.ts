@@ -14,6 +14,7 @@ export type {
 export { DEFAULT_IDLE_TIMEOUT_MS, openDatabase } from './open-database';
 export { rows } from './rows';
 export { bigintArray, textArray, uuidArray } from './array-params';
+export { plannedEachRun } from './statement-names';
 export { notifyChannel } from './notify';
 export { hasSqlState, isDeadlock, isUniqueViolation } from './pg-errors';
 export { DatabaseModule, DB, DATABASE_HANDLE, InjectDb, InjectDatabaseHandle } from './database.module';

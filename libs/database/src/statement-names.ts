@@ -1,3 +1,4 @@
+import { sql, type SQL } from 'drizzle-orm';
 import type { QueryArrayConfig, QueryConfig } from 'pg';
 
 type Statement = string | QueryConfig | QueryArrayConfig;
@@ -11,6 +12,23 @@ const NAME_AFTER_RUNS = 3;
 const MAX_NAMES = 192;
 /** Texts counted at most before the counts start again (texts that vary: `in ($1, …, $n)`). */
 const MAX_COUNTED = 4096;
+/** How the text of a statement marked by `plannedEachRun` begins. */
+const PLANNED_EACH_RUN = '/* planned each run */ ';
+
+/**
+ * `query`, never named here: PostgreSQL plans it for its values on every run. For a statement
+ * whose best plan depends on how many elements its arrays hold and on tables that grow fast,
+ * and that runs once per group of requests rather than once per request (the debit group's).
+ *
+ * After five runs PostgreSQL may keep one generic plan for a named statement, made without its
+ * values (it takes every array for ten elements) and for the tables as they are then, until an
+ * ANALYZE of one of them replaces it. The debit group's snapshot, named while `usage_records`
+ * held a few hundred rows, kept hash-joining a whole scan of it as it grew to 70,000 within
+ * minutes: 30–190 ms a group, and debit rounds at half speed until autovacuum's next ANALYZE.
+ */
+export function plannedEachRun(query: SQL): SQL {
+  return sql`${sql.raw(PLANNED_EACH_RUN)}${query}`;
+}
 
 /**
  * Names the parameterised statements this process runs again and again, so node-postgres
@@ -24,6 +42,7 @@ const MAX_COUNTED = 4096;
  * blocks), is left as it is. Like every named statement, a prepared plan whose tables change
  * shape under it fails once ("cached plan must not change result type"): migrations run
  * before the application serves.
+ * Neither is a statement marked `plannedEachRun`.
  */
 export class StatementNames {
   private readonly runs = new Map<string, number>();
@@ -35,7 +54,7 @@ export class StatementNames {
     const text = typeof statement === 'string' ? statement : statement.text;
     const hasValues =
       (values?.length ?? 0) > 0 || (typeof statement === 'object' && (statement.values?.length ?? 0) > 0);
-    if (!hasValues) return statement;
+    if (!hasValues || text.startsWith(PLANNED_EACH_RUN)) return statement;
     const name = this.names.get(text) ?? this.count(text);
     if (!name) return statement;
     return typeof statement === 'string' ? { text, name } : { ...statement, name };

@@ -8,6 +8,7 @@ import {
   DbTransaction,
   bigintArray,
   GrantDraw,
+  plannedEachRun,
   rows,
   textArray,
   usageRecords,
@@ -64,7 +65,9 @@ export const USAGE_RECORD_TTL_DAYS = 30;
 /**
  * The SQL of usage debits, inside the group commit's transaction (`in(tx)`). Three statements
  * per group whatever its size and number of orgs: lock the balances, read holds and keys,
- * write everything. Every method is scoped by the org ids it is given.
+ * write everything. Every method is scoped by the org ids it is given. Each is planned for
+ * its group on every run (`plannedEachRun`): a plan kept from when the tables were small
+ * scanned them whole once they had grown.
  */
 @Injectable()
 export class UsageRepository {
@@ -84,9 +87,11 @@ export class UsageWriter {
   async lockBalances(orgIds: string[]): Promise<{ balances: Map<string, number>; settleDue: string[] }> {
     const locked = await rows<{ org_id: string; balance: string | number; settle_due: boolean }>(
       this.tx,
-      sql`select org_id, balance, coalesce(next_expiry_at <= now(), false) as settle_due from ${creditBalances}
-          where org_id = any(${uuidArray(orgIds)})
-          order by org_id for update`,
+      plannedEachRun(
+        sql`select org_id, balance, coalesce(next_expiry_at <= now(), false) as settle_due from ${creditBalances}
+            where org_id = any(${uuidArray(orgIds)})
+            order by org_id for update`,
+      ),
     );
     return {
       balances: new Map(locked.map((row) => [row.org_id, Number(row.balance)])),
@@ -112,7 +117,7 @@ export class UsageWriter {
       existing: ExistingUsage[] | null;
     }>(
       this.tx,
-      sql`
+      plannedEachRun(sql`
       with wanted as (select * from unnest(${uuidArray(wanted.map((w) => w.orgId))}, ${textArray(wanted.map((w) => w.key))}) as w(org_id, key)),
       expired as (
         delete from ${usageRecords} u using wanted w
@@ -128,7 +133,7 @@ export class UsageWriter {
             'recordId', u.id, 'orgId', u.org_id, 'key', u.idempotency_key, 'requestHash', u.request_hash,
             'ledgerEntryId', u.ledger_entry_id, 'balanceAfter', u.balance_after, 'response', u.response))
           from ${usageRecords} u join wanted w on u.org_id = w.org_id and u.idempotency_key = w.key
-          where u.expires_at > now()) as existing`,
+          where u.expires_at > now()) as existing`),
     );
     const grants = new Map<string, SpendableGrant[]>();
     for (const grant of row.grants ?? []) {
@@ -173,7 +178,8 @@ export class UsageWriter {
     // those rows by their keys (a JSON list, estimated at 100 rows, had every grant and balance scanned).
     const drawn = drawnTotals(usages);
     const debited = debitedTotals(usages);
-    await this.tx.execute(sql`
+    await this.tx.execute(
+      plannedEachRun(sql`
       with input as (
         select * from jsonb_to_recordset(${input}::jsonb) as x(
           ord int, org_id uuid, record_id uuid, entry_id uuid, key text, request_hash text, amount bigint,
@@ -199,7 +205,8 @@ export class UsageWriter {
       totals as (select * from unnest(${uuidArray(debited.map((t) => t.orgId))}, ${bigintArray(debited.map((t) => t.total))})
                    as t(org_id, total))
       update ${creditBalances} b set balance = b.balance - totals.total, updated_at = now()
-      from totals where b.org_id = totals.org_id`);
+      from totals where b.org_id = totals.org_id`),
+    );
   }
 }
 
