@@ -24,7 +24,7 @@ const PLANNED_EACH_RUN = '/* planned each run */ ';
  * values (it takes every array for ten elements) and for the tables as they are then, until an
  * ANALYZE of one of them replaces it. The debit group's snapshot, named while `usage_records`
  * held a few hundred rows, kept hash-joining a whole scan of it as it grew to 70,000 within
- * minutes: 30–190 ms a group, and debit rounds at half speed until autovacuum's next ANALYZE.
+ * minutes: 28–190 ms a group, and debit rounds at half speed until autovacuum's next ANALYZE.
  */
 export function plannedEachRun(query: SQL): SQL {
   return sql`${sql.raw(PLANNED_EACH_RUN)}${query}`;
@@ -39,10 +39,9 @@ export function plannedEachRun(query: SQL): SQL {
  *
  * A text is named after it ran `NAME_AFTER_RUNS` times, up to `MAX_NAMES` texts; a statement
  * that already has a name, or no parameters (the simple protocol: pg-boss's multi-statement
- * blocks), is left as it is. Like every named statement, a prepared plan whose tables change
+ * blocks), or marked `plannedEachRun`, is left as it is. Like every named statement, a prepared plan whose tables change
  * shape under it fails once ("cached plan must not change result type"): migrations run
  * before the application serves.
- * Neither is a statement marked `plannedEachRun`.
  */
 export class StatementNames {
   private readonly runs = new Map<string, number>();
