@@ -3,7 +3,8 @@
  * the database holds. The group's orgs, keys and grants go to PostgreSQL as arrays, so the
  * planner knows how few they are; given as a JSON list taken apart in SQL (estimated at 100
  * rows), it scanned every org's grants and balances for each group, a cost that grew with the
- * whole service rather than with the group.
+ * whole service rather than with the group. And they are planned for each group, never kept
+ * as a prepared plan made while the tables were small (`plannedEachRun`).
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';

@@ -16,9 +16,10 @@ const MAX_COUNTED = 4096;
 const PLANNED_EACH_RUN = '/* planned each run */ ';
 
 /**
- * `query`, never named here: PostgreSQL plans it for its values on every run. For a statement
- * whose best plan depends on how many elements its arrays hold and on tables that grow fast,
- * and that runs once per group of requests rather than once per request (the debit group's).
+ * `query`, never named here: PostgreSQL plans it for its values on every run. Meant for a
+ * statement whose best plan depends on how many elements its arrays hold and on tables that
+ * grow fast, and that runs once per group of requests rather than once per request (the debit
+ * group's): planning it each time costs little there.
  *
  * After five runs PostgreSQL may keep one generic plan for a named statement, made without its
  * values (it takes every array for ten elements) and for the tables as they are then, until an
@@ -38,10 +39,10 @@ export function plannedEachRun(query: SQL): SQL {
  * statements (pg_stat_statements `total_plan_time`).
  *
  * A text is named after it ran `NAME_AFTER_RUNS` times, up to `MAX_NAMES` texts; a statement
- * that already has a name, or no parameters (the simple protocol: pg-boss's multi-statement
- * blocks), or marked `plannedEachRun`, is left as it is. Like every named statement, a prepared plan whose tables change
- * shape under it fails once ("cached plan must not change result type"): migrations run
- * before the application serves.
+ * that already has a name, has no parameters (the simple protocol: pg-boss's multi-statement
+ * blocks) or is marked `plannedEachRun` is left as it is. Like every named statement, a
+ * prepared plan whose tables change shape under it fails once ("cached plan must not change
+ * result type"): migrations run before the application serves.
  */
 export class StatementNames {
   private readonly runs = new Map<string, number>();
