@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { query } from '../database';
-import { runLoad, type LoadSpec } from '../load';
+import { runLoad, type LoadSpec, type Sample } from '../load';
 import { log } from '../log';
+import { cpuSecondsOf } from '../processes';
 import { sampleRow, type Row } from '../table-rows';
 import { authHeaders, CANCEL_URL, creditsPath, post, SUCCESS_URL } from '../requests';
 import { WEBHOOK_ORGS, type SeededOrg } from '../seed';
@@ -87,12 +88,20 @@ async function webhookScenario(
   });
 
   const outcomes: Record<string, number> = {};
+  const pid = api.child.pid;
   log(`webhook (${label}): first deliveries`);
-  const firstRun = await runLoad(deliveries(api.url, events, outcomes), { amount: count });
-  log(`webhook (${label}) first: ${firstRun.rps.toFixed(0)} events/s, p99 ${firstRun.p99} ms`);
+  const before = { api: cpuSecondsOf(pid), emulator: cpuSecondsOf(emulator.child.pid) };
+  const firstRun = await runLoad(deliveries(api.url, pid, events, outcomes), { amount: count });
+  const emulatorUs = cpuPerEvent(before.emulator, cpuSecondsOf(emulator.child.pid), count);
+  log(`webhook (${label}) first: ${rate(firstRun)}${emulatorUs ? ` (the emulator ${emulatorUs})` : ''}`);
+  // What the grants left to jobs runs after them, partly outside the timed window: the CPU
+  // until the queue is empty is what a grant costs in all.
+  const drained = await jobsDrained(dbUrl);
+  const allUs = cpuPerEvent(before.api, cpuSecondsOf(pid), count);
+  if (allUs) log(`webhook (${label}) first, with the jobs they caused (${drained}): the API ${allUs} of CPU an event`);
   log(`webhook (${label}): the same events again`);
-  const againRun = await runLoad(deliveries(api.url, events, outcomes), { amount: count });
-  log(`webhook (${label}) duplicates: ${againRun.rps.toFixed(0)} events/s, p99 ${againRun.p99} ms`);
+  const againRun = await runLoad(deliveries(api.url, pid, events, outcomes), { amount: count });
+  log(`webhook (${label}) duplicates: ${rate(againRun)}`);
 
   const exactlyOnce = await checkExactlyOnce(dbUrl, orgs, count, outcomes);
   const { held } = exactlyOnce;
@@ -113,11 +122,47 @@ async function webhookScenario(
   };
 }
 
+function cpuPerEvent(before: number | undefined, after: number | undefined, events: number): string | undefined {
+  return before === undefined || after === undefined
+    ? undefined
+    : `${(((after - before) * 1e6) / events).toFixed(0)} µs`;
+}
+
+/** Waits until no job is queued or running (30 s at most); says how long it took. */
+async function jobsDrained(dbUrl: string): Promise<string> {
+  const started = performance.now();
+  for (;;) {
+    const [{ pending }] = await query<{ pending: number }>(
+      dbUrl,
+      `select count(*)::int as pending from pgboss.job where state in ('created', 'retry', 'active') and start_after <= now()`,
+    );
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    if (pending === 0) return `drained ${seconds} s after`;
+    if (performance.now() - started > 30_000) return `${pending} jobs still pending after ${seconds} s`;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Events/s, p99 and the API's CPU per event (jobs it ran meanwhile included). */
+function rate(sample: Sample): string {
+  const cpu =
+    sample.cpu_us_per_request === undefined
+      ? ''
+      : `, the API ${sample.cpu_us_per_request.toFixed(0)} µs of CPU an event`;
+  return `${sample.rps.toFixed(0)} events/s, p99 ${sample.p99} ms${cpu}`;
+}
+
 /** Each event once, in order, counting the API's answers by `outcome` (or status). */
-function deliveries(url: string, events: SignedEvent[], outcomes: Record<string, number>): LoadSpec {
+function deliveries(
+  url: string,
+  pid: number | undefined,
+  events: SignedEvent[],
+  outcomes: Record<string, number>,
+): LoadSpec {
   let next = 0;
   return {
     url,
+    pid,
     expect: [200],
     requests: [
       {
