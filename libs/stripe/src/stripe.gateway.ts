@@ -115,10 +115,19 @@ export class StripeGateway {
 
   // Payment intents and payment methods
 
-  /** Null when Stripe does not know the payment intent. `expand: ['latest_charge']` brings its receipt. */
-  retrievePaymentIntent(id: string, params?: Stripe.PaymentIntentRetrieveParams): Promise<Stripe.PaymentIntent | null> {
-    return callStripe(this.callDeadlineMs, () =>
-      this.stripe.paymentIntents.retrieve(id, params).catch(nullWhenMissing),
+  /**
+   * Null when Stripe does not know the payment intent. `expand: ['latest_charge']` brings its
+   * receipt. `waitMs`: for a read that something else can do later, one attempt, answered
+   * within that time or failed (not this gateway's retries and deadline).
+   */
+  retrievePaymentIntent(
+    id: string,
+    params?: Stripe.PaymentIntentRetrieveParams,
+    { waitMs }: { waitMs?: number } = {},
+  ): Promise<Stripe.PaymentIntent | null> {
+    const once = waitMs === undefined ? undefined : { timeout: waitMs, maxNetworkRetries: 0 };
+    return callStripe(waitMs ?? this.callDeadlineMs, () =>
+      this.stripe.paymentIntents.retrieve(id, params, once).catch(nullWhenMissing),
     );
   }
 

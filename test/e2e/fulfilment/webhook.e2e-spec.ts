@@ -19,6 +19,7 @@ import {
   SUCCESS_URL,
 } from './helpers';
 import { bearer } from '../../support/auth';
+import { until } from '../../support/until';
 import { envelope } from '../../support/envelope';
 
 /**
@@ -315,6 +316,49 @@ describe('POST /api/v1/stripe/webhook', () => {
         (s.config.checkout as { creditsPerBundle: number }).creditsPerBundle = 1000;
       }
       expect((await entriesOf(sessionId)).map((e) => e.amount)).toEqual([2000]);
+    });
+  });
+
+  describe('the receipt', () => {
+    afterEach(() => s.control('DELETE', '/faults'));
+
+    /** The payment-details jobs queued for this payment (a job writes a receipt the grant could not). */
+    const detailsJobs = async (paymentIntentId: string) =>
+      (
+        await rows<{ n: number }>(
+          s.db,
+          sql`select count(*)::int as n from pgboss.job
+              where name = 'payment-details' and data->>'paymentIntentId' = ${paymentIntentId}`,
+        )
+      )[0].n;
+
+    it('a paid purchase is granted with its receipt, and leaves no job to write it', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 1);
+      const paid = await payQuietly(s, sessionId);
+      expect((await deliver(paid.eventId)).body.outcome).toBe('processed');
+      const [entry] = await entriesOf(sessionId);
+      expect(entry.receiptUrl).toMatch(/^https?:\/\/.+\/receipts\/ch_/);
+      expect(await detailsJobs(paid.paymentIntentId)).toBe(0);
+    });
+
+    it('Stripe slow to tell it: the credits are granted without waiting longer, the job writes the receipt after', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const sessionId = await createSession(s, adminKey, slug, 1);
+      const paid = await payQuietly(s, sessionId);
+      // Only the first read is slow, longer than the grant waits: a grant that waited for it, or
+      // asked again (the gateway's retries), would show its receipt.
+      await s.control('POST', '/faults', {
+        path: `/v1/payment_intents/${paid.paymentIntentId}`,
+        method: 'GET',
+        delay_ms: 5000,
+        times: 1,
+      });
+      expect((await deliver(paid.eventId)).body.outcome).toBe('processed');
+      expect(await balanceOf(slug)).toBe(1000);
+      expect((await entriesOf(sessionId))[0].receiptUrl).toBeNull();
+      expect(await detailsJobs(paid.paymentIntentId)).toBe(1);
+      await until('the receipt written by the job', async () => (await entriesOf(sessionId))[0].receiptUrl !== null);
     });
   });
 

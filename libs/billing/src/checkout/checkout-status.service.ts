@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { StripeGateway } from '@credits/stripe';
 import { NotFoundError } from '@credits/errors';
 import { FulfilmentService } from '../fulfilment/fulfilment.service';
-import { PURCHASE_PAYMENT_EXPAND } from '../fulfilment/purchase-payment';
+import { purchasePaymentExpand } from '../fulfilment/purchase-payment';
 import { CheckoutSessionRepository, CheckoutSessionRow } from './checkout-session.repository';
 import { CheckoutSessionStatusResponse } from './checkout-status.dto';
 
@@ -25,11 +25,10 @@ export class CheckoutStatusService {
     const row = await this.sessions.find(orgId, sessionId);
     if (!row) throw new NotFoundError('Checkout session not found');
     if (!isSettled(row)) {
-      // A card to keep comes with the session, in the same call: the grant keeps it.
-      const session = await this.stripe.retrieveCheckoutSession(
-        sessionId,
-        row.savePaymentMethod ? { expand: PURCHASE_PAYMENT_EXPAND } : undefined,
-      );
+      // The receipt (and a card to keep) come with the session, in the same call: the grant writes them.
+      const session = await this.stripe.retrieveCheckoutSession(sessionId, {
+        expand: purchasePaymentExpand(row.savePaymentMethod),
+      });
       if (session && session.status !== 'open') {
         await this.fulfilment.settle(session);
         return present((await this.sessions.find(orgId, sessionId)) ?? row);

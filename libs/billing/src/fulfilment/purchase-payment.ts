@@ -13,13 +13,27 @@ export interface PurchasePayment {
   receiptUrl: string | null;
 }
 
-/** What to expand when retrieving a session whose buyer asked to keep the card: `of` then needs no call of its own. */
-export const PURCHASE_PAYMENT_EXPAND = ['payment_intent.payment_method', 'payment_intent.latest_charge'];
+/**
+ * What to expand when retrieving a paid session from Stripe: `of` then needs no call of its own.
+ * The payment method only when the buyer asked to keep the card.
+ */
+export function purchasePaymentExpand(savePaymentMethod: boolean): string[] {
+  return savePaymentMethod
+    ? ['payment_intent.payment_method', 'payment_intent.latest_charge']
+    : ['payment_intent.latest_charge'];
+}
 
 /**
- * Reads the card a buyer asked to keep (and the receipt) before the purchase is granted, so
- * the grant keeps the card in its own transaction: as soon as the purchase shows, auto-refill
- * shows the card and can be turned on.
+ * How long a grant waits for Stripe to tell its receipt (and the card to keep) before going on
+ * without them: one attempt, not the gateway's retries. The payment details job asks again
+ * after the grant, so a slow Stripe delays the receipt, never the credits.
+ */
+export const PURCHASE_PAYMENT_WAIT_MS = 2000;
+
+/**
+ * Reads a paid session's receipt, and the card when the buyer asked to keep it, before the
+ * purchase is granted: the grant writes both in its own transaction, so the purchase shows
+ * with its receipt, auto-refill shows the card at once, and no job is left to write them.
  */
 @Injectable()
 export class PurchasePaymentSource {
@@ -28,27 +42,35 @@ export class PurchasePaymentSource {
   constructor(private readonly stripe: StripeGateway) {}
 
   /**
-   * For a paid session whose buyer asked to keep the card (its metadata, which we wrote): the
-   * card and the receipt of its PaymentIntent, expanded in `session` (`PURCHASE_PAYMENT_EXPAND`)
-   * or asked of Stripe now. Undefined otherwise, and when Stripe cannot answer now: the grant
-   * does not wait for it, and the payment details job keeps the card after the grant.
+   * For a paid session: the receipt of its PaymentIntent, and the card when the buyer asked to
+   * keep it (its metadata, which we wrote), expanded in `session` (`purchasePaymentExpand`) or
+   * asked of Stripe now. Undefined when there is no payment, and when Stripe cannot answer
+   * within `PURCHASE_PAYMENT_WAIT_MS`: the grant does not wait longer, and the payment details
+   * job writes them after it.
    */
   async of(session: Stripe.Checkout.Session): Promise<PurchasePayment | undefined> {
-    if (session.metadata?.save_payment_method !== 'true' || session.payment_status !== 'paid') return undefined;
+    if (session.payment_status !== 'paid') return undefined;
     const paymentIntent = paymentIntentOf(session);
     if (!paymentIntent) return undefined;
+    const saving = session.metadata?.save_payment_method === 'true';
     try {
       const expanded = typeof session.payment_intent === 'object' ? session.payment_intent : null;
       const intent =
-        expanded && typeof expanded?.payment_method === 'object'
+        expanded &&
+        typeof expanded.latest_charge === 'object' &&
+        (!saving || typeof expanded.payment_method === 'object')
           ? expanded
-          : await this.stripe.retrievePaymentIntent(paymentIntent, { expand: ['payment_method', 'latest_charge'] });
+          : await this.stripe.retrievePaymentIntent(
+              paymentIntent,
+              { expand: saving ? ['payment_method', 'latest_charge'] : ['latest_charge'] },
+              { waitMs: PURCHASE_PAYMENT_WAIT_MS },
+            );
       if (!intent) return undefined;
-      const method = typeof intent.payment_method === 'object' ? intent.payment_method : null;
+      const method = saving && typeof intent.payment_method === 'object' ? intent.payment_method : null;
       return { card: method?.card ? savedCardOf(method) : null, receiptUrl: receiptUrlOf(intent) };
     } catch (error) {
       this.logger.warn({
-        msg: 'the card to keep could not be read before the grant; the payment details job keeps it',
+        msg: 'the receipt could not be read before the grant; the payment details job reads it',
         checkout_session_id: session.id,
         err: error,
       });
