@@ -12,7 +12,7 @@ export type {
   NotificationSubscription,
 } from './types';
 export { DEFAULT_IDLE_TIMEOUT_MS, openDatabase } from './open-database';
-export { rows } from './rows';
+export { rowOf, rows } from './rows';
 export { bigintArray, textArray, uuidArray } from './array-params';
 export { plannedEachRun } from './statement-names';
 export { notifyChannel } from './notify';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { eq, getTableColumns, sql } from 'drizzle-orm';
-import { checkoutSessions, Db, DbTransaction, InjectDb, rows, stripeEvents } from '@credits/database';
+import { sql } from 'drizzle-orm';
+import { checkoutSessions, Db, DbTransaction, InjectDb, rowOf, rows, stripeEvents } from '@credits/database';
 import type { CheckoutSessionRow } from '../checkout/checkout-session.repository';
 
 export type EventOutcome = 'processed' | 'duplicate' | 'ignored' | 'failed_permanently';
@@ -60,23 +60,20 @@ export class StripeEventWriter {
     event: { id: string; type: string },
     sessionId: string,
   ): Promise<{ fresh: boolean; session: CheckoutSessionRow | undefined }> {
-    const recorded = this.tx.$with('recorded', { id: sql<string>`id` }).as(
-      sql`insert into ${stripeEvents} (id, type, outcome) values (${event.id}::text, ${event.type}::text, 'processed')
-          on conflict do nothing returning id`,
-    );
     // A data-modifying WITH runs exactly once; the select below sees the table as it was
-    // before it, so whether it wrote a row is read from its own output.
-    const [row] = await this.tx
-      .with(recorded)
-      .select({
-        ...getTableColumns(checkoutSessions),
-        fresh: sql<boolean>`exists (select 1 from ${recorded})`.mapWith(Boolean),
-      })
-      .from(checkoutSessions)
-      .where(eq(checkoutSessions.id, sessionId))
-      .for('update', { of: checkoutSessions });
+    // before it, so whether it wrote a row is read from its own output. Written as `sql`, not
+    // with the query builder: it runs for every event, and the builder cost ~5× as much to build.
+    const [row] = await rows<Record<string, unknown> & { fresh: boolean }>(
+      this.tx,
+      sql`
+      with recorded as (
+        insert into ${stripeEvents} (id, type, outcome) values (${event.id}::text, ${event.type}::text, 'processed')
+        on conflict do nothing returning id)
+      select s.*, exists (select 1 from recorded) as fresh
+      from ${checkoutSessions} s where s.id = ${sessionId}::text
+      for update of s`,
+    );
     if (!row) return { fresh: false, session: undefined };
-    const { fresh, ...session } = row;
-    return { fresh, session };
+    return { fresh: row.fresh, session: rowOf(checkoutSessions, row) };
   }
 }
