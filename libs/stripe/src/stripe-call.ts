@@ -29,12 +29,29 @@ export async function callStripe<T>(deadlineMs: number, call: () => Promise<T>):
       reject(new Error(`Stripe call exceeded its ${budgetMs} ms deadline`));
     }, budgetMs);
   });
-  const raced = Promise.race([call(), deadline]);
+  const raced = Promise.race([withoutCallSite(call), deadline]);
   try {
     return await (request ? request.trackStripe(raced) : raced);
   } catch (error) {
     throw mapStripeError(error, deadlineExceeded);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * `call()`, its synchronous part run with no stack traces taken. The Stripe SDK takes its
+ * caller's stack (`new Error().stack`) on every request, to add it to an error that may come
+ * much later; formatting it cost 27–31 µs a call alone here and ~55 µs under load (2.1% of the
+ * API's busy time in a webhook profile, on every checkout too). The caller is `callStripe`
+ * anyway, and an error the SDK answers still has its own stack, taken when it is made.
+ */
+function withoutCallSite<T>(call: () => Promise<T>): Promise<T> {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return call();
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
