@@ -43,8 +43,10 @@ export async function callStripe<T>(deadlineMs: number, call: () => Promise<T>):
  * `call()`, its synchronous part run with no stack traces taken. The Stripe SDK takes its
  * caller's stack (`new Error().stack`) on every request, to add it to an error that may come
  * much later; formatting it cost 27–31 µs a call alone here and ~55 µs under load (2.1% of the
- * API's busy time in a webhook profile, on every checkout too). The caller is `callStripe`
- * anyway, and an error the SDK answers still has its own stack, taken when it is made.
+ * API's busy time in a webhook profile, on every checkout too). What is lost: an SDK error
+ * shows only the SDK's own frames, not which of our calls made it, and one the SDK raises
+ * before sending (a parameter it refuses) has no stack. Either is turned into our own error
+ * (`mapStripeError`, with its own stack) before any caller sees it.
  */
 function withoutCallSite<T>(call: () => Promise<T>): Promise<T> {
   const limit = Error.stackTraceLimit;

@@ -67,12 +67,15 @@ export const SIGNATURE_TOLERANCE_SEC = 300;
 export class StripeGateway {
   /** The longest one call may take, every retry included (`STRIPE_TIMEOUT_MS` × attempts). */
   readonly callDeadlineMs: number;
+  /** The longest one attempt may take (`STRIPE_TIMEOUT_MS`). */
+  private readonly attemptTimeoutMs: number;
 
   constructor(
     @InjectStripe() private readonly stripe: Stripe,
     @InjectConfig() config: AppConfig,
   ) {
     this.callDeadlineMs = config.stripe.callDeadlineMs;
+    this.attemptTimeoutMs = config.stripe.timeoutMs;
   }
 
   // Customers
@@ -118,15 +121,16 @@ export class StripeGateway {
   /**
    * Null when Stripe does not know the payment intent. `expand: ['latest_charge']` brings its
    * receipt. `waitMs`: for a read that something else can do later, one attempt, answered
-   * within that time or failed (not this gateway's retries and deadline).
+   * within that time (at most `STRIPE_TIMEOUT_MS`) or failed, not this gateway's retries.
    */
   retrievePaymentIntent(
     id: string,
     params?: Stripe.PaymentIntentRetrieveParams,
     { waitMs }: { waitMs?: number } = {},
   ): Promise<Stripe.PaymentIntent | null> {
-    const once = waitMs === undefined ? undefined : { timeout: waitMs, maxNetworkRetries: 0 };
-    return callStripe(waitMs ?? this.callDeadlineMs, () =>
+    const attemptMs = waitMs === undefined ? undefined : Math.min(waitMs, this.attemptTimeoutMs);
+    const once = attemptMs === undefined ? undefined : { timeout: attemptMs, maxNetworkRetries: 0 };
+    return callStripe(attemptMs ?? this.callDeadlineMs, () =>
       this.stripe.paymentIntents.retrieve(id, params, once).catch(nullWhenMissing),
     );
   }

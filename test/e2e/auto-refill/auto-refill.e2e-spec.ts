@@ -112,7 +112,7 @@ describe('auto-refill', () => {
     });
     await s.control('POST', `/sessions/${res.body.session_id}/pay`, { payment_method: 'pm_card_visa' });
     await until('the purchase granted', async () => (await entries(s, orgId, 'purchase')).length === 1);
-    // The purchase shows its receipt (read before the grant) and saved no card.
+    // The purchase gets its receipt and saved no card.
     await until('the receipt on the purchase', async () =>
       (await entries(s, orgId, 'purchase')).every((e) => e.receipt_url !== null),
     );

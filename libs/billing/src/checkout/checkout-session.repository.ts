@@ -167,6 +167,7 @@ export class CheckoutSessionWriter {
     const sets = [];
     for (const [key, value] of Object.entries(changes)) {
       if (value === undefined) continue;
+      if (!Object.hasOwn(SESSION_COLUMNS, key)) throw new Error(`checkout session update: no column for '${key}'`);
       const column = SESSION_COLUMNS[key as keyof CheckoutSessionChanges];
       sets.push(sql`${sql.identifier(column.name)} = ${sql.param(value, column)}`);
     }

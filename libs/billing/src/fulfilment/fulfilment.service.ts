@@ -105,7 +105,7 @@ export class FulfilmentService {
     // A redelivery of an event already handled (or recorded as failed) costs one read, no
     // Stripe call; the same read tells whether we hold a record of the event's session.
     const sessionId = checkoutSessionIdOf(event);
-    const { seen, known } = await this.events.lookup(event.id, sessionId ?? null);
+    const { seen, known, granted } = await this.events.lookup(event.id, sessionId ?? null);
     if (seen) return 'duplicate';
 
     // Fetched before the transaction: no transaction stays open across a Stripe call.
@@ -119,8 +119,10 @@ export class FulfilmentService {
       if (!(error instanceof PermanentFailure)) throw error;
       return this.permanentFailure(event, error.message);
     }
+    // A session already granted (the success page came first) takes nothing of this payment.
     const payment =
-      event.type === 'checkout.session.completed' || event.type === 'checkout.session.async_payment_succeeded'
+      !granted &&
+      (event.type === 'checkout.session.completed' || event.type === 'checkout.session.async_payment_succeeded')
         ? await this.payments.of(event.data.object)
         : undefined;
 

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
 import { receiptUrlOf, StripeGateway } from '@credits/stripe';
+import { currentDeadline } from '@credits/traffic/deadline';
 import type { SavedCard } from '../auto-refill/auto-refill.repository';
 import { savedCardOf } from '../auto-refill/saved-card';
 import { paymentIntentOf } from './checkout-session-source';
@@ -25,15 +26,17 @@ export function purchasePaymentExpand(savePaymentMethod: boolean): string[] {
 
 /**
  * How long a grant waits for Stripe to tell its receipt (and the card to keep) before going on
- * without them: one attempt, not the gateway's retries. The payment details job asks again
- * after the grant, so a slow Stripe delays the receipt, never the credits.
+ * without them: one attempt (at most `STRIPE_TIMEOUT_MS`), not the gateway's retries. The
+ * payment details job asks again after the grant, so a slow Stripe delays the credits by this
+ * much at most, and the receipt until the job's read.
  */
 export const PURCHASE_PAYMENT_WAIT_MS = 2000;
 
 /**
  * Reads a paid session's receipt, and the card when the buyer asked to keep it, before the
  * purchase is granted: the grant writes both in its own transaction, so the purchase shows
- * with its receipt, auto-refill shows the card at once, and no job is left to write them.
+ * with its receipt and auto-refill shows the card at once. A purchase that keeps no card then
+ * leaves no job; one that keeps a card leaves the job that makes it Stripe's default.
  */
 @Injectable()
 export class PurchasePaymentSource {
@@ -69,6 +72,9 @@ export class PurchasePaymentSource {
       const method = saving && typeof intent.payment_method === 'object' ? intent.payment_method : null;
       return { card: method?.card ? savedCardOf(method) : null, receiptUrl: receiptUrlOf(intent) };
     } catch (error) {
+      // The request itself is out of time (it is answered 503 or 504): nothing may be written
+      // after that answer, so the grant does not go on without the receipt either.
+      if (currentDeadline()?.expired) throw error;
       this.logger.warn({
         msg: 'the receipt could not be read before the grant; the payment details job reads it',
         checkout_session_id: session.id,

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { sql } from 'drizzle-orm';
+import { getTableColumns, sql } from 'drizzle-orm';
 import { checkoutSessions, Db, DbTransaction, InjectDb, rowOf, rows, stripeEvents } from '@credits/database';
 import type { CheckoutSessionRow } from '../checkout/checkout-session.repository';
 
@@ -16,17 +16,24 @@ export class StripeEventRepository {
   }
 
   /**
-   * Whether the event was recorded before, and whether we hold a record of its Checkout
-   * session (`null`: none named): one round trip, the first of every delivery.
+   * Whether the event was recorded before, whether we hold a record of its Checkout session
+   * (`null`: none named), and whether that session's credits were granted already: one round
+   * trip, the first of every delivery.
    */
-  async lookup(eventId: string, checkoutSessionId: string | null): Promise<{ seen: boolean; known: boolean }> {
-    const [row] = await rows<{ seen: boolean; known: boolean }>(
+  async lookup(
+    eventId: string,
+    checkoutSessionId: string | null,
+  ): Promise<{ seen: boolean; known: boolean; granted: boolean }> {
+    // `granted` is null when we hold no record of the session.
+    const [row] = await rows<{ seen: boolean; granted: boolean | null }>(
       this.db,
       sql`
       select exists (select 1 from ${stripeEvents} where ${stripeEvents.id} = ${eventId}::text) as seen,
-             exists (select 1 from ${checkoutSessions} where ${checkoutSessions.id} = ${checkoutSessionId}::text) as known`,
+             (select fulfilled_at is not null from ${checkoutSessions}
+              where ${checkoutSessions.id} = ${checkoutSessionId}::text) as granted`,
     );
-    return { seen: row?.seen === true, known: row?.known === true };
+    const granted = row?.granted ?? null;
+    return { seen: row?.seen === true, known: granted !== null, granted: granted === true };
   }
 
   /** Records an outcome decided outside a transaction; an event recorded already keeps its first. */
@@ -69,7 +76,7 @@ export class StripeEventWriter {
       with recorded as (
         insert into ${stripeEvents} (id, type, outcome) values (${event.id}::text, ${event.type}::text, 'processed')
         on conflict do nothing returning id)
-      select s.*, exists (select 1 from recorded) as fresh
+      select ${SESSION_COLUMNS}, exists (select 1 from recorded) as fresh
       from ${checkoutSessions} s where s.id = ${sessionId}::text
       for update of s`,
     );
@@ -77,3 +84,14 @@ export class StripeEventWriter {
     return { fresh: row.fresh, session: rowOf(checkoutSessions, row) };
   }
 }
+
+/**
+ * The session's columns, named one by one rather than `s.*`: the statement is prepared on each
+ * connection (`StatementNames`), and a prepared `*` fails ("cached plan must not change result
+ * type") on an instance still running when a migration adds a column.
+ */
+const SESSION_COLUMNS = sql.raw(
+  Object.values(getTableColumns(checkoutSessions))
+    .map((column) => `s."${column.name}"`)
+    .join(', '),
+);
