@@ -43,7 +43,8 @@ const base = {
  * - `postgres`: every suite, each on a database of its own on the PostgreSQL server that
  *   TEST_DATABASE_URL names (default: the local one);
  * - `pglite`: the PGlite specs, the money-loop smoke suite, and the suites whose points must
- *   hold on both databases (credit grants through HTTP and the CLI), on in-memory PGlite.
+ *   hold on both databases (credit grants through HTTP and the CLI, the webhook's `sql`
+ *   statements on a checkout session), on in-memory PGlite.
  * `npm run jest -- <file>` runs a file in every project that holds it. TEST_PROJECTS=pglite (a
  * comma list) keeps only those projects: Jest's own `--selectProjects` takes every word after
  * it as a project name, so `npm run test:pglite -- <file>` could not pass a file through it.
@@ -61,6 +62,7 @@ const projects = [
     displayName: 'pglite',
     testMatch: [
       '<rootDir>/test/database/pglite.spec.ts',
+      '<rootDir>/test/database/checkout-session-writes.spec.ts',
       '<rootDir>/test/e2e/money-loop.smoke.e2e-spec.ts',
       '<rootDir>/test/e2e/grants/grants.e2e-spec.ts',
       '<rootDir>/test/e2e/fulfilment/cli-credits.e2e-spec.ts',

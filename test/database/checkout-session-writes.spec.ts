@@ -1,0 +1,121 @@
+/**
+ * The statements each webhook delivery runs on our record of its Checkout session, written as
+ * `sql` rather than with Drizzle's query builder: they must read and write the row exactly as
+ * the builder does, on both drivers (in-memory PGlite, or PostgreSQL when TEST_DATABASE_URL is
+ * set): bigints as numbers, timestamps as Dates, nulls as null.
+ */
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { CheckoutSessionRepository } from '@credits/billing/checkout/checkout-session.repository';
+import { StripeEventRepository } from '@credits/billing/fulfilment/stripe-event.repository';
+import { checkoutSessions, type Db, organizations, stripeEvents, users } from '@credits/database';
+import { openTestDatabase } from '../support/database';
+
+describe('the webhook’s statements on a checkout session', () => {
+  let database: Awaited<ReturnType<typeof openTestDatabase>>;
+  let db: Db;
+  let sessions: CheckoutSessionRepository;
+  let events: StripeEventRepository;
+
+  beforeAll(async () => {
+    database = await openTestDatabase();
+    db = database.db;
+    sessions = new CheckoutSessionRepository(db);
+    events = new StripeEventRepository(db);
+  });
+  afterAll(() => database?.close());
+
+  /** A session with every kind of column filled: bigints, timestamps, a boolean, text. */
+  const newSession = async () => {
+    const [org] = await db
+      .insert(organizations)
+      .values({ slug: `org-${randomUUID().slice(0, 8)}`, name: 'Org' })
+      .returning();
+    const [user] = await db
+      .insert(users)
+      .values({ email: `${randomUUID()}@example.test` })
+      .returning();
+    const id = `cs_test_${randomUUID().replace(/-/g, '')}`;
+    await db.insert(checkoutSessions).values({
+      id,
+      orgId: org.id,
+      userId: user.id,
+      bundles: 3,
+      credits: 9_007_199_254_740, // past 32 bits: a bigint column
+      amountTotal: 2100,
+      currency: 'usd',
+      status: 'open',
+      savePaymentMethod: true,
+      refundSettledCredits: 12,
+      expiresAt: new Date('2031-01-02T03:04:05.678Z'),
+    });
+    return { orgId: org.id, id };
+  };
+  /** The row as the query builder reads it. */
+  const builderRow = async (id: string) =>
+    (await db.select().from(checkoutSessions).where(eq(checkoutSessions.id, id)))[0];
+
+  it('the event’s record with its session lock answers the row as the query builder reads it, once', async () => {
+    const { id } = await newSession();
+    const event = { id: `evt_${randomUUID()}`, type: 'checkout.session.completed' };
+    const first = await db.transaction((tx) => events.in(tx).recordProcessedLocking(event, id));
+    expect(first).toEqual({ fresh: true, session: await builderRow(id) });
+    expect(first.session?.credits).toBe(9_007_199_254_740);
+    expect(first.session?.expiresAt).toEqual(new Date('2031-01-02T03:04:05.678Z'));
+    expect(first.session?.fulfilledAt).toBeNull();
+
+    const again = await db.transaction((tx) => events.in(tx).recordProcessedLocking(event, id));
+    expect(again).toEqual({ fresh: false, session: await builderRow(id) });
+    expect(await db.select().from(stripeEvents).where(eq(stripeEvents.id, event.id))).toHaveLength(1);
+  });
+
+  it('a session we hold no record of: no session (its caller rolls the event back)', async () => {
+    const event = { id: `evt_${randomUUID()}`, type: 'checkout.session.completed' };
+    const missing = await db.transaction((tx) => events.in(tx).recordProcessedLocking(event, 'cs_test_unknown'));
+    expect(missing).toEqual({ fresh: false, session: undefined });
+  });
+
+  it('update sets what it is given, writes a null, leaves an undefined alone, and touches updated_at', async () => {
+    const { orgId, id } = await newSession();
+    const before = await builderRow(id);
+    const changes = {
+      status: 'complete' as const,
+      paymentStatus: 'paid',
+      fulfilledAt: new Date('2030-05-06T07:08:09.123Z'),
+      stripePaymentIntentId: 'pi_123',
+      amountTotal: null,
+      refundSettledCredits: 9_007_199_254_000,
+    };
+    await db.transaction((tx) => sessions.in(tx).update(orgId, id, { ...changes, currency: undefined }));
+    const after = await builderRow(id);
+    expect(after).toEqual({ ...before, ...changes, updatedAt: expect.any(Date) });
+    expect(after.updatedAt.getTime()).toBeGreaterThanOrEqual(before.updatedAt.getTime());
+  });
+
+  it('update changes only the org’s own session', async () => {
+    const mine = await newSession();
+    const theirs = await newSession();
+    await db.transaction((tx) => sessions.in(tx).update(theirs.orgId, mine.id, { status: 'expired' }));
+    expect((await builderRow(mine.id)).status).toBe('open');
+  });
+
+  it('update refuses a key that is no column', async () => {
+    const { orgId, id } = await newSession();
+    await expect(db.transaction((tx) => sessions.in(tx).update(orgId, id, { nonsense: 1 } as never))).rejects.toThrow(
+      /no column for 'nonsense'/,
+    );
+  });
+
+  it('the delivery’s first lookup tells a granted session from a known and an unknown one', async () => {
+    const { orgId, id } = await newSession();
+    expect(await events.lookup(`evt_${randomUUID()}`, id)).toEqual({ seen: false, known: true, granted: false });
+    await db.transaction((tx) => sessions.in(tx).update(orgId, id, { fulfilledAt: new Date() }));
+    expect(await events.lookup(`evt_${randomUUID()}`, id)).toEqual({ seen: false, known: true, granted: true });
+    expect(await events.lookup(`evt_${randomUUID()}`, 'cs_test_unknown')).toEqual({
+      seen: false,
+      known: false,
+      granted: false,
+    });
+    expect(await events.lookup(`evt_${randomUUID()}`, null)).toEqual({ seen: false, known: false, granted: false });
+  });
+});
