@@ -110,6 +110,24 @@ describe('mapStripeError: one mapping from Stripe failures to the envelope', () 
     expect(deadline.waitingOnStripe).toBe(false);
   });
 
+  it('takes no stack trace while the SDK sends, and leaves the process its own, also when the call throws', async () => {
+    const limit = Error.stackTraceLimit;
+    let stackWhileSending: string | undefined;
+    await callStripe(1000, async () => {
+      stackWhileSending = new Error('sending').stack;
+    });
+    expect(stackWhileSending).toBe('Error: sending');
+    expect(Error.stackTraceLimit).toBe(limit);
+
+    // A call that throws before it sends (a parameter the SDK refuses) is a Stripe failure too.
+    const error = await callStripe(1000, () => {
+      throw new Error('refused before sending');
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiException);
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(new Error('after').stack).toContain('\n    at ');
+  });
+
   it('does not blame Stripe for a later stall when its own, shorter deadline ended the call', async () => {
     const deadline = new RequestDeadline(10_000);
     const error = await runWithDeadline(deadline, () => callStripe(30, () => new Promise(() => undefined))).catch(

@@ -29,8 +29,9 @@ export async function callStripe<T>(deadlineMs: number, call: () => Promise<T>):
       reject(new Error(`Stripe call exceeded its ${budgetMs} ms deadline`));
     }, budgetMs);
   });
-  const raced = Promise.race([withoutCallSite(call), deadline]);
   try {
+    // Inside the try: a call that throws before it sends is mapped, and its timer cleared, too.
+    const raced = Promise.race([withoutCallSite(call), deadline]);
     return await (request ? request.trackStripe(raced) : raced);
   } catch (error) {
     throw mapStripeError(error, deadlineExceeded);

@@ -14,14 +14,14 @@ export interface PurchasePayment {
   receiptUrl: string | null;
 }
 
-/**
- * What to expand when retrieving a paid session from Stripe: `of` then needs no call of its own.
- * The payment method only when the buyer asked to keep the card.
- */
+/** What of a PaymentIntent `of` reads: its charge (the receipt), and the card when the buyer keeps it. */
+function intentExpand(savePaymentMethod: boolean): string[] {
+  return savePaymentMethod ? ['payment_method', 'latest_charge'] : ['latest_charge'];
+}
+
+/** What to expand when retrieving a paid session from Stripe: `of` then needs no call of its own. */
 export function purchasePaymentExpand(savePaymentMethod: boolean): string[] {
-  return savePaymentMethod
-    ? ['payment_intent.payment_method', 'payment_intent.latest_charge']
-    : ['payment_intent.latest_charge'];
+  return intentExpand(savePaymentMethod).map((field) => `payment_intent.${field}`);
 }
 
 /**
@@ -65,7 +65,7 @@ export class PurchasePaymentSource {
           ? expanded
           : await this.stripe.retrievePaymentIntent(
               paymentIntent,
-              { expand: saving ? ['payment_method', 'latest_charge'] : ['latest_charge'] },
+              { expand: intentExpand(saving) },
               { waitMs: PURCHASE_PAYMENT_WAIT_MS },
             );
       if (!intent) return undefined;

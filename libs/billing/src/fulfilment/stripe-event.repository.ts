@@ -76,7 +76,7 @@ export class StripeEventWriter {
       with recorded as (
         insert into ${stripeEvents} (id, type, outcome) values (${event.id}::text, ${event.type}::text, 'processed')
         on conflict do nothing returning id)
-      select ${SESSION_COLUMNS}, exists (select 1 from recorded) as fresh
+      select ${SESSION_COLUMN_LIST}, exists (select 1 from recorded) as fresh
       from ${checkoutSessions} s where s.id = ${sessionId}::text
       for update of s`,
     );
@@ -90,7 +90,7 @@ export class StripeEventWriter {
  * connection (`StatementNames`), and a prepared `*` fails ("cached plan must not change result
  * type") on an instance still running when a migration adds a column.
  */
-const SESSION_COLUMNS = sql.raw(
+const SESSION_COLUMN_LIST = sql.raw(
   Object.values(getTableColumns(checkoutSessions))
     .map((column) => `s."${column.name}"`)
     .join(', '),
