@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import Stripe from 'stripe';
-import { AdminAdjustments, LedgerService } from '@credits/billing';
+import { AdminAdjustments, type LedgerEntryInput, LedgerService } from '@credits/billing';
 import { checkoutSessions, creditGrants, creditLedger, organizations, stripeEvents } from '@credits/database';
 import { startStack, Stack } from '../../support/stack';
 import {
@@ -44,6 +44,8 @@ describe('POST /api/v1/stripe/webhook', () => {
   const sessionRow = async (id: string) =>
     (await s.db.select().from(checkoutSessions).where(eq(checkoutSessions.id, id)))[0];
   const deliver = async (eventId: string) => postWebhook(s, await payloadOf(s, eventId));
+  /** A credit written by hand, as an operator's repair or bonus would be, in its own transaction. */
+  const creditByHand = (input: LedgerEntryInput) => s.db.transaction((tx) => s.app.get(LedgerService).apply(tx, input));
   /** A new org with an admin key, so each test starts from a zero balance. */
   const freshOrg = async () => {
     const slug = `org-${randomUUID().slice(0, 8)}`;
@@ -183,16 +185,14 @@ describe('POST /api/v1/stripe/webhook', () => {
       const paid = await payQuietly(s, sessionId);
       const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
       // The grant in the ledger while the session is not marked granted (a repair by hand).
-      await s.db.transaction((tx) =>
-        s.app.get(LedgerService).apply(tx, {
-          orgId: org.id,
-          amount: 2000,
-          transactionType: 'purchase',
-          description: 'granted by an operator',
-          sourceRef: `purchase:${sessionId}`,
-          checkoutSessionId: sessionId,
-        }),
-      );
+      await creditByHand({
+        orgId: org.id,
+        amount: 2000,
+        transactionType: 'purchase',
+        description: 'granted by an operator',
+        sourceRef: `purchase:${sessionId}`,
+        checkoutSessionId: sessionId,
+      });
       // Jobs naming what was never written: a delivery job with an event that does not exist,
       // a receipt job for this payment (the operator's grant wrote none).
       const orphanJobs = async () => {
@@ -225,6 +225,52 @@ describe('POST /api/v1/stripe/webhook', () => {
       // The jobs a grant writes before its credit (its events' delivery, the receipt) are
       // withdrawn when the credit writes nothing.
       expect(await orphanJobs()).toEqual({ dispatch: 0, details: 0 });
+    });
+
+    it('a purchase whose org has a grant expiring meanwhile writes the expiry first, and is granted once', async () => {
+      const { slug, adminKey } = await freshOrg();
+      const [org] = await s.db.select().from(organizations).where(eq(organizations.slug, slug));
+      await creditByHand({
+        orgId: org.id,
+        amount: 400,
+        transactionType: 'admin_adjustment',
+        description: 'a bonus',
+        sourceRef: `bonus:${randomUUID()}`,
+        grant: { category: 'promotional', expiry: { afterSeconds: 3600 } },
+      });
+      const sessionId = await createSession(s, adminKey, slug, 1);
+      const paid = await payQuietly(s, sessionId);
+      // As if an hour and a second had passed: the bonus expired, and nothing wrote that off yet.
+      const back = sql`interval '3601 seconds'`;
+      await s.db.execute(
+        sql`update credit_grants set effective_at = effective_at - ${back}, expires_at = expires_at - ${back},
+              created_at = created_at - ${back} where org_id = ${org.id}::uuid`,
+      );
+      await s.db.execute(
+        sql`update credit_balances set next_expiry_at = next_expiry_at - ${back} where org_id = ${org.id}::uuid`,
+      );
+
+      expect((await deliver(paid.eventId)).body).toEqual({ received: true, outcome: 'processed' });
+      expect((await deliver(paid.eventId)).body.outcome).toBe('duplicate');
+      const entries = await s.db
+        .select()
+        .from(creditLedger)
+        .where(eq(creditLedger.orgId, org.id))
+        .orderBy(creditLedger.seq);
+      expect(entries.map((e) => [e.transactionType, e.amount, e.balanceAfter])).toEqual([
+        ['admin_adjustment', 400, 400],
+        ['expiration', -400, 0],
+        ['purchase', 1000, 1000],
+      ]);
+      expect(await balanceOf(slug)).toBe(1000);
+      expect(await eventRow(paid.eventId)).toMatchObject({ outcome: 'processed' });
+      const [{ jobs }] = await rows<{ jobs: number }>(
+        s.db,
+        sql`select count(*)::int as jobs from pgboss.job j, notification_events n
+            where j.name = 'notification-dispatch' and n.org_id = ${org.id}::uuid and n.type = 'credits.purchased'
+              and j.data->'eventIds' ? n.id`,
+      );
+      expect(jobs).toBe(1);
     });
 
     it('the credits come from our record, not from the event body', async () => {
