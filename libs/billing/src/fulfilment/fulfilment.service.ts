@@ -3,8 +3,6 @@ import type Stripe from 'stripe';
 import { Db, DbTransaction, InjectDb } from '@credits/database';
 import { AutoRefillPayments } from '../auto-refill/auto-refill-payments';
 import { CheckoutSessionRepository, CheckoutSessionRow } from '../checkout/checkout-session.repository';
-import type { CreditSentWithCommit } from '../ledger/ledger.service';
-import { CreditNotWritten } from '../ledger/ledger.repository';
 import { CheckoutSessionSource, SessionTarget } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
 import { PurchaseEvents } from './purchase-events';
@@ -24,11 +22,7 @@ interface HandlerTarget {
   refillId?: string;
   /** A paid session's card to keep and receipt, read from Stripe. */
   payment?: PurchasePayment;
-  /** Given, a grant sends its credit with the COMMIT (`LedgerService.creditWithCommit`). */
-  sent?: CreditSentWithCommit;
 }
-/** What `apply` is given: the target found before the transaction, and our record of a session to insert. */
-type Applying = Omit<HandlerTarget, 'locked'> & { missing?: CheckoutSessionRow };
 type Handler<T extends Stripe.Event.Type> = (
   tx: DbTransaction,
   event: EventOf<T>,
@@ -54,10 +48,10 @@ export class FulfilmentService {
   private readonly logger = new Logger(FulfilmentService.name);
 
   private readonly handlers: { [T in Stripe.Event.Type]?: Handler<T> } = {
-    'checkout.session.completed': (tx, event, { locked, payment, sent }) =>
-      this.purchases.completed(tx, event.data.object, locked, payment, sent),
-    'checkout.session.async_payment_succeeded': (tx, event, { locked, payment, sent }) =>
-      this.purchases.paid(tx, event.data.object, locked, payment, sent),
+    'checkout.session.completed': (tx, event, { locked, payment }) =>
+      this.purchases.completed(tx, event.data.object, locked, payment),
+    'checkout.session.async_payment_succeeded': (tx, event, { locked, payment }) =>
+      this.purchases.paid(tx, event.data.object, locked, payment),
     'checkout.session.async_payment_failed': (tx, event, { locked }) =>
       this.purchases.failed(tx, event.data.object.id, locked),
     'checkout.session.expired': (tx, event, { locked }) => this.purchases.expired(tx, event.data.object.id, locked),
@@ -132,69 +126,29 @@ export class FulfilmentService {
         ? await this.payments.of(event.data.object)
         : undefined;
 
-    const applying = { sessionId: target?.sessionId, missing: target?.missing, refillId, payment };
     try {
-      try {
-        return await this.applyWithCommit(event, handler, applying);
-      } catch (error) {
-        // The credit sent with the COMMIT wrote nothing (an expiry of the org was due first, or
-        // the grant was in the ledger already) and nothing of its transaction was kept: the
-        // usual way settles the expiry first, or withdraws the jobs of a grant not made.
-        if (!(error instanceof CreditNotWritten)) throw error;
-        return await this.db.transaction((tx) => this.apply(tx, event, handler, applying));
-      }
+      return await this.db.transaction(async (tx) => {
+        const events = this.events.in(tx);
+        const missing = target?.missing;
+        let locked: CheckoutSessionRow | undefined;
+        if (target && !missing) {
+          // Every handler of an event with a session locks it first: recording the event and
+          // taking that lock share one round trip.
+          const recorded = await events.recordProcessedLocking(event, target.sessionId);
+          if (!recorded.session) throw new PermanentFailure(`checkout session ${target.sessionId} is unknown`);
+          if (!recorded.fresh) return 'duplicate';
+          locked = recorded.session;
+        } else {
+          if (!(await events.recordProcessed(event))) return 'duplicate';
+          if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
+        }
+        await handler(tx, event, { sessionId: target?.sessionId, locked, refillId, payment });
+        return 'processed';
+      });
     } catch (error) {
       if (error instanceof PermanentFailure) return this.permanentFailure(event, error.message);
       throw error;
     }
-  }
-
-  /**
-   * `apply` in a transaction whose grant, if any, sends its credit with the COMMIT: the credit's
-   * outcome, known once the transaction has ended, is the transaction's (on PostgreSQL the
-   * COMMIT of a transaction a statement aborted answers ROLLBACK, not an error).
-   */
-  private async applyWithCommit(
-    event: Stripe.Event,
-    handler: Handler<Stripe.Event.Type>,
-    applying: Omit<Applying, 'sent'>,
-  ): Promise<EventOutcome> {
-    const sent: CreditSentWithCommit = {};
-    let outcome: EventOutcome;
-    try {
-      outcome = await this.db.transaction((tx) => this.apply(tx, event, handler, { ...applying, sent }));
-    } catch (error) {
-      // Its failure is why the COMMIT failed (PGlite throws there): its error is the one to see.
-      await sent.written;
-      throw error;
-    }
-    await sent.written;
-    sent.committed?.();
-    return outcome;
-  }
-
-  /** Records the event and runs its handler in `tx`, its session locked first (when it has one). */
-  private async apply(
-    tx: DbTransaction,
-    event: Stripe.Event,
-    handler: Handler<Stripe.Event.Type>,
-    { sessionId, missing, refillId, payment, sent }: Applying,
-  ): Promise<EventOutcome> {
-    const events = this.events.in(tx);
-    let locked: CheckoutSessionRow | undefined;
-    if (sessionId !== undefined && !missing) {
-      // Every handler of an event with a session locks it first: recording the event and
-      // taking that lock share one round trip.
-      const recorded = await events.recordProcessedLocking(event, sessionId);
-      if (!recorded.session) throw new PermanentFailure(`checkout session ${sessionId} is unknown`);
-      if (!recorded.fresh) return 'duplicate';
-      locked = recorded.session;
-    } else {
-      if (!(await events.recordProcessed(event))) return 'duplicate';
-      if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
-    }
-    await handler(tx, event, { sessionId, locked, refillId, payment, sent });
-    return 'processed';
   }
 
   private async permanentFailure(event: Stripe.Event, detail: string): Promise<EventOutcome> {

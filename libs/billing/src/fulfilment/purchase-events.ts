@@ -10,7 +10,7 @@ import {
 } from '../checkout/checkout-session.repository';
 import { paymentDetailsJob } from '../auto-refill/auto-refill-jobs';
 import { AutoRefillRepository } from '../auto-refill/auto-refill.repository';
-import { type CreditSentWithCommit, LedgerService } from '../ledger/ledger.service';
+import { LedgerService } from '../ledger/ledger.service';
 import { paymentIntentOf } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
 import type { PurchasePayment } from './purchase-payment';
@@ -36,19 +36,15 @@ export class PurchaseEvents {
   /**
    * True when this call granted the session's credits (false: already granted, or not paid
    * yet). `payment`: the card to keep and the receipt, read from Stripe before the transaction.
-   * `sent`: given, a grant sends its credit with the COMMIT (`LedgerService.creditWithCommit`),
-   * and the caller awaits it after the transaction.
    */
   async completed(
     tx: DbTransaction,
     session: Stripe.Checkout.Session,
     locked?: CheckoutSessionRow,
     payment?: PurchasePayment,
-    sent?: CreditSentWithCommit,
   ): Promise<boolean> {
     if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
-      const row = await this.lock(tx, session.id, locked);
-      return (await this.grant(tx, row, paymentIntentOf(session), payment, sent)).applied;
+      return (await this.grant(tx, await this.lock(tx, session.id, locked), paymentIntentOf(session), payment)).applied;
     }
     // Paid later by an async method: wait for async_payment_succeeded.
     await this.transition(tx, session.id, locked, (row) =>
@@ -68,10 +64,8 @@ export class PurchaseEvents {
     session: Stripe.Checkout.Session,
     locked?: CheckoutSessionRow,
     payment?: PurchasePayment,
-    sent?: CreditSentWithCommit,
   ): Promise<boolean> {
-    const row = await this.lock(tx, session.id, locked);
-    return (await this.grant(tx, row, paymentIntentOf(session), payment, sent)).applied;
+    return (await this.grant(tx, await this.lock(tx, session.id, locked), paymentIntentOf(session), payment)).applied;
   }
 
   failed(tx: DbTransaction, sessionId: string, locked?: CheckoutSessionRow): Promise<void> {
@@ -149,15 +143,13 @@ export class PurchaseEvents {
    * Grants a locked session's credits (once: `purchase:<cs_id>` is unique) and marks it
    * fulfilled; `applied`: whether this call granted them. The card the buyer asked to keep
    * (`payment`) is kept in the same transaction: whoever sees the purchase can turn
-   * auto-refill on. With `sent`, a session not yet granted has its credit sent with the COMMIT
-   * (`LedgerService.creditWithCommit`): `applied` is then true, or the transaction rolls back.
+   * auto-refill on.
    */
   private async grant(
     tx: DbTransaction,
     row: CheckoutSessionRow,
     paymentIntent: string | null,
     payment?: PurchasePayment,
-    sent?: CreditSentWithCommit,
   ): Promise<{ row: CheckoutSessionRow; applied: boolean }> {
     const changes = {
       status: 'complete' as const,
@@ -188,31 +180,19 @@ export class PurchaseEvents {
             cardSaved: card !== null,
           })
         : undefined;
-    const credit = {
+    const { applied } = await this.ledger.apply(tx, {
       orgId: row.orgId,
       entryId,
       jobs: details ? [details] : [],
       amount: row.credits,
-      transactionType: 'purchase' as const,
+      transactionType: 'purchase',
       description: `Purchase of ${row.bundles} credit bundle${row.bundles === 1 ? '' : 's'} (${row.credits} credits)`,
       sourceRef: `purchase:${row.id}`,
       checkoutSessionId: row.id,
       receiptUrl: payment?.receiptUrl ?? null,
-    };
-    const granted = () =>
-      this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
-    if (sent && !row.fulfilledAt) {
-      // Not granted before (the session's lock says so, and every grant marks it): this call
-      // grants, or its transaction rolls back whole. So the card is kept first, and the credit
-      // is the last statement, sent with the COMMIT.
-      if (card) await this.cards.in(tx).saveCard(row.orgId, card);
-      await this.ledger.creditWithCommit(tx, credit, sent);
-      sent.committed = granted;
-      return { row: { ...row, ...changes }, applied: true };
-    }
-    const { applied } = await this.ledger.apply(tx, credit);
+    });
     if (!applied) return { row: { ...row, ...changes }, applied };
-    granted();
+    this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });
     // Only the call that granted keeps the card: a later payment's card is not replaced by an
     // earlier one's, redelivered.
     if (card) await this.cards.in(tx).saveCard(row.orgId, card);

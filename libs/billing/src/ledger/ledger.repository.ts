@@ -10,7 +10,6 @@ import {
   GrantCategory,
   GrantDraw,
   GrantSource,
-  hasSqlState,
   InjectDb,
   notificationEvents,
   rows,
@@ -168,25 +167,6 @@ export class LedgerWriter {
   }
 
   /**
-   * Fails the transaction unless the entry `id` exists: sent right behind a credit whose answer
-   * is not awaited (`LedgerService.creditWithCommit`), so that a credit that wrote nothing, or
-   * never reached the server, leaves its transaction aborted and the COMMIT behind it rolls back.
-   * Rejects with `CreditNotWritten` then. (Plain SQL has no statement that raises on a condition:
-   * the count divides, and `division_by_zero` is how it says "none".)
-   */
-  async requireWritten(orgId: string, id: string, sourceRef: string): Promise<void> {
-    try {
-      await rows(
-        this.tx,
-        sql`select 1 / count(*) as written from ${creditLedger} where org_id = ${orgId}::uuid and id = ${id}::uuid`,
-      );
-    } catch (error) {
-      if (hasSqlState(error, DIVISION_BY_ZERO)) throw new CreditNotWritten(sourceRef);
-      throw error;
-    }
-  }
-
-  /**
    * Adds `entry.amount` (> 0) to the balance, writes the entry and makes its grant, in one
    * statement, unless its source is already in the ledger, or the org has something of its
    * grants to write off first (`next_expiry_at` passed): then nothing is written (undefined)
@@ -279,20 +259,6 @@ export class LedgerWriter {
       select id, balance_after from ${writtenEntry}`,
     );
     return written && { id: written.id, balanceAfter: Number(written.balance_after) };
-  }
-}
-
-const DIVISION_BY_ZERO = '22012';
-
-/**
- * A credit sent with its transaction's COMMIT wrote nothing (its source was applied already, or
- * an expiry of the org is to be written first), or never reached the server: its whole
- * transaction was rolled back, and may run again the usual way.
- */
-export class CreditNotWritten extends Error {
-  constructor(readonly sourceRef: string) {
-    super(`the credit of ${sourceRef} wrote nothing; its transaction was rolled back`);
-    this.name = 'CreditNotWritten';
   }
 }
 

@@ -8,14 +8,7 @@ import { GrantBook } from '../grants/drawdown';
 import { GrantSettlement } from '../grants/grant-settlement';
 import { GrantsRepository } from '../grants/grants.repository';
 import { NotificationOutbox } from '../notifications/notification-outbox';
-import {
-  CreditNotWritten,
-  LedgerEntry,
-  LedgerRepository,
-  LedgerWriter,
-  NewGrant,
-  WrittenEntry,
-} from './ledger.repository';
+import { LedgerEntry, LedgerRepository, LedgerWriter, NewGrant, WrittenEntry } from './ledger.repository';
 import { InsufficientBalanceError } from './insufficient-balance.error';
 
 export interface LedgerEntryInput {
@@ -41,17 +34,6 @@ export interface LedgerEntryInput {
   draws?: GrantDraw[];
   /** A debit draws from the grant this source made first (a refund, from its purchase's grant). */
   drawFirstFrom?: string;
-}
-
-/**
- * A credit sent with its transaction's COMMIT (`LedgerService.creditWithCommit`): the one who
- * runs the transaction awaits `written` once it has ended, never inside it.
- */
-export interface CreditSentWithCommit {
-  /** Rejects when the transaction was rolled back: with `CreditNotWritten`, or the credit's own error. */
-  written?: Promise<unknown>;
-  /** What to do once the credit is known written and committed (say, log it). */
-  committed?: () => void;
 }
 
 export interface AppliedEntry {
@@ -130,34 +112,6 @@ export class LedgerService {
       }
     }
     return this.applied(ledger, orgId, written);
-  }
-
-  /**
-   * A credit sent as its transaction's last statement, its answer not awaited: the caller's
-   * COMMIT goes out right behind it (the pool pipelines), so the org's balance row, which the
-   * credit locks, is held while the server runs the two, not also until this process gets round
-   * to sending the COMMIT. Under load that wait was most of a grant's hold on the row, and the
-   * row orders every grant of the org. For a credit whose source the caller knows is not applied
-   * (it holds the lock that says so). A check sent behind it fails the transaction unless it
-   * wrote its entry (its source was applied after all, an expiry of the org was due first, or it
-   * never reached the server): the
-   * COMMIT then rolls all of it back, and `sent.written` rejects with `CreditNotWritten`, for the
-   * caller to run the transaction again with `apply`.
-   */
-  async creditWithCommit(tx: DbTransaction, input: LedgerEntryInput, sent: CreditSentWithCommit): Promise<void> {
-    const { orgId, entryId, jobs, grant: terms, draws, drawFirstFrom, ...entry } = input;
-    if (input.amount < 0 || draws || drawFirstFrom) throw new Error('LedgerService.creditWithCommit: for credits');
-    const ledger = this.ledger.in(tx);
-    const id = entryId ?? randomUUID();
-    const due = await this.outbox.beforeCredit(tx, { ...entry, entryId: id }, jobs);
-    // Called in this order, they reach node-postgres in this order, and both before the COMMIT.
-    const credit = ledger.credit(orgId, { ...entry, id }, this.grantOf(input, terms), due.events);
-    const check = ledger.requireWritten(orgId, id, input.sourceRef);
-    sent.written = Promise.all([credit, check]).then(([written]) => {
-      if (!written) throw new CreditNotWritten(input.sourceRef);
-    });
-    // Awaited after the transaction: until then its failure is not an unhandled rejection.
-    sent.written.catch(() => undefined);
   }
 
   private grantOf(input: LedgerEntryInput, terms: Partial<NewGrant> | undefined): NewGrant {
