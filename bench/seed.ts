@@ -17,6 +17,8 @@ export interface Seeded {
   webhookOrg: SeededOrg;
   /** The webhook scenario spread over orgs, as many customers' payments are. */
   webhookOrgs: SeededOrg[];
+  /** The webhook scenario's warm-up deliveries, before either timed run. */
+  webhookWarmUpOrg: SeededOrg;
   /**
    * Usage debits: [0] takes the one-org run, the next USAGE_ORGS the spread run; the same again
    * after them for the runs with 20 grants per org.
@@ -89,6 +91,7 @@ export async function seed(url: string): Promise<Seeded> {
       key: main.key,
       webhookOrg: await webhookOrg('bench-webhooks'),
       webhookOrgs,
+      webhookWarmUpOrg: await webhookOrg('bench-webhooks-warm-up'),
       usageOrgs,
       usageFloorOrgs,
       refillOrgs,
