@@ -61,6 +61,10 @@ async function warmUp(stack: Stack, org: SeededOrg, count: number): Promise<void
   for (let round = 0; round < 2; round++) {
     await runLoad(deliveries(stack.api.url, undefined, events, outcomes), { amount: count });
   }
+  // Untimed, but not unheard: a warm-up that failed would leave the timed runs cold again.
+  if (outcomes.processed !== count || outcomes.duplicate !== count) {
+    throw new Error(`webhook warm-up: ${count} events twice answered ${JSON.stringify(outcomes)}`);
+  }
   await jobsDrained(stack.dbUrl);
 }
 
