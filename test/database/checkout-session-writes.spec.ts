@@ -8,7 +8,16 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { CheckoutSessionRepository } from '@credits/billing/checkout/checkout-session.repository';
 import { StripeEventRepository } from '@credits/billing/fulfilment/stripe-event.repository';
-import { checkoutSessions, type Db, organizations, stripeEvents, users } from '@credits/database';
+import { NotificationRepository } from '@credits/billing/notifications/notification.repository';
+import {
+  checkoutSessions,
+  type Db,
+  NOTIFICATION_EVENT_TYPES,
+  notificationEndpoints,
+  organizations,
+  stripeEvents,
+  users,
+} from '@credits/database';
 import { openTestDatabase } from '../support/database';
 
 describe('the webhook’s statements on a checkout session', () => {
@@ -59,14 +68,37 @@ describe('the webhook’s statements on a checkout session', () => {
     const { id } = await newSession();
     const event = { id: `evt_${randomUUID()}`, type: 'checkout.session.completed' };
     const first = await db.transaction((tx) => events.in(tx).recordProcessedLocking(event, id));
-    expect(first).toEqual({ fresh: true, session: await builderRow(id) });
+    expect(first).toEqual({ fresh: true, session: await builderRow(id), subscribed: new Set() });
     expect(first.session?.credits).toBe(9_007_199_254_740);
     expect(first.session?.expiresAt).toEqual(new Date('2031-01-02T03:04:05.678Z'));
     expect(first.session?.fulfilledAt).toBeNull();
 
     const again = await db.transaction((tx) => events.in(tx).recordProcessedLocking(event, id));
-    expect(again).toEqual({ fresh: false, session: await builderRow(id) });
+    expect(again).toEqual({ fresh: false, session: await builderRow(id), subscribed: new Set() });
     expect(await db.select().from(stripeEvents).where(eq(stripeEvents.id, event.id))).toHaveLength(1);
+  });
+
+  it('the same statement reads which event types the active endpoints take, each once', async () => {
+    const record = async () => {
+      const { id } = await newSession();
+      const event = { id: `evt_${randomUUID()}`, type: 'checkout.session.completed' };
+      return (await db.transaction((tx) => events.in(tx).recordProcessedLocking(event, id))).subscribed;
+    };
+    const endpoints = new NotificationRepository(db);
+    const add = async (types: (typeof NOTIFICATION_EVENT_TYPES)[number][] | null) =>
+      (await endpoints.addEndpoint(`https://hooks.example.test/${randomUUID()}`, types, 'sealed'))!.id;
+    try {
+      expect(await record()).toEqual(new Set());
+      await add(['credits.refunded', 'credits.depleted']);
+      await add(['credits.depleted']);
+      expect(await record()).toEqual(new Set(['credits.refunded', 'credits.depleted']));
+      const every = await add(null);
+      expect(await record()).toEqual(new Set(NOTIFICATION_EVENT_TYPES));
+      await endpoints.removeEndpoint(every);
+      expect(await record()).toEqual(new Set(['credits.refunded', 'credits.depleted']));
+    } finally {
+      await db.delete(notificationEndpoints);
+    }
   });
 
   it('a session we hold no record of: no session (its caller rolls the event back)', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import Stripe from 'stripe';
-import { AdminAdjustments, type LedgerEntryInput, LedgerService } from '@credits/billing';
+import { AdminAdjustments, type LedgerEntryInput, LedgerService, NotificationEndpoints } from '@credits/billing';
 import { checkoutSessions, creditGrants, creditLedger, organizations, stripeEvents } from '@credits/database';
 import { startStack, Stack } from '../../support/stack';
 import {
@@ -20,6 +20,7 @@ import {
 } from './helpers';
 import { bearer } from '../../support/auth';
 import { until } from '../../support/until';
+import { Receiver } from '../../support/notification-receiver';
 import { envelope } from '../../support/envelope';
 
 /**
@@ -250,8 +251,16 @@ describe('POST /api/v1/stripe/webhook', () => {
         sql`update credit_balances set next_expiry_at = next_expiry_at - ${back} where org_id = ${org.id}::uuid`,
       );
 
-      expect((await deliver(paid.eventId)).body).toEqual({ received: true, outcome: 'processed' });
-      expect((await deliver(paid.eventId)).body.outcome).toBe('duplicate');
+      // An endpoint takes purchases, so the grant writes its event's delivery job (none otherwise).
+      const receiver = new Receiver();
+      const { endpoint } = await s.app.get(NotificationEndpoints).add(await receiver.start(), ['credits.purchased']);
+      try {
+        expect((await deliver(paid.eventId)).body).toEqual({ received: true, outcome: 'processed' });
+        expect((await deliver(paid.eventId)).body.outcome).toBe('duplicate');
+      } finally {
+        await s.app.get(NotificationEndpoints).remove(endpoint.id);
+        await receiver.stop();
+      }
       const entries = await s.db
         .select()
         .from(creditLedger)

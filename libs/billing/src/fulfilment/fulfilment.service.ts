@@ -7,7 +7,7 @@ import { CheckoutSessionSource, SessionTarget } from './checkout-session-source'
 import { PermanentFailure } from './permanent-failure';
 import { PurchaseEvents } from './purchase-events';
 import { PurchasePayment, PurchasePaymentSource } from './purchase-payment';
-import { EventOutcome, StripeEventRepository } from './stripe-event.repository';
+import { EventOutcome, StripeEventRepository, Subscribed } from './stripe-event.repository';
 
 export type { EventOutcome } from './stripe-event.repository';
 
@@ -22,6 +22,8 @@ interface HandlerTarget {
   refillId?: string;
   /** A paid session's card to keep and receipt, read from Stripe. */
   payment?: PurchasePayment;
+  /** The notification event types some endpoint takes, read with the lock (when it was). */
+  subscribed?: Subscribed;
 }
 type Handler<T extends Stripe.Event.Type> = (
   tx: DbTransaction,
@@ -48,17 +50,17 @@ export class FulfilmentService {
   private readonly logger = new Logger(FulfilmentService.name);
 
   private readonly handlers: { [T in Stripe.Event.Type]?: Handler<T> } = {
-    'checkout.session.completed': (tx, event, { locked, payment }) =>
-      this.purchases.completed(tx, event.data.object, locked, payment),
-    'checkout.session.async_payment_succeeded': (tx, event, { locked, payment }) =>
-      this.purchases.paid(tx, event.data.object, locked, payment),
+    'checkout.session.completed': (tx, event, { locked, payment, subscribed }) =>
+      this.purchases.completed(tx, event.data.object, locked, payment, subscribed),
+    'checkout.session.async_payment_succeeded': (tx, event, { locked, payment, subscribed }) =>
+      this.purchases.paid(tx, event.data.object, locked, payment, subscribed),
     'checkout.session.async_payment_failed': (tx, event, { locked }) =>
       this.purchases.failed(tx, event.data.object.id, locked),
     'checkout.session.expired': (tx, event, { locked }) => this.purchases.expired(tx, event.data.object.id, locked),
     // A refund of an auto-refill's charge names no Checkout session (CheckoutSessionSource).
-    'charge.refunded': (tx, event, { sessionId, locked, refillId }) =>
+    'charge.refunded': (tx, event, { sessionId, locked, refillId, subscribed }) =>
       refillId === undefined
-        ? this.purchases.refunded(tx, event.data.object, sessionId, locked)
+        ? this.purchases.refunded(tx, event.data.object, sessionId, locked, subscribed)
         : this.autoRefills.refunded(tx, event.data.object, refillId),
     // Checkout's own payment intents raise these too: only an auto-refill's is acted on.
     'payment_intent.succeeded': (tx, event) => this.autoRefills.paymentSucceeded(tx, event.data.object),
@@ -131,6 +133,7 @@ export class FulfilmentService {
         const events = this.events.in(tx);
         const missing = target?.missing;
         let locked: CheckoutSessionRow | undefined;
+        let subscribed: Subscribed;
         if (target && !missing) {
           // Every handler of an event with a session locks it first: recording the event and
           // taking that lock share one round trip.
@@ -138,11 +141,12 @@ export class FulfilmentService {
           if (!recorded.session) throw new PermanentFailure(`checkout session ${target.sessionId} is unknown`);
           if (!recorded.fresh) return 'duplicate';
           locked = recorded.session;
+          subscribed = recorded.subscribed;
         } else {
           if (!(await events.recordProcessed(event))) return 'duplicate';
           if (missing) await this.sessions.in(tx).insert(missing.orgId, missing);
         }
-        await handler(tx, event, { sessionId: target?.sessionId, locked, refillId, payment });
+        await handler(tx, event, { sessionId: target?.sessionId, locked, refillId, payment, subscribed });
         return 'processed';
       });
     } catch (error) {

@@ -14,6 +14,7 @@ import { LedgerService } from '../ledger/ledger.service';
 import { paymentIntentOf } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
 import type { PurchasePayment } from './purchase-payment';
+import type { Subscribed } from './stripe-event.repository';
 import { debitWithinBalance, refundShare } from './refund-arithmetic';
 
 /**
@@ -36,15 +37,19 @@ export class PurchaseEvents {
   /**
    * True when this call granted the session's credits (false: already granted, or not paid
    * yet). `payment`: the card to keep and the receipt, read from Stripe before the transaction.
+   * `subscribed`: the notification event types some endpoint takes, when the transaction read
+   * them (`StripeEventWriter.recordProcessedLocking`); a grant no one takes writes no delivery job.
    */
   async completed(
     tx: DbTransaction,
     session: Stripe.Checkout.Session,
     locked?: CheckoutSessionRow,
     payment?: PurchasePayment,
+    subscribed?: Subscribed,
   ): Promise<boolean> {
     if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
-      return (await this.grant(tx, await this.lock(tx, session.id, locked), paymentIntentOf(session), payment)).applied;
+      const row = await this.lock(tx, session.id, locked);
+      return (await this.grant(tx, row, paymentIntentOf(session), payment, subscribed)).applied;
     }
     // Paid later by an async method: wait for async_payment_succeeded.
     await this.transition(tx, session.id, locked, (row) =>
@@ -64,8 +69,10 @@ export class PurchaseEvents {
     session: Stripe.Checkout.Session,
     locked?: CheckoutSessionRow,
     payment?: PurchasePayment,
+    subscribed?: Subscribed,
   ): Promise<boolean> {
-    return (await this.grant(tx, await this.lock(tx, session.id, locked), paymentIntentOf(session), payment)).applied;
+    const row = await this.lock(tx, session.id, locked);
+    return (await this.grant(tx, row, paymentIntentOf(session), payment, subscribed)).applied;
   }
 
   failed(tx: DbTransaction, sessionId: string, locked?: CheckoutSessionRow): Promise<void> {
@@ -90,6 +97,7 @@ export class PurchaseEvents {
     charge: Stripe.Charge,
     sessionId: string | undefined,
     locked?: CheckoutSessionRow,
+    subscribed?: Subscribed,
   ): Promise<void> {
     if (!sessionId) throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
     let row = await this.lock(tx, sessionId, locked);
@@ -102,7 +110,7 @@ export class PurchaseEvents {
           `refund for charge ${charge.id}, which was never paid, on unfulfilled checkout session ${row.id}`,
         );
       }
-      ({ row } = await this.grant(tx, row, paymentIntentOf(charge)));
+      ({ row } = await this.grant(tx, row, paymentIntentOf(charge), undefined, subscribed));
     }
     const { paid, owed, due } = refundShare({
       credits: row.credits,
@@ -150,6 +158,7 @@ export class PurchaseEvents {
     row: CheckoutSessionRow,
     paymentIntent: string | null,
     payment?: PurchasePayment,
+    subscribed?: Subscribed,
   ): Promise<{ row: CheckoutSessionRow; applied: boolean }> {
     const changes = {
       status: 'complete' as const,
@@ -190,6 +199,7 @@ export class PurchaseEvents {
       sourceRef: `purchase:${row.id}`,
       checkoutSessionId: row.id,
       receiptUrl: payment?.receiptUrl ?? null,
+      subscribed,
     });
     if (!applied) return { row: { ...row, ...changes }, applied };
     this.logger.log({ msg: 'credits granted', checkout_session_id: row.id, org_id: row.orgId, credits: row.credits });

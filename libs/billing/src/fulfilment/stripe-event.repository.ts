@@ -1,6 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { getTableColumns, sql } from 'drizzle-orm';
-import { checkoutSessions, Db, DbTransaction, InjectDb, rowOf, rows, stripeEvents } from '@credits/database';
+import {
+  checkoutSessions,
+  Db,
+  DbTransaction,
+  InjectDb,
+  NOTIFICATION_EVENT_TYPES,
+  notificationEndpoints,
+  type NotificationEventType,
+  rowOf,
+  rows,
+  stripeEvents,
+} from '@credits/database';
 import type { CheckoutSessionRow } from '../checkout/checkout-session.repository';
 
 export type EventOutcome = 'processed' | 'duplicate' | 'ignored' | 'failed_permanently';
@@ -62,28 +73,44 @@ export class StripeEventWriter {
    * `recordProcessed` and the event's Checkout session locked for the rest of the transaction
    * (`CheckoutSessionWriter.lock`), in one round trip. `session` is undefined when we hold no
    * record of it; `fresh` is then unknown, reported false.
+   *
+   * `subscribed`: the event types some active notification endpoint takes, as this statement
+   * sees them, so that a grant with no one to tell writes no delivery job
+   * (`NotificationOutbox.beforeCredit`). Read in the statement that writes the event's row: an
+   * endpoint's registration waits for every transaction holding such a row
+   * (`NotificationRepository.addEndpoint`), so an endpoint this statement did not see was
+   * registered after this event's transaction committed, and is owed none of its events.
    */
   async recordProcessedLocking(
     event: { id: string; type: string },
     sessionId: string,
-  ): Promise<{ fresh: boolean; session: CheckoutSessionRow | undefined }> {
+  ): Promise<{ fresh: boolean; session: CheckoutSessionRow | undefined; subscribed: Subscribed }> {
     // A data-modifying WITH runs exactly once; the select below sees the table as it was
     // before it, so whether it wrote a row is read from its own output. Written as `sql`, not
     // with the query builder: it runs for every event, and the builder cost ~5× as much to build.
-    const [row] = await rows<Record<string, unknown> & { fresh: boolean }>(
+    const [row] = await rows<Record<string, unknown> & { fresh: boolean; subscribed: NotificationEventType[] }>(
       this.tx,
       sql`
       with recorded as (
         insert into ${stripeEvents} (id, type, outcome) values (${event.id}::text, ${event.type}::text, 'processed')
         on conflict do nothing returning id)
-      select ${SESSION_COLUMN_LIST}, exists (select 1 from recorded) as fresh
+      select ${SESSION_COLUMN_LIST}, exists (select 1 from recorded) as fresh,
+             (select coalesce(array_agg(distinct taken), '{}')
+              from ${notificationEndpoints} p, unnest(coalesce(p.events, ${EVERY_EVENT_TYPE})) taken
+              where p.removed_at is null) as subscribed
       from ${checkoutSessions} s where s.id = ${sessionId}::text
       for update of s`,
     );
-    if (!row) return { fresh: false, session: undefined };
-    return { fresh: row.fresh, session: rowOf(checkoutSessions, row) };
+    if (!row) return { fresh: false, session: undefined, subscribed: undefined };
+    return { fresh: row.fresh, session: rowOf(checkoutSessions, row), subscribed: new Set(row.subscribed) };
   }
 }
+
+/** The notification event types some endpoint takes; undefined: not known (deliver as always). */
+export type Subscribed = ReadonlySet<NotificationEventType> | undefined;
+
+/** What an endpoint with no filter (`events` null) takes: every type, as a constant of the statement. */
+const EVERY_EVENT_TYPE = sql.raw(`array[${NOTIFICATION_EVENT_TYPES.map((type) => `'${type}'`).join(', ')}]::text[]`);
 
 /**
  * The session's columns, named one by one rather than `s.*`: the statement is prepared on each

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { type AppConfig, InjectConfig } from '@credits/config';
-import type { DbTransaction, GrantDraw, TransactionType } from '@credits/database';
+import type { DbTransaction, GrantDraw, NotificationEventType, TransactionType } from '@credits/database';
 import type { JobSend } from '@credits/jobs';
 import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { GrantBook } from '../grants/drawdown';
@@ -34,6 +34,12 @@ export interface LedgerEntryInput {
   draws?: GrantDraw[];
   /** A debit draws from the grant this source made first (a refund, from its purchase's grant). */
   drawFirstFrom?: string;
+  /**
+   * A credit's: the notification event types some endpoint takes, read in this transaction in
+   * a way that orders it against an endpoint's registration (`StripeEventWriter`); with none of
+   * the credit's types among them, no delivery job is written. Undefined: one is, as always.
+   */
+  subscribed?: ReadonlySet<NotificationEventType>;
 }
 
 export interface AppliedEntry {
@@ -69,7 +75,7 @@ export class LedgerService {
     // Callers that can race on one source already hold a lock that orders them (the checkout
     // session's row for purchases and refunds); the unique constraint on source_ref is the
     // backstop. A source already applied leaves the balance and the ledger untouched.
-    const { orgId, entryId, jobs, grant: terms, draws: decided, drawFirstFrom, ...entry } = input;
+    const { orgId, entryId, jobs, grant: terms, draws: decided, drawFirstFrom, subscribed, ...entry } = input;
     const ledger = this.ledger.in(tx);
     if (input.amount >= 0) {
       // A credit checks its source, adds to the balance, writes its entry, makes its grant and
@@ -79,7 +85,7 @@ export class LedgerService {
       // Only when an expiry is due does it settle the org first and try again.
       const grant = this.grantOf(input, terms);
       const id = entryId ?? randomUUID();
-      const due = await this.outbox.beforeCredit(tx, { ...entry, entryId: id }, jobs);
+      const due = await this.outbox.beforeCredit(tx, { ...entry, entryId: id }, jobs, subscribed);
       let written = await ledger.credit(orgId, { ...entry, id }, grant, due.events);
       if (!written && !(await ledger.isApplied(input.sourceRef))) {
         await this.lockBalance(tx, orgId);
@@ -88,7 +94,8 @@ export class LedgerService {
       if (!written) await due.withdraw();
       return this.applied(ledger, orgId, written);
     }
-    if (entryId !== undefined || jobs?.length) throw new Error('LedgerService.apply: entryId and jobs are for credits');
+    if (entryId !== undefined || jobs?.length || subscribed)
+      throw new Error('LedgerService.apply: entryId, jobs and subscribed are for credits');
     // A debit checks its source before the balance: a debit already applied is a no-op even
     // when what is left could not cover it again. Then it draws from grants under the lock.
     if (await ledger.isApplied(input.sourceRef)) return { applied: false, balance: await ledger.balance(orgId) };

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type AppConfig, InjectConfig } from '@credits/config';
 import { NOTIFICATION_EVENT_TYPES, NotificationEventType } from '@credits/database';
-import { InvalidRequestError, NotFoundError } from '@credits/errors';
+import { InvalidRequestError, NotFoundError, ServiceUnavailableError } from '@credits/errors';
 import { NotificationDelivery } from './notification-delivery.service';
 import { NotificationDeliveryRow, NotificationEndpointRow, NotificationRepository } from './notification.repository';
 import { SecretBox } from './secret-box';
@@ -43,6 +43,11 @@ export class NotificationEndpoints {
       (events as NotificationEventType[] | undefined) ?? null,
       this.secrets.seal(secret),
     );
+    if (!endpoint) {
+      throw new ServiceUnavailableError(
+        'the endpoint was not added: a Stripe event has been in the middle of being applied for too long; try again',
+      );
+    }
     return { endpoint, secret };
   }
 

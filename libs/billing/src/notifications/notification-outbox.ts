@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { type AppConfig, InjectConfig } from '@credits/config';
-import type { DbTransaction } from '@credits/database';
+import type { DbTransaction, NotificationEventType } from '@credits/database';
 import { type JobSend, jobSend, JobsService } from '@credits/jobs';
 import {
   creditEventsOf,
@@ -51,15 +51,22 @@ export class NotificationOutbox {
    * balance (`creditEventsOf`), so the jobs are written before the credit takes the org's
    * balance row, and the credit's statement writes the events. Only that statement and the
    * commit then hold the row, which orders every grant of the org.
+   *
+   * `subscribed`: the event types some endpoint takes, when the transaction knows them in time
+   * (`LedgerEntryInput.subscribed`). The events are written all the same (an operator can
+   * resend one), but with no endpoint taking any of them there is nobody to deliver to, and no
+   * delivery job: a job each grant, written, fetched and completed, cost the API a fifth to a
+   * quarter of its CPU per purchase webhook (bench/README.md).
    */
   async beforeCredit(
     tx: DbTransaction,
     entry: Omit<WrittenLedgerEntry, 'balanceAfter'>,
     jobs: readonly JobSend[] = [],
+    subscribed?: ReadonlySet<NotificationEventType>,
   ): Promise<PreparedCreditEvents> {
     const events = creditEventsOf(entry).map((event) => ({ id: newEventId(), ...event }));
-    const sends =
-      events.length === 0 ? jobs : [jobSend(notificationDispatchJob, { eventIds: events.map((e) => e.id) }), ...jobs];
+    const delivered = subscribed ? events.some((event) => subscribed.has(event.type)) : events.length > 0;
+    const sends = delivered ? [jobSend(notificationDispatchJob, { eventIds: events.map((e) => e.id) }), ...jobs] : jobs;
     const ids = await this.jobs.sendAll(sends, { tx });
     return {
       events,

@@ -4,17 +4,24 @@ import {
   Db,
   DbTransaction,
   DeliveryStatus,
+  hasSqlState,
   InjectDb,
   notificationDeliveries,
   notificationEndpoints,
   notificationEvents,
   NotificationEventType,
   rows,
+  stripeEvents,
   textArray,
 } from '@credits/database';
 import type { NewNotificationEvent } from './notification-events';
 
 export type NotificationEndpointRow = typeof notificationEndpoints.$inferSelect;
+
+/** How long registering an endpoint waits for the Stripe events being applied (each takes milliseconds). */
+const REGISTRATION_LOCK_TIMEOUT = '5s';
+/** `lock_not_available`: `lock_timeout` ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
 export type NotificationDeliveryRow = typeof notificationDeliveries.$inferSelect;
 
 /** An attempt taken by one sender, with what it needs to send. */
@@ -50,9 +57,32 @@ export class NotificationRepository {
     return new NotificationWriter(tx);
   }
 
-  async addEndpoint(url: string, events: NotificationEventType[] | null, secretCiphertext: string) {
-    const [row] = await this.db.insert(notificationEndpoints).values({ url, events, secretCiphertext }).returning();
-    return row;
+  /**
+   * Registers an endpoint once no Stripe event is being applied: a purchase's transaction reads
+   * which types endpoints take in the statement that records its event, and writes no delivery
+   * job when none takes its own (`StripeEventWriter.recordProcessedLocking`). The SHARE lock
+   * waits for every transaction holding a new row of `stripe_events`, and the events arriving
+   * meanwhile wait for it (their statement takes its table locks before its snapshot), so each
+   * such transaction either commits before this endpoint exists or sees it. Waiting longer than
+   * `REGISTRATION_LOCK_TIMEOUT` (a transaction stuck open) fails the registration, with nothing
+   * written: `undefined`.
+   */
+  async addEndpoint(
+    url: string,
+    events: NotificationEventType[] | null,
+    secretCiphertext: string,
+  ): Promise<NotificationEndpointRow | undefined> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        await tx.execute(sql.raw(`set local lock_timeout = '${REGISTRATION_LOCK_TIMEOUT}'`));
+        await tx.execute(sql`lock table ${stripeEvents} in share mode`);
+        const [row] = await tx.insert(notificationEndpoints).values({ url, events, secretCiphertext }).returning();
+        return row;
+      });
+    } catch (error) {
+      if (hasSqlState(error, LOCK_NOT_AVAILABLE)) return undefined;
+      throw error;
+    }
   }
 
   endpoints(): Promise<NotificationEndpointRow[]> {
