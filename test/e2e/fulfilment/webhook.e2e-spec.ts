@@ -209,14 +209,22 @@ describe('POST /api/v1/stripe/webhook', () => {
       };
       expect(await orphanJobs()).toEqual({ dispatch: 0, details: 0 });
 
-      // Stripe fails the receipt's read before the grant, so the grant writes a receipt job too.
+      // Stripe fails the receipt's read before the grant, so the grant writes a receipt job too;
+      // an endpoint takes purchases, so it writes its event's delivery job as well.
       await s.control('POST', '/faults', {
         path: `/v1/payment_intents/${paid.paymentIntentId}`,
         method: 'GET',
         status: 500,
         times: 1,
       });
-      expect((await deliver(paid.eventId)).body).toEqual({ received: true, outcome: 'processed' });
+      const receiver = new Receiver();
+      const { endpoint } = await s.app.get(NotificationEndpoints).add(await receiver.start(), ['credits.purchased']);
+      try {
+        expect((await deliver(paid.eventId)).body).toEqual({ received: true, outcome: 'processed' });
+      } finally {
+        await s.app.get(NotificationEndpoints).remove(endpoint.id);
+        await receiver.stop();
+      }
       await s.control('DELETE', '/faults');
       expect((await entriesOf(sessionId)).map((e) => [e.amount, e.description])).toEqual([
         [2000, 'granted by an operator'],

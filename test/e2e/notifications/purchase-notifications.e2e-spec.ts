@@ -63,14 +63,20 @@ describe('purchase notifications from the webhook', () => {
   /** A transaction applying a Stripe event, held open: it has recorded its event and not committed. */
   const eventBeingApplied = async () => {
     const holder = new Client({ connectionString: s.config.database.url });
+    // The suite's database is dropped at its end, ending this connection if a test left it open.
+    holder.on('error', () => undefined);
     await holder.connect();
     await holder.query('begin');
     await holder.query(
       `insert into stripe_events (id, type, outcome) values ($1, 'checkout.session.completed', 'processed')`,
       [`evt_held_${randomUUID()}`],
     );
+    let open = true;
     return {
+      /** Commits or rolls back, once: a later call does nothing. */
       end: async (how: 'commit' | 'rollback') => {
+        if (!open) return;
+        open = false;
         await holder.query(how);
         await holder.end();
       },
@@ -96,23 +102,30 @@ describe('purchase notifications from the webhook', () => {
     );
   });
 
-  it('an endpoint is registered once no event is being applied; an event arriving meanwhile sees it', async () => {
+  it('an endpoint is registered once the events being applied commit; an event arriving meanwhile sees it', async () => {
     const late = await paidSession();
     const held = await eventBeingApplied();
-    let registered = false;
-    const registering = endpoints.add(receiverUrl).then((added) => ((registered = true), added));
-    await until(
-      'the registration waits for the event being applied',
-      async () => (await waitingFor('ShareLock')) === 1,
-    );
-    const delivering = deliver(late.eventId);
-    await until('the next event waits for the registration', async () => (await waitingFor('RowExclusiveLock')) === 1);
-    expect(registered).toBe(false);
+    try {
+      let registered = false;
+      const registering = endpoints.add(receiverUrl).then((added) => ((registered = true), added));
+      await until(
+        'the registration waits for the event being applied',
+        async () => (await waitingFor('ShareLock')) === 1,
+      );
+      const delivering = deliver(late.eventId);
+      await until(
+        'the next event waits for the registration',
+        async () => (await waitingFor('RowExclusiveLock')) === 1,
+      );
+      expect(registered).toBe(false);
 
-    await held.end('commit');
-    expect((await registering).endpoint.removedAt).toBeNull();
-    expect(await delivering).toEqual({ received: true, outcome: 'processed' });
-    expect(await notified(late.sessionId)).toEqual({ events: 1, jobs: 1 });
+      await held.end('commit');
+      expect((await registering).endpoint.removedAt).toBeNull();
+      expect(await delivering).toEqual({ received: true, outcome: 'processed' });
+      expect(await notified(late.sessionId)).toEqual({ events: 1, jobs: 1 });
+    } finally {
+      await held.end('rollback');
+    }
   });
 
   it('a registration that waits past its limit fails, with nothing written', async () => {

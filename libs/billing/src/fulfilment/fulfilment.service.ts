@@ -11,6 +11,14 @@ import { EventOutcome, StripeEventRepository, Subscribed } from './stripe-event.
 
 export type { EventOutcome } from './stripe-event.repository';
 
+/**
+ * Each statement of an event's transaction reads what committed before it, whatever the
+ * database's default: the statement that records the event reads which notification types
+ * endpoints take, and only a snapshot taken after its table locks sees an endpoint registered
+ * while it waited for them (`NotificationRepository.addEndpoint`). Said in the BEGIN itself.
+ */
+const READ_COMMITTED = { isolationLevel: 'read committed' } as const;
+
 type EventOf<T extends Stripe.Event.Type> = Extract<Stripe.Event, { type: T }>;
 /** What an event applies to, found before its transaction. */
 interface HandlerTarget {
@@ -148,7 +156,7 @@ export class FulfilmentService {
         }
         await handler(tx, event, { sessionId: target?.sessionId, locked, refillId, payment, subscribed });
         return 'processed';
-      });
+      }, READ_COMMITTED);
     } catch (error) {
       if (error instanceof PermanentFailure) return this.permanentFailure(event, error.message);
       throw error;

@@ -76,10 +76,11 @@ export class StripeEventWriter {
    *
    * `subscribed`: the event types some active notification endpoint takes, as this statement
    * sees them, so that a grant with no one to tell writes no delivery job
-   * (`NotificationOutbox.beforeCredit`). Read in the statement that writes the event's row: an
-   * endpoint's registration waits for every transaction holding such a row
-   * (`NotificationRepository.addEndpoint`), so an endpoint this statement did not see was
-   * registered after this event's transaction committed, and is owed none of its events.
+   * (`NotificationOutbox.beforeCredit`). Read in the statement that writes the event's row, in
+   * a READ COMMITTED transaction (`FulfilmentService`): an endpoint's registration waits for
+   * every transaction holding such a row (`NotificationRepository.addEndpoint`), so an endpoint
+   * this statement did not see was registered after this event's transaction committed, and is
+   * owed none of its events.
    */
   async recordProcessedLocking(
     event: { id: string; type: string },

@@ -45,7 +45,7 @@ export class NotificationEndpoints {
     );
     if (!endpoint) {
       throw new ServiceUnavailableError(
-        'the endpoint was not added: a Stripe event has been in the middle of being applied for too long; try again',
+        'the endpoint was not added: a transaction writing Stripe events stayed open for more than 2 s; try again',
       );
     }
     return { endpoint, secret };

@@ -27,10 +27,11 @@ export interface PreparedCreditEvents {
 
 /**
  * Writes events in the transaction of the change they report, with the job that delivers
- * them: both exist if, and only if, the change commits. A change that causes no event costs
- * nothing; one that does costs two statements (the events, then the job, through pg-boss's
- * own `send` in that transaction), or for a credit one: its job, written before the credit
- * with the credit's other jobs.
+ * them: both exist if, and only if, the change commits (a credit's job only when an endpoint
+ * takes one of its events, if the transaction knows which: `beforeCredit`). A change that
+ * causes no event costs nothing; one that does costs two statements (the events, then the job,
+ * through pg-boss's own `send` in that transaction), or for a credit at most one: its job,
+ * written before the credit with the credit's other jobs.
  */
 @Injectable()
 export class NotificationOutbox {
@@ -55,7 +56,7 @@ export class NotificationOutbox {
    * `subscribed`: the event types some endpoint takes, when the transaction knows them in time
    * (`LedgerEntryInput.subscribed`). The events are written all the same (an operator can
    * resend one), but with no endpoint taking any of them there is nobody to deliver to, and no
-   * delivery job: a job each grant, written, fetched and completed, cost the API a fifth to a
+   * delivery job: a job each grant, written, fetched and completed, cost the API a sixth to a
    * quarter of its CPU per purchase webhook (bench/README.md).
    */
   async beforeCredit(

@@ -18,8 +18,11 @@ import type { NewNotificationEvent } from './notification-events';
 
 export type NotificationEndpointRow = typeof notificationEndpoints.$inferSelect;
 
-/** How long registering an endpoint waits for the Stripe events being applied (each takes milliseconds). */
-const REGISTRATION_LOCK_TIMEOUT = '5s';
+/**
+ * How long registering an endpoint waits for the Stripe events being applied (each takes
+ * milliseconds), and so the longest it pauses the webhook: under the statement timeout.
+ */
+const REGISTRATION_LOCK_TIMEOUT = '2s';
 /** `lock_not_available`: `lock_timeout` ran out. */
 const LOCK_NOT_AVAILABLE = '55P03';
 export type NotificationDeliveryRow = typeof notificationDeliveries.$inferSelect;
@@ -58,14 +61,16 @@ export class NotificationRepository {
   }
 
   /**
-   * Registers an endpoint once no Stripe event is being applied: a purchase's transaction reads
-   * which types endpoints take in the statement that records its event, and writes no delivery
-   * job when none takes its own (`StripeEventWriter.recordProcessedLocking`). The SHARE lock
-   * waits for every transaction holding a new row of `stripe_events`, and the events arriving
-   * meanwhile wait for it (their statement takes its table locks before its snapshot), so each
-   * such transaction either commits before this endpoint exists or sees it. Waiting longer than
-   * `REGISTRATION_LOCK_TIMEOUT` (a transaction stuck open) fails the registration, with nothing
-   * written: `undefined`.
+   * Registers an endpoint once the Stripe events being applied when it starts have committed:
+   * a purchase's transaction reads which types endpoints take in the statement that records its
+   * event, and writes no delivery job when none takes its own
+   * (`StripeEventWriter.recordProcessedLocking`). The SHARE lock waits for every transaction
+   * holding a new row of `stripe_events`, and the events arriving meanwhile wait for it (a
+   * statement takes its table locks before its snapshot, which in READ COMMITTED, as those
+   * transactions run, is its own), so each such transaction either commits before this endpoint
+   * exists or sees it. Webhooks pause while it waits: at most `REGISTRATION_LOCK_TIMEOUT` (a
+   * transaction stuck open, an anti-wraparound vacuum of the table), after which the
+   * registration fails with nothing written: `undefined`.
    */
   async addEndpoint(
     url: string,
