@@ -47,6 +47,21 @@ describe('POST /api/v1/stripe/webhook', () => {
   const deliver = async (eventId: string) => postWebhook(s, await payloadOf(s, eventId));
   /** A credit written by hand, as an operator's repair or bonus would be, in its own transaction. */
   const creditByHand = (input: LedgerEntryInput) => s.db.transaction((tx) => s.app.get(LedgerService).apply(tx, input));
+  /**
+   * Runs `deliveries` while an endpoint takes `credits.purchased`: only then does a grant write
+   * its event's delivery job. The endpoint is removed after, whatever happened.
+   */
+  const whilePurchasesAreTaken = async (deliveries: () => Promise<void>) => {
+    const receiver = new Receiver();
+    const endpoints = s.app.get(NotificationEndpoints);
+    const { endpoint } = await endpoints.add(await receiver.start(), ['credits.purchased']);
+    try {
+      await deliveries();
+    } finally {
+      await endpoints.remove(endpoint.id);
+      await receiver.stop();
+    }
+  };
   /** A new org with an admin key, so each test starts from a zero balance. */
   const freshOrg = async () => {
     const slug = `org-${randomUUID().slice(0, 8)}`;
@@ -217,14 +232,9 @@ describe('POST /api/v1/stripe/webhook', () => {
         status: 500,
         times: 1,
       });
-      const receiver = new Receiver();
-      const { endpoint } = await s.app.get(NotificationEndpoints).add(await receiver.start(), ['credits.purchased']);
-      try {
+      await whilePurchasesAreTaken(async () => {
         expect((await deliver(paid.eventId)).body).toEqual({ received: true, outcome: 'processed' });
-      } finally {
-        await s.app.get(NotificationEndpoints).remove(endpoint.id);
-        await receiver.stop();
-      }
+      });
       await s.control('DELETE', '/faults');
       expect((await entriesOf(sessionId)).map((e) => [e.amount, e.description])).toEqual([
         [2000, 'granted by an operator'],
@@ -260,15 +270,10 @@ describe('POST /api/v1/stripe/webhook', () => {
       );
 
       // An endpoint takes purchases, so the grant writes its event's delivery job (none otherwise).
-      const receiver = new Receiver();
-      const { endpoint } = await s.app.get(NotificationEndpoints).add(await receiver.start(), ['credits.purchased']);
-      try {
+      await whilePurchasesAreTaken(async () => {
         expect((await deliver(paid.eventId)).body).toEqual({ received: true, outcome: 'processed' });
         expect((await deliver(paid.eventId)).body.outcome).toBe('duplicate');
-      } finally {
-        await s.app.get(NotificationEndpoints).remove(endpoint.id);
-        await receiver.stop();
-      }
+      });
       const entries = await s.db
         .select()
         .from(creditLedger)

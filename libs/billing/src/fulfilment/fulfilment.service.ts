@@ -7,7 +7,8 @@ import { CheckoutSessionSource, SessionTarget } from './checkout-session-source'
 import { PermanentFailure } from './permanent-failure';
 import { PurchaseEvents } from './purchase-events';
 import { PurchasePayment, PurchasePaymentSource } from './purchase-payment';
-import { EventOutcome, StripeEventRepository, Subscribed } from './stripe-event.repository';
+import type { SubscribedTypes } from '../notifications/notification-events';
+import { EventOutcome, StripeEventRepository } from './stripe-event.repository';
 
 export type { EventOutcome } from './stripe-event.repository';
 
@@ -31,7 +32,7 @@ interface HandlerTarget {
   /** A paid session's card to keep and receipt, read from Stripe. */
   payment?: PurchasePayment;
   /** The notification event types some endpoint takes, read with the lock (when it was). */
-  subscribed?: Subscribed;
+  subscribed?: SubscribedTypes;
 }
 type Handler<T extends Stripe.Event.Type> = (
   tx: DbTransaction,
@@ -141,7 +142,7 @@ export class FulfilmentService {
         const events = this.events.in(tx);
         const missing = target?.missing;
         let locked: CheckoutSessionRow | undefined;
-        let subscribed: Subscribed;
+        let subscribed: SubscribedTypes | undefined;
         if (target && !missing) {
           // Every handler of an event with a session locks it first: recording the event and
           // taking that lock share one round trip.

@@ -14,7 +14,7 @@ import { LedgerService } from '../ledger/ledger.service';
 import { paymentIntentOf } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
 import type { PurchasePayment } from './purchase-payment';
-import type { Subscribed } from './stripe-event.repository';
+import type { SubscribedTypes } from '../notifications/notification-events';
 import { debitWithinBalance, refundShare } from './refund-arithmetic';
 
 /**
@@ -45,7 +45,7 @@ export class PurchaseEvents {
     session: Stripe.Checkout.Session,
     locked?: CheckoutSessionRow,
     payment?: PurchasePayment,
-    subscribed?: Subscribed,
+    subscribed?: SubscribedTypes,
   ): Promise<boolean> {
     if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
       const row = await this.lock(tx, session.id, locked);
@@ -69,7 +69,7 @@ export class PurchaseEvents {
     session: Stripe.Checkout.Session,
     locked?: CheckoutSessionRow,
     payment?: PurchasePayment,
-    subscribed?: Subscribed,
+    subscribed?: SubscribedTypes,
   ): Promise<boolean> {
     const row = await this.lock(tx, session.id, locked);
     return (await this.grant(tx, row, paymentIntentOf(session), payment, subscribed)).applied;
@@ -97,7 +97,7 @@ export class PurchaseEvents {
     charge: Stripe.Charge,
     sessionId: string | undefined,
     locked?: CheckoutSessionRow,
-    subscribed?: Subscribed,
+    subscribed?: SubscribedTypes,
   ): Promise<void> {
     if (!sessionId) throw new PermanentFailure(`refund for charge ${charge.id} matches no checkout session`);
     let row = await this.lock(tx, sessionId, locked);
@@ -158,7 +158,7 @@ export class PurchaseEvents {
     row: CheckoutSessionRow,
     paymentIntent: string | null,
     payment?: PurchasePayment,
-    subscribed?: Subscribed,
+    subscribed?: SubscribedTypes,
   ): Promise<{ row: CheckoutSessionRow; applied: boolean }> {
     const changes = {
       status: 'complete' as const,

@@ -13,6 +13,7 @@ import {
   stripeEvents,
 } from '@credits/database';
 import type { CheckoutSessionRow } from '../checkout/checkout-session.repository';
+import type { SubscribedTypes } from '../notifications/notification-events';
 
 export type EventOutcome = 'processed' | 'duplicate' | 'ignored' | 'failed_permanently';
 
@@ -85,7 +86,7 @@ export class StripeEventWriter {
   async recordProcessedLocking(
     event: { id: string; type: string },
     sessionId: string,
-  ): Promise<{ fresh: boolean; session: CheckoutSessionRow | undefined; subscribed: Subscribed }> {
+  ): Promise<{ fresh: boolean; session: CheckoutSessionRow | undefined; subscribed: SubscribedTypes | undefined }> {
     // A data-modifying WITH runs exactly once; the select below sees the table as it was
     // before it, so whether it wrote a row is read from its own output. Written as `sql`, not
     // with the query builder: it runs for every event, and the builder cost ~5× as much to build.
@@ -106,9 +107,6 @@ export class StripeEventWriter {
     return { fresh: row.fresh, session: rowOf(checkoutSessions, row), subscribed: new Set(row.subscribed) };
   }
 }
-
-/** The notification event types some endpoint takes; undefined: not known (deliver as always). */
-export type Subscribed = ReadonlySet<NotificationEventType> | undefined;
 
 /** What an endpoint with no filter (`events` null) takes: every type, as a constant of the statement. */
 const EVERY_EVENT_TYPE = sql.raw(`array[${NOTIFICATION_EVENT_TYPES.map((type) => `'${type}'`).join(', ')}]::text[]`);

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { type AppConfig, InjectConfig } from '@credits/config';
-import type { DbTransaction, GrantDraw, NotificationEventType, TransactionType } from '@credits/database';
+import type { DbTransaction, GrantDraw, TransactionType } from '@credits/database';
 import type { JobSend } from '@credits/jobs';
 import { AFTER_DEBIT, type AfterDebit } from '../auto-refill/after-debit';
 import { GrantBook } from '../grants/drawdown';
 import { GrantSettlement } from '../grants/grant-settlement';
 import { GrantsRepository } from '../grants/grants.repository';
+import type { SubscribedTypes } from '../notifications/notification-events';
 import { NotificationOutbox } from '../notifications/notification-outbox';
 import { LedgerEntry, LedgerRepository, LedgerWriter, NewGrant, WrittenEntry } from './ledger.repository';
 import { InsufficientBalanceError } from './insufficient-balance.error';
@@ -39,7 +40,7 @@ export interface LedgerEntryInput {
    * a way that orders it against an endpoint's registration (`StripeEventWriter`); with none of
    * the credit's types among them, no delivery job is written. Undefined: one is, as always.
    */
-  subscribed?: ReadonlySet<NotificationEventType>;
+  subscribed?: SubscribedTypes;
 }
 
 export interface AppliedEntry {

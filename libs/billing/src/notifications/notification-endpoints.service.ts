@@ -3,7 +3,12 @@ import { type AppConfig, InjectConfig } from '@credits/config';
 import { NOTIFICATION_EVENT_TYPES, NotificationEventType } from '@credits/database';
 import { InvalidRequestError, NotFoundError, ServiceUnavailableError } from '@credits/errors';
 import { NotificationDelivery } from './notification-delivery.service';
-import { NotificationDeliveryRow, NotificationEndpointRow, NotificationRepository } from './notification.repository';
+import {
+  NotificationDeliveryRow,
+  NotificationEndpointRow,
+  NotificationRepository,
+  REGISTRATION_WAIT_SECONDS,
+} from './notification.repository';
 import { SecretBox } from './secret-box';
 import { newSigningSecret } from './signature';
 import { TargetPolicy, TargetRefused } from './target-url';
@@ -45,7 +50,7 @@ export class NotificationEndpoints {
     );
     if (!endpoint) {
       throw new ServiceUnavailableError(
-        'the endpoint was not added: a transaction writing Stripe events stayed open for more than 2 s; try again',
+        `the endpoint was not added: a transaction writing Stripe events stayed open for more than ${REGISTRATION_WAIT_SECONDS} s; try again`,
       );
     }
     return { endpoint, secret };

@@ -24,6 +24,13 @@ export interface DueEvent {
   data: Record<string, unknown>;
 }
 
+/**
+ * The event types some active endpoint takes, as a transaction read them in order with every
+ * endpoint's registration (`StripeEventWriter.recordProcessedLocking`): a credit none of whose
+ * events is among them writes no delivery job (`NotificationOutbox.beforeCredit`).
+ */
+export type SubscribedTypes = ReadonlySet<NotificationEventType>;
+
 /** An event with its id, as it is written (`notification_events`). */
 export type NewNotificationEvent = DueEvent & { id: string };
 

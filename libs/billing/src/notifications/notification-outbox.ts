@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { type AppConfig, InjectConfig } from '@credits/config';
-import type { DbTransaction, NotificationEventType } from '@credits/database';
+import type { DbTransaction } from '@credits/database';
 import { type JobSend, jobSend, JobsService } from '@credits/jobs';
 import {
   creditEventsOf,
   type DueEvent,
   eventsOf,
   type NewNotificationEvent,
+  type SubscribedTypes,
   type WrittenLedgerEntry,
 } from './notification-events';
 import { notificationDispatchJob } from './notification-jobs';
@@ -63,7 +64,7 @@ export class NotificationOutbox {
     tx: DbTransaction,
     entry: Omit<WrittenLedgerEntry, 'balanceAfter'>,
     jobs: readonly JobSend[] = [],
-    subscribed?: ReadonlySet<NotificationEventType>,
+    subscribed?: SubscribedTypes,
   ): Promise<PreparedCreditEvents> {
     const events = creditEventsOf(entry).map((event) => ({ id: newEventId(), ...event }));
     const delivered = subscribed ? events.some((event) => subscribed.has(event.type)) : events.length > 0;

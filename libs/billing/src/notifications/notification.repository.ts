@@ -22,7 +22,7 @@ export type NotificationEndpointRow = typeof notificationEndpoints.$inferSelect;
  * How long registering an endpoint waits for the Stripe events being applied (each takes
  * milliseconds), and so the longest it pauses the webhook: under the statement timeout.
  */
-const REGISTRATION_LOCK_TIMEOUT = '2s';
+export const REGISTRATION_WAIT_SECONDS = 2;
 /** `lock_not_available`: `lock_timeout` ran out. */
 const LOCK_NOT_AVAILABLE = '55P03';
 export type NotificationDeliveryRow = typeof notificationDeliveries.$inferSelect;
@@ -68,7 +68,7 @@ export class NotificationRepository {
    * holding a new row of `stripe_events`, and the events arriving meanwhile wait for it (a
    * statement takes its table locks before its snapshot, which in READ COMMITTED, as those
    * transactions run, is its own), so each such transaction either commits before this endpoint
-   * exists or sees it. Webhooks pause while it waits: at most `REGISTRATION_LOCK_TIMEOUT` (a
+   * exists or sees it. Webhooks pause while it waits: at most `REGISTRATION_WAIT_SECONDS` (a
    * transaction stuck open, an anti-wraparound vacuum of the table), after which the
    * registration fails with nothing written: `undefined`.
    */
@@ -79,7 +79,7 @@ export class NotificationRepository {
   ): Promise<NotificationEndpointRow | undefined> {
     try {
       return await this.db.transaction(async (tx) => {
-        await tx.execute(sql.raw(`set local lock_timeout = '${REGISTRATION_LOCK_TIMEOUT}'`));
+        await tx.execute(sql.raw(`set local lock_timeout = '${REGISTRATION_WAIT_SECONDS}s'`));
         await tx.execute(sql`lock table ${stripeEvents} in share mode`);
         const [row] = await tx.insert(notificationEndpoints).values({ url, events, secretCiphertext }).returning();
         return row;
