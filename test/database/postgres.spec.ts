@@ -139,6 +139,33 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
     }
   });
 
+  it("sends a transaction's BEGIN with its first statement, which runs inside the transaction", async () => {
+    const one = await openDatabase({ url: database.url, dataDir: 'unused', poolMax: 1, migrate: false });
+    try {
+      const [{ pid }] = await rows<{ pid: number }>(one.db, sql`select pg_backend_pid() as pid`);
+      const state = async () =>
+        (await rows<{ state: string }>(handle.db, sql`select state from pg_stat_activity where pid = ${pid}`))[0].state;
+      const failure = await one.db
+        .transaction(async (tx) => {
+          // BEGIN was answered without a round trip: the server has not seen it yet.
+          expect(await state()).toBe('idle');
+          await tx.insert(organizations).values({ slug: 'begun-with-first', name: 'Begun' });
+          expect(await state()).toBe('idle in transaction');
+          throw new Error('roll it back');
+        })
+        .catch((error: Error) => error);
+      expect(failure).toMatchObject({ message: 'roll it back' });
+      // The insert went out with the BEGIN, after it: the ROLLBACK undid it.
+      const kept = await handle.db.select().from(organizations).where(eq(organizations.slug, 'begun-with-first'));
+      expect(kept).toEqual([]);
+      // A transaction that runs no statement sends nothing, and ends.
+      expect(await one.db.transaction(async () => 'empty')).toBe('empty');
+      expect(await state()).toBe('idle');
+    } finally {
+      await one.close();
+    }
+  });
+
   it('logs an idle client whose connection dies, and keeps serving', async () => {
     const own = recordingLogger();
     const pooled = await openDatabase({ url: database.url, dataDir: 'unused', migrate: false, logger: own });

@@ -123,7 +123,8 @@ async function openPostgres(
       application_name: 'credits-api',
       // node-postgres sends a statement at once, not after the previous one's answer: a
       // transaction that issues two together (the debit group) waits for one round trip, not
-      // two. Statements awaited one by one run as before.
+      // two. Statements awaited one by one run as before. (A transaction's BEGIN goes with its
+      // first statement: `ReconnectingPool`.)
       pipeline: true,
     },
     {

@@ -73,7 +73,7 @@ const slot = (orgId: string, key: string) => `${orgId} ${key}`;
  * that arrive while its previous transaction runs wait in its queue and are applied together
  * in the next one: four statements whatever the group's size (lock the balance row; read the
  * spendable grants and the keys already recorded; write every entry, record, grant and
- * balance; commit), sent in three round trips (`run`), plus the events of entries that cause
+ * balance; commit), sent in two round trips (`run`), plus the events of entries that cause
  * notifications. Each waiter is answered after the commit, so a 2xx is durable. No timer: a
  * lone debit goes at once, and a queue grows only while the database is busy with that org,
  * which is exactly when grouping pays. An org is in one transaction at a time, so its debits
@@ -205,8 +205,9 @@ export class DebitGroupCommit {
   }
 
   /**
-   * The group in one transaction, in three round trips on PostgreSQL (the pool pipelines):
-   * BEGIN; the locks with the snapshot; the write with the COMMIT. When nothing else is to be
+   * The group in one transaction, in two round trips on PostgreSQL (the pool pipelines, and
+   * sends BEGIN with the first statement): BEGIN with the locks and the snapshot; the write
+   * with the COMMIT. When nothing else is to be
    * written after it (no notification, no refill), the write is not awaited inside the
    * transaction, so the COMMIT goes out right behind it, and its outcome is awaited here.
    * A write the server refused left the transaction aborted, and a COMMIT there rolls back
