@@ -203,6 +203,8 @@ class Checkout {
   private readonly onConnectionError = (error: Error) => this.drop(error);
   /** The transaction's BEGIN, answered and not yet sent: it goes out with the next statement. */
   private begin: Statement | undefined;
+  /** Writes are held until the end of this turn of the event loop (`coalesce`). */
+  private corked = false;
 
   constructor(
     private readonly pool: ReconnectingPool,
@@ -275,23 +277,11 @@ class Checkout {
     this.begin = undefined;
     let began = begin === undefined;
     try {
-      // Both handed to the connection now, in this order, in one write (a second write to a
-      // connection the server closed fails with EPIPE before its last words are read); the
-      // statement's answer is awaited once the BEGIN's is in, so neither is left unobserved.
-      let beginning: Promise<QueryResult> | undefined;
-      let answering: Promise<QueryResult>;
-      if (begin === undefined) {
-        answering = this.client.query(sent, values);
-      } else {
-        const { stream } = (this.client as unknown as Client).connection;
-        stream.cork();
-        try {
-          beginning = this.client.query(textOf(begin));
-          answering = this.client.query(sent, values);
-        } finally {
-          stream.uncork();
-        }
-      }
+      this.coalesce();
+      // Both handed to the connection now, in this order; the statement's answer is awaited
+      // once the BEGIN's is in, so neither is left unobserved.
+      const beginning = begin === undefined ? undefined : this.client.query(textOf(begin));
+      const answering = this.client.query(sent, values);
       if (beginning) {
         answering.catch(() => undefined);
         await beginning;
@@ -308,6 +298,25 @@ class Checkout {
       else if (sent !== statement && !isServerError(error)) this.discard = true;
       throw error;
     }
+  }
+
+  /**
+   * Holds this connection's writes until the statements asked for in this turn of the event
+   * loop are all handed over, then sends them in one write: a transaction's BEGIN with its
+   * first statement, the debit group's locks with its snapshot, and its write with its COMMIT
+   * (all asked for before any answer can arrive). One system call instead of several; and a
+   * second write to a connection the server closed fails with EPIPE before the server's last
+   * words are read, which would hide its reason from the retry's log line.
+   */
+  private coalesce(): void {
+    if (this.corked || !this.client) return;
+    const { stream } = (this.client as unknown as Client).connection;
+    stream.cork();
+    this.corked = true;
+    process.nextTick(() => {
+      this.corked = false;
+      stream.uncork();
+    });
   }
 
   private hold(client: PoolClient): void {
