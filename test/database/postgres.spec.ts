@@ -143,8 +143,14 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
     const one = await openDatabase({ url: database.url, dataDir: 'unused', poolMax: 1, migrate: false });
     try {
       const [{ pid }] = await rows<{ pid: number }>(one.db, sql`select pg_backend_pid() as pid`);
-      const state = async () =>
-        (await rows<{ state: string }>(handle.db, sql`select state from pg_stat_activity where pid = ${pid}`))[0].state;
+      const activity = async () =>
+        (
+          await rows<{ state: string; query: string; since: string }>(
+            handle.db,
+            sql`select state, query, state_change::text as since from pg_stat_activity where pid = ${pid}`,
+          )
+        )[0];
+      const state = async () => (await activity()).state;
       const failure = await one.db
         .transaction(async (tx) => {
           // BEGIN was answered without a round trip: the server has not seen it yet.
@@ -158,9 +164,12 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
       // The insert went out with the BEGIN, after it: the ROLLBACK undid it.
       const kept = await handle.db.select().from(organizations).where(eq(organizations.slug, 'begun-with-first'));
       expect(kept).toEqual([]);
-      // A transaction that runs no statement sends nothing, and ends.
+      // A transaction that runs no statement sends nothing, and ends: the connection's last
+      // statement is still the ROLLBACK above, unchanged since.
+      const before = await activity();
+      expect(before).toMatchObject({ state: 'idle', query: 'rollback' });
       expect(await one.db.transaction(async () => 'empty')).toBe('empty');
-      expect(await state()).toBe('idle');
+      expect(await activity()).toEqual(before);
     } finally {
       await one.close();
     }
@@ -224,6 +233,28 @@ describe('PostgreSQL (TEST_DATABASE_URL)', () => {
       expect(own.warnings).toHaveLength(4);
       for (const warning of own.warnings)
         expect(warning).toMatch(/^PostgreSQL connection lost .*terminating connection due to administrator command/);
+    });
+
+    it('runs a transaction whose first two statements went out with its BEGIN again, together, on a new connection', async () => {
+      const [org] = await handle.db.insert(organizations).values({ slug: 'opening', name: 'Opening' }).returning();
+      terminateFromOutside(database.url, await poolBackends(pooled, 1));
+
+      // As the debit group does: its locks and its snapshot sent at once, behind the BEGIN.
+      const [locked, written] = await pooled.db.transaction((tx) =>
+        Promise.all([
+          tx.execute(sql`select id from ${organizations} where id = ${org.id} for update`),
+          tx.insert(organizations).values({ slug: 'opening-again', name: 'Opening' }).returning(),
+        ]),
+      );
+
+      expect((locked as unknown as { rows: unknown[] }).rows).toEqual([{ id: org.id }]);
+      expect(written).toHaveLength(1);
+      expect(own.warnings).toHaveLength(1);
+      expect(own.warnings[0]).toMatch(
+        /^PostgreSQL connection lost .*terminating connection due to administrator command/,
+      );
+      const kept = await handle.db.select().from(organizations).where(eq(organizations.slug, 'opening-again'));
+      expect(kept).toHaveLength(1);
     });
 
     it('fails a transaction that loses its connection past its first statement, once, and serves the next one', async () => {

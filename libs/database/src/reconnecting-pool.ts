@@ -24,13 +24,40 @@ const LOST_MESSAGE = 'Connection terminated unexpectedly';
 const NOT_SENT_MESSAGE = 'Client has encountered a connection error and is not queryable';
 
 const BEGIN = /^\s*(begin|start\s+transaction)\b/i;
-/** A BEGIN on its own (with its modes, if any), not a script that starts with one. */
-const LONE_BEGIN = /^\s*(begin|start\s+transaction)\b[^;]*;?\s*$/i;
+/**
+ * A BEGIN on its own, not a script that starts with one, in the forms that cannot fail on a
+ * live session outside a transaction (SERIALIZABLE or READ WRITE can, on a standby).
+ */
+const LONE_BEGIN =
+  /^\s*(begin|start\s+transaction)(\s+isolation\s+level\s+(read\s+committed|repeatable\s+read))?\s*;?\s*$/i;
+/** A plain COMMIT or ROLLBACK (not PREPARE TRANSACTION, COMMIT PREPARED or ROLLBACK TO). */
+const PLAIN_END = /^\s*(commit|end|rollback|abort)(\s+(work|transaction))?\s*;?\s*$/i;
 const ENDS_TRANSACTION = /^\s*(commit|end|prepare\s+transaction|commit\s+prepared|rollback|abort)\b/i;
 const ROLLBACK = /^\s*(rollback|abort)\b/i;
 const READ_ONLY = /^\s*select\b/i;
 
 type Statement = string | QueryConfig | QueryArrayConfig;
+
+/** A statement a checkout was asked for. */
+interface Step {
+  statement: Statement;
+  values: unknown[] | undefined;
+  /** The BEGIN it went out behind, while that BEGIN had no answer yet. */
+  opening?: Opening;
+  /** Its run on a new connection, when its opening is sent again (`Checkout.replay`). */
+  again?: Promise<QueryResult>;
+}
+
+/** A transaction's BEGIN and the statements sent behind it before it was answered. */
+interface Opening {
+  begin: Statement;
+  steps: Step[];
+  answered: boolean;
+  /** What ended its connection before the BEGIN was answered (`Checkout.drop`). */
+  lost?: Error;
+  /** Set once the opening is sent again on a new connection. */
+  replayed?: Promise<void>;
+}
 type ConnectCallback = (
   err: Error | undefined,
   client: PoolClient | undefined,
@@ -173,11 +200,14 @@ export class ReconnectingPool extends Pool {
  * A transaction's BEGIN is answered here at once and sent with the transaction's first
  * statement, right before it on the same connection, so the two cost one round trip, not two
  * (as PgJDBC sends BEGIN with the first query). The connection pipelines, so the server runs
- * them in that order: the statement runs inside the transaction, and if the connection is lost
- * before the BEGIN ran, the statement did not run either. A BEGIN on its own cannot fail on a
- * live session. A transaction that ends before any statement (COMMIT or ROLLBACK first) sent
- * nothing, and is ended here. A debit group's BEGIN waited ~4 ms for its answer under load,
- * about a third of the group's cycle (bench/README.md, "BEGIN sent with the first statement").
+ * them in that order: the statement runs inside the transaction. If the connection is lost
+ * before the BEGIN was answered, nothing of the transaction can have committed, and the BEGIN
+ * and every statement sent behind it (the debit group sends two at once) go out again together,
+ * in order, on a new connection (`replay`), once. A BEGIN in the forms deferred (`LONE_BEGIN`)
+ * cannot fail on a live session. A transaction that ends before any statement (COMMIT or
+ * ROLLBACK first) sent nothing, and is ended here. A debit group's BEGIN waited ~4 ms for its
+ * answer under load, about a third of the group's cycle (bench/README.md, "A transaction's
+ * BEGIN goes out with its first statement").
  */
 class Checkout {
   private client: PoolClient | undefined;
@@ -203,6 +233,8 @@ class Checkout {
   private readonly onConnectionError = (error: Error) => this.drop(error);
   /** The transaction's BEGIN, answered and not yet sent: it goes out with the next statement. */
   private begin: Statement | undefined;
+  /** The BEGIN sent and not yet answered, with the statements sent behind it. */
+  private opening: Opening | undefined;
   /** Writes are held until the end of this turn of the event loop (`coalesce`). */
   private corked = false;
 
@@ -223,34 +255,66 @@ class Checkout {
       this.begin = statement;
       return answered('BEGIN');
     }
-    if (this.begin !== undefined && this.inFlight === 0 && ENDS_TRANSACTION.test(text)) {
+    if (this.begin !== undefined && this.inFlight === 0 && PLAIN_END.test(text)) {
       this.begin = undefined;
       return answered(ROLLBACK.test(text) ? 'ROLLBACK' : 'COMMIT');
     }
     // Counted here, before anything can fail: a pair whose connection was already known dead
     // when it was sent must not be retried either.
     if (this.inFlight++ > 0) this.overlapped = true;
+    const step: Step = { statement, values };
     try {
-      return await this.send(statement, values);
+      return await this.send(step);
     } catch (error) {
+      const opening = step.opening;
+      // Its statements fail with the loss or, once the connection is closed, as terminated.
+      if (opening?.lost) return await this.replay(opening, step);
       if (this.retried || this.overlapped || !this.lost || !isConnectionLoss(error)) throw error;
-      // A BEGIN still to send (it did not run) is the statement's transaction all the same.
+      // A BEGIN still to send (the connection died before this statement went out) is this
+      // statement's transaction all the same.
       const before = this.begin === undefined ? this.ran : [this.begin, ...this.ran];
       if (!safeToRetry(text, before.map(textOf), error)) throw error;
-      this.retried = true;
-      const replacement = await this.pool.connectedSince(this.lostAt);
-      if (this.released) {
-        // The caller gave the checkout back meanwhile: a connection taken now would be held by no one.
-        replacement.release();
-        throw error;
-      }
-      this.onRetry?.(error);
-      this.hold(replacement);
-      for (const earlier of this.ran.splice(0)) await this.send(earlier);
-      return this.send(statement, values);
+      await this.reconnect(error);
+      for (const earlier of this.ran.splice(0)) await this.send({ statement: earlier, values: undefined });
+      return this.send({ statement, values });
     } finally {
       this.inFlight--;
     }
+  }
+
+  /**
+   * The connection was lost before the transaction's BEGIN was answered: nothing of it can have
+   * committed. Its BEGIN and the statements sent behind it go out again, in order, on a
+   * connection opened after the loss, once; each statement's caller gets its new answer. Not if
+   * one of them ended the transaction: a COMMIT whose answer was lost may have committed.
+   */
+  private async replay(opening: Opening, step: Step): Promise<QueryResult> {
+    const error = opening.lost!;
+    opening.replayed ??= (async () => {
+      if (this.retried || opening.steps.some((s) => ENDS_TRANSACTION.test(textOf(s.statement)))) throw error;
+      await this.reconnect(error);
+      this.begin = opening.begin;
+      for (const earlier of opening.steps) {
+        // Handed over one after another without waiting: they go out in this order, in one write.
+        earlier.again = this.send({ statement: earlier.statement, values: earlier.values });
+        earlier.again.catch(() => undefined);
+      }
+    })();
+    await opening.replayed;
+    return step.again!;
+  }
+
+  /** The checkout's one replacement: a connection opened after the loss. */
+  private async reconnect(error: Error): Promise<void> {
+    this.retried = true;
+    const replacement = await this.pool.connectedSince(this.lostAt);
+    if (this.released) {
+      // The caller gave the checkout back meanwhile: a connection taken now would be held by no one.
+      replacement.release();
+      throw error;
+    }
+    this.onRetry?.(error);
+    this.hold(replacement);
   }
 
   release(error?: Error | boolean): void {
@@ -266,7 +330,8 @@ class Checkout {
     client.release(error || this.discard);
   }
 
-  private async send(statement: Statement, values?: unknown[]): Promise<QueryResult> {
+  private async send(step: Step): Promise<QueryResult> {
+    const { statement, values } = step;
     if (!this.client) {
       if (this.lost && ROLLBACK.test(textOf(statement)))
         return { command: 'ROLLBACK', rowCount: 0, oid: 0, rows: [], fields: [] };
@@ -275,7 +340,12 @@ class Checkout {
     const sent = this.pool.statementNames.name(statement, values);
     const begin = this.begin;
     this.begin = undefined;
-    let began = begin === undefined;
+    if (begin !== undefined) this.opening = { begin, steps: [], answered: false };
+    const opening = this.opening;
+    if (opening) {
+      opening.steps.push(step);
+      step.opening = opening;
+    }
     try {
       this.coalesce();
       // Both handed to the connection now, in this order; the statement's answer is awaited
@@ -284,16 +354,22 @@ class Checkout {
       const answering = this.client.query(sent, values);
       if (beginning) {
         answering.catch(() => undefined);
-        await beginning;
-        began = true;
+        try {
+          await beginning;
+        } catch (error) {
+          // Not expected of the forms deferred; the statement may have run on its own, so the
+          // connection is not reused.
+          if (!isConnectionLoss(error)) this.discard = true;
+          throw error;
+        }
+        opening!.answered = true;
+        if (this.opening === opening) this.opening = undefined;
         this.ran.push(begin!);
       }
       const result = await answering;
       if (this.ran.length < 2) this.ran.push(statement);
       return result;
     } catch (error) {
-      // A BEGIN that did not run is still to be sent, with the statement, on a retry.
-      if (!began) this.begin = begin;
       if (isConnectionLoss(error)) this.drop(error);
       else if (sent !== statement && !isServerError(error)) this.discard = true;
       throw error;
@@ -327,6 +403,7 @@ class Checkout {
 
   /** The connection is dead: back to the pool, which closes it. */
   private drop(error: Error): void {
+    if (this.opening && !this.opening.answered) this.opening.lost ??= error;
     if (!this.client) return;
     this.lost = error;
     this.lostAt = performance.now();
