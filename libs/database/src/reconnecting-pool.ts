@@ -292,20 +292,24 @@ class Checkout {
     const error = opening.lost!;
     opening.replayed ??= (async () => {
       if (this.retried || opening.steps.some((s) => ENDS_TRANSACTION.test(textOf(s.statement)))) throw error;
-      await this.reconnect(error);
-      this.begin = opening.begin;
-      for (const earlier of opening.steps) {
-        // Handed over one after another without waiting: they go out in this order, in one write.
-        earlier.again = this.send({ statement: earlier.statement, values: earlier.values });
-        earlier.again.catch(() => undefined);
-      }
+      await this.reconnect(error, () => {
+        this.begin = opening.begin;
+        for (const earlier of opening.steps) {
+          // Handed over one after another without waiting: they go out in this order, in one write.
+          earlier.again = this.send({ statement: earlier.statement, values: earlier.values });
+          earlier.again.catch(() => undefined);
+        }
+      });
     })();
     await opening.replayed;
     return step.again!;
   }
 
-  /** The checkout's one replacement: a connection opened after the loss. */
-  private async reconnect(error: Error): Promise<void> {
+  /**
+   * The checkout's one replacement: a connection opened after the loss. `then` runs as soon as
+   * it is held, before any other statement can reach it.
+   */
+  private async reconnect(error: Error, then?: () => void): Promise<void> {
     this.retried = true;
     const replacement = await this.pool.connectedSince(this.lostAt);
     if (this.released) {
@@ -315,6 +319,7 @@ class Checkout {
     }
     this.onRetry?.(error);
     this.hold(replacement);
+    then?.();
   }
 
   release(error?: Error | boolean): void {
@@ -338,6 +343,7 @@ class Checkout {
       throw this.lost ?? new Error('query on a released connection');
     }
     const sent = this.pool.statementNames.name(statement, values);
+    const client = this.client;
     const begin = this.begin;
     this.begin = undefined;
     if (begin !== undefined) this.opening = { begin, steps: [], answered: false };
@@ -350,8 +356,8 @@ class Checkout {
       this.coalesce();
       // Both handed to the connection now, in this order; the statement's answer is awaited
       // once the BEGIN's is in, so neither is left unobserved.
-      const beginning = begin === undefined ? undefined : this.client.query(textOf(begin));
-      const answering = this.client.query(sent, values);
+      const beginning = begin === undefined ? undefined : client.query(textOf(begin));
+      const answering = client.query(sent, values);
       if (beginning) {
         answering.catch(() => undefined);
         try {
@@ -359,7 +365,10 @@ class Checkout {
         } catch (error) {
           // Not expected of the forms deferred; the statement may have run on its own, so the
           // connection is not reused.
-          if (!isConnectionLoss(error)) this.discard = true;
+          if (!isConnectionLoss(error)) {
+            this.discard = true;
+            if (this.opening === opening) this.opening = undefined;
+          }
           throw error;
         }
         opening!.answered = true;
@@ -370,6 +379,9 @@ class Checkout {
       if (this.ran.length < 2) this.ran.push(statement);
       return result;
     } catch (error) {
+      // An answer from a connection already replaced (a statement of a replayed opening) says
+      // nothing about the one held now.
+      if (client !== this.client) throw error;
       if (isConnectionLoss(error)) this.drop(error);
       else if (sent !== statement && !isServerError(error)) this.discard = true;
       throw error;
@@ -403,7 +415,10 @@ class Checkout {
 
   /** The connection is dead: back to the pool, which closes it. */
   private drop(error: Error): void {
-    if (this.opening && !this.opening.answered) this.opening.lost ??= error;
+    if (this.opening && !this.opening.answered) {
+      this.opening.lost ??= error;
+      this.opening = undefined;
+    }
     if (!this.client) return;
     this.lost = error;
     this.lostAt = performance.now();
