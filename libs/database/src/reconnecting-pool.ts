@@ -52,7 +52,6 @@ interface Step {
 interface Opening {
   begin: Statement;
   steps: Step[];
-  answered: boolean;
   /** What ended its connection before the BEGIN was answered (`Checkout.drop`). */
   lost?: Error;
   /** Set once the opening is sent again on a new connection. */
@@ -233,7 +232,7 @@ class Checkout {
   private readonly onConnectionError = (error: Error) => this.drop(error);
   /** The transaction's BEGIN, answered and not yet sent: it goes out with the next statement. */
   private begin: Statement | undefined;
-  /** The BEGIN sent and not yet answered, with the statements sent behind it. */
+  /** The BEGIN sent and still unanswered, with the statements sent behind it; cleared at its answer. */
   private opening: Opening | undefined;
   /** Writes are held until the end of this turn of the event loop (`coalesce`). */
   private corked = false;
@@ -338,15 +337,14 @@ class Checkout {
   private async send(step: Step): Promise<QueryResult> {
     const { statement, values } = step;
     if (!this.client) {
-      if (this.lost && ROLLBACK.test(textOf(statement)))
-        return { command: 'ROLLBACK', rowCount: 0, oid: 0, rows: [], fields: [] };
+      if (this.lost && ROLLBACK.test(textOf(statement))) return answered('ROLLBACK');
       throw this.lost ?? new Error('query on a released connection');
     }
     const sent = this.pool.statementNames.name(statement, values);
     const client = this.client;
     const begin = this.begin;
     this.begin = undefined;
-    if (begin !== undefined) this.opening = { begin, steps: [], answered: false };
+    if (begin !== undefined) this.opening = { begin, steps: [] };
     const opening = this.opening;
     if (opening) {
       opening.steps.push(step);
@@ -371,7 +369,6 @@ class Checkout {
           }
           throw error;
         }
-        opening!.answered = true;
         if (this.opening === opening) this.opening = undefined;
         this.ran.push(begin!);
       }
@@ -415,7 +412,8 @@ class Checkout {
 
   /** The connection is dead: back to the pool, which closes it. */
   private drop(error: Error): void {
-    if (this.opening && !this.opening.answered) {
+    // An opening is current only until its BEGIN is answered.
+    if (this.opening) {
       this.opening.lost ??= error;
       this.opening = undefined;
     }

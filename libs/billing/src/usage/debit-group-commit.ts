@@ -207,9 +207,9 @@ export class DebitGroupCommit {
   /**
    * The group in one transaction, in two round trips on PostgreSQL (the pool pipelines, and
    * sends BEGIN with the first statement): BEGIN with the locks and the snapshot; the write
-   * with the COMMIT. When nothing else is to be
-   * written after it (no notification, no refill), the write is not awaited inside the
-   * transaction, so the COMMIT goes out right behind it, and its outcome is awaited here.
+   * with the COMMIT. When nothing else is to be written after it (no notification, no
+   * refill), the write is not awaited inside the transaction, so the COMMIT goes out right
+   * behind it, and its outcome is awaited here.
    * A write the server refused left the transaction aborted, and a COMMIT there rolls back
    * (PostgreSQL answers ROLLBACK; PGlite throws): nothing of the group is kept, and the write's
    * error, not the COMMIT's, is thrown, so a key recorded meanwhile is still read back. (A
