@@ -108,6 +108,53 @@ describe('the webhook’s statements on a checkout session', () => {
     expect(missing).toEqual({ fresh: false, session: undefined });
   });
 
+  it('the record of an event that grants marks its session granted in the same statement, once', async () => {
+    const { id } = await newSession();
+    const before = await builderRow(id);
+    const event = { id: `evt_${randomUUID()}`, type: 'checkout.session.completed' };
+    const first = await db.transaction((tx) => events.in(tx).recordProcessedGranting(event, id, 'pi_first'));
+    const marked = await builderRow(id);
+    expect(first).toEqual({ fresh: true, session: marked, subscribed: new Set() });
+    expect(marked).toEqual({
+      ...before,
+      status: 'complete',
+      paymentStatus: 'paid',
+      fulfilledAt: expect.any(Date),
+      stripePaymentIntentId: 'pi_first',
+      updatedAt: expect.any(Date),
+    });
+
+    // The same event again changes nothing and answers the row as it stands.
+    const again = await db.transaction((tx) => events.in(tx).recordProcessedGranting(event, id, 'pi_other'));
+    expect(again).toEqual({ fresh: false, session: marked, subscribed: new Set() });
+    expect(await builderRow(id)).toEqual(marked);
+    expect(await db.select().from(stripeEvents).where(eq(stripeEvents.id, event.id))).toHaveLength(1);
+
+    // Another event that grants keeps the first grant's time, and a PaymentIntent it does not name.
+    const other = { id: `evt_${randomUUID()}`, type: 'checkout.session.async_payment_succeeded' };
+    const later = await db.transaction((tx) => events.in(tx).recordProcessedGranting(other, id, null));
+    expect(later).toEqual({ fresh: true, session: await builderRow(id), subscribed: new Set() });
+    expect(later.session).toEqual({ ...marked, updatedAt: expect.any(Date) });
+
+    const missing = await db.transaction((tx) =>
+      events.in(tx).recordProcessedGranting({ ...event, id: `evt_${randomUUID()}` }, 'cs_test_unknown', 'pi_x'),
+    );
+    expect(missing).toEqual({ fresh: false, session: undefined, subscribed: undefined });
+  });
+
+  it('the record of an event that grants reads which event types the active endpoints take', async () => {
+    const endpoints = new NotificationRepository(db);
+    try {
+      await endpoints.addEndpoint(`https://hooks.example.test/${randomUUID()}`, ['credits.purchased'], 'sealed');
+      const { id } = await newSession();
+      const event = { id: `evt_${randomUUID()}`, type: 'checkout.session.completed' };
+      const { subscribed } = await db.transaction((tx) => events.in(tx).recordProcessedGranting(event, id, 'pi_1'));
+      expect([...subscribed!]).toEqual(['credits.purchased']);
+    } finally {
+      await db.delete(notificationEndpoints);
+    }
+  });
+
   it('update sets what it is given, writes a null, leaves an undefined alone, and touches updated_at', async () => {
     const { orgId, id } = await newSession();
     const before = await builderRow(id);

@@ -3,9 +3,9 @@ import type Stripe from 'stripe';
 import { Db, DbTransaction, InjectDb } from '@credits/database';
 import { AutoRefillPayments } from '../auto-refill/auto-refill-payments';
 import { CheckoutSessionRepository, CheckoutSessionRow } from '../checkout/checkout-session.repository';
-import { CheckoutSessionSource, SessionTarget } from './checkout-session-source';
+import { CheckoutSessionSource, paymentIntentOf, SessionTarget } from './checkout-session-source';
 import { PermanentFailure } from './permanent-failure';
-import { PurchaseEvents } from './purchase-events';
+import { PurchaseEvents, sessionGrantedBy } from './purchase-events';
 import { PurchasePayment, PurchasePaymentSource } from './purchase-payment';
 import type { SubscribedTypes } from '../notifications/notification-events';
 import { EventOutcome, StripeEventRepository } from './stripe-event.repository';
@@ -145,8 +145,12 @@ export class FulfilmentService {
         let subscribed: SubscribedTypes | undefined;
         if (target && !missing) {
           // Every handler of an event with a session locks it first: recording the event and
-          // taking that lock share one round trip.
-          const recorded = await events.recordProcessedLocking(event, target.sessionId);
+          // taking that lock share one round trip, and so does marking it granted when the
+          // event grants whatever the session's record says.
+          const granted = sessionGrantedBy(event);
+          const recorded = granted
+            ? await events.recordProcessedGranting(event, target.sessionId, paymentIntentOf(granted))
+            : await events.recordProcessedLocking(event, target.sessionId);
           if (!recorded.session) throw new PermanentFailure(`checkout session ${target.sessionId} is unknown`);
           if (!recorded.fresh) return 'duplicate';
           locked = recorded.session;

@@ -17,6 +17,22 @@ import type { PurchasePayment } from './purchase-payment';
 import type { SubscribedTypes } from '../notifications/notification-events';
 import { debitWithinBalance, refundShare } from './refund-arithmetic';
 
+/** A session Checkout reports paid, or needing no payment: its completion grants. */
+export function isPaid(session: Stripe.Checkout.Session): boolean {
+  return session.payment_status === 'paid' || session.payment_status === 'no_payment_required';
+}
+
+/**
+ * The session `event` grants whatever our record of it says (a paid completion, a delayed
+ * payment that succeeded), or undefined: the statement that records such an event can mark the
+ * session granted too (`StripeEventWriter.recordProcessedGranting`).
+ */
+export function sessionGrantedBy(event: Stripe.Event): Stripe.Checkout.Session | undefined {
+  if (event.type === 'checkout.session.completed' && isPaid(event.data.object)) return event.data.object;
+  if (event.type === 'checkout.session.async_payment_succeeded') return event.data.object;
+  return undefined;
+}
+
 /**
  * What each Stripe event does to a purchase (our record of a Checkout session) and to the
  * ledger, inside the event's transaction. Grants are keyed on the Checkout session id
@@ -38,7 +54,8 @@ export class PurchaseEvents {
    * True when this call granted the session's credits (false: already granted, or not paid
    * yet). `payment`: the card to keep and the receipt, read from Stripe before the transaction.
    * `subscribed`: the notification event types some endpoint takes, when the transaction read
-   * them (`StripeEventWriter.recordProcessedLocking`); a grant no one takes writes no delivery job.
+   * them (`StripeEventWriter.recordProcessedLocking` or `recordProcessedGranting`); a grant no
+   * one takes writes no delivery job.
    */
   async completed(
     tx: DbTransaction,
@@ -47,7 +64,7 @@ export class PurchaseEvents {
     payment?: PurchasePayment,
     subscribed?: SubscribedTypes,
   ): Promise<boolean> {
-    if (session.payment_status === 'paid' || session.payment_status === 'no_payment_required') {
+    if (isPaid(session)) {
       const row = await this.lock(tx, session.id, locked);
       return (await this.grant(tx, row, paymentIntentOf(session), payment, subscribed)).applied;
     }
@@ -168,8 +185,15 @@ export class PurchaseEvents {
     } satisfies CheckoutSessionChanges;
     // The session is marked granted either way (a grant already in the ledger means it was
     // paid all the same), before the credit: the credit locks the org's balance row until the
-    // commit, and every statement after it lengthens the queue of the org's other grants.
-    await this.sessions.in(tx).update(row.orgId, row.id, changes);
+    // commit, and every statement after it lengthens the queue of the org's other grants. A
+    // session marked so already (by the statement that recorded the event,
+    // `recordProcessedGranting`, or an earlier grant) has nothing to write.
+    const marked =
+      row.status === changes.status &&
+      row.paymentStatus === changes.paymentStatus &&
+      row.fulfilledAt !== null &&
+      row.stripePaymentIntentId === changes.stripePaymentIntentId;
+    if (!marked) await this.sessions.in(tx).update(row.orgId, row.id, changes);
     // What the grant cannot do (the receipt or the card not read before it, the card made the
     // customer's default at Stripe) is done after it commits, by a job written with it: a
     // Stripe call never holds the grant's transaction open, and its failure never undoes the

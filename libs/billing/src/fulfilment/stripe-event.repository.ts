@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { getTableColumns, sql } from 'drizzle-orm';
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import {
   checkoutSessions,
   Db,
@@ -81,7 +81,7 @@ export class StripeEventWriter {
    * a READ COMMITTED transaction (`FulfilmentService`): an endpoint's registration waits for
    * every transaction holding such a row (`NotificationRepository.addEndpoint`), so an endpoint
    * this statement did not see was registered after this event's transaction committed, and is
-   * owed none of its events.
+   * owed none of its events. `recordProcessedGranting` reads it the same way.
    */
   async recordProcessedLocking(
     event: { id: string; type: string },
@@ -90,26 +90,85 @@ export class StripeEventWriter {
     // A data-modifying WITH runs exactly once; the select below sees the table as it was
     // before it, so whether it wrote a row is read from its own output. Written as `sql`, not
     // with the query builder: it runs for every event, and the builder cost ~5× as much to build.
-    const [row] = await rows<Record<string, unknown> & { fresh: boolean; subscribed: NotificationEventType[] }>(
+    const [row] = await rows<SessionWithEvent>(
       this.tx,
       sql`
-      with recorded as (
-        insert into ${stripeEvents} (id, type, outcome) values (${event.id}::text, ${event.type}::text, 'processed')
-        on conflict do nothing returning id)
-      select ${SESSION_COLUMN_LIST}, exists (select 1 from recorded) as fresh,
-             (select coalesce(array_agg(distinct taken), '{}')
-              from ${notificationEndpoints} p, unnest(coalesce(p.events, ${EVERY_EVENT_TYPE})) taken
-              where p.removed_at is null) as subscribed
+      with ${recorded(event)}
+      select ${SESSION_COLUMN_LIST}, exists (select 1 from recorded) as fresh, (${SUBSCRIBED_TYPES}) as subscribed
       from ${checkoutSessions} s where s.id = ${sessionId}::text
       for update of s`,
     );
-    if (!row) return { fresh: false, session: undefined, subscribed: undefined };
-    return { fresh: row.fresh, session: rowOf(checkoutSessions, row), subscribed: new Set(row.subscribed) };
+    return lockedOrUnknown(row);
   }
+
+  /**
+   * `recordProcessedLocking` for an event that grants its session whatever our record of it says
+   * (`sessionGrantedBy`): the same statement also marks the session granted, as
+   * `PurchaseEvents` does before the credit (complete, paid, `fulfilled_at` kept or now, the
+   * PaymentIntent kept or `paymentIntentId`), and answers it marked, so the grant finds nothing
+   * left to write there. One round trip fewer in every purchase's transaction.
+   *
+   * Only a fresh event marks and locks the session (the UPDATE takes its row lock). A duplicate
+   * answers the row as it stands, unlocked: its caller ends the transaction at once.
+   */
+  async recordProcessedGranting(
+    event: { id: string; type: string },
+    sessionId: string,
+    paymentIntentId: string | null,
+  ): Promise<{ fresh: boolean; session: CheckoutSessionRow | undefined; subscribed: SubscribedTypes | undefined }> {
+    // The two branches never both answer: `marked` writes only when `recorded` did.
+    const [row] = await rows<SessionWithEvent>(
+      this.tx,
+      sql`
+      with ${recorded(event)},
+      marked as (
+        update ${checkoutSessions} s
+        set status = 'complete', payment_status = 'paid', fulfilled_at = coalesce(s.fulfilled_at, now()),
+            stripe_payment_intent_id = coalesce(${paymentIntentId}::text, s.stripe_payment_intent_id),
+            updated_at = now()
+        where s.id = ${sessionId}::text and exists (select 1 from recorded)
+        returning ${SESSION_COLUMN_LIST}),
+      wanted as (${SUBSCRIBED_TYPES})
+      select ${SESSION_COLUMN_LIST}, true as fresh, wanted.subscribed from marked s, wanted
+      union all
+      select ${SESSION_COLUMN_LIST}, false, wanted.subscribed from ${checkoutSessions} s, wanted
+      where s.id = ${sessionId}::text and not exists (select 1 from recorded)`,
+    );
+    return lockedOrUnknown(row);
+  }
+}
+
+/** A session's row as a statement that records its event answers it. */
+type SessionWithEvent = Record<string, unknown> & { fresh: boolean; subscribed: NotificationEventType[] };
+
+/**
+ * The WITH query that records the event as processed: `recorded` holds its id when this
+ * statement wrote it, and nothing when it was recorded already.
+ */
+function recorded(event: { id: string; type: string }): SQL {
+  return sql`recorded as (
+    insert into ${stripeEvents} (id, type, outcome) values (${event.id}::text, ${event.type}::text, 'processed')
+    on conflict do nothing returning id)`;
+}
+
+/** The session read with its event's record, and what came with it; no row: a session we hold no record of. */
+function lockedOrUnknown(row: SessionWithEvent | undefined): {
+  fresh: boolean;
+  session: CheckoutSessionRow | undefined;
+  subscribed: SubscribedTypes | undefined;
+} {
+  if (!row) return { fresh: false, session: undefined, subscribed: undefined };
+  return { fresh: row.fresh, session: rowOf(checkoutSessions, row), subscribed: new Set(row.subscribed) };
 }
 
 /** What an endpoint with no filter (`events` null) takes: every type, as a constant of the statement. */
 const EVERY_EVENT_TYPE = sql.raw(`array[${NOTIFICATION_EVENT_TYPES.map((type) => `'${type}'`).join(', ')}]::text[]`);
+
+/** The event types some active notification endpoint takes, as one array (empty: none). */
+const SUBSCRIBED_TYPES = sql`
+  select coalesce(array_agg(distinct taken), '{}') as subscribed
+  from ${notificationEndpoints} p, unnest(coalesce(p.events, ${EVERY_EVENT_TYPE})) taken
+  where p.removed_at is null`;
 
 /**
  * The session's columns, named one by one rather than `s.*`: the statement is prepared on each
