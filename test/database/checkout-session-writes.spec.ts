@@ -5,7 +5,7 @@
  * set): bigints as numbers, timestamps as Dates, nulls as null.
  */
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { CheckoutSessionRepository } from '@credits/billing/checkout/checkout-session.repository';
 import { StripeEventRepository } from '@credits/billing/fulfilment/stripe-event.repository';
 import { NotificationRepository } from '@credits/billing/notifications/notification.repository';
@@ -19,6 +19,10 @@ import {
   users,
 } from '@credits/database';
 import { openTestDatabase } from '../support/database';
+
+/** Registered in the PostgreSQL pass only (a lock is seen from a second connection); nothing is skipped. */
+const onPostgres = Boolean(process.env.TEST_DATABASE_URL?.trim());
+const postgresOnly = onPostgres ? it : () => undefined;
 
 describe('the webhook’s statements on a checkout session', () => {
   let database: Awaited<ReturnType<typeof openTestDatabase>>;
@@ -140,6 +144,31 @@ describe('the webhook’s statements on a checkout session', () => {
       events.in(tx).recordProcessedGranting({ ...event, id: `evt_${randomUUID()}` }, 'cs_test_unknown', 'pi_x'),
     );
     expect(missing).toEqual({ fresh: false, session: undefined, subscribed: undefined });
+  });
+
+  postgresOnly('the record of a fresh event that grants holds its session’s row until the commit', async () => {
+    const { id } = await newSession();
+    const event = { id: `evt_${randomUUID()}`, type: 'checkout.session.completed' };
+    const lockFromOutside = () =>
+      db.transaction((tx) => tx.execute(sql`select 1 from ${checkoutSessions} where id = ${id} for update nowait`));
+    let recorded!: () => void;
+    const done = new Promise<void>((resolve) => (recorded = resolve));
+    let commit!: () => void;
+    const committing = new Promise<void>((resolve) => (commit = resolve));
+    const holder = db.transaction(async (tx) => {
+      await events.in(tx).recordProcessedGranting(event, id, 'pi_locked');
+      recorded();
+      await committing;
+    });
+    try {
+      await done;
+      // Another event of the session (a refund, the success page) waits for this one.
+      await expect(lockFromOutside()).rejects.toMatchObject({ cause: { code: '55P03' } });
+    } finally {
+      commit();
+      await holder;
+    }
+    await lockFromOutside();
   });
 
   it('the record of an event that grants reads which event types the active endpoints take', async () => {
