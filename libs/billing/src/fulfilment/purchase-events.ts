@@ -18,7 +18,7 @@ import type { SubscribedTypes } from '../notifications/notification-events';
 import { debitWithinBalance, refundShare } from './refund-arithmetic';
 
 /** A session Checkout reports paid, or needing no payment: its completion grants. */
-export function isPaid(session: Stripe.Checkout.Session): boolean {
+function isPaid(session: Stripe.Checkout.Session): boolean {
   return session.payment_status === 'paid' || session.payment_status === 'no_payment_required';
 }
 

@@ -83,10 +83,7 @@ export class StripeEventWriter {
    * this statement did not see was registered after this event's transaction committed, and is
    * owed none of its events. `recordProcessedGranting` reads it the same way.
    */
-  async recordProcessedLocking(
-    event: { id: string; type: string },
-    sessionId: string,
-  ): Promise<{ fresh: boolean; session: CheckoutSessionRow | undefined; subscribed: SubscribedTypes | undefined }> {
+  async recordProcessedLocking(event: { id: string; type: string }, sessionId: string): Promise<RecordedEvent> {
     // A data-modifying WITH runs exactly once; the select below sees the table as it was
     // before it, so whether it wrote a row is read from its own output. Written as `sql`, not
     // with the query builder: it runs for every event, and the builder cost ~5× as much to build.
@@ -115,7 +112,7 @@ export class StripeEventWriter {
     event: { id: string; type: string },
     sessionId: string,
     paymentIntentId: string | null,
-  ): Promise<{ fresh: boolean; session: CheckoutSessionRow | undefined; subscribed: SubscribedTypes | undefined }> {
+  ): Promise<RecordedEvent> {
     // The two branches never both answer: `marked` writes only when `recorded` did.
     const [row] = await rows<SessionWithEvent>(
       this.tx,
@@ -138,6 +135,17 @@ export class StripeEventWriter {
   }
 }
 
+/**
+ * What recording an event with its session answers: whether this transaction recorded it, the
+ * session (undefined when we hold no record of it; `fresh` is then reported false), and the
+ * event types the active notification endpoints take.
+ */
+export interface RecordedEvent {
+  fresh: boolean;
+  session: CheckoutSessionRow | undefined;
+  subscribed: SubscribedTypes | undefined;
+}
+
 /** A session's row as a statement that records its event answers it. */
 type SessionWithEvent = Record<string, unknown> & { fresh: boolean; subscribed: NotificationEventType[] };
 
@@ -152,11 +160,7 @@ function recorded(event: { id: string; type: string }): SQL {
 }
 
 /** The session read with its event's record, and what came with it; no row: a session we hold no record of. */
-function lockedOrUnknown(row: SessionWithEvent | undefined): {
-  fresh: boolean;
-  session: CheckoutSessionRow | undefined;
-  subscribed: SubscribedTypes | undefined;
-} {
+function lockedOrUnknown(row: SessionWithEvent | undefined): RecordedEvent {
   if (!row) return { fresh: false, session: undefined, subscribed: undefined };
   return { fresh: row.fresh, session: rowOf(checkoutSessions, row), subscribed: new Set(row.subscribed) };
 }
